@@ -1,0 +1,581 @@
+//! The file source: newline-delimited records from files matching a glob.
+//!
+//! **Splits.** At start the files present (sorted by name) are treated as one byte range and
+//! cut into `peers` contiguous pieces; worker `w` reads piece `w`, in order. A piece that
+//! starts inside a line begins at the next line; a line belongs to the piece its first byte
+//! is in. So every line is read exactly once whatever the number of workers.
+//!
+//! **Following.** In follow mode the last worker also follows the live end: it keeps reading
+//! what is appended to the last file and picks up new files (names sorting after the known
+//! ones) as they appear. With `exit_at_end` it stops once everything present is read.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How a file source reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadMode {
+    /// Read the files present at start, then finish.
+    Bounded,
+    /// Keep following appended lines and new files.
+    Follow {
+        /// Finish once all present input has been read.
+        exit_at_end: bool,
+    },
+}
+
+/// Errors opening or reading files.
+#[derive(Debug, thiserror::Error)]
+pub enum FileSourceError {
+    /// The glob is not valid.
+    #[error("bad path pattern `{pattern}`: {message}")]
+    BadPattern {
+        /// Pattern.
+        pattern: String,
+        /// Why.
+        message: String,
+    },
+    /// No file matches.
+    #[error("no files match `{pattern}` (hint: check the source's `path`; it is a glob relative to the job file)")]
+    NoFiles {
+        /// Pattern.
+        pattern: String,
+    },
+    /// I/O failure.
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+/// A byte range of one file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Split {
+    /// The file.
+    pub path: PathBuf,
+    /// First byte (lines starting at or after it).
+    pub start: u64,
+    /// End (exclusive) for lines' first bytes; `None` follows the file's growth.
+    pub end: Option<u64>,
+}
+
+/// Identifies a line for error reports: (split, 0-based line within the split).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineId {
+    /// Index of the split in this reader.
+    pub split: u32,
+    /// Line number relative to the split's first line.
+    pub line: u64,
+}
+
+/// What a poll produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Poll {
+    /// Some lines were delivered.
+    Lines(usize),
+    /// Nothing new right now (following).
+    Idle,
+    /// All input is read.
+    Done,
+}
+
+/// Cuts the concatenation of `files` (path, size) into `peers` contiguous splits lists.
+pub fn plan_splits(files: &[(PathBuf, u64)], peers: usize) -> Vec<Vec<Split>> {
+    let total: u64 = files.iter().map(|(_, s)| s).sum();
+    let mut out = vec![Vec::new(); peers];
+    for (w, splits) in out.iter_mut().enumerate() {
+        let lo = total * w as u64 / peers as u64;
+        let hi = total * (w as u64 + 1) / peers as u64;
+        let mut offset = 0;
+        for (path, size) in files {
+            let (fs, fe) = (offset, offset + size);
+            offset = fe;
+            let (s, e) = (lo.max(fs), hi.min(fe));
+            if s < e {
+                splits.push(Split { path: path.clone(), start: s - fs, end: Some(e - fs) });
+            }
+        }
+    }
+    out
+}
+
+/// Lists files matching a glob, sorted, with sizes.
+pub fn list_files(pattern: &str) -> Result<Vec<(PathBuf, u64)>, FileSourceError> {
+    let paths = glob::glob(pattern)
+        .map_err(|e| FileSourceError::BadPattern { pattern: pattern.into(), message: e.to_string() })?;
+    let mut files = Vec::new();
+    for p in paths {
+        let p = p.map_err(|e| FileSourceError::Io { path: e.path().to_path_buf(), source: e.into() })?;
+        let meta = std::fs::metadata(&p).map_err(|source| FileSourceError::Io { path: p.clone(), source })?;
+        if meta.is_file() {
+            files.push((p, meta.len()));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+struct Cursor {
+    split: usize,
+    file: File,
+    /// File offset of `buf[0]`.
+    pos: u64,
+    buf: Vec<u8>,
+    head: usize,
+    line: u64,
+    eof: bool,
+}
+
+/// Reads one worker's share of a file source.
+pub struct FileReader {
+    pattern: String,
+    mode: ReadMode,
+    live: bool,
+    splits: Vec<Split>,
+    line_bases: Vec<Option<u64>>,
+    next: usize,
+    cursor: Option<Cursor>,
+    known: BTreeSet<PathBuf>,
+    last_scan: Instant,
+    header: Option<Vec<u8>>,
+    headers: bool,
+}
+
+const CHUNK: usize = 1 << 20;
+
+impl FileReader {
+    /// Opens worker `worker` of `peers`. `headers`: each file starts with a header line
+    /// (CSV), delivered through [`FileReader::header`] rather than as a record.
+    pub fn open(pattern: &str, worker: usize, peers: usize, mode: ReadMode, headers: bool) -> Result<Self, FileSourceError> {
+        let files = list_files(pattern)?;
+        if files.is_empty() && mode == ReadMode::Bounded {
+            return Err(FileSourceError::NoFiles { pattern: pattern.into() });
+        }
+        let live = matches!(mode, ReadMode::Follow { .. }) && worker + 1 == peers;
+        let mut splits = plan_splits(&files, peers).swap_remove(worker);
+        if live {
+            if let Some((last, size)) = files.last() {
+                match splits.last_mut() {
+                    Some(s) if &s.path == last => s.end = None,
+                    _ => splits.push(Split { path: last.clone(), start: *size, end: None }),
+                }
+            }
+        }
+        Ok(FileReader {
+            pattern: pattern.into(),
+            mode,
+            live,
+            line_bases: vec![None; splits.len()],
+            splits,
+            next: 0,
+            cursor: None,
+            known: files.into_iter().map(|(p, _)| p).collect(),
+            last_scan: Instant::now(),
+            header: None,
+            headers,
+        })
+    }
+
+    /// The splits this reader owns (for tests and EXPLAIN).
+    pub fn splits(&self) -> &[Split] {
+        &self.splits
+    }
+
+    /// The header line of the file being read (when `headers`).
+    pub fn header(&self) -> Option<&[u8]> {
+        self.header.as_deref()
+    }
+
+    /// Delivers up to about `max_bytes` of complete lines to `on_line`.
+    /// `on_header` is called when a new file's header has been read (CSV).
+    pub fn poll(
+        &mut self,
+        max_bytes: usize,
+        mut on_header: impl FnMut(&[u8]),
+        mut on_line: impl FnMut(&[u8], LineId),
+    ) -> Result<Poll, FileSourceError> {
+        let mut delivered = 0;
+        let mut bytes = 0;
+        loop {
+            if self.cursor.is_none() {
+                if self.next >= self.splits.len() && !self.rescan()? {
+                    return Ok(self.idle_or_done(delivered));
+                }
+                if self.next >= self.splits.len() {
+                    continue;
+                }
+                let c = self.open_split(self.next)?;
+                self.next += 1;
+                self.cursor = Some(c);
+                if let Some(h) = &self.header {
+                    on_header(h);
+                }
+            }
+            let split_end = self.splits[self.cursor.as_ref().map(|c| c.split).unwrap_or(0)].end;
+            let following = split_end.is_none() && self.next >= self.splits.len();
+            let exit_at_end = matches!(self.mode, ReadMode::Follow { exit_at_end: true });
+            let cur = self.cursor.as_mut().expect("cursor");
+            let split_id = cur.split as u32;
+            // Deliver complete lines in the buffer.
+            let mut finished = false;
+            while let Some(nl) = memchr::memchr(b'\n', &cur.buf[cur.head..]) {
+                let start_off = cur.pos + cur.head as u64;
+                if split_end.is_some_and(|e| start_off >= e) {
+                    finished = true;
+                    break;
+                }
+                let line = trim_cr(&cur.buf[cur.head..cur.head + nl]);
+                on_line(line, LineId { split: split_id, line: cur.line });
+                cur.line += 1;
+                delivered += 1;
+                bytes += nl + 1;
+                cur.head += nl + 1;
+                if bytes >= max_bytes {
+                    return Ok(Poll::Lines(delivered));
+                }
+            }
+            if !finished && !cur.eof {
+                fill(cur, &self.splits[cur.split].path)?;
+                continue;
+            }
+            if !finished && cur.eof {
+                // At end of file with a partial (unterminated) line in the buffer.
+                let start_off = cur.pos + cur.head as u64;
+                let rest = cur.buf.len() - cur.head;
+                let in_range = split_end.is_none_or(|e| start_off < e);
+                if following {
+                    if exit_at_end && self.scan_due_or_force(true)? == 0 {
+                        let cur = self.cursor.as_mut().expect("cursor");
+                        if rest > 0 {
+                            let line = trim_cr(&cur.buf[cur.head..]);
+                            on_line(line, LineId { split: split_id, line: cur.line });
+                            delivered += 1;
+                            cur.line += 1;
+                            cur.head = cur.buf.len();
+                        }
+                        self.cursor = None;
+                        return Ok(Poll::Done.max_with(delivered));
+                    }
+                    // Wait for more bytes (or a newer file).
+                    let cur = self.cursor.as_mut().expect("cursor");
+                    cur.eof = false;
+                    if self.next < self.splits.len() {
+                        // A newer file exists: this one is complete.
+                        self.finish_partial(&mut on_line, &mut delivered);
+                        self.cursor = None;
+                        continue;
+                    }
+                    let got = {
+                        let cur = self.cursor.as_mut().expect("cursor");
+                        fill(cur, &self.splits[cur.split].path)?
+                    };
+                    if got == 0 {
+                        let _ = self.scan_due_or_force(false)?;
+                        if self.next < self.splits.len() {
+                            continue;
+                        }
+                        return Ok(if delivered > 0 { Poll::Lines(delivered) } else { Poll::Idle });
+                    }
+                    continue;
+                }
+                if rest > 0 && in_range {
+                    let line = trim_cr(&cur.buf[cur.head..]);
+                    on_line(line, LineId { split: split_id, line: cur.line });
+                    delivered += 1;
+                    cur.line += 1;
+                }
+            }
+            self.cursor = None;
+        }
+    }
+
+    fn finish_partial(&mut self, on_line: &mut impl FnMut(&[u8], LineId), delivered: &mut usize) {
+        if let Some(cur) = self.cursor.as_mut() {
+            if cur.head < cur.buf.len() {
+                let line = trim_cr(&cur.buf[cur.head..]);
+                on_line(line, LineId { split: cur.split as u32, line: cur.line });
+                *delivered += 1;
+                cur.line += 1;
+                cur.head = cur.buf.len();
+            }
+        }
+    }
+
+    fn idle_or_done(&self, delivered: usize) -> Poll {
+        let done = match self.mode {
+            ReadMode::Bounded => true,
+            ReadMode::Follow { exit_at_end } => !self.live || exit_at_end,
+        };
+        if delivered > 0 {
+            Poll::Lines(delivered)
+        } else if done {
+            Poll::Done
+        } else {
+            Poll::Idle
+        }
+    }
+
+    /// Looks for new files (live reader only); returns whether splits were added.
+    fn rescan(&mut self) -> Result<bool, FileSourceError> {
+        Ok(self.scan_due_or_force(true)? > 0)
+    }
+
+    fn scan_due_or_force(&mut self, force: bool) -> Result<usize, FileSourceError> {
+        if !self.live || (!force && self.last_scan.elapsed() < Duration::from_millis(200)) {
+            return Ok(0);
+        }
+        self.last_scan = Instant::now();
+        let newest = self.known.iter().next_back().cloned();
+        let mut added = 0;
+        for (p, _) in list_files(&self.pattern)? {
+            if self.known.contains(&p) || newest.as_ref().is_some_and(|n| &p < n) {
+                continue;
+            }
+            self.known.insert(p.clone());
+            self.splits.push(Split { path: p, start: 0, end: None });
+            self.line_bases.push(Some(0));
+            added += 1;
+        }
+        Ok(added)
+    }
+
+    fn open_split(&mut self, i: usize) -> Result<Cursor, FileSourceError> {
+        let split = &self.splits[i];
+        let io = |source| FileSourceError::Io { path: split.path.clone(), source };
+        let mut file = File::open(&split.path).map_err(io)?;
+        self.header = None;
+        if self.headers {
+            self.header = Some(read_first_line(&split.path)?);
+        }
+        let mut cur = Cursor { split: i, file: File::open(&split.path).map_err(io)?, pos: 0, buf: Vec::with_capacity(CHUNK), head: 0, line: 0, eof: false };
+        if split.start > 0 {
+            // Begin at the first line that starts at or after `start`.
+            file.seek(SeekFrom::Start(split.start - 1)).map_err(io)?;
+            cur.file = file;
+            cur.pos = split.start - 1;
+            loop {
+                if let Some(nl) = memchr::memchr(b'\n', &cur.buf[cur.head..]) {
+                    cur.head += nl + 1;
+                    break;
+                }
+                cur.head = cur.buf.len();
+                if fill(&mut cur, &self.splits[i].path)? == 0 {
+                    break;
+                }
+            }
+        } else if self.headers {
+            // Skip the header line of a split that starts the file.
+            loop {
+                if let Some(nl) = memchr::memchr(b'\n', &cur.buf[cur.head..]) {
+                    cur.head += nl + 1;
+                    cur.line += 1;
+                    break;
+                }
+                if fill(&mut cur, &self.splits[i].path)? == 0 {
+                    cur.head = cur.buf.len();
+                    break;
+                }
+            }
+        }
+        Ok(cur)
+    }
+
+    /// The file and 1-based line number of a delivered line.
+    pub fn resolve(&mut self, id: LineId) -> (PathBuf, u64) {
+        let i = id.split as usize;
+        let split = &self.splits[i];
+        let base = match self.line_bases[i] {
+            Some(b) => b,
+            None => {
+                let b = count_lines_before(&split.path, split.start).unwrap_or(0);
+                self.line_bases[i] = Some(b);
+                b
+            }
+        };
+        (split.path.clone(), base + id.line + 1)
+    }
+}
+
+trait MaxWith {
+    fn max_with(self, delivered: usize) -> Poll;
+}
+impl MaxWith for Poll {
+    fn max_with(self, delivered: usize) -> Poll {
+        if delivered > 0 {
+            Poll::Lines(delivered)
+        } else {
+            self
+        }
+    }
+}
+
+#[inline]
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Reads more bytes into the cursor's buffer, compacting consumed bytes. Returns bytes read.
+fn fill(cur: &mut Cursor, path: &Path) -> Result<usize, FileSourceError> {
+    if cur.head > 0 {
+        cur.buf.drain(..cur.head);
+        cur.pos += cur.head as u64;
+        cur.head = 0;
+    }
+    let old = cur.buf.len();
+    cur.buf.resize(old + CHUNK, 0);
+    let n = loop {
+        match cur.file.read(&mut cur.buf[old..]) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(source) => {
+                cur.buf.truncate(old);
+                return Err(FileSourceError::Io { path: path.to_path_buf(), source });
+            }
+        }
+    };
+    cur.buf.truncate(old + n);
+    if n == 0 {
+        cur.eof = true;
+    }
+    Ok(n)
+}
+
+fn read_first_line(path: &Path) -> Result<Vec<u8>, FileSourceError> {
+    let io = |source| FileSourceError::Io { path: path.to_path_buf(), source };
+    let mut f = File::open(path).map_err(io)?;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = f.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        if let Some(nl) = memchr::memchr(b'\n', &buf[..n]) {
+            out.extend_from_slice(&buf[..nl]);
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    Ok(trim_cr(&out).to_vec())
+}
+
+/// Number of lines that start before the first line beginning at or after `start`.
+fn count_lines_before(path: &Path, start: u64) -> std::io::Result<u64> {
+    if start == 0 {
+        return Ok(0);
+    }
+    let mut f = File::open(path)?;
+    let mut remaining = start - 1;
+    let mut buf = vec![0u8; CHUNK];
+    let mut count = 0;
+    while remaining > 0 {
+        let want = remaining.min(buf.len() as u64) as usize;
+        let n = f.read(&mut buf[..want])?;
+        if n == 0 {
+            break;
+        }
+        count += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        remaining -= n as u64;
+    }
+    // Lines before the split's first line: every newline at or before `start - 1` ends one.
+    let mut probe = [0u8; 1];
+    f.seek(SeekFrom::Start(start - 1))?;
+    if f.read(&mut probe)? == 1 && probe[0] == b'\n' {
+        count += 1;
+        return Ok(count);
+    }
+    // The split starts after the newline that ends the line containing `start - 1`.
+    Ok(count + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn read_all(pattern: &str, worker: usize, peers: usize, headers: bool) -> Vec<(String, u64)> {
+        let mut r = FileReader::open(pattern, worker, peers, ReadMode::Bounded, headers).unwrap();
+        let mut lines = Vec::new();
+        loop {
+            let mut ids = Vec::new();
+            let p = r
+                .poll(7, |_| {}, |l, id| ids.push((String::from_utf8(l.to_vec()).unwrap(), id)))
+                .unwrap();
+            for (l, id) in ids {
+                let (_, n) = r.resolve(id);
+                lines.push((l, n));
+            }
+            if p == Poll::Done {
+                return lines;
+            }
+        }
+    }
+
+    #[test]
+    fn every_line_is_read_once_with_its_line_number_for_any_worker_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut expected = Vec::new();
+        for f in 0..3 {
+            let mut file = File::create(dir.path().join(format!("part-{f}.jsonl"))).unwrap();
+            for i in 0..(5 + f * 7) {
+                let line = format!("file{f}-line{i}-{}", "x".repeat(i % 13));
+                writeln!(file, "{line}").unwrap();
+                expected.push((line, i as u64 + 1));
+            }
+        }
+        // A last line without a trailing newline.
+        let mut file = File::options().append(true).open(dir.path().join("part-2.jsonl")).unwrap();
+        write!(file, "tail").unwrap();
+        expected.push(("tail".into(), 20));
+        let pattern = dir.path().join("*.jsonl").to_string_lossy().into_owned();
+        for peers in 1..=5 {
+            let mut got: Vec<(String, u64)> = (0..peers).flat_map(|w| read_all(&pattern, w, peers, false)).collect();
+            got.sort();
+            let mut want = expected.clone();
+            want.sort();
+            assert_eq!(got, want, "peers = {peers}");
+        }
+    }
+
+    #[test]
+    fn headers_are_not_records() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.csv"), "h1,h2\n1,2\n3,4\n").unwrap();
+        let pattern = dir.path().join("*.csv").to_string_lossy().into_owned();
+        for peers in 1..=3 {
+            let mut got: Vec<String> = (0..peers).flat_map(|w| read_all(&pattern, w, peers, true)).map(|(l, _)| l).collect();
+            got.sort();
+            assert_eq!(got, vec!["1,2", "3,4"], "peers = {peers}");
+        }
+    }
+
+    #[test]
+    fn following_picks_up_appended_lines_and_new_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.jsonl");
+        std::fs::write(&a, "1\n2\n").unwrap();
+        let pattern = dir.path().join("*.jsonl").to_string_lossy().into_owned();
+        let mut r = FileReader::open(&pattern, 0, 1, ReadMode::Follow { exit_at_end: false }, false).unwrap();
+        let mut got = Vec::new();
+        let poll = |r: &mut FileReader, got: &mut Vec<String>| r.poll(1 << 20, |_| {}, |l, _| got.push(String::from_utf8(l.to_vec()).unwrap())).unwrap();
+        assert_eq!(poll(&mut r, &mut got), Poll::Lines(2));
+        assert_eq!(poll(&mut r, &mut got), Poll::Idle);
+        let mut f = File::options().append(true).open(&a).unwrap();
+        write!(f, "3\n4").unwrap();
+        assert_eq!(poll(&mut r, &mut got), Poll::Lines(1));
+        std::fs::write(dir.path().join("b.jsonl"), "5\n").unwrap();
+        std::thread::sleep(Duration::from_millis(250));
+        let mut rounds = 0;
+        while got.len() < 5 && rounds < 10 {
+            poll(&mut r, &mut got);
+            rounds += 1;
+        }
+        assert_eq!(got, vec!["1", "2", "3", "4", "5"]);
+    }
+}

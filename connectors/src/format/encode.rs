@@ -1,0 +1,85 @@
+//! Fast JSON writing for output rows: no intermediate document, numbers via itoa/ryu.
+
+use planner::types::Value;
+
+/// Appends `"key":` to `out`.
+#[inline]
+pub fn key(out: &mut Vec<u8>, k: &str) {
+    string(out, k);
+    out.push(b':');
+}
+
+/// Appends a JSON string literal.
+pub fn string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => {
+                out.extend_from_slice(&bytes[start..i]);
+                out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(esc);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Appends a value; timestamps as epoch milliseconds, non-finite floats as null.
+#[inline]
+pub fn value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Int(i) | Value::Ts(i) => int(out, *i),
+        Value::Float(f) if f.is_finite() => {
+            let mut buf = ryu::Buffer::new();
+            out.extend_from_slice(buf.format_finite(*f).as_bytes());
+        }
+        Value::Float(_) => out.extend_from_slice(b"null"),
+        Value::Str(s) => string(out, s),
+    }
+}
+
+/// Appends an integer.
+#[inline]
+pub fn int(out: &mut Vec<u8>, i: i64) {
+    let mut buf = itoa::Buffer::new();
+    out.extend_from_slice(buf.format(i).as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_is_valid_json() {
+        let mut out = Vec::new();
+        out.push(b'{');
+        key(&mut out, "s");
+        value(&mut out, &Value::Str("a\"b\\c\n\u{1}é".into()));
+        out.push(b',');
+        key(&mut out, "f");
+        value(&mut out, &Value::Float(0.1));
+        out.push(b',');
+        key(&mut out, "n");
+        value(&mut out, &Value::Float(f64::NAN));
+        out.push(b'}');
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["s"], "a\"b\\c\n\u{1}é");
+        assert_eq!(v["f"], 0.1);
+        assert!(v["n"].is_null());
+    }
+}

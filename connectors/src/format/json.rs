@@ -1,0 +1,264 @@
+//! Schema-driven JSON decoding: one pass of serde_json over the line, values written
+//! directly into the row; fields the plan does not need are skipped, not built.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+
+use planner::job::Column;
+use planner::types::{DataType, Value};
+use planner::SourcePlan;
+
+use super::{check_required, required_columns, value_from_text, RecordError};
+
+/// Decodes JSON objects, one per line.
+pub struct JsonDecoder {
+    columns: Vec<Column>,
+    /// (name, column index) of needed columns; matched exactly first, then case-insensitively.
+    wanted: Vec<(String, usize)>,
+    required: Vec<usize>,
+}
+
+impl JsonDecoder {
+    /// A decoder for a planned source.
+    pub fn new(plan: &SourcePlan) -> Self {
+        let columns = plan.source.columns.clone();
+        let wanted = columns
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| plan.needed[*i])
+            .map(|(i, c)| (c.name.clone(), i))
+            .collect();
+        JsonDecoder { required: required_columns(&plan.source), columns, wanted }
+    }
+
+    /// Decodes a line into `row`.
+    pub fn decode(&mut self, line: &[u8], row: &mut [Value]) -> Result<(), RecordError> {
+        for (_, i) in &self.wanted {
+            row[*i] = Value::Null;
+        }
+        let mut failure = None;
+        let mut de = serde_json::Deserializer::from_slice(line);
+        let seed = RowSeed { dec: self, row, failure: &mut failure };
+        let result = seed.deserialize(&mut de).and_then(|_| de.end());
+        if let Some(f) = failure {
+            return Err(f);
+        }
+        result.map_err(|e| RecordError::Malformed(e.to_string()))?;
+        check_required(&self.columns, &self.required, row)
+    }
+
+    #[inline]
+    fn lookup(&self, key: &str) -> Option<usize> {
+        self.wanted
+            .iter()
+            .find(|(n, _)| n == key)
+            .or_else(|| self.wanted.iter().find(|(n, _)| n.eq_ignore_ascii_case(key)))
+            .map(|(_, i)| *i)
+    }
+}
+
+struct RowSeed<'a> {
+    dec: &'a JsonDecoder,
+    row: &'a mut [Value],
+    failure: &'a mut Option<RecordError>,
+}
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(col) = map.next_key_seed(KeySeed { dec: self.dec })? {
+            match col {
+                Some(i) => {
+                    let column = &self.dec.columns[i];
+                    match map.next_value_seed(ValueSeed { column })? {
+                        Ok(v) => self.row[i] = v,
+                        Err(e) => {
+                            if self.failure.is_none() {
+                                *self.failure = Some(e);
+                            }
+                        }
+                    }
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct KeySeed<'a> {
+    dec: &'a JsonDecoder,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Option<usize>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = Option<usize>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<usize>, E> {
+        Ok(self.dec.lookup(v))
+    }
+}
+
+/// Decodes one value for a column. Type errors are returned as `Ok(Err(..))` so the
+/// rest of the object is still consumed and the error names the column.
+struct ValueSeed<'a> {
+    column: &'a Column,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = Result<Value, RecordError>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl ValueSeed<'_> {
+    fn wrong(&self, found: String) -> Result<Value, RecordError> {
+        Err(RecordError::WrongType { column: self.column.name.clone(), expected: self.column.ty, found })
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_> {
+    type Value = Result<Value, RecordError>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a {} value", self.column.ty)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Ok(Value::Null))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(match self.column.ty {
+            DataType::Bool => Ok(Value::Bool(v)),
+            _ => self.wrong(format!("boolean {v}")),
+        })
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(match self.column.ty {
+            DataType::Int => Ok(Value::Int(v)),
+            DataType::Float => Ok(Value::Float(v as f64)),
+            DataType::Timestamp => Ok(Value::Ts(v)),
+            _ => self.wrong(format!("number {v}")),
+        })
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        match i64::try_from(v) {
+            Ok(i) => self.visit_i64(i),
+            Err(_) => Ok(self.wrong(format!("number {v} (out of range)"))),
+        }
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(match self.column.ty {
+            DataType::Float => Ok(Value::Float(v)),
+            DataType::Int if v.fract() == 0.0 && v.abs() < 9.0e15 => Ok(Value::Int(v as i64)),
+            DataType::Timestamp if v.fract() == 0.0 && v.abs() < 9.0e15 => Ok(Value::Ts(v as i64)),
+            _ => self.wrong(format!("number {v}")),
+        })
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(match self.column.ty {
+            DataType::String => Ok(Value::Str(v.into())),
+            DataType::Timestamp => value_from_text(self.column, v),
+            _ => self.wrong(format!("string \"{v}\"")),
+        })
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(self.wrong("an array".into()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(self.wrong("an object".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use planner::job::{Format, OnError, Source, SourceConnector};
+
+    fn plan() -> SourcePlan {
+        let col = |name: &str, ty, required| Column { name: name.into(), ty, required };
+        SourcePlan {
+            source: Source {
+                name: "e".into(),
+                connector: SourceConnector::File { path: "x".into() },
+                format: Format::Json,
+                columns: vec![
+                    col("user_id", DataType::String, true),
+                    col("fare", DataType::Float, false),
+                    col("n", DataType::Int, false),
+                    col("ok", DataType::Bool, false),
+                    col("event_time", DataType::Timestamp, true),
+                ],
+                event_time: 4,
+                watermark_delay_ms: 0,
+                on_error: OnError::DeadLetter,
+                delimiter: b',',
+            },
+            needed: vec![true; 5],
+        }
+    }
+
+    fn decode(line: &str) -> Result<Vec<Value>, RecordError> {
+        let mut d = JsonDecoder::new(&plan());
+        let mut row = vec![Value::Null; 5];
+        d.decode(line.as_bytes(), &mut row).map(|_| row)
+    }
+
+    #[test]
+    fn decodes_typed_values_and_skips_unknown_fields() {
+        let row = decode(r#"{"user_id":"u1","extra":{"a":[1,2]},"fare":12,"ok":true,"event_time":"1970-01-01T00:00:01Z"}"#).unwrap();
+        assert_eq!(row, vec![Value::Str("u1".into()), Value::Float(12.0), Value::Null, Value::Bool(true), Value::Ts(1000)]);
+    }
+
+    #[test]
+    fn absent_optional_fields_are_null_and_escapes_work() {
+        let row = decode(r#"{"user_id":"a\"b\u00e9","event_time":5}"#).unwrap();
+        assert_eq!(row[0], Value::Str("a\"bé".into()));
+        assert_eq!(row[1], Value::Null);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        assert!(matches!(decode(r#"{"user_id":"u1","event_time":5"#), Err(RecordError::Malformed(_))));
+        assert!(matches!(decode(r#"[1,2]"#), Err(RecordError::Malformed(_))));
+        assert_eq!(decode(r#"{"event_time":5}"#), Err(RecordError::MissingRequired("user_id".into())));
+        assert_eq!(decode(r#"{"user_id":null,"event_time":5}"#), Err(RecordError::MissingRequired("user_id".into())));
+        let e = decode(r#"{"user_id":"u","fare":"cheap","event_time":5}"#).unwrap_err();
+        assert_eq!(e.to_string(), "column `fare`: expected float, found string \"cheap\"");
+        assert!(matches!(decode(r#"{"user_id":"u","event_time":"noon"}"#), Err(RecordError::BadTimestamp { .. })));
+        assert!(matches!(decode(r#"{"user_id":"u","n":1.5,"event_time":5}"#), Err(RecordError::WrongType { .. })));
+    }
+}

@@ -1,0 +1,143 @@
+//! Record formats: decoders from bytes to rows (JSON, CSV) and the JSON encoder for
+//! feature rows. Decoders are schema-driven: they decode only the columns the plan needs
+//! straight into a reused row, without an intermediate document tree.
+
+pub mod csv;
+pub mod encode;
+pub mod json;
+
+use std::fmt;
+
+use planner::job::{Column, Format, Source};
+use planner::types::{parse_timestamp, DataType, Value};
+use planner::SourcePlan;
+
+/// Why a record could not be decoded. Every variant becomes a dead letter with this text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordError {
+    /// Not valid JSON / CSV, or not an object.
+    Malformed(String),
+    /// A required column is absent or null.
+    MissingRequired(String),
+    /// A value of the wrong type.
+    WrongType {
+        /// Column.
+        column: String,
+        /// Declared type.
+        expected: DataType,
+        /// What was found.
+        found: String,
+    },
+    /// A timestamp that is neither epoch milliseconds nor RFC 3339.
+    BadTimestamp {
+        /// Column.
+        column: String,
+        /// The text.
+        text: String,
+    },
+}
+
+impl RecordError {
+    /// Short machine-readable kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RecordError::Malformed(_) => "malformed",
+            RecordError::MissingRequired(_) => "missing_required",
+            RecordError::WrongType { .. } => "wrong_type",
+            RecordError::BadTimestamp { .. } => "bad_timestamp",
+        }
+    }
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordError::Malformed(m) => write!(f, "malformed record: {m}"),
+            RecordError::MissingRequired(c) => write!(f, "required column `{c}` is missing or null"),
+            RecordError::WrongType { column, expected, found } => {
+                write!(f, "column `{column}`: expected {expected}, found {found}")
+            }
+            RecordError::BadTimestamp { column, text } => write!(
+                f,
+                "column `{column}`: cannot parse timestamp `{text}` (expected epoch milliseconds or RFC 3339)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+/// A decoder for one source's records.
+pub enum Decoder {
+    /// JSON lines.
+    Json(json::JsonDecoder),
+    /// CSV with a header.
+    Csv(csv::CsvDecoder),
+}
+
+impl Decoder {
+    /// A decoder for a source. CSV decoders learn their column order from each file's header
+    /// (see [`Decoder::set_header`]).
+    pub fn new(plan: &SourcePlan) -> Self {
+        match plan.source.format {
+            Format::Json => Decoder::Json(json::JsonDecoder::new(plan)),
+            Format::Csv => Decoder::Csv(csv::CsvDecoder::new(plan)),
+        }
+    }
+
+    /// Whether each file starts with a header line.
+    pub fn has_header(&self) -> bool {
+        matches!(self, Decoder::Csv(_))
+    }
+
+    /// Sets the header (CSV only) for the file being read.
+    pub fn set_header(&mut self, line: &[u8]) -> Result<(), RecordError> {
+        match self {
+            Decoder::Json(_) => Ok(()),
+            Decoder::Csv(c) => c.set_header(line),
+        }
+    }
+
+    /// Decodes one line into `row` (width = number of source columns; unneeded columns stay NULL).
+    #[inline]
+    pub fn decode(&mut self, line: &[u8], row: &mut [Value]) -> Result<(), RecordError> {
+        match self {
+            Decoder::Json(d) => d.decode(line, row),
+            Decoder::Csv(d) => d.decode(line, row),
+        }
+    }
+}
+
+/// Checks required columns after decoding.
+#[inline]
+pub(crate) fn check_required(columns: &[Column], required: &[usize], row: &[Value]) -> Result<(), RecordError> {
+    for &i in required {
+        if row[i].is_null() {
+            return Err(RecordError::MissingRequired(columns[i].name.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// Converts text (a CSV field or a JSON string) to a typed value.
+pub(crate) fn value_from_text(col: &Column, text: &str) -> Result<Value, RecordError> {
+    let wrong = || RecordError::WrongType { column: col.name.clone(), expected: col.ty, found: format!("`{text}`") };
+    Ok(match col.ty {
+        DataType::String => Value::Str(text.into()),
+        DataType::Int => Value::Int(text.trim().parse().map_err(|_| wrong())?),
+        DataType::Float => Value::Float(text.trim().parse().map_err(|_| wrong())?),
+        DataType::Bool => match text.trim() {
+            "true" | "TRUE" | "True" | "1" => Value::Bool(true),
+            "false" | "FALSE" | "False" | "0" => Value::Bool(false),
+            _ => return Err(wrong()),
+        },
+        DataType::Timestamp => Value::Ts(
+            parse_timestamp(text).ok_or_else(|| RecordError::BadTimestamp { column: col.name.clone(), text: text.into() })?,
+        ),
+    })
+}
+
+/// Indices of required columns of a source.
+pub(crate) fn required_columns(source: &Source) -> Vec<usize> {
+    source.columns.iter().enumerate().filter(|(_, c)| c.required).map(|(i, _)| i).collect()
+}

@@ -1,0 +1,662 @@
+//! The job file: YAML with sources, features (SQL) and sinks.
+//!
+//! Parsing is strict (`deny_unknown_fields`): a typo in a key is an error that names the
+//! file, line and column. [`load_job`] returns a validated [`Job`]: schemas resolved,
+//! durations in milliseconds, paths relative to the job file's directory.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::duration::parse_duration_ms;
+use crate::error::{closest, Diagnostic, Diagnostics, ErrorKind};
+use crate::types::DataType;
+
+/// A duration written as text in the job file (`5m`), held in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Millis(pub u64);
+
+impl<'de> Deserialize<'de> for Millis {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Number(u64),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Text(t) => parse_duration_ms(&t).map(Millis).map_err(serde::de::Error::custom),
+            Raw::Number(0) => Ok(Millis(0)),
+            Raw::Number(n) => Err(serde::de::Error::custom(format!(
+                "`{n}` has no unit; write e.g. `{n}s` or `{n}ms`"
+            ))),
+        }
+    }
+}
+
+/// Record format of a source or sink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// One JSON object per line.
+    Json,
+    /// Comma-separated values with a header line.
+    Csv,
+}
+
+/// What a source does with a record it cannot decode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Stop the job with an error naming the record.
+    Fail,
+    /// Drop the record, counting it.
+    Skip,
+    /// Write the record with the reason to the dead-letter output, counting it.
+    #[default]
+    DeadLetter,
+}
+
+/// `sources:` entry, as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// Table name used in SQL.
+    pub name: String,
+    /// `file` (later: kafka, kinesis, s3).
+    pub connector: String,
+    /// Glob of input files, relative to the job file (file connector).
+    pub path: Option<String>,
+    /// Record format.
+    pub format: Format,
+    /// Columns and types; a trailing `!` marks a column required.
+    pub schema: IndexMap<String, String>,
+    /// Further required columns.
+    #[serde(default)]
+    pub required: Vec<String>,
+    /// The event-time column.
+    pub event_time: String,
+    /// Bounded out-of-orderness.
+    #[serde(default)]
+    pub watermark_delay: Millis,
+    /// Bad-record policy.
+    #[serde(default)]
+    pub on_error: OnError,
+    /// CSV field delimiter (one character), default `,`.
+    pub delimiter: Option<char>,
+}
+
+/// `features:` entry, as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureSpec {
+    /// Feature name (also the `feature` field of output rows).
+    pub name: String,
+    /// Feature version.
+    #[serde(default = "one")]
+    pub version: u32,
+    /// Declared type of the feature value.
+    #[serde(rename = "type")]
+    pub value_type: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// How long after a window closes late records still correct it.
+    #[serde(default)]
+    pub allowed_lateness: Millis,
+    /// The feature's SQL.
+    pub sql: String,
+    /// Sinks to write to (default: all sinks).
+    pub sinks: Option<Vec<String>>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// `sinks:` entry, as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkSpec {
+    /// Sink name.
+    pub name: String,
+    /// `file` (later: kafka, redis, dynamodb).
+    pub connector: String,
+    /// Output path, relative to the job file (file connector).
+    pub path: Option<String>,
+    /// Record format.
+    #[serde(default = "json")]
+    pub format: Format,
+}
+
+fn json() -> Format {
+    Format::Json
+}
+
+/// The whole job file, as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// Job name.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Input tables.
+    pub sources: Vec<SourceSpec>,
+    /// Feature definitions.
+    pub features: Vec<FeatureSpec>,
+    /// Outputs.
+    #[serde(default)]
+    pub sinks: Vec<SinkSpec>,
+    /// Dead-letter file (default: `dead_letter.jsonl` beside the first file sink).
+    pub dead_letter: Option<String>,
+}
+
+/// A column of a validated schema.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Column {
+    /// Name as written (case preserved; SQL matches case-insensitively).
+    pub name: String,
+    /// Type.
+    pub ty: DataType,
+    /// A record without it is a bad record.
+    pub required: bool,
+}
+
+/// A validated source.
+#[derive(Clone, Debug, Serialize)]
+pub struct Source {
+    /// Table name.
+    pub name: String,
+    /// Where records come from.
+    pub connector: SourceConnector,
+    /// Record format.
+    pub format: Format,
+    /// Columns in declared order.
+    pub columns: Vec<Column>,
+    /// Index of the event-time column.
+    pub event_time: usize,
+    /// Bounded out-of-orderness, ms.
+    pub watermark_delay_ms: u64,
+    /// Bad-record policy.
+    pub on_error: OnError,
+    /// CSV delimiter.
+    pub delimiter: u8,
+}
+
+/// Source connectors.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "connector", rename_all = "snake_case")]
+pub enum SourceConnector {
+    /// Local files matching a glob.
+    File {
+        /// Absolute glob.
+        path: String,
+    },
+}
+
+/// Sink connectors.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "connector", rename_all = "snake_case")]
+pub enum SinkConnector {
+    /// A local JSON-lines file (one per worker when there are several).
+    File {
+        /// Absolute path.
+        path: PathBuf,
+    },
+}
+
+/// A validated sink.
+#[derive(Clone, Debug, Serialize)]
+pub struct Sink {
+    /// Name.
+    pub name: String,
+    /// Where rows go.
+    pub connector: SinkConnector,
+    /// Row format.
+    pub format: Format,
+}
+
+/// A validated feature (SQL not yet planned).
+#[derive(Clone, Debug, Serialize)]
+pub struct Feature {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: u32,
+    /// Declared value type.
+    pub value_type: Option<DataType>,
+    /// Description.
+    pub description: Option<String>,
+    /// Allowed lateness, ms.
+    pub allowed_lateness_ms: u64,
+    /// SQL text.
+    pub sql: String,
+    /// 1-based line in the job file where the SQL text starts (0 if unknown).
+    pub sql_line: usize,
+    /// Column offset of the SQL text on its lines (block indentation).
+    pub sql_indent: usize,
+    /// Indices into [`Job::sinks`].
+    pub sinks: Vec<usize>,
+}
+
+/// A validated job.
+#[derive(Clone, Debug, Serialize)]
+pub struct Job {
+    /// Job name.
+    pub name: String,
+    /// The job file.
+    pub path: PathBuf,
+    /// The job file's text (for diagnostics).
+    #[serde(skip)]
+    pub text: String,
+    /// Sources.
+    pub sources: Vec<Source>,
+    /// Features.
+    pub features: Vec<Feature>,
+    /// Sinks.
+    pub sinks: Vec<Sink>,
+    /// Dead-letter file.
+    pub dead_letter: PathBuf,
+}
+
+/// Reads and validates a job file.
+pub fn load_job(path: &Path) -> Result<Job, Diagnostics> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostic::new(ErrorKind::Io, format!("cannot read job file: {e}"))
+            .in_file(path)
+            .with_hint("check the path; job files are YAML")
+    })?;
+    parse_job(path, &text)
+}
+
+/// Validates a job from its text; `path` locates relative paths and names the file in errors.
+pub fn parse_job(path: &Path, text: &str) -> Result<Job, Diagnostics> {
+    let spec: JobSpec = serde_norway::from_str(text).map_err(|e| yaml_error(path, text, &e))?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+    let mut errors = Vec::new();
+    let cx = Cx { path, text };
+
+    let mut sources = Vec::new();
+    for s in &spec.sources {
+        match validate_source(&cx, &base, s) {
+            Ok(src) => sources.push(src),
+            Err(d) => errors.push(d),
+        }
+    }
+    check_unique(&cx, "source", spec.sources.iter().map(|s| s.name.as_str()), &mut errors);
+
+    let mut sinks = Vec::new();
+    for s in &spec.sinks {
+        match validate_sink(&cx, &base, s) {
+            Ok(sink) => sinks.push(sink),
+            Err(d) => errors.push(d),
+        }
+    }
+    check_unique(&cx, "sink", spec.sinks.iter().map(|s| s.name.as_str()), &mut errors);
+    if spec.sinks.is_empty() {
+        errors.push(cx.err_at_key("features", "the job has no sinks").with_hint(
+            "add a `sinks:` list, e.g. `- { name: out, connector: file, path: out/features.jsonl, format: json }`",
+        ));
+    }
+
+    let mut features = Vec::new();
+    let sink_names: Vec<&str> = spec.sinks.iter().map(|s| s.name.as_str()).collect();
+    for f in &spec.features {
+        match validate_feature(&cx, f, &sink_names) {
+            Ok(feat) => features.push(feat),
+            Err(d) => errors.push(d),
+        }
+    }
+    if spec.features.is_empty() {
+        errors.push(cx.err_at_key("features", "the job defines no features"));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for f in &spec.features {
+        if !seen.insert((f.name.as_str(), f.version)) {
+            errors.push(
+                cx.err_at_value(&f.name, format!("feature `{}` version {} is defined twice", f.name, f.version))
+                    .with_hint("give each feature a distinct name or version"),
+            );
+        }
+    }
+
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+    let dead_letter = match &spec.dead_letter {
+        Some(p) => base.join(p),
+        None => sinks
+            .iter()
+            .map(|s| match &s.connector {
+                SinkConnector::File { path } => path.parent().unwrap_or(Path::new(".")).join("dead_letter.jsonl"),
+            })
+            .next()
+            .unwrap_or_else(|| base.join("dead_letter.jsonl")),
+    };
+    Ok(Job {
+        name: spec.name,
+        path: path.to_path_buf(),
+        text: text.to_string(),
+        sources,
+        features,
+        sinks,
+        dead_letter,
+    })
+}
+
+struct Cx<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Cx<'_> {
+    /// An error located at the first line containing `key:` (best effort).
+    fn err_at_key(&self, key: &str, msg: impl Into<String>) -> Diagnostic {
+        let needle = format!("{key}:");
+        self.err_at(|l| l.trim_start().trim_start_matches("- ").starts_with(&needle), msg)
+    }
+
+    /// An error located at the first line mentioning `value` as a YAML value or key.
+    fn err_at_value(&self, value: &str, msg: impl Into<String>) -> Diagnostic {
+        self.err_at(|l| l.contains(value), msg)
+    }
+
+    fn err_at(&self, pred: impl Fn(&str) -> bool, msg: impl Into<String>) -> Diagnostic {
+        let d = Diagnostic::new(ErrorKind::Config, msg);
+        match self.text.lines().position(|l| pred(l)) {
+            Some(i) => {
+                let line = self.text.lines().nth(i).unwrap_or("");
+                let col = line.len() - line.trim_start().len() + 1;
+                d.at(self.path, self.text, i + 1, col)
+            }
+            None => d.in_file(self.path),
+        }
+    }
+}
+
+fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Diagnostics {
+    let msg = e.to_string();
+    // serde_norway appends " at line L column C"; keep the message clean and use the location.
+    let clean = match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.clone(),
+    };
+    let mut d = Diagnostic::new(ErrorKind::Config, clean.clone());
+    if let Some(loc) = e.location() {
+        d = d.at(path, text, loc.line(), loc.column());
+    } else {
+        d = d.in_file(path);
+    }
+    if clean.contains("unknown field") {
+        d = d.with_hint("check the spelling of the key; the expected keys are listed above");
+    } else if clean.contains("missing field") {
+        d = d.with_hint("add the missing key");
+    }
+    Diagnostics(vec![d])
+}
+
+fn check_unique<'a>(cx: &Cx, what: &str, names: impl Iterator<Item = &'a str>, errors: &mut Vec<Diagnostic>) {
+    let mut seen = std::collections::BTreeSet::new();
+    for n in names {
+        if !seen.insert(n.to_ascii_lowercase()) {
+            errors.push(cx.err_at_value(n, format!("{what} `{n}` is defined twice")));
+        }
+    }
+}
+
+fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<Source, Diagnostic> {
+    let connector = match s.connector.as_str() {
+        "file" => {
+            let Some(p) = &s.path else {
+                return Err(cx
+                    .err_at_value(&s.name, format!("source `{}` uses the file connector but has no `path`", s.name))
+                    .with_hint("add `path: data/events/*.jsonl` (a glob relative to the job file)"));
+            };
+            SourceConnector::File { path: base.join(p).to_string_lossy().into_owned() }
+        }
+        other => {
+            let mut d = cx.err_at_value(other, format!("unknown source connector `{other}`"));
+            d = d.with_hint(match closest(other, ["file"]) {
+                Some(c) => format!("did you mean `{c}`? available: file"),
+                None => "available source connectors: file".to_string(),
+            });
+            return Err(d);
+        }
+    };
+    let mut columns = Vec::new();
+    for (name, ty) in &s.schema {
+        let (ty_name, required) = match ty.trim().strip_suffix('!') {
+            Some(t) => (t, true),
+            None => (ty.as_str(), false),
+        };
+        let Some(dt) = DataType::parse(ty_name) else {
+            let hint = match closest(ty_name, ["string", "int", "float", "bool", "timestamp"]) {
+                Some(c) => format!("did you mean `{c}`? types: string, int, float, bool, timestamp (append `!` for required)"),
+                None => "types: string, int, float, bool, timestamp (append `!` for required)".into(),
+            };
+            return Err(cx
+                .err_at(|l| l.trim_start().starts_with(&format!("{name}:")) && l.contains(ty.as_str()),
+                    format!("unknown type `{ty_name}` for column `{name}` of source `{}`", s.name))
+                .with_hint(hint));
+        };
+        columns.push(Column { name: name.clone(), ty: dt, required });
+    }
+    let find = |columns: &[Column], n: &str| columns.iter().position(|c| c.name.eq_ignore_ascii_case(n));
+    for r in &s.required {
+        match find(&columns, r) {
+            Some(i) => columns[i].required = true,
+            None => {
+                return Err(cx
+                    .err_at_value(r, format!("required column `{r}` is not in the schema of source `{}`", s.name))
+                    .with_hint(suggest_column(r, &columns)))
+            }
+        }
+    }
+    let Some(et) = find(&columns, &s.event_time) else {
+        return Err(cx
+            .err_at(|l| l.trim_start().starts_with("event_time:") && l.contains(s.event_time.as_str()),
+                format!("event_time column `{}` is not in the schema of source `{}`", s.event_time, s.name))
+            .with_hint(suggest_column(&s.event_time, &columns)));
+    };
+    if !matches!(columns[et].ty, DataType::Timestamp | DataType::Int) {
+        return Err(cx
+            .err_at_value(&s.event_time, format!(
+                "event_time column `{}` has type {}; it must be a timestamp",
+                s.event_time, columns[et].ty
+            ))
+            .with_hint(format!("declare it as `{}: timestamp`", s.event_time)));
+    }
+    columns[et].ty = DataType::Timestamp;
+    columns[et].required = true;
+    if columns.iter().any(|c| c.name.eq_ignore_ascii_case("rowtime")) && !columns[et].name.eq_ignore_ascii_case("rowtime") {
+        return Err(cx
+            .err_at_value("rowtime", format!("source `{}` declares a column `rowtime`, which is reserved", s.name))
+            .with_hint("`rowtime` names the event-time attribute in SQL; rename the column"));
+    }
+    let delimiter = match s.delimiter {
+        None => b',',
+        Some(c) if c.is_ascii() && s.format == Format::Csv => c as u8,
+        Some(c) => {
+            return Err(cx
+                .err_at_key("delimiter", format!("delimiter `{c}` is not allowed here"))
+                .with_hint("`delimiter` is a single ASCII character and applies to format: csv"))
+        }
+    };
+    Ok(Source {
+        name: s.name.clone(),
+        connector,
+        format: s.format,
+        columns,
+        event_time: et,
+        watermark_delay_ms: s.watermark_delay.0,
+        on_error: s.on_error,
+        delimiter,
+    })
+}
+
+fn suggest_column(name: &str, columns: &[Column]) -> String {
+    match closest(name, columns.iter().map(|c| c.name.as_str())) {
+        Some(c) => format!("did you mean `{c}`?"),
+        None => format!(
+            "the schema has: {}",
+            columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, Diagnostic> {
+    let connector = match s.connector.as_str() {
+        "file" => {
+            let Some(p) = &s.path else {
+                return Err(cx
+                    .err_at_value(&s.name, format!("sink `{}` uses the file connector but has no `path`", s.name))
+                    .with_hint("add `path: out/features.jsonl`"));
+            };
+            SinkConnector::File { path: base.join(p) }
+        }
+        other => {
+            return Err(cx
+                .err_at_value(other, format!("unknown sink connector `{other}`"))
+                .with_hint("available sink connectors: file"))
+        }
+    };
+    if s.format != Format::Json {
+        return Err(cx
+            .err_at_value(&s.name, format!("sink `{}`: format {:?} is not supported for sinks", s.name, s.format))
+            .with_hint("sinks write `format: json` (one object per line)"));
+    }
+    Ok(Sink { name: s.name.clone(), connector, format: s.format })
+}
+
+fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature, Diagnostic> {
+    let value_type = match &f.value_type {
+        None => None,
+        Some(t) => Some(DataType::parse(t).ok_or_else(|| {
+            cx.err_at(|l| l.trim_start().starts_with("type:") && l.contains(t.as_str()),
+                format!("unknown type `{t}` for feature `{}`", f.name))
+                .with_hint("types: string, int, float, bool, timestamp")
+        })?),
+    };
+    let sink_idx = match &f.sinks {
+        None => (0..sinks.len()).collect(),
+        Some(names) => {
+            let mut idx = Vec::new();
+            for n in names {
+                match sinks.iter().position(|s| s == n) {
+                    Some(i) => idx.push(i),
+                    None => {
+                        return Err(cx
+                            .err_at_value(n, format!("feature `{}` writes to unknown sink `{n}`", f.name))
+                            .with_hint(format!("sinks: {}", sinks.join(", "))))
+                    }
+                }
+            }
+            idx
+        }
+    };
+    let (sql_line, sql_indent) = locate_sql(cx.text, &f.sql);
+    Ok(Feature {
+        name: f.name.clone(),
+        version: f.version,
+        value_type,
+        description: f.description.clone(),
+        allowed_lateness_ms: f.allowed_lateness.0,
+        sql: f.sql.clone(),
+        sql_line,
+        sql_indent,
+        sinks: sink_idx,
+    })
+}
+
+/// Finds the job-file line where the SQL text begins, and its indentation.
+fn locate_sql(text: &str, sql: &str) -> (usize, usize) {
+    let Some(first) = sql.lines().find(|l| !l.trim().is_empty()) else {
+        return (0, 0);
+    };
+    let first_trim = first.trim();
+    let offset = sql.lines().position(|l| !l.trim().is_empty()).unwrap_or(0);
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(col) = l.find(first_trim) {
+            // Either a block scalar line (only the SQL) or an inline `sql: ...`.
+            let before = &l[..col];
+            if before.trim().is_empty() || before.trim_end().ends_with("sql:") {
+                let indent = col - first.len().saturating_sub(first.trim_start().len()).min(col);
+                return ((i + 1).saturating_sub(offset), indent);
+            }
+        }
+    }
+    (0, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name: rides
+sources:
+  - name: events
+    connector: file
+    path: data/*.jsonl
+    format: json
+    schema:
+      user_id: string!
+      fare: float
+      event_time: timestamp
+    event_time: event_time
+    watermark_delay: 5m
+features:
+  - name: f
+    allowed_lateness: 1h
+    sql: |
+      SELECT user_id, COUNT(*) AS n
+      FROM events
+      GROUP BY user_id, TUMBLE(rowtime, INTERVAL '1' HOUR)
+sinks:
+  - name: out
+    connector: file
+    path: out/f.jsonl
+    format: json
+"#;
+
+    #[test]
+    fn a_good_job_validates() {
+        let job = parse_job(Path::new("/jobs/j.yaml"), GOOD).unwrap();
+        let s = &job.sources[0];
+        assert_eq!(s.watermark_delay_ms, 300_000);
+        assert!(s.columns[0].required && !s.columns[1].required && s.columns[2].required);
+        assert_eq!(job.features[0].allowed_lateness_ms, 3_600_000);
+        assert_eq!(job.features[0].version, 1);
+        assert_eq!(job.features[0].sql_line, 18);
+        assert_eq!(job.features[0].sql_indent, 6);
+        assert_eq!(job.dead_letter, PathBuf::from("/jobs/out/dead_letter.jsonl"));
+    }
+
+    #[test]
+    fn a_key_typo_is_an_error_with_its_line() {
+        let bad = GOOD.replace("watermark_delay: 5m", "watermark_dealy: 5m");
+        let err = parse_job(Path::new("j.yaml"), &bad).unwrap_err();
+        let d = &err.0[0];
+        assert!(d.message.contains("unknown field `watermark_dealy`"), "{d}");
+        assert_eq!(d.location.as_ref().unwrap().line, 13);
+    }
+
+    #[test]
+    fn a_type_typo_suggests_the_type() {
+        let bad = GOOD.replace("fare: float", "fare: flaot");
+        let err = parse_job(Path::new("j.yaml"), &bad).unwrap_err();
+        let d = &err.0[0];
+        assert_eq!(d.location.as_ref().unwrap().line, 10);
+        assert!(d.hint.as_ref().unwrap().contains("`float`"), "{d}");
+    }
+
+    #[test]
+    fn a_bad_duration_names_the_units() {
+        let bad = GOOD.replace("watermark_delay: 5m", "watermark_delay: 5 parsecs");
+        let err = parse_job(Path::new("j.yaml"), &bad).unwrap_err();
+        assert!(err.0[0].message.contains("unknown unit"), "{}", err);
+    }
+}

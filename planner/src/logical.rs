@@ -1,0 +1,122 @@
+//! The logical plan: a typed relational tree with names resolved, as SQL said it.
+//!
+//! It differs from the physical plan in shape, not meaning: the logical plan is a tree of
+//! relational operators per feature; the physical plan is a fixed pipeline per feature
+//! (source → filter → key → window aggregate → project → sinks) with the time semantics
+//! (watermarks, panes, lateness) made explicit.
+
+use std::fmt::{self, Write};
+
+use serde::Serialize;
+
+use crate::aggregate::AggCall;
+use crate::duration::format_duration_ms;
+use crate::expr::Expr;
+use crate::types::DataType;
+use crate::window::Window;
+
+/// A named, typed expression.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NamedExpr {
+    /// Output name.
+    pub name: String,
+    /// Expression.
+    pub expr: Expr,
+    /// Type.
+    pub ty: DataType,
+}
+
+/// Logical operators.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum LogicalPlan {
+    /// Read a source table.
+    Scan {
+        /// Index of the source in the job.
+        source: usize,
+        /// Table name.
+        table: String,
+        /// Columns.
+        columns: Vec<(String, DataType)>,
+        /// Event-time column.
+        event_time: String,
+        /// Watermark delay, ms.
+        watermark_delay_ms: u64,
+    },
+    /// Keep rows where the predicate is true.
+    Filter {
+        /// Input.
+        input: Box<LogicalPlan>,
+        /// Predicate.
+        predicate: Expr,
+    },
+    /// Group by keys and an event-time window; aggregate.
+    /// Output columns: keys, `window_start`, `window_end`, aggregates.
+    WindowAggregate {
+        /// Input.
+        input: Box<LogicalPlan>,
+        /// Window.
+        window: Window,
+        /// Event-time column the window is on.
+        time_column: String,
+        /// Grouping keys.
+        keys: Vec<NamedExpr>,
+        /// Aggregates.
+        aggs: Vec<AggCall>,
+        /// Allowed lateness, ms.
+        allowed_lateness_ms: u64,
+    },
+    /// Compute output columns.
+    Project {
+        /// Input.
+        input: Box<LogicalPlan>,
+        /// Output columns.
+        columns: Vec<NamedExpr>,
+    },
+}
+
+impl LogicalPlan {
+    fn render(&self, depth: usize, out: &mut String) -> fmt::Result {
+        let pad = "  ".repeat(depth);
+        match self {
+            LogicalPlan::Scan { table, columns, event_time, watermark_delay_ms, .. } => {
+                let cols: Vec<String> = columns.iter().map(|(n, t)| format!("{n}: {t}")).collect();
+                writeln!(
+                    out,
+                    "{pad}Scan {table} [{}] event_time={event_time} watermark_delay={}",
+                    cols.join(", "),
+                    format_duration_ms(*watermark_delay_ms)
+                )
+            }
+            LogicalPlan::Filter { input, predicate } => {
+                writeln!(out, "{pad}Filter {predicate}")?;
+                input.render(depth + 1, out)
+            }
+            LogicalPlan::WindowAggregate { input, window, time_column, keys, aggs, allowed_lateness_ms } => {
+                let ks: Vec<String> = keys.iter().map(|k| k.expr.to_string()).collect();
+                let as_: Vec<String> = aggs.iter().map(|a| a.to_string()).collect();
+                writeln!(
+                    out,
+                    "{pad}WindowAggregate {window} time={time_column} lateness={} keys=[{}] aggs=[{}]",
+                    format_duration_ms(*allowed_lateness_ms),
+                    ks.join(", "),
+                    as_.join(", ")
+                )?;
+                input.render(depth + 1, out)
+            }
+            LogicalPlan::Project { input, columns } => {
+                let cs: Vec<String> = columns.iter().map(|c| format!("{} := {}", c.name, c.expr)).collect();
+                writeln!(out, "{pad}Project [{}]", cs.join(", "))?;
+                input.render(depth + 1, out)
+            }
+        }
+    }
+}
+
+impl fmt::Display for LogicalPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        self.render(0, &mut s)?;
+        f.write_str(s.trim_end())
+    }
+}

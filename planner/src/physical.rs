@@ -1,0 +1,171 @@
+//! The physical plan: plain data describing exactly what the dataflow builds.
+//!
+//! Per source: which columns to decode (projection pushdown) and how watermarks are made.
+//! Per feature: a fixed pipeline `filter → key → window aggregate → having → project →
+//! sinks`, with all expressions as index-based [`Expr`]s. No timely types appear here;
+//! `dataflow::render` is the only place that turns this into operators.
+
+use std::fmt::{self, Write};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::aggregate::AggCall;
+use crate::duration::format_duration_ms;
+use crate::expr::Expr;
+use crate::job::{OnError, Sink, SinkConnector, Source, SourceConnector};
+use crate::logical::NamedExpr;
+use crate::types::DataType;
+use crate::window::Window;
+
+/// How a source is read.
+#[derive(Clone, Debug, Serialize)]
+pub struct SourcePlan {
+    /// The validated source definition.
+    pub source: Source,
+    /// Per column: whether any feature reads it (others are skipped while decoding).
+    pub needed: Vec<bool>,
+}
+
+/// One feature's pipeline.
+#[derive(Clone, Debug, Serialize)]
+pub struct FeaturePlan {
+    /// Feature name.
+    pub name: String,
+    /// Feature version.
+    pub version: u32,
+    /// Index into [`Plan::sources`].
+    pub source: usize,
+    /// Row filter over source rows (WHERE).
+    pub filter: Option<Expr>,
+    /// Grouping keys over source rows; records are exchanged by their hash.
+    pub keys: Vec<NamedExpr>,
+    /// Aggregates; arguments over source rows.
+    pub aggs: Vec<AggCall>,
+    /// Event-time window.
+    pub window: Window,
+    /// Event-time column of the source.
+    pub event_time: usize,
+    /// Corrections are accepted this long after a window's end.
+    pub allowed_lateness_ms: u64,
+    /// HAVING, over the aggregate row `[keys.., window_start, window_end, aggs..]`.
+    pub having: Option<Expr>,
+    /// Selected columns over the aggregate row, in SELECT order.
+    pub outputs: Vec<NamedExpr>,
+    /// Indices into [`Plan::sinks`].
+    pub sinks: Vec<usize>,
+}
+
+impl FeaturePlan {
+    /// Width of the aggregate row.
+    pub fn agg_row_width(&self) -> usize {
+        self.keys.len() + 2 + self.aggs.len()
+    }
+
+    /// Selected columns other than the window bounds (which every output row carries).
+    pub fn value_outputs(&self) -> impl Iterator<Item = &NamedExpr> {
+        let (ws, we) = (self.keys.len(), self.keys.len() + 1);
+        self.outputs.iter().filter(move |o| {
+            !matches!(&o.expr, Expr::Column { index, .. } if (*index == ws || *index == we)
+                && (o.name.eq_ignore_ascii_case("window_start") || o.name.eq_ignore_ascii_case("window_end")))
+        })
+    }
+}
+
+/// A whole job, ready to render.
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    /// Job name.
+    pub job: String,
+    /// Sources, in job order.
+    pub sources: Vec<SourcePlan>,
+    /// Features, in job order.
+    pub features: Vec<FeaturePlan>,
+    /// Sinks, in job order.
+    pub sinks: Vec<Sink>,
+    /// Dead-letter file.
+    pub dead_letter: PathBuf,
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        for (i, src) in self.sources.iter().enumerate() {
+            let so = &src.source;
+            let cols: Vec<String> = so
+                .columns
+                .iter()
+                .zip(&src.needed)
+                .filter(|(_, n)| **n)
+                .map(|(c, _)| format!("{}: {}{}", c.name, c.ty, if c.required { "!" } else { "" }))
+                .collect();
+            let conn = match &so.connector {
+                SourceConnector::File { path } => format!("file path={path}"),
+            };
+            writeln!(
+                s,
+                "Source #{i} {} {conn} format={:?} decode=[{}] watermark=max({}) - {} on_error={}",
+                so.name,
+                so.format,
+                cols.join(", "),
+                so.columns[so.event_time].name,
+                format_duration_ms(so.watermark_delay_ms),
+                on_error_name(so.on_error),
+            )
+            .map_err(|_| fmt::Error)?;
+        }
+        for feat in &self.features {
+            writeln!(s, "Feature {} v{}", feat.name, feat.version).map_err(|_| fmt::Error)?;
+            writeln!(s, "  Read source #{}", feat.source).map_err(|_| fmt::Error)?;
+            if let Some(p) = &feat.filter {
+                writeln!(s, "  Filter {p}").map_err(|_| fmt::Error)?;
+            }
+            let keys: Vec<String> = feat.keys.iter().map(|k| k.expr.to_string()).collect();
+            writeln!(s, "  Exchange hash([{}])", keys.join(", ")).map_err(|_| fmt::Error)?;
+            let aggs: Vec<String> = feat.aggs.iter().map(|a| a.to_string()).collect();
+            writeln!(
+                s,
+                "  WindowAggregate {} lateness={} emit=on_watermark(end) state=per_pane aggs=[{}]",
+                feat.window,
+                format_duration_ms(feat.allowed_lateness_ms),
+                aggs.join(", ")
+            )
+            .map_err(|_| fmt::Error)?;
+            if let Some(h) = &feat.having {
+                writeln!(s, "  Having {h}").map_err(|_| fmt::Error)?;
+            }
+            let outs: Vec<String> = feat.outputs.iter().map(|o| format!("{}: {} := {}", o.name, o.ty, o.expr)).collect();
+            writeln!(s, "  Project [{}]", outs.join(", ")).map_err(|_| fmt::Error)?;
+            let sinks: Vec<&str> = feat.sinks.iter().map(|i| self.sinks[*i].name.as_str()).collect();
+            writeln!(s, "  Sink [{}] upsert_key=(feature, version, keys, window)", sinks.join(", ")).map_err(|_| fmt::Error)?;
+        }
+        for sink in &self.sinks {
+            let SinkConnector::File { path } = &sink.connector;
+            writeln!(s, "Sink {} file path={} format=json", sink.name, path.display()).map_err(|_| fmt::Error)?;
+        }
+        write!(s, "DeadLetter file path={}", self.dead_letter.display()).map_err(|_| fmt::Error)?;
+        f.write_str(&s)
+    }
+}
+
+/// snake_case name of an error policy.
+pub fn on_error_name(o: OnError) -> &'static str {
+    match o {
+        OnError::Fail => "fail",
+        OnError::Skip => "skip",
+        OnError::DeadLetter => "dead_letter",
+    }
+}
+
+/// The type of a feature's value column, if it has exactly one non-key, non-window column.
+pub fn single_value_type(f: &FeaturePlan) -> Option<DataType> {
+    let nk = f.keys.len();
+    let vals: Vec<&NamedExpr> = f
+        .value_outputs()
+        .filter(|o| !matches!(&o.expr, Expr::Column { index, .. } if *index < nk))
+        .collect();
+    match vals.as_slice() {
+        [one] => Some(one.ty),
+        _ => None,
+    }
+}

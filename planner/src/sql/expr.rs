@@ -1,0 +1,661 @@
+//! Lowering SQL expressions (sqlparser AST) to typed [`Expr`]s.
+//!
+//! Two contexts: *row* context (WHERE, GROUP BY keys, aggregate arguments), where names
+//! resolve to source columns; and *aggregate* context (SELECT, HAVING of a grouped query),
+//! where an expression must be a grouping key, an aggregate, a window bound, or built
+//! from those.
+
+use sqlparser::ast::{self, Spanned};
+
+use crate::aggregate::{AggCall, AggFunc};
+use crate::error::{closest, Diagnostic, ErrorKind};
+use crate::expr::{BinOp, Expr, Func, UnaryOp};
+use crate::types::{DataType, Value};
+use crate::window::Window;
+
+use super::SqlText;
+
+/// An expression and its type (`None` for an untyped NULL literal).
+#[derive(Clone, Debug)]
+pub(crate) struct Typed {
+    pub expr: Expr,
+    pub ty: Option<DataType>,
+}
+
+/// The columns visible to an expression.
+pub(crate) struct RowScope<'a> {
+    /// Source columns.
+    pub columns: &'a [(String, DataType)],
+    /// Index of the event-time column (`rowtime` resolves to it).
+    pub rowtime: usize,
+}
+
+impl RowScope<'_> {
+    pub fn resolve(&self, name: &str) -> Option<usize> {
+        if name.eq_ignore_ascii_case("rowtime") {
+            return Some(self.rowtime);
+        }
+        self.columns.iter().position(|(c, _)| c == name).or_else(|| {
+            self.columns.iter().position(|(c, _)| c.eq_ignore_ascii_case(name))
+        })
+    }
+}
+
+/// What a grouped query's SELECT and HAVING may refer to. Output rows of the window
+/// aggregate are laid out as `[keys.., window_start, window_end, aggs..]`.
+pub(crate) struct AggScope {
+    /// Grouping keys (lowered in row context), with their display names and types.
+    pub keys: Vec<(Expr, String, DataType)>,
+    /// Aggregates discovered so far.
+    pub aggs: Vec<AggCall>,
+    /// The group window.
+    pub window: Window,
+    /// `TUMBLE`/`HOP` for the legacy auxiliary functions, or `None` for the TVF form.
+    pub group_fn: Option<&'static str>,
+}
+
+impl AggScope {
+    pub fn window_start_index(&self) -> usize {
+        self.keys.len()
+    }
+    pub fn window_end_index(&self) -> usize {
+        self.keys.len() + 1
+    }
+    pub fn agg_index(&self, i: usize) -> usize {
+        self.keys.len() + 2 + i
+    }
+}
+
+/// Lowers expressions in one context.
+pub(crate) struct Lowerer<'a> {
+    pub sql: &'a SqlText<'a>,
+    pub row: &'a RowScope<'a>,
+    pub agg: Option<&'a mut AggScope>,
+    /// What the expression is part of, for messages ("WHERE", "GROUP BY", ...).
+    pub clause: &'static str,
+}
+
+type R<T> = Result<T, Diagnostic>;
+
+impl<'a> Lowerer<'a> {
+    fn err(&self, kind: ErrorKind, node: &impl Spanned, msg: impl Into<String>) -> Diagnostic {
+        self.sql.error(kind, node.span(), msg)
+    }
+
+    /// Lowers an expression in this context.
+    pub fn lower(&mut self, e: &ast::Expr) -> R<Typed> {
+        if self.agg.is_some() {
+            if let Some(t) = self.lower_grouped_leaf(e)? {
+                return Ok(t);
+            }
+        }
+        self.lower_structural(e)
+    }
+
+    /// Lowers a predicate and checks it is boolean.
+    pub fn lower_predicate(&mut self, e: &ast::Expr) -> R<Expr> {
+        let t = self.lower(e)?;
+        match t.ty {
+            Some(DataType::Bool) | None => Ok(t.expr),
+            Some(other) => Err(self
+                .err(ErrorKind::TypeMismatch, e, format!("{} condition has type {other}, expected bool", self.clause))
+                .with_hint(format!("compare it, e.g. `{e} = ...`, or use a boolean column"))),
+        }
+    }
+
+    /// In aggregate context: window bounds, aggregates and grouping keys are leaves.
+    fn lower_grouped_leaf(&mut self, e: &ast::Expr) -> R<Option<Typed>> {
+        let agg = self.agg.as_deref().expect("aggregate context");
+        // Window bound columns of the TVF form.
+        if let ast::Expr::Identifier(id) = e {
+            let lower = id.value.to_ascii_lowercase();
+            if lower == "window_start" || lower == "window_end" {
+                if agg.group_fn.is_some() {
+                    return Err(self
+                        .err(ErrorKind::UnknownColumn, e, format!("`{}` exists only with the window table functions", id.value))
+                        .with_hint("with GROUP BY TUMBLE(...) use TUMBLE_START(...) / TUMBLE_END(...)"));
+                }
+                let (idx, name) = if lower == "window_start" {
+                    (agg.window_start_index(), "window_start")
+                } else {
+                    (agg.window_end_index(), "window_end")
+                };
+                return Ok(Some(Typed { expr: Expr::column(idx, name), ty: Some(DataType::Timestamp) }));
+            }
+        }
+        if let ast::Expr::Function(f) = e {
+            let name = function_name(f);
+            if let Some(bound) = window_aux(&name) {
+                return self.lower_window_aux(f, &name, bound).map(Some);
+            }
+            if AggFunc::is_aggregate_name(&name) {
+                return self.lower_aggregate(f, &name).map(Some);
+            }
+        }
+        // A grouping key, matched structurally.
+        let mut probe = Lowerer { sql: self.sql, row: self.row, agg: None, clause: self.clause };
+        if let Ok(t) = probe.lower(e) {
+            let agg = self.agg.as_deref().expect("aggregate context");
+            if let Some(i) = agg.keys.iter().position(|(k, _, _)| *k == t.expr) {
+                let (_, name, ty) = &agg.keys[i];
+                return Ok(Some(Typed { expr: Expr::column(i, name.clone()), ty: Some(*ty) }));
+            }
+            if let Expr::Column { name, .. } = &t.expr {
+                let keys: Vec<String> = agg.keys.iter().map(|(_, n, _)| format!("`{n}`")).collect();
+                return Err(self
+                    .err(ErrorKind::NotGrouped, e, format!("column `{name}` must appear in GROUP BY or be used in an aggregate function"))
+                    .with_detail(format!("the query groups by {} and a window", if keys.is_empty() { "nothing".into() } else { keys.join(", ") }))
+                    .with_hint(format!("add `{name}` to GROUP BY, or aggregate it, e.g. `MAX({name})`")));
+            }
+        }
+        Ok(None)
+    }
+
+    fn lower_window_aux(&mut self, f: &ast::Function, name: &str, bound: Bound) -> R<Typed> {
+        let agg = self.agg.as_deref().expect("aggregate context");
+        let family = name.split('_').next().unwrap_or("").to_string();
+        match agg.group_fn {
+            Some(g) if g == family => {}
+            Some(g) => {
+                return Err(self
+                    .err(ErrorKind::InvalidWindow, f, format!("{name} does not match the group window {g}(...)"))
+                    .with_hint(format!("use {g}_START / {g}_END with the same arguments as GROUP BY {g}(...)")))
+            }
+            None => {
+                return Err(self
+                    .err(ErrorKind::InvalidWindow, f, format!("{name} needs GROUP BY {family}(...)"))
+                    .with_hint("with the window table functions, select `window_start` / `window_end`"))
+            }
+        }
+        let args = function_args(self.sql, f)?;
+        let expected = if family == "HOP" { 3 } else { 2 };
+        if args.len() != expected {
+            return Err(self.err(ErrorKind::InvalidWindow, f, format!("{name} takes {expected} arguments, like GROUP BY {family}(...)")));
+        }
+        let mut sizes = Vec::new();
+        for a in &args[1..] {
+            sizes.push(interval_ms(self.sql, a)?);
+        }
+        let w = agg.window;
+        let same = if family == "HOP" { sizes == [w.slide_ms, w.size_ms] } else { sizes == [w.size_ms] };
+        if !same {
+            return Err(self
+                .err(ErrorKind::InvalidWindow, f, format!("{name} has other intervals than GROUP BY {family}(...)"))
+                .with_hint("repeat the GROUP BY window's arguments exactly"));
+        }
+        let (idx, col) = match bound {
+            Bound::Start => (agg.window_start_index(), "window_start"),
+            Bound::End => (agg.window_end_index(), "window_end"),
+        };
+        Ok(Typed { expr: Expr::column(idx, col), ty: Some(DataType::Timestamp) })
+    }
+
+    fn lower_aggregate(&mut self, f: &ast::Function, name: &str) -> R<Typed> {
+        let (distinct, args) = match &f.args {
+            ast::FunctionArguments::List(l) => (
+                matches!(l.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct)),
+                l.args.as_slice(),
+            ),
+            ast::FunctionArguments::None => (false, &[][..]),
+            ast::FunctionArguments::Subquery(_) => {
+                return Err(self.err(ErrorKind::Unsupported, f, "subqueries as aggregate arguments are not supported"))
+            }
+        };
+        if f.filter.is_some() || f.over.is_some() {
+            return Err(self.err(ErrorKind::Unsupported, f, format!("{name} with FILTER or OVER is not supported here")));
+        }
+        let upper = name.to_ascii_uppercase();
+        let call = match args {
+            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard)] if upper == "COUNT" && !distinct => {
+                AggCall { func: AggFunc::CountStar, arg: None, ty: DataType::Int }
+            }
+            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a))] => {
+                let func = AggFunc::from_name(&upper, distinct).ok_or_else(|| {
+                    self.err(ErrorKind::Unsupported, f, format!("{upper}(DISTINCT ...) is not supported"))
+                        .with_hint("DISTINCT is supported in COUNT(DISTINCT x)")
+                })?;
+                let mut inner = Lowerer { sql: self.sql, row: self.row, agg: None, clause: "an aggregate argument" };
+                let arg = inner.lower(a).map_err(|d| {
+                    if d.kind == ErrorKind::Unsupported && d.message.contains("aggregate") {
+                        d.with_hint("aggregates cannot be nested")
+                    } else {
+                        d
+                    }
+                })?;
+                if matches!(func, AggFunc::Sum | AggFunc::Avg) && !arg.ty.is_none_or(DataType::is_numeric) {
+                    return Err(self
+                        .err(ErrorKind::TypeMismatch, a, format!("{upper} needs a numeric argument, `{a}` has type {}", arg.ty.unwrap_or(DataType::String)))
+                        .with_hint(format!("use COUNT, MIN or MAX, or CAST({a} AS float)")));
+                }
+                AggCall { func, ty: func.result_type(arg.ty), arg: Some(arg.expr) }
+            }
+            _ => return Err(self.err(ErrorKind::Syntax, f, format!("{upper} takes one argument"))),
+        };
+        let agg = self.agg.as_deref_mut().expect("aggregate context");
+        let i = match agg.aggs.iter().position(|c| *c == call) {
+            Some(i) => i,
+            None => {
+                agg.aggs.push(call.clone());
+                agg.aggs.len() - 1
+            }
+        };
+        let idx = agg.agg_index(i);
+        Ok(Typed { expr: Expr::column(idx, call.to_string()), ty: Some(call.ty) })
+    }
+
+    fn lower_structural(&mut self, e: &ast::Expr) -> R<Typed> {
+        use ast::Expr as E;
+        match e {
+            E::Identifier(id) => self.column(e, &id.value),
+            E::CompoundIdentifier(parts) => {
+                // `t.col`: the single table's qualifier is accepted and ignored.
+                let last = parts.last().map(|p| p.value.as_str()).unwrap_or("");
+                self.column(e, last)
+            }
+            E::Nested(inner) => self.lower(inner),
+            E::Value(v) => literal(self.sql, e, &v.value),
+            E::Interval(_) => Ok(Typed { expr: Expr::Literal(Value::Int(interval_ms(self.sql, e)? as i64)), ty: Some(DataType::Int) }),
+            E::UnaryOp { op, expr } => {
+                let t = self.lower(expr)?;
+                match op {
+                    ast::UnaryOperator::Not => {
+                        self.expect(expr, &t, DataType::Bool, "NOT")?;
+                        Ok(Typed { expr: Expr::Unary { op: UnaryOp::Not, expr: Box::new(t.expr) }, ty: Some(DataType::Bool) })
+                    }
+                    ast::UnaryOperator::Minus => {
+                        if !t.ty.is_none_or(DataType::is_numeric) {
+                            return Err(self.mismatch(expr, &t, "a number", "unary minus"));
+                        }
+                        Ok(Typed { expr: Expr::Unary { op: UnaryOp::Neg, expr: Box::new(t.expr) }, ty: t.ty })
+                    }
+                    ast::UnaryOperator::Plus => Ok(t),
+                    other => Err(self.err(ErrorKind::Unsupported, e, format!("operator {other} is not supported"))),
+                }
+            }
+            E::BinaryOp { left, op, right } => self.binary(e, left, op, right),
+            E::IsNull(x) | E::IsNotNull(x) => {
+                let t = self.lower(x)?;
+                Ok(Typed { expr: Expr::IsNull { expr: Box::new(t.expr), negated: matches!(e, E::IsNotNull(_)) }, ty: Some(DataType::Bool) })
+            }
+            E::IsTrue(x) | E::IsFalse(x) => {
+                let t = self.lower(x)?;
+                self.expect(x, &t, DataType::Bool, "IS TRUE / IS FALSE")?;
+                let want = Expr::Literal(Value::Bool(matches!(e, E::IsTrue(_))));
+                let eq = Expr::Binary { op: BinOp::Eq, left: Box::new(t.expr), right: Box::new(want) };
+                Ok(Typed { expr: Expr::Call { func: Func::Coalesce, args: vec![eq, Expr::Literal(Value::Bool(false))] }, ty: Some(DataType::Bool) })
+            }
+            E::In { expr, target, negated, .. } => {
+                let ast::InTarget::List(list) = target else {
+                    return Err(self.err(ErrorKind::Unsupported, e, "IN supports only a list of values").with_hint("write x IN ('a', 'b')"));
+                };
+                let t = self.lower(expr)?;
+                let mut items = Vec::new();
+                for item in list {
+                    let it = self.lower(item)?;
+                    self.comparable(item, &t, &it)?;
+                    items.push(it.expr);
+                }
+                Ok(Typed { expr: Expr::InList { expr: Box::new(t.expr), list: items, negated: *negated }, ty: Some(DataType::Bool) })
+            }
+            E::Between { expr, negated, low, high } => {
+                let t = self.lower(expr)?;
+                let lo = self.lower(low)?;
+                let hi = self.lower(high)?;
+                self.comparable(low, &t, &lo)?;
+                self.comparable(high, &t, &hi)?;
+                Ok(Typed {
+                    expr: Expr::Between { expr: Box::new(t.expr), low: Box::new(lo.expr), high: Box::new(hi.expr), negated: *negated },
+                    ty: Some(DataType::Bool),
+                })
+            }
+            E::Like { negated, expr, pattern, escape_char, any, .. } | E::ILike { negated, expr, pattern, escape_char, any, .. } => {
+                if escape_char.is_some() || *any {
+                    return Err(self.err(ErrorKind::Unsupported, e, "LIKE with ESCAPE or ANY is not supported"));
+                }
+                let t = self.lower(expr)?;
+                let p = self.lower(pattern)?;
+                self.expect(expr, &t, DataType::String, "LIKE")?;
+                self.expect(pattern, &p, DataType::String, "LIKE")?;
+                Ok(Typed {
+                    expr: Expr::Like { expr: Box::new(t.expr), pattern: Box::new(p.expr), negated: *negated, case_insensitive: matches!(e, E::ILike { .. }) },
+                    ty: Some(DataType::Bool),
+                })
+            }
+            E::Case { operand, conditions, else_result, .. } => {
+                let op = match operand {
+                    Some(o) => Some(self.lower(o)?),
+                    None => None,
+                };
+                let mut whens = Vec::new();
+                let mut ty: Option<DataType> = None;
+                for cw in conditions {
+                    let c = match &op {
+                        Some(o) => {
+                            let c = self.lower(&cw.condition)?;
+                            self.comparable(&cw.condition, o, &c)?;
+                            c.expr
+                        }
+                        None => self.lower_predicate(&cw.condition)?,
+                    };
+                    let r = self.lower(&cw.result)?;
+                    ty = self.unify(&cw.result, ty, r.ty)?;
+                    whens.push((c, r.expr));
+                }
+                let otherwise = match else_result {
+                    Some(x) => {
+                        let r = self.lower(x)?;
+                        ty = self.unify(x, ty, r.ty)?;
+                        Some(Box::new(r.expr))
+                    }
+                    None => None,
+                };
+                Ok(Typed { expr: Expr::Case { operand: op.map(|o| Box::new(o.expr)), whens, otherwise }, ty })
+            }
+            E::Cast { expr, data_type, kind, .. } => {
+                if !matches!(kind, ast::CastKind::Cast | ast::CastKind::TryCast | ast::CastKind::SafeCast) {
+                    return Err(self.err(ErrorKind::Unsupported, e, "only CAST(x AS type) is supported"));
+                }
+                let t = self.lower(expr)?;
+                let to = cast_target(data_type).ok_or_else(|| {
+                    self.err(ErrorKind::Unsupported, e, format!("cannot cast to {data_type}"))
+                        .with_hint("cast to STRING, BIGINT/INT, DOUBLE/FLOAT, BOOLEAN or TIMESTAMP")
+                })?;
+                Ok(Typed { expr: Expr::Cast { expr: Box::new(t.expr), to }, ty: Some(to) })
+            }
+            E::Function(f) => self.function(e, f),
+            other => Err(self
+                .err(ErrorKind::Unsupported, other, format!("this expression is not supported: `{other}`"))
+                .with_hint("supported: columns, literals, arithmetic, comparisons, AND/OR/NOT, IN, BETWEEN, LIKE, IS NULL, CASE, CAST and scalar functions")),
+        }
+    }
+
+    fn column(&mut self, node: &ast::Expr, name: &str) -> R<Typed> {
+        match self.row.resolve(name) {
+            Some(i) => {
+                let (col, ty) = &self.row.columns[i];
+                let display = if name.eq_ignore_ascii_case("rowtime") { "rowtime".to_string() } else { col.clone() };
+                Ok(Typed { expr: Expr::column(i, display), ty: Some(*ty) })
+            }
+            None => {
+                let lower = name.to_ascii_lowercase();
+                if lower == "window_start" || lower == "window_end" {
+                    return Err(self
+                        .err(ErrorKind::UnknownColumn, node, format!("`{name}` cannot be used in {}", self.clause))
+                        .with_hint("window bounds exist only after grouping: use them in SELECT, GROUP BY or HAVING"));
+                }
+                let mut names: Vec<&str> = self.row.columns.iter().map(|(c, _)| c.as_str()).collect();
+                names.push("rowtime");
+                let hint = match closest(name, names.iter().copied()) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None => format!("available columns: {}", names.join(", ")),
+                };
+                Err(self.err(ErrorKind::UnknownColumn, node, format!("unknown column `{name}`")).with_hint(hint))
+            }
+        }
+    }
+
+    fn binary(&mut self, e: &ast::Expr, left: &ast::Expr, op: &ast::BinaryOperator, right: &ast::Expr) -> R<Typed> {
+        use ast::BinaryOperator as B;
+        let l = self.lower(left)?;
+        let r = self.lower(right)?;
+        let (bop, ty) = match op {
+            B::And | B::Or => {
+                self.expect(left, &l, DataType::Bool, &op.to_string())?;
+                self.expect(right, &r, DataType::Bool, &op.to_string())?;
+                (if matches!(op, B::And) { BinOp::And } else { BinOp::Or }, Some(DataType::Bool))
+            }
+            B::Eq | B::NotEq | B::Lt | B::LtEq | B::Gt | B::GtEq => {
+                self.comparable(right, &l, &r)?;
+                let b = match op {
+                    B::Eq => BinOp::Eq,
+                    B::NotEq => BinOp::NotEq,
+                    B::Lt => BinOp::Lt,
+                    B::LtEq => BinOp::LtEq,
+                    B::Gt => BinOp::Gt,
+                    _ => BinOp::GtEq,
+                };
+                (b, Some(DataType::Bool))
+            }
+            B::Plus | B::Minus | B::Multiply | B::Divide | B::Modulo => {
+                let b = match op {
+                    B::Plus => BinOp::Add,
+                    B::Minus => BinOp::Sub,
+                    B::Multiply => BinOp::Mul,
+                    B::Divide => BinOp::Div,
+                    _ => BinOp::Mod,
+                };
+                use DataType::*;
+                let ty = match (l.ty, r.ty) {
+                    (None, t) | (t, None) => t,
+                    (Some(Int), Some(Int)) => Some(Int),
+                    (Some(a), Some(b2)) if a.is_numeric() && b2.is_numeric() => Some(Float),
+                    (Some(Timestamp), Some(Int)) if matches!(b, BinOp::Add | BinOp::Sub) => Some(Timestamp),
+                    (Some(Int), Some(Timestamp)) if b == BinOp::Add => Some(Timestamp),
+                    (Some(Timestamp), Some(Timestamp)) if b == BinOp::Sub => Some(Int),
+                    (Some(a), Some(b2)) => {
+                        return Err(self
+                            .err(ErrorKind::TypeMismatch, e, format!("cannot apply `{op}` to {a} and {b2}"))
+                            .with_hint("arithmetic needs numbers (timestamps accept + and - of intervals); use CAST(x AS float)"))
+                    }
+                };
+                (b, ty)
+            }
+            B::StringConcat => {
+                return Ok(Typed { expr: Expr::Call { func: Func::Concat, args: vec![l.expr, r.expr] }, ty: Some(DataType::String) });
+            }
+            other => return Err(self.err(ErrorKind::Unsupported, e, format!("operator `{other}` is not supported"))),
+        };
+        Ok(Typed { expr: Expr::Binary { op: bop, left: Box::new(l.expr), right: Box::new(r.expr) }, ty })
+    }
+
+    fn function(&mut self, e: &ast::Expr, f: &ast::Function) -> R<Typed> {
+        let name = function_name(f);
+        if AggFunc::is_aggregate_name(&name) {
+            return Err(self
+                .err(ErrorKind::Unsupported, e, format!("aggregate function {name} is not allowed in {}", self.clause))
+                .with_hint("aggregates belong in SELECT or HAVING of a grouped query"));
+        }
+        if window_aux(&name).is_some() || matches!(name.as_str(), "TUMBLE" | "HOP") {
+            return Err(self
+                .err(ErrorKind::InvalidWindow, e, format!("{name}(...) is not allowed in {}", self.clause))
+                .with_hint("group windows go in GROUP BY; their bounds (TUMBLE_END, ...) in SELECT"));
+        }
+        let Some(func) = Func::from_name(&name) else {
+            return Err(self.err(ErrorKind::Unsupported, e, format!("unknown function {name}")).with_hint(
+                "scalar functions: COALESCE, CONCAT, CONCAT_WS, LOWER, UPPER, CHAR_LENGTH, ABS, FLOOR, CEIL, ROUND",
+            ));
+        };
+        let mut args = Vec::new();
+        let mut types = Vec::new();
+        for a in function_args(self.sql, f)? {
+            let t = self.lower(a)?;
+            args.push(t.expr);
+            types.push((a, t.ty));
+        }
+        let arity_err = |lo: usize, hi: usize| -> R<()> {
+            if args.len() < lo || args.len() > hi {
+                Err(self.err(ErrorKind::Syntax, e, format!("{name} takes {} argument(s), got {}", if lo == hi { lo.to_string() } else { format!("{lo} to {hi}") }, args.len())))
+            } else {
+                Ok(())
+            }
+        };
+        let ty = match func {
+            Func::Coalesce => {
+                arity_err(1, usize::MAX)?;
+                let mut ty = None;
+                for (a, t) in &types {
+                    ty = self.unify(*a, ty, *t)?;
+                }
+                ty
+            }
+            Func::ConcatWs => {
+                arity_err(2, usize::MAX)?;
+                Some(DataType::String)
+            }
+            Func::Concat => {
+                arity_err(1, usize::MAX)?;
+                Some(DataType::String)
+            }
+            Func::Lower | Func::Upper | Func::Length => {
+                arity_err(1, 1)?;
+                let t = Typed { expr: Expr::Literal(Value::Null), ty: types[0].1 };
+                self.expect(types[0].0, &t, DataType::String, &name)?;
+                Some(if func == Func::Length { DataType::Int } else { DataType::String })
+            }
+            Func::Abs | Func::Floor | Func::Ceil | Func::Round => {
+                arity_err(1, if func == Func::Round { 2 } else { 1 })?;
+                if !types[0].1.is_none_or(DataType::is_numeric) {
+                    return Err(self.mismatch(types[0].0, &Typed { expr: Expr::Literal(Value::Null), ty: types[0].1 }, "a number", &name));
+                }
+                types[0].1
+            }
+        };
+        Ok(Typed { expr: Expr::Call { func, args }, ty })
+    }
+
+    fn expect(&self, node: &ast::Expr, t: &Typed, want: DataType, what: &str) -> R<()> {
+        match t.ty {
+            None => Ok(()),
+            Some(ty) if ty == want => Ok(()),
+            Some(_) => Err(self.mismatch(node, t, want.name(), what)),
+        }
+    }
+
+    fn mismatch(&self, node: &ast::Expr, t: &Typed, want: &str, what: &str) -> Diagnostic {
+        let has = t.ty.map(|d| d.name()).unwrap_or("null");
+        self.err(ErrorKind::TypeMismatch, node, format!("{what} expects {want}, but `{node}` has type {has}"))
+            .with_hint(format!("convert it with CAST({node} AS ...) or use a {want} column"))
+    }
+
+    fn comparable(&self, node: &ast::Expr, a: &Typed, b: &Typed) -> R<()> {
+        use DataType::*;
+        match (a.ty, b.ty) {
+            (None, _) | (_, None) => Ok(()),
+            (Some(x), Some(y)) if x == y => Ok(()),
+            (Some(x), Some(y)) if x.is_numeric() && y.is_numeric() => Ok(()),
+            (Some(Timestamp), Some(Int)) | (Some(Int), Some(Timestamp)) => Ok(()),
+            (Some(x), Some(y)) => Err(self
+                .err(ErrorKind::TypeMismatch, node, format!("cannot compare {x} with {y}"))
+                .with_hint(format!("both sides must have one type; use CAST(... AS {x})"))),
+        }
+    }
+
+    fn unify(&self, node: &ast::Expr, a: Option<DataType>, b: Option<DataType>) -> R<Option<DataType>> {
+        use DataType::*;
+        Ok(match (a, b) {
+            (None, t) | (t, None) => t,
+            (Some(x), Some(y)) if x == y => Some(x),
+            (Some(x), Some(y)) if x.is_numeric() && y.is_numeric() => Some(Float),
+            (Some(x), Some(y)) => {
+                return Err(self
+                    .err(ErrorKind::TypeMismatch, node, format!("branches have different types: {x} and {y}"))
+                    .with_hint("make every branch the same type, e.g. with CAST"))
+            }
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Bound {
+    Start,
+    End,
+}
+
+fn window_aux(name: &str) -> Option<Bound> {
+    match name {
+        "TUMBLE_START" | "HOP_START" => Some(Bound::Start),
+        "TUMBLE_END" | "HOP_END" | "TUMBLE_ROWTIME" | "HOP_ROWTIME" => Some(Bound::End),
+        _ => None,
+    }
+}
+
+/// Upper-cased function name.
+pub(crate) fn function_name(f: &ast::Function) -> String {
+    f.name.to_string().to_ascii_uppercase()
+}
+
+/// Plain positional arguments of a call.
+pub(crate) fn function_args<'f>(sql: &SqlText, f: &'f ast::Function) -> R<Vec<&'f ast::Expr>> {
+    match &f.args {
+        ast::FunctionArguments::None => Ok(vec![]),
+        ast::FunctionArguments::List(l) => l
+            .args
+            .iter()
+            .map(|a| match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e),
+                other => Err(sql.error(ErrorKind::Unsupported, f.span(), format!("unsupported argument `{other}`"))),
+            })
+            .collect(),
+        ast::FunctionArguments::Subquery(_) => {
+            Err(sql.error(ErrorKind::Unsupported, f.span(), "subquery arguments are not supported"))
+        }
+    }
+}
+
+/// `INTERVAL '1' HOUR` (also `INTERVAL '30' MINUTES`, `INTERVAL '1 hour'`) in ms.
+pub(crate) fn interval_ms(sql: &SqlText, e: &ast::Expr) -> R<u64> {
+    let bad = |msg: String| {
+        sql.error(ErrorKind::Syntax, e.span(), msg)
+            .with_hint("write intervals like INTERVAL '1' HOUR, INTERVAL '30' MINUTES or INTERVAL '10' SECOND")
+    };
+    let ast::Expr::Interval(iv) = e else {
+        return Err(bad(format!("expected an interval, found `{e}`")));
+    };
+    if iv.last_field.is_some() {
+        return Err(bad("interval ranges (e.g. HOUR TO MINUTE) are not supported".into()));
+    }
+    let text = match iv.value.as_ref() {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) => s.clone(),
+            ast::Value::Number(n, _) => n.to_string(),
+            other => return Err(bad(format!("unsupported interval value {other}"))),
+        },
+        other => return Err(bad(format!("unsupported interval value {other}"))),
+    };
+    use ast::DateTimeField as F;
+    let scale = match &iv.leading_field {
+        None => {
+            return crate::duration::parse_duration_ms(&text.replace(' ', ""))
+                .map_err(|m| bad(format!("bad interval: {m}")))
+        }
+        Some(F::Millisecond | F::Milliseconds) => 1,
+        Some(F::Second | F::Seconds) => 1_000,
+        Some(F::Minute | F::Minutes) => 60_000,
+        Some(F::Hour | F::Hours) => 3_600_000,
+        Some(F::Day | F::Days) => 86_400_000,
+        Some(F::Week(_) | F::Weeks) => 7 * 86_400_000,
+        Some(other) => return Err(bad(format!("interval unit {other} is not supported (months and years vary in length)"))),
+    };
+    let n: u64 = text.trim().parse().map_err(|_| bad(format!("interval value '{text}' is not a whole number")))?;
+    Ok(n * scale)
+}
+
+fn literal(sql: &SqlText, e: &ast::Expr, v: &ast::Value) -> R<Typed> {
+    let (value, ty) = match v {
+        ast::Value::Number(n, _) => match n.parse::<i64>() {
+            Ok(i) => (Value::Int(i), DataType::Int),
+            Err(_) => match n.parse::<f64>() {
+                Ok(f) => (Value::Float(f), DataType::Float),
+                Err(_) => return Err(sql.error(ErrorKind::Syntax, e.span(), format!("bad number {n}"))),
+            },
+        },
+        ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => (Value::Str(s.as_str().into()), DataType::String),
+        ast::Value::Boolean(b) => (Value::Bool(*b), DataType::Bool),
+        ast::Value::Null => return Ok(Typed { expr: Expr::Literal(Value::Null), ty: None }),
+        other => return Err(sql.error(ErrorKind::Unsupported, e.span(), format!("unsupported literal {other}"))),
+    };
+    Ok(Typed { expr: Expr::Literal(value), ty: Some(ty) })
+}
+
+fn cast_target(t: &ast::DataType) -> Option<DataType> {
+    let s = t.to_string().to_ascii_uppercase();
+    let head = s.split(|c: char| c == '(' || c == ' ').next().unwrap_or("");
+    Some(match head {
+        "STRING" | "VARCHAR" | "TEXT" | "CHAR" => DataType::String,
+        "INT" | "INTEGER" | "BIGINT" | "SMALLINT" | "TINYINT" | "INT64" => DataType::Int,
+        "DOUBLE" | "FLOAT" | "REAL" | "DECIMAL" | "NUMERIC" | "FLOAT64" => DataType::Float,
+        "BOOLEAN" | "BOOL" => DataType::Bool,
+        "TIMESTAMP" | "TIMESTAMP_LTZ" => DataType::Timestamp,
+        _ => return None,
+    })
+}

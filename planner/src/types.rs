@@ -1,0 +1,222 @@
+//! The value and type system shared by every stage: column types, runtime values, rows.
+//!
+//! Values are small (strings up to 24 bytes are stored inline), cheap to clone and
+//! totally ordered (floats by `total_cmp`), so they can serve as grouping keys and be
+//! exchanged between timely workers.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use compact_str::CompactString;
+use serde::{Deserialize, Serialize};
+
+/// A column type, as written in a job file's `schema:`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataType {
+    /// UTF-8 text.
+    String,
+    /// 64-bit signed integer.
+    Int,
+    /// 64-bit float.
+    Float,
+    /// Boolean.
+    Bool,
+    /// Event-time instant, epoch milliseconds (input: epoch ms or RFC 3339).
+    Timestamp,
+}
+
+impl DataType {
+    /// Parses a type name as written in a schema.
+    pub fn parse(name: &str) -> Option<DataType> {
+        Some(match name.trim().to_ascii_lowercase().as_str() {
+            "string" | "str" | "text" | "varchar" => DataType::String,
+            "int" | "integer" | "bigint" | "long" => DataType::Int,
+            "float" | "double" | "real" => DataType::Float,
+            "bool" | "boolean" => DataType::Bool,
+            "timestamp" => DataType::Timestamp,
+            _ => return None,
+        })
+    }
+
+    /// The type's name in schemas and diagnostics.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataType::String => "string",
+            DataType::Int => "int",
+            DataType::Float => "float",
+            DataType::Bool => "bool",
+            DataType::Timestamp => "timestamp",
+        }
+    }
+
+    /// Whether arithmetic applies.
+    pub fn is_numeric(self) -> bool {
+        matches!(self, DataType::Int | DataType::Float)
+    }
+}
+
+impl fmt::Display for DataType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A runtime value. `Null` sorts first.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub enum Value {
+    /// SQL NULL: absent field or undefined result.
+    #[default]
+    Null,
+    /// Boolean.
+    Bool(bool),
+    /// Integer.
+    Int(i64),
+    /// Float.
+    Float(f64),
+    /// String (inline up to 24 bytes).
+    Str(CompactString),
+    /// Epoch milliseconds.
+    Ts(i64),
+}
+
+impl Value {
+    /// True for NULL.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// SQL truthiness: only `TRUE` passes a filter.
+    pub fn is_true(&self) -> bool {
+        matches!(self, Value::Bool(true))
+    }
+
+    /// Numeric view (ints, floats and timestamps), NULL for others.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) | Value::Ts(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    /// Integer view (ints and timestamps).
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) | Value::Ts(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    fn rank(&self) -> u8 {
+        match self {
+            Value::Null => 0,
+            Value::Bool(_) => 1,
+            Value::Int(_) | Value::Float(_) => 2,
+            Value::Ts(_) => 3,
+            Value::Str(_) => 4,
+        }
+    }
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Value {}
+
+impl PartialOrd for Value {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Value {
+    fn cmp(&self, other: &Self) -> Ordering {
+        use Value::*;
+        match (self, other) {
+            (Null, Null) => Ordering::Equal,
+            (Bool(a), Bool(b)) => a.cmp(b),
+            (Int(a), Int(b)) | (Ts(a), Ts(b)) => a.cmp(b),
+            (Float(a), Float(b)) => a.total_cmp(b),
+            (Int(a), Float(b)) => (*a as f64).total_cmp(b),
+            (Float(a), Int(b)) => a.total_cmp(&(*b as f64)),
+            (Str(a), Str(b)) => a.cmp(b),
+            _ => self.rank().cmp(&other.rank()),
+        }
+    }
+}
+
+impl Hash for Value {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Value::Null => state.write_u8(0),
+            Value::Bool(b) => state.write_u8(2 + *b as u8),
+            // Ints and integral floats compare equal, so they must hash alike.
+            Value::Int(i) => state.write_i64(*i),
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => state.write_i64(*f as i64),
+            Value::Float(f) => state.write_u64(f.to_bits()),
+            Value::Ts(t) => {
+                state.write_u8(5);
+                state.write_i64(*t)
+            }
+            Value::Str(s) => state.write(s.as_bytes()),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("NULL"),
+            Value::Bool(b) => write!(f, "{}", if *b { "TRUE" } else { "FALSE" }),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{x:?}"),
+            Value::Str(s) => write!(f, "'{}'", s.replace('\'', "''")),
+            Value::Ts(t) => write!(f, "TIMESTAMP {t}"),
+        }
+    }
+}
+
+/// A row: values in schema order.
+pub type Row = Vec<Value>;
+
+/// Parses an event-time value from text: epoch milliseconds or RFC 3339.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    let t = text.trim();
+    if let Ok(ms) = t.parse::<i64>() {
+        return Some(ms);
+    }
+    chrono::DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|d| d.timestamp_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_parse_from_ms_and_rfc3339() {
+        assert_eq!(parse_timestamp("1700000000000"), Some(1_700_000_000_000));
+        assert_eq!(parse_timestamp("1970-01-01T00:00:01Z"), Some(1000));
+        assert_eq!(parse_timestamp("1970-01-01T01:00:00.5+01:00"), Some(500));
+        assert_eq!(parse_timestamp("yesterday"), None);
+    }
+
+    #[test]
+    fn ints_and_floats_compare_and_hash_alike() {
+        use std::collections::hash_map::DefaultHasher;
+        let h = |v: &Value| {
+            let mut s = DefaultHasher::new();
+            v.hash(&mut s);
+            s.finish()
+        };
+        assert_eq!(Value::Int(3), Value::Float(3.0));
+        assert_eq!(h(&Value::Int(3)), h(&Value::Float(3.0)));
+        assert!(Value::Null < Value::Int(-5));
+        assert!(Value::Float(f64::NAN) == Value::Float(f64::NAN));
+    }
+}

@@ -1,0 +1,106 @@
+//! Event-time window definitions shared by the logical and physical plans.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::duration::format_duration_ms;
+
+/// Window kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowKind {
+    /// Fixed, non-overlapping windows.
+    Tumble,
+    /// Sliding windows: `size` long, a new one every `slide`.
+    Hop,
+}
+
+/// An event-time window assigner. Windows are aligned to the epoch, as in Flink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Window {
+    /// Kind.
+    pub kind: WindowKind,
+    /// Window length, ms.
+    pub size_ms: u64,
+    /// Distance between window starts, ms (`size` for TUMBLE).
+    pub slide_ms: u64,
+}
+
+impl Window {
+    /// Pane width: state is kept per pane, and a window is the union of `size / pane` panes.
+    pub fn pane_ms(&self) -> u64 {
+        gcd(self.size_ms, self.slide_ms)
+    }
+
+    /// Start of the pane that holds event time `t`.
+    pub fn pane_of(&self, t: u64) -> u64 {
+        t - t % self.pane_ms()
+    }
+
+    /// Ends of the windows that contain pane `p`, ascending: the multiples of `slide`
+    /// in `(p, p + size]`.
+    pub fn window_ends_of_pane(&self, p: u64) -> impl Iterator<Item = u64> {
+        let slide = self.slide_ms;
+        let first = (p / slide + 1) * slide;
+        let last = (p + self.size_ms) / slide * slide;
+        (first..=last).step_by(slide as usize)
+    }
+
+    /// The last window end that contains pane `p`.
+    pub fn last_end_of_pane(&self, p: u64) -> u64 {
+        (p + self.size_ms) / self.slide_ms * self.slide_ms
+    }
+
+    /// The first window end that contains pane `p`.
+    pub fn first_end_of_pane(&self, p: u64) -> u64 {
+        (p / self.slide_ms + 1) * self.slide_ms
+    }
+}
+
+impl fmt::Display for Window {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            WindowKind::Tumble => write!(f, "tumble size={}", format_duration_ms(self.size_ms)),
+            WindowKind::Hop => write!(
+                f,
+                "hop size={} slide={} pane={}",
+                format_duration_ms(self.size_ms),
+                format_duration_ms(self.slide_ms),
+                format_duration_ms(self.pane_ms())
+            ),
+        }
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_panes_and_window_ends() {
+        let w = Window { kind: WindowKind::Hop, size_ms: 30, slide_ms: 10 };
+        assert_eq!(w.pane_ms(), 10);
+        assert_eq!(w.pane_of(25), 20);
+        assert_eq!(w.window_ends_of_pane(20).collect::<Vec<_>>(), vec![30, 40, 50]);
+        let odd = Window { kind: WindowKind::Hop, size_ms: 25, slide_ms: 10 };
+        assert_eq!(odd.pane_ms(), 5);
+        // pane [15,20) lies in windows [0,25)? no: ends e with e-25 <= 15 < e → 20, 30, 40
+        assert_eq!(odd.window_ends_of_pane(15).collect::<Vec<_>>(), vec![20, 30, 40]);
+        assert_eq!(odd.last_end_of_pane(15), 40);
+    }
+
+    #[test]
+    fn tumble_has_one_window_per_pane() {
+        let w = Window { kind: WindowKind::Tumble, size_ms: 60, slide_ms: 60 };
+        assert_eq!(w.window_ends_of_pane(120).collect::<Vec<_>>(), vec![180]);
+    }
+}
