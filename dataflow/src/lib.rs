@@ -1,1 +1,17 @@
-//! placeholder
+//! freshet's dataflow: renders physical plans as timely dataflows.
+//!
+//! Timestamps are event time in milliseconds, so progress frontiers are watermarks:
+//! sources hold capabilities at their watermark, and windows fire when the frontier
+//! passes them. See [`operators`] for the operators and [`render`] for how a plan becomes
+//! a dataflow. This crate holds no planning logic: it executes what the plan says.
+
+pub mod accumulator;
+pub mod operators;
+pub mod record;
+pub mod render;
+pub mod run;
+pub mod state;
+
+pub use render::{describe, Mode, Tuning};
+pub use run::{run, RunSummary, Topology};
+pub use state::{Counters, RunState};

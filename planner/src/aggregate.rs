@@ -43,7 +43,10 @@ impl AggFunc {
 
     /// True if `name` is an aggregate function name.
     pub fn is_aggregate_name(name: &str) -> bool {
-        matches!(name.to_ascii_uppercase().as_str(), "COUNT" | "SUM" | "AVG" | "MIN" | "MAX")
+        matches!(
+            name.to_ascii_uppercase().as_str(),
+            "COUNT" | "SUM" | "AVG" | "MIN" | "MAX"
+        )
     }
 
     /// Result type for an argument type.

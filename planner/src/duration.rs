@@ -12,15 +12,21 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     let mut total: u64 = 0;
     let mut rest = t;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
-            return Err(format!("`{t}` is not a duration; write e.g. `5m`, `30s`, `1h`, `500ms`"));
+            return Err(format!(
+                "`{t}` is not a duration; write e.g. `5m`, `30s`, `1h`, `500ms`"
+            ));
         }
         let n: u64 = rest[..digits]
             .parse()
             .map_err(|_| format!("`{t}`: number too large"))?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = rest[..unit_len].trim();
         rest = &rest[unit_len..];
         let scale = match unit {
@@ -29,11 +35,7 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
             "m" | "min" | "mins" | "minute" | "minutes" => 60_000,
             "h" | "hr" | "hour" | "hours" => 3_600_000,
             "d" | "day" | "days" => 86_400_000,
-            "" => {
-                return Err(format!(
-                    "`{t}` has no unit; write e.g. `{n}s` or `{n}ms`"
-                ))
-            }
+            "" => return Err(format!("`{t}` has no unit; write e.g. `{n}s` or `{n}ms`")),
             other => {
                 return Err(format!(
                     "`{t}`: unknown unit `{other}`; use ms, s, m, h or d"
@@ -50,7 +52,12 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
 
 /// Formats milliseconds in the shortest exact unit (`3600000` → `1h`).
 pub fn format_duration_ms(ms: u64) -> String {
-    const UNITS: [(u64, &str); 4] = [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s")];
+    const UNITS: [(u64, &str); 4] = [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1_000, "s"),
+    ];
     if ms == 0 {
         return "0s".into();
     }
@@ -73,7 +80,9 @@ mod tests {
         assert_eq!(parse_duration_ms("250ms"), Ok(250));
         assert_eq!(parse_duration_ms("2 days"), Ok(172_800_000));
         assert!(parse_duration_ms("5").unwrap_err().contains("no unit"));
-        assert!(parse_duration_ms("5y").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration_ms("5y")
+            .unwrap_err()
+            .contains("unknown unit"));
     }
 
     #[test]

@@ -61,7 +61,14 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A diagnostic with only a kind and message.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Diagnostic { kind, message: message.into(), location: None, snippet: None, detail: None, hint: None }
+        Diagnostic {
+            kind,
+            message: message.into(),
+            location: None,
+            snippet: None,
+            detail: None,
+            hint: None,
+        }
     }
 
     /// Adds a hint.
@@ -88,14 +95,22 @@ impl Diagnostic {
                 self.snippet = Some(format!("{src}\n{pad}^"));
             }
         }
-        self.location = Some(Location { file: file.into(), line, column });
+        self.location = Some(Location {
+            file: file.into(),
+            line,
+            column,
+        });
         self
     }
 
     /// Sets only the file.
     pub fn in_file(mut self, file: impl Into<PathBuf>) -> Self {
         if self.location.is_none() {
-            self.location = Some(Location { file: file.into(), line: 0, column: 0 });
+            self.location = Some(Location {
+                file: file.into(),
+                line: 0,
+                column: 0,
+            });
         }
         self
     }
@@ -159,7 +174,12 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     let lower = name.to_ascii_lowercase();
     candidates
         .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()),
+                c,
+            )
+        })
         .filter(|(d, c)| *d <= 2.max(c.len() / 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)

@@ -205,7 +205,10 @@ pub enum Expr {
 impl Expr {
     /// A column reference.
     pub fn column(index: usize, name: impl Into<String>) -> Expr {
-        Expr::Column { index, name: name.into() }
+        Expr::Column {
+            index,
+            name: name.into(),
+        }
     }
 
     /// Column indices this expression reads.
@@ -213,7 +216,9 @@ impl Expr {
         match self {
             Expr::Column { index, .. } => out.push(*index),
             Expr::Literal(_) => {}
-            Expr::Unary { expr, .. } | Expr::IsNull { expr, .. } | Expr::Cast { expr, .. } => expr.columns(out),
+            Expr::Unary { expr, .. } | Expr::IsNull { expr, .. } | Expr::Cast { expr, .. } => {
+                expr.columns(out)
+            }
             Expr::Binary { left, right, .. } => {
                 left.columns(out);
                 right.columns(out);
@@ -222,7 +227,9 @@ impl Expr {
                 expr.columns(out);
                 list.iter().for_each(|e| e.columns(out));
             }
-            Expr::Between { expr, low, high, .. } => {
+            Expr::Between {
+                expr, low, high, ..
+            } => {
                 expr.columns(out);
                 low.columns(out);
                 high.columns(out);
@@ -231,7 +238,11 @@ impl Expr {
                 expr.columns(out);
                 pattern.columns(out);
             }
-            Expr::Case { operand, whens, otherwise } => {
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => {
                 if let Some(o) = operand {
                     o.columns(out);
                 }
@@ -261,7 +272,11 @@ impl Expr {
             },
             Expr::Binary { op, left, right } => binary(*op, left, right, row),
             Expr::IsNull { expr, negated } => Value::Bool(expr.eval(row).is_null() != *negated),
-            Expr::InList { expr, list, negated } => {
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
                 let v = expr.eval(row);
                 if v.is_null() {
                     return Value::Null;
@@ -281,14 +296,24 @@ impl Expr {
                     Value::Bool(*negated)
                 }
             }
-            Expr::Between { expr, low, high, negated } => {
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
                 let (v, lo, hi) = (expr.eval(row), low.eval(row), high.eval(row));
                 if v.is_null() || lo.is_null() || hi.is_null() {
                     return Value::Null;
                 }
                 Value::Bool((lo <= v && v <= hi) != *negated)
             }
-            Expr::Like { expr, pattern, negated, case_insensitive } => match (expr.eval(row), pattern.eval(row)) {
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+                case_insensitive,
+            } => match (expr.eval(row), pattern.eval(row)) {
                 (Value::Str(s), Value::Str(p)) => {
                     let hit = if *case_insensitive {
                         like(&s.to_lowercase(), &p.to_lowercase())
@@ -299,7 +324,11 @@ impl Expr {
                 }
                 _ => Value::Null,
             },
-            Expr::Case { operand, whens, otherwise } => {
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => {
                 let subject = operand.as_ref().map(|o| o.eval(row));
                 for (w, t) in whens {
                     let hit = match &subject {
@@ -313,7 +342,10 @@ impl Expr {
                         return t.eval(row);
                     }
                 }
-                otherwise.as_ref().map(|o| o.eval(row)).unwrap_or(Value::Null)
+                otherwise
+                    .as_ref()
+                    .map(|o| o.eval(row))
+                    .unwrap_or(Value::Null)
             }
             Expr::Cast { expr, to } => cast(expr.eval(row), *to),
             Expr::Call { func, args } => call(*func, args, row),
@@ -333,7 +365,9 @@ fn binary(op: BinOp, left: &Expr, right: &Expr, row: &[Value]) -> Value {
         return match (op, &l, &r) {
             (And, _, Value::Bool(false)) => Value::Bool(false),
             (Or, _, Value::Bool(true)) => Value::Bool(true),
-            (_, Value::Bool(a), Value::Bool(b)) => Value::Bool(if op == And { *a && *b } else { *a || *b }),
+            (_, Value::Bool(a), Value::Bool(b)) => {
+                Value::Bool(if op == And { *a && *b } else { *a || *b })
+            }
             _ => Value::Null,
         };
     }
@@ -356,7 +390,9 @@ fn binary(op: BinOp, left: &Expr, right: &Expr, row: &[Value]) -> Value {
 fn arith(op: BinOp, l: Value, r: Value) -> Value {
     use BinOp::*;
     match (l, r) {
-        (Value::Int(a), Value::Int(b)) => int_arith(op, a, b).map(Value::Int).unwrap_or(Value::Null),
+        (Value::Int(a), Value::Int(b)) => {
+            int_arith(op, a, b).map(Value::Int).unwrap_or(Value::Null)
+        }
         (Value::Ts(a), Value::Int(b)) if matches!(op, Add | Sub) => {
             int_arith(op, a, b).map(Value::Ts).unwrap_or(Value::Null)
         }
@@ -441,13 +477,17 @@ pub fn cast(v: Value, to: DataType) -> Value {
         }
         (Value::Bool(b), DataType::Int) => Value::Int(b as i64),
         (Value::Str(s), DataType::Int) => s.trim().parse().map(Value::Int).unwrap_or(Value::Null),
-        (Value::Str(s), DataType::Float) => s.trim().parse().map(Value::Float).unwrap_or(Value::Null),
+        (Value::Str(s), DataType::Float) => {
+            s.trim().parse().map(Value::Float).unwrap_or(Value::Null)
+        }
         (Value::Str(s), DataType::Bool) => match s.trim().to_ascii_lowercase().as_str() {
             "true" | "t" | "1" => Value::Bool(true),
             "false" | "f" | "0" => Value::Bool(false),
             _ => Value::Null,
         },
-        (Value::Str(s), DataType::Timestamp) => crate::types::parse_timestamp(&s).map(Value::Ts).unwrap_or(Value::Null),
+        (Value::Str(s), DataType::Timestamp) => crate::types::parse_timestamp(&s)
+            .map(Value::Ts)
+            .unwrap_or(Value::Null),
         (v, DataType::String) => Value::Str(to_text(&v)),
         _ => Value::Null,
     }
@@ -465,9 +505,15 @@ fn to_text(v: &Value) -> CompactString {
 
 fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
     match func {
-        Func::Coalesce => args.iter().map(|a| a.eval(row)).find(|v| !v.is_null()).unwrap_or(Value::Null),
+        Func::Coalesce => args
+            .iter()
+            .map(|a| a.eval(row))
+            .find(|v| !v.is_null())
+            .unwrap_or(Value::Null),
         Func::ConcatWs => {
-            let Some((sep, rest)) = args.split_first() else { return Value::Null };
+            let Some((sep, rest)) = args.split_first() else {
+                return Value::Null;
+            };
             let sep = match sep.eval(row) {
                 Value::Null => return Value::Null,
                 v => to_text(&v),
@@ -498,7 +544,11 @@ fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
             Value::Str(out)
         }
         Func::Lower | Func::Upper => match args.first().map(|a| a.eval(row)) {
-            Some(Value::Str(s)) => Value::Str(if func == Func::Lower { s.to_lowercase() } else { s.to_uppercase() }),
+            Some(Value::Str(s)) => Value::Str(if func == Func::Lower {
+                s.to_lowercase()
+            } else {
+                s.to_uppercase()
+            }),
             _ => Value::Null,
         },
         Func::Length => match args.first().map(|a| a.eval(row)) {
@@ -534,24 +584,59 @@ impl fmt::Display for Expr {
         match self {
             Expr::Column { name, .. } => write!(f, "{name}"),
             Expr::Literal(v) => write!(f, "{v}"),
-            Expr::Unary { op: UnaryOp::Not, expr } => write!(f, "NOT {expr}"),
-            Expr::Unary { op: UnaryOp::Neg, expr } => write!(f, "-{expr}"),
+            Expr::Unary {
+                op: UnaryOp::Not,
+                expr,
+            } => write!(f, "NOT {expr}"),
+            Expr::Unary {
+                op: UnaryOp::Neg,
+                expr,
+            } => write!(f, "-{expr}"),
             Expr::Binary { op, left, right } => write!(f, "({left} {} {right})", op.symbol()),
-            Expr::IsNull { expr, negated } => write!(f, "{expr} IS {}NULL", if *negated { "NOT " } else { "" }),
-            Expr::InList { expr, list, negated } => {
+            Expr::IsNull { expr, negated } => {
+                write!(f, "{expr} IS {}NULL", if *negated { "NOT " } else { "" })
+            }
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
                 let items: Vec<String> = list.iter().map(|e| e.to_string()).collect();
-                write!(f, "{expr} {}IN ({})", if *negated { "NOT " } else { "" }, items.join(", "))
+                write!(
+                    f,
+                    "{expr} {}IN ({})",
+                    if *negated { "NOT " } else { "" },
+                    items.join(", ")
+                )
             }
-            Expr::Between { expr, low, high, negated } => {
-                write!(f, "{expr} {}BETWEEN {low} AND {high}", if *negated { "NOT " } else { "" })
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
+                write!(
+                    f,
+                    "{expr} {}BETWEEN {low} AND {high}",
+                    if *negated { "NOT " } else { "" }
+                )
             }
-            Expr::Like { expr, pattern, negated, case_insensitive } => write!(
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+                case_insensitive,
+            } => write!(
                 f,
                 "{expr} {}{} {pattern}",
                 if *negated { "NOT " } else { "" },
                 if *case_insensitive { "ILIKE" } else { "LIKE" }
             ),
-            Expr::Case { operand, whens, otherwise } => {
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => {
                 f.write_str("CASE")?;
                 if let Some(o) = operand {
                     write!(f, " {o}")?;
@@ -593,9 +678,17 @@ mod tests {
 
     #[test]
     fn three_valued_logic() {
-        let null_and_false = Expr::Binary { op: BinOp::And, left: lit(Value::Null), right: lit(Value::Bool(false)) };
+        let null_and_false = Expr::Binary {
+            op: BinOp::And,
+            left: lit(Value::Null),
+            right: lit(Value::Bool(false)),
+        };
         assert_eq!(null_and_false.eval(&[]), Value::Bool(false));
-        let null_or_false = Expr::Binary { op: BinOp::Or, left: lit(Value::Null), right: lit(Value::Bool(false)) };
+        let null_or_false = Expr::Binary {
+            op: BinOp::Or,
+            left: lit(Value::Null),
+            right: lit(Value::Bool(false)),
+        };
         assert_eq!(null_or_false.eval(&[]), Value::Null);
         let not_in_with_null = Expr::InList {
             expr: lit(Value::Int(1)),
@@ -607,11 +700,24 @@ mod tests {
 
     #[test]
     fn arithmetic_promotes_and_nulls_on_division_by_zero() {
-        let e = |op, l, r| Expr::Binary { op, left: lit(l), right: lit(r) }.eval(&[]);
+        let e = |op, l, r| {
+            Expr::Binary {
+                op,
+                left: lit(l),
+                right: lit(r),
+            }
+            .eval(&[])
+        };
         assert_eq!(e(BinOp::Div, Value::Int(7), Value::Int(2)), Value::Int(3));
-        assert_eq!(e(BinOp::Div, Value::Int(7), Value::Float(2.0)), Value::Float(3.5));
+        assert_eq!(
+            e(BinOp::Div, Value::Int(7), Value::Float(2.0)),
+            Value::Float(3.5)
+        );
         assert_eq!(e(BinOp::Div, Value::Int(7), Value::Int(0)), Value::Null);
-        assert_eq!(e(BinOp::Sub, Value::Ts(5000), Value::Ts(2000)), Value::Int(3000));
+        assert_eq!(
+            e(BinOp::Sub, Value::Ts(5000), Value::Ts(2000)),
+            Value::Int(3000)
+        );
     }
 
     #[test]

@@ -26,7 +26,9 @@ impl<'de> Deserialize<'de> for Millis {
             Number(u64),
         }
         match Raw::deserialize(d)? {
-            Raw::Text(t) => parse_duration_ms(&t).map(Millis).map_err(serde::de::Error::custom),
+            Raw::Text(t) => parse_duration_ms(&t)
+                .map(Millis)
+                .map_err(serde::de::Error::custom),
             Raw::Number(0) => Ok(Millis(0)),
             Raw::Number(n) => Err(serde::de::Error::custom(format!(
                 "`{n}` has no unit; write e.g. `{n}s` or `{n}ms`"
@@ -274,7 +276,11 @@ pub fn load_job(path: &Path) -> Result<Job, Diagnostics> {
 pub fn parse_job(path: &Path, text: &str) -> Result<Job, Diagnostics> {
     let spec: JobSpec = serde_norway::from_str(text).map_err(|e| yaml_error(path, text, &e))?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+    let base = if base.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        base
+    };
     let mut errors = Vec::new();
     let cx = Cx { path, text };
 
@@ -285,7 +291,12 @@ pub fn parse_job(path: &Path, text: &str) -> Result<Job, Diagnostics> {
             Err(d) => errors.push(d),
         }
     }
-    check_unique(&cx, "source", spec.sources.iter().map(|s| s.name.as_str()), &mut errors);
+    check_unique(
+        &cx,
+        "source",
+        spec.sources.iter().map(|s| s.name.as_str()),
+        &mut errors,
+    );
 
     let mut sinks = Vec::new();
     for s in &spec.sinks {
@@ -294,7 +305,12 @@ pub fn parse_job(path: &Path, text: &str) -> Result<Job, Diagnostics> {
             Err(d) => errors.push(d),
         }
     }
-    check_unique(&cx, "sink", spec.sinks.iter().map(|s| s.name.as_str()), &mut errors);
+    check_unique(
+        &cx,
+        "sink",
+        spec.sinks.iter().map(|s| s.name.as_str()),
+        &mut errors,
+    );
     if spec.sinks.is_empty() {
         errors.push(cx.err_at_key("features", "the job has no sinks").with_hint(
             "add a `sinks:` list, e.g. `- { name: out, connector: file, path: out/features.jsonl, format: json }`",
@@ -316,8 +332,14 @@ pub fn parse_job(path: &Path, text: &str) -> Result<Job, Diagnostics> {
     for f in &spec.features {
         if !seen.insert((f.name.as_str(), f.version)) {
             errors.push(
-                cx.err_at_value(&f.name, format!("feature `{}` version {} is defined twice", f.name, f.version))
-                    .with_hint("give each feature a distinct name or version"),
+                cx.err_at_value(
+                    &f.name,
+                    format!(
+                        "feature `{}` version {} is defined twice",
+                        f.name, f.version
+                    ),
+                )
+                .with_hint("give each feature a distinct name or version"),
             );
         }
     }
@@ -330,7 +352,10 @@ pub fn parse_job(path: &Path, text: &str) -> Result<Job, Diagnostics> {
         None => sinks
             .iter()
             .map(|s| match &s.connector {
-                SinkConnector::File { path } => path.parent().unwrap_or(Path::new(".")).join("dead_letter.jsonl"),
+                SinkConnector::File { path } => path
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join("dead_letter.jsonl"),
             })
             .next()
             .unwrap_or_else(|| base.join("dead_letter.jsonl")),
@@ -355,7 +380,10 @@ impl Cx<'_> {
     /// An error located at the first line containing `key:` (best effort).
     fn err_at_key(&self, key: &str, msg: impl Into<String>) -> Diagnostic {
         let needle = format!("{key}:");
-        self.err_at(|l| l.trim_start().trim_start_matches("- ").starts_with(&needle), msg)
+        self.err_at(
+            |l| l.trim_start().trim_start_matches("- ").starts_with(&needle),
+            msg,
+        )
     }
 
     /// An error located at the first line mentioning `value` as a YAML value or key.
@@ -397,7 +425,12 @@ fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Diagnostics {
     Diagnostics(vec![d])
 }
 
-fn check_unique<'a>(cx: &Cx, what: &str, names: impl Iterator<Item = &'a str>, errors: &mut Vec<Diagnostic>) {
+fn check_unique<'a>(
+    cx: &Cx,
+    what: &str,
+    names: impl Iterator<Item = &'a str>,
+    errors: &mut Vec<Diagnostic>,
+) {
     let mut seen = std::collections::BTreeSet::new();
     for n in names {
         if !seen.insert(n.to_ascii_lowercase()) {
@@ -411,10 +444,20 @@ fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<Source, Diagn
         "file" => {
             let Some(p) = &s.path else {
                 return Err(cx
-                    .err_at_value(&s.name, format!("source `{}` uses the file connector but has no `path`", s.name))
-                    .with_hint("add `path: data/events/*.jsonl` (a glob relative to the job file)"));
+                    .err_at_value(
+                        &s.name,
+                        format!(
+                            "source `{}` uses the file connector but has no `path`",
+                            s.name
+                        ),
+                    )
+                    .with_hint(
+                        "add `path: data/events/*.jsonl` (a glob relative to the job file)",
+                    ));
             };
-            SourceConnector::File { path: base.join(p).to_string_lossy().into_owned() }
+            SourceConnector::File {
+                path: base.join(p).to_string_lossy().into_owned(),
+            }
         }
         other => {
             let mut d = cx.err_at_value(other, format!("unknown source connector `{other}`"));
@@ -437,42 +480,76 @@ fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<Source, Diagn
                 None => "types: string, int, float, bool, timestamp (append `!` for required)".into(),
             };
             return Err(cx
-                .err_at(|l| l.trim_start().starts_with(&format!("{name}:")) && l.contains(ty.as_str()),
-                    format!("unknown type `{ty_name}` for column `{name}` of source `{}`", s.name))
+                .err_at(
+                    |l| l.trim_start().starts_with(&format!("{name}:")) && l.contains(ty.as_str()),
+                    format!(
+                        "unknown type `{ty_name}` for column `{name}` of source `{}`",
+                        s.name
+                    ),
+                )
                 .with_hint(hint));
         };
-        columns.push(Column { name: name.clone(), ty: dt, required });
+        columns.push(Column {
+            name: name.clone(),
+            ty: dt,
+            required,
+        });
     }
-    let find = |columns: &[Column], n: &str| columns.iter().position(|c| c.name.eq_ignore_ascii_case(n));
+    let find =
+        |columns: &[Column], n: &str| columns.iter().position(|c| c.name.eq_ignore_ascii_case(n));
     for r in &s.required {
         match find(&columns, r) {
             Some(i) => columns[i].required = true,
             None => {
                 return Err(cx
-                    .err_at_value(r, format!("required column `{r}` is not in the schema of source `{}`", s.name))
+                    .err_at_value(
+                        r,
+                        format!(
+                            "required column `{r}` is not in the schema of source `{}`",
+                            s.name
+                        ),
+                    )
                     .with_hint(suggest_column(r, &columns)))
             }
         }
     }
     let Some(et) = find(&columns, &s.event_time) else {
         return Err(cx
-            .err_at(|l| l.trim_start().starts_with("event_time:") && l.contains(s.event_time.as_str()),
-                format!("event_time column `{}` is not in the schema of source `{}`", s.event_time, s.name))
+            .err_at(
+                |l| l.trim_start().starts_with("event_time:") && l.contains(s.event_time.as_str()),
+                format!(
+                    "event_time column `{}` is not in the schema of source `{}`",
+                    s.event_time, s.name
+                ),
+            )
             .with_hint(suggest_column(&s.event_time, &columns)));
     };
     if !matches!(columns[et].ty, DataType::Timestamp | DataType::Int) {
         return Err(cx
-            .err_at_value(&s.event_time, format!(
-                "event_time column `{}` has type {}; it must be a timestamp",
-                s.event_time, columns[et].ty
-            ))
+            .err_at_value(
+                &s.event_time,
+                format!(
+                    "event_time column `{}` has type {}; it must be a timestamp",
+                    s.event_time, columns[et].ty
+                ),
+            )
             .with_hint(format!("declare it as `{}: timestamp`", s.event_time)));
     }
     columns[et].ty = DataType::Timestamp;
     columns[et].required = true;
-    if columns.iter().any(|c| c.name.eq_ignore_ascii_case("rowtime")) && !columns[et].name.eq_ignore_ascii_case("rowtime") {
+    if columns
+        .iter()
+        .any(|c| c.name.eq_ignore_ascii_case("rowtime"))
+        && !columns[et].name.eq_ignore_ascii_case("rowtime")
+    {
         return Err(cx
-            .err_at_value("rowtime", format!("source `{}` declares a column `rowtime`, which is reserved", s.name))
+            .err_at_value(
+                "rowtime",
+                format!(
+                    "source `{}` declares a column `rowtime`, which is reserved",
+                    s.name
+                ),
+            )
             .with_hint("`rowtime` names the event-time attribute in SQL; rename the column"));
     }
     let delimiter = match s.delimiter {
@@ -501,7 +578,11 @@ fn suggest_column(name: &str, columns: &[Column]) -> String {
         Some(c) => format!("did you mean `{c}`?"),
         None => format!(
             "the schema has: {}",
-            columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+            columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -511,7 +592,13 @@ fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, Diagnostic>
         "file" => {
             let Some(p) = &s.path else {
                 return Err(cx
-                    .err_at_value(&s.name, format!("sink `{}` uses the file connector but has no `path`", s.name))
+                    .err_at_value(
+                        &s.name,
+                        format!(
+                            "sink `{}` uses the file connector but has no `path`",
+                            s.name
+                        ),
+                    )
                     .with_hint("add `path: out/features.jsonl`"));
             };
             SinkConnector::File { path: base.join(p) }
@@ -524,19 +611,31 @@ fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, Diagnostic>
     };
     if s.format != Format::Json {
         return Err(cx
-            .err_at_value(&s.name, format!("sink `{}`: format {:?} is not supported for sinks", s.name, s.format))
+            .err_at_value(
+                &s.name,
+                format!(
+                    "sink `{}`: format {:?} is not supported for sinks",
+                    s.name, s.format
+                ),
+            )
             .with_hint("sinks write `format: json` (one object per line)"));
     }
-    Ok(Sink { name: s.name.clone(), connector, format: s.format })
+    Ok(Sink {
+        name: s.name.clone(),
+        connector,
+        format: s.format,
+    })
 }
 
 fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature, Diagnostic> {
     let value_type = match &f.value_type {
         None => None,
         Some(t) => Some(DataType::parse(t).ok_or_else(|| {
-            cx.err_at(|l| l.trim_start().starts_with("type:") && l.contains(t.as_str()),
-                format!("unknown type `{t}` for feature `{}`", f.name))
-                .with_hint("types: string, int, float, bool, timestamp")
+            cx.err_at(
+                |l| l.trim_start().starts_with("type:") && l.contains(t.as_str()),
+                format!("unknown type `{t}` for feature `{}`", f.name),
+            )
+            .with_hint("types: string, int, float, bool, timestamp")
         })?),
     };
     let sink_idx = match &f.sinks {
@@ -548,7 +647,10 @@ fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature,
                     Some(i) => idx.push(i),
                     None => {
                         return Err(cx
-                            .err_at_value(n, format!("feature `{}` writes to unknown sink `{n}`", f.name))
+                            .err_at_value(
+                                n,
+                                format!("feature `{}` writes to unknown sink `{n}`", f.name),
+                            )
                             .with_hint(format!("sinks: {}", sinks.join(", "))))
                     }
                 }
@@ -583,7 +685,11 @@ fn locate_sql(text: &str, sql: &str) -> (usize, usize) {
             // Either a block scalar line (only the SQL) or an inline `sql: ...`.
             let before = &l[..col];
             if before.trim().is_empty() || before.trim_end().ends_with("sql:") {
-                let indent = col - first.len().saturating_sub(first.trim_start().len()).min(col);
+                let indent = col
+                    - first
+                        .len()
+                        .saturating_sub(first.trim_start().len())
+                        .min(col);
                 return ((i + 1).saturating_sub(offset), indent);
             }
         }
@@ -632,7 +738,10 @@ sinks:
         assert_eq!(job.features[0].version, 1);
         assert_eq!(job.features[0].sql_line, 18);
         assert_eq!(job.features[0].sql_indent, 6);
-        assert_eq!(job.dead_letter, PathBuf::from("/jobs/out/dead_letter.jsonl"));
+        assert_eq!(
+            job.dead_letter,
+            PathBuf::from("/jobs/out/dead_letter.jsonl")
+        );
     }
 
     #[test]

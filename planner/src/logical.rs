@@ -79,7 +79,13 @@ impl LogicalPlan {
     fn render(&self, depth: usize, out: &mut String) -> fmt::Result {
         let pad = "  ".repeat(depth);
         match self {
-            LogicalPlan::Scan { table, columns, event_time, watermark_delay_ms, .. } => {
+            LogicalPlan::Scan {
+                table,
+                columns,
+                event_time,
+                watermark_delay_ms,
+                ..
+            } => {
                 let cols: Vec<String> = columns.iter().map(|(n, t)| format!("{n}: {t}")).collect();
                 writeln!(
                     out,
@@ -92,7 +98,14 @@ impl LogicalPlan {
                 writeln!(out, "{pad}Filter {predicate}")?;
                 input.render(depth + 1, out)
             }
-            LogicalPlan::WindowAggregate { input, window, time_column, keys, aggs, allowed_lateness_ms } => {
+            LogicalPlan::WindowAggregate {
+                input,
+                window,
+                time_column,
+                keys,
+                aggs,
+                allowed_lateness_ms,
+            } => {
                 let ks: Vec<String> = keys.iter().map(|k| k.expr.to_string()).collect();
                 let as_: Vec<String> = aggs.iter().map(|a| a.to_string()).collect();
                 writeln!(
@@ -105,7 +118,10 @@ impl LogicalPlan {
                 input.render(depth + 1, out)
             }
             LogicalPlan::Project { input, columns } => {
-                let cs: Vec<String> = columns.iter().map(|c| format!("{} := {}", c.name, c.expr)).collect();
+                let cs: Vec<String> = columns
+                    .iter()
+                    .map(|c| format!("{} := {}", c.name, c.expr))
+                    .collect();
                 writeln!(out, "{pad}Project [{}]", cs.join(", "))?;
                 input.render(depth + 1, out)
             }

@@ -134,14 +134,33 @@ impl fmt::Display for Plan {
             if let Some(h) = &feat.having {
                 writeln!(s, "  Having {h}").map_err(|_| fmt::Error)?;
             }
-            let outs: Vec<String> = feat.outputs.iter().map(|o| format!("{}: {} := {}", o.name, o.ty, o.expr)).collect();
+            let outs: Vec<String> = feat
+                .outputs
+                .iter()
+                .map(|o| format!("{}: {} := {}", o.name, o.ty, o.expr))
+                .collect();
             writeln!(s, "  Project [{}]", outs.join(", ")).map_err(|_| fmt::Error)?;
-            let sinks: Vec<&str> = feat.sinks.iter().map(|i| self.sinks[*i].name.as_str()).collect();
-            writeln!(s, "  Sink [{}] upsert_key=(feature, version, keys, window)", sinks.join(", ")).map_err(|_| fmt::Error)?;
+            let sinks: Vec<&str> = feat
+                .sinks
+                .iter()
+                .map(|i| self.sinks[*i].name.as_str())
+                .collect();
+            writeln!(
+                s,
+                "  Sink [{}] upsert_key=(feature, version, keys, window)",
+                sinks.join(", ")
+            )
+            .map_err(|_| fmt::Error)?;
         }
         for sink in &self.sinks {
             let SinkConnector::File { path } = &sink.connector;
-            writeln!(s, "Sink {} file path={} format=json", sink.name, path.display()).map_err(|_| fmt::Error)?;
+            writeln!(
+                s,
+                "Sink {} file path={} format=json",
+                sink.name,
+                path.display()
+            )
+            .map_err(|_| fmt::Error)?;
         }
         write!(s, "DeadLetter file path={}", self.dead_letter.display()).map_err(|_| fmt::Error)?;
         f.write_str(&s)

@@ -42,7 +42,11 @@ pub fn plan_job(job: &Job) -> Result<PlannedJob, Diagnostics> {
         });
         match result {
             Ok((plan, phys)) => {
-                logical.push(LogicalFeature { name: f.name.clone(), version: f.version, plan });
+                logical.push(LogicalFeature {
+                    name: f.name.clone(),
+                    version: f.version,
+                    plan,
+                });
                 features.push(phys);
             }
             Err(d) => errors.push(d.with_detail_prefix(&f.name)),
@@ -64,7 +68,10 @@ pub fn plan_job(job: &Job) -> Result<PlannedJob, Diagnostics> {
                     p.columns(&mut cols);
                 }
                 f.keys.iter().for_each(|k| k.expr.columns(&mut cols));
-                f.aggs.iter().filter_map(|a| a.arg.as_ref()).for_each(|a| a.columns(&mut cols));
+                f.aggs
+                    .iter()
+                    .filter_map(|a| a.arg.as_ref())
+                    .for_each(|a| a.columns(&mut cols));
                 for c in cols {
                     needed[c] = true;
                 }
@@ -73,7 +80,10 @@ pub fn plan_job(job: &Job) -> Result<PlannedJob, Diagnostics> {
             for (i, c) in s.columns.iter().enumerate() {
                 needed[i] |= c.required;
             }
-            SourcePlan { source: s.clone(), needed }
+            SourcePlan {
+                source: s.clone(),
+                needed,
+            }
         })
         .collect();
     Ok(PlannedJob {
@@ -98,20 +108,42 @@ impl Diagnostic {
 /// Logical → physical: the SQL planner produces `Project(Filter?(WindowAggregate(Filter?(Scan))))`.
 fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagnostic> {
     let feature = &job.features[fi];
-    let unsupported = || Diagnostic::new(ErrorKind::Unsupported, "this query shape has no physical plan yet").in_file(&job.path);
-    let LogicalPlan::Project { input, columns: outputs } = plan else { return Err(unsupported()) };
+    let unsupported = || {
+        Diagnostic::new(
+            ErrorKind::Unsupported,
+            "this query shape has no physical plan yet",
+        )
+        .in_file(&job.path)
+    };
+    let LogicalPlan::Project {
+        input,
+        columns: outputs,
+    } = plan
+    else {
+        return Err(unsupported());
+    };
     let (agg, having) = match input.as_ref() {
         LogicalPlan::Filter { input, predicate } => (input.as_ref(), Some(predicate.clone())),
         other => (other, None),
     };
-    let LogicalPlan::WindowAggregate { input, window, keys, aggs, allowed_lateness_ms, .. } = agg else {
+    let LogicalPlan::WindowAggregate {
+        input,
+        window,
+        keys,
+        aggs,
+        allowed_lateness_ms,
+        ..
+    } = agg
+    else {
         return Err(unsupported());
     };
     let (scan, filter) = match input.as_ref() {
         LogicalPlan::Filter { input, predicate } => (input.as_ref(), Some(predicate.clone())),
         other => (other, None),
     };
-    let LogicalPlan::Scan { source, .. } = scan else { return Err(unsupported()) };
+    let LogicalPlan::Scan { source, .. } = scan else {
+        return Err(unsupported());
+    };
     let phys = FeaturePlan {
         name: feature.name.clone(),
         version: feature.version,
@@ -127,14 +159,23 @@ fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagno
         sinks: feature.sinks.clone(),
     };
     if let (Some(declared), Some(actual)) = (feature.value_type, single_value_type(&phys)) {
-        let compatible = declared == actual || (declared == DataType::Float && actual == DataType::Int);
+        let compatible =
+            declared == actual || (declared == DataType::Float && actual == DataType::Int);
         if !compatible {
             let d = Diagnostic::new(
                 ErrorKind::TypeMismatch,
-                format!("feature `{}` declares type {declared}, but its value has type {actual}", feature.name),
+                format!(
+                    "feature `{}` declares type {declared}, but its value has type {actual}",
+                    feature.name
+                ),
             )
-            .with_hint(format!("set `type: {actual}`, or CAST the value AS {declared}"));
-            let line = job.text.lines().position(|l| l.trim_start().starts_with("type:") && l.contains(declared.name()));
+            .with_hint(format!(
+                "set `type: {actual}`, or CAST the value AS {declared}"
+            ));
+            let line = job
+                .text
+                .lines()
+                .position(|l| l.trim_start().starts_with("type:") && l.contains(declared.name()));
             return Err(match line {
                 Some(i) => d.at(&job.path, &job.text, i + 1, 5),
                 None => d.in_file(&job.path),

@@ -87,20 +87,38 @@ mod tests {
 
     #[test]
     fn hop_panes_and_window_ends() {
-        let w = Window { kind: WindowKind::Hop, size_ms: 30, slide_ms: 10 };
+        let w = Window {
+            kind: WindowKind::Hop,
+            size_ms: 30,
+            slide_ms: 10,
+        };
         assert_eq!(w.pane_ms(), 10);
         assert_eq!(w.pane_of(25), 20);
-        assert_eq!(w.window_ends_of_pane(20).collect::<Vec<_>>(), vec![30, 40, 50]);
-        let odd = Window { kind: WindowKind::Hop, size_ms: 25, slide_ms: 10 };
+        assert_eq!(
+            w.window_ends_of_pane(20).collect::<Vec<_>>(),
+            vec![30, 40, 50]
+        );
+        let odd = Window {
+            kind: WindowKind::Hop,
+            size_ms: 25,
+            slide_ms: 10,
+        };
         assert_eq!(odd.pane_ms(), 5);
         // pane [15,20) lies in windows [0,25)? no: ends e with e-25 <= 15 < e → 20, 30, 40
-        assert_eq!(odd.window_ends_of_pane(15).collect::<Vec<_>>(), vec![20, 30, 40]);
+        assert_eq!(
+            odd.window_ends_of_pane(15).collect::<Vec<_>>(),
+            vec![20, 30, 40]
+        );
         assert_eq!(odd.last_end_of_pane(15), 40);
     }
 
     #[test]
     fn tumble_has_one_window_per_pane() {
-        let w = Window { kind: WindowKind::Tumble, size_ms: 60, slide_ms: 60 };
+        let w = Window {
+            kind: WindowKind::Tumble,
+            size_ms: 60,
+            slide_ms: 60,
+        };
         assert_eq!(w.window_ends_of_pane(120).collect::<Vec<_>>(), vec![180]);
     }
 }

@@ -10,7 +10,10 @@ pub fn worker_path(path: &Path, worker: usize, peers: usize) -> PathBuf {
     if peers == 1 {
         return path.to_path_buf();
     }
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let name = match path.extension() {
         Some(ext) => format!("{stem}.{worker}.{}", ext.to_string_lossy()),
         None => format!("{stem}.{worker}"),
@@ -21,18 +24,29 @@ pub fn worker_path(path: &Path, worker: usize, peers: usize) -> PathBuf {
 /// Removes output files of earlier runs that this run (with `peers` workers) will not
 /// overwrite, so a directory never mixes two runs' results.
 pub fn remove_stale_outputs(path: &Path, peers: usize) -> std::io::Result<()> {
-    let Some(dir) = path.parent() else { return Ok(()) };
+    let Some(dir) = path.parent() else {
+        return Ok(());
+    };
     if peers > 1 && path.exists() {
         std::fs::remove_file(path)?;
     }
-    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) else {
+    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) else {
         return Ok(());
     };
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let ext = path.extension().map(|e| e.to_string_lossy().into_owned());
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix(&format!("{stem}.")) else { continue };
+        let Some(rest) = name.strip_prefix(&format!("{stem}.")) else {
+            continue;
+        };
         let index = match &ext {
             Some(e) => rest.strip_suffix(&format!(".{e}")),
             None => Some(rest),
@@ -61,7 +75,10 @@ impl FileSink {
             }
         }
         let file = File::create(path)?;
-        Ok(FileSink { path: path.to_path_buf(), out: BufWriter::with_capacity(1 << 20, file) })
+        Ok(FileSink {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(1 << 20, file),
+        })
     }
 
     /// The file written.
@@ -86,19 +103,34 @@ mod tests {
 
     #[test]
     fn worker_paths_sit_beside_the_configured_path() {
-        assert_eq!(worker_path(Path::new("out/f.jsonl"), 0, 1), PathBuf::from("out/f.jsonl"));
-        assert_eq!(worker_path(Path::new("out/f.jsonl"), 3, 4), PathBuf::from("out/f.3.jsonl"));
+        assert_eq!(
+            worker_path(Path::new("out/f.jsonl"), 0, 1),
+            PathBuf::from("out/f.jsonl")
+        );
+        assert_eq!(
+            worker_path(Path::new("out/f.jsonl"), 3, 4),
+            PathBuf::from("out/f.3.jsonl")
+        );
     }
 
     #[test]
     fn stale_outputs_are_removed() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f.jsonl");
-        for name in ["f.jsonl", "f.0.jsonl", "f.1.jsonl", "f.2.jsonl", "g.0.jsonl"] {
+        for name in [
+            "f.jsonl",
+            "f.0.jsonl",
+            "f.1.jsonl",
+            "f.2.jsonl",
+            "g.0.jsonl",
+        ] {
             std::fs::write(dir.path().join(name), "x").unwrap();
         }
         remove_stale_outputs(&p, 2).unwrap();
-        let mut left: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         left.sort();
         assert_eq!(left, vec!["f.0.jsonl", "f.1.jsonl", "g.0.jsonl"]);
     }

@@ -74,6 +74,15 @@ pub struct LineId {
     pub line: u64,
 }
 
+/// What a poll delivers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Item<'a> {
+    /// The header line of the file about to be read (only with `headers`).
+    Header(&'a [u8]),
+    /// A record line (without its line terminator).
+    Line(&'a [u8], LineId),
+}
+
 /// What a poll produced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Poll {
@@ -98,7 +107,11 @@ pub fn plan_splits(files: &[(PathBuf, u64)], peers: usize) -> Vec<Vec<Split>> {
             offset = fe;
             let (s, e) = (lo.max(fs), hi.min(fe));
             if s < e {
-                splits.push(Split { path: path.clone(), start: s - fs, end: Some(e - fs) });
+                splits.push(Split {
+                    path: path.clone(),
+                    start: s - fs,
+                    end: Some(e - fs),
+                });
             }
         }
     }
@@ -107,12 +120,20 @@ pub fn plan_splits(files: &[(PathBuf, u64)], peers: usize) -> Vec<Vec<Split>> {
 
 /// Lists files matching a glob, sorted, with sizes.
 pub fn list_files(pattern: &str) -> Result<Vec<(PathBuf, u64)>, FileSourceError> {
-    let paths = glob::glob(pattern)
-        .map_err(|e| FileSourceError::BadPattern { pattern: pattern.into(), message: e.to_string() })?;
+    let paths = glob::glob(pattern).map_err(|e| FileSourceError::BadPattern {
+        pattern: pattern.into(),
+        message: e.to_string(),
+    })?;
     let mut files = Vec::new();
     for p in paths {
-        let p = p.map_err(|e| FileSourceError::Io { path: e.path().to_path_buf(), source: e.into() })?;
-        let meta = std::fs::metadata(&p).map_err(|source| FileSourceError::Io { path: p.clone(), source })?;
+        let p = p.map_err(|e| FileSourceError::Io {
+            path: e.path().to_path_buf(),
+            source: e.into(),
+        })?;
+        let meta = std::fs::metadata(&p).map_err(|source| FileSourceError::Io {
+            path: p.clone(),
+            source,
+        })?;
         if meta.is_file() {
             files.push((p, meta.len()));
         }
@@ -152,10 +173,18 @@ const CHUNK: usize = 1 << 20;
 impl FileReader {
     /// Opens worker `worker` of `peers`. `headers`: each file starts with a header line
     /// (CSV), delivered through [`FileReader::header`] rather than as a record.
-    pub fn open(pattern: &str, worker: usize, peers: usize, mode: ReadMode, headers: bool) -> Result<Self, FileSourceError> {
+    pub fn open(
+        pattern: &str,
+        worker: usize,
+        peers: usize,
+        mode: ReadMode,
+        headers: bool,
+    ) -> Result<Self, FileSourceError> {
         let files = list_files(pattern)?;
         if files.is_empty() && mode == ReadMode::Bounded {
-            return Err(FileSourceError::NoFiles { pattern: pattern.into() });
+            return Err(FileSourceError::NoFiles {
+                pattern: pattern.into(),
+            });
         }
         let live = matches!(mode, ReadMode::Follow { .. }) && worker + 1 == peers;
         let mut splits = plan_splits(&files, peers).swap_remove(worker);
@@ -163,7 +192,11 @@ impl FileReader {
             if let Some((last, size)) = files.last() {
                 match splits.last_mut() {
                     Some(s) if &s.path == last => s.end = None,
-                    _ => splits.push(Split { path: last.clone(), start: *size, end: None }),
+                    _ => splits.push(Split {
+                        path: last.clone(),
+                        start: *size,
+                        end: None,
+                    }),
                 }
             }
         }
@@ -192,13 +225,11 @@ impl FileReader {
         self.header.as_deref()
     }
 
-    /// Delivers up to about `max_bytes` of complete lines to `on_line`.
-    /// `on_header` is called when a new file's header has been read (CSV).
+    /// Delivers up to about `max_bytes` of complete lines (and file headers) to `on_item`.
     pub fn poll(
         &mut self,
         max_bytes: usize,
-        mut on_header: impl FnMut(&[u8]),
-        mut on_line: impl FnMut(&[u8], LineId),
+        mut on_item: impl FnMut(Item<'_>),
     ) -> Result<Poll, FileSourceError> {
         let mut delivered = 0;
         let mut bytes = 0;
@@ -214,7 +245,7 @@ impl FileReader {
                 self.next += 1;
                 self.cursor = Some(c);
                 if let Some(h) = &self.header {
-                    on_header(h);
+                    on_item(Item::Header(h));
                 }
             }
             let split_end = self.splits[self.cursor.as_ref().map(|c| c.split).unwrap_or(0)].end;
@@ -231,7 +262,13 @@ impl FileReader {
                     break;
                 }
                 let line = trim_cr(&cur.buf[cur.head..cur.head + nl]);
-                on_line(line, LineId { split: split_id, line: cur.line });
+                on_item(Item::Line(
+                    line,
+                    LineId {
+                        split: split_id,
+                        line: cur.line,
+                    },
+                ));
                 cur.line += 1;
                 delivered += 1;
                 bytes += nl + 1;
@@ -254,7 +291,13 @@ impl FileReader {
                         let cur = self.cursor.as_mut().expect("cursor");
                         if rest > 0 {
                             let line = trim_cr(&cur.buf[cur.head..]);
-                            on_line(line, LineId { split: split_id, line: cur.line });
+                            on_item(Item::Line(
+                                line,
+                                LineId {
+                                    split: split_id,
+                                    line: cur.line,
+                                },
+                            ));
                             delivered += 1;
                             cur.line += 1;
                             cur.head = cur.buf.len();
@@ -267,7 +310,7 @@ impl FileReader {
                     cur.eof = false;
                     if self.next < self.splits.len() {
                         // A newer file exists: this one is complete.
-                        self.finish_partial(&mut on_line, &mut delivered);
+                        self.finish_partial(&mut on_item, &mut delivered);
                         self.cursor = None;
                         continue;
                     }
@@ -280,13 +323,23 @@ impl FileReader {
                         if self.next < self.splits.len() {
                             continue;
                         }
-                        return Ok(if delivered > 0 { Poll::Lines(delivered) } else { Poll::Idle });
+                        return Ok(if delivered > 0 {
+                            Poll::Lines(delivered)
+                        } else {
+                            Poll::Idle
+                        });
                     }
                     continue;
                 }
                 if rest > 0 && in_range {
                     let line = trim_cr(&cur.buf[cur.head..]);
-                    on_line(line, LineId { split: split_id, line: cur.line });
+                    on_item(Item::Line(
+                        line,
+                        LineId {
+                            split: split_id,
+                            line: cur.line,
+                        },
+                    ));
                     delivered += 1;
                     cur.line += 1;
                 }
@@ -295,11 +348,17 @@ impl FileReader {
         }
     }
 
-    fn finish_partial(&mut self, on_line: &mut impl FnMut(&[u8], LineId), delivered: &mut usize) {
+    fn finish_partial(&mut self, on_item: &mut impl FnMut(Item<'_>), delivered: &mut usize) {
         if let Some(cur) = self.cursor.as_mut() {
             if cur.head < cur.buf.len() {
                 let line = trim_cr(&cur.buf[cur.head..]);
-                on_line(line, LineId { split: cur.split as u32, line: cur.line });
+                on_item(Item::Line(
+                    line,
+                    LineId {
+                        split: cur.split as u32,
+                        line: cur.line,
+                    },
+                ));
                 *delivered += 1;
                 cur.line += 1;
                 cur.head = cur.buf.len();
@@ -338,7 +397,11 @@ impl FileReader {
                 continue;
             }
             self.known.insert(p.clone());
-            self.splits.push(Split { path: p, start: 0, end: None });
+            self.splits.push(Split {
+                path: p,
+                start: 0,
+                end: None,
+            });
             self.line_bases.push(Some(0));
             added += 1;
         }
@@ -347,13 +410,24 @@ impl FileReader {
 
     fn open_split(&mut self, i: usize) -> Result<Cursor, FileSourceError> {
         let split = &self.splits[i];
-        let io = |source| FileSourceError::Io { path: split.path.clone(), source };
+        let io = |source| FileSourceError::Io {
+            path: split.path.clone(),
+            source,
+        };
         let mut file = File::open(&split.path).map_err(io)?;
         self.header = None;
         if self.headers {
             self.header = Some(read_first_line(&split.path)?);
         }
-        let mut cur = Cursor { split: i, file: File::open(&split.path).map_err(io)?, pos: 0, buf: Vec::with_capacity(CHUNK), head: 0, line: 0, eof: false };
+        let mut cur = Cursor {
+            split: i,
+            file: File::open(&split.path).map_err(io)?,
+            pos: 0,
+            buf: Vec::with_capacity(CHUNK),
+            head: 0,
+            line: 0,
+            eof: false,
+        };
         if split.start > 0 {
             // Begin at the first line that starts at or after `start`.
             file.seek(SeekFrom::Start(split.start - 1)).map_err(io)?;
@@ -435,7 +509,10 @@ fn fill(cur: &mut Cursor, path: &Path) -> Result<usize, FileSourceError> {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(source) => {
                 cur.buf.truncate(old);
-                return Err(FileSourceError::Io { path: path.to_path_buf(), source });
+                return Err(FileSourceError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
             }
         }
     };
@@ -447,7 +524,10 @@ fn fill(cur: &mut Cursor, path: &Path) -> Result<usize, FileSourceError> {
 }
 
 fn read_first_line(path: &Path) -> Result<Vec<u8>, FileSourceError> {
-    let io = |source| FileSourceError::Io { path: path.to_path_buf(), source };
+    let io = |source| FileSourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut f = File::open(path).map_err(io)?;
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
@@ -505,7 +585,11 @@ mod tests {
         loop {
             let mut ids = Vec::new();
             let p = r
-                .poll(7, |_| {}, |l, id| ids.push((String::from_utf8(l.to_vec()).unwrap(), id)))
+                .poll(7, |item| {
+                    if let Item::Line(l, id) = item {
+                        ids.push((String::from_utf8(l.to_vec()).unwrap(), id))
+                    }
+                })
                 .unwrap();
             for (l, id) in ids {
                 let (_, n) = r.resolve(id);
@@ -530,12 +614,17 @@ mod tests {
             }
         }
         // A last line without a trailing newline.
-        let mut file = File::options().append(true).open(dir.path().join("part-2.jsonl")).unwrap();
+        let mut file = File::options()
+            .append(true)
+            .open(dir.path().join("part-2.jsonl"))
+            .unwrap();
         write!(file, "tail").unwrap();
         expected.push(("tail".into(), 20));
         let pattern = dir.path().join("*.jsonl").to_string_lossy().into_owned();
         for peers in 1..=5 {
-            let mut got: Vec<(String, u64)> = (0..peers).flat_map(|w| read_all(&pattern, w, peers, false)).collect();
+            let mut got: Vec<(String, u64)> = (0..peers)
+                .flat_map(|w| read_all(&pattern, w, peers, false))
+                .collect();
             got.sort();
             let mut want = expected.clone();
             want.sort();
@@ -549,7 +638,10 @@ mod tests {
         std::fs::write(dir.path().join("a.csv"), "h1,h2\n1,2\n3,4\n").unwrap();
         let pattern = dir.path().join("*.csv").to_string_lossy().into_owned();
         for peers in 1..=3 {
-            let mut got: Vec<String> = (0..peers).flat_map(|w| read_all(&pattern, w, peers, true)).map(|(l, _)| l).collect();
+            let mut got: Vec<String> = (0..peers)
+                .flat_map(|w| read_all(&pattern, w, peers, true))
+                .map(|(l, _)| l)
+                .collect();
             got.sort();
             assert_eq!(got, vec!["1,2", "3,4"], "peers = {peers}");
         }
@@ -561,9 +653,23 @@ mod tests {
         let a = dir.path().join("a.jsonl");
         std::fs::write(&a, "1\n2\n").unwrap();
         let pattern = dir.path().join("*.jsonl").to_string_lossy().into_owned();
-        let mut r = FileReader::open(&pattern, 0, 1, ReadMode::Follow { exit_at_end: false }, false).unwrap();
+        let mut r = FileReader::open(
+            &pattern,
+            0,
+            1,
+            ReadMode::Follow { exit_at_end: false },
+            false,
+        )
+        .unwrap();
         let mut got = Vec::new();
-        let poll = |r: &mut FileReader, got: &mut Vec<String>| r.poll(1 << 20, |_| {}, |l, _| got.push(String::from_utf8(l.to_vec()).unwrap())).unwrap();
+        let poll = |r: &mut FileReader, got: &mut Vec<String>| {
+            r.poll(1 << 20, |item| {
+                if let Item::Line(l, _) = item {
+                    got.push(String::from_utf8(l.to_vec()).unwrap())
+                }
+            })
+            .unwrap()
+        };
         assert_eq!(poll(&mut r, &mut got), Poll::Lines(2));
         assert_eq!(poll(&mut r, &mut got), Poll::Idle);
         let mut f = File::options().append(true).open(&a).unwrap();

@@ -44,7 +44,11 @@ impl CsvDecoder {
                 self.columns
                     .iter()
                     .position(|c| c.name == n)
-                    .or_else(|| self.columns.iter().position(|c| c.name.eq_ignore_ascii_case(n)))
+                    .or_else(|| {
+                        self.columns
+                            .iter()
+                            .position(|c| c.name.eq_ignore_ascii_case(n))
+                    })
                     .filter(|i| self.needed[*i])
             })
             .collect();
@@ -113,11 +117,14 @@ impl CsvDecoder {
         let mut count = 0;
         let result = self.for_each_field(line, |pos, bytes| {
             count = pos + 1;
-            let Some(Some(ci)) = mapping.get(pos) else { return Ok(()) };
+            let Some(Some(ci)) = mapping.get(pos) else {
+                return Ok(());
+            };
             if bytes.is_empty() {
                 return Ok(());
             }
-            let text = std::str::from_utf8(bytes).map_err(|_| RecordError::Malformed("field is not UTF-8".into()))?;
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| RecordError::Malformed("field is not UTF-8".into()))?;
             row[*ci] = value_from_text(&columns[*ci], text)?;
             Ok(())
         });
@@ -125,7 +132,10 @@ impl CsvDecoder {
         self.columns = columns;
         result?;
         if count != self.mapping.len() {
-            return Err(RecordError::Malformed(format!("{count} fields, but the header has {}", self.mapping.len())));
+            return Err(RecordError::Malformed(format!(
+                "{count} fields, but the header has {}",
+                self.mapping.len()
+            )));
         }
         check_required(&self.columns, &self.required, row)
     }
@@ -138,7 +148,11 @@ mod tests {
     use planner::types::DataType;
 
     fn decoder() -> CsvDecoder {
-        let col = |name: &str, ty, required| Column { name: name.into(), ty, required };
+        let col = |name: &str, ty, required| Column {
+            name: name.into(),
+            ty,
+            required,
+        };
         CsvDecoder::new(&SourcePlan {
             source: Source {
                 name: "e".into(),
@@ -163,8 +177,16 @@ mod tests {
         let mut d = decoder();
         d.set_header(b"event_time,extra,user_id,fare").unwrap();
         let mut row = vec![Value::Null; 3];
-        d.decode(b"1000,\"x, y\",\"u \"\"1\"\"\",2.5", &mut row).unwrap();
-        assert_eq!(row, vec![Value::Str("u \"1\"".into()), Value::Float(2.5), Value::Ts(1000)]);
+        d.decode(b"1000,\"x, y\",\"u \"\"1\"\"\",2.5", &mut row)
+            .unwrap();
+        assert_eq!(
+            row,
+            vec![
+                Value::Str("u \"1\"".into()),
+                Value::Float(2.5),
+                Value::Ts(1000)
+            ]
+        );
         d.decode(b"2000,,u2,", &mut row).unwrap();
         assert_eq!(row[1], Value::Null);
     }
@@ -174,8 +196,17 @@ mod tests {
         let mut d = decoder();
         d.set_header(b"user_id,fare,event_time").unwrap();
         let mut row = vec![Value::Null; 3];
-        assert!(matches!(d.decode(b"u1,2.5", &mut row), Err(RecordError::Malformed(_))));
-        assert!(matches!(d.decode(b"u1,abc,5", &mut row), Err(RecordError::WrongType { .. })));
-        assert!(matches!(d.decode(b",1.0,5", &mut row), Err(RecordError::MissingRequired(_))));
+        assert!(matches!(
+            d.decode(b"u1,2.5", &mut row),
+            Err(RecordError::Malformed(_))
+        ));
+        assert!(matches!(
+            d.decode(b"u1,abc,5", &mut row),
+            Err(RecordError::WrongType { .. })
+        ));
+        assert!(matches!(
+            d.decode(b",1.0,5", &mut row),
+            Err(RecordError::MissingRequired(_))
+        ));
     }
 }

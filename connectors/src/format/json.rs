@@ -29,7 +29,11 @@ impl JsonDecoder {
             .filter(|(i, _)| plan.needed[*i])
             .map(|(i, c)| (c.name.clone(), i))
             .collect();
-        JsonDecoder { required: required_columns(&plan.source), columns, wanted }
+        JsonDecoder {
+            required: required_columns(&plan.source),
+            columns,
+            wanted,
+        }
     }
 
     /// Decodes a line into `row`.
@@ -39,7 +43,11 @@ impl JsonDecoder {
         }
         let mut failure = None;
         let mut de = serde_json::Deserializer::from_slice(line);
-        let seed = RowSeed { dec: self, row, failure: &mut failure };
+        let seed = RowSeed {
+            dec: self,
+            row,
+            failure: &mut failure,
+        };
         let result = seed.deserialize(&mut de).and_then(|_| de.end());
         if let Some(f) = failure {
             return Err(f);
@@ -53,7 +61,11 @@ impl JsonDecoder {
         self.wanted
             .iter()
             .find(|(n, _)| n == key)
-            .or_else(|| self.wanted.iter().find(|(n, _)| n.eq_ignore_ascii_case(key)))
+            .or_else(|| {
+                self.wanted
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(key))
+            })
             .map(|(_, i)| *i)
     }
 }
@@ -137,7 +149,11 @@ impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
 
 impl ValueSeed<'_> {
     fn wrong(&self, found: String) -> Result<Value, RecordError> {
-        Err(RecordError::WrongType { column: self.column.name.clone(), expected: self.column.ty, found })
+        Err(RecordError::WrongType {
+            column: self.column.name.clone(),
+            expected: self.column.ty,
+            found,
+        })
     }
 }
 
@@ -209,7 +225,11 @@ mod tests {
     use planner::job::{Format, OnError, Source, SourceConnector};
 
     fn plan() -> SourcePlan {
-        let col = |name: &str, ty, required| Column { name: name.into(), ty, required };
+        let col = |name: &str, ty, required| Column {
+            name: name.into(),
+            ty,
+            required,
+        };
         SourcePlan {
             source: Source {
                 name: "e".into(),
@@ -240,7 +260,16 @@ mod tests {
     #[test]
     fn decodes_typed_values_and_skips_unknown_fields() {
         let row = decode(r#"{"user_id":"u1","extra":{"a":[1,2]},"fare":12,"ok":true,"event_time":"1970-01-01T00:00:01Z"}"#).unwrap();
-        assert_eq!(row, vec![Value::Str("u1".into()), Value::Float(12.0), Value::Null, Value::Bool(true), Value::Ts(1000)]);
+        assert_eq!(
+            row,
+            vec![
+                Value::Str("u1".into()),
+                Value::Float(12.0),
+                Value::Null,
+                Value::Bool(true),
+                Value::Ts(1000)
+            ]
+        );
     }
 
     #[test]
@@ -252,13 +281,31 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        assert!(matches!(decode(r#"{"user_id":"u1","event_time":5"#), Err(RecordError::Malformed(_))));
+        assert!(matches!(
+            decode(r#"{"user_id":"u1","event_time":5"#),
+            Err(RecordError::Malformed(_))
+        ));
         assert!(matches!(decode(r#"[1,2]"#), Err(RecordError::Malformed(_))));
-        assert_eq!(decode(r#"{"event_time":5}"#), Err(RecordError::MissingRequired("user_id".into())));
-        assert_eq!(decode(r#"{"user_id":null,"event_time":5}"#), Err(RecordError::MissingRequired("user_id".into())));
+        assert_eq!(
+            decode(r#"{"event_time":5}"#),
+            Err(RecordError::MissingRequired("user_id".into()))
+        );
+        assert_eq!(
+            decode(r#"{"user_id":null,"event_time":5}"#),
+            Err(RecordError::MissingRequired("user_id".into()))
+        );
         let e = decode(r#"{"user_id":"u","fare":"cheap","event_time":5}"#).unwrap_err();
-        assert_eq!(e.to_string(), "column `fare`: expected float, found string \"cheap\"");
-        assert!(matches!(decode(r#"{"user_id":"u","event_time":"noon"}"#), Err(RecordError::BadTimestamp { .. })));
-        assert!(matches!(decode(r#"{"user_id":"u","n":1.5,"event_time":5}"#), Err(RecordError::WrongType { .. })));
+        assert_eq!(
+            e.to_string(),
+            "column `fare`: expected float, found string \"cheap\""
+        );
+        assert!(matches!(
+            decode(r#"{"user_id":"u","event_time":"noon"}"#),
+            Err(RecordError::BadTimestamp { .. })
+        ));
+        assert!(matches!(
+            decode(r#"{"user_id":"u","n":1.5,"event_time":5}"#),
+            Err(RecordError::WrongType { .. })
+        ));
     }
 }

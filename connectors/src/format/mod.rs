@@ -110,7 +110,11 @@ impl Decoder {
 
 /// Checks required columns after decoding.
 #[inline]
-pub(crate) fn check_required(columns: &[Column], required: &[usize], row: &[Value]) -> Result<(), RecordError> {
+pub(crate) fn check_required(
+    columns: &[Column],
+    required: &[usize],
+    row: &[Value],
+) -> Result<(), RecordError> {
     for &i in required {
         if row[i].is_null() {
             return Err(RecordError::MissingRequired(columns[i].name.clone()));
@@ -121,7 +125,11 @@ pub(crate) fn check_required(columns: &[Column], required: &[usize], row: &[Valu
 
 /// Converts text (a CSV field or a JSON string) to a typed value.
 pub(crate) fn value_from_text(col: &Column, text: &str) -> Result<Value, RecordError> {
-    let wrong = || RecordError::WrongType { column: col.name.clone(), expected: col.ty, found: format!("`{text}`") };
+    let wrong = || RecordError::WrongType {
+        column: col.name.clone(),
+        expected: col.ty,
+        found: format!("`{text}`"),
+    };
     Ok(match col.ty {
         DataType::String => Value::Str(text.into()),
         DataType::Int => Value::Int(text.trim().parse().map_err(|_| wrong())?),
@@ -131,13 +139,24 @@ pub(crate) fn value_from_text(col: &Column, text: &str) -> Result<Value, RecordE
             "false" | "FALSE" | "False" | "0" => Value::Bool(false),
             _ => return Err(wrong()),
         },
-        DataType::Timestamp => Value::Ts(
-            parse_timestamp(text).ok_or_else(|| RecordError::BadTimestamp { column: col.name.clone(), text: text.into() })?,
-        ),
+        DataType::Timestamp => {
+            Value::Ts(
+                parse_timestamp(text).ok_or_else(|| RecordError::BadTimestamp {
+                    column: col.name.clone(),
+                    text: text.into(),
+                })?,
+            )
+        }
     })
 }
 
 /// Indices of required columns of a source.
 pub(crate) fn required_columns(source: &Source) -> Vec<usize> {
-    source.columns.iter().enumerate().filter(|(_, c)| c.required).map(|(i, _)| i).collect()
+    source
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.required)
+        .map(|(i, _)| i)
+        .collect()
 }

@@ -35,9 +35,14 @@ impl RowScope<'_> {
         if name.eq_ignore_ascii_case("rowtime") {
             return Some(self.rowtime);
         }
-        self.columns.iter().position(|(c, _)| c == name).or_else(|| {
-            self.columns.iter().position(|(c, _)| c.eq_ignore_ascii_case(name))
-        })
+        self.columns
+            .iter()
+            .position(|(c, _)| c == name)
+            .or_else(|| {
+                self.columns
+                    .iter()
+                    .position(|(c, _)| c.eq_ignore_ascii_case(name))
+            })
     }
 }
 
@@ -98,8 +103,14 @@ impl<'a> Lowerer<'a> {
         match t.ty {
             Some(DataType::Bool) | None => Ok(t.expr),
             Some(other) => Err(self
-                .err(ErrorKind::TypeMismatch, e, format!("{} condition has type {other}, expected bool", self.clause))
-                .with_hint(format!("compare it, e.g. `{e} = ...`, or use a boolean column"))),
+                .err(
+                    ErrorKind::TypeMismatch,
+                    e,
+                    format!("{} condition has type {other}, expected bool", self.clause),
+                )
+                .with_hint(format!(
+                    "compare it, e.g. `{e} = ...`, or use a boolean column"
+                ))),
         }
     }
 
@@ -112,15 +123,24 @@ impl<'a> Lowerer<'a> {
             if lower == "window_start" || lower == "window_end" {
                 if agg.group_fn.is_some() {
                     return Err(self
-                        .err(ErrorKind::UnknownColumn, e, format!("`{}` exists only with the window table functions", id.value))
-                        .with_hint("with GROUP BY TUMBLE(...) use TUMBLE_START(...) / TUMBLE_END(...)"));
+                        .err(
+                            ErrorKind::UnknownColumn,
+                            e,
+                            format!("`{}` exists only with the window table functions", id.value),
+                        )
+                        .with_hint(
+                            "with GROUP BY TUMBLE(...) use TUMBLE_START(...) / TUMBLE_END(...)",
+                        ));
                 }
                 let (idx, name) = if lower == "window_start" {
                     (agg.window_start_index(), "window_start")
                 } else {
                     (agg.window_end_index(), "window_end")
                 };
-                return Ok(Some(Typed { expr: Expr::column(idx, name), ty: Some(DataType::Timestamp) }));
+                return Ok(Some(Typed {
+                    expr: Expr::column(idx, name),
+                    ty: Some(DataType::Timestamp),
+                }));
             }
         }
         if let ast::Expr::Function(f) = e {
@@ -133,12 +153,20 @@ impl<'a> Lowerer<'a> {
             }
         }
         // A grouping key, matched structurally.
-        let mut probe = Lowerer { sql: self.sql, row: self.row, agg: None, clause: self.clause };
+        let mut probe = Lowerer {
+            sql: self.sql,
+            row: self.row,
+            agg: None,
+            clause: self.clause,
+        };
         if let Ok(t) = probe.lower(e) {
             let agg = self.agg.as_deref().expect("aggregate context");
             if let Some(i) = agg.keys.iter().position(|(k, _, _)| *k == t.expr) {
                 let (_, name, ty) = &agg.keys[i];
-                return Ok(Some(Typed { expr: Expr::column(i, name.clone()), ty: Some(*ty) }));
+                return Ok(Some(Typed {
+                    expr: Expr::column(i, name.clone()),
+                    ty: Some(*ty),
+                }));
             }
             if let Expr::Column { name, .. } = &t.expr {
                 let keys: Vec<String> = agg.keys.iter().map(|(_, n, _)| format!("`{n}`")).collect();
@@ -158,63 +186,116 @@ impl<'a> Lowerer<'a> {
             Some(g) if g == family => {}
             Some(g) => {
                 return Err(self
-                    .err(ErrorKind::InvalidWindow, f, format!("{name} does not match the group window {g}(...)"))
-                    .with_hint(format!("use {g}_START / {g}_END with the same arguments as GROUP BY {g}(...)")))
+                    .err(
+                        ErrorKind::InvalidWindow,
+                        f,
+                        format!("{name} does not match the group window {g}(...)"),
+                    )
+                    .with_hint(format!(
+                        "use {g}_START / {g}_END with the same arguments as GROUP BY {g}(...)"
+                    )))
             }
             None => {
                 return Err(self
-                    .err(ErrorKind::InvalidWindow, f, format!("{name} needs GROUP BY {family}(...)"))
-                    .with_hint("with the window table functions, select `window_start` / `window_end`"))
+                    .err(
+                        ErrorKind::InvalidWindow,
+                        f,
+                        format!("{name} needs GROUP BY {family}(...)"),
+                    )
+                    .with_hint(
+                        "with the window table functions, select `window_start` / `window_end`",
+                    ))
             }
         }
         let args = function_args(self.sql, f)?;
         let expected = if family == "HOP" { 3 } else { 2 };
         if args.len() != expected {
-            return Err(self.err(ErrorKind::InvalidWindow, f, format!("{name} takes {expected} arguments, like GROUP BY {family}(...)")));
+            return Err(self.err(
+                ErrorKind::InvalidWindow,
+                f,
+                format!("{name} takes {expected} arguments, like GROUP BY {family}(...)"),
+            ));
         }
         let mut sizes = Vec::new();
         for a in &args[1..] {
             sizes.push(interval_ms(self.sql, a)?);
         }
         let w = agg.window;
-        let same = if family == "HOP" { sizes == [w.slide_ms, w.size_ms] } else { sizes == [w.size_ms] };
+        let same = if family == "HOP" {
+            sizes == [w.slide_ms, w.size_ms]
+        } else {
+            sizes == [w.size_ms]
+        };
         if !same {
             return Err(self
-                .err(ErrorKind::InvalidWindow, f, format!("{name} has other intervals than GROUP BY {family}(...)"))
+                .err(
+                    ErrorKind::InvalidWindow,
+                    f,
+                    format!("{name} has other intervals than GROUP BY {family}(...)"),
+                )
                 .with_hint("repeat the GROUP BY window's arguments exactly"));
         }
         let (idx, col) = match bound {
             Bound::Start => (agg.window_start_index(), "window_start"),
             Bound::End => (agg.window_end_index(), "window_end"),
         };
-        Ok(Typed { expr: Expr::column(idx, col), ty: Some(DataType::Timestamp) })
+        Ok(Typed {
+            expr: Expr::column(idx, col),
+            ty: Some(DataType::Timestamp),
+        })
     }
 
     fn lower_aggregate(&mut self, f: &ast::Function, name: &str) -> R<Typed> {
         let (distinct, args) = match &f.args {
             ast::FunctionArguments::List(l) => (
-                matches!(l.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct)),
+                matches!(
+                    l.duplicate_treatment,
+                    Some(ast::DuplicateTreatment::Distinct)
+                ),
                 l.args.as_slice(),
             ),
             ast::FunctionArguments::None => (false, &[][..]),
             ast::FunctionArguments::Subquery(_) => {
-                return Err(self.err(ErrorKind::Unsupported, f, "subqueries as aggregate arguments are not supported"))
+                return Err(self.err(
+                    ErrorKind::Unsupported,
+                    f,
+                    "subqueries as aggregate arguments are not supported",
+                ))
             }
         };
         if f.filter.is_some() || f.over.is_some() {
-            return Err(self.err(ErrorKind::Unsupported, f, format!("{name} with FILTER or OVER is not supported here")));
+            return Err(self.err(
+                ErrorKind::Unsupported,
+                f,
+                format!("{name} with FILTER or OVER is not supported here"),
+            ));
         }
         let upper = name.to_ascii_uppercase();
         let call = match args {
-            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard)] if upper == "COUNT" && !distinct => {
-                AggCall { func: AggFunc::CountStar, arg: None, ty: DataType::Int }
+            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard)]
+                if upper == "COUNT" && !distinct =>
+            {
+                AggCall {
+                    func: AggFunc::CountStar,
+                    arg: None,
+                    ty: DataType::Int,
+                }
             }
             [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a))] => {
                 let func = AggFunc::from_name(&upper, distinct).ok_or_else(|| {
-                    self.err(ErrorKind::Unsupported, f, format!("{upper}(DISTINCT ...) is not supported"))
-                        .with_hint("DISTINCT is supported in COUNT(DISTINCT x)")
+                    self.err(
+                        ErrorKind::Unsupported,
+                        f,
+                        format!("{upper}(DISTINCT ...) is not supported"),
+                    )
+                    .with_hint("DISTINCT is supported in COUNT(DISTINCT x)")
                 })?;
-                let mut inner = Lowerer { sql: self.sql, row: self.row, agg: None, clause: "an aggregate argument" };
+                let mut inner = Lowerer {
+                    sql: self.sql,
+                    row: self.row,
+                    agg: None,
+                    clause: "an aggregate argument",
+                };
                 let arg = inner.lower(a).map_err(|d| {
                     if d.kind == ErrorKind::Unsupported && d.message.contains("aggregate") {
                         d.with_hint("aggregates cannot be nested")
@@ -222,12 +303,25 @@ impl<'a> Lowerer<'a> {
                         d
                     }
                 })?;
-                if matches!(func, AggFunc::Sum | AggFunc::Avg) && !arg.ty.is_none_or(DataType::is_numeric) {
+                if matches!(func, AggFunc::Sum | AggFunc::Avg)
+                    && !arg.ty.is_none_or(DataType::is_numeric)
+                {
                     return Err(self
-                        .err(ErrorKind::TypeMismatch, a, format!("{upper} needs a numeric argument, `{a}` has type {}", arg.ty.unwrap_or(DataType::String)))
+                        .err(
+                            ErrorKind::TypeMismatch,
+                            a,
+                            format!(
+                                "{upper} needs a numeric argument, `{a}` has type {}",
+                                arg.ty.unwrap_or(DataType::String)
+                            ),
+                        )
                         .with_hint(format!("use COUNT, MIN or MAX, or CAST({a} AS float)")));
                 }
-                AggCall { func, ty: func.result_type(arg.ty), arg: Some(arg.expr) }
+                AggCall {
+                    func,
+                    ty: func.result_type(arg.ty),
+                    arg: Some(arg.expr),
+                }
             }
             _ => return Err(self.err(ErrorKind::Syntax, f, format!("{upper} takes one argument"))),
         };
@@ -240,7 +334,10 @@ impl<'a> Lowerer<'a> {
             }
         };
         let idx = agg.agg_index(i);
-        Ok(Typed { expr: Expr::column(idx, call.to_string()), ty: Some(call.ty) })
+        Ok(Typed {
+            expr: Expr::column(idx, call.to_string()),
+            ty: Some(call.ty),
+        })
     }
 
     fn lower_structural(&mut self, e: &ast::Expr) -> R<Typed> {
@@ -373,8 +470,15 @@ impl<'a> Lowerer<'a> {
         match self.row.resolve(name) {
             Some(i) => {
                 let (col, ty) = &self.row.columns[i];
-                let display = if name.eq_ignore_ascii_case("rowtime") { "rowtime".to_string() } else { col.clone() };
-                Ok(Typed { expr: Expr::column(i, display), ty: Some(*ty) })
+                let display = if name.eq_ignore_ascii_case("rowtime") {
+                    "rowtime".to_string()
+                } else {
+                    col.clone()
+                };
+                Ok(Typed {
+                    expr: Expr::column(i, display),
+                    ty: Some(*ty),
+                })
             }
             None => {
                 let lower = name.to_ascii_lowercase();
@@ -383,18 +487,31 @@ impl<'a> Lowerer<'a> {
                         .err(ErrorKind::UnknownColumn, node, format!("`{name}` cannot be used in {}", self.clause))
                         .with_hint("window bounds exist only after grouping: use them in SELECT, GROUP BY or HAVING"));
                 }
-                let mut names: Vec<&str> = self.row.columns.iter().map(|(c, _)| c.as_str()).collect();
+                let mut names: Vec<&str> =
+                    self.row.columns.iter().map(|(c, _)| c.as_str()).collect();
                 names.push("rowtime");
                 let hint = match closest(name, names.iter().copied()) {
                     Some(c) => format!("did you mean `{c}`?"),
                     None => format!("available columns: {}", names.join(", ")),
                 };
-                Err(self.err(ErrorKind::UnknownColumn, node, format!("unknown column `{name}`")).with_hint(hint))
+                Err(self
+                    .err(
+                        ErrorKind::UnknownColumn,
+                        node,
+                        format!("unknown column `{name}`"),
+                    )
+                    .with_hint(hint))
             }
         }
     }
 
-    fn binary(&mut self, e: &ast::Expr, left: &ast::Expr, op: &ast::BinaryOperator, right: &ast::Expr) -> R<Typed> {
+    fn binary(
+        &mut self,
+        e: &ast::Expr,
+        left: &ast::Expr,
+        op: &ast::BinaryOperator,
+        right: &ast::Expr,
+    ) -> R<Typed> {
         use ast::BinaryOperator as B;
         let l = self.lower(left)?;
         let r = self.lower(right)?;
@@ -402,7 +519,14 @@ impl<'a> Lowerer<'a> {
             B::And | B::Or => {
                 self.expect(left, &l, DataType::Bool, &op.to_string())?;
                 self.expect(right, &r, DataType::Bool, &op.to_string())?;
-                (if matches!(op, B::And) { BinOp::And } else { BinOp::Or }, Some(DataType::Bool))
+                (
+                    if matches!(op, B::And) {
+                        BinOp::And
+                    } else {
+                        BinOp::Or
+                    },
+                    Some(DataType::Bool),
+                )
             }
             B::Eq | B::NotEq | B::Lt | B::LtEq | B::Gt | B::GtEq => {
                 self.comparable(right, &l, &r)?;
@@ -441,24 +565,56 @@ impl<'a> Lowerer<'a> {
                 (b, ty)
             }
             B::StringConcat => {
-                return Ok(Typed { expr: Expr::Call { func: Func::Concat, args: vec![l.expr, r.expr] }, ty: Some(DataType::String) });
+                return Ok(Typed {
+                    expr: Expr::Call {
+                        func: Func::Concat,
+                        args: vec![l.expr, r.expr],
+                    },
+                    ty: Some(DataType::String),
+                });
             }
-            other => return Err(self.err(ErrorKind::Unsupported, e, format!("operator `{other}` is not supported"))),
+            other => {
+                return Err(self.err(
+                    ErrorKind::Unsupported,
+                    e,
+                    format!("operator `{other}` is not supported"),
+                ))
+            }
         };
-        Ok(Typed { expr: Expr::Binary { op: bop, left: Box::new(l.expr), right: Box::new(r.expr) }, ty })
+        Ok(Typed {
+            expr: Expr::Binary {
+                op: bop,
+                left: Box::new(l.expr),
+                right: Box::new(r.expr),
+            },
+            ty,
+        })
     }
 
     fn function(&mut self, e: &ast::Expr, f: &ast::Function) -> R<Typed> {
         let name = function_name(f);
         if AggFunc::is_aggregate_name(&name) {
             return Err(self
-                .err(ErrorKind::Unsupported, e, format!("aggregate function {name} is not allowed in {}", self.clause))
+                .err(
+                    ErrorKind::Unsupported,
+                    e,
+                    format!(
+                        "aggregate function {name} is not allowed in {}",
+                        self.clause
+                    ),
+                )
                 .with_hint("aggregates belong in SELECT or HAVING of a grouped query"));
         }
         if window_aux(&name).is_some() || matches!(name.as_str(), "TUMBLE" | "HOP") {
             return Err(self
-                .err(ErrorKind::InvalidWindow, e, format!("{name}(...) is not allowed in {}", self.clause))
-                .with_hint("group windows go in GROUP BY; their bounds (TUMBLE_END, ...) in SELECT"));
+                .err(
+                    ErrorKind::InvalidWindow,
+                    e,
+                    format!("{name}(...) is not allowed in {}", self.clause),
+                )
+                .with_hint(
+                    "group windows go in GROUP BY; their bounds (TUMBLE_END, ...) in SELECT",
+                ));
         }
         let Some(func) = Func::from_name(&name) else {
             return Err(self.err(ErrorKind::Unsupported, e, format!("unknown function {name}")).with_hint(
@@ -474,7 +630,19 @@ impl<'a> Lowerer<'a> {
         }
         let arity_err = |lo: usize, hi: usize| -> R<()> {
             if args.len() < lo || args.len() > hi {
-                Err(self.err(ErrorKind::Syntax, e, format!("{name} takes {} argument(s), got {}", if lo == hi { lo.to_string() } else { format!("{lo} to {hi}") }, args.len())))
+                Err(self.err(
+                    ErrorKind::Syntax,
+                    e,
+                    format!(
+                        "{name} takes {} argument(s), got {}",
+                        if lo == hi {
+                            lo.to_string()
+                        } else {
+                            format!("{lo} to {hi}")
+                        },
+                        args.len()
+                    ),
+                ))
             } else {
                 Ok(())
             }
@@ -498,19 +666,37 @@ impl<'a> Lowerer<'a> {
             }
             Func::Lower | Func::Upper | Func::Length => {
                 arity_err(1, 1)?;
-                let t = Typed { expr: Expr::Literal(Value::Null), ty: types[0].1 };
+                let t = Typed {
+                    expr: Expr::Literal(Value::Null),
+                    ty: types[0].1,
+                };
                 self.expect(types[0].0, &t, DataType::String, &name)?;
-                Some(if func == Func::Length { DataType::Int } else { DataType::String })
+                Some(if func == Func::Length {
+                    DataType::Int
+                } else {
+                    DataType::String
+                })
             }
             Func::Abs | Func::Floor | Func::Ceil | Func::Round => {
                 arity_err(1, if func == Func::Round { 2 } else { 1 })?;
                 if !types[0].1.is_none_or(DataType::is_numeric) {
-                    return Err(self.mismatch(types[0].0, &Typed { expr: Expr::Literal(Value::Null), ty: types[0].1 }, "a number", &name));
+                    return Err(self.mismatch(
+                        types[0].0,
+                        &Typed {
+                            expr: Expr::Literal(Value::Null),
+                            ty: types[0].1,
+                        },
+                        "a number",
+                        &name,
+                    ));
                 }
                 types[0].1
             }
         };
-        Ok(Typed { expr: Expr::Call { func, args }, ty })
+        Ok(Typed {
+            expr: Expr::Call { func, args },
+            ty,
+        })
     }
 
     fn expect(&self, node: &ast::Expr, t: &Typed, want: DataType, what: &str) -> R<()> {
@@ -523,8 +709,14 @@ impl<'a> Lowerer<'a> {
 
     fn mismatch(&self, node: &ast::Expr, t: &Typed, want: &str, what: &str) -> Diagnostic {
         let has = t.ty.map(|d| d.name()).unwrap_or("null");
-        self.err(ErrorKind::TypeMismatch, node, format!("{what} expects {want}, but `{node}` has type {has}"))
-            .with_hint(format!("convert it with CAST({node} AS ...) or use a {want} column"))
+        self.err(
+            ErrorKind::TypeMismatch,
+            node,
+            format!("{what} expects {want}, but `{node}` has type {has}"),
+        )
+        .with_hint(format!(
+            "convert it with CAST({node} AS ...) or use a {want} column"
+        ))
     }
 
     fn comparable(&self, node: &ast::Expr, a: &Typed, b: &Typed) -> R<()> {
@@ -535,12 +727,23 @@ impl<'a> Lowerer<'a> {
             (Some(x), Some(y)) if x.is_numeric() && y.is_numeric() => Ok(()),
             (Some(Timestamp), Some(Int)) | (Some(Int), Some(Timestamp)) => Ok(()),
             (Some(x), Some(y)) => Err(self
-                .err(ErrorKind::TypeMismatch, node, format!("cannot compare {x} with {y}"))
-                .with_hint(format!("both sides must have one type; use CAST(... AS {x})"))),
+                .err(
+                    ErrorKind::TypeMismatch,
+                    node,
+                    format!("cannot compare {x} with {y}"),
+                )
+                .with_hint(format!(
+                    "both sides must have one type; use CAST(... AS {x})"
+                ))),
         }
     }
 
-    fn unify(&self, node: &ast::Expr, a: Option<DataType>, b: Option<DataType>) -> R<Option<DataType>> {
+    fn unify(
+        &self,
+        node: &ast::Expr,
+        a: Option<DataType>,
+        b: Option<DataType>,
+    ) -> R<Option<DataType>> {
         use DataType::*;
         Ok(match (a, b) {
             (None, t) | (t, None) => t,
@@ -548,7 +751,11 @@ impl<'a> Lowerer<'a> {
             (Some(x), Some(y)) if x.is_numeric() && y.is_numeric() => Some(Float),
             (Some(x), Some(y)) => {
                 return Err(self
-                    .err(ErrorKind::TypeMismatch, node, format!("branches have different types: {x} and {y}"))
+                    .err(
+                        ErrorKind::TypeMismatch,
+                        node,
+                        format!("branches have different types: {x} and {y}"),
+                    )
                     .with_hint("make every branch the same type, e.g. with CAST"))
             }
         })
@@ -583,26 +790,35 @@ pub(crate) fn function_args<'f>(sql: &SqlText, f: &'f ast::Function) -> R<Vec<&'
             .iter()
             .map(|a| match a {
                 ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e),
-                other => Err(sql.error(ErrorKind::Unsupported, f.span(), format!("unsupported argument `{other}`"))),
+                other => Err(sql.error(
+                    ErrorKind::Unsupported,
+                    f.span(),
+                    format!("unsupported argument `{other}`"),
+                )),
             })
             .collect(),
-        ast::FunctionArguments::Subquery(_) => {
-            Err(sql.error(ErrorKind::Unsupported, f.span(), "subquery arguments are not supported"))
-        }
+        ast::FunctionArguments::Subquery(_) => Err(sql.error(
+            ErrorKind::Unsupported,
+            f.span(),
+            "subquery arguments are not supported",
+        )),
     }
 }
 
 /// `INTERVAL '1' HOUR` (also `INTERVAL '30' MINUTES`, `INTERVAL '1 hour'`) in ms.
 pub(crate) fn interval_ms(sql: &SqlText, e: &ast::Expr) -> R<u64> {
     let bad = |msg: String| {
-        sql.error(ErrorKind::Syntax, e.span(), msg)
-            .with_hint("write intervals like INTERVAL '1' HOUR, INTERVAL '30' MINUTES or INTERVAL '10' SECOND")
+        sql.error(ErrorKind::Syntax, e.span(), msg).with_hint(
+            "write intervals like INTERVAL '1' HOUR, INTERVAL '30' MINUTES or INTERVAL '10' SECOND",
+        )
     };
     let ast::Expr::Interval(iv) = e else {
         return Err(bad(format!("expected an interval, found `{e}`")));
     };
     if iv.last_field.is_some() {
-        return Err(bad("interval ranges (e.g. HOUR TO MINUTE) are not supported".into()));
+        return Err(bad(
+            "interval ranges (e.g. HOUR TO MINUTE) are not supported".into(),
+        ));
     }
     let text = match iv.value.as_ref() {
         ast::Expr::Value(v) => match &v.value {
@@ -624,9 +840,16 @@ pub(crate) fn interval_ms(sql: &SqlText, e: &ast::Expr) -> R<u64> {
         Some(F::Hour | F::Hours) => 3_600_000,
         Some(F::Day | F::Days) => 86_400_000,
         Some(F::Week(_) | F::Weeks) => 7 * 86_400_000,
-        Some(other) => return Err(bad(format!("interval unit {other} is not supported (months and years vary in length)"))),
+        Some(other) => {
+            return Err(bad(format!(
+                "interval unit {other} is not supported (months and years vary in length)"
+            )))
+        }
     };
-    let n: u64 = text.trim().parse().map_err(|_| bad(format!("interval value '{text}' is not a whole number")))?;
+    let n: u64 = text
+        .trim()
+        .parse()
+        .map_err(|_| bad(format!("interval value '{text}' is not a whole number")))?;
     Ok(n * scale)
 }
 
@@ -636,15 +859,33 @@ fn literal(sql: &SqlText, e: &ast::Expr, v: &ast::Value) -> R<Typed> {
             Ok(i) => (Value::Int(i), DataType::Int),
             Err(_) => match n.parse::<f64>() {
                 Ok(f) => (Value::Float(f), DataType::Float),
-                Err(_) => return Err(sql.error(ErrorKind::Syntax, e.span(), format!("bad number {n}"))),
+                Err(_) => {
+                    return Err(sql.error(ErrorKind::Syntax, e.span(), format!("bad number {n}")))
+                }
             },
         },
-        ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => (Value::Str(s.as_str().into()), DataType::String),
+        ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => {
+            (Value::Str(s.as_str().into()), DataType::String)
+        }
         ast::Value::Boolean(b) => (Value::Bool(*b), DataType::Bool),
-        ast::Value::Null => return Ok(Typed { expr: Expr::Literal(Value::Null), ty: None }),
-        other => return Err(sql.error(ErrorKind::Unsupported, e.span(), format!("unsupported literal {other}"))),
+        ast::Value::Null => {
+            return Ok(Typed {
+                expr: Expr::Literal(Value::Null),
+                ty: None,
+            })
+        }
+        other => {
+            return Err(sql.error(
+                ErrorKind::Unsupported,
+                e.span(),
+                format!("unsupported literal {other}"),
+            ))
+        }
     };
-    Ok(Typed { expr: Expr::Literal(value), ty: Some(ty) })
+    Ok(Typed {
+        expr: Expr::Literal(value),
+        ty: Some(ty),
+    })
 }
 
 fn cast_target(t: &ast::DataType) -> Option<DataType> {

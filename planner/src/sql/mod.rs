@@ -70,29 +70,60 @@ pub fn plan_feature(job: &Job, feature: &Feature) -> Result<LogicalPlan, Diagnos
         line0: feature.sql_line,
         indent: feature.sql_indent,
     };
-    let statements = Parser::parse_sql(&GenericDialect {}, &sql.text).map_err(|e| parse_error(&sql, &e.to_string()))?;
+    let statements = Parser::parse_sql(&GenericDialect {}, &sql.text)
+        .map_err(|e| parse_error(&sql, &e.to_string()))?;
     let [statement] = statements.as_slice() else {
-        return Err(sql.error_at(ErrorKind::Syntax, Location { line: 1, column: 1 }, "a feature's sql must be exactly one SELECT statement"));
+        return Err(sql.error_at(
+            ErrorKind::Syntax,
+            Location { line: 1, column: 1 },
+            "a feature's sql must be exactly one SELECT statement",
+        ));
     };
     let ast::Statement::Query(query) = statement else {
-        return Err(sql.error(ErrorKind::Syntax, statement.span(), "a feature's sql must be a SELECT query"));
+        return Err(sql.error(
+            ErrorKind::Syntax,
+            statement.span(),
+            "a feature's sql must be a SELECT query",
+        ));
     };
     if query.with.is_some() {
-        return Err(sql.error(ErrorKind::Unsupported, query.span(), "WITH is not supported yet").with_hint("inline the subquery"));
+        return Err(sql
+            .error(
+                ErrorKind::Unsupported,
+                query.span(),
+                "WITH is not supported yet",
+            )
+            .with_hint("inline the subquery"));
     }
     if let Some(o) = &query.order_by {
         return Err(sql
-            .error(ErrorKind::Unsupported, o.span(), "ORDER BY is not supported on a feature query")
+            .error(
+                ErrorKind::Unsupported,
+                o.span(),
+                "ORDER BY is not supported on a feature query",
+            )
             .with_hint("feature rows are emitted in window order; remove ORDER BY"));
     }
     if let Some(l) = &query.limit_clause {
-        return Err(sql.error(ErrorKind::Unsupported, l.span(), "LIMIT is not supported on a feature query"));
+        return Err(sql.error(
+            ErrorKind::Unsupported,
+            l.span(),
+            "LIMIT is not supported on a feature query",
+        ));
     }
     let ast::SetExpr::Select(select) = query.body.as_ref() else {
-        return Err(sql
-            .error(ErrorKind::Unsupported, query.body.span(), "only a single SELECT is supported (no UNION, VALUES)"));
+        return Err(sql.error(
+            ErrorKind::Unsupported,
+            query.body.span(),
+            "only a single SELECT is supported (no UNION, VALUES)",
+        ));
     };
-    Planner { job, feature, sql: &sql }.select(select)
+    Planner {
+        job,
+        feature,
+        sql: &sql,
+    }
+    .select(select)
 }
 
 struct Planner<'a> {
@@ -113,10 +144,22 @@ impl Planner<'_> {
         let sql = self.sql;
         let here = s.select_token.0.span;
         if s.distinct.is_some() {
-            return Err(sql.error(ErrorKind::Unsupported, here, "SELECT DISTINCT is not supported yet"));
+            return Err(sql.error(
+                ErrorKind::Unsupported,
+                here,
+                "SELECT DISTINCT is not supported yet",
+            ));
         }
-        if s.qualify.is_some() || !s.lateral_views.is_empty() || !s.named_window.is_empty() || s.prewhere.is_some() {
-            return Err(sql.error(ErrorKind::Unsupported, here, "QUALIFY, LATERAL VIEW, WINDOW and PREWHERE are not supported"));
+        if s.qualify.is_some()
+            || !s.lateral_views.is_empty()
+            || !s.named_window.is_empty()
+            || s.prewhere.is_some()
+        {
+            return Err(sql.error(
+                ErrorKind::Unsupported,
+                here,
+                "QUALIFY, LATERAL VIEW, WINDOW and PREWHERE are not supported",
+            ));
         }
         let [from] = s.from.as_slice() else {
             return Err(sql
@@ -125,13 +168,26 @@ impl Planner<'_> {
         };
         if let Some(j) = from.joins.first() {
             return Err(sql
-                .error(ErrorKind::Unsupported, j.relation.span(), "joins are not supported yet")
-                .with_hint("interval joins are planned; for now compute the feature from one source"));
+                .error(
+                    ErrorKind::Unsupported,
+                    j.relation.span(),
+                    "joins are not supported yet",
+                )
+                .with_hint(
+                    "interval joins are planned; for now compute the feature from one source",
+                ));
         }
         let (source_idx, tvf_window) = self.relation(&from.relation)?;
         let source = &self.job.sources[source_idx];
-        let columns: Vec<(String, DataType)> = source.columns.iter().map(|c| (c.name.clone(), c.ty)).collect();
-        let row = RowScope { columns: &columns, rowtime: source.event_time };
+        let columns: Vec<(String, DataType)> = source
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.ty))
+            .collect();
+        let row = RowScope {
+            columns: &columns,
+            rowtime: source.event_time,
+        };
 
         let mut plan = LogicalPlan::Scan {
             source: source_idx,
@@ -141,18 +197,37 @@ impl Planner<'_> {
             watermark_delay_ms: source.watermark_delay_ms,
         };
         if let Some(w) = &s.selection {
-            let predicate = Lowerer { sql, row: &row, agg: None, clause: "WHERE" }.lower_predicate(w)?;
-            plan = LogicalPlan::Filter { input: Box::new(plan), predicate };
+            let predicate = Lowerer {
+                sql,
+                row: &row,
+                agg: None,
+                clause: "WHERE",
+            }
+            .lower_predicate(w)?;
+            plan = LogicalPlan::Filter {
+                input: Box::new(plan),
+                predicate,
+            };
         }
 
         // GROUP BY: one window and any number of keys.
         let group_exprs: &[ast::Expr] = match &s.group_by {
             ast::GroupByExpr::Expressions(e, mods) if mods.is_empty() => e,
             ast::GroupByExpr::Expressions(_, _) => {
-                return Err(sql.error(ErrorKind::Unsupported, here, "GROUP BY modifiers (ROLLUP, CUBE, ...) are not supported"))
+                return Err(sql.error(
+                    ErrorKind::Unsupported,
+                    here,
+                    "GROUP BY modifiers (ROLLUP, CUBE, ...) are not supported",
+                ))
             }
             ast::GroupByExpr::All(_) => {
-                return Err(sql.error(ErrorKind::Unsupported, here, "GROUP BY ALL is not supported").with_hint("list the grouping keys"))
+                return Err(sql
+                    .error(
+                        ErrorKind::Unsupported,
+                        here,
+                        "GROUP BY ALL is not supported",
+                    )
+                    .with_hint("list the grouping keys"))
             }
         };
         let mut window: Option<GroupWindow> = None;
@@ -164,11 +239,23 @@ impl Planner<'_> {
                 if name == "TUMBLE" || name == "HOP" {
                     if tvf_window.is_some() {
                         return Err(sql
-                            .error(ErrorKind::InvalidWindow, g.span(), format!("GROUP BY {name}(...) together with a window table function"))
-                            .with_hint("with FROM TABLE(TUMBLE(...)), GROUP BY window_start, window_end"));
+                            .error(
+                                ErrorKind::InvalidWindow,
+                                g.span(),
+                                format!(
+                                    "GROUP BY {name}(...) together with a window table function"
+                                ),
+                            )
+                            .with_hint(
+                                "with FROM TABLE(TUMBLE(...)), GROUP BY window_start, window_end",
+                            ));
                     }
                     if window.is_some() {
-                        return Err(sql.error(ErrorKind::InvalidWindow, g.span(), "a query can group by only one window"));
+                        return Err(sql.error(
+                            ErrorKind::InvalidWindow,
+                            g.span(),
+                            "a query can group by only one window",
+                        ));
                     }
                     window = Some(self.group_window(f, &name, &row, 0)?);
                     continue;
@@ -181,7 +268,13 @@ impl Planner<'_> {
                     continue;
                 }
             }
-            let t = Lowerer { sql, row: &row, agg: None, clause: "GROUP BY" }.lower(g)?;
+            let t = Lowerer {
+                sql,
+                row: &row,
+                agg: None,
+                clause: "GROUP BY",
+            }
+            .lower(g)?;
             let name = match &t.expr {
                 crate::expr::Expr::Column { name, .. } => name.clone(),
                 other => other.to_string(),
@@ -191,19 +284,34 @@ impl Planner<'_> {
         if let Some(w) = tvf_window {
             if !saw_bound {
                 return Err(sql
-                    .error(ErrorKind::InvalidWindow, here, "a window table function needs GROUP BY window_start, window_end")
+                    .error(
+                        ErrorKind::InvalidWindow,
+                        here,
+                        "a window table function needs GROUP BY window_start, window_end",
+                    )
                     .with_hint("add `window_start, window_end` to GROUP BY"));
             }
             window = Some(w);
         }
         let Some(window) = window else {
             return Err(sql
-                .error(ErrorKind::Unsupported, here, "a feature query must aggregate over an event-time window")
-                .with_detail("without a window, grouped state grows forever and results never become final")
+                .error(
+                    ErrorKind::Unsupported,
+                    here,
+                    "a feature query must aggregate over an event-time window",
+                )
+                .with_detail(
+                    "without a window, grouped state grows forever and results never become final",
+                )
                 .with_hint("add a window, e.g. GROUP BY key, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
         };
 
-        let mut scope = AggScope { keys, aggs: Vec::new(), window: window.window, group_fn: window.group_fn };
+        let mut scope = AggScope {
+            keys,
+            aggs: Vec::new(),
+            window: window.window,
+            group_fn: window.group_fn,
+        };
         let mut outputs: Vec<NamedExpr> = Vec::new();
         for (i, item) in s.projection.iter().enumerate() {
             let (e, name) = match item {
@@ -211,21 +319,47 @@ impl Planner<'_> {
                 ast::SelectItem::ExprWithAlias { expr, alias } => (expr, alias.value.clone()),
                 other => {
                     return Err(sql
-                        .error(ErrorKind::Unsupported, other.span(), "`*` is not allowed in a grouped query")
+                        .error(
+                            ErrorKind::Unsupported,
+                            other.span(),
+                            "`*` is not allowed in a grouped query",
+                        )
                         .with_hint("select the grouping keys and aggregates by name"))
                 }
             };
-            let t = Lowerer { sql, row: &row, agg: Some(&mut scope), clause: "SELECT" }.lower(e)?;
+            let t = Lowerer {
+                sql,
+                row: &row,
+                agg: Some(&mut scope),
+                clause: "SELECT",
+            }
+            .lower(e)?;
             if outputs.iter().any(|o| o.name.eq_ignore_ascii_case(&name)) {
                 return Err(sql
-                    .error(ErrorKind::Syntax, e.span(), format!("output column `{name}` is selected twice"))
+                    .error(
+                        ErrorKind::Syntax,
+                        e.span(),
+                        format!("output column `{name}` is selected twice"),
+                    )
                     .with_hint("give each selected column a distinct alias with AS"));
             }
             self.check_reserved(&name, &t.expr, &scope, e)?;
-            outputs.push(NamedExpr { name, expr: t.expr, ty: t.ty.unwrap_or(DataType::String) });
+            outputs.push(NamedExpr {
+                name,
+                expr: t.expr,
+                ty: t.ty.unwrap_or(DataType::String),
+            });
         }
         let having = match &s.having {
-            Some(h) => Some(Lowerer { sql, row: &row, agg: Some(&mut scope), clause: "HAVING" }.lower_predicate(h)?),
+            Some(h) => Some(
+                Lowerer {
+                    sql,
+                    row: &row,
+                    agg: Some(&mut scope),
+                    clause: "HAVING",
+                }
+                .lower_predicate(h)?,
+            ),
             None => None,
         };
 
@@ -234,18 +368,38 @@ impl Planner<'_> {
             input: Box::new(plan),
             window: scope.window,
             time_column,
-            keys: scope.keys.iter().map(|(e, n, t)| NamedExpr { name: n.clone(), expr: e.clone(), ty: *t }).collect(),
+            keys: scope
+                .keys
+                .iter()
+                .map(|(e, n, t)| NamedExpr {
+                    name: n.clone(),
+                    expr: e.clone(),
+                    ty: *t,
+                })
+                .collect(),
             aggs: scope.aggs.clone(),
             allowed_lateness_ms: self.feature.allowed_lateness_ms,
         };
         if let Some(predicate) = having {
-            plan = LogicalPlan::Filter { input: Box::new(plan), predicate };
+            plan = LogicalPlan::Filter {
+                input: Box::new(plan),
+                predicate,
+            };
         }
-        Ok(LogicalPlan::Project { input: Box::new(plan), columns: outputs })
+        Ok(LogicalPlan::Project {
+            input: Box::new(plan),
+            columns: outputs,
+        })
     }
 
     /// Output names `feature`, `version`, `revision` are taken; `window_start`/`window_end` must be the window bounds.
-    fn check_reserved(&self, name: &str, e: &crate::expr::Expr, scope: &AggScope, node: &ast::Expr) -> Result<(), Diagnostic> {
+    fn check_reserved(
+        &self,
+        name: &str,
+        e: &crate::expr::Expr,
+        scope: &AggScope,
+        node: &ast::Expr,
+    ) -> Result<(), Diagnostic> {
         let lower = name.to_ascii_lowercase();
         let bound = match lower.as_str() {
             "feature" | "version" | "revision" => None,
@@ -253,62 +407,120 @@ impl Planner<'_> {
             "window_end" => Some(scope.window_end_index()),
             _ => return Ok(()),
         };
-        let ok = matches!((bound, e), (Some(i), crate::expr::Expr::Column { index, .. }) if *index == i);
+        let ok =
+            matches!((bound, e), (Some(i), crate::expr::Expr::Column { index, .. }) if *index == i);
         if ok {
             return Ok(());
         }
         Err(self
             .sql
-            .error(ErrorKind::Syntax, node.span(), format!("output column name `{name}` is reserved"))
-            .with_detail("every output row carries feature, version, window_start, window_end and revision")
+            .error(
+                ErrorKind::Syntax,
+                node.span(),
+                format!("output column name `{name}` is reserved"),
+            )
+            .with_detail(
+                "every output row carries feature, version, window_start, window_end and revision",
+            )
             .with_hint("choose another alias with AS"))
     }
 
     fn relation(&self, rel: &ast::TableFactor) -> Result<(usize, Option<GroupWindow>), Diagnostic> {
         let sql = self.sql;
         match rel {
-            ast::TableFactor::Table { name, args: None, .. } => Ok((self.source(&name.to_string(), rel.span())?, None)),
-            ast::TableFactor::TableFunction { expr: ast::Expr::Function(f), .. } => {
+            ast::TableFactor::Table {
+                name, args: None, ..
+            } => Ok((self.source(&name.to_string(), rel.span())?, None)),
+            ast::TableFactor::TableFunction {
+                expr: ast::Expr::Function(f),
+                ..
+            } => {
                 let fname = function_name(f);
                 if fname != "TUMBLE" && fname != "HOP" {
                     return Err(sql
-                        .error(ErrorKind::Unsupported, f.span(), format!("table function {fname} is not supported"))
+                        .error(
+                            ErrorKind::Unsupported,
+                            f.span(),
+                            format!("table function {fname} is not supported"),
+                        )
                         .with_hint("window table functions: TUMBLE, HOP"));
                 }
                 let args = function_args(sql, f)?;
                 let Some(ast::Expr::Identifier(table)) = args.first() else {
                     return Err(sql
-                        .error(ErrorKind::Syntax, f.span(), format!("{fname} needs `TABLE <source>` as its first argument"))
-                        .with_hint(format!("{fname}(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' HOUR)")));
+                        .error(
+                            ErrorKind::Syntax,
+                            f.span(),
+                            format!("{fname} needs `TABLE <source>` as its first argument"),
+                        )
+                        .with_hint(format!(
+                            "{fname}(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' HOUR)"
+                        )));
                 };
                 let idx = self.source(&table.value, args[0].span())?;
                 let source = &self.job.sources[idx];
-                let columns: Vec<(String, DataType)> = source.columns.iter().map(|c| (c.name.clone(), c.ty)).collect();
-                let row = RowScope { columns: &columns, rowtime: source.event_time };
+                let columns: Vec<(String, DataType)> = source
+                    .columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.ty))
+                    .collect();
+                let row = RowScope {
+                    columns: &columns,
+                    rowtime: source.event_time,
+                };
                 let w = self.group_window(f, &fname, &row, 1)?;
-                Ok((idx, Some(GroupWindow { window: w.window, group_fn: None })))
+                Ok((
+                    idx,
+                    Some(GroupWindow {
+                        window: w.window,
+                        group_fn: None,
+                    }),
+                ))
             }
             ast::TableFactor::Derived { .. } => Err(sql
-                .error(ErrorKind::Unsupported, rel.span(), "subqueries in FROM are not supported yet")
+                .error(
+                    ErrorKind::Unsupported,
+                    rel.span(),
+                    "subqueries in FROM are not supported yet",
+                )
                 .with_hint("filter in WHERE of the outer query")),
-            other => Err(sql.error(ErrorKind::Unsupported, other.span(), format!("unsupported FROM item `{other}`"))),
+            other => Err(sql.error(
+                ErrorKind::Unsupported,
+                other.span(),
+                format!("unsupported FROM item `{other}`"),
+            )),
         }
     }
 
     fn source(&self, name: &str, span: Span) -> Result<usize, Diagnostic> {
         let names: Vec<&str> = self.job.sources.iter().map(|s| s.name.as_str()).collect();
-        names.iter().position(|n| n.eq_ignore_ascii_case(name)).ok_or_else(|| {
-            let hint = match closest(name, names.iter().copied()) {
-                Some(c) => format!("did you mean `{c}`?"),
-                None => format!("the job's sources are: {}", names.join(", ")),
-            };
-            self.sql.error(ErrorKind::UnknownTable, span, format!("unknown table `{name}`")).with_hint(hint)
-        })
+        names
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                let hint = match closest(name, names.iter().copied()) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None => format!("the job's sources are: {}", names.join(", ")),
+                };
+                self.sql
+                    .error(
+                        ErrorKind::UnknownTable,
+                        span,
+                        format!("unknown table `{name}`"),
+                    )
+                    .with_hint(hint)
+            })
     }
 
     /// `TUMBLE(t, size)` / `HOP(t, slide, size)`; in the TVF form the time argument is
     /// `DESCRIPTOR(t)` and comes after the table (`skip` = 1).
-    fn group_window(&self, f: &ast::Function, name: &str, row: &RowScope, skip: usize) -> Result<GroupWindow, Diagnostic> {
+    fn group_window(
+        &self,
+        f: &ast::Function,
+        name: &str,
+        row: &RowScope,
+        skip: usize,
+    ) -> Result<GroupWindow, Diagnostic> {
         let sql = self.sql;
         let args = function_args(sql, f)?;
         let want = skip + if name == "HOP" { 3 } else { 2 };
@@ -319,7 +531,11 @@ impl Planner<'_> {
         };
         if args.len() != want {
             return Err(sql
-                .error(ErrorKind::InvalidWindow, f.span(), format!("{name} takes {want} arguments, got {}", args.len()))
+                .error(
+                    ErrorKind::InvalidWindow,
+                    f.span(),
+                    format!("{name} takes {want} arguments, got {}", args.len()),
+                )
                 .with_hint(format!("write {example}")));
         }
         let time_arg = args[skip];
@@ -327,30 +543,58 @@ impl Planner<'_> {
             (1, ast::Expr::Function(d)) if function_name(d) == "DESCRIPTOR" => {
                 let inner = function_args(sql, d)?;
                 let [col] = inner.as_slice() else {
-                    return Err(sql.error(ErrorKind::Syntax, d.span(), "DESCRIPTOR takes one column"));
+                    return Err(sql.error(
+                        ErrorKind::Syntax,
+                        d.span(),
+                        "DESCRIPTOR takes one column",
+                    ));
                 };
                 *col
             }
             (1, other) => {
                 return Err(sql
-                    .error(ErrorKind::Syntax, other.span(), "the time column of a window table function is written DESCRIPTOR(col)")
+                    .error(
+                        ErrorKind::Syntax,
+                        other.span(),
+                        "the time column of a window table function is written DESCRIPTOR(col)",
+                    )
                     .with_hint(format!("{name}(TABLE events, DESCRIPTOR(rowtime), ...)")))
             }
             _ => time_arg,
         };
-        let t = Lowerer { sql, row, agg: None, clause: "a window" }.lower(time_expr)?;
-        let is_rowtime = matches!(&t.expr, crate::expr::Expr::Column { index, .. } if *index == row.rowtime);
+        let t = Lowerer {
+            sql,
+            row,
+            agg: None,
+            clause: "a window",
+        }
+        .lower(time_expr)?;
+        let is_rowtime =
+            matches!(&t.expr, crate::expr::Expr::Column { index, .. } if *index == row.rowtime);
         if !is_rowtime {
             let et = &row.columns[row.rowtime].0;
             return Err(sql
-                .error(ErrorKind::InvalidWindow, time_expr.span(), format!("{name} must be on the event-time attribute, not `{time_expr}`"))
-                .with_detail(format!("the source's event_time is `{et}`; windows fire as its watermark passes"))
+                .error(
+                    ErrorKind::InvalidWindow,
+                    time_expr.span(),
+                    format!("{name} must be on the event-time attribute, not `{time_expr}`"),
+                )
+                .with_detail(format!(
+                    "the source's event_time is `{et}`; windows fire as its watermark passes"
+                ))
                 .with_hint(format!("use `rowtime` or `{et}`")));
         }
-        let sizes: Vec<u64> = args[skip + 1..].iter().map(|a| interval_ms(sql, a)).collect::<Result<_, _>>()?;
+        let sizes: Vec<u64> = args[skip + 1..]
+            .iter()
+            .map(|a| interval_ms(sql, a))
+            .collect::<Result<_, _>>()?;
         for (a, s) in args[skip + 1..].iter().zip(&sizes) {
             if *s == 0 {
-                return Err(sql.error(ErrorKind::InvalidWindow, a.span(), "a window interval must be positive"));
+                return Err(sql.error(
+                    ErrorKind::InvalidWindow,
+                    a.span(),
+                    "a window interval must be positive",
+                ));
             }
         }
         let window = if name == "HOP" {
@@ -358,7 +602,11 @@ impl Planner<'_> {
             if size < slide {
                 let (a, b) = (args[skip + 1], args[skip + 2]);
                 let prefix: Vec<String> = args[..skip + 1].iter().map(|x| x.to_string()).collect();
-                let prefix = if skip == 1 { format!("TABLE {}", prefix.join(", ")) } else { prefix.join(", ") };
+                let prefix = if skip == 1 {
+                    format!("TABLE {}", prefix.join(", "))
+                } else {
+                    prefix.join(", ")
+                };
                 return Err(sql
                     .error(ErrorKind::InvalidWindow, f.span(), format!(
                         "HOP size {} is smaller than its slide {}: windows would leave gaps",
@@ -368,11 +616,22 @@ impl Planner<'_> {
                     .with_detail("HOP takes the slide first and the size second; events between windows would belong to none")
                     .with_hint(format!("did you mean HOP({prefix}, {b}, {a})?")));
             }
-            Window { kind: WindowKind::Hop, size_ms: size, slide_ms: slide }
+            Window {
+                kind: WindowKind::Hop,
+                size_ms: size,
+                slide_ms: slide,
+            }
         } else {
-            Window { kind: WindowKind::Tumble, size_ms: sizes[0], slide_ms: sizes[0] }
+            Window {
+                kind: WindowKind::Tumble,
+                size_ms: sizes[0],
+                slide_ms: sizes[0],
+            }
         };
-        Ok(GroupWindow { window, group_fn: Some(if name == "HOP" { "HOP" } else { "TUMBLE" }) })
+        Ok(GroupWindow {
+            window,
+            group_fn: Some(if name == "HOP" { "HOP" } else { "TUMBLE" }),
+        })
     }
 }
 
@@ -391,22 +650,37 @@ fn blank_tvf_table_keywords(sql: &str) -> String {
     let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize_with_location() else {
         return sql.to_string();
     };
-    let line_starts: Vec<usize> = std::iter::once(0).chain(sql.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
     let mut out = sql.to_string();
     for (i, t) in tokens.iter().enumerate() {
         let Token::Word(w) = &t.token else { continue };
         if !w.value.eq_ignore_ascii_case("TABLE") || w.quote_style.is_some() {
             continue;
         }
-        let next = tokens[i + 1..].iter().find(|n| !matches!(n.token, Token::Whitespace(_)));
-        let prev = tokens[..i].iter().rev().find(|n| !matches!(n.token, Token::Whitespace(_)));
-        let after_open = matches!(prev.map(|p| &p.token), Some(Token::LParen) | Some(Token::Comma));
+        let next = tokens[i + 1..]
+            .iter()
+            .find(|n| !matches!(n.token, Token::Whitespace(_)));
+        let prev = tokens[..i]
+            .iter()
+            .rev()
+            .find(|n| !matches!(n.token, Token::Whitespace(_)));
+        let after_open = matches!(
+            prev.map(|p| &p.token),
+            Some(Token::LParen) | Some(Token::Comma)
+        );
         if after_open && matches!(next.map(|n| &n.token), Some(Token::Word(_))) {
             let (line, col) = (t.span.start.line as usize, t.span.start.column as usize);
             if line == 0 || line > line_starts.len() {
                 continue;
             }
-            let start = line_starts[line - 1] + sql[line_starts[line - 1]..].char_indices().nth(col - 1).map(|(b, _)| b).unwrap_or(0);
+            let start = line_starts[line - 1]
+                + sql[line_starts[line - 1]..]
+                    .char_indices()
+                    .nth(col - 1)
+                    .map(|(b, _)| b)
+                    .unwrap_or(0);
             out.replace_range(start..start + 5, "     ");
         }
     }
@@ -420,8 +694,14 @@ fn parse_error(sql: &SqlText, msg: &str) -> Diagnostic {
         Some(i) => {
             let pos = &clean[i + " at Line: ".len()..];
             let mut parts = pos.split(", Column: ");
-            let line = parts.next().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
-            let column = parts.next().and_then(|c| c.trim().parse().ok()).unwrap_or(0);
+            let line = parts
+                .next()
+                .and_then(|l| l.trim().parse().ok())
+                .unwrap_or(0);
+            let column = parts
+                .next()
+                .and_then(|c| c.trim().parse().ok())
+                .unwrap_or(0);
             (&clean[..i], Location { line, column })
         }
         None => (clean, Location { line: 0, column: 0 }),

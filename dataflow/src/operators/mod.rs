@@ -1,0 +1,5 @@
+//! The operators freshet renders, one per file.
+
+pub mod sink;
+pub mod source;
+pub mod window;

@@ -1,0 +1,157 @@
+//! `Sink[...]` and `DeadLetter`: write feature rows and dead letters as JSON lines.
+//!
+//! Each worker writes its own file for a sink (see `connectors::file::sink::worker_path`);
+//! dead letters are exchanged to worker 0, which writes the single dead-letter file.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::Stream;
+
+use connectors::file::sink::{worker_path, FileSink};
+use connectors::format::encode;
+use planner::Plan;
+
+use crate::record::{DeadLetter, FeatureRow};
+use crate::state::RunState;
+
+/// Writing feature rows.
+pub trait SinkRows {
+    /// Writes rows to a JSON-lines file (one per worker).
+    fn sink_file(self, name: &str, path: PathBuf, plan: &Plan, state: Arc<RunState>);
+}
+
+/// Appends one feature row as a JSON object and a newline.
+pub fn encode_row(out: &mut Vec<u8>, plan: &Plan, row: &FeatureRow) {
+    let f = &plan.features[row.feature as usize];
+    out.push(b'{');
+    encode::key(out, "feature");
+    encode::string(out, &f.name);
+    out.extend_from_slice(b",\"version\":");
+    encode::int(out, f.version as i64);
+    for (o, v) in f.value_outputs().zip(&row.values) {
+        out.push(b',');
+        encode::key(out, &o.name);
+        encode::value(out, v);
+    }
+    out.extend_from_slice(b",\"window_start\":");
+    encode::int(out, row.window_start);
+    out.extend_from_slice(b",\"window_end\":");
+    encode::int(out, row.window_end);
+    out.extend_from_slice(b",\"revision\":");
+    encode::int(out, row.revision as i64);
+    if row.deleted {
+        out.extend_from_slice(b",\"deleted\":true");
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
+    fn sink_file(self, name: &str, path: PathBuf, plan: &Plan, state: Arc<RunState>) {
+        let (worker, peers) = (self.scope().index(), self.scope().peers());
+        let path = worker_path(&path, worker, peers);
+        let plan = plan.clone();
+        let mut file: Option<FileSink> = None;
+        let mut buf = Vec::with_capacity(1 << 16);
+        self.sink(
+            Pipeline,
+            &format!("Sink[{name}]"),
+            move |(input, frontier)| {
+                if file.is_none() {
+                    match FileSink::create(&path) {
+                        Ok(f) => file = Some(f),
+                        Err(e) => {
+                            state.fail(format!("sink: cannot create `{}`: {e}", path.display()));
+                            input.for_each(|_, d| d.clear());
+                            return;
+                        }
+                    }
+                }
+                let f = file.as_mut().expect("sink file");
+                let mut rows = 0u64;
+                input.for_each(|_, data| {
+                    for row in data.drain(..) {
+                        encode_row(&mut buf, &plan, &row);
+                        rows += 1;
+                        if buf.len() >= 1 << 16 {
+                            if let Err(e) = f.write(&buf) {
+                                state.fail(format!("sink: writing `{}`: {e}", path.display()));
+                            }
+                            buf.clear();
+                        }
+                    }
+                });
+                if !buf.is_empty() {
+                    if let Err(e) = f.write(&buf) {
+                        state.fail(format!("sink: writing `{}`: {e}", path.display()));
+                    }
+                    buf.clear();
+                }
+                RunState::add(&state.rows_written, rows);
+                if rows > 0 || frontier.is_empty() {
+                    if let Err(e) = f.flush() {
+                        state.fail(format!("sink: writing `{}`: {e}", path.display()));
+                    }
+                }
+            },
+        );
+    }
+}
+
+/// Writing dead letters.
+pub trait SinkDeadLetters {
+    /// Exchanges dead letters to worker 0 and writes them to `path`.
+    fn sink_dead_letters(self, path: PathBuf, state: Arc<RunState>);
+}
+
+impl SinkDeadLetters for Stream<'_, u64, Vec<DeadLetter>> {
+    fn sink_dead_letters(self, path: PathBuf, state: Arc<RunState>) {
+        let worker = self.scope().index();
+        let mut file: Option<FileSink> = None;
+        let mut buf = Vec::new();
+        self.sink(
+            Exchange::new(|_: &DeadLetter| 0),
+            "DeadLetter",
+            move |(input, _frontier)| {
+                if worker != 0 {
+                    input.for_each(|_, d| d.clear());
+                    return;
+                }
+                let mut n = 0;
+                input.for_each(|_, data| {
+                    for d in data.drain(..) {
+                        serde_json::to_writer(&mut buf, &d).expect("dead letters serialize");
+                        buf.push(b'\n');
+                        n += 1;
+                    }
+                });
+                if n == 0 && file.is_some() {
+                    return;
+                }
+                if file.is_none() {
+                    match FileSink::create(&path) {
+                        Ok(f) => file = Some(f),
+                        Err(e) => {
+                            state.fail(format!(
+                                "cannot create dead-letter file `{}`: {e}",
+                                path.display()
+                            ));
+                            return;
+                        }
+                    }
+                }
+                let f = file.as_mut().expect("dead-letter file");
+                if let Err(e) = f.write(&buf).and_then(|_| f.flush()) {
+                    state.fail(format!(
+                        "writing dead-letter file `{}`: {e}",
+                        path.display()
+                    ));
+                }
+                buf.clear();
+                RunState::add(&state.dead_letters, n);
+            },
+        );
+    }
+}

@@ -1,0 +1,484 @@
+//! `Window[...]`: keyed event-time window aggregation with panes, corrections and bounded state.
+//!
+//! State is kept per (key, pane), where a pane is `gcd(size, slide)` long; a window is the
+//! merge of the panes it covers, so a HOP window sliding every minute over 30 minutes keeps
+//! each record once, not 30 times.
+//!
+//! Emission (`EmitPolicy::OnWatermark`, stream mode): a window `[start, end)` is emitted
+//! when the input frontier (the watermark) reaches `end`. A record that arrives later but
+//! was read while the watermark was below `end + allowed_lateness` updates its pane and the
+//! window is emitted again with `revision + 1`. Pane state is freed when the frontier
+//! reaches the last window end containing it plus the lateness, so memory is bounded by the
+//! windows in flight, not by history.
+//!
+//! `EmitPolicy::Final` (backfill) emits each window once, when the frontier reaches
+//! `end + allowed_lateness`: the same final values, without intermediate revisions.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::Stream;
+
+use planner::types::Value;
+use planner::window::Window;
+use planner::FeaturePlan;
+
+use crate::accumulator::Acc;
+use crate::record::{FeatureRow, Key, KeyedRecord};
+use crate::state::RunState;
+
+/// When windows are emitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmitPolicy {
+    /// At the watermark, then corrections (streaming).
+    OnWatermark,
+    /// Once, final, after the lateness has passed (backfill).
+    Final,
+}
+
+/// Hash of a grouping key, identical in every process (fixed seed).
+pub fn key_hash(key: &Key) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x5eed_f7e5).hash_one(key)
+}
+
+/// Window aggregation as an extension trait on keyed streams.
+pub trait WindowAggregate<'s> {
+    /// Groups by key across workers and aggregates per window; emits feature rows.
+    fn window_aggregate(
+        self,
+        feature_index: u32,
+        plan: &FeaturePlan,
+        policy: EmitPolicy,
+        state: Arc<RunState>,
+    ) -> Stream<'s, u64, Vec<FeatureRow>>;
+}
+
+type Accs = SmallVec<[Acc; 2]>;
+
+/// One pane of one key. Records belong to every window containing the pane, except
+/// records read after some of those windows had expired: they go to `partial`, keyed by
+/// the first window end they may join, so each window sees exactly the records that were
+/// on time for it.
+struct Pane {
+    start: u64,
+    /// Whether `full` has seen a record.
+    has_full: bool,
+    full: Accs,
+    partial: Vec<(u64, Accs)>,
+}
+
+struct KeyState {
+    /// Panes in ascending start order.
+    panes: VecDeque<Pane>,
+    /// Smallest window end not yet handled (emitted or found empty) for this key.
+    next_end: u64,
+    /// Emitted windows that may still be corrected: (end, last revision).
+    revisions: VecDeque<(u64, u32)>,
+    /// Scheduled emission trigger, if any.
+    timer: Option<u64>,
+    /// Scheduled eviction time, if any.
+    evict_at: Option<u64>,
+}
+
+struct WindowState {
+    feature: u32,
+    plan: FeaturePlan,
+    window: Window,
+    lateness: u64,
+    policy: EmitPolicy,
+    keys: HashMap<Key, KeyState, foldhash::fast::RandomState>,
+    timers: BTreeMap<u64, Vec<Key>>,
+    evictions: BTreeMap<u64, Vec<Key>>,
+    /// Every trigger at or below this has fired.
+    fired_through: Option<u64>,
+    agg_row: Vec<Value>,
+    state: Arc<RunState>,
+}
+
+impl WindowState {
+    /// The frontier time at which window `end` is emitted.
+    fn trigger(&self, end: u64) -> u64 {
+        match self.policy {
+            EmitPolicy::OnWatermark => end,
+            EmitPolicy::Final => end.saturating_add(self.lateness),
+        }
+    }
+
+    /// Smallest window end whose trigger has not fired.
+    fn first_unfired_end(&self) -> u64 {
+        let slide = self.window.slide_ms;
+        match self.fired_through {
+            None => 0,
+            Some(f) => {
+                let bound = match self.policy {
+                    EmitPolicy::OnWatermark => f,
+                    EmitPolicy::Final => f.saturating_sub(self.lateness),
+                };
+                (bound / slide + 1) * slide
+            }
+        }
+    }
+
+    fn fresh_accs(&self) -> Accs {
+        self.plan
+            .aggs
+            .iter()
+            .map(|a| Acc::new(a.func, a.ty))
+            .collect()
+    }
+
+    /// Adds a record; returns the window ends that must be re-emitted now (corrections).
+    fn insert(&mut self, rec: KeyedRecord, dirty: &mut Vec<(Key, u64)>) {
+        let w = self.window;
+        let pane = w.pane_of(rec.time);
+        let first_unfired = self.first_unfired_end();
+        let fresh = self.fresh_accs();
+        let ks = self
+            .keys
+            .entry(rec.key.clone())
+            .or_insert_with(|| KeyState {
+                panes: VecDeque::new(),
+                next_end: first_unfired,
+                revisions: VecDeque::new(),
+                timer: None,
+                evict_at: None,
+            });
+        // Find or insert the pane (usually the newest).
+        let idx = match ks.panes.iter().rposition(|p| p.start <= pane) {
+            Some(i) if ks.panes[i].start == pane => i,
+            Some(i) => {
+                ks.panes.insert(
+                    i + 1,
+                    Pane {
+                        start: pane,
+                        has_full: false,
+                        full: fresh.clone(),
+                        partial: Vec::new(),
+                    },
+                );
+                i + 1
+            }
+            None => {
+                ks.panes.push_front(Pane {
+                    start: pane,
+                    has_full: false,
+                    full: fresh.clone(),
+                    partial: Vec::new(),
+                });
+                0
+            }
+        };
+        // The first window this record is on time for (the source dropped records with none).
+        let lateness = self.lateness;
+        let cut = w
+            .window_ends_of_pane(pane)
+            .find(|e| e.saturating_add(lateness) > rec.watermark)
+            .unwrap_or(u64::MAX);
+        let target = &mut ks.panes[idx];
+        let accs = if cut == w.first_end_of_pane(pane) {
+            target.has_full = true;
+            &mut target.full
+        } else {
+            match target.partial.iter().position(|(c, _)| *c == cut) {
+                Some(i) => &mut target.partial[i].1,
+                None => {
+                    target.partial.push((cut, fresh));
+                    &mut target.partial.last_mut().expect("just pushed").1
+                }
+            }
+        };
+        for (acc, (arg, spec)) in accs.iter_mut().zip(rec.args.iter().zip(&self.plan.aggs)) {
+            acc.add(arg, spec.func == planner::aggregate::AggFunc::CountStar);
+        }
+        let mut schedule = None;
+        for end in w.window_ends_of_pane(pane) {
+            if end.saturating_add(self.lateness) <= rec.watermark {
+                continue; // this window had expired when the record was read
+            }
+            if end < ks.next_end {
+                dirty.push((rec.key.clone(), end));
+            } else {
+                schedule = Some(end);
+                break;
+            }
+        }
+        let evict = w.last_end_of_pane(pane).saturating_add(self.lateness);
+        let (timer_due, evict_due) = {
+            let trig = schedule.map(|e| match self.policy {
+                EmitPolicy::OnWatermark => e,
+                EmitPolicy::Final => e.saturating_add(self.lateness),
+            });
+            (
+                trig.filter(|t| ks.timer.is_none_or(|cur| *t < cur)),
+                ks.evict_at.is_none_or(|cur| evict < cur),
+            )
+        };
+        if let Some(t) = timer_due {
+            ks.timer = Some(t);
+            self.timers.entry(t).or_default().push(rec.key.clone());
+        }
+        if evict_due {
+            ks.evict_at = Some(evict);
+            self.evictions.entry(evict).or_default().push(rec.key);
+        }
+    }
+
+    /// Merges the panes of window `end` for a key; `None` if it has no data.
+    fn window_value(&mut self, key: &Key, end: u64) -> Option<Vec<Value>> {
+        let start = end.saturating_sub(self.window.size_ms);
+        let ks = self.keys.get(key)?;
+        let mut merged: Option<Accs> = None;
+        let panes = ks
+            .panes
+            .iter()
+            .filter(|p| p.start >= start && p.start < end);
+        let parts = panes.flat_map(|p| {
+            p.has_full
+                .then_some(&p.full)
+                .into_iter()
+                .chain(p.partial.iter().filter(|(c, _)| *c <= end).map(|(_, a)| a))
+        });
+        for accs in parts {
+            match &mut merged {
+                None => merged = Some(accs.clone()),
+                Some(m) => m.iter_mut().zip(accs.iter()).for_each(|(a, b)| a.merge(b)),
+            }
+        }
+        let merged = merged?;
+        let row = &mut self.agg_row;
+        row.clear();
+        row.extend(key.iter().cloned());
+        row.push(Value::Ts(start as i64));
+        row.push(Value::Ts(end as i64));
+        row.extend(merged.iter().map(Acc::value));
+        Some(row.clone())
+    }
+
+    /// Builds the output row for a window, applying HAVING; `None` if nothing is to be sent.
+    fn output(&mut self, key: &Key, end: u64, revision: u32) -> Option<FeatureRow> {
+        let agg = self.window_value(key, end)?;
+        let passes = self
+            .plan
+            .having
+            .as_ref()
+            .is_none_or(|h| h.eval(&agg).is_true());
+        if !passes && revision == 0 {
+            return None;
+        }
+        let values = self
+            .plan
+            .value_outputs()
+            .map(|o| o.expr.eval(&agg))
+            .collect();
+        Some(FeatureRow {
+            feature: self.feature,
+            window_start: end.saturating_sub(self.window.size_ms) as i64,
+            window_end: end as i64,
+            revision,
+            values,
+            key: key.clone(),
+            deleted: !passes,
+        })
+    }
+
+    /// Emits every due window of a key (trigger <= frontier), reschedules its next one.
+    fn fire_key(&mut self, key: &Key, frontier: u64, out: &mut Vec<FeatureRow>) {
+        let w = self.window;
+        let record_revisions = self.policy == EmitPolicy::OnWatermark && self.lateness > 0;
+        loop {
+            let Some(ks) = self.keys.get(key) else { return };
+            // The next window end at or after next_end that contains a pane.
+            let next_end = ks.next_end;
+            let candidate = ks
+                .panes
+                .iter()
+                .find(|p| w.last_end_of_pane(p.start) >= next_end)
+                .map(|p| w.first_end_of_pane(p.start).max(next_end));
+            let Some(end) = candidate else {
+                if let Some(ks) = self.keys.get_mut(key) {
+                    ks.timer = None;
+                }
+                return;
+            };
+            let trig = self.trigger(end);
+            if trig > frontier {
+                let ks = self.keys.get_mut(key).expect("key");
+                ks.timer = Some(trig);
+                self.timers.entry(trig).or_default().push(key.clone());
+                return;
+            }
+            if let Some(row) = self.output(key, end, 0) {
+                out.push(row);
+            }
+            let ks = self.keys.get_mut(key).expect("key");
+            if record_revisions {
+                ks.revisions.push_back((end, 0));
+            }
+            ks.next_end = end + w.slide_ms;
+        }
+    }
+
+    /// Frees panes and revisions that can no longer change; drops empty keys.
+    fn evict_key(&mut self, key: &Key, frontier: u64) {
+        let w = self.window;
+        let lateness = self.lateness;
+        let Some(ks) = self.keys.get_mut(key) else {
+            return;
+        };
+        while ks
+            .panes
+            .front()
+            .is_some_and(|p| w.last_end_of_pane(p.start).saturating_add(lateness) <= frontier)
+        {
+            ks.panes.pop_front();
+        }
+        while ks
+            .revisions
+            .front()
+            .is_some_and(|(e, _)| e.saturating_add(lateness) <= frontier)
+        {
+            ks.revisions.pop_front();
+        }
+        match ks.panes.front() {
+            None => {
+                if ks.timer.is_none() {
+                    self.keys.remove(key);
+                } else {
+                    ks.evict_at = None;
+                }
+            }
+            Some(p) => {
+                let t = w.last_end_of_pane(p.start).saturating_add(lateness);
+                ks.evict_at = Some(t);
+                self.evictions.entry(t).or_default().push(key.clone());
+            }
+        }
+    }
+
+    /// Fires all timers and evictions at or below `frontier`.
+    fn advance(&mut self, frontier: u64, out: &mut Vec<FeatureRow>) {
+        while let Some(entry) = self.timers.first_entry() {
+            if *entry.key() > frontier {
+                break;
+            }
+            let (t, keys) = entry.remove_entry();
+            for k in keys {
+                if self.keys.get(&k).is_some_and(|ks| ks.timer == Some(t)) {
+                    self.fire_key(&k, frontier, out);
+                }
+            }
+        }
+        self.fired_through = Some(frontier);
+        while let Some(entry) = self.evictions.first_entry() {
+            if *entry.key() > frontier {
+                break;
+            }
+            let (t, keys) = entry.remove_entry();
+            for k in keys {
+                if self.keys.get(&k).is_some_and(|ks| ks.evict_at == Some(t)) {
+                    self.evict_key(&k, frontier);
+                }
+            }
+        }
+    }
+
+    /// Re-emits corrected windows.
+    fn corrections(&mut self, dirty: &mut Vec<(Key, u64)>, out: &mut Vec<FeatureRow>) {
+        dirty.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        dirty.dedup();
+        for (key, end) in dirty.drain(..) {
+            let Some(ks) = self.keys.get_mut(&key) else {
+                continue;
+            };
+            let revision = match ks.revisions.iter_mut().find(|(e, _)| *e == end) {
+                Some((_, r)) => {
+                    *r += 1;
+                    *r
+                }
+                None => {
+                    let pos = ks.revisions.partition_point(|(e, _)| *e < end);
+                    ks.revisions.insert(pos, (end, 0));
+                    0
+                }
+            };
+            if let Some(row) = self.output(&key, end, revision) {
+                out.push(row);
+            }
+        }
+    }
+}
+
+impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<KeyedRecord>> {
+    fn window_aggregate(
+        self,
+        feature_index: u32,
+        plan: &FeaturePlan,
+        policy: EmitPolicy,
+        state: Arc<RunState>,
+    ) -> Stream<'s, u64, Vec<FeatureRow>> {
+        let name = format!("Window[{}]", plan.name);
+        let exchange = Exchange::new(|r: &KeyedRecord| key_hash(&r.key));
+        let mut ws = WindowState {
+            feature: feature_index,
+            window: plan.window,
+            lateness: plan.allowed_lateness_ms,
+            policy,
+            plan: plan.clone(),
+            keys: HashMap::default(),
+            timers: BTreeMap::new(),
+            evictions: BTreeMap::new(),
+            fired_through: None,
+            agg_row: Vec::new(),
+            state,
+        };
+        self.unary_frontier(exchange, &name, move |cap, _info| {
+            let mut cap: Option<Capability<u64>> = Some(cap);
+            let mut dirty = Vec::new();
+            let mut out = Vec::new();
+            move |(input, frontier), output| {
+                input.for_each(|mcap, data| {
+                    for rec in data.drain(..) {
+                        ws.insert(rec, &mut dirty);
+                    }
+                    if !dirty.is_empty() {
+                        ws.corrections(&mut dirty, &mut out);
+                        let corrections = out.iter().filter(|r| r.revision > 0).count() as u64;
+                        RunState::add(&ws.state.corrections, corrections);
+                        let mut session = output.session(&mcap);
+                        for row in out.drain(..) {
+                            session.give(row);
+                        }
+                    }
+                });
+                let f = frontier.frontier().first().copied();
+                let now = f.unwrap_or(u64::MAX);
+                if ws.fired_through.is_none_or(|t| now > t) {
+                    ws.advance(now, &mut out);
+                }
+                if let Some(c) = cap.as_mut() {
+                    if !out.is_empty() {
+                        if let Some(t) = f {
+                            if *c.time() < t {
+                                c.downgrade(&t);
+                            }
+                        }
+                        let mut session = output.session(c);
+                        for row in out.drain(..) {
+                            session.give(row);
+                        }
+                    }
+                    match f {
+                        None => cap = None,
+                        Some(t) if *c.time() < t => c.downgrade(&t),
+                        Some(_) => {}
+                    }
+                }
+            }
+        })
+    }
+}

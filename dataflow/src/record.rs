@@ -1,0 +1,61 @@
+//! What flows between operators.
+
+use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+
+use planner::types::Value;
+
+/// A grouping key: the values of the GROUP BY expressions.
+pub type Key = SmallVec<[Value; 2]>;
+
+/// A record on its way to a window aggregate: grouped, projected to aggregate arguments.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyedRecord {
+    /// Grouping key.
+    pub key: Key,
+    /// Event time, ms.
+    pub time: u64,
+    /// The reader's watermark when the record was read (before it): decides lateness.
+    pub watermark: u64,
+    /// Aggregate arguments, one per aggregate (NULL for `COUNT(*)`).
+    pub args: SmallVec<[Value; 2]>,
+}
+
+/// One emission of a feature value for a (key, window).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeatureRow {
+    /// Index of the feature in the plan.
+    pub feature: u32,
+    /// Window start, epoch ms.
+    pub window_start: i64,
+    /// Window end, epoch ms.
+    pub window_end: i64,
+    /// 0 for the first emission, +1 per correction.
+    pub revision: u32,
+    /// Selected columns other than the window bounds, in SELECT order.
+    pub values: Vec<Value>,
+    /// Grouping key (the upsert key with feature, version and window).
+    pub key: Key,
+    /// A correction made HAVING false: the earlier row for this key and window is withdrawn.
+    pub deleted: bool,
+}
+
+/// A record that could not be used, with where it came from and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// `malformed`, `missing_required`, `wrong_type`, `bad_timestamp`, `too_late`.
+    pub kind: String,
+    /// Source table.
+    pub source: String,
+    /// File.
+    pub file: String,
+    /// 1-based line.
+    pub line: u64,
+    /// Why.
+    pub reason: String,
+    /// For `too_late`: the feature that could not use it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub feature: Option<String>,
+    /// The record as read.
+    pub record: String,
+}

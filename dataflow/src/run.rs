@@ -1,0 +1,136 @@
+//! Running a plan on timely workers: one process with N worker threads, or one process of a
+//! cluster (timely's own TCP cluster, one `host:port` per process).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use timely::{CommunicationConfig, Config, WorkerConfig};
+
+use connectors::file::sink::remove_stale_outputs;
+use planner::job::SinkConnector;
+use planner::Plan;
+
+use crate::render::{render, Mode, Tuning};
+use crate::state::{Counters, RunState};
+
+/// Where the workers run.
+#[derive(Clone, Debug)]
+pub enum Topology {
+    /// One process with this many worker threads.
+    Local {
+        /// Worker threads.
+        workers: usize,
+    },
+    /// Process `process` of a cluster.
+    Cluster {
+        /// Worker threads per process.
+        workers: usize,
+        /// This process's index (its line in the hostfile).
+        process: usize,
+        /// Every process's `host:port`.
+        addresses: Vec<String>,
+    },
+}
+
+impl Topology {
+    /// Total workers across processes.
+    pub fn peers(&self) -> usize {
+        match self {
+            Topology::Local { workers } => *workers,
+            Topology::Cluster {
+                workers, addresses, ..
+            } => workers * addresses.len(),
+        }
+    }
+
+    fn process(&self) -> usize {
+        match self {
+            Topology::Local { .. } => 0,
+            Topology::Cluster { process, .. } => *process,
+        }
+    }
+
+    fn config(&self) -> Config {
+        let communication = match self {
+            Topology::Local { workers: 1 } => CommunicationConfig::Thread,
+            Topology::Local { workers } => CommunicationConfig::Process(*workers),
+            Topology::Cluster {
+                workers,
+                process,
+                addresses,
+            } => CommunicationConfig::Cluster {
+                threads: *workers,
+                process: *process,
+                addresses: addresses.clone(),
+                report: false,
+                zerocopy: false,
+            },
+        };
+        Config {
+            communication,
+            worker: WorkerConfig::default(),
+        }
+    }
+}
+
+/// What a run did (this process's share).
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    /// Counters.
+    #[serde(flatten)]
+    pub counters: Counters,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Workers in this process.
+    pub workers: usize,
+}
+
+/// Runs a plan to completion (or until `state` is asked to stop).
+pub fn run(
+    plan: &Plan,
+    mode: Mode,
+    tuning: Tuning,
+    topology: &Topology,
+    state: Arc<RunState>,
+) -> Result<RunSummary, String> {
+    let started = Instant::now();
+    if topology.process() == 0 {
+        for sink in &plan.sinks {
+            let SinkConnector::File { path } = &sink.connector;
+            remove_stale_outputs(path, topology.peers())
+                .map_err(|e| format!("cleaning old outputs of `{}`: {e}", path.display()))?;
+        }
+    }
+    let plan = Arc::new(plan.clone());
+    let worker_state = Arc::clone(&state);
+    let guards = timely::execute(topology.config(), move |worker| {
+        let state = Arc::clone(&worker_state);
+        worker.dataflow::<u64, _, _>(|scope| render(scope, &plan, mode, tuning, &state));
+        while worker.step_or_park(Some(Duration::from_millis(100))) {
+            if state.stop_requested() {
+                break;
+            }
+        }
+    })?;
+    let mut panics = Vec::new();
+    for r in guards.join() {
+        if let Err(e) = r {
+            panics.push(e);
+        }
+    }
+    if let Some(e) = state.error() {
+        return Err(e);
+    }
+    if !panics.is_empty() {
+        return Err(format!("a worker failed: {}", panics.join("; ")));
+    }
+    let workers = match topology {
+        Topology::Local { workers } | Topology::Cluster { workers, .. } => *workers,
+    };
+    Ok(RunSummary {
+        counters: state.summary(),
+        seconds: started.elapsed().as_secs_f64(),
+        workers,
+    })
+}

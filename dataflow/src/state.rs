@@ -1,0 +1,89 @@
+//! State shared by all workers of one process: counters, the first fatal error, a stop flag.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+/// Counters and control shared by the workers of a process.
+#[derive(Debug, Default)]
+pub struct RunState {
+    /// Records read from sources (good and bad).
+    pub events_read: AtomicU64,
+    /// Records that could not be decoded (dead-lettered or skipped).
+    pub bad_records: AtomicU64,
+    /// (record, feature) pairs that arrived after every window they belong to had expired.
+    pub too_late: AtomicU64,
+    /// Feature rows written.
+    pub rows_written: AtomicU64,
+    /// Rows with revision > 0.
+    pub corrections: AtomicU64,
+    /// Dead-letter entries written.
+    pub dead_letters: AtomicU64,
+    stop: AtomicBool,
+    error: Mutex<Option<String>>,
+}
+
+impl RunState {
+    /// Asks every worker to stop (signal, or a fatal error elsewhere).
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a stop was requested.
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Records a fatal error (the first wins) and stops.
+    pub fn fail(&self, message: String) {
+        let mut e = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        if e.is_none() {
+            *e = Some(message);
+        }
+        self.request_stop();
+    }
+
+    /// The fatal error, if any.
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Adds to a counter.
+    #[inline]
+    pub fn add(counter: &AtomicU64, n: u64) {
+        if n > 0 {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// A snapshot of the counters.
+    pub fn summary(&self) -> Counters {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Counters {
+            events_read: g(&self.events_read),
+            bad_records: g(&self.bad_records),
+            too_late: g(&self.too_late),
+            rows_written: g(&self.rows_written),
+            corrections: g(&self.corrections),
+            dead_letters: g(&self.dead_letters),
+        }
+    }
+}
+
+/// Counter values, as reported in the run summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// Records read.
+    pub events_read: u64,
+    /// Undecodable records.
+    pub bad_records: u64,
+    /// Records too late for a feature.
+    pub too_late: u64,
+    /// Feature rows written.
+    pub rows_written: u64,
+    /// Of which corrections.
+    pub corrections: u64,
+    /// Dead-letter entries written.
+    pub dead_letters: u64,
+}
