@@ -1,1 +1,74 @@
-fn main() {}
+//! The `freshet` command line.
+
+mod cli;
+mod commands;
+mod gen;
+mod launch;
+
+use clap::Parser;
+
+use cli::{Cli, Command, GenCommand};
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FRESHET_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Validate { job } => commands::validate(job),
+        Command::Explain { job, format } => commands::explain(job, *format),
+        Command::Run(args) => commands::run(args),
+        Command::Launch { hostfile, run } => launch::launch(hostfile, run),
+        Command::Gen {
+            what:
+                GenCommand::Events {
+                    out,
+                    events,
+                    seed,
+                    files,
+                    users,
+                    rate,
+                },
+        } => {
+            let mut opts = gen::GenOptions {
+                events: *events,
+                seed: *seed,
+                files: *files,
+                ..Default::default()
+            };
+            if let Some(u) = users {
+                opts.users = *u;
+            }
+            if let Some(r) = rate {
+                opts.rate_per_sec = *r;
+            }
+            let started = std::time::Instant::now();
+            gen::generate_files(&opts, out)
+                .map(|s| {
+                    println!(
+                        "wrote {} events ({} minutes late, {} hours late, {:.1} MB) to {} in {:.1}s",
+                        s.events,
+                        s.late,
+                        s.very_late,
+                        s.bytes as f64 / 1e6,
+                        out.display(),
+                        started.elapsed().as_secs_f64()
+                    )
+                })
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))
+        }
+    };
+    if let Err(e) = result {
+        let text = format!("{e:#}");
+        if text.starts_with("error:") {
+            eprintln!("{text}");
+        } else {
+            eprintln!("error: {text}");
+        }
+        std::process::exit(1);
+    }
+}

@@ -348,7 +348,7 @@ pub fn parse_job(path: &Path, text: &str) -> Result<Job, Diagnostics> {
         return Err(Diagnostics(errors));
     }
     let dead_letter = match &spec.dead_letter {
-        Some(p) => base.join(p),
+        Some(p) => resolve(&base, p),
         None => sinks
             .iter()
             .map(|s| match &s.connector {
@@ -369,6 +369,27 @@ pub fn parse_job(path: &Path, text: &str) -> Result<Job, Diagnostics> {
         sinks,
         dead_letter,
     })
+}
+
+/// Joins a path to the job's directory and removes `.` and `..` lexically (no I/O).
+fn resolve(base: &Path, p: &str) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in base.join(p).components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 struct Cx<'a> {
@@ -456,7 +477,7 @@ fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<Source, Diagn
                     ));
             };
             SourceConnector::File {
-                path: base.join(p).to_string_lossy().into_owned(),
+                path: resolve(base, p).to_string_lossy().into_owned(),
             }
         }
         other => {
@@ -601,7 +622,9 @@ fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, Diagnostic>
                     )
                     .with_hint("add `path: out/features.jsonl`"));
             };
-            SinkConnector::File { path: base.join(p) }
+            SinkConnector::File {
+                path: resolve(base, p),
+            }
         }
         other => {
             return Err(cx

@@ -104,9 +104,9 @@ impl fmt::Display for Plan {
             };
             writeln!(
                 s,
-                "Source #{i} {} {conn} format={:?} decode=[{}] watermark=max({}) - {} on_error={}",
+                "Source #{i} {} {conn} format={} decode=[{}] watermark=max({}) - {} on_error={}",
                 so.name,
-                so.format,
+                format!("{:?}", so.format).to_lowercase(),
                 cols.join(", "),
                 so.columns[so.event_time].name,
                 format_duration_ms(so.watermark_delay_ms),
@@ -125,7 +125,7 @@ impl fmt::Display for Plan {
             let aggs: Vec<String> = feat.aggs.iter().map(|a| a.to_string()).collect();
             writeln!(
                 s,
-                "  WindowAggregate {} lateness={} emit=on_watermark(end) state=per_pane aggs=[{}]",
+                "  WindowAggregate {} lateness={} state=per_pane emit=[stream: at end, corrections until end+lateness; backfill: once at end+lateness] aggs=[{}]",
                 feat.window,
                 format_duration_ms(feat.allowed_lateness_ms),
                 aggs.join(", ")

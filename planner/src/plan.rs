@@ -164,10 +164,7 @@ fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagno
         if !compatible {
             let d = Diagnostic::new(
                 ErrorKind::TypeMismatch,
-                format!(
-                    "feature `{}` declares type {declared}, but its value has type {actual}",
-                    feature.name
-                ),
+                format!("declared type {declared}, but its value has type {actual}"),
             )
             .with_hint(format!(
                 "set `type: {actual}`, or CAST the value AS {declared}"

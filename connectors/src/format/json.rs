@@ -41,6 +41,17 @@ impl JsonDecoder {
         for (_, i) in &self.wanted {
             row[*i] = Value::Null;
         }
+        if super::json_fast::decode(line, &self.columns, &self.wanted, row).is_some() {
+            return check_required(&self.columns, &self.required, row);
+        }
+        self.decode_general(line, row)
+    }
+
+    /// The general path: serde_json over the whole line.
+    pub fn decode_general(&mut self, line: &[u8], row: &mut [Value]) -> Result<(), RecordError> {
+        for (_, i) in &self.wanted {
+            row[*i] = Value::Null;
+        }
         let mut failure = None;
         let mut de = serde_json::Deserializer::from_slice(line);
         let seed = RowSeed {
@@ -277,6 +288,78 @@ mod tests {
         let row = decode(r#"{"user_id":"a\"b\u00e9","event_time":5}"#).unwrap();
         assert_eq!(row[0], Value::Str("a\"bé".into()));
         assert_eq!(row[1], Value::Null);
+    }
+
+    #[test]
+    fn typical_lines_take_the_fast_path() {
+        let d = JsonDecoder::new(&plan());
+        let mut row = vec![Value::Null; 5];
+        let line = br#"{"user_id":"u0004711","extra":"x","fare":12.5,"n":3,"ok":false,"event_time":1767225600123}"#;
+        assert!(super::super::json_fast::decode(line, &d.columns, &d.wanted, &mut row).is_some());
+        assert_eq!(
+            row,
+            vec![
+                Value::Str("u0004711".into()),
+                Value::Float(12.5),
+                Value::Int(3),
+                Value::Bool(false),
+                Value::Ts(1767225600123)
+            ]
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        /// Whatever the line, the fast path and the general path agree (the fast path
+        /// either decodes exactly as serde_json would, or defers).
+        #[test]
+        fn fast_path_agrees_with_serde(parts in proptest::collection::vec(fragment(), 0..8), mangle in proptest::option::of((0usize..200, proptest::prelude::any::<u8>()))) {
+            let mut line = format!("{{{}}}", parts.join(","));
+            if let Some((pos, byte)) = mangle {
+                let mut bytes = line.into_bytes();
+                if !bytes.is_empty() {
+                    let p = pos % bytes.len();
+                    bytes[p] = byte;
+                }
+                line = String::from_utf8_lossy(&bytes).into_owned();
+            }
+            let mut d = JsonDecoder::new(&plan());
+            let (mut a, mut b) = (vec![Value::Null; 5], vec![Value::Null; 5]);
+            let fast = d.decode(line.as_bytes(), &mut a);
+            let general = d.decode_general(line.as_bytes(), &mut b);
+            proptest::prop_assert_eq!(&fast, &general, "line {}", line);
+            if fast.is_ok() {
+                proptest::prop_assert_eq!(a, b, "line {}", line);
+            }
+        }
+    }
+
+    fn fragment() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let key = prop_oneof![
+            Just("user_id"),
+            Just("fare"),
+            Just("n"),
+            Just("ok"),
+            Just("event_time"),
+            Just("USER_ID"),
+            Just("other"),
+            Just("u\\ser"),
+        ];
+        let value = prop_oneof![
+            "\"[a-z0-9 é]{0,6}\"",
+            "\"[a-z]{0,3}\\\\n[a-z]{0,3}\"",
+            "-?(0|[1-9][0-9]{0,19})(\\.[0-9]{1,4})?([eE][+-]?[0-9]{1,3})?",
+            "0[0-9]{1,3}",
+            Just("true".to_string()),
+            Just("false".to_string()),
+            Just("null".to_string()),
+            Just("[1,{\"a\":2}]".to_string()),
+            Just("{}".to_string()),
+            Just("\"1970-01-01T00:00:01Z\"".to_string()),
+            Just("\"1700000000000\"".to_string()),
+        ];
+        (key, value, "[ ]{0,2}").prop_map(|(k, v, ws)| format!("{ws}\"{k}\"{ws}:{ws}{v}{ws}"))
     }
 
     #[test]

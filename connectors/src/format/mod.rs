@@ -5,6 +5,7 @@
 pub mod csv;
 pub mod encode;
 pub mod json;
+mod json_fast;
 
 use std::fmt;
 

@@ -253,7 +253,7 @@ impl WindowState {
         let row = &mut self.agg_row;
         row.clear();
         row.extend(key.iter().cloned());
-        row.push(Value::Ts(start as i64));
+        row.push(Value::Ts(end as i64 - self.window.size_ms as i64));
         row.push(Value::Ts(end as i64));
         row.extend(merged.iter().map(Acc::value));
         Some(row.clone())
@@ -277,7 +277,7 @@ impl WindowState {
             .collect();
         Some(FeatureRow {
             feature: self.feature,
-            window_start: end.saturating_sub(self.window.size_ms) as i64,
+            window_start: end as i64 - self.window.size_ms as i64,
             window_end: end as i64,
             revision,
             values,

@@ -1,0 +1,125 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// freshet: declarative real-time and backfilled ML features on timely dataflow.
+#[derive(Debug, Parser)]
+#[command(name = "freshet", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a job file and its SQL; exit non-zero with diagnostics if anything is wrong.
+    Validate {
+        /// The job file.
+        job: PathBuf,
+    },
+    /// Print the logical plan, the physical plan and the dataflow of a job.
+    Explain {
+        /// The job file.
+        job: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+        format: ExplainFormat,
+    },
+    /// Run a job.
+    Run(RunArgs),
+    /// Start one process per hostfile line on this machine, as one timely cluster, and supervise them.
+    Launch {
+        /// One `host:port` per line; line i is process i.
+        #[arg(long)]
+        hostfile: PathBuf,
+        /// The run's arguments.
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Generate demo data.
+    Gen {
+        /// What to generate.
+        #[command(subcommand)]
+        what: GenCommand,
+    },
+}
+
+/// `run` arguments (shared with `launch`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// The job file.
+    pub job: PathBuf,
+    /// backfill: replay bounded history, emit final values; stream: follow input live.
+    #[arg(long, value_enum, default_value_t = RunMode::Backfill)]
+    pub mode: RunMode,
+    /// In stream mode, stop once all present input is read.
+    #[arg(long)]
+    pub exit_at_end: bool,
+    /// Worker threads (per process).
+    #[arg(long, short = 'w', default_value_t = 1)]
+    pub workers: usize,
+    /// Cluster hostfile (one `host:port` per line); with --process, run as one process of it.
+    #[arg(long, requires = "process")]
+    pub cluster_hostfile: Option<PathBuf>,
+    /// This process's index in the cluster hostfile.
+    #[arg(long)]
+    pub process: Option<usize>,
+    /// Bytes a source reads per watermark step (default 4 MiB). Smaller steps advance
+    /// watermarks more often; results do not depend on it.
+    #[arg(long)]
+    pub batch_bytes: Option<usize>,
+    /// Also write the run summary as JSON to this file.
+    #[arg(long)]
+    pub summary_json: Option<PathBuf>,
+    /// Print no summary.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// Run modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunMode {
+    /// Bounded replay of history.
+    Backfill,
+    /// Live.
+    Stream,
+}
+
+/// EXPLAIN formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    /// Indented text.
+    Text,
+    /// JSON.
+    Json,
+}
+
+/// `gen` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GenCommand {
+    /// Ride-sharing events (JSON lines).
+    Events {
+        /// Output directory (files part-00000.jsonl, ...).
+        #[arg(long, default_value = "data/events")]
+        out: PathBuf,
+        /// Number of events.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Number of files.
+        #[arg(long, default_value_t = 1)]
+        files: u32,
+        /// Distinct users.
+        #[arg(long)]
+        users: Option<u64>,
+        /// Events per second of event time.
+        #[arg(long)]
+        rate: Option<f64>,
+    },
+}

@@ -1,0 +1,190 @@
+//! validate, explain, run.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+
+use dataflow::{describe, Mode, RunState, RunSummary, Topology, Tuning};
+use planner::{load_job, plan_job, PlannedJob};
+
+use crate::cli::{ExplainFormat, RunArgs, RunMode};
+
+/// Loads and plans a job, turning diagnostics into an error whose text is the report.
+pub fn plan(job: &Path) -> Result<PlannedJob> {
+    let j = load_job(job).map_err(|d| anyhow::anyhow!("{d}"))?;
+    plan_job(&j).map_err(|d| anyhow::anyhow!("{d}"))
+}
+
+/// `freshet validate`.
+pub fn validate(job: &Path) -> Result<()> {
+    let p = plan(job)?;
+    println!(
+        "ok: job `{}`: {} source(s), {} feature(s), {} sink(s)",
+        p.physical.job,
+        p.physical.sources.len(),
+        p.physical.features.len(),
+        p.physical.sinks.len()
+    );
+    Ok(())
+}
+
+/// The text of `freshet explain`.
+pub fn explain_text(p: &PlannedJob) -> String {
+    let mut s = String::from("== Logical plan ==\n");
+    for f in &p.logical {
+        s.push_str(&format!("Feature {} v{}\n", f.name, f.version));
+        for line in f.plan.to_string().lines() {
+            s.push_str(&format!("  {line}\n"));
+        }
+    }
+    s.push_str("\n== Physical plan ==\n");
+    s.push_str(&p.physical.to_string());
+    s.push_str("\n\n== Dataflow ==\n");
+    for line in describe(&p.physical) {
+        s.push_str(&line);
+        s.push('\n');
+    }
+    s
+}
+
+/// `freshet explain`.
+pub fn explain(job: &Path, format: ExplainFormat) -> Result<()> {
+    let p = plan(job)?;
+    match format {
+        ExplainFormat::Text => print!("{}", explain_text(&p)),
+        ExplainFormat::Json => {
+            let v = serde_json::json!({
+                "logical": p.logical,
+                "physical": p.physical,
+                "dataflow": describe(&p.physical),
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+    }
+    Ok(())
+}
+
+/// Reads a hostfile: one `host:port` per non-empty, non-comment line.
+pub fn read_hostfile(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading hostfile {}", path.display()))?;
+    let hosts: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect();
+    for (i, h) in hosts.iter().enumerate() {
+        if h.rsplit_once(':')
+            .and_then(|(_, p)| p.parse::<u16>().ok())
+            .is_none()
+        {
+            bail!(
+                "{}:{}: `{h}` is not host:port (hint: one address per line, e.g. 127.0.0.1:2101)",
+                path.display(),
+                i + 1
+            );
+        }
+    }
+    if hosts.is_empty() {
+        bail!(
+            "{}: no hosts (hint: one host:port per line)",
+            path.display()
+        );
+    }
+    Ok(hosts)
+}
+
+/// `freshet run`.
+pub fn run(args: &RunArgs) -> Result<()> {
+    if args.workers == 0 {
+        bail!("--workers must be at least 1");
+    }
+    if args.exit_at_end && args.mode != RunMode::Stream {
+        bail!("--exit-at-end applies to --mode stream (backfill always stops at the end of its input)");
+    }
+    let p = plan(&args.job)?;
+    let mode = match args.mode {
+        RunMode::Backfill => Mode::Backfill,
+        RunMode::Stream => Mode::Stream {
+            exit_at_end: args.exit_at_end,
+        },
+    };
+    let topology = match (&args.cluster_hostfile, args.process) {
+        (Some(h), Some(process)) => {
+            let addresses = read_hostfile(h)?;
+            if process >= addresses.len() {
+                bail!(
+                    "--process {process} but the hostfile has {} line(s)",
+                    addresses.len()
+                );
+            }
+            Topology::Cluster {
+                workers: args.workers,
+                process,
+                addresses,
+            }
+        }
+        (None, Some(_)) => bail!("--process needs --cluster-hostfile"),
+        _ => Topology::Local {
+            workers: args.workers,
+        },
+    };
+    let state = Arc::new(RunState::default());
+    let stopper = Arc::clone(&state);
+    // SIGINT / SIGTERM: stop reading, flush sinks, exit cleanly. A second signal exits at once.
+    let _ = ctrlc::set_handler(move || {
+        if stopper.stop_requested() {
+            std::process::exit(130);
+        }
+        eprintln!("freshet: stopping (signal received); flushing sinks");
+        stopper.request_stop();
+    });
+    let mut tuning = Tuning::default();
+    if let Some(b) = args.batch_bytes {
+        tuning.batch_bytes = b;
+    }
+    let summary = dataflow::run(&p.physical, mode, tuning, &topology, state)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(path) = &args.summary_json {
+        std::fs::write(path, serde_json::to_string_pretty(&summary)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if !args.quiet {
+        print_summary(&p, &summary, args);
+    }
+    Ok(())
+}
+
+fn print_summary(p: &PlannedJob, s: &RunSummary, args: &RunArgs) {
+    let c = &s.counters;
+    let rate = c.events_read as f64 / s.seconds.max(1e-9);
+    let mode = match args.mode {
+        RunMode::Backfill => "backfill",
+        RunMode::Stream => "stream",
+    };
+    println!(
+        "job `{}` ({mode}, {} worker(s)) finished in {:.2}s",
+        p.physical.job, s.workers, s.seconds
+    );
+    println!("  events read       {:>12}", c.events_read);
+    println!(
+        "  feature rows      {:>12}  ({} features)",
+        c.rows_written,
+        p.physical.features.len()
+    );
+    println!("  late corrections  {:>12}", c.corrections);
+    println!(
+        "  dead letters      {:>12}  ({} undecodable, {} too late) -> {}",
+        c.dead_letters,
+        c.bad_records,
+        c.too_late,
+        p.physical.dead_letter.display()
+    );
+    println!(
+        "  throughput        {:>12.0} events/s ({:.0} per worker)",
+        rate,
+        rate / s.workers as f64
+    );
+}

@@ -1,0 +1,239 @@
+//! Helpers for end-to-end tests: write jobs and inputs, run the real `freshet` binary,
+//! read its outputs back as final values per (feature, key, window).
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use std::io::Write;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+
+/// The freshet binary built by cargo for these tests.
+pub fn freshet() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_freshet"))
+}
+
+/// Runs freshet with arguments; panics with its output if it fails.
+pub fn run_ok(args: &[&str]) -> Output {
+    let out = freshet().args(args).output().expect("run freshet");
+    assert!(
+        out.status.success(),
+        "freshet {args:?} failed: {}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// (feature, key columns as JSON text, window_start, window_end)
+pub type RowKey = (String, String, i64, i64);
+
+/// Final values: the highest revision per upsert key; withdrawn rows (deleted) are absent.
+#[derive(Debug, Default)]
+pub struct Finals {
+    /// Upsert key → (revision, value columns).
+    pub rows: BTreeMap<RowKey, (u64, BTreeMap<String, Value>)>,
+    /// Number of rows read (all revisions).
+    pub emitted: usize,
+    /// Largest revision seen.
+    pub max_revision: u64,
+}
+
+/// Reads every `<stem>*.jsonl` feature file in `dir` (one per worker) into final values.
+/// `keys` names the key columns of each feature.
+pub fn read_finals(dir: &Path, stem: &str, keys: &BTreeMap<&str, Vec<&str>>) -> Finals {
+    let mut f = Finals::default();
+    let mut deleted = BTreeMap::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(stem))
+        .collect();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "no output files {stem}* in {}",
+        dir.display()
+    );
+    for file in files {
+        for line in std::fs::read_to_string(&file).unwrap().lines() {
+            let v: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("bad output line {line}: {e}"));
+            let obj = v.as_object().unwrap();
+            let feature = obj["feature"].as_str().unwrap().to_string();
+            let key_cols = &keys[feature.as_str()];
+            let key: Vec<&Value> = key_cols.iter().map(|k| &obj[*k]).collect();
+            let rk = (
+                feature,
+                serde_json::to_string(&key).unwrap(),
+                obj["window_start"].as_i64().unwrap(),
+                obj["window_end"].as_i64().unwrap(),
+            );
+            let rev = obj["revision"].as_u64().unwrap();
+            f.emitted += 1;
+            f.max_revision = f.max_revision.max(rev);
+            let is_deleted = obj.get("deleted").and_then(Value::as_bool).unwrap_or(false);
+            let values: BTreeMap<String, Value> = obj
+                .iter()
+                .filter(|(k, _)| {
+                    !matches!(
+                        k.as_str(),
+                        "feature"
+                            | "version"
+                            | "window_start"
+                            | "window_end"
+                            | "revision"
+                            | "deleted"
+                    )
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let newer = f.rows.get(&rk).map(|(r, _)| rev > *r).unwrap_or(true)
+                && deleted.get(&rk).is_none_or(|r| rev > *r);
+            if newer {
+                if is_deleted {
+                    f.rows.remove(&rk);
+                    deleted.insert(rk, rev);
+                } else {
+                    f.rows.insert(rk, (rev, values));
+                }
+            }
+        }
+    }
+    f
+}
+
+/// Asserts two sets of final values are equal (floats within a relative 1e-9).
+pub fn assert_same(label: &str, got: &Finals, want: &BTreeMap<RowKey, BTreeMap<String, Value>>) {
+    let got_keys: Vec<&RowKey> = got.rows.keys().collect();
+    let want_keys: Vec<&RowKey> = want.keys().collect();
+    if got_keys != want_keys {
+        let missing: Vec<_> = want
+            .keys()
+            .filter(|k| !got.rows.contains_key(*k))
+            .take(5)
+            .collect();
+        let extra: Vec<_> = got
+            .rows
+            .keys()
+            .filter(|k| !want.contains_key(*k))
+            .take(5)
+            .collect();
+        panic!(
+            "{label}: {} rows, expected {}; missing e.g. {missing:?}; unexpected e.g. {extra:?}",
+            got.rows.len(),
+            want.len()
+        );
+    }
+    for (k, w) in want {
+        let (_, g) = &got.rows[k];
+        for (col, wv) in w {
+            let gv = g
+                .get(col)
+                .unwrap_or_else(|| panic!("{label}: {k:?} has no column {col}"));
+            let same = match (gv.as_f64(), wv.as_f64()) {
+                (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0),
+                _ => gv == wv,
+            };
+            assert!(same, "{label}: {k:?} column {col}: got {gv}, expected {wv}");
+        }
+    }
+}
+
+pub const T0: i64 = 1_767_225_600_000;
+pub const MIN: i64 = 60_000;
+
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub user: String,
+    pub geo: String,
+    pub action: &'static str,
+    pub fare: f64,
+    pub t: i64,
+}
+
+/// Events in arrival order: event times advance, arrival is shuffled within `disorder` ms.
+pub fn events(seed: u64, n: usize, disorder: i64) -> Vec<Event> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let actions = ["request_ride", "complete_ride", "cancel", "app_open"];
+    let mut t = T0 + rng.random_range(0..MIN);
+    let mut evs: Vec<(i64, Event)> = (0..n)
+        .map(|_| {
+            t += rng.random_range(0..4_000);
+            let e = Event {
+                user: format!("u{}", rng.random_range(0..12)),
+                geo: format!("g{}", rng.random_range(0..4)),
+                action: actions[rng.random_range(0..actions.len())],
+                fare: rng.random_range(100..9_000) as f64 / 100.0,
+                t,
+            };
+            (t + rng.random_range(0..=disorder), e)
+        })
+        .collect();
+    evs.sort_by_key(|(arrival, _)| *arrival);
+    evs.into_iter().map(|(_, e)| e).collect()
+}
+
+pub fn write_inputs(dir: &Path, evs: &[Event], files: usize) {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let per = evs.len().div_ceil(files);
+    for (i, chunk) in evs.chunks(per).enumerate() {
+        let mut f = std::fs::File::create(dir.join(format!("data/part-{i:03}.jsonl"))).unwrap();
+        for e in chunk {
+            let line = json!({"user_id": e.user, "geohash": e.geo, "action": e.action, "fare": e.fare, "event_time": e.t});
+            writeln!(f, "{line}").unwrap();
+        }
+    }
+}
+
+pub fn write_job(dir: &Path, delay_s: i64, lateness_s: i64) {
+    let job = format!(
+        r#"name: equivalence
+sources:
+  - name: ev
+    connector: file
+    path: data/*.jsonl
+    format: json
+    schema: {{ user_id: string!, geohash: string, action: string, fare: float, event_time: timestamp }}
+    event_time: event_time
+    watermark_delay: {delay_s}s
+features:
+  - name: tumble_stats
+    allowed_lateness: {lateness_s}s
+    sql: |
+      SELECT geohash, COUNT(*) AS n, SUM(fare) AS s, MIN(fare) AS lo, MAX(fare) AS hi,
+             AVG(fare) AS a, COUNT(DISTINCT user_id) AS users
+      FROM ev WHERE action <> 'cancel'
+      GROUP BY geohash, TUMBLE(rowtime, INTERVAL '10' MINUTES)
+  - name: hop_counts
+    allowed_lateness: {lateness_s}s
+    sql: |
+      SELECT user_id, COUNT(*) AS n FROM ev
+      GROUP BY user_id, HOP(rowtime, INTERVAL '2' MINUTES, INTERVAL '7' MINUTES)
+  - name: tvf_having
+    allowed_lateness: {lateness_s}s
+    sql: |
+      SELECT geohash, action, COUNT(*) AS n, window_start, window_end
+      FROM TABLE(HOP(TABLE ev, DESCRIPTOR(rowtime), INTERVAL '5' MINUTES, INTERVAL '15' MINUTES))
+      GROUP BY geohash, action, window_start, window_end
+      HAVING COUNT(*) >= 2
+sinks:
+  - {{ name: out, connector: file, path: out/features.jsonl, format: json }}
+"#
+    );
+    std::fs::write(dir.join("job.yaml"), job).unwrap();
+}
+
+pub fn key_columns() -> BTreeMap<&'static str, Vec<&'static str>> {
+    BTreeMap::from([
+        ("tumble_stats", vec!["geohash"]),
+        ("hop_counts", vec!["user_id"]),
+        ("tvf_having", vec!["geohash", "action"]),
+    ])
+}

@@ -1,0 +1,216 @@
+//! A fast path for the common record shape: one flat JSON object per line, no escapes.
+//!
+//! It accepts only input it can decode exactly as the general serde_json path would, and
+//! answers `None` for anything else (escapes, nested values, control characters, unusual
+//! numbers, type errors), in which case the caller runs the general path. A property test
+//! (`tests::fast_path_agrees_with_serde`) checks the two paths agree on arbitrary input.
+
+use planner::types::{DataType, Value};
+
+use super::value_from_text;
+use planner::job::Column;
+
+/// Decodes `line` into `row` for the `wanted` (name, column) pairs, or `None` to defer.
+#[inline]
+pub(crate) fn decode(
+    line: &[u8],
+    columns: &[Column],
+    wanted: &[(String, usize)],
+    row: &mut [Value],
+) -> Option<()> {
+    // Raw control characters (including tabs) and invalid UTF-8: let serde_json decide.
+    if line.iter().any(|&b| b < 0x20) {
+        return None;
+    }
+    let text = std::str::from_utf8(line).ok()?;
+    let mut p = Parser {
+        s: line,
+        text,
+        i: 0,
+    };
+    p.ws();
+    p.eat(b'{')?;
+    p.ws();
+    if p.peek()? == b'}' {
+        p.i += 1;
+        return p.end();
+    }
+    loop {
+        p.ws();
+        let (ks, ke) = p.string()?;
+        let key = &line[ks..ke];
+        p.ws();
+        p.eat(b':')?;
+        p.ws();
+        let mut col = None;
+        for (n, i) in wanted {
+            let n = n.as_bytes();
+            if n.len() == key.len() {
+                if n == key {
+                    col = Some(*i);
+                    break;
+                }
+                if n.eq_ignore_ascii_case(key) {
+                    // Case-insensitive matches go through the general path (rare).
+                    return None;
+                }
+            }
+        }
+        match col {
+            Some(c) => row[c] = p.value(&columns[c])?,
+            None => p.skip_scalar()?,
+        }
+        p.ws();
+        match p.next()? {
+            b',' => continue,
+            b'}' => return p.end(),
+            _ => return None,
+        }
+    }
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    /// The same bytes, known to be UTF-8 (string values are sliced from it).
+    text: &'a str,
+    i: usize,
+}
+
+impl<'a> Parser<'a> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    #[inline]
+    fn next(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.i += 1;
+        Some(b)
+    }
+
+    #[inline]
+    fn eat(&mut self, b: u8) -> Option<()> {
+        (self.next()? == b).then_some(())
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ')) {
+            self.i += 1;
+        }
+    }
+
+    fn end(&mut self) -> Option<()> {
+        self.ws();
+        (self.i == self.s.len()).then_some(())
+    }
+
+    /// A string without escapes; returns its byte range (quotes excluded).
+    #[inline]
+    fn string(&mut self) -> Option<(usize, usize)> {
+        self.eat(b'"')?;
+        let start = self.i;
+        loop {
+            match self.next()? {
+                b'"' => return Some((start, self.i - 1)),
+                b'\\' => return None,
+                _ => {}
+            }
+        }
+    }
+
+    /// A JSON number token, validated against the JSON grammar.
+    fn number(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.next()? {
+            b'0' => {}
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if !self.peek()?.is_ascii_digit() {
+                return None;
+            }
+            self.digits();
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if !self.peek()?.is_ascii_digit() {
+                return None;
+            }
+            self.digits();
+        }
+        self.text.get(start..self.i)
+    }
+
+    #[inline]
+    fn digits(&mut self) {
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.i += 1;
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.i + word.len();
+        (self.s.get(self.i..end)? == word).then(|| self.i = end)
+    }
+
+    fn skip_scalar(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(|_| ()),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.number().map(|_| ()),
+            _ => None, // objects and arrays: general path
+        }
+    }
+
+    /// A value for a column; `None` for anything the general path must judge (including
+    /// type errors, so error messages come from one place).
+    fn value(&mut self, col: &Column) -> Option<Value> {
+        match self.peek()? {
+            b'"' => {
+                let (a, b) = self.string()?;
+                let text = self.text.get(a..b)?;
+                match col.ty {
+                    DataType::String => Some(Value::Str(text.into())),
+                    DataType::Timestamp => value_from_text(col, text).ok(),
+                    _ => None,
+                }
+            }
+            b'n' => self.literal(b"null").map(|_| Value::Null),
+            b't' | b'f' => {
+                let v = self.peek()? == b't';
+                self.literal(if v { b"true" } else { b"false" })?;
+                (col.ty == DataType::Bool).then_some(Value::Bool(v))
+            }
+            b'-' | b'0'..=b'9' => {
+                let tok = self.number()?;
+                let integral = !tok.contains(['.', 'e', 'E']);
+                match col.ty {
+                    DataType::Int if integral && tok.len() <= 18 => {
+                        tok.parse().ok().map(Value::Int)
+                    }
+                    DataType::Timestamp if integral && tok.len() <= 18 => {
+                        tok.parse().ok().map(Value::Ts)
+                    }
+                    DataType::Float if integral && tok.len() <= 15 => {
+                        tok.parse::<i64>().ok().map(|i| Value::Float(i as f64))
+                    }
+                    DataType::Float if !integral => tok.parse().ok().map(Value::Float),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Every diagnostic a user can hit while writing a job: the rendered message (snapshot,
+//! reviewed by hand) plus the facts that matter asserted directly (kind, line, column, hint).
+
+use std::path::Path;
+
+use planner::{parse_job, plan_job, Diagnostics, ErrorKind};
+
+const JOB: &str = r#"name: rides
+sources:
+  - name: events
+    connector: file
+    path: data/*.jsonl
+    format: json
+    schema:
+      user_id: string!
+      geohash: string
+      action: string
+      fare: float
+      event_time: timestamp
+    event_time: event_time
+    watermark_delay: 5m
+features:
+  - name: f
+    type: int
+    allowed_lateness: 1h
+    sql: |
+      SELECT geohash, COUNT(*) AS rides
+      FROM events WHERE action = 'request_ride'
+      GROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)
+sinks:
+  - { name: out, connector: file, path: out/f.jsonl, format: json }
+"#;
+
+/// Replaces the feature's SQL (three lines at lines 20-22 of the job).
+fn with_sql(sql: &str) -> String {
+    let start = JOB.find("      SELECT geohash, COUNT(*)").unwrap();
+    let end = JOB.find("sinks:").unwrap();
+    let body: String = sql.lines().map(|l| format!("      {l}\n")).collect();
+    format!("{}{}{}", &JOB[..start], body, &JOB[end..])
+}
+
+fn errors(text: &str) -> Diagnostics {
+    match parse_job(Path::new("job.yaml"), text) {
+        Err(d) => d,
+        Ok(job) => plan_job(&job).expect_err("the job should not plan"),
+    }
+}
+
+fn one(text: &str) -> (planner::Diagnostic, String) {
+    let d = errors(text);
+    assert_eq!(d.0.len(), 1, "{d}");
+    let rendered = d.to_string();
+    (d.0.into_iter().next().unwrap(), rendered)
+}
+
+fn line_col(d: &planner::Diagnostic) -> (usize, usize) {
+    let l = d.location.as_ref().expect("a location");
+    (l.line, l.column)
+}
+
+#[test]
+fn the_base_job_plans() {
+    let job = parse_job(Path::new("job.yaml"), JOB).unwrap();
+    plan_job(&job).unwrap();
+}
+
+#[test]
+fn unknown_column_points_at_it_and_suggests_the_closest() {
+    let (d, text) = one(&with_sql("SELECT geohsh, COUNT(*) AS rides\nFROM events\nGROUP BY geohsh, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::UnknownColumn);
+    assert_eq!(line_col(&d), (22, 16));
+    assert_eq!(d.hint.as_deref(), Some("did you mean `geohash`?"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_selected_column_must_be_grouped_or_aggregated() {
+    let (d, text) = one(&with_sql("SELECT geohash, user_id, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::NotGrouped);
+    assert_eq!(line_col(&d), (20, 23));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn comparing_a_float_with_text_is_a_type_error() {
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events WHERE fare > 'cheap'\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::TypeMismatch);
+    assert_eq!(line_col(&d), (21, 32));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn summing_text_is_a_type_error() {
+    let (d, text) = one(&with_sql("SELECT geohash, SUM(action) AS s\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::TypeMismatch);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn hop_with_size_below_slide_shows_the_swapped_call() {
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, HOP(rowtime, INTERVAL '30' MINUTES, INTERVAL '1' MINUTE)"));
+    assert_eq!(d.kind, ErrorKind::InvalidWindow);
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("did you mean HOP(rowtime, INTERVAL '1' MINUTE, INTERVAL '30' MINUTES)?")
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_query_without_a_window_is_rejected_with_a_hint() {
+    let (d, text) = one(&with_sql(
+        "SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY geohash",
+    ));
+    assert_eq!(d.kind, ErrorKind::Unsupported);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn unknown_table_suggests_the_source() {
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM event\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::UnknownTable);
+    assert_eq!(d.hint.as_deref(), Some("did you mean `events`?"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn syntax_errors_point_into_the_job_file() {
+    let (d, text) = one(&with_sql("SELECT geohash COUNT(*) AS rides\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::Syntax);
+    assert_eq!(line_col(&d).0, 20);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_misspelled_key_is_an_error_not_ignored() {
+    let (d, text) = one(&JOB.replace("allowed_lateness: 1h", "allowed_latenes: 1h"));
+    assert_eq!(d.kind, ErrorKind::Config);
+    assert_eq!(line_col(&d).0, 18);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn the_event_time_column_must_exist() {
+    let (d, text) = one(&JOB.replace(
+        "    event_time: event_time\n",
+        "    event_time: evnt_time\n",
+    ));
+    assert_eq!(d.kind, ErrorKind::Config);
+    assert_eq!(d.hint.as_deref(), Some("did you mean `event_time`?"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn the_declared_type_must_match_the_value() {
+    let (d, text) = one(&with_sql("SELECT geohash, AVG(fare) AS avg_fare\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::TypeMismatch);
+    assert_eq!(line_col(&d).0, 17);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn every_feature_is_checked_not_just_the_first() {
+    let twice = JOB.replace(
+        "sinks:",
+        "  - name: g\n    sql: SELECT nope FROM events GROUP BY nope, TUMBLE(rowtime, INTERVAL '1' HOUR)\n  - name: h\n    sql: SELECT geohash FROM nowhere\nsinks:",
+    );
+    let d = errors(&twice);
+    assert_eq!(d.0.len(), 2, "{d}");
+    assert_eq!(d.0[0].kind, ErrorKind::UnknownColumn);
+    assert_eq!(d.0[1].kind, ErrorKind::UnknownTable);
+    // Inline SQL: positions are on the `sql:` line.
+    assert_eq!(d.0[0].location.as_ref().unwrap().line, 24);
+}

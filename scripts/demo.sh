@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds freshet, generates a deterministic ride-sharing event stream (1M events, once)
+# and runs the example job in backfill mode, then replays it through the live path.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EVENTS="${EVENTS:-1000000}"
+cargo build --release --quiet -p freshet-cluster
+bin=target/release/freshet
+if [ ! -f data/events/.complete-"$EVENTS" ]; then
+  rm -rf data/events
+  "$bin" gen events --out data/events --events "$EVENTS" --files 4
+  touch data/events/.complete-"$EVENTS"
+fi
+echo
+echo "== backfill (training data: every window's final value) =="
+"$bin" run configs/examples/rides.yaml --mode backfill --workers 2
+echo
+echo "== stream, replaying the same files through the live path (--exit-at-end) =="
+"$bin" run configs/examples/rides.yaml --mode stream --exit-at-end --workers 2
+echo
+echo "a few feature rows (out/features.*.jsonl, one file per worker):"
+head -n 3 out/features.0.jsonl
