@@ -25,36 +25,75 @@ pub struct Window {
     pub size_ms: u64,
     /// Distance between window starts, ms (`size` for TUMBLE).
     pub slide_ms: u64,
+    /// Pane width, ms: `gcd(size, slide)`. State is kept per pane, and a window is the
+    /// union of `size / pane` panes.
+    pub pane_ms: u64,
 }
 
 impl Window {
-    /// Pane width: state is kept per pane, and a window is the union of `size / pane` panes.
+    /// `TUMBLE(size)`.
+    pub fn tumble(size_ms: u64) -> Window {
+        Window {
+            kind: WindowKind::Tumble,
+            size_ms,
+            slide_ms: size_ms,
+            pane_ms: size_ms,
+        }
+    }
+
+    /// `HOP(slide, size)`.
+    pub fn hop(slide_ms: u64, size_ms: u64) -> Window {
+        Window {
+            kind: WindowKind::Hop,
+            size_ms,
+            slide_ms,
+            pane_ms: gcd(size_ms, slide_ms),
+        }
+    }
+
+    /// Pane width.
+    #[inline]
     pub fn pane_ms(&self) -> u64 {
-        gcd(self.size_ms, self.slide_ms)
+        self.pane_ms
     }
 
     /// Start of the pane that holds event time `t`.
+    #[inline]
     pub fn pane_of(&self, t: u64) -> u64 {
-        t - t % self.pane_ms()
+        t - t % self.pane_ms
     }
 
     /// Ends of the windows that contain pane `p`, ascending: the multiples of `slide`
     /// in `(p, p + size]`.
+    #[inline]
     pub fn window_ends_of_pane(&self, p: u64) -> impl Iterator<Item = u64> {
         let slide = self.slide_ms;
-        let first = (p / slide + 1) * slide;
-        let last = (p + self.size_ms) / slide * slide;
-        (first..=last).step_by(slide as usize)
+        let first = self.first_end_of_pane(p);
+        let last = self.last_end_of_pane(p);
+        let count = if last >= first {
+            (last - first) / slide + 1
+        } else {
+            0
+        };
+        (0..count).map(move |i| first + i * slide)
     }
 
     /// The last window end that contains pane `p`.
+    #[inline]
     pub fn last_end_of_pane(&self, p: u64) -> u64 {
-        (p + self.size_ms) / self.slide_ms * self.slide_ms
+        match self.kind {
+            WindowKind::Tumble => p - p % self.size_ms + self.size_ms,
+            WindowKind::Hop => (p + self.size_ms) / self.slide_ms * self.slide_ms,
+        }
     }
 
     /// The first window end that contains pane `p`.
+    #[inline]
     pub fn first_end_of_pane(&self, p: u64) -> u64 {
-        (p / self.slide_ms + 1) * self.slide_ms
+        match self.kind {
+            WindowKind::Tumble => p - p % self.size_ms + self.size_ms,
+            WindowKind::Hop => (p / self.slide_ms + 1) * self.slide_ms,
+        }
     }
 }
 
@@ -67,7 +106,7 @@ impl fmt::Display for Window {
                 "hop size={} slide={} pane={}",
                 format_duration_ms(self.size_ms),
                 format_duration_ms(self.slide_ms),
-                format_duration_ms(self.pane_ms())
+                format_duration_ms(self.pane_ms)
             ),
         }
     }
@@ -87,22 +126,14 @@ mod tests {
 
     #[test]
     fn hop_panes_and_window_ends() {
-        let w = Window {
-            kind: WindowKind::Hop,
-            size_ms: 30,
-            slide_ms: 10,
-        };
+        let w = Window::hop(10, 30);
         assert_eq!(w.pane_ms(), 10);
         assert_eq!(w.pane_of(25), 20);
         assert_eq!(
             w.window_ends_of_pane(20).collect::<Vec<_>>(),
             vec![30, 40, 50]
         );
-        let odd = Window {
-            kind: WindowKind::Hop,
-            size_ms: 25,
-            slide_ms: 10,
-        };
+        let odd = Window::hop(10, 25);
         assert_eq!(odd.pane_ms(), 5);
         // pane [15,20) lies in windows [0,25)? no: ends e with e-25 <= 15 < e → 20, 30, 40
         assert_eq!(
@@ -114,11 +145,7 @@ mod tests {
 
     #[test]
     fn tumble_has_one_window_per_pane() {
-        let w = Window {
-            kind: WindowKind::Tumble,
-            size_ms: 60,
-            slide_ms: 60,
-        };
+        let w = Window::tumble(60);
         assert_eq!(w.window_ends_of_pane(120).collect::<Vec<_>>(), vec![180]);
     }
 }

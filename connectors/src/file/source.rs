@@ -94,28 +94,32 @@ pub enum Poll {
     Done,
 }
 
-/// Cuts the concatenation of `files` (path, size) into `peers` contiguous splits lists.
-pub fn plan_splits(files: &[(PathBuf, u64)], peers: usize) -> Vec<Vec<Split>> {
-    let total: u64 = files.iter().map(|(_, s)| s).sum();
+/// Size of the blocks input is dealt out in.
+pub const BLOCK_BYTES: u64 = 8 << 20;
+
+/// Deals `files` (path, size, in order) out to `peers` workers in blocks of `block` bytes,
+/// round-robin, so all workers move through the input (and its event time)
+/// together: a worker that raced ahead would only buffer state waiting for the slowest
+/// watermark. Returns each worker's splits in reading order, and the index of the worker
+/// holding the last block (the one that follows the live end).
+pub fn plan_splits(files: &[(PathBuf, u64)], peers: usize, block: u64) -> (Vec<Vec<Split>>, usize) {
     let mut out = vec![Vec::new(); peers];
-    for (w, splits) in out.iter_mut().enumerate() {
-        let lo = total * w as u64 / peers as u64;
-        let hi = total * (w as u64 + 1) / peers as u64;
-        let mut offset = 0;
-        for (path, size) in files {
-            let (fs, fe) = (offset, offset + size);
-            offset = fe;
-            let (s, e) = (lo.max(fs), hi.min(fe));
-            if s < e {
-                splits.push(Split {
-                    path: path.clone(),
-                    start: s - fs,
-                    end: Some(e - fs),
-                });
-            }
+    let mut n = 0usize;
+    for (path, size) in files {
+        let mut s = 0;
+        while s < *size {
+            let e = (s + block).min(*size);
+            out[n % peers].push(Split {
+                path: path.clone(),
+                start: s,
+                end: Some(e),
+            });
+            n += 1;
+            s = e;
         }
     }
-    out
+    let last = if n == 0 { peers - 1 } else { (n - 1) % peers };
+    (out, last)
 }
 
 /// Lists files matching a glob, sorted, with sizes.
@@ -147,7 +151,9 @@ struct Cursor {
     file: File,
     /// File offset of `buf[0]`.
     pos: u64,
+    /// Read buffer; `buf[..end]` holds data, `buf[head..end]` is unconsumed.
     buf: Vec<u8>,
+    end: usize,
     head: usize,
     line: u64,
     eof: bool,
@@ -166,6 +172,8 @@ pub struct FileReader {
     last_scan: Instant,
     header: Option<Vec<u8>>,
     headers: bool,
+    /// Per file: (offset, newlines before it) checkpoints, so line numbers cost one pass.
+    newline_index: std::collections::HashMap<PathBuf, Vec<(u64, u64)>>,
 }
 
 const CHUNK: usize = 1 << 20;
@@ -186,8 +194,9 @@ impl FileReader {
                 pattern: pattern.into(),
             });
         }
-        let live = matches!(mode, ReadMode::Follow { .. }) && worker + 1 == peers;
-        let mut splits = plan_splits(&files, peers).swap_remove(worker);
+        let (mut all, last_owner) = plan_splits(&files, peers, BLOCK_BYTES);
+        let live = matches!(mode, ReadMode::Follow { .. }) && worker == last_owner;
+        let mut splits = all.swap_remove(worker);
         if live {
             if let Some((last, size)) = files.last() {
                 match splits.last_mut() {
@@ -212,6 +221,7 @@ impl FileReader {
             last_scan: Instant::now(),
             header: None,
             headers,
+            newline_index: Default::default(),
         })
     }
 
@@ -255,7 +265,7 @@ impl FileReader {
             let split_id = cur.split as u32;
             // Deliver complete lines in the buffer.
             let mut finished = false;
-            while let Some(nl) = memchr::memchr(b'\n', &cur.buf[cur.head..]) {
+            while let Some(nl) = memchr::memchr(b'\n', &cur.buf[cur.head..cur.end]) {
                 let start_off = cur.pos + cur.head as u64;
                 if split_end.is_some_and(|e| start_off >= e) {
                     finished = true;
@@ -284,13 +294,13 @@ impl FileReader {
             if !finished && cur.eof {
                 // At end of file with a partial (unterminated) line in the buffer.
                 let start_off = cur.pos + cur.head as u64;
-                let rest = cur.buf.len() - cur.head;
+                let rest = cur.end - cur.head;
                 let in_range = split_end.is_none_or(|e| start_off < e);
                 if following {
                     if exit_at_end && self.scan_due_or_force(true)? == 0 {
                         let cur = self.cursor.as_mut().expect("cursor");
                         if rest > 0 {
-                            let line = trim_cr(&cur.buf[cur.head..]);
+                            let line = trim_cr(&cur.buf[cur.head..cur.end]);
                             on_item(Item::Line(
                                 line,
                                 LineId {
@@ -300,7 +310,7 @@ impl FileReader {
                             ));
                             delivered += 1;
                             cur.line += 1;
-                            cur.head = cur.buf.len();
+                            cur.head = cur.end;
                         }
                         self.cursor = None;
                         return Ok(Poll::Done.max_with(delivered));
@@ -332,7 +342,7 @@ impl FileReader {
                     continue;
                 }
                 if rest > 0 && in_range {
-                    let line = trim_cr(&cur.buf[cur.head..]);
+                    let line = trim_cr(&cur.buf[cur.head..cur.end]);
                     on_item(Item::Line(
                         line,
                         LineId {
@@ -350,8 +360,8 @@ impl FileReader {
 
     fn finish_partial(&mut self, on_item: &mut impl FnMut(Item<'_>), delivered: &mut usize) {
         if let Some(cur) = self.cursor.as_mut() {
-            if cur.head < cur.buf.len() {
-                let line = trim_cr(&cur.buf[cur.head..]);
+            if cur.head < cur.end {
+                let line = trim_cr(&cur.buf[cur.head..cur.end]);
                 on_item(Item::Line(
                     line,
                     LineId {
@@ -361,7 +371,7 @@ impl FileReader {
                 ));
                 *delivered += 1;
                 cur.line += 1;
-                cur.head = cur.buf.len();
+                cur.head = cur.end;
             }
         }
     }
@@ -423,7 +433,8 @@ impl FileReader {
             split: i,
             file: File::open(&split.path).map_err(io)?,
             pos: 0,
-            buf: Vec::with_capacity(CHUNK),
+            buf: vec![0; CHUNK],
+            end: 0,
             head: 0,
             line: 0,
             eof: false,
@@ -434,11 +445,11 @@ impl FileReader {
             cur.file = file;
             cur.pos = split.start - 1;
             loop {
-                if let Some(nl) = memchr::memchr(b'\n', &cur.buf[cur.head..]) {
+                if let Some(nl) = memchr::memchr(b'\n', &cur.buf[cur.head..cur.end]) {
                     cur.head += nl + 1;
                     break;
                 }
-                cur.head = cur.buf.len();
+                cur.head = cur.end;
                 if fill(&mut cur, &self.splits[i].path)? == 0 {
                     break;
                 }
@@ -446,13 +457,13 @@ impl FileReader {
         } else if self.headers {
             // Skip the header line of a split that starts the file.
             loop {
-                if let Some(nl) = memchr::memchr(b'\n', &cur.buf[cur.head..]) {
+                if let Some(nl) = memchr::memchr(b'\n', &cur.buf[cur.head..cur.end]) {
                     cur.head += nl + 1;
                     cur.line += 1;
                     break;
                 }
                 if fill(&mut cur, &self.splits[i].path)? == 0 {
-                    cur.head = cur.buf.len();
+                    cur.head = cur.end;
                     break;
                 }
             }
@@ -464,15 +475,48 @@ impl FileReader {
     pub fn resolve(&mut self, id: LineId) -> (PathBuf, u64) {
         let i = id.split as usize;
         let split = &self.splits[i];
+        let path = split.path.clone();
+        let start = split.start;
         let base = match self.line_bases[i] {
             Some(b) => b,
             None => {
-                let b = count_lines_before(&split.path, split.start).unwrap_or(0);
+                // Lines before the split's first line: every newline before `start - 1`, plus
+                // the line containing byte `start - 1` (complete, or skipped as partial).
+                let b = if start == 0 {
+                    0
+                } else {
+                    self.newlines_before(&path, start - 1).unwrap_or(0) + 1
+                };
                 self.line_bases[i] = Some(b);
                 b
             }
         };
-        (split.path.clone(), base + id.line + 1)
+        (path, base + id.line + 1)
+    }
+
+    /// Number of `\n` bytes in `[0, offset)` of a file, counted from the nearest checkpoint.
+    fn newlines_before(&mut self, path: &Path, offset: u64) -> std::io::Result<u64> {
+        let checkpoints = self
+            .newline_index
+            .entry(path.to_path_buf())
+            .or_insert_with(|| vec![(0, 0)]);
+        let i = checkpoints.partition_point(|(o, _)| *o <= offset) - 1;
+        let (from, mut count) = checkpoints[i];
+        let mut f = File::open(path)?;
+        f.seek(SeekFrom::Start(from))?;
+        let mut remaining = offset - from;
+        let mut buf = vec![0u8; CHUNK];
+        while remaining > 0 {
+            let want = remaining.min(buf.len() as u64) as usize;
+            let n = f.read(&mut buf[..want])?;
+            if n == 0 {
+                break;
+            }
+            count += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+            remaining -= n as u64;
+        }
+        checkpoints.insert(i + 1, (offset, count));
+        Ok(count)
     }
 }
 
@@ -497,26 +541,29 @@ fn trim_cr(line: &[u8]) -> &[u8] {
 /// Reads more bytes into the cursor's buffer, compacting consumed bytes. Returns bytes read.
 fn fill(cur: &mut Cursor, path: &Path) -> Result<usize, FileSourceError> {
     if cur.head > 0 {
-        cur.buf.drain(..cur.head);
+        cur.buf.copy_within(cur.head..cur.end, 0);
+        cur.end -= cur.head;
         cur.pos += cur.head as u64;
         cur.head = 0;
     }
-    let old = cur.buf.len();
-    cur.buf.resize(old + CHUNK, 0);
+    if cur.end == cur.buf.len() {
+        // A line longer than the buffer: grow it.
+        let len = cur.buf.len();
+        cur.buf.resize(len * 2, 0);
+    }
     let n = loop {
-        match cur.file.read(&mut cur.buf[old..]) {
+        match cur.file.read(&mut cur.buf[cur.end..]) {
             Ok(n) => break n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(source) => {
-                cur.buf.truncate(old);
                 return Err(FileSourceError::Io {
                     path: path.to_path_buf(),
                     source,
-                });
+                })
             }
         }
     };
-    cur.buf.truncate(old + n);
+    cur.end += n;
     if n == 0 {
         cur.eof = true;
     }
@@ -545,42 +592,28 @@ fn read_first_line(path: &Path) -> Result<Vec<u8>, FileSourceError> {
     Ok(trim_cr(&out).to_vec())
 }
 
-/// Number of lines that start before the first line beginning at or after `start`.
-fn count_lines_before(path: &Path, start: u64) -> std::io::Result<u64> {
-    if start == 0 {
-        return Ok(0);
-    }
-    let mut f = File::open(path)?;
-    let mut remaining = start - 1;
-    let mut buf = vec![0u8; CHUNK];
-    let mut count = 0;
-    while remaining > 0 {
-        let want = remaining.min(buf.len() as u64) as usize;
-        let n = f.read(&mut buf[..want])?;
-        if n == 0 {
-            break;
-        }
-        count += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
-        remaining -= n as u64;
-    }
-    // Lines before the split's first line: every newline at or before `start - 1` ends one.
-    let mut probe = [0u8; 1];
-    f.seek(SeekFrom::Start(start - 1))?;
-    if f.read(&mut probe)? == 1 && probe[0] == b'\n' {
-        count += 1;
-        return Ok(count);
-    }
-    // The split starts after the newline that ends the line containing `start - 1`.
-    Ok(count + 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
 
     fn read_all(pattern: &str, worker: usize, peers: usize, headers: bool) -> Vec<(String, u64)> {
+        read_all_blocks(pattern, worker, peers, headers, BLOCK_BYTES)
+    }
+
+    fn read_all_blocks(
+        pattern: &str,
+        worker: usize,
+        peers: usize,
+        headers: bool,
+        block: u64,
+    ) -> Vec<(String, u64)> {
+        let files = list_files(pattern).unwrap();
+        let (mut all, _) = plan_splits(&files, peers, block);
+        let splits = all.swap_remove(worker);
         let mut r = FileReader::open(pattern, worker, peers, ReadMode::Bounded, headers).unwrap();
+        r.line_bases = vec![None; splits.len()];
+        r.splits = splits;
         let mut lines = Vec::new();
         loop {
             let mut ids = Vec::new();
@@ -630,6 +663,32 @@ mod tests {
             want.sort();
             assert_eq!(got, want, "peers = {peers}");
         }
+    }
+
+    #[test]
+    fn blocks_are_dealt_round_robin_and_the_last_owner_follows() {
+        let files = vec![(PathBuf::from("a"), 20), (PathBuf::from("b"), 5)];
+        let (splits, last) = plan_splits(&files, 2, 8);
+        let show = |v: &Vec<Split>| {
+            v.iter()
+                .map(|s| {
+                    (
+                        s.path.to_string_lossy().into_owned(),
+                        s.start,
+                        s.end.unwrap(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            show(&splits[0]),
+            vec![("a".into(), 0, 8), ("a".into(), 16, 20)]
+        );
+        assert_eq!(
+            show(&splits[1]),
+            vec![("a".into(), 8, 16), ("b".into(), 0, 5)]
+        );
+        assert_eq!(last, 1);
     }
 
     #[test]

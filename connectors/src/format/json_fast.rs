@@ -206,7 +206,11 @@ impl<'a> Parser<'a> {
                     DataType::Float if integral && tok.len() <= 15 => {
                         tok.parse::<i64>().ok().map(|i| Value::Float(i as f64))
                     }
-                    DataType::Float if !integral => tok.parse().ok().map(Value::Float),
+                    DataType::Float if !integral => tok
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|f| f.is_finite())
+                        .map(Value::Float),
                     _ => None,
                 }
             }

@@ -31,6 +31,9 @@ use crate::accumulator::Acc;
 use crate::record::{FeatureRow, Key, KeyedRecord};
 use crate::state::RunState;
 
+/// Rows emitted per activation at most when many windows are due at once.
+const EMIT_CHUNK: usize = 1 << 16;
+
 /// When windows are emitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EmitPolicy {
@@ -101,6 +104,28 @@ struct WindowState {
 }
 
 impl WindowState {
+    fn new(feature: u32, plan: &FeaturePlan, policy: EmitPolicy, state: Arc<RunState>) -> Self {
+        WindowState {
+            feature,
+            window: plan.window,
+            lateness: plan.allowed_lateness_ms,
+            policy,
+            plan: plan.clone(),
+            keys: HashMap::default(),
+            timers: BTreeMap::new(),
+            evictions: BTreeMap::new(),
+            fired_through: None,
+            agg_row: Vec::new(),
+            state,
+        }
+    }
+
+    /// Panes held across all keys (the state's size).
+    #[cfg(test)]
+    fn panes(&self) -> usize {
+        self.keys.values().map(|k| k.panes.len()).sum()
+    }
+
     /// The frontier time at which window `end` is emitted.
     fn trigger(&self, end: u64) -> u64 {
         match self.policy {
@@ -124,20 +149,13 @@ impl WindowState {
         }
     }
 
-    fn fresh_accs(&self) -> Accs {
-        self.plan
-            .aggs
-            .iter()
-            .map(|a| Acc::new(a.func, a.ty))
-            .collect()
-    }
-
     /// Adds a record; returns the window ends that must be re-emitted now (corrections).
     fn insert(&mut self, rec: KeyedRecord, dirty: &mut Vec<(Key, u64)>) {
         let w = self.window;
         let pane = w.pane_of(rec.time);
         let first_unfired = self.first_unfired_end();
-        let fresh = self.fresh_accs();
+        let aggs = &self.plan.aggs;
+        let fresh = || -> Accs { aggs.iter().map(|a| Acc::new(a.func, a.ty)).collect() };
         let ks = self
             .keys
             .entry(rec.key.clone())
@@ -157,7 +175,7 @@ impl WindowState {
                     Pane {
                         start: pane,
                         has_full: false,
-                        full: fresh.clone(),
+                        full: fresh(),
                         partial: Vec::new(),
                     },
                 );
@@ -167,7 +185,7 @@ impl WindowState {
                 ks.panes.push_front(Pane {
                     start: pane,
                     has_full: false,
-                    full: fresh.clone(),
+                    full: fresh(),
                     partial: Vec::new(),
                 });
                 0
@@ -187,12 +205,12 @@ impl WindowState {
             match target.partial.iter().position(|(c, _)| *c == cut) {
                 Some(i) => &mut target.partial[i].1,
                 None => {
-                    target.partial.push((cut, fresh));
+                    target.partial.push((cut, fresh()));
                     &mut target.partial.last_mut().expect("just pushed").1
                 }
             }
         };
-        for (acc, (arg, spec)) in accs.iter_mut().zip(rec.args.iter().zip(&self.plan.aggs)) {
+        for (acc, (arg, spec)) in accs.iter_mut().zip(rec.args.iter().zip(aggs)) {
             acc.add(arg, spec.func == planner::aggregate::AggFunc::CountStar);
         }
         let mut schedule = None;
@@ -229,14 +247,17 @@ impl WindowState {
     }
 
     /// Merges the panes of window `end` for a key; `None` if it has no data.
-    fn window_value(&mut self, key: &Key, end: u64) -> Option<Vec<Value>> {
+    /// Fills `self.agg_row`; false if the window has no data.
+    fn window_value(&mut self, key: &Key, end: u64) -> bool {
         let start = end.saturating_sub(self.window.size_ms);
-        let ks = self.keys.get(key)?;
+        let Some(ks) = self.keys.get(key) else {
+            return false;
+        };
         let mut merged: Option<Accs> = None;
-        let panes = ks
-            .panes
-            .iter()
-            .filter(|p| p.start >= start && p.start < end);
+        // Panes are sorted: the window's panes are one contiguous range.
+        let lo = ks.panes.partition_point(|p| p.start < start);
+        let hi = ks.panes.partition_point(|p| p.start < end);
+        let panes = ks.panes.range(lo..hi);
         let parts = panes.flat_map(|p| {
             p.has_full
                 .then_some(&p.full)
@@ -249,31 +270,34 @@ impl WindowState {
                 Some(m) => m.iter_mut().zip(accs.iter()).for_each(|(a, b)| a.merge(b)),
             }
         }
-        let merged = merged?;
+        let Some(merged) = merged else { return false };
         let row = &mut self.agg_row;
         row.clear();
         row.extend(key.iter().cloned());
         row.push(Value::Ts(end as i64 - self.window.size_ms as i64));
         row.push(Value::Ts(end as i64));
         row.extend(merged.iter().map(Acc::value));
-        Some(row.clone())
+        true
     }
 
     /// Builds the output row for a window, applying HAVING; `None` if nothing is to be sent.
     fn output(&mut self, key: &Key, end: u64, revision: u32) -> Option<FeatureRow> {
-        let agg = self.window_value(key, end)?;
+        if !self.window_value(key, end) {
+            return None;
+        }
+        let agg = &self.agg_row;
         let passes = self
             .plan
             .having
             .as_ref()
-            .is_none_or(|h| h.eval(&agg).is_true());
+            .is_none_or(|h| h.eval(agg).is_true());
         if !passes && revision == 0 {
             return None;
         }
         let values = self
             .plan
             .value_outputs()
-            .map(|o| o.expr.eval(&agg))
+            .map(|o| o.expr.eval(agg))
             .collect();
         Some(FeatureRow {
             feature: self.feature,
@@ -294,10 +318,13 @@ impl WindowState {
             let Some(ks) = self.keys.get(key) else { return };
             // The next window end at or after next_end that contains a pane.
             let next_end = ks.next_end;
+            // Panes are sorted, and so are their last window ends.
+            let i = ks
+                .panes
+                .partition_point(|p| w.last_end_of_pane(p.start) < next_end);
             let candidate = ks
                 .panes
-                .iter()
-                .find(|p| w.last_end_of_pane(p.start) >= next_end)
+                .get(i)
                 .map(|p| w.first_end_of_pane(p.start).max(next_end));
             let Some(end) = candidate else {
                 if let Some(ks) = self.keys.get_mut(key) {
@@ -361,16 +388,32 @@ impl WindowState {
     }
 
     /// Fires all timers and evictions at or below `frontier`.
-    fn advance(&mut self, frontier: u64, out: &mut Vec<FeatureRow>) {
+    ///
+    /// Stops early, returning false, once `out` holds `limit` rows, so that a frontier
+    /// jump (the end of input closes every window at once) is emitted in bounded pieces;
+    /// call again with the same frontier to continue. Panes are evicted only once every
+    /// due window has fired.
+    fn advance(&mut self, frontier: u64, out: &mut Vec<FeatureRow>, limit: usize) -> bool {
         while let Some(entry) = self.timers.first_entry() {
             if *entry.key() > frontier {
                 break;
             }
             let (t, keys) = entry.remove_entry();
-            for k in keys {
+            let mut keys = keys.into_iter();
+            for k in keys.by_ref() {
                 if self.keys.get(&k).is_some_and(|ks| ks.timer == Some(t)) {
                     self.fire_key(&k, frontier, out);
                 }
+                if out.len() >= limit {
+                    break;
+                }
+            }
+            let rest: Vec<Key> = keys.collect();
+            if !rest.is_empty() {
+                self.timers.entry(t).or_default().extend(rest);
+            }
+            if out.len() >= limit {
+                return false;
             }
         }
         self.fired_through = Some(frontier);
@@ -385,6 +428,7 @@ impl WindowState {
                 }
             }
         }
+        true
     }
 
     /// Re-emits corrected windows.
@@ -423,20 +467,10 @@ impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<KeyedRecord>> {
     ) -> Stream<'s, u64, Vec<FeatureRow>> {
         let name = format!("Window[{}]", plan.name);
         let exchange = Exchange::new(|r: &KeyedRecord| key_hash(&r.key));
-        let mut ws = WindowState {
-            feature: feature_index,
-            window: plan.window,
-            lateness: plan.allowed_lateness_ms,
-            policy,
-            plan: plan.clone(),
-            keys: HashMap::default(),
-            timers: BTreeMap::new(),
-            evictions: BTreeMap::new(),
-            fired_through: None,
-            agg_row: Vec::new(),
-            state,
-        };
-        self.unary_frontier(exchange, &name, move |cap, _info| {
+        let mut ws = WindowState::new(feature_index, plan, policy, state);
+        let scope = self.scope();
+        self.unary_frontier(exchange, &name, move |cap, info| {
+            let activator = scope.activator_for(info.address);
             let mut cap: Option<Capability<u64>> = Some(cap);
             let mut dirty = Vec::new();
             let mut out = Vec::new();
@@ -457,8 +491,9 @@ impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<KeyedRecord>> {
                 });
                 let f = frontier.frontier().first().copied();
                 let now = f.unwrap_or(u64::MAX);
+                let mut complete = true;
                 if ws.fired_through.is_none_or(|t| now > t) {
-                    ws.advance(now, &mut out);
+                    complete = ws.advance(now, &mut out, EMIT_CHUNK);
                 }
                 if let Some(c) = cap.as_mut() {
                     if !out.is_empty() {
@@ -472,6 +507,11 @@ impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<KeyedRecord>> {
                             session.give(row);
                         }
                     }
+                    if !complete {
+                        // More windows are due: keep the capability, come back soon.
+                        activator.activate();
+                        return;
+                    }
                     match f {
                         None => cap = None,
                         Some(t) if *c.time() < t => c.downgrade(&t),
@@ -480,5 +520,133 @@ impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<KeyedRecord>> {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use planner::{parse_job, plan_job};
+
+    fn plan(sql: &str, lateness: &str) -> FeaturePlan {
+        let job = format!(
+            "name: t\nsources:\n  - {{ name: s, connector: file, path: x, format: json, schema: {{ k: string, t: timestamp }}, event_time: t }}\nfeatures:\n  - name: f\n    allowed_lateness: {lateness}\n    sql: {sql}\nsinks:\n  - {{ name: o, connector: file, path: o.jsonl }}\n"
+        );
+        let job = parse_job(std::path::Path::new("t.yaml"), &job).unwrap();
+        plan_job(&job).unwrap().physical.features.remove(0)
+    }
+
+    fn rec(key: &str, time: u64, watermark: u64) -> KeyedRecord {
+        KeyedRecord {
+            key: smallvec::smallvec![Value::Str(key.into())],
+            time,
+            watermark,
+            args: smallvec::smallvec![Value::Null],
+        }
+    }
+
+    /// State stays bounded on an unbounded stream: it depends on the windows in flight
+    /// (size + lateness) and the number of keys, never on how much history went by.
+    #[test]
+    fn state_is_bounded_by_windows_in_flight_not_history() {
+        for policy in [EmitPolicy::OnWatermark, EmitPolicy::Final] {
+            let p = plan("SELECT k, COUNT(*) AS n FROM s GROUP BY k, HOP(rowtime, INTERVAL '1' MINUTE, INTERVAL '30' MINUTES)", "10m");
+            let mut ws = WindowState::new(0, &p, policy, Arc::new(RunState::default()));
+            let (mut dirty, mut out) = (Vec::new(), Vec::new());
+            let mut max_panes = 0;
+            let mut emitted = 0;
+            let delay = 60_000;
+            // 12 hours of event time, 50 keys, one event per key every 10 seconds, some late.
+            for step in 0..(12 * 360u64) {
+                let t = step * 10_000;
+                for k in 0..50 {
+                    let late = if (step + k) % 7 == 0 { 5 * 60_000 } else { 0 };
+                    ws.insert(
+                        rec(
+                            &format!("k{k}"),
+                            t.saturating_sub(late),
+                            t.saturating_sub(delay),
+                        ),
+                        &mut dirty,
+                    );
+                }
+                ws.corrections(&mut dirty, &mut out);
+                ws.advance(t.saturating_sub(delay), &mut out, usize::MAX);
+                emitted += out.len();
+                out.clear();
+                max_panes = max_panes.max(ws.panes());
+            }
+            // Per key: panes of the 30-minute window, plus those kept for the 10-minute lateness
+            // and the watermark delay, plus the late records' panes.
+            let bound = 50 * (30 + 10 + 1 + 5 + 2);
+            assert!(
+                max_panes <= bound,
+                "{policy:?}: {max_panes} panes held, bound {bound}"
+            );
+            assert!(
+                emitted > 50 * 11 * 60,
+                "{policy:?}: windows were emitted ({emitted})"
+            );
+            while !ws.advance(u64::MAX, &mut out, 1000) {
+                assert!(out.len() <= 1000 + 100, "chunks stay bounded");
+                out.clear();
+            }
+            assert!(
+                ws.keys.is_empty() && ws.timers.is_empty() && ws.evictions.is_empty(),
+                "{policy:?}: all state freed at the end"
+            );
+        }
+    }
+
+    /// No window is emitted before the frontier reached its end (stream) or its end plus
+    /// the lateness (backfill); corrections come only in stream mode, for windows whose
+    /// trigger had already fired.
+    #[test]
+    fn nothing_is_emitted_before_its_trigger() {
+        let p = plan(
+            "SELECT k, COUNT(*) AS n FROM s GROUP BY k, TUMBLE(rowtime, INTERVAL '1' MINUTE)",
+            "2m",
+        );
+        for (policy, extra) in [(EmitPolicy::OnWatermark, 0), (EmitPolicy::Final, 120_000)] {
+            let mut ws = WindowState::new(0, &p, policy, Arc::new(RunState::default()));
+            let (mut dirty, mut out) = (Vec::new(), Vec::new());
+            let mut fired = 0;
+            let mut corrections = 0;
+            for step in 0..2_000u64 {
+                let t = step * 1_000;
+                let frontier = t.saturating_sub(30_000);
+                ws.insert(
+                    rec("a", t.saturating_sub((step % 5) * 20_000), frontier),
+                    &mut dirty,
+                );
+                ws.corrections(&mut dirty, &mut out);
+                for row in out.drain(..) {
+                    corrections += 1;
+                    assert_eq!(
+                        policy,
+                        EmitPolicy::OnWatermark,
+                        "backfill emits no corrections"
+                    );
+                    assert!(
+                        row.window_end as u64 <= fired,
+                        "a correction for a window not yet fired: {row:?}"
+                    );
+                }
+                ws.advance(frontier, &mut out, usize::MAX);
+                fired = frontier;
+                for row in out.drain(..) {
+                    assert!(
+                        row.window_end as u64 + extra <= frontier,
+                        "{policy:?}: early row {row:?} at frontier {frontier}"
+                    );
+                    assert_eq!(row.revision, 0);
+                }
+            }
+            assert_eq!(
+                corrections > 0,
+                policy == EmitPolicy::OnWatermark,
+                "{policy:?}"
+            );
+        }
     }
 }

@@ -17,7 +17,7 @@ use crate::error::{closest, Diagnostic, ErrorKind};
 use crate::job::{Feature, Job};
 use crate::logical::{LogicalPlan, NamedExpr};
 use crate::types::DataType;
-use crate::window::{Window, WindowKind};
+use crate::window::Window;
 
 use self::expr::{function_args, function_name, interval_ms, AggScope, Lowerer, RowScope};
 
@@ -616,17 +616,9 @@ impl Planner<'_> {
                     .with_detail("HOP takes the slide first and the size second; events between windows would belong to none")
                     .with_hint(format!("did you mean HOP({prefix}, {b}, {a})?")));
             }
-            Window {
-                kind: WindowKind::Hop,
-                size_ms: size,
-                slide_ms: slide,
-            }
+            Window::hop(slide, size)
         } else {
-            Window {
-                kind: WindowKind::Tumble,
-                size_ms: sizes[0],
-                slide_ms: sizes[0],
-            }
+            Window::tumble(sizes[0])
         };
         Ok(GroupWindow {
             window,
