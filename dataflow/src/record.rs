@@ -33,7 +33,7 @@ pub struct FeatureRow {
     /// 0 for the first emission, +1 per correction.
     pub revision: u32,
     /// Selected columns other than the window bounds, in SELECT order.
-    pub values: Vec<Value>,
+    pub values: SmallVec<[Value; 4]>,
     /// Grouping key (the upsert key with feature, version and window).
     pub key: Key,
     /// A correction made HAVING false: the earlier row for this key and window is withdrawn.

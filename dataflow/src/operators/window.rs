@@ -43,6 +43,15 @@ pub enum EmitPolicy {
     Final,
 }
 
+/// The frontier time at which window `end` is emitted.
+#[inline]
+fn trigger(policy: EmitPolicy, lateness: u64, end: u64) -> u64 {
+    match policy {
+        EmitPolicy::OnWatermark => end,
+        EmitPolicy::Final => end.saturating_add(lateness),
+    }
+}
+
 /// Hash of a grouping key, identical in every process (fixed seed).
 pub fn key_hash(key: &Key) -> u64 {
     use std::hash::BuildHasher;
@@ -124,14 +133,6 @@ impl WindowState {
     #[cfg(test)]
     fn panes(&self) -> usize {
         self.keys.values().map(|k| k.panes.len()).sum()
-    }
-
-    /// The frontier time at which window `end` is emitted.
-    fn trigger(&self, end: u64) -> u64 {
-        match self.policy {
-            EmitPolicy::OnWatermark => end,
-            EmitPolicy::Final => end.saturating_add(self.lateness),
-        }
     }
 
     /// Smallest window end whose trigger has not fired.
@@ -227,10 +228,7 @@ impl WindowState {
         }
         let evict = w.last_end_of_pane(pane).saturating_add(self.lateness);
         let (timer_due, evict_due) = {
-            let trig = schedule.map(|e| match self.policy {
-                EmitPolicy::OnWatermark => e,
-                EmitPolicy::Final => e.saturating_add(self.lateness),
-            });
+            let trig = schedule.map(|e| trigger(self.policy, self.lateness, e));
             (
                 trig.filter(|t| ks.timer.is_none_or(|cur| *t < cur)),
                 ks.evict_at.is_none_or(|cur| evict < cur),
@@ -246,19 +244,21 @@ impl WindowState {
         }
     }
 
-    /// Merges the panes of window `end` for a key; `None` if it has no data.
-    /// Fills `self.agg_row`; false if the window has no data.
-    fn window_value(&mut self, key: &Key, end: u64) -> bool {
-        let start = end.saturating_sub(self.window.size_ms);
-        let Some(ks) = self.keys.get(key) else {
-            return false;
-        };
+    /// Builds the output row of window `end` from the panes `ks.panes[lo..hi]` (those
+    /// starting in `[end - size, end)`), applying HAVING; `None` if nothing is to be sent.
+    #[allow(clippy::too_many_arguments)]
+    fn output_row(
+        plan: &FeaturePlan,
+        feature: u32,
+        agg_row: &mut Vec<Value>,
+        key: &Key,
+        panes: &VecDeque<Pane>,
+        (lo, hi): (usize, usize),
+        end: u64,
+        revision: u32,
+    ) -> Option<FeatureRow> {
         let mut merged: Option<Accs> = None;
-        // Panes are sorted: the window's panes are one contiguous range.
-        let lo = ks.panes.partition_point(|p| p.start < start);
-        let hi = ks.panes.partition_point(|p| p.start < end);
-        let panes = ks.panes.range(lo..hi);
-        let parts = panes.flat_map(|p| {
+        let parts = panes.range(lo..hi).flat_map(|p| {
             p.has_full
                 .then_some(&p.full)
                 .into_iter()
@@ -270,84 +270,102 @@ impl WindowState {
                 Some(m) => m.iter_mut().zip(accs.iter()).for_each(|(a, b)| a.merge(b)),
             }
         }
-        let Some(merged) = merged else { return false };
-        let row = &mut self.agg_row;
-        row.clear();
-        row.extend(key.iter().cloned());
-        row.push(Value::Ts(end as i64 - self.window.size_ms as i64));
-        row.push(Value::Ts(end as i64));
-        row.extend(merged.iter().map(Acc::value));
-        true
-    }
-
-    /// Builds the output row for a window, applying HAVING; `None` if nothing is to be sent.
-    fn output(&mut self, key: &Key, end: u64, revision: u32) -> Option<FeatureRow> {
-        if !self.window_value(key, end) {
-            return None;
-        }
-        let agg = &self.agg_row;
-        let passes = self
-            .plan
+        let merged = merged?;
+        let start = end as i64 - plan.window.size_ms as i64;
+        agg_row.clear();
+        agg_row.extend(key.iter().cloned());
+        agg_row.push(Value::Ts(start));
+        agg_row.push(Value::Ts(end as i64));
+        agg_row.extend(merged.iter().map(Acc::value));
+        let passes = plan
             .having
             .as_ref()
-            .is_none_or(|h| h.eval(agg).is_true());
+            .is_none_or(|h| h.eval(agg_row).is_true());
         if !passes && revision == 0 {
             return None;
         }
-        let values = self
-            .plan
-            .value_outputs()
-            .map(|o| o.expr.eval(agg))
-            .collect();
         Some(FeatureRow {
-            feature: self.feature,
-            window_start: end as i64 - self.window.size_ms as i64,
+            feature,
+            window_start: start,
             window_end: end as i64,
             revision,
-            values,
+            values: plan.value_outputs().map(|o| o.expr.eval(agg_row)).collect(),
             key: key.clone(),
             deleted: !passes,
         })
     }
 
+    /// The pane range `[lo, hi)` of window `end`.
+    fn pane_range(&self, panes: &VecDeque<Pane>, end: u64) -> (usize, usize) {
+        let start = end.saturating_sub(self.window.size_ms);
+        (
+            panes.partition_point(|p| p.start < start),
+            panes.partition_point(|p| p.start < end),
+        )
+    }
+
     /// Emits every due window of a key (trigger <= frontier), reschedules its next one.
+    /// Windows are walked in order with two pane pointers: one lookup per key, no search
+    /// per window.
     fn fire_key(&mut self, key: &Key, frontier: u64, out: &mut Vec<FeatureRow>) {
         let w = self.window;
+        let (size, slide) = (w.size_ms, w.slide_ms);
         let record_revisions = self.policy == EmitPolicy::OnWatermark && self.lateness > 0;
+        let (policy, lateness) = (self.policy, self.lateness);
+        let Some(ks) = self.keys.get_mut(key) else {
+            return;
+        };
+        let n = ks.panes.len();
+        let mut end = ks.next_end;
+        let start_of = |e: u64| e.saturating_sub(size);
+        let mut lo = ks.panes.partition_point(|p| p.start < start_of(end));
+        let mut hi = ks.panes.partition_point(|p| p.start < end);
         loop {
-            let Some(ks) = self.keys.get(key) else { return };
-            // The next window end at or after next_end that contains a pane.
-            let next_end = ks.next_end;
-            // Panes are sorted, and so are their last window ends.
-            let i = ks
-                .panes
-                .partition_point(|p| w.last_end_of_pane(p.start) < next_end);
-            let candidate = ks
-                .panes
-                .get(i)
-                .map(|p| w.first_end_of_pane(p.start).max(next_end));
-            let Some(end) = candidate else {
-                if let Some(ks) = self.keys.get_mut(key) {
+            if lo == hi {
+                // Window `end` is empty: jump to the first window holding the next pane.
+                if hi == n {
                     ks.timer = None;
+                    break;
                 }
-                return;
-            };
-            let trig = self.trigger(end);
-            if trig > frontier {
-                let ks = self.keys.get_mut(key).expect("key");
-                ks.timer = Some(trig);
-                self.timers.entry(trig).or_default().push(key.clone());
-                return;
+                end = end.max(w.first_end_of_pane(ks.panes[hi].start));
+                while lo < n && ks.panes[lo].start < start_of(end) {
+                    lo += 1;
+                }
+                while hi < n && ks.panes[hi].start < end {
+                    hi += 1;
+                }
+                continue;
             }
-            if let Some(row) = self.output(key, end, 0) {
+            let due = trigger(policy, lateness, end);
+            if due > frontier {
+                ks.timer = Some(due);
+                self.timers.entry(due).or_default().push(key.clone());
+                break;
+            }
+            if let Some(row) = Self::output_row(
+                &self.plan,
+                self.feature,
+                &mut self.agg_row,
+                key,
+                &ks.panes,
+                (lo, hi),
+                end,
+                0,
+            ) {
                 out.push(row);
             }
-            let ks = self.keys.get_mut(key).expect("key");
             if record_revisions {
                 ks.revisions.push_back((end, 0));
             }
-            ks.next_end = end + w.slide_ms;
+            end += slide;
+            while lo < n && ks.panes[lo].start < start_of(end) {
+                lo += 1;
+            }
+            while hi < n && ks.panes[hi].start < end {
+                hi += 1;
+            }
         }
+        ks.next_end = end;
     }
 
     /// Frees panes and revisions that can no longer change; drops empty keys.
@@ -450,7 +468,18 @@ impl WindowState {
                     0
                 }
             };
-            if let Some(row) = self.output(&key, end, revision) {
+            let range = self.pane_range(&self.keys[&key].panes, end);
+            let ks = &self.keys[&key];
+            if let Some(row) = Self::output_row(
+                &self.plan,
+                self.feature,
+                &mut self.agg_row,
+                &key,
+                &ks.panes,
+                range,
+                end,
+                revision,
+            ) {
                 out.push(row);
             }
         }

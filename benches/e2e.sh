@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of `freshet run` on generated JSON events.
+#   benches/e2e.sh                 # 10M events, parse / tumble / hop, backfill and stream, 1 and 2 workers
+#   EVENTS=2000000 benches/e2e.sh  # smaller
+# Prints a markdown table: wall seconds, events/s, events/s per worker, peak RSS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EVENTS="${EVENTS:-10000000}"
+JOBS="${JOBS:-parse tumble hop}"
+WORKERS="${WORKERS:-1 2}"
+MODES="${MODES:-backfill stream}"
+cargo build --release --quiet -p freshet-cluster
+bin=target/release/freshet
+data=benches/data/events
+if [ ! -f "$data/.complete-$EVENTS" ]; then
+  rm -rf "$data"
+  "$bin" gen events --out "$data" --events "$EVENTS"
+  touch "$data/.complete-$EVENTS"
+fi
+bytes=$(du -cb "$data"/*.jsonl | tail -1 | cut -f1)
+echo "input: $EVENTS events, $((bytes / 1000000)) MB JSON; machine: $(nproc) cores; $(date -u +%Y-%m-%d)"
+echo
+echo "| job | mode | workers | wall s | events/s | events/s per worker | peak RSS MB | rows out |"
+echo "|---|---|---|---|---|---|---|---|"
+for job in $JOBS; do
+  for mode in $MODES; do
+    for w in $WORKERS; do
+      extra=()
+      [ "$mode" = stream ] && extra=(--exit-at-end)
+      summary=$(mktemp)
+      /usr/bin/time -f "%e %M" -o "$summary.time" "$bin" run "benches/jobs/$job.yaml" --mode "$mode" "${extra[@]}" --workers "$w" -q --summary-json "$summary"
+      read -r wall rss < "$summary.time"
+      rows=$(python3 -c "import json,sys; print(json.load(open('$summary'))['rows_written'])")
+      python3 - "$job" "$mode" "$w" "$wall" "$rss" "$EVENTS" "$rows" <<'PY'
+import sys
+job, mode, w, wall, rss, events, rows = sys.argv[1:]
+w, wall, rss, events = int(w), float(wall), int(rss), int(events)
+rate = events / wall
+print(f"| {job} | {mode} | {w} | {wall:.2f} | {rate/1e6:.2f}M | {rate/w/1e6:.2f}M | {rss/1024:.0f} | {rows} |")
+PY
+      rm -f "$summary" "$summary.time"
+    done
+  done
+done
