@@ -9,6 +9,7 @@ EVENTS="${EVENTS:-10000000}"
 JOBS="${JOBS:-parse tumble hop}"
 WORKERS="${WORKERS:-1 2}"
 MODES="${MODES:-backfill stream}"
+REPEAT="${REPEAT:-3}"   # runs per configuration; the median wall time is reported
 cargo build --release --quiet -p freshet-cluster
 bin=target/release/freshet
 data=benches/data/events
@@ -20,7 +21,7 @@ fi
 bytes=$(du -cb "$data"/*.jsonl | tail -1 | cut -f1)
 echo "input: $EVENTS events, $((bytes / 1000000)) MB JSON; machine: $(nproc) cores; $(date -u +%Y-%m-%d)"
 echo
-echo "| job | mode | workers | wall s | events/s | events/s per worker | peak RSS MB | rows out |"
+echo "| job | mode | workers | wall s (median of $REPEAT) | events/s | events/s per worker | peak RSS MB (max) | rows out |"
 echo "|---|---|---|---|---|---|---|---|"
 for job in $JOBS; do
   for mode in $MODES; do
@@ -28,17 +29,22 @@ for job in $JOBS; do
       extra=()
       [ "$mode" = stream ] && extra=(--exit-at-end)
       summary=$(mktemp)
-      /usr/bin/time -f "%e %M" -o "$summary.time" "$bin" run "benches/jobs/$job.yaml" --mode "$mode" "${extra[@]}" --workers "$w" -q --summary-json "$summary"
-      read -r wall rss < "$summary.time"
+      : > "$summary.times"
+      for _ in $(seq "$REPEAT"); do
+        /usr/bin/time -f "%e %M" -a -o "$summary.times" "$bin" run "benches/jobs/$job.yaml" --mode "$mode" "${extra[@]}" --workers "$w" -q --summary-json "$summary"
+      done
       rows=$(python3 -c "import json,sys; print(json.load(open('$summary'))['rows_written'])")
-      python3 - "$job" "$mode" "$w" "$wall" "$rss" "$EVENTS" "$rows" <<'PY'
-import sys
-job, mode, w, wall, rss, events, rows = sys.argv[1:]
-w, wall, rss, events = int(w), float(wall), int(rss), int(events)
+      python3 - "$job" "$mode" "$w" "$summary.times" "$EVENTS" "$rows" <<'PY'
+import statistics, sys
+job, mode, w, times, events, rows = sys.argv[1:]
+runs = [tuple(map(float, l.split())) for l in open(times) if l.strip() and l[0].isdigit()]
+wall = statistics.median(r[0] for r in runs)
+rss = max(r[1] for r in runs)
+w, events = int(w), int(events)
 rate = events / wall
 print(f"| {job} | {mode} | {w} | {wall:.2f} | {rate/1e6:.2f}M | {rate/w/1e6:.2f}M | {rss/1024:.0f} | {rows} |")
 PY
-      rm -f "$summary" "$summary.time"
+      rm -f "$summary" "$summary.times"
     done
   done
 done

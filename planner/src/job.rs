@@ -186,6 +186,16 @@ pub struct Source {
     pub delimiter: u8,
 }
 
+impl Source {
+    /// Column names and types, in schema order (the scope SQL resolves names in).
+    pub fn typed_columns(&self) -> Vec<(String, DataType)> {
+        self.columns
+            .iter()
+            .map(|c| (c.name.clone(), c.ty))
+            .collect()
+    }
+}
+
 /// Source connectors.
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "connector", rename_all = "snake_case")]

@@ -18,10 +18,9 @@ pub(crate) fn decode(
     wanted: &[(String, usize)],
     row: &mut [Value],
 ) -> Option<()> {
-    // Raw control characters (including tabs) and invalid UTF-8: let serde_json decide.
-    if line.iter().any(|&b| b < 0x20) {
-        return None;
-    }
+    // Invalid UTF-8: let serde_json decide. (Raw control characters, which JSON forbids
+    // in strings, are rejected by `string`; outside strings only exact tokens and spaces
+    // are accepted, so tabs and newlines between tokens also go to the general path.)
     let text = std::str::from_utf8(line).ok()?;
     let mut p = Parser {
         s: line,
@@ -45,7 +44,7 @@ pub(crate) fn decode(
         let mut col = None;
         for (n, i) in wanted {
             let n = n.as_bytes();
-            if n.len() == key.len() {
+            if n.len() == key.len() && (n.is_empty() || n[0].eq_ignore_ascii_case(&key[0])) {
                 if n == key {
                     col = Some(*i);
                     break;
@@ -114,7 +113,7 @@ impl<'a> Parser<'a> {
         loop {
             match self.next()? {
                 b'"' => return Some((start, self.i - 1)),
-                b'\\' => return None,
+                b'\\' | 0..=0x1f => return None,
                 _ => {}
             }
         }

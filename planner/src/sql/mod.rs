@@ -179,11 +179,7 @@ impl Planner<'_> {
         }
         let (source_idx, tvf_window) = self.relation(&from.relation)?;
         let source = &self.job.sources[source_idx];
-        let columns: Vec<(String, DataType)> = source
-            .columns
-            .iter()
-            .map(|c| (c.name.clone(), c.ty))
-            .collect();
+        let columns = source.typed_columns();
         let row = RowScope {
             columns: &columns,
             rowtime: source.event_time,
@@ -459,11 +455,7 @@ impl Planner<'_> {
                 };
                 let idx = self.source(&table.value, args[0].span())?;
                 let source = &self.job.sources[idx];
-                let columns: Vec<(String, DataType)> = source
-                    .columns
-                    .iter()
-                    .map(|c| (c.name.clone(), c.ty))
-                    .collect();
+                let columns = source.typed_columns();
                 let row = RowScope {
                     columns: &columns,
                     rowtime: source.event_time,
