@@ -22,6 +22,8 @@ pub enum ErrorKind {
     UnknownTable,
     /// A selected column that is neither grouped nor aggregated.
     NotGrouped,
+    /// A grouping key that is not selected: rows of different keys would look alike.
+    KeyNotSelected,
     /// Operand or result types do not fit.
     TypeMismatch,
     /// A window definition that cannot be right (e.g. HOP with gaps).

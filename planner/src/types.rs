@@ -113,8 +113,8 @@ impl Value {
         match self {
             Value::Null => 0,
             Value::Bool(_) => 1,
-            Value::Int(_) | Value::Float(_) => 2,
-            Value::Ts(_) => 3,
+            // Numbers and timestamps (epoch ms) compare with each other by value.
+            Value::Int(_) | Value::Float(_) | Value::Ts(_) => 2,
             Value::Str(_) => 4,
         }
     }
@@ -144,10 +144,10 @@ impl Ord for Value {
         match (self, other) {
             (Null, Null) => Ordering::Equal,
             (Bool(a), Bool(b)) => a.cmp(b),
-            (Int(a), Int(b)) | (Ts(a), Ts(b)) => a.cmp(b),
+            (Int(a) | Ts(a), Int(b) | Ts(b)) => a.cmp(b),
             (Float(a), Float(b)) => a.total_cmp(b),
-            (Int(a), Float(b)) => (*a as f64).total_cmp(b),
-            (Float(a), Int(b)) => a.total_cmp(&(*b as f64)),
+            (Int(a) | Ts(a), Float(b)) => (*a as f64).total_cmp(b),
+            (Float(a), Int(b) | Ts(b)) => a.total_cmp(&(*b as f64)),
             (Str(a), Str(b)) => a.cmp(b),
             _ => self.rank().cmp(&other.rank()),
         }
@@ -159,14 +159,10 @@ impl Hash for Value {
         match self {
             Value::Null => state.write_u8(0),
             Value::Bool(b) => state.write_u8(2 + *b as u8),
-            // Ints and integral floats compare equal, so they must hash alike.
-            Value::Int(i) => state.write_i64(*i),
+            // Ints, timestamps and integral floats compare equal, so they must hash alike.
+            Value::Int(i) | Value::Ts(i) => state.write_i64(*i),
             Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => state.write_i64(*f as i64),
             Value::Float(f) => state.write_u64(f.to_bits()),
-            Value::Ts(t) => {
-                state.write_u8(5);
-                state.write_i64(*t)
-            }
             Value::Str(s) => state.write(s.as_bytes()),
         }
     }
@@ -222,6 +218,11 @@ mod tests {
         assert_eq!(Value::Int(3), Value::Float(3.0));
         assert_eq!(h(&Value::Int(3)), h(&Value::Float(3.0)));
         assert!(Value::Null < Value::Int(-5));
+        // Timestamps are epoch milliseconds: they compare with numbers by value.
+        assert!(Value::Ts(5000) > Value::Int(1000) && Value::Ts(5000) < Value::Int(1_000_000));
+        assert_eq!(Value::Ts(5000), Value::Int(5000));
+        assert_eq!(h(&Value::Ts(5000)), h(&Value::Int(5000)));
+        assert!(Value::Ts(5000) < Value::Float(5000.5) && Value::Float(4999.5) < Value::Ts(5000));
         assert!(Value::Float(f64::NAN) == Value::Float(f64::NAN));
     }
 }

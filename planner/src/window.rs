@@ -63,8 +63,8 @@ impl Window {
         t - t % self.pane_ms
     }
 
-    /// Ends of the windows that contain pane `p`, ascending: the multiples of `slide`
-    /// in `(p, p + size]`.
+    /// Ends of the windows that contain pane `p`, ascending. As in Flink, window starts
+    /// are multiples of the slide, so a window is `[k * slide, k * slide + size)`.
     #[inline]
     pub fn window_ends_of_pane(&self, p: u64) -> impl Iterator<Item = u64> {
         let slide = self.slide_ms;
@@ -78,12 +78,12 @@ impl Window {
         (0..count).map(move |i| first + i * slide)
     }
 
-    /// The last window end that contains pane `p`.
+    /// The last window end that contains pane `p` (the window starting at or before it).
     #[inline]
     pub fn last_end_of_pane(&self, p: u64) -> u64 {
         match self.kind {
             WindowKind::Tumble => p - p % self.size_ms + self.size_ms,
-            WindowKind::Hop => (p + self.size_ms) / self.slide_ms * self.slide_ms,
+            WindowKind::Hop => p - p % self.slide_ms + self.size_ms,
         }
     }
 
@@ -92,8 +92,17 @@ impl Window {
     pub fn first_end_of_pane(&self, p: u64) -> u64 {
         match self.kind {
             WindowKind::Tumble => p - p % self.size_ms + self.size_ms,
-            WindowKind::Hop => (p / self.slide_ms + 1) * self.slide_ms,
+            WindowKind::Hop => self.first_end_after(p as i64),
         }
+    }
+
+    /// The smallest window end strictly greater than `t` (which may be negative).
+    #[inline]
+    pub fn first_end_after(&self, t: i64) -> u64 {
+        let (size, slide) = (self.size_ms as i64, self.slide_ms as i64);
+        // Ends are `start + size` with `start` a multiple of the slide; want start > t - size.
+        let start = (t - size).div_euclid(slide) * slide + slide;
+        (start + size).max(0) as u64
     }
 }
 

@@ -82,6 +82,38 @@ fn a_selected_column_must_be_grouped_or_aggregated() {
 }
 
 #[test]
+fn window_functions_must_name_the_time_attribute() {
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides, TUMBLE_END(fare, INTERVAL '1' HOUR) AS e\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::InvalidWindow);
+    assert_eq!(line_col(&d), (20, 53));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn rowtime_of_a_window_is_its_last_millisecond() {
+    let job = parse_job(Path::new("job.yaml"), &with_sql("SELECT geohash, COUNT(*) AS rides, TUMBLE_ROWTIME(rowtime, INTERVAL '1' HOUR) AS t\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)")).unwrap();
+    let plan = plan_job(&job).unwrap();
+    let t = plan.physical.features[0]
+        .outputs
+        .iter()
+        .find(|o| o.name == "t")
+        .unwrap();
+    assert_eq!(t.expr.to_string(), "(window_end - 1)");
+    assert_eq!(t.ty, planner::DataType::Timestamp);
+}
+
+#[test]
+fn every_grouping_key_must_be_selected() {
+    let (d, text) = one(&with_sql("SELECT COUNT(*) AS rides\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::KeyNotSelected);
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("add `geohash` to SELECT (an alias is fine)")
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
 fn comparing_a_float_with_text_is_a_type_error() {
     let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events WHERE fare > 'cheap'\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
     assert_eq!(d.kind, ErrorKind::TypeMismatch);

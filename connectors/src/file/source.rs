@@ -1,13 +1,19 @@
 //! The file source: newline-delimited records from files matching a glob.
 //!
-//! **Splits.** At start the files present (sorted by name) are treated as one byte range and
-//! cut into `peers` contiguous pieces; worker `w` reads piece `w`, in order. A piece that
-//! starts inside a line begins at the next line; a line belongs to the piece its first byte
-//! is in. So every line is read exactly once whatever the number of workers.
+//! **Splits.** At start, the files present (sorted by name) are cut into blocks of
+//! [`BLOCK_BYTES`] and the blocks are dealt out to the workers round-robin; each worker
+//! reads its blocks in order. A block that starts inside a line begins at the next line,
+//! and a line belongs to the block its first byte is in, so every line is read exactly once
+//! whatever the number of workers. Dealing out small blocks (rather than one contiguous
+//! piece per worker) keeps all workers at about the same point of a time-ordered input, so
+//! no worker races ahead of the global watermark and buffers state for nothing.
 //!
-//! **Following.** In follow mode the last worker also follows the live end: it keeps reading
-//! what is appended to the last file and picks up new files (names sorting after the known
-//! ones) as they appear. With `exit_at_end` it stops once everything present is read.
+//! **Following.** In follow mode the worker holding the last block also follows the live
+//! end: it keeps reading what is appended to the last file and picks up new files (names
+//! sorting after the known ones) as they appear; a file is opened once its first line (the
+//! header, for CSV) is complete. When a newer file appears, the older one is taken as
+//! complete: an unterminated last line in it is read as it is. With `exit_at_end` the
+//! source stops once everything present is read.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -251,7 +257,14 @@ impl FileReader {
                 if self.next >= self.splits.len() {
                     continue;
                 }
-                let c = self.open_split(self.next)?;
+                let Some(c) = self.open_split(self.next)? else {
+                    // A followed file whose header line is not complete yet: wait.
+                    return Ok(if delivered > 0 {
+                        Poll::Lines(delivered)
+                    } else {
+                        Poll::Idle
+                    });
+                };
                 self.next += 1;
                 self.cursor = Some(c);
                 if let Some(h) = &self.header {
@@ -418,7 +431,8 @@ impl FileReader {
         Ok(added)
     }
 
-    fn open_split(&mut self, i: usize) -> Result<Cursor, FileSourceError> {
+    /// Opens split `i`; `None` if it is a followed file whose header is not complete yet.
+    fn open_split(&mut self, i: usize) -> Result<Option<Cursor>, FileSourceError> {
         let split = &self.splits[i];
         let io = |source| FileSourceError::Io {
             path: split.path.clone(),
@@ -427,7 +441,13 @@ impl FileReader {
         let mut file = File::open(&split.path).map_err(io)?;
         self.header = None;
         if self.headers {
-            self.header = Some(read_first_line(&split.path)?);
+            match read_first_line(&split.path)? {
+                (line, true) => self.header = Some(line),
+                // A growing file: the writer has not finished the header line yet.
+                (_, false) if split.end.is_none() => return Ok(None),
+                // A complete file of one unterminated line: that line is the header.
+                (line, false) => self.header = Some(line),
+            }
         }
         let mut cur = Cursor {
             split: i,
@@ -468,7 +488,7 @@ impl FileReader {
                 }
             }
         }
-        Ok(cur)
+        Ok(Some(cur))
     }
 
     /// The file and 1-based line number of a delivered line.
@@ -570,7 +590,8 @@ fn fill(cur: &mut Cursor, path: &Path) -> Result<usize, FileSourceError> {
     Ok(n)
 }
 
-fn read_first_line(path: &Path) -> Result<Vec<u8>, FileSourceError> {
+/// The first line of a file, and whether it is terminated by a newline.
+fn read_first_line(path: &Path) -> Result<(Vec<u8>, bool), FileSourceError> {
     let io = |source| FileSourceError::Io {
         path: path.to_path_buf(),
         source,
@@ -581,15 +602,14 @@ fn read_first_line(path: &Path) -> Result<Vec<u8>, FileSourceError> {
     loop {
         let n = f.read(&mut buf).map_err(io)?;
         if n == 0 {
-            break;
+            return Ok((trim_cr(&out).to_vec(), false));
         }
         if let Some(nl) = memchr::memchr(b'\n', &buf[..n]) {
             out.extend_from_slice(&buf[..nl]);
-            break;
+            return Ok((trim_cr(&out).to_vec(), true));
         }
         out.extend_from_slice(&buf[..n]);
     }
-    Ok(trim_cr(&out).to_vec())
 }
 
 #[cfg(test)]
@@ -704,6 +724,44 @@ mod tests {
             got.sort();
             assert_eq!(got, vec!["1,2", "3,4"], "peers = {peers}");
         }
+    }
+
+    #[test]
+    fn a_followed_csv_file_is_read_once_its_header_is_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.csv"), "k,t\nx,1\n").unwrap();
+        let pattern = dir.path().join("*.csv").to_string_lossy().into_owned();
+        let mut r = FileReader::open(
+            &pattern,
+            0,
+            1,
+            ReadMode::Follow { exit_at_end: false },
+            true,
+        )
+        .unwrap();
+        let mut got = Vec::new();
+        let mut poll = |r: &mut FileReader, got: &mut Vec<String>| {
+            r.poll(1 << 20, |item| match item {
+                Item::Header(h) => got.push(format!("H:{}", String::from_utf8_lossy(h))),
+                Item::Line(l, _) => got.push(String::from_utf8_lossy(l).into_owned()),
+            })
+            .unwrap()
+        };
+        poll(&mut r, &mut got);
+        // A new file appears empty, then its header is written in two steps.
+        let b = dir.path().join("b.csv");
+        std::fs::write(&b, "").unwrap();
+        std::thread::sleep(Duration::from_millis(250));
+        poll(&mut r, &mut got);
+        std::fs::write(&b, "k,").unwrap();
+        std::thread::sleep(Duration::from_millis(250));
+        poll(&mut r, &mut got);
+        std::fs::write(&b, "k,t\ny,2\n").unwrap();
+        for _ in 0..5 {
+            std::thread::sleep(Duration::from_millis(50));
+            poll(&mut r, &mut got);
+        }
+        assert_eq!(got, vec!["H:k,t", "x,1", "H:k,t", "y,2"]);
     }
 
     #[test]

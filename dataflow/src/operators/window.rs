@@ -52,6 +52,20 @@ fn trigger(policy: EmitPolicy, lateness: u64, end: u64) -> u64 {
     }
 }
 
+/// The smallest window end whose trigger is above `frontier`: every window ending before it
+/// has fired (or was empty when its trigger passed).
+#[inline]
+fn first_unfired(window: &Window, policy: EmitPolicy, lateness: u64, frontier: u64) -> u64 {
+    if frontier >= i64::MAX as u64 / 2 {
+        return u64::MAX; // the input is complete: everything has fired
+    }
+    let bound = match policy {
+        EmitPolicy::OnWatermark => frontier as i64,
+        EmitPolicy::Final => frontier as i64 - lateness.min(i64::MAX as u64 / 2) as i64,
+    };
+    window.first_end_after(bound)
+}
+
 /// Hash of a grouping key, identical in every process (fixed seed).
 pub fn key_hash(key: &Key) -> u64 {
     use std::hash::BuildHasher;
@@ -137,16 +151,9 @@ impl WindowState {
 
     /// Smallest window end whose trigger has not fired.
     fn first_unfired_end(&self) -> u64 {
-        let slide = self.window.slide_ms;
         match self.fired_through {
             None => 0,
-            Some(f) => {
-                let bound = match self.policy {
-                    EmitPolicy::OnWatermark => f,
-                    EmitPolicy::Final => f.saturating_sub(self.lateness),
-                };
-                (bound / slide + 1) * slide
-            }
+            Some(f) => first_unfired(&self.window, self.policy, self.lateness, f),
         }
     }
 
@@ -219,7 +226,9 @@ impl WindowState {
             if end.saturating_add(self.lateness) <= rec.watermark {
                 continue; // this window had expired when the record was read
             }
-            if end < ks.next_end {
+            // Windows before the key's next_end, or whose trigger the frontier has passed,
+            // were handled: a record for them is a correction (or a late first emission).
+            if end < ks.next_end.max(first_unfired) {
                 dirty.push((rec.key.clone(), end));
             } else {
                 schedule = Some(end);
@@ -365,7 +374,10 @@ impl WindowState {
                 hi += 1;
             }
         }
-        ks.next_end = end;
+        // Every window whose trigger is at or below the frontier is handled now (emitted, or
+        // empty). The walk may have jumped past empty windows that are not due yet: they
+        // stay pending, so an on-time record for one of them is scheduled, not corrected.
+        ks.next_end = first_unfired(&w, policy, lateness, frontier);
     }
 
     /// Frees panes and revisions that can no longer change; drops empty keys.
@@ -675,6 +687,49 @@ mod tests {
                 corrections > 0,
                 policy == EmitPolicy::OnWatermark,
                 "{policy:?}"
+            );
+        }
+    }
+
+    /// A key with a gap: after its first window fires, the walk jumps over empty windows to
+    /// its next pane. On-time records that later fill a skipped window must wait for that
+    /// window's trigger, not be emitted at once as corrections.
+    #[test]
+    fn records_filling_a_skipped_window_wait_for_its_trigger() {
+        let p = plan(
+            "SELECT k, COUNT(*) AS n FROM s GROUP BY k, TUMBLE(rowtime, INTERVAL '1' MINUTE)",
+            "5m",
+        );
+        for policy in [EmitPolicy::OnWatermark, EmitPolicy::Final] {
+            let mut ws = WindowState::new(0, &p, policy, Arc::new(RunState::default()));
+            let (mut dirty, mut out) = (Vec::new(), Vec::new());
+            ws.insert(rec("a", 30_000, 0), &mut dirty);
+            ws.insert(rec("a", 330_000, 0), &mut dirty);
+            assert!(ws.advance(90_000, &mut out, usize::MAX));
+            for t in [150_000, 160_000, 170_000] {
+                ws.insert(rec("a", t, 95_000), &mut dirty);
+            }
+            assert!(
+                dirty.is_empty(),
+                "{policy:?}: on-time records were taken for corrections: {dirty:?}"
+            );
+            let fire_at = if policy == EmitPolicy::Final {
+                180_000 + 300_000
+            } else {
+                180_000
+            };
+            out.clear();
+            assert!(ws.advance(fire_at - 1, &mut out, usize::MAX));
+            assert!(
+                out.iter().all(|r| r.window_end != 180_000),
+                "{policy:?}: emitted before its trigger"
+            );
+            assert!(ws.advance(fire_at, &mut out, usize::MAX));
+            let rows: Vec<_> = out.iter().filter(|r| r.window_end == 180_000).collect();
+            assert_eq!(rows.len(), 1, "{policy:?}: {rows:?}");
+            assert_eq!(
+                (rows[0].revision, rows[0].values[1].clone()),
+                (0, Value::Int(3))
             );
         }
     }

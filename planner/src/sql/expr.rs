@@ -235,12 +235,36 @@ impl<'a> Lowerer<'a> {
                 )
                 .with_hint("repeat the GROUP BY window's arguments exactly"));
         }
-        let (idx, col) = match bound {
-            Bound::Start => (agg.window_start_index(), "window_start"),
-            Bound::End => (agg.window_end_index(), "window_end"),
+        let mut probe = Lowerer {
+            sql: self.sql,
+            row: self.row,
+            agg: None,
+            clause: self.clause,
+        };
+        let time = probe.lower(args[0])?;
+        if !matches!(&time.expr, Expr::Column { index, .. } if *index == self.row.rowtime) {
+            return Err(self
+                .err(
+                    ErrorKind::InvalidWindow,
+                    args[0],
+                    format!(
+                        "{name} must name the event-time attribute, like GROUP BY {family}(...)"
+                    ),
+                )
+                .with_hint(format!("write {name}(rowtime, ...)")));
+        }
+        let agg = self.agg.as_deref().expect("aggregate context");
+        let expr = match bound {
+            Bound::Start => Expr::column(agg.window_start_index(), "window_start"),
+            Bound::End => Expr::column(agg.window_end_index(), "window_end"),
+            Bound::Rowtime => Expr::Binary {
+                op: BinOp::Sub,
+                left: Box::new(Expr::column(agg.window_end_index(), "window_end")),
+                right: Box::new(Expr::Literal(Value::Int(1))),
+            },
         };
         Ok(Typed {
-            expr: Expr::column(idx, col),
+            expr,
             ty: Some(DataType::Timestamp),
         })
     }
@@ -766,12 +790,15 @@ impl<'a> Lowerer<'a> {
 enum Bound {
     Start,
     End,
+    /// The window's last millisecond (`end - 1`), Flink's `*_ROWTIME`.
+    Rowtime,
 }
 
 fn window_aux(name: &str) -> Option<Bound> {
     match name {
         "TUMBLE_START" | "HOP_START" => Some(Bound::Start),
-        "TUMBLE_END" | "HOP_END" | "TUMBLE_ROWTIME" | "HOP_ROWTIME" => Some(Bound::End),
+        "TUMBLE_END" | "HOP_END" => Some(Bound::End),
+        "TUMBLE_ROWTIME" | "HOP_ROWTIME" => Some(Bound::Rowtime),
         _ => None,
     }
 }

@@ -346,6 +346,18 @@ impl Planner<'_> {
                 ty: t.ty.unwrap_or(DataType::String),
             });
         }
+        // Sinks upsert on (feature, version, key, window): every key must be in the row.
+        for (i, (_, name, _)) in scope.keys.iter().enumerate() {
+            let selected = outputs
+                .iter()
+                .any(|o| matches!(&o.expr, crate::expr::Expr::Column { index, .. } if *index == i));
+            if !selected {
+                return Err(sql
+                    .error(ErrorKind::KeyNotSelected, here, format!("grouping key `{name}` is not selected"))
+                    .with_detail("feature rows are upserted by (feature, version, key, window); without the key, rows of different keys would overwrite each other")
+                    .with_hint(format!("add `{name}` to SELECT (an alias is fine)")));
+            }
+        }
         let having = match &s.having {
             Some(h) => Some(
                 Lowerer {
@@ -398,7 +410,7 @@ impl Planner<'_> {
     ) -> Result<(), Diagnostic> {
         let lower = name.to_ascii_lowercase();
         let bound = match lower.as_str() {
-            "feature" | "version" | "revision" => None,
+            "feature" | "version" | "revision" | "deleted" => None,
             "window_start" => Some(scope.window_start_index()),
             "window_end" => Some(scope.window_end_index()),
             _ => return Ok(()),
