@@ -144,12 +144,15 @@ mod tests {
         );
         let odd = Window::hop(10, 25);
         assert_eq!(odd.pane_ms(), 5);
-        // pane [15,20) lies in windows [0,25)? no: ends e with e-25 <= 15 < e → 20, 30, 40
+        // Flink: windows start at multiples of the slide: [0,25) and [10,35) hold pane [15,20).
         assert_eq!(
             odd.window_ends_of_pane(15).collect::<Vec<_>>(),
-            vec![20, 30, 40]
+            vec![25, 35]
         );
-        assert_eq!(odd.last_end_of_pane(15), 40);
+        assert_eq!(odd.last_end_of_pane(15), 35);
+        assert_eq!(odd.first_end_after(25), 35);
+        assert_eq!(w.first_end_after(30), 40);
+        assert_eq!(w.first_end_after(-100), 0);
     }
 
     #[test]

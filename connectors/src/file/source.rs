@@ -740,7 +740,7 @@ mod tests {
         )
         .unwrap();
         let mut got = Vec::new();
-        let mut poll = |r: &mut FileReader, got: &mut Vec<String>| {
+        let poll = |r: &mut FileReader, got: &mut Vec<String>| {
             r.poll(1 << 20, |item| match item {
                 Item::Header(h) => got.push(format!("H:{}", String::from_utf8_lossy(h))),
                 Item::Line(l, _) => got.push(String::from_utf8_lossy(l).into_owned()),
