@@ -2,11 +2,13 @@
 
 use std::collections::BTreeSet;
 
+use serde::{Deserialize, Serialize};
+
 use planner::aggregate::AggFunc;
 use planner::types::{DataType, Value};
 
 /// The state of one aggregate over one pane (or a merge of panes).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Acc {
     /// COUNT(*), COUNT(x).
     Count(i64),

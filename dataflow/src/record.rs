@@ -5,20 +5,26 @@ use smallvec::SmallVec;
 
 use planner::types::Value;
 
+use crate::accumulator::Acc;
+
 /// A grouping key: the values of the GROUP BY expressions.
 pub type Key = SmallVec<[Value; 2]>;
 
-/// A record on its way to a window aggregate: grouped, projected to aggregate arguments.
+/// Records of one key, pre-aggregated per pane by the source (a per-worker combiner), on
+/// their way to a window aggregate. Records that share key, pane and `cut` are
+/// interchangeable for window state, so combining them changes no result; it shrinks the
+/// exchange and spreads hot keys' work over the readers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct KeyedRecord {
+pub struct PartialAggregate {
     /// Grouping key.
     pub key: Key,
-    /// Event time, ms.
-    pub time: u64,
-    /// The reader's watermark when the record was read (before it): decides lateness.
-    pub watermark: u64,
-    /// Aggregate arguments, one per aggregate (NULL for `COUNT(*)`).
-    pub args: SmallVec<[Value; 2]>,
+    /// Start of the pane, ms.
+    pub pane: u64,
+    /// The first window end these records are on time for: windows of the pane ending
+    /// earlier had expired (`end + allowed_lateness <= watermark`) when they were read.
+    pub cut: u64,
+    /// Aggregate states, one per aggregate.
+    pub accs: SmallVec<[Acc; 2]>,
 }
 
 /// One emission of a feature value for a (key, window).

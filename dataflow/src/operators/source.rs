@@ -5,11 +5,18 @@
 //!
 //! Time: the operator holds a capability at its watermark (max event time read so far minus
 //! the source's `watermark_delay`), so downstream frontiers are the global watermark (the
-//! minimum over workers). Each record also carries the watermark as it was when the record
-//! was read; windows use it to tell late records from on-time ones, which makes lateness
-//! independent of batching. A record whose every window of a feature had expired
-//! (`end + allowed_lateness <= watermark`) is a dead letter for that feature.
+//! minimum over workers). Each record is judged by the watermark as it was when the record
+//! was read, which makes lateness independent of batching: a record is on time for the
+//! windows of its pane with `end + allowed_lateness > watermark`; if there are none, it is a
+//! dead letter for that feature.
+//!
+//! Combining: within one batch, records of a feature with the same key, pane and first
+//! on-time window (`cut`) are pre-aggregated into one [`PartialAggregate`] before the
+//! exchange. They are interchangeable for window state, so results do not change; the
+//! exchange and the window operator see far fewer records, and a hot key's work is spread
+//! over the readers instead of landing on one worker.
 
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +33,9 @@ use planner::job::{OnError, SourceConnector};
 use planner::types::Value;
 use planner::{FeaturePlan, SourcePlan};
 
-use crate::record::{DeadLetter, KeyedRecord};
+use crate::accumulator::Acc;
+use crate::operators::window::on_time_cut;
+use crate::record::{DeadLetter, Key, PartialAggregate};
 use crate::state::RunState;
 
 /// How often an idle following source polls for new data.
@@ -35,7 +44,7 @@ const IDLE_POLL: Duration = Duration::from_millis(50);
 /// The streams a source produces.
 pub struct SourceStreams<'s> {
     /// One per feature given, in order.
-    pub features: Vec<Stream<'s, u64, Vec<KeyedRecord>>>,
+    pub features: Vec<Stream<'s, u64, Vec<PartialAggregate>>>,
     /// Undecodable and too-late records.
     pub dead_letters: Stream<'s, u64, Vec<DeadLetter>>,
 }
@@ -56,10 +65,10 @@ pub fn source<'s>(
     let mut outputs = Vec::new();
     let mut streams = Vec::new();
     for _ in features {
-        let (o, s) = builder.new_output::<Vec<KeyedRecord>>();
+        let (o, s) = builder.new_output::<Vec<PartialAggregate>>();
         outputs.push(OutputBuilder::<
             u64,
-            CapacityContainerBuilder<Vec<KeyedRecord>>,
+            CapacityContainerBuilder<Vec<PartialAggregate>>,
         >::from(o));
         streams.push(s);
     }
@@ -80,6 +89,11 @@ pub fn source<'s>(
         let et = plan.source.event_time;
         let mut bad: Vec<(LineId, String, RecordError)> = Vec::new();
         let mut late: Vec<(LineId, String, usize)> = Vec::new();
+        // Per feature: the batch's records combined by (key, pane, cut), and empty states.
+        type Combiner = HashMap<(Key, u64, u64), SmallVec<[Acc; 2]>, foldhash::fast::RandomState>;
+        let mut combiners: Vec<Combiner> = features.iter().map(|_| Combiner::default()).collect();
+        let templates: Vec<SmallVec<[Acc; 2]>> =
+            features.iter().map(|f| f.aggs.iter().map(|a| Acc::new(a.func, a.ty)).collect()).collect();
         move |_frontiers| {
             let Some(cs) = caps.as_mut() else { return };
             if state.stop_requested() {
@@ -99,8 +113,6 @@ pub fn source<'s>(
             }
             let r = reader.as_mut().expect("reader");
             let wm = |max_time: Option<u64>| max_time.map_or(0, |m| m.saturating_sub(delay));
-            let mut handles: Vec<_> = outputs.iter_mut().map(|o| o.activate()).collect();
-            let mut sessions: Vec<_> = handles.iter_mut().zip(cs.iter()).map(|(h, c)| h.session(c)).collect();
             let mut read = 0u64;
             let mut header_error: Option<RecordError> = None;
             let polled = r.poll(batch_bytes.max(1), |item| {
@@ -135,24 +147,34 @@ pub fn source<'s>(
                                 continue;
                             }
                         }
-                        // Every window containing the record has expired: too late.
+                        // The first window of its pane the record is on time for; none: too late.
                         let pane = f.window.pane_of(t);
-                        if f.window.last_end_of_pane(pane) + f.allowed_lateness_ms <= watermark {
+                        let Some(cut) = on_time_cut(&f.window, f.allowed_lateness_ms, pane, watermark) else {
                             late.push((id, String::from_utf8_lossy(line).into_owned(), fi));
                             continue;
+                        };
+                        let key: Key = f.keys.iter().map(|k| k.expr.eval(&row)).collect();
+                        let accs = combiners[fi].entry((key, pane, cut)).or_insert_with(|| templates[fi].clone());
+                        for (acc, a) in accs.iter_mut().zip(&f.aggs) {
+                            match &a.arg {
+                                Some(e) => acc.add(&e.eval(&row), false),
+                                None => acc.add(&Value::Null, true),
+                            }
                         }
-                        let key = f.keys.iter().map(|k| k.expr.eval(&row)).collect();
-                        let args: SmallVec<[Value; 2]> = f
-                            .aggs
-                            .iter()
-                            .map(|a| a.arg.as_ref().map_or(Value::Null, |e| e.eval(&row)))
-                            .collect();
-                        sessions[fi].give(KeyedRecord { key, time: t, watermark, args });
                     }
                 }
             });
-            drop(sessions);
-            drop(handles);
+            // Ship the batch's partial aggregates, stamped with the watermark before the batch.
+            for ((combiner, out), cap) in combiners.iter_mut().zip(outputs.iter_mut()).zip(cs.iter()) {
+                if combiner.is_empty() {
+                    continue;
+                }
+                let mut handle = out.activate();
+                let mut session = handle.session(cap);
+                for ((key, pane, cut), accs) in combiner.drain() {
+                    session.give(PartialAggregate { key, pane, cut, accs });
+                }
+            }
             RunState::add(&state.events_read, read);
             if let Some(e) = header_error {
                 state.fail(format!("source `{}`: bad CSV header: {e}", plan.source.name));

@@ -28,7 +28,7 @@ use planner::window::Window;
 use planner::FeaturePlan;
 
 use crate::accumulator::Acc;
-use crate::record::{FeatureRow, Key, KeyedRecord};
+use crate::record::{FeatureRow, Key, PartialAggregate};
 use crate::state::RunState;
 
 /// Rows emitted per activation at most when many windows are due at once.
@@ -64,6 +64,15 @@ fn first_unfired(window: &Window, policy: EmitPolicy, lateness: u64, frontier: u
         EmitPolicy::Final => frontier as i64 - lateness.min(i64::MAX as u64 / 2) as i64,
     };
     window.first_end_after(bound)
+}
+
+/// The first window of pane `pane` that a record read at `watermark` is on time for
+/// (`end + lateness > watermark`); `None` if every window of the pane had expired.
+#[inline]
+pub fn on_time_cut(window: &Window, lateness: u64, pane: u64, watermark: u64) -> Option<u64> {
+    window
+        .window_ends_of_pane(pane)
+        .find(|e| e.saturating_add(lateness) > watermark)
 }
 
 /// Hash of a grouping key, identical in every process (fixed seed).
@@ -158,9 +167,9 @@ impl WindowState {
     }
 
     /// Adds a record; returns the window ends that must be re-emitted now (corrections).
-    fn insert(&mut self, rec: KeyedRecord, dirty: &mut Vec<(Key, u64)>) {
+    fn insert(&mut self, rec: PartialAggregate, dirty: &mut Vec<(Key, u64)>) {
         let w = self.window;
-        let pane = w.pane_of(rec.time);
+        let (pane, cut) = (rec.pane, rec.cut);
         let first_unfired = self.first_unfired_end();
         let aggs = &self.plan.aggs;
         let fresh = || -> Accs { aggs.iter().map(|a| Acc::new(a.func, a.ty)).collect() };
@@ -199,12 +208,6 @@ impl WindowState {
                 0
             }
         };
-        // The first window this record is on time for (the source dropped records with none).
-        let lateness = self.lateness;
-        let cut = w
-            .window_ends_of_pane(pane)
-            .find(|e| e.saturating_add(lateness) > rec.watermark)
-            .unwrap_or(u64::MAX);
         let target = &mut ks.panes[idx];
         let accs = if cut == w.first_end_of_pane(pane) {
             target.has_full = true;
@@ -218,13 +221,13 @@ impl WindowState {
                 }
             }
         };
-        for (acc, (arg, spec)) in accs.iter_mut().zip(rec.args.iter().zip(aggs)) {
-            acc.add(arg, spec.func == planner::aggregate::AggFunc::CountStar);
+        for (acc, part) in accs.iter_mut().zip(rec.accs.iter()) {
+            acc.merge(part);
         }
         let mut schedule = None;
         for end in w.window_ends_of_pane(pane) {
-            if end.saturating_add(self.lateness) <= rec.watermark {
-                continue; // this window had expired when the record was read
+            if end < cut {
+                continue; // this window had expired when the records were read
             }
             // Windows before the key's next_end, or whose trigger the frontier has passed,
             // were handled: a record for them is a correction (or a late first emission).
@@ -498,7 +501,7 @@ impl WindowState {
     }
 }
 
-impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<KeyedRecord>> {
+impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<PartialAggregate>> {
     fn window_aggregate(
         self,
         feature_index: u32,
@@ -507,7 +510,7 @@ impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<KeyedRecord>> {
         state: Arc<RunState>,
     ) -> Stream<'s, u64, Vec<FeatureRow>> {
         let name = format!("Window[{}]", plan.name);
-        let exchange = Exchange::new(|r: &KeyedRecord| key_hash(&r.key));
+        let exchange = Exchange::new(|r: &PartialAggregate| key_hash(&r.key));
         let mut ws = WindowState::new(feature_index, plan, policy, state);
         let scope = self.scope();
         self.unary_frontier(exchange, &name, move |cap, info| {
@@ -577,12 +580,21 @@ mod tests {
         plan_job(&job).unwrap().physical.features.remove(0)
     }
 
-    fn rec(key: &str, time: u64, watermark: u64) -> KeyedRecord {
-        KeyedRecord {
+    /// One COUNT(*) record for the window state (as the source's combiner would send it).
+    fn rec_for(p: &FeaturePlan, key: &str, time: u64, watermark: u64) -> PartialAggregate {
+        let pane = p.window.pane_of(time);
+        let cut = on_time_cut(&p.window, p.allowed_lateness_ms, pane, watermark)
+            .expect("tests send on-time records");
+        let mut acc = Acc::new(
+            planner::aggregate::AggFunc::CountStar,
+            planner::DataType::Int,
+        );
+        acc.add(&Value::Null, true);
+        PartialAggregate {
             key: smallvec::smallvec![Value::Str(key.into())],
-            time,
-            watermark,
-            args: smallvec::smallvec![Value::Null],
+            pane,
+            cut,
+            accs: smallvec::smallvec![acc],
         }
     }
 
@@ -603,7 +615,8 @@ mod tests {
                 for k in 0..50 {
                     let late = if (step + k) % 7 == 0 { 5 * 60_000 } else { 0 };
                     ws.insert(
-                        rec(
+                        rec_for(
+                            &p,
                             &format!("k{k}"),
                             t.saturating_sub(late),
                             t.saturating_sub(delay),
@@ -657,7 +670,7 @@ mod tests {
                 let t = step * 1_000;
                 let frontier = t.saturating_sub(30_000);
                 ws.insert(
-                    rec("a", t.saturating_sub((step % 5) * 20_000), frontier),
+                    rec_for(&p, "a", t.saturating_sub((step % 5) * 20_000), frontier),
                     &mut dirty,
                 );
                 ws.corrections(&mut dirty, &mut out);
@@ -703,11 +716,11 @@ mod tests {
         for policy in [EmitPolicy::OnWatermark, EmitPolicy::Final] {
             let mut ws = WindowState::new(0, &p, policy, Arc::new(RunState::default()));
             let (mut dirty, mut out) = (Vec::new(), Vec::new());
-            ws.insert(rec("a", 30_000, 0), &mut dirty);
-            ws.insert(rec("a", 330_000, 0), &mut dirty);
+            ws.insert(rec_for(&p, "a", 30_000, 0), &mut dirty);
+            ws.insert(rec_for(&p, "a", 330_000, 0), &mut dirty);
             assert!(ws.advance(90_000, &mut out, usize::MAX));
             for t in [150_000, 160_000, 170_000] {
-                ws.insert(rec("a", t, 95_000), &mut dirty);
+                ws.insert(rec_for(&p, "a", t, 95_000), &mut dirty);
             }
             assert!(
                 dirty.is_empty(),
