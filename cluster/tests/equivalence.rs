@@ -177,6 +177,11 @@ fn lateness_covering_disorder_gives_naive_results_in_every_mode_and_worker_count
                 &b,
                 &want,
             );
+            assert_eq!(
+                (b.max_revision, b.emitted),
+                (0, want.len()),
+                "seed {seed} backfill workers={workers} batch={batch}: each window once, final"
+            );
             assert_eq!(dead_letter_count(dir.path()), 0);
         }
         assert!(

@@ -249,21 +249,16 @@ impl FileReader {
     ) -> Result<Poll, FileSourceError> {
         let mut delivered = 0;
         let mut bytes = 0;
+        let exit_at_end = matches!(self.mode, ReadMode::Follow { exit_at_end: true });
         loop {
+            // Open the next split (after looking for new files when all are read).
             if self.cursor.is_none() {
-                if self.next >= self.splits.len() && !self.rescan()? {
+                if self.next >= self.splits.len() && self.scan_due_or_force(true)? == 0 {
                     return Ok(self.idle_or_done(delivered));
-                }
-                if self.next >= self.splits.len() {
-                    continue;
                 }
                 let Some(c) = self.open_split(self.next)? else {
                     // A followed file whose header line is not complete yet: wait.
-                    return Ok(if delivered > 0 {
-                        Poll::Lines(delivered)
-                    } else {
-                        Poll::Idle
-                    });
+                    return Ok(lines_or(delivered, Poll::Idle));
                 };
                 self.next += 1;
                 self.cursor = Some(c);
@@ -271,110 +266,16 @@ impl FileReader {
                     on_item(Item::Header(h));
                 }
             }
-            let split_end = self.splits[self.cursor.as_ref().map(|c| c.split).unwrap_or(0)].end;
-            let following = split_end.is_none() && self.next >= self.splits.len();
-            let exit_at_end = matches!(self.mode, ReadMode::Follow { exit_at_end: true });
             let cur = self.cursor.as_mut().expect("cursor");
-            let split_id = cur.split as u32;
-            // Deliver complete lines in the buffer.
-            let mut finished = false;
+            let split_end = self.splits[cur.split].end;
+            // Deliver the complete lines that start inside the split.
+            let mut past_end = false;
             while let Some(nl) = memchr::memchr(b'\n', &cur.buf[cur.head..cur.end]) {
-                let start_off = cur.pos + cur.head as u64;
-                if split_end.is_some_and(|e| start_off >= e) {
-                    finished = true;
+                if split_end.is_some_and(|e| cur.pos + cur.head as u64 >= e) {
+                    past_end = true;
                     break;
                 }
                 let line = trim_cr(&cur.buf[cur.head..cur.head + nl]);
-                on_item(Item::Line(
-                    line,
-                    LineId {
-                        split: split_id,
-                        line: cur.line,
-                    },
-                ));
-                cur.line += 1;
-                delivered += 1;
-                bytes += nl + 1;
-                cur.head += nl + 1;
-                if bytes >= max_bytes {
-                    return Ok(Poll::Lines(delivered));
-                }
-            }
-            if !finished && !cur.eof {
-                fill(cur, &self.splits[cur.split].path)?;
-                continue;
-            }
-            if !finished && cur.eof {
-                // At end of file with a partial (unterminated) line in the buffer.
-                let start_off = cur.pos + cur.head as u64;
-                let rest = cur.end - cur.head;
-                let in_range = split_end.is_none_or(|e| start_off < e);
-                if following {
-                    if exit_at_end && self.scan_due_or_force(true)? == 0 {
-                        let cur = self.cursor.as_mut().expect("cursor");
-                        if rest > 0 {
-                            let line = trim_cr(&cur.buf[cur.head..cur.end]);
-                            on_item(Item::Line(
-                                line,
-                                LineId {
-                                    split: split_id,
-                                    line: cur.line,
-                                },
-                            ));
-                            delivered += 1;
-                            cur.line += 1;
-                            cur.head = cur.end;
-                        }
-                        self.cursor = None;
-                        return Ok(Poll::Done.max_with(delivered));
-                    }
-                    // Wait for more bytes (or a newer file).
-                    let cur = self.cursor.as_mut().expect("cursor");
-                    cur.eof = false;
-                    if self.next < self.splits.len() {
-                        // A newer file exists: this one is complete.
-                        self.finish_partial(&mut on_item, &mut delivered);
-                        self.cursor = None;
-                        continue;
-                    }
-                    let got = {
-                        let cur = self.cursor.as_mut().expect("cursor");
-                        fill(cur, &self.splits[cur.split].path)?
-                    };
-                    if got == 0 {
-                        let _ = self.scan_due_or_force(false)?;
-                        if self.next < self.splits.len() {
-                            continue;
-                        }
-                        return Ok(if delivered > 0 {
-                            Poll::Lines(delivered)
-                        } else {
-                            Poll::Idle
-                        });
-                    }
-                    continue;
-                }
-                if rest > 0 && in_range {
-                    let line = trim_cr(&cur.buf[cur.head..cur.end]);
-                    on_item(Item::Line(
-                        line,
-                        LineId {
-                            split: split_id,
-                            line: cur.line,
-                        },
-                    ));
-                    delivered += 1;
-                    cur.line += 1;
-                }
-            }
-            self.cursor = None;
-        }
-    }
-
-    fn finish_partial(&mut self, on_item: &mut impl FnMut(Item<'_>), delivered: &mut usize) {
-        if let Some(cur) = self.cursor.as_mut() {
-            if cur.head < cur.end {
-                let line = trim_cr(&cur.buf[cur.head..cur.end]);
                 on_item(Item::Line(
                     line,
                     LineId {
@@ -382,9 +283,56 @@ impl FileReader {
                         line: cur.line,
                     },
                 ));
-                *delivered += 1;
                 cur.line += 1;
-                cur.head = cur.end;
+                cur.head += nl + 1;
+                delivered += 1;
+                bytes += nl + 1;
+                if bytes >= max_bytes {
+                    return Ok(Poll::Lines(delivered));
+                }
+            }
+            if past_end {
+                self.cursor = None;
+                continue;
+            }
+            if !cur.eof {
+                fill(cur, &self.splits[cur.split].path)?;
+                continue;
+            }
+            // End of file; the buffer may hold an unterminated last line.
+            match split_end {
+                Some(e) => {
+                    // A bounded split: the file is complete as far as this run is concerned.
+                    if cur.pos + (cur.head as u64) < e {
+                        delivered += take_unterminated(cur, &mut on_item);
+                    }
+                    self.cursor = None;
+                }
+                None if self.next < self.splits.len() => {
+                    // Following, and a newer file exists: this one is complete.
+                    delivered += take_unterminated(cur, &mut on_item);
+                    self.cursor = None;
+                }
+                None => {
+                    // Following the live end: wait for more bytes or a newer file.
+                    cur.eof = false;
+                    if fill(cur, &self.splits[cur.split].path)? > 0 {
+                        continue;
+                    }
+                    if exit_at_end {
+                        if self.scan_due_or_force(true)? > 0 {
+                            continue;
+                        }
+                        let cur = self.cursor.as_mut().expect("cursor");
+                        delivered += take_unterminated(cur, &mut on_item);
+                        self.cursor = None;
+                        return Ok(lines_or(delivered, Poll::Done));
+                    }
+                    if self.scan_due_or_force(false)? > 0 {
+                        continue;
+                    }
+                    return Ok(lines_or(delivered, Poll::Idle));
+                }
             }
         }
     }
@@ -394,18 +342,7 @@ impl FileReader {
             ReadMode::Bounded => true,
             ReadMode::Follow { exit_at_end } => !self.live || exit_at_end,
         };
-        if delivered > 0 {
-            Poll::Lines(delivered)
-        } else if done {
-            Poll::Done
-        } else {
-            Poll::Idle
-        }
-    }
-
-    /// Looks for new files (live reader only); returns whether splits were added.
-    fn rescan(&mut self) -> Result<bool, FileSourceError> {
-        Ok(self.scan_due_or_force(true)? > 0)
+        lines_or(delivered, if done { Poll::Done } else { Poll::Idle })
     }
 
     fn scan_due_or_force(&mut self, force: bool) -> Result<usize, FileSourceError> {
@@ -540,17 +477,32 @@ impl FileReader {
     }
 }
 
-trait MaxWith {
-    fn max_with(self, delivered: usize) -> Poll;
-}
-impl MaxWith for Poll {
-    fn max_with(self, delivered: usize) -> Poll {
-        if delivered > 0 {
-            Poll::Lines(delivered)
-        } else {
-            self
-        }
+/// `Lines(n)` if anything was delivered, else `otherwise`.
+fn lines_or(delivered: usize, otherwise: Poll) -> Poll {
+    if delivered > 0 {
+        Poll::Lines(delivered)
+    } else {
+        otherwise
     }
+}
+
+/// Delivers the buffered bytes after the last newline as a line (a file's unterminated last
+/// line); returns how many lines were delivered (0 or 1).
+fn take_unterminated(cur: &mut Cursor, on_item: &mut impl FnMut(Item<'_>)) -> usize {
+    if cur.head >= cur.end {
+        return 0;
+    }
+    let line = trim_cr(&cur.buf[cur.head..cur.end]);
+    on_item(Item::Line(
+        line,
+        LineId {
+            split: cur.split as u32,
+            line: cur.line,
+        },
+    ));
+    cur.line += 1;
+    cur.head = cur.end;
+    1
 }
 
 #[inline]

@@ -202,7 +202,8 @@ impl<'a> Parser<'a> {
                     DataType::Timestamp if integral && tok.len() <= 18 => {
                         tok.parse().ok().map(Value::Ts)
                     }
-                    DataType::Float if integral && tok.len() <= 15 => {
+                    // `-0` is a float zero with a sign for serde_json: let it decide.
+                    DataType::Float if integral && tok.len() <= 15 && tok != "-0" => {
                         tok.parse::<i64>().ok().map(|i| Value::Float(i as f64))
                     }
                     DataType::Float if !integral => tok
