@@ -110,6 +110,16 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> Option<(usize, usize)> {
         self.eat(b'"')?;
         let start = self.i;
+        // Eight bytes at a time: find the first `"`, `\` or control byte.
+        while let Some(chunk) = self.s.get(self.i..self.i + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            let hits = has_byte(word, b'"') | has_byte(word, b'\\') | has_less_than(word, 0x20);
+            if hits != 0 {
+                self.i += (hits.trailing_zeros() / 8) as usize;
+                break;
+            }
+            self.i += 8;
+        }
         loop {
             match self.next()? {
                 b'"' => return Some((start, self.i - 1)),
@@ -216,5 +226,40 @@ impl<'a> Parser<'a> {
             }
             _ => None,
         }
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Nonzero iff some byte of `word` equals `byte`; the lowest set bit marks the first one.
+#[inline]
+fn has_byte(word: u64, byte: u8) -> u64 {
+    let x = word ^ (ONES * byte as u64);
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// Nonzero iff some byte of `word` is below `n` (n <= 128); the lowest set bit marks the first.
+#[inline]
+fn has_less_than(word: u64, n: u8) -> u64 {
+    word.wrapping_sub(ONES * n as u64) & !word & HIGHS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_scans_find_the_first_match() {
+        let w = |b: &[u8; 8]| u64::from_le_bytes(*b);
+        assert_eq!(has_byte(w(b"abc\"xyz\""), b'"').trailing_zeros() / 8, 3);
+        assert_eq!(has_byte(w(b"abcdefgh"), b'"'), 0);
+        assert_eq!(has_less_than(w(b"ab\tdefgh"), 0x20).trailing_zeros() / 8, 2);
+        assert_eq!(has_less_than(w(b"abcdefgh"), 0x20), 0);
+        // Bytes >= 0x80 (UTF-8) are not control bytes.
+        assert_eq!(
+            has_less_than(w(&[0xC3, 0xA9, b'a', b'b', b'c', b'd', b'e', b'f']), 0x20),
+            0
+        );
     }
 }
