@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 cargo test --workspace --locked

@@ -81,7 +81,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for l in &lines {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                criterion::black_box(v);
+                std::hint::black_box(v);
             }
         })
     });

@@ -28,7 +28,7 @@ fn bench(c: &mut Criterion) {
                 for v in &values {
                     acc.add(v, func == AggFunc::CountStar);
                 }
-                criterion::black_box(acc.value())
+                std::hint::black_box(acc.value())
             })
         });
     }
@@ -52,7 +52,7 @@ fn bench(c: &mut Criterion) {
             for p in &panes[1..] {
                 w.merge(p);
             }
-            criterion::black_box(w.value())
+            std::hint::black_box(w.value())
         })
     });
     g.finish();

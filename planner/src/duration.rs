@@ -62,7 +62,7 @@ pub fn format_duration_ms(ms: u64) -> String {
         return "0s".into();
     }
     for (scale, unit) in UNITS {
-        if ms % scale == 0 {
+        if ms.is_multiple_of(scale) {
             return format!("{}{unit}", ms / scale);
         }
     }

@@ -68,7 +68,9 @@ impl fmt::Display for RecordError {
 
 impl std::error::Error for RecordError {}
 
-/// A decoder for one source's records.
+/// A decoder for one source's records (one per worker and source: the size difference
+/// between variants does not matter).
+#[allow(clippy::large_enum_variant)]
 pub enum Decoder {
     /// JSON lines.
     Json(json::JsonDecoder),

@@ -13,6 +13,9 @@ use crate::expr::{BinOp, Expr, Func, UnaryOp};
 use crate::types::{DataType, Value};
 use crate::window::Window;
 
+use super::functions::{
+    cast_target, function_args, function_name, interval_ms, literal, window_aux, Bound,
+};
 use super::SqlText;
 
 /// An expression and its type (`None` for an untyped NULL literal).
@@ -676,7 +679,7 @@ impl<'a> Lowerer<'a> {
                 arity_err(1, usize::MAX)?;
                 let mut ty = None;
                 for (a, t) in &types {
-                    ty = self.unify(*a, ty, *t)?;
+                    ty = self.unify(a, ty, *t)?;
                 }
                 ty
             }
@@ -784,146 +787,4 @@ impl<'a> Lowerer<'a> {
             }
         })
     }
-}
-
-#[derive(Clone, Copy)]
-enum Bound {
-    Start,
-    End,
-    /// The window's last millisecond (`end - 1`), Flink's `*_ROWTIME`.
-    Rowtime,
-}
-
-fn window_aux(name: &str) -> Option<Bound> {
-    match name {
-        "TUMBLE_START" | "HOP_START" => Some(Bound::Start),
-        "TUMBLE_END" | "HOP_END" => Some(Bound::End),
-        "TUMBLE_ROWTIME" | "HOP_ROWTIME" => Some(Bound::Rowtime),
-        _ => None,
-    }
-}
-
-/// Upper-cased function name.
-pub(crate) fn function_name(f: &ast::Function) -> String {
-    f.name.to_string().to_ascii_uppercase()
-}
-
-/// Plain positional arguments of a call.
-pub(crate) fn function_args<'f>(sql: &SqlText, f: &'f ast::Function) -> R<Vec<&'f ast::Expr>> {
-    match &f.args {
-        ast::FunctionArguments::None => Ok(vec![]),
-        ast::FunctionArguments::List(l) => l
-            .args
-            .iter()
-            .map(|a| match a {
-                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e),
-                other => Err(sql.error(
-                    ErrorKind::Unsupported,
-                    f.span(),
-                    format!("unsupported argument `{other}`"),
-                )),
-            })
-            .collect(),
-        ast::FunctionArguments::Subquery(_) => Err(sql.error(
-            ErrorKind::Unsupported,
-            f.span(),
-            "subquery arguments are not supported",
-        )),
-    }
-}
-
-/// `INTERVAL '1' HOUR` (also `INTERVAL '30' MINUTES`, `INTERVAL '1 hour'`) in ms.
-pub(crate) fn interval_ms(sql: &SqlText, e: &ast::Expr) -> R<u64> {
-    let bad = |msg: String| {
-        sql.error(ErrorKind::Syntax, e.span(), msg).with_hint(
-            "write intervals like INTERVAL '1' HOUR, INTERVAL '30' MINUTES or INTERVAL '10' SECOND",
-        )
-    };
-    let ast::Expr::Interval(iv) = e else {
-        return Err(bad(format!("expected an interval, found `{e}`")));
-    };
-    if iv.last_field.is_some() {
-        return Err(bad(
-            "interval ranges (e.g. HOUR TO MINUTE) are not supported".into(),
-        ));
-    }
-    let text = match iv.value.as_ref() {
-        ast::Expr::Value(v) => match &v.value {
-            ast::Value::SingleQuotedString(s) => s.clone(),
-            ast::Value::Number(n, _) => n.to_string(),
-            other => return Err(bad(format!("unsupported interval value {other}"))),
-        },
-        other => return Err(bad(format!("unsupported interval value {other}"))),
-    };
-    use ast::DateTimeField as F;
-    let scale = match &iv.leading_field {
-        None => {
-            return crate::duration::parse_duration_ms(&text.replace(' ', ""))
-                .map_err(|m| bad(format!("bad interval: {m}")))
-        }
-        Some(F::Millisecond | F::Milliseconds) => 1,
-        Some(F::Second | F::Seconds) => 1_000,
-        Some(F::Minute | F::Minutes) => 60_000,
-        Some(F::Hour | F::Hours) => 3_600_000,
-        Some(F::Day | F::Days) => 86_400_000,
-        Some(F::Week(_) | F::Weeks) => 7 * 86_400_000,
-        Some(other) => {
-            return Err(bad(format!(
-                "interval unit {other} is not supported (months and years vary in length)"
-            )))
-        }
-    };
-    let n: u64 = text
-        .trim()
-        .parse()
-        .map_err(|_| bad(format!("interval value '{text}' is not a whole number")))?;
-    Ok(n * scale)
-}
-
-fn literal(sql: &SqlText, e: &ast::Expr, v: &ast::Value) -> R<Typed> {
-    let (value, ty) = match v {
-        ast::Value::Number(n, _) => match n.parse::<i64>() {
-            Ok(i) => (Value::Int(i), DataType::Int),
-            Err(_) => match n.parse::<f64>() {
-                Ok(f) => (Value::Float(f), DataType::Float),
-                Err(_) => {
-                    return Err(sql.error(ErrorKind::Syntax, e.span(), format!("bad number {n}")))
-                }
-            },
-        },
-        ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => {
-            (Value::Str(s.as_str().into()), DataType::String)
-        }
-        ast::Value::Boolean(b) => (Value::Bool(*b), DataType::Bool),
-        ast::Value::Null => {
-            return Ok(Typed {
-                expr: Expr::Literal(Value::Null),
-                ty: None,
-            })
-        }
-        other => {
-            return Err(sql.error(
-                ErrorKind::Unsupported,
-                e.span(),
-                format!("unsupported literal {other}"),
-            ))
-        }
-    };
-    Ok(Typed {
-        expr: Expr::Literal(value),
-        ty: Some(ty),
-    })
-}
-
-fn cast_target(t: &ast::DataType) -> Option<DataType> {
-    let s = t.to_string().to_ascii_uppercase();
-    let head = s.split(|c: char| c == '(' || c == ' ').next().unwrap_or("");
-    Some(match head {
-        "STRING" | "VARCHAR" | "TEXT" | "CHAR" => DataType::String,
-        "INT" | "INTEGER" | "BIGINT" | "SMALLINT" | "TINYINT" | "INT64" => DataType::Int,
-        "DOUBLE" | "FLOAT" | "REAL" | "DECIMAL" | "NUMERIC" | "FLOAT64" => DataType::Float,
-        "BOOLEAN" | "BOOL" => DataType::Bool,
-        "TIMESTAMP" | "TIMESTAMP_LTZ" => DataType::Timestamp,
-        _ => return None,
-    })
 }

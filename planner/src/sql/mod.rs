@@ -5,6 +5,7 @@
 //! Errors point into the job file: SQL positions are mapped to the line of the YAML block.
 
 mod expr;
+mod functions;
 
 use std::path::Path;
 
@@ -19,7 +20,8 @@ use crate::logical::{LogicalPlan, NamedExpr};
 use crate::types::DataType;
 use crate::window::Window;
 
-use self::expr::{function_args, function_name, interval_ms, AggScope, Lowerer, RowScope};
+use self::expr::{AggScope, Lowerer, RowScope};
+use self::functions::{function_args, function_name, interval_ms};
 
 /// The SQL text of a feature and where it sits in the job file.
 pub struct SqlText<'a> {
