@@ -32,13 +32,9 @@ pub fn parse_job(path: &Path, text: &str) -> Result<Job, Diagnostics> {
     let mut errors = Vec::new();
     let cx = Cx { path, text };
 
-    let mut sources = Vec::new();
-    for s in &spec.sources {
-        match validate_source(&cx, &base, s) {
-            Ok(src) => sources.push(src),
-            Err(d) => errors.push(d),
-        }
-    }
+    let sources = validate_all(&spec.sources, &mut errors, |s| {
+        validate_source(&cx, &base, s)
+    });
     check_unique(
         &cx,
         "source",
@@ -46,13 +42,7 @@ pub fn parse_job(path: &Path, text: &str) -> Result<Job, Diagnostics> {
         &mut errors,
     );
 
-    let mut sinks = Vec::new();
-    for s in &spec.sinks {
-        match validate_sink(&cx, &base, s) {
-            Ok(sink) => sinks.push(sink),
-            Err(d) => errors.push(d),
-        }
-    }
+    let sinks = validate_all(&spec.sinks, &mut errors, |s| validate_sink(&cx, &base, s));
     check_unique(
         &cx,
         "sink",
@@ -65,14 +55,10 @@ pub fn parse_job(path: &Path, text: &str) -> Result<Job, Diagnostics> {
         ));
     }
 
-    let mut features = Vec::new();
     let sink_names: Vec<&str> = spec.sinks.iter().map(|s| s.name.as_str()).collect();
-    for f in &spec.features {
-        match validate_feature(&cx, f, &sink_names) {
-            Ok(feat) => features.push(feat),
-            Err(d) => errors.push(d),
-        }
-    }
+    let features = validate_all(&spec.features, &mut errors, |f| {
+        validate_feature(&cx, f, &sink_names)
+    });
     if spec.features.is_empty() {
         errors.push(cx.err_at_key("features", "the job defines no features"));
     }
@@ -117,6 +103,23 @@ pub fn parse_job(path: &Path, text: &str) -> Result<Job, Diagnostics> {
         sinks,
         dead_letter,
     })
+}
+
+/// Validates every item, keeping the good ones and collecting every error (a job's
+/// problems are all reported at once, not one per run).
+fn validate_all<S, T>(
+    items: &[S],
+    errors: &mut Vec<Diagnostic>,
+    check: impl Fn(&S) -> Result<T, Diagnostic>,
+) -> Vec<T> {
+    let mut ok = Vec::new();
+    for item in items {
+        match check(item) {
+            Ok(v) => ok.push(v),
+            Err(d) => errors.push(d),
+        }
+    }
+    ok
 }
 
 /// Joins a path to the job's directory and removes `.` and `..` lexically (no I/O).
