@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -323,4 +324,148 @@ fn launch_fails_cleanly_when_a_process_fails() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+fn rows_of(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_live_run_emits_windows_as_appended_data_moves_the_watermark() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let file = dir.path().join("data/a.jsonl");
+    std::fs::write(
+        &file,
+        "{\"k\":\"a\",\"t\":10000}\n{\"k\":\"a\",\"t\":20000}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("job.yaml"),
+        "name: live\nsources:\n  - { name: s, connector: file, path: data/*.jsonl, format: json, schema: { k: string, t: timestamp }, event_time: t }\nfeatures:\n  - name: n\n    sql: SELECT k, COUNT(*) AS n FROM s GROUP BY k, TUMBLE(rowtime, INTERVAL '1' MINUTE)\nsinks:\n  - { name: out, connector: file, path: out/f.jsonl }\n",
+    )
+    .unwrap();
+    let job = dir.path().join("job.yaml");
+    let mut child = freshet()
+        .args(["run", job.to_str().unwrap(), "--mode", "stream", "-q"])
+        .spawn()
+        .unwrap();
+    let out = dir.path().join("out/f.jsonl");
+    let wait_for = |want: usize| {
+        let started = Instant::now();
+        loop {
+            let rows = rows_of(&out);
+            if rows.len() >= want {
+                return rows;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "waited for {want} rows, have {rows:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        rows_of(&out).is_empty(),
+        "no window may fire before the watermark passes it"
+    );
+    // Appending a later event moves the watermark past the first window: it fires.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
+    writeln!(f, "{{\"k\":\"a\",\"t\":70000}}").unwrap();
+    let rows = wait_for(1);
+    assert_eq!(
+        (rows[0]["n"].as_i64(), rows[0]["window_end"].as_i64()),
+        (Some(2), Some(60_000))
+    );
+    // A new file is picked up too.
+    std::fs::write(
+        dir.path().join("data/b.jsonl"),
+        "{\"k\":\"a\",\"t\":130000}\n",
+    )
+    .unwrap();
+    let rows = wait_for(2);
+    assert_eq!(
+        (rows[1]["n"].as_i64(), rows[1]["window_end"].as_i64()),
+        (Some(1), Some(120_000))
+    );
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn a_job_with_two_sources_runs_each_feature_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(
+        dir.path().join("data/rides.jsonl"),
+        "{\"u\":\"x\",\"t\":1000}\n{\"u\":\"x\",\"t\":2000}\n{\"u\":\"y\",\"t\":3000}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("data/orders.csv"),
+        "store,t,amount\ns1,1000,2.5\ns1,61000,1.5\ns2,1500,4\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("job.yaml"),
+        r#"name: two
+sources:
+  - { name: rides, connector: file, path: data/*.jsonl, format: json, schema: { u: string, t: timestamp }, event_time: t }
+  - { name: orders, connector: file, path: data/*.csv, format: csv, schema: { store: string, t: timestamp, amount: float }, event_time: t }
+features:
+  - name: rides_per_user
+    sql: SELECT u, COUNT(*) AS n FROM rides GROUP BY u, TUMBLE(rowtime, INTERVAL '1' MINUTE)
+  - name: amount_per_store
+    sql: SELECT store, SUM(amount) AS total FROM orders GROUP BY store, TUMBLE(rowtime, INTERVAL '1' MINUTE)
+sinks:
+  - { name: out, connector: file, path: out/f.jsonl }
+"#,
+    )
+    .unwrap();
+    run_ok(&["run", dir.path().join("job.yaml").to_str().unwrap(), "-q"]);
+    let mut got: Vec<String> = rows_of(&dir.path().join("out/f.jsonl"))
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} {}",
+                r["feature"],
+                r.get("u").or(r.get("store")).unwrap(),
+                r.get("n").or(r.get("total")).unwrap(),
+                r["window_end"]
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            "\"amount_per_store\" \"s1\" 1.5 120000",
+            "\"amount_per_store\" \"s1\" 2.5 60000",
+            "\"rides_per_user\" \"x\" 2 60000",
+            "\"rides_per_user\" \"y\" 1 60000",
+        ]
+    );
+    // With no watermark delay, `s2` at 1.5 s was read after 61 s: its window had closed.
+    let dl = rows_of(&dir.path().join("out/dead_letter.jsonl"));
+    assert_eq!(dl.len(), 1, "{dl:?}");
+    assert_eq!(
+        (
+            dl[0]["kind"].as_str(),
+            dl[0]["line"].as_u64(),
+            dl[0]["feature"].as_str()
+        ),
+        (Some("too_late"), Some(4), Some("amount_per_store"))
+    );
+    assert!(dl[0]["file"].as_str().unwrap().ends_with("orders.csv"));
 }
