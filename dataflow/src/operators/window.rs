@@ -319,12 +319,14 @@ impl WindowState {
     /// Emits every due window of a key (trigger <= frontier), reschedules its next one.
     /// Windows are walked in order with two pane pointers: one lookup per key, no search
     /// per window.
-    fn fire_key(&mut self, key: &Key, frontier: u64, out: &mut Vec<FeatureRow>) {
+    ///
+    /// `timer`: the timer entry that fired; stale entries (the key was rescheduled) do nothing.
+    fn fire_key(&mut self, key: &Key, timer: u64, frontier: u64, out: &mut Vec<FeatureRow>) {
         let w = self.window;
         let (size, slide) = (w.size_ms, w.slide_ms);
         let record_revisions = self.policy == EmitPolicy::OnWatermark && self.lateness > 0;
         let (policy, lateness) = (self.policy, self.lateness);
-        let Some(ks) = self.keys.get_mut(key) else {
+        let Some(ks) = self.keys.get_mut(key).filter(|ks| ks.timer == Some(timer)) else {
             return;
         };
         let n = ks.panes.len();
@@ -384,10 +386,12 @@ impl WindowState {
     }
 
     /// Frees panes and revisions that can no longer change; drops empty keys.
-    fn evict_key(&mut self, key: &Key, frontier: u64) {
+    ///
+    /// `at`: the eviction entry that fired; stale entries do nothing.
+    fn evict_key(&mut self, key: &Key, at: u64, frontier: u64) {
         let w = self.window;
         let lateness = self.lateness;
-        let Some(ks) = self.keys.get_mut(key) else {
+        let Some(ks) = self.keys.get_mut(key).filter(|ks| ks.evict_at == Some(at)) else {
             return;
         };
         while ks
@@ -434,9 +438,7 @@ impl WindowState {
             let (t, keys) = entry.remove_entry();
             let mut keys = keys.into_iter();
             for k in keys.by_ref() {
-                if self.keys.get(&k).is_some_and(|ks| ks.timer == Some(t)) {
-                    self.fire_key(&k, frontier, out);
-                }
+                self.fire_key(&k, t, frontier, out);
                 if out.len() >= limit {
                     break;
                 }
@@ -456,9 +458,7 @@ impl WindowState {
             }
             let (t, keys) = entry.remove_entry();
             for k in keys {
-                if self.keys.get(&k).is_some_and(|ks| ks.evict_at == Some(t)) {
-                    self.evict_key(&k, frontier);
-                }
+                self.evict_key(&k, t, frontier);
             }
         }
         true
