@@ -6,10 +6,12 @@ cd "$(dirname "$0")/.."
 EVENTS="${EVENTS:-1000000}"
 cargo build --release --quiet -p freshet-cluster
 bin=target/release/freshet
-if [ ! -f data/events/.complete-"$EVENTS" ]; then
+# 100 events/s of event time: 1M events span ~2.8 hours, so the generator's
+# hours-late events really are hours late (and some land in the dead-letter file).
+if [ ! -f data/events/.complete-"$EVENTS"-r100 ]; then
   rm -rf data/events
-  "$bin" gen events --out data/events --events "$EVENTS" --files 4
-  touch data/events/.complete-"$EVENTS"
+  "$bin" gen events --out data/events --events "$EVENTS" --files 4 --rate 100
+  touch data/events/.complete-"$EVENTS"-r100
 fi
 echo
 echo "== backfill (training data: every window's final value) =="
