@@ -20,6 +20,10 @@ pub enum Command {
     Validate {
         /// The job file.
         job: PathBuf,
+        /// Infrastructure profile (Kafka clusters, Redis stores, AWS accounts) the job's
+        /// connectors name; default: $FRESHET_INFRA.
+        #[arg(long)]
+        infra: Option<PathBuf>,
     },
     /// Print the logical plan, the physical plan and the dataflow of a job.
     Explain {
@@ -28,6 +32,9 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
         format: ExplainFormat,
+        /// Infrastructure profile; default: $FRESHET_INFRA.
+        #[arg(long)]
+        infra: Option<PathBuf>,
     },
     /// Run a job.
     Run(RunArgs),
@@ -53,6 +60,10 @@ pub enum Command {
 pub struct RunArgs {
     /// The job file.
     pub job: PathBuf,
+    /// Infrastructure profile (Kafka clusters, Redis stores, AWS accounts) the job's
+    /// connectors name; default: $FRESHET_INFRA.
+    #[arg(long)]
+    pub infra: Option<PathBuf>,
     /// backfill: replay bounded history, emit final values; stream: follow input live.
     #[arg(long, value_enum, default_value_t = RunMode::Backfill)]
     pub mode: RunMode,

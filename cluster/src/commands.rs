@@ -6,19 +6,28 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 
 use dataflow::{describe, Mode, RunState, RunSummary, Topology, Tuning};
-use planner::{load_job, plan_job, PlannedJob};
+use planner::job::{load_infra, load_job_with_infra};
+use planner::{plan_job, PlannedJob};
 
 use crate::cli::{ExplainFormat, RunArgs, RunMode};
 
 /// Loads and plans a job, turning diagnostics into an error whose text is the report.
-pub fn plan(job: &Path) -> Result<PlannedJob> {
-    let j = load_job(job).map_err(|d| anyhow::anyhow!("{d}"))?;
+///
+/// The infrastructure profile is `infra`, else `$FRESHET_INFRA`, else none (a job whose
+/// connectors name a cluster, store or account then fails with a hint).
+pub fn plan(job: &Path, infra: Option<&Path>) -> Result<PlannedJob> {
+    let env = std::env::var_os("FRESHET_INFRA").map(std::path::PathBuf::from);
+    let infra = match infra.or(env.as_deref()) {
+        Some(p) => Some(load_infra(p).map_err(|d| anyhow::anyhow!("{d}"))?),
+        None => None,
+    };
+    let j = load_job_with_infra(job, infra).map_err(|d| anyhow::anyhow!("{d}"))?;
     plan_job(&j).map_err(|d| anyhow::anyhow!("{d}"))
 }
 
 /// `freshet validate`.
-pub fn validate(job: &Path) -> Result<()> {
-    let p = plan(job)?;
+pub fn validate(job: &Path, infra: Option<&Path>) -> Result<()> {
+    let p = plan(job, infra)?;
     println!(
         "ok: job `{}`: {} source(s), {} feature(s), {} sink(s)",
         p.physical.job,
@@ -49,8 +58,8 @@ pub fn explain_text(p: &PlannedJob) -> String {
 }
 
 /// `freshet explain`.
-pub fn explain(job: &Path, format: ExplainFormat) -> Result<()> {
-    let p = plan(job)?;
+pub fn explain(job: &Path, format: ExplainFormat, infra: Option<&Path>) -> Result<()> {
+    let p = plan(job, infra)?;
     match format {
         ExplainFormat::Text => print!("{}", explain_text(&p)),
         ExplainFormat::Json => {
@@ -104,7 +113,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if args.exit_at_end && args.mode != RunMode::Stream {
         bail!("--exit-at-end applies to --mode stream (backfill always stops at the end of its input)");
     }
-    let p = plan(&args.job)?;
+    let p = plan(&args.job, args.infra.as_deref())?;
     let mode = match args.mode {
         RunMode::Backfill => Mode::Backfill,
         RunMode::Stream => Mode::Stream {

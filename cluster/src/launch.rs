@@ -17,6 +17,9 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
     for i in 0..hosts.len() {
         let mut cmd = Command::new(&exe);
         cmd.arg("run").arg(&run.job);
+        if let Some(infra) = &run.infra {
+            cmd.arg("--infra").arg(infra);
+        }
         cmd.arg("--mode").arg(match run.mode {
             RunMode::Backfill => "backfill",
             RunMode::Stream => "stream",

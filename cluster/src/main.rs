@@ -19,8 +19,10 @@ fn main() {
         .init();
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Validate { job } => commands::validate(job),
-        Command::Explain { job, format } => commands::explain(job, *format),
+        Command::Validate { job, infra } => commands::validate(job, infra.as_deref()),
+        Command::Explain { job, format, infra } => {
+            commands::explain(job, *format, infra.as_deref())
+        }
         Command::Run(args) => commands::run(args),
         Command::Launch { hostfile, run } => launch::launch(hostfile, run),
         Command::Gen {

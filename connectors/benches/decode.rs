@@ -33,7 +33,7 @@ fn plan(format: Format, needed: &[bool]) -> SourcePlan {
             event_time: 5,
             watermark_delay_ms: 0,
             on_error: OnError::DeadLetter,
-            delimiter: b',',
+            format_options: Default::default(),
         },
         needed: needed.to_vec(),
     }
@@ -61,7 +61,7 @@ fn bench(c: &mut Criterion) {
     let mut row = vec![Value::Null; 6];
 
     let p = plan(Format::Json, &[false, true, true, true, false, true]);
-    let mut fast = Decoder::new(&p);
+    let mut fast = Decoder::new(&p).unwrap();
     g.bench_function("json_fast_path_4_of_6_columns", |b| {
         b.iter(|| {
             for l in &lines {
@@ -101,7 +101,8 @@ fn bench(c: &mut Criterion) {
             )
         })
         .collect();
-    let mut dec = Decoder::new(&plan(Format::Csv, &[false, true, true, true, false, true]));
+    let mut dec =
+        Decoder::new(&plan(Format::Csv, &[false, true, true, true, false, true])).unwrap();
     dec.set_header(b"event_id,user_id,geohash,action,fare,event_time")
         .unwrap();
     g.bench_function("csv_4_of_6_columns", |b| {

@@ -14,7 +14,7 @@ use connectors::file::source::ReadMode;
 use planner::job::SinkConnector;
 use planner::Plan;
 
-use crate::operators::sink::{SinkDeadLetters, SinkRows};
+use crate::operators::sink::{SinkDeadLetters, SinkRows, SinkStore};
 use crate::operators::source::source;
 use crate::operators::window::{EmitPolicy, WindowAggregate};
 use crate::state::RunState;
@@ -87,6 +87,7 @@ pub fn render(
             &feats,
             mode.read_mode(),
             tuning.batch_bytes,
+            &plan.infra,
             Arc::clone(state),
         );
         dead_letters.push(streams.dead_letters);
@@ -111,10 +112,13 @@ pub fn render(
             .filter(|(_, f)| f.sinks.contains(&k))
             .map(|(fi, _)| rows[fi].clone())
             .collect();
-        let SinkConnector::File { path } = &sink.connector;
-        scope
-            .concatenate(inputs)
-            .sink_file(&sink.name, path.clone(), plan, Arc::clone(state));
+        let rows = scope.concatenate(inputs);
+        match &sink.connector {
+            SinkConnector::File { path } => {
+                rows.sink_file(&sink.name, path.clone(), plan, Arc::clone(state))
+            }
+            _ => dead_letters.push(rows.sink_store(sink, plan, Arc::clone(state))),
+        }
     }
     scope
         .concatenate(dead_letters)

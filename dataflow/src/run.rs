@@ -97,7 +97,9 @@ pub fn run(
     let started = Instant::now();
     if topology.process() == 0 {
         for sink in &plan.sinks {
-            let SinkConnector::File { path } = &sink.connector;
+            let SinkConnector::File { path } = &sink.connector else {
+                continue;
+            };
             remove_stale_outputs(path, topology.peers())
                 .map_err(|e| format!("cleaning old outputs of `{}`: {e}", path.display()))?;
         }

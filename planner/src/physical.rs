@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::aggregate::AggCall;
 use crate::duration::format_duration_ms;
 use crate::expr::Expr;
-use crate::job::{OnError, Sink, SinkConnector, Source, SourceConnector};
+use crate::job::{Infra, OnError, Sink, SinkConnector, Source};
 use crate::logical::NamedExpr;
 use crate::types::DataType;
 use crate::window::Window;
@@ -85,6 +85,9 @@ pub struct Plan {
     pub sinks: Vec<Sink>,
     /// Dead-letter file.
     pub dead_letter: PathBuf,
+    /// Connection details of the job's named clusters, stores and accounts.
+    #[serde(skip)]
+    pub infra: Infra,
 }
 
 impl fmt::Display for Plan {
@@ -99,9 +102,7 @@ impl fmt::Display for Plan {
                 .filter(|(_, n)| **n)
                 .map(|(c, _)| format!("{}: {}{}", c.name, c.ty, if c.required { "!" } else { "" }))
                 .collect();
-            let conn = match &so.connector {
-                SourceConnector::File { path } => format!("file path={path}"),
-            };
+            let conn = so.connector.to_string();
             writeln!(
                 s,
                 "Source #{i} {} {conn} format={} decode=[{}] watermark=max({}) - {} on_error={}",
@@ -153,12 +154,21 @@ impl fmt::Display for Plan {
             .map_err(|_| fmt::Error)?;
         }
         for sink in &self.sinks {
-            let SinkConnector::File { path } = &sink.connector;
+            let fanout = match &sink.connector {
+                SinkConnector::File { .. } => String::new(),
+                _ => format!(
+                    " write_rate={} batch_size={} retry_count={}",
+                    sink.fanout
+                        .write_rate
+                        .map_or("unlimited".to_string(), |r| format!("{r}/s")),
+                    sink.fanout.batch_size,
+                    sink.fanout.retry_count
+                ),
+            };
             writeln!(
                 s,
-                "Sink {} file path={} format=json",
-                sink.name,
-                path.display()
+                "Sink {} {} format=json{fanout}",
+                sink.name, sink.connector
             )
             .map_err(|_| fmt::Error)?;
         }

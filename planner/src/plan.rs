@@ -94,6 +94,7 @@ pub fn plan_job(job: &Job) -> Result<PlannedJob, Diagnostics> {
             features,
             sinks: job.sinks.clone(),
             dead_letter: job.dead_letter.clone(),
+            infra: job.infra.clone(),
         },
     })
 }

@@ -21,18 +21,6 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// How a file source reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReadMode {
-    /// Read the files present at start, then finish.
-    Bounded,
-    /// Keep following appended lines and new files.
-    Follow {
-        /// Finish once all present input has been read.
-        exit_at_end: bool,
-    },
-}
-
 /// Errors opening or reading files.
 #[derive(Debug, thiserror::Error)]
 pub enum FileSourceError {
@@ -71,34 +59,7 @@ pub struct Split {
     pub end: Option<u64>,
 }
 
-/// Identifies a line for error reports: (split, 0-based line within the split).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LineId {
-    /// Index of the split in this reader.
-    pub split: u32,
-    /// Line number relative to the split's first line.
-    pub line: u64,
-}
-
-/// What a poll delivers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Item<'a> {
-    /// The header line of the file about to be read (only with `headers`).
-    Header(&'a [u8]),
-    /// A record line (without its line terminator).
-    Line(&'a [u8], LineId),
-}
-
-/// What a poll produced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Poll {
-    /// Some lines were delivered.
-    Lines(usize),
-    /// Nothing new right now (following).
-    Idle,
-    /// All input is read.
-    Done,
-}
+pub use crate::source::{Item, LineId, Poll, ReadMode};
 
 /// Size of the blocks input is dealt out in.
 pub const BLOCK_BYTES: u64 = 8 << 20;
@@ -696,6 +657,7 @@ mod tests {
             r.poll(1 << 20, |item| match item {
                 Item::Header(h) => got.push(format!("H:{}", String::from_utf8_lossy(h))),
                 Item::Line(l, _) => got.push(String::from_utf8_lossy(l).into_owned()),
+                Item::Message { .. } => unreachable!("files deliver lines"),
             })
             .unwrap()
         };
@@ -752,5 +714,20 @@ mod tests {
             rounds += 1;
         }
         assert_eq!(got, vec!["1", "2", "3", "4", "5"]);
+    }
+}
+
+impl crate::source::RecordSource for FileReader {
+    fn poll(
+        &mut self,
+        max_bytes: usize,
+        on_item: &mut dyn FnMut(Item<'_>),
+    ) -> Result<Poll, crate::source::SourceError> {
+        Ok(FileReader::poll(self, max_bytes, on_item)?)
+    }
+
+    fn resolve(&mut self, id: LineId) -> crate::source::Origin {
+        let (path, line) = FileReader::resolve(self, id);
+        crate::source::file_origin(path, line)
     }
 }

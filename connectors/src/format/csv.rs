@@ -23,7 +23,7 @@ pub struct CsvDecoder {
 impl CsvDecoder {
     /// A decoder for a planned source; call [`CsvDecoder::set_header`] per file.
     pub fn new(plan: &SourcePlan) -> Self {
-        let delimiter = plan.source.delimiter;
+        let delimiter = plan.source.format_options.delimiter;
         CsvDecoder {
             columns: plan.source.columns.clone(),
             needed: plan.needed.clone(),
@@ -166,7 +166,7 @@ mod tests {
                 event_time: 2,
                 watermark_delay_ms: 0,
                 on_error: OnError::DeadLetter,
-                delimiter: b',',
+                format_options: Default::default(),
             },
             needed: vec![true; 3],
         })

@@ -256,7 +256,7 @@ mod tests {
                 event_time: 4,
                 watermark_delay_ms: 0,
                 on_error: OnError::DeadLetter,
-                delimiter: b',',
+                format_options: Default::default(),
             },
             needed: vec![true; 5],
         }

@@ -81,10 +81,17 @@ pub enum Decoder {
 impl Decoder {
     /// A decoder for a source. CSV decoders learn their column order from each file's header
     /// (see [`Decoder::set_header`]).
-    pub fn new(plan: &SourcePlan) -> Self {
+    ///
+    /// Fails when a schema file (Avro, Protobuf) cannot be read or does not match the
+    /// source's declared columns.
+    pub fn new(plan: &SourcePlan) -> Result<Self, String> {
         match plan.source.format {
-            Format::Json => Decoder::Json(json::JsonDecoder::new(plan)),
-            Format::Csv => Decoder::Csv(csv::CsvDecoder::new(plan)),
+            Format::Json => Ok(Decoder::Json(json::JsonDecoder::new(plan))),
+            Format::Csv => Ok(Decoder::Csv(csv::CsvDecoder::new(plan))),
+            f @ (Format::Avro | Format::Protobuf) => Err(format!(
+                "format {} is not supported by this build yet",
+                f.name()
+            )),
         }
     }
 

@@ -12,6 +12,8 @@ use timely::dataflow::Stream;
 
 use connectors::file::sink::{worker_path, FileSink};
 use connectors::format::encode;
+use connectors::sink::{Fanout, FeatureUpdate};
+use planner::job::Sink;
 use planner::Plan;
 
 use crate::record::{DeadLetter, FeatureRow};
@@ -21,6 +23,104 @@ use crate::state::RunState;
 pub trait SinkRows {
     /// Writes rows to a JSON-lines file (one per worker).
     fn sink_file(self, name: &str, path: PathBuf, plan: &Plan, state: Arc<RunState>);
+}
+
+/// Writing feature rows to a feature store or topic.
+pub trait SinkStore<'s> {
+    /// Writes rows to `sink` (redis, dynamodb, kafka) with its fanout controls; rows that
+    /// fail after all retries come out as dead letters.
+    fn sink_store(
+        self,
+        sink: &Sink,
+        plan: &Plan,
+        state: Arc<RunState>,
+    ) -> Stream<'s, u64, Vec<DeadLetter>>;
+}
+
+/// A feature row as sinks see it.
+pub fn to_update(plan: &Plan, row: &FeatureRow) -> FeatureUpdate {
+    let f = &plan.features[row.feature as usize];
+    let mut json = Vec::with_capacity(128);
+    encode_row(&mut json, plan, row);
+    json.pop();
+    FeatureUpdate {
+        feature: f.name.clone(),
+        version: f.version,
+        key: row.key.to_vec(),
+        values: f
+            .value_outputs()
+            .zip(&row.values)
+            .map(|(o, v)| (o.name.clone(), v.clone()))
+            .collect(),
+        window_start: row.window_start,
+        window_end: row.window_end,
+        revision: row.revision,
+        deleted: row.deleted,
+        json,
+    }
+}
+
+impl<'s> SinkStore<'s> for Stream<'s, u64, Vec<FeatureRow>> {
+    fn sink_store(
+        self,
+        sink: &Sink,
+        plan: &Plan,
+        state: Arc<RunState>,
+    ) -> Stream<'s, u64, Vec<DeadLetter>> {
+        let worker = self.scope().index();
+        let plan = plan.clone();
+        let spec = sink.clone();
+        let mut writer: Option<Fanout<Box<dyn connectors::sink::RowSink>>> = None;
+        let mut broken = false;
+        self.unary(
+            Pipeline,
+            &format!("Sink[{}]", sink.name),
+            move |_cap, _info| {
+                move |input, output| {
+                    if writer.is_none() && !broken {
+                        match connectors::open_sink(&spec, &plan.infra, worker) {
+                            Ok(s) => writer = Some(Fanout::new(s, spec.fanout.clone())),
+                            Err(e) => {
+                                state.fail(format!("sink `{}`: {e}", spec.name));
+                                broken = true;
+                            }
+                        }
+                    }
+                    input.for_each(|time, data| {
+                        let Some(w) = writer.as_mut() else {
+                            data.clear();
+                            return;
+                        };
+                        let mut failed = Vec::new();
+                        let n = data.len() as u64;
+                        for row in data.drain(..) {
+                            failed.extend(w.push(to_update(&plan, &row)));
+                        }
+                        // Confirmed by the store before the batch counts as written.
+                        failed.extend(w.flush());
+                        RunState::add(&state.rows_written, n - failed.len() as u64);
+                        if !failed.is_empty() {
+                            let mut session = output.session(&time);
+                            for f in failed {
+                                session.give(DeadLetter {
+                                    kind: "sink_failed".into(),
+                                    source: spec.name.clone(),
+                                    file: f.row.store_key(),
+                                    line: 0,
+                                    reason: format!(
+                                        "sink `{}` could not write after {} retries: {}",
+                                        spec.name, spec.fanout.retry_count, f.error
+                                    ),
+                                    feature: Some(f.row.feature.clone()),
+                                    record: String::from_utf8_lossy(&f.row.json).into_owned(),
+                                });
+                            }
+                        }
+                    });
+                }
+            },
+        )
+    }
 }
 
 /// Appends one feature row as a JSON object and a newline.

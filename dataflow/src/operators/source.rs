@@ -27,9 +27,9 @@ use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::{Scope, Stream};
 
-use connectors::file::source::{FileReader, Item, LineId, Poll, ReadMode};
+use connectors::source::{Item, LineId, Poll, ReadMode, RecordSource, Watermarks};
 use connectors::{Decoder, RecordError};
-use planner::job::{OnError, SourceConnector};
+use planner::job::{Infra, OnError, SourceConnector};
 use planner::types::Value;
 use planner::{FeaturePlan, SourcePlan};
 
@@ -56,6 +56,7 @@ pub fn source<'s>(
     features: &[FeaturePlan],
     mode: ReadMode,
     batch_bytes: usize,
+    infra: &Infra,
     state: Arc<RunState>,
 ) -> SourceStreams<'s> {
     let name = format!("Source[{}]", plan.source.name);
@@ -79,13 +80,26 @@ pub fn source<'s>(
     let (worker, peers) = (scope.index(), scope.peers());
     let plan = plan.clone();
     let features: Vec<FeaturePlan> = features.to_vec();
+    let infra = infra.clone();
     builder.build(move |caps| {
         let mut caps = Some(caps);
-        let mut reader: Option<FileReader> = None;
-        let mut decoder = Decoder::new(&plan);
+        let mut reader: Option<Box<dyn RecordSource>> = None;
+        let mut decoder = match Decoder::new(&plan) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                state.fail(format!("source `{}`: {e}", plan.source.name));
+                None
+            }
+        };
         let mut row: Vec<Value> = vec![Value::Null; plan.source.columns.len()];
-        let mut max_time: Option<u64> = None;
-        let delay = plan.source.watermark_delay_ms;
+        let (idle_timeout, key_column, header_columns) = match &plan.source.connector {
+            SourceConnector::Kafka { idle_timeout_ms, key_column, header_columns, .. } => {
+                (Some(Duration::from_millis(*idle_timeout_ms)), *key_column, header_columns.clone())
+            }
+            SourceConnector::Kinesis { idle_timeout_ms, .. } => (Some(Duration::from_millis(*idle_timeout_ms)), None, Vec::new()),
+            _ => (None, None, Vec::new()),
+        };
+        let mut watermarks = Watermarks::new(plan.source.watermark_delay_ms, idle_timeout);
         let et = plan.source.event_time;
         let mut bad: Vec<(LineId, String, RecordError)> = Vec::new();
         let mut late: Vec<(LineId, String, usize)> = Vec::new();
@@ -100,9 +114,12 @@ pub fn source<'s>(
                 caps = None;
                 return;
             }
+            let Some(decoder) = decoder.as_mut() else {
+                caps = None;
+                return;
+            };
             if reader.is_none() {
-                let SourceConnector::File { path } = &plan.source.connector;
-                match FileReader::open(path, worker, peers, mode, decoder.has_header()) {
+                match connectors::open_source(&plan.source, &infra, worker, peers, mode, decoder.has_header()) {
                     Ok(r) => reader = Some(r),
                     Err(e) => {
                         state.fail(format!("source `{}`: {e}", plan.source.name));
@@ -112,18 +129,29 @@ pub fn source<'s>(
                 }
             }
             let r = reader.as_mut().expect("reader");
-            let wm = |max_time: Option<u64>| max_time.map_or(0, |m| m.saturating_sub(delay));
+            let now = std::time::Instant::now();
+            let r_partitions = r.partitions();
+            let r_finished: Vec<bool> = (0..r_partitions).map(|p| r.finished(p)).collect();
             let mut read = 0u64;
             let mut header_error: Option<RecordError> = None;
-            let polled = r.poll(batch_bytes.max(1), |item| {
-                let (line, id) = match item {
+            let polled = r.poll(batch_bytes.max(1), &mut |item| {
+                let (line, id, partition) = match item {
                     Item::Header(h) => {
                         if let Err(e) = decoder.set_header(h) {
                             header_error = Some(e);
                         }
                         return;
                     }
-                    Item::Line(line, id) => (line, id),
+                    Item::Line(line, id) => (line, id, None),
+                    Item::Message { payload, id, partition, meta } => {
+                        if let Some(k) = key_column {
+                            row[k] = meta.key().map_or(Value::Null, |b| Value::Str(String::from_utf8_lossy(b).as_ref().into()));
+                        }
+                        for (h, c) in &header_columns {
+                            row[*c] = meta.header(h).map_or(Value::Null, |b| Value::Str(String::from_utf8_lossy(b).as_ref().into()));
+                        }
+                        (payload, id, Some(partition))
+                    }
                 };
                 {
                     read += 1;
@@ -139,8 +167,16 @@ pub fn source<'s>(
                             return;
                         }
                     };
-                    let watermark = wm(max_time);
-                    max_time = Some(max_time.map_or(t, |m| m.max(t)));
+                    // Judged by the watermark before this record; files are one in-order
+                    // partition, messages carry theirs.
+                    let watermark = watermarks.current();
+                    match partition {
+                        None => watermarks.observe_single(t),
+                        Some(p) => {
+                            watermarks.observe(p, t, now);
+                            watermarks.advance(r_partitions.max(p + 1), |q| r_finished.get(q).copied().unwrap_or(false), now);
+                        }
+                    }
                     for (fi, f) in features.iter().enumerate() {
                         if let Some(p) = &f.filter {
                             if !p.eval(&row).is_true() {
@@ -197,12 +233,12 @@ pub fn source<'s>(
                 RunState::add(&state.bad_records, bad.len() as u64);
                 RunState::add(&state.too_late, late.len() as u64);
                 for (id, record, e) in bad.drain(..) {
-                    let (file, line) = r.resolve(id);
+                    let origin = r.resolve(id);
+                    let (file, line) = (origin.location, origin.position);
                     match plan.source.on_error {
                         OnError::Fail => {
                             state.fail(format!(
-                                "{}:{line}: {e} (source `{}` has on_error: fail; use dead_letter to keep going)",
-                                file.display(),
+                                "{file}:{line}: {e} (source `{}` has on_error: fail; use dead_letter to keep going)",
                                 plan.source.name
                             ));
                             close = true;
@@ -212,7 +248,7 @@ pub fn source<'s>(
                         OnError::DeadLetter => session.give(DeadLetter {
                             kind: e.kind().into(),
                             source: plan.source.name.clone(),
-                            file: file.display().to_string(),
+                            file,
                             line,
                             reason: e.to_string(),
                             feature: None,
@@ -221,12 +257,13 @@ pub fn source<'s>(
                     }
                 }
                 for (id, record, fi) in late.drain(..) {
-                    let (file, line) = r.resolve(id);
+                    let origin = r.resolve(id);
+                    let (file, line) = (origin.location, origin.position);
                     let f = &features[fi];
                     session.give(DeadLetter {
                         kind: "too_late".into(),
                         source: plan.source.name.clone(),
-                        file: file.display().to_string(),
+                        file,
                         line,
                         reason: format!(
                             "too late for feature `{}`: the watermark had passed the end of every window of this event ({}) plus allowed_lateness ({})",
@@ -243,26 +280,21 @@ pub fn source<'s>(
                 caps = None;
                 return;
             }
+            // Everything read so far is handed downstream: let the reader record progress.
+            r.commit();
+            if polled == Poll::Done {
+                caps = None;
+                return;
+            }
+            let w = watermarks.advance(r.partitions(), |p| r.finished(p), std::time::Instant::now());
+            for c in cs.iter_mut() {
+                if *c.time() < w {
+                    c.downgrade(&w);
+                }
+            }
             match polled {
-                Poll::Done => caps = None,
-                Poll::Lines(_) => {
-                    let w = wm(max_time);
-                    for c in cs.iter_mut() {
-                        if *c.time() < w {
-                            c.downgrade(&w);
-                        }
-                    }
-                    activator.activate();
-                }
-                Poll::Idle => {
-                    let w = wm(max_time);
-                    for c in cs.iter_mut() {
-                        if *c.time() < w {
-                            c.downgrade(&w);
-                        }
-                    }
-                    activator.activate_after(IDLE_POLL);
-                }
+                Poll::Idle => activator.activate_after(IDLE_POLL),
+                _ => activator.activate(),
             }
         }
     });

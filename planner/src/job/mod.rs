@@ -44,6 +44,22 @@ pub enum Format {
     Json,
     /// Comma-separated values with a header line.
     Csv,
+    /// Avro binary datums (one per message), writer schema from `schema_file`.
+    Avro,
+    /// Protobuf messages (one per message) from `descriptor_set` and `message`.
+    Protobuf,
+}
+
+impl Format {
+    /// The name as written in job files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Avro => "avro",
+            Format::Protobuf => "protobuf",
+        }
+    }
 }
 
 /// What a source does with a record it cannot decode.
@@ -65,10 +81,42 @@ pub enum OnError {
 pub struct SourceSpec {
     /// Table name used in SQL.
     pub name: String,
-    /// `file` (later: kafka, kinesis, s3).
+    /// `file`, `kafka`, `kinesis` or `s3`.
     pub connector: String,
     /// Glob of input files, relative to the job file (file connector).
     pub path: Option<String>,
+    /// Kafka cluster name in the infrastructure profile (kafka connector).
+    pub cluster: Option<String>,
+    /// Kafka topic.
+    pub topic: Option<String>,
+    /// Kafka consumer group (default `freshet-<job name>`).
+    pub group_id: Option<String>,
+    /// AWS account name in the infrastructure profile (kinesis, s3).
+    pub aws: Option<String>,
+    /// Kinesis stream.
+    pub stream: Option<String>,
+    /// S3 bucket.
+    pub bucket: Option<String>,
+    /// S3 key prefix.
+    pub prefix: Option<String>,
+    /// S3 object compression: `auto` (by extension), `gzip` or `none`.
+    pub compression: Option<String>,
+    /// Where to start reading: `earliest`, `latest`, `committed` (Kafka; default) or an
+    /// RFC 3339 timestamp / epoch ms. Kinesis also accepts `trim_horizon`.
+    pub start: Option<String>,
+    /// A partition or shard idle this long stops holding the watermark back (default 30s).
+    pub idle_timeout: Option<Millis>,
+    /// Column that receives the Kafka message key (as a string).
+    pub key_column: Option<String>,
+    /// Kafka headers to columns: `{header name: column}`.
+    #[serde(default)]
+    pub header_columns: IndexMap<String, String>,
+    /// Avro writer schema (`.avsc`), relative to the job file.
+    pub schema_file: Option<String>,
+    /// Protobuf descriptor set (`protoc --descriptor_set_out`), relative to the job file.
+    pub descriptor_set: Option<String>,
+    /// Fully qualified Protobuf message name.
+    pub message: Option<String>,
     /// Record format.
     pub format: Format,
     /// Columns and types; a trailing `!` marks a column required.
@@ -121,13 +169,32 @@ fn one() -> u32 {
 pub struct SinkSpec {
     /// Sink name.
     pub name: String,
-    /// `file` (later: kafka, redis, dynamodb).
+    /// `file`, `kafka`, `redis` or `dynamodb`.
     pub connector: String,
     /// Output path, relative to the job file (file connector).
     pub path: Option<String>,
     /// Record format.
     #[serde(default = "json")]
     pub format: Format,
+    /// Kafka cluster name in the infrastructure profile (kafka connector).
+    pub cluster: Option<String>,
+    /// Kafka topic.
+    pub topic: Option<String>,
+    /// Redis store name in the infrastructure profile (redis connector).
+    pub store: Option<String>,
+    /// AWS account name in the infrastructure profile (dynamodb).
+    pub aws: Option<String>,
+    /// DynamoDB table.
+    pub table: Option<String>,
+    /// Time to live of a written value (redis, dynamodb).
+    pub ttl: Option<Millis>,
+    /// Records per second, smoothed (default: unlimited).
+    pub write_rate: Option<f64>,
+    /// Records per write batch (default 500).
+    pub batch_size: Option<usize>,
+    /// Retries of a failed write, with exponential backoff, before the record goes to
+    /// the dead-letter output (default 5).
+    pub retry_count: Option<u32>,
 }
 
 fn json() -> Format {
@@ -181,8 +248,46 @@ pub struct Source {
     pub watermark_delay_ms: u64,
     /// Bad-record policy.
     pub on_error: OnError,
+    /// Format details.
+    pub format_options: FormatOptions,
+}
+
+/// Format details of a source.
+#[derive(Clone, Debug, Serialize)]
+pub struct FormatOptions {
     /// CSV delimiter.
     pub delimiter: u8,
+    /// Avro writer schema file (absolute).
+    pub schema_file: Option<PathBuf>,
+    /// Protobuf descriptor set file (absolute).
+    pub descriptor_set: Option<PathBuf>,
+    /// Protobuf message name.
+    pub message: Option<String>,
+}
+
+impl Default for FormatOptions {
+    fn default() -> Self {
+        FormatOptions {
+            delimiter: b',',
+            schema_file: None,
+            descriptor_set: None,
+            message: None,
+        }
+    }
+}
+
+/// Where a message source starts reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartPosition {
+    /// The oldest retained record (Kinesis `TRIM_HORIZON`).
+    Earliest,
+    /// Only records appended after the start.
+    Latest,
+    /// The consumer group's committed offsets, else earliest.
+    Committed,
+    /// The first record at or after this event/append time, epoch ms.
+    Timestamp(i64),
 }
 
 impl Source {
@@ -204,6 +309,57 @@ pub enum SourceConnector {
         /// Absolute glob.
         path: String,
     },
+    /// A Kafka topic.
+    Kafka {
+        /// Cluster name (see [`Job::infra`]).
+        cluster: String,
+        /// Topic.
+        topic: String,
+        /// Consumer group.
+        group_id: String,
+        /// Starting position.
+        start: StartPosition,
+        /// Idle partitions stop holding the watermark back after this long, ms.
+        idle_timeout_ms: u64,
+        /// Column receiving the message key.
+        key_column: Option<usize>,
+        /// Header name to column index.
+        header_columns: Vec<(String, usize)>,
+    },
+    /// A Kinesis stream.
+    Kinesis {
+        /// AWS account name.
+        aws: String,
+        /// Stream name.
+        stream: String,
+        /// Starting position.
+        start: StartPosition,
+        /// Idle shards stop holding the watermark back after this long, ms.
+        idle_timeout_ms: u64,
+    },
+    /// Objects under an S3 prefix.
+    S3 {
+        /// AWS account name.
+        aws: String,
+        /// Bucket.
+        bucket: String,
+        /// Key prefix.
+        prefix: String,
+        /// `auto`, `gzip` or `none`.
+        compression: Compression,
+    },
+}
+
+/// Compression of S3 objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// By extension: `.gz` is gzip.
+    Auto,
+    /// Always gzip.
+    Gzip,
+    /// Never compressed.
+    None,
 }
 
 /// Sink connectors.
@@ -215,6 +371,50 @@ pub enum SinkConnector {
         /// Absolute path.
         path: PathBuf,
     },
+    /// A Kafka topic, keyed by (feature, version, key) for compaction.
+    Kafka {
+        /// Cluster name.
+        cluster: String,
+        /// Topic.
+        topic: String,
+    },
+    /// Redis hashes at `<feature>:<version>:<key>`.
+    Redis {
+        /// Store name.
+        store: String,
+        /// Expiry of each hash, ms.
+        ttl_ms: Option<u64>,
+    },
+    /// A DynamoDB table with partition key `pk` = `<feature>:<version>:<key>`.
+    Dynamodb {
+        /// AWS account name.
+        aws: String,
+        /// Table.
+        table: String,
+        /// Expiry (the `ttl` attribute, epoch seconds), ms from the write.
+        ttl_ms: Option<u64>,
+    },
+}
+
+/// Fanout controls of a sink.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Fanout {
+    /// Records per second, smoothed; `None`: unlimited.
+    pub write_rate: Option<f64>,
+    /// Records per write batch.
+    pub batch_size: usize,
+    /// Retries before a record goes to the dead-letter output.
+    pub retry_count: u32,
+}
+
+impl Default for Fanout {
+    fn default() -> Self {
+        Fanout {
+            write_rate: None,
+            batch_size: 500,
+            retry_count: 5,
+        }
+    }
 }
 
 /// A validated sink.
@@ -226,6 +426,8 @@ pub struct Sink {
     pub connector: SinkConnector,
     /// Row format.
     pub format: Format,
+    /// Rate, batching and retries.
+    pub fanout: Fanout,
 }
 
 /// A validated feature (SQL not yet planned).
@@ -269,8 +471,88 @@ pub struct Job {
     pub sinks: Vec<Sink>,
     /// Dead-letter file.
     pub dead_letter: PathBuf,
+    /// The infrastructure profile the job's connectors refer to.
+    pub infra: Infra,
 }
 
+mod infra;
 mod validate;
 
-pub use validate::{load_job, parse_job};
+pub use infra::{load_infra, parse_infra, AwsAccount, Infra, KafkaCluster, RedisStore, Secret};
+pub use validate::{load_job, load_job_with_infra, parse_job, parse_job_with_infra};
+
+impl std::fmt::Display for StartPosition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartPosition::Earliest => f.write_str("earliest"),
+            StartPosition::Latest => f.write_str("latest"),
+            StartPosition::Committed => f.write_str("committed"),
+            StartPosition::Timestamp(ms) => write!(f, "timestamp({ms})"),
+        }
+    }
+}
+
+impl std::fmt::Display for SourceConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceConnector::File { path } => write!(f, "file path={path}"),
+            SourceConnector::Kafka {
+                cluster,
+                topic,
+                group_id,
+                start,
+                idle_timeout_ms,
+                ..
+            } => write!(
+                f,
+                "kafka cluster={cluster} topic={topic} group={group_id} start={start} idle_timeout={}",
+                crate::duration::format_duration_ms(*idle_timeout_ms)
+            ),
+            SourceConnector::Kinesis {
+                aws,
+                stream,
+                start,
+                idle_timeout_ms,
+            } => write!(
+                f,
+                "kinesis aws={aws} stream={stream} start={start} idle_timeout={}",
+                crate::duration::format_duration_ms(*idle_timeout_ms)
+            ),
+            SourceConnector::S3 {
+                aws,
+                bucket,
+                prefix,
+                compression,
+            } => write!(
+                f,
+                "s3 aws={aws} url=s3://{bucket}/{prefix} compression={}",
+                format!("{compression:?}").to_lowercase()
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for SinkConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ttl = |t: &Option<u64>| match t {
+            Some(ms) => crate::duration::format_duration_ms(*ms),
+            None => "none".to_string(),
+        };
+        match self {
+            SinkConnector::File { path } => write!(f, "file path={}", path.display()),
+            SinkConnector::Kafka { cluster, topic } => {
+                write!(f, "kafka cluster={cluster} topic={topic} key=(feature, version, key)")
+            }
+            SinkConnector::Redis { store, ttl_ms } => write!(
+                f,
+                "redis store={store} hash=<feature>:<version>:<key> ttl={} newer_window_wins",
+                ttl(ttl_ms)
+            ),
+            SinkConnector::Dynamodb { aws, table, ttl_ms } => write!(
+                f,
+                "dynamodb aws={aws} table={table} pk=<feature>:<version>:<key> ttl={} newer_window_wins",
+                ttl(ttl_ms)
+            ),
+        }
+    }
+}

@@ -6,22 +6,36 @@ use crate::error::{closest, Diagnostic, Diagnostics, ErrorKind};
 use crate::types::DataType;
 
 use super::{
-    Column, Feature, FeatureSpec, Format, Job, JobSpec, Sink, SinkConnector, SinkSpec, Source,
-    SourceConnector, SourceSpec,
+    Column, Compression, Fanout, Feature, FeatureSpec, Format, FormatOptions, Infra, Job, JobSpec,
+    Sink, SinkConnector, SinkSpec, Source, SourceConnector, SourceSpec, StartPosition,
 };
 
-/// Reads and validates a job file.
+/// Reads and validates a job file that uses only local connectors (files).
 pub fn load_job(path: &Path) -> Result<Job, Diagnostics> {
+    load_job_with_infra(path, None)
+}
+
+/// Reads and validates a job file; its connectors' names are resolved in `infra`.
+pub fn load_job_with_infra(path: &Path, infra: Option<Infra>) -> Result<Job, Diagnostics> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Diagnostic::new(ErrorKind::Io, format!("cannot read job file: {e}"))
             .in_file(path)
             .with_hint("check the path; job files are YAML")
     })?;
-    parse_job(path, &text)
+    parse_job_with_infra(path, &text, infra)
 }
 
 /// Validates a job from its text; `path` locates relative paths and names the file in errors.
 pub fn parse_job(path: &Path, text: &str) -> Result<Job, Diagnostics> {
+    parse_job_with_infra(path, text, None)
+}
+
+/// [`parse_job`] with an infrastructure profile for Kafka, Redis and AWS names.
+pub fn parse_job_with_infra(
+    path: &Path,
+    text: &str,
+    infra: Option<Infra>,
+) -> Result<Job, Diagnostics> {
     let spec: JobSpec = serde_norway::from_str(text).map_err(|e| yaml_error(path, text, &e))?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let base = if base.as_os_str().is_empty() {
@@ -30,7 +44,12 @@ pub fn parse_job(path: &Path, text: &str) -> Result<Job, Diagnostics> {
         base
     };
     let mut errors = Vec::new();
-    let cx = Cx { path, text };
+    let cx = Cx {
+        path,
+        text,
+        infra: infra.as_ref(),
+        job: &spec.name,
+    };
 
     let sources = validate_all(&spec.sources, &mut errors, |s| {
         validate_source(&cx, &base, s)
@@ -85,13 +104,14 @@ pub fn parse_job(path: &Path, text: &str) -> Result<Job, Diagnostics> {
         Some(p) => resolve(&base, p),
         None => sinks
             .iter()
-            .map(|s| match &s.connector {
-                SinkConnector::File { path } => path
-                    .parent()
-                    .unwrap_or(Path::new("."))
-                    .join("dead_letter.jsonl"),
+            .find_map(|s| match &s.connector {
+                SinkConnector::File { path } => Some(
+                    path.parent()
+                        .unwrap_or(Path::new("."))
+                        .join("dead_letter.jsonl"),
+                ),
+                _ => None,
             })
-            .next()
             .unwrap_or_else(|| base.join("dead_letter.jsonl")),
     };
     Ok(Job {
@@ -102,6 +122,7 @@ pub fn parse_job(path: &Path, text: &str) -> Result<Job, Diagnostics> {
         features,
         sinks,
         dead_letter,
+        infra: infra.unwrap_or_default(),
     })
 }
 
@@ -146,9 +167,62 @@ fn resolve(base: &Path, p: &str) -> PathBuf {
 struct Cx<'a> {
     path: &'a Path,
     text: &'a str,
+    infra: Option<&'a Infra>,
+    job: &'a str,
 }
 
 impl Cx<'_> {
+    /// Checks that `name` is an entry of the profile's `section`, naming `what` uses it.
+    fn infra_ref(
+        &self,
+        section: &str,
+        names: Option<Vec<&str>>,
+        name: &str,
+        what: &str,
+    ) -> Result<(), Diagnostic> {
+        let Some(names) = names else {
+            return Err(self
+                .err_at_value(
+                    name,
+                    format!("{what} refers to {section} `{name}`, but no infrastructure profile was given"),
+                )
+                .with_hint("pass --infra configs/infra/local.yaml (or set FRESHET_INFRA)"));
+        };
+        if names.contains(&name) {
+            return Ok(());
+        }
+        let file = self
+            .infra
+            .map(|i| i.path.display().to_string())
+            .unwrap_or_default();
+        let hint = match closest(name, names.iter().copied()) {
+            Some(c) => format!(
+                "did you mean `{c}`? `{section}:` in {file} has: {}",
+                names.join(", ")
+            ),
+            None if names.is_empty() => format!("add `{section}: {{ {name}: ... }}` to {file}"),
+            None => format!("`{section}:` in {file} has: {}", names.join(", ")),
+        };
+        Err(self
+            .err_at_value(name, format!("{what} refers to unknown {section} `{name}`"))
+            .with_hint(hint))
+    }
+
+    fn kafka_names(&self) -> Option<Vec<&str>> {
+        self.infra
+            .map(|i| i.kafka.keys().map(String::as_str).collect())
+    }
+
+    fn redis_names(&self) -> Option<Vec<&str>> {
+        self.infra
+            .map(|i| i.redis.keys().map(String::as_str).collect())
+    }
+
+    fn aws_names(&self) -> Option<Vec<&str>> {
+        self.infra
+            .map(|i| i.aws.keys().map(String::as_str).collect())
+    }
+
     /// An error located at the first line containing `key:` (best effort).
     fn err_at_key(&self, key: &str, msg: impl Into<String>) -> Diagnostic {
         let needle = format!("{key}:");
@@ -211,7 +285,135 @@ fn check_unique<'a>(
     }
 }
 
+/// Keys that belong to one connector only, and which connectors take them.
+const SOURCE_KEYS: &[(&str, &[&str])] = &[
+    ("path", &["file"]),
+    ("cluster", &["kafka"]),
+    ("topic", &["kafka"]),
+    ("group_id", &["kafka"]),
+    ("key_column", &["kafka"]),
+    ("header_columns", &["kafka"]),
+    ("aws", &["kinesis", "s3"]),
+    ("stream", &["kinesis"]),
+    ("bucket", &["s3"]),
+    ("prefix", &["s3"]),
+    ("compression", &["s3"]),
+    ("start", &["kafka", "kinesis"]),
+    ("idle_timeout", &["kafka", "kinesis"]),
+];
+
+fn source_keys_given(s: &SourceSpec) -> Vec<&'static str> {
+    let given = [
+        s.path.is_some(),
+        s.cluster.is_some(),
+        s.topic.is_some(),
+        s.group_id.is_some(),
+        s.key_column.is_some(),
+        !s.header_columns.is_empty(),
+        s.aws.is_some(),
+        s.stream.is_some(),
+        s.bucket.is_some(),
+        s.prefix.is_some(),
+        s.compression.is_some(),
+        s.start.is_some(),
+        s.idle_timeout.is_some(),
+    ];
+    SOURCE_KEYS
+        .iter()
+        .zip(given)
+        .filter(|(_, g)| *g)
+        .map(|((k, _), _)| *k)
+        .collect()
+}
+
+/// A key given for a connector that does not use it is an error (a typo or a leftover).
+fn check_connector_keys(
+    cx: &Cx,
+    what: &str,
+    connector: &str,
+    given: &[&'static str],
+    table: &[(&str, &[&str])],
+) -> Result<(), Diagnostic> {
+    for key in given {
+        let takes = table
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, c)| *c)
+            .unwrap_or(&[]);
+        if !takes.contains(&connector) {
+            return Err(cx
+                .err_at_key(
+                    key,
+                    format!("{what} uses the {connector} connector, which has no `{key}`"),
+                )
+                .with_hint(format!(
+                    "`{key}` applies to: {}; remove it or change `connector`",
+                    takes.join(", ")
+                )));
+        }
+    }
+    Ok(())
+}
+
+/// A key a connector needs.
+fn need<'a>(
+    cx: &Cx,
+    what: &str,
+    connector: &str,
+    key: &str,
+    v: &'a Option<String>,
+    example: &str,
+) -> Result<&'a str, Diagnostic> {
+    v.as_deref().ok_or_else(|| {
+        cx.err_at_key(
+            "connector",
+            format!("{what} uses the {connector} connector but has no `{key}`"),
+        )
+        .with_hint(format!("add `{key}: {example}`"))
+    })
+}
+
+fn parse_start(cx: &Cx, text: &str, connector: &str) -> Result<StartPosition, Diagnostic> {
+    let t = text.trim();
+    Ok(match t.to_ascii_lowercase().as_str() {
+        "earliest" | "trim_horizon" => StartPosition::Earliest,
+        "latest" => StartPosition::Latest,
+        "committed" if connector == "kafka" => StartPosition::Committed,
+        _ => match t
+            .parse::<i64>()
+            .ok()
+            .or_else(|| crate::types::parse_timestamp(t))
+        {
+            Some(ms) => StartPosition::Timestamp(ms),
+            None => return Err(cx
+                .err_at_key("start", format!("`start: {t}` is not a starting position"))
+                .with_hint(if connector == "kafka" {
+                    "write earliest, latest, committed, or a timestamp (RFC 3339 or epoch ms)"
+                } else {
+                    "write trim_horizon (earliest), latest, or a timestamp (RFC 3339 or epoch ms)"
+                })),
+        },
+    })
+}
+
 fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<Source, Diagnostic> {
+    let what = format!("source `{}`", s.name);
+    let known = ["file", "kafka", "kinesis", "s3"];
+    if !known.contains(&s.connector.as_str()) {
+        let other = s.connector.as_str();
+        let mut d = cx.err_at_value(other, format!("unknown source connector `{other}`"));
+        d = d.with_hint(match closest(other, known) {
+            Some(c) => format!("did you mean `{c}`? available: {}", known.join(", ")),
+            None => format!("available source connectors: {}", known.join(", ")),
+        });
+        return Err(d);
+    }
+    check_connector_keys(cx, &what, &s.connector, &source_keys_given(s), SOURCE_KEYS)?;
+    let idle_timeout_ms = s.idle_timeout.map_or(30_000, |m| m.0);
+    let start = |default| match &s.start {
+        Some(t) => parse_start(cx, t, &s.connector),
+        None => Ok(default),
+    };
     let connector = match s.connector.as_str() {
         "file" => {
             let Some(p) = &s.path else {
@@ -231,13 +433,54 @@ fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<Source, Diagn
                 path: resolve(base, p).to_string_lossy().into_owned(),
             }
         }
-        other => {
-            let mut d = cx.err_at_value(other, format!("unknown source connector `{other}`"));
-            d = d.with_hint(match closest(other, ["file"]) {
-                Some(c) => format!("did you mean `{c}`? available: file"),
-                None => "available source connectors: file".to_string(),
-            });
-            return Err(d);
+        "kafka" => {
+            let cluster = need(cx, &what, "kafka", "cluster", &s.cluster, "local")?;
+            cx.infra_ref("kafka", cx.kafka_names(), cluster, &what)?;
+            let topic = need(cx, &what, "kafka", "topic", &s.topic, "events")?;
+            SourceConnector::Kafka {
+                cluster: cluster.to_string(),
+                topic: topic.to_string(),
+                group_id: s
+                    .group_id
+                    .clone()
+                    .unwrap_or_else(|| format!("freshet-{}", cx.job)),
+                start: start(StartPosition::Committed)?,
+                idle_timeout_ms,
+                key_column: None,
+                header_columns: Vec::new(),
+            }
+        }
+        "kinesis" => {
+            let aws = need(cx, &what, "kinesis", "aws", &s.aws, "local")?;
+            cx.infra_ref("aws", cx.aws_names(), aws, &what)?;
+            let stream = need(cx, &what, "kinesis", "stream", &s.stream, "events")?;
+            SourceConnector::Kinesis {
+                aws: aws.to_string(),
+                stream: stream.to_string(),
+                start: start(StartPosition::Earliest)?,
+                idle_timeout_ms,
+            }
+        }
+        _ => {
+            let aws = need(cx, &what, "s3", "aws", &s.aws, "local")?;
+            cx.infra_ref("aws", cx.aws_names(), aws, &what)?;
+            let bucket = need(cx, &what, "s3", "bucket", &s.bucket, "history")?;
+            let compression = match s.compression.as_deref().unwrap_or("auto") {
+                "auto" => Compression::Auto,
+                "gzip" => Compression::Gzip,
+                "none" => Compression::None,
+                other => {
+                    return Err(cx
+                        .err_at_key("compression", format!("unknown compression `{other}`"))
+                        .with_hint("write auto (by extension: .gz is gzip), gzip or none"))
+                }
+            };
+            SourceConnector::S3 {
+                aws: aws.to_string(),
+                bucket: bucket.to_string(),
+                prefix: s.prefix.clone().unwrap_or_default(),
+                compression,
+            }
         }
     };
     let mut columns = Vec::new();
@@ -333,6 +576,43 @@ fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<Source, Diagn
                 .with_hint("`delimiter` is a single ASCII character and applies to format: csv"))
         }
     };
+    let format_options = validate_format(cx, base, s, delimiter)?;
+    let connector = match connector {
+        SourceConnector::Kafka {
+            cluster,
+            topic,
+            group_id,
+            start,
+            idle_timeout_ms,
+            ..
+        } => {
+            let col = |n: &str| {
+                find(&columns, n).ok_or_else(|| {
+                    cx.err_at_value(
+                        n,
+                        format!("column `{n}` is not in the schema of source `{}`", s.name),
+                    )
+                    .with_hint(suggest_column(n, &columns))
+                })
+            };
+            let key_column = s.key_column.as_deref().map(col).transpose()?;
+            let header_columns = s
+                .header_columns
+                .iter()
+                .map(|(h, c)| col(c).map(|i| (h.clone(), i)))
+                .collect::<Result<Vec<_>, _>>()?;
+            SourceConnector::Kafka {
+                cluster,
+                topic,
+                group_id,
+                start,
+                idle_timeout_ms,
+                key_column,
+                header_columns,
+            }
+        }
+        other => other,
+    };
     Ok(Source {
         name: s.name.clone(),
         connector,
@@ -341,7 +621,85 @@ fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<Source, Diagn
         event_time: et,
         watermark_delay_ms: s.watermark_delay.0,
         on_error: s.on_error,
+        format_options,
+    })
+}
+
+/// Format keys: Avro needs `schema_file`, Protobuf `descriptor_set` and `message`; line
+/// formats take neither, and binary formats need a message connector.
+fn validate_format(
+    cx: &Cx,
+    base: &Path,
+    s: &SourceSpec,
+    delimiter: u8,
+) -> Result<FormatOptions, Diagnostic> {
+    let what = format!("source `{}`", s.name);
+    let stray = |key: &str, applies: &str| {
+        Err(cx
+            .err_at_key(
+                key,
+                format!(
+                    "{what} has format {}, which takes no `{key}`",
+                    s.format.name()
+                ),
+            )
+            .with_hint(format!("`{key}` applies to format: {applies}")))
+    };
+    match s.format {
+        Format::Avro => {
+            if s.descriptor_set.is_some() {
+                return stray("descriptor_set", "protobuf");
+            }
+            if s.message.is_some() {
+                return stray("message", "protobuf");
+            }
+            if s.schema_file.is_none() {
+                return Err(cx
+                    .err_at_key("format", format!("{what} has format avro but no `schema_file`"))
+                    .with_hint("add `schema_file: schemas/event.avsc` (the writer schema, relative to the job file)"));
+            }
+        }
+        Format::Protobuf => {
+            if s.schema_file.is_some() {
+                return stray("schema_file", "avro");
+            }
+            if s.descriptor_set.is_none() || s.message.is_none() {
+                return Err(cx
+                    .err_at_key("format", format!("{what} has format protobuf but no `descriptor_set` and `message`"))
+                    .with_hint("add `descriptor_set: schemas/events.desc` (from `protoc --include_imports --descriptor_set_out`) and `message: pkg.DeliveryEvent`"));
+            }
+        }
+        Format::Json | Format::Csv => {
+            if s.schema_file.is_some() {
+                return stray("schema_file", "avro");
+            }
+            if s.descriptor_set.is_some() {
+                return stray("descriptor_set", "protobuf");
+            }
+            if s.message.is_some() {
+                return stray("message", "protobuf");
+            }
+        }
+    }
+    if matches!(s.format, Format::Avro | Format::Protobuf)
+        && !matches!(s.connector.as_str(), "kafka" | "kinesis")
+    {
+        return Err(cx
+            .err_at_key(
+                "format",
+                format!(
+                    "{what}: format {} is read from message connectors (kafka, kinesis), not `{}`",
+                    s.format.name(),
+                    s.connector
+                ),
+            )
+            .with_hint("use json or csv for files and S3 objects"));
+    }
+    Ok(FormatOptions {
         delimiter,
+        schema_file: s.schema_file.as_deref().map(|p| resolve(base, p)),
+        descriptor_set: s.descriptor_set.as_deref().map(|p| resolve(base, p)),
+        message: s.message.clone(),
     })
 }
 
@@ -359,7 +717,50 @@ fn suggest_column(name: &str, columns: &[Column]) -> String {
     }
 }
 
+const SINK_KEYS: &[(&str, &[&str])] = &[
+    ("path", &["file"]),
+    ("cluster", &["kafka"]),
+    ("topic", &["kafka"]),
+    ("store", &["redis"]),
+    ("aws", &["dynamodb"]),
+    ("table", &["dynamodb"]),
+    ("ttl", &["redis", "dynamodb"]),
+    ("write_rate", &["kafka", "redis", "dynamodb"]),
+    ("batch_size", &["kafka", "redis", "dynamodb"]),
+    ("retry_count", &["kafka", "redis", "dynamodb"]),
+];
+
 fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, Diagnostic> {
+    let what = format!("sink `{}`", s.name);
+    let known = ["file", "kafka", "redis", "dynamodb"];
+    if !known.contains(&s.connector.as_str()) {
+        let other = s.connector.as_str();
+        return Err(cx
+            .err_at_value(other, format!("unknown sink connector `{other}`"))
+            .with_hint(match closest(other, known) {
+                Some(c) => format!("did you mean `{c}`? available: {}", known.join(", ")),
+                None => format!("available sink connectors: {}", known.join(", ")),
+            }));
+    }
+    let given = [
+        s.path.is_some(),
+        s.cluster.is_some(),
+        s.topic.is_some(),
+        s.store.is_some(),
+        s.aws.is_some(),
+        s.table.is_some(),
+        s.ttl.is_some(),
+        s.write_rate.is_some(),
+        s.batch_size.is_some(),
+        s.retry_count.is_some(),
+    ];
+    let given: Vec<&'static str> = SINK_KEYS
+        .iter()
+        .zip(given)
+        .filter(|(_, g)| *g)
+        .map(|((k, _), _)| *k)
+        .collect();
+    check_connector_keys(cx, &what, &s.connector, &given, SINK_KEYS)?;
     let connector = match s.connector.as_str() {
         "file" => {
             let Some(p) = &s.path else {
@@ -377,10 +778,32 @@ fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, Diagnostic>
                 path: resolve(base, p),
             }
         }
-        other => {
-            return Err(cx
-                .err_at_value(other, format!("unknown sink connector `{other}`"))
-                .with_hint("available sink connectors: file"))
+        "kafka" => {
+            let cluster = need(cx, &what, "kafka", "cluster", &s.cluster, "local")?;
+            cx.infra_ref("kafka", cx.kafka_names(), cluster, &what)?;
+            let topic = need(cx, &what, "kafka", "topic", &s.topic, "features")?;
+            SinkConnector::Kafka {
+                cluster: cluster.into(),
+                topic: topic.into(),
+            }
+        }
+        "redis" => {
+            let store = need(cx, &what, "redis", "store", &s.store, "features")?;
+            cx.infra_ref("redis", cx.redis_names(), store, &what)?;
+            SinkConnector::Redis {
+                store: store.into(),
+                ttl_ms: s.ttl.map(|t| t.0),
+            }
+        }
+        _ => {
+            let aws = need(cx, &what, "dynamodb", "aws", &s.aws, "local")?;
+            cx.infra_ref("aws", cx.aws_names(), aws, &what)?;
+            let table = need(cx, &what, "dynamodb", "table", &s.table, "features")?;
+            SinkConnector::Dynamodb {
+                aws: aws.into(),
+                table: table.into(),
+                ttl_ms: s.ttl.map(|t| t.0),
+            }
         }
     };
     if s.format != Format::Json {
@@ -388,16 +811,44 @@ fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, Diagnostic>
             .err_at_value(
                 &s.name,
                 format!(
-                    "sink `{}`: format {:?} is not supported for sinks",
-                    s.name, s.format
+                    "sink `{}`: format {} is not supported for sinks",
+                    s.name,
+                    s.format.name()
                 ),
             )
             .with_hint("sinks write `format: json` (one object per line)"));
+    }
+    let mut fanout = Fanout::default();
+    if let Some(r) = s.write_rate {
+        if !(r.is_finite() && r > 0.0) {
+            return Err(cx
+                .err_at_key(
+                    "write_rate",
+                    format!("{what}: write_rate must be a positive number of records per second"),
+                )
+                .with_hint("e.g. `write_rate: 5000`; leave it out for no limit"));
+        }
+        fanout.write_rate = Some(r);
+    }
+    if let Some(b) = s.batch_size {
+        if b == 0 {
+            return Err(cx
+                .err_at_key(
+                    "batch_size",
+                    format!("{what}: batch_size must be at least 1"),
+                )
+                .with_hint("e.g. `batch_size: 500`"));
+        }
+        fanout.batch_size = b;
+    }
+    if let Some(r) = s.retry_count {
+        fanout.retry_count = r;
     }
     Ok(Sink {
         name: s.name.clone(),
         connector,
         format: s.format,
+        fanout,
     })
 }
 
