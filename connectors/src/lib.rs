@@ -13,6 +13,8 @@ pub mod source;
 
 pub use format::{Decoder, RecordError};
 
+pub mod kafka;
+pub mod redis_store;
 pub mod sink;
 
 use planner::job::{Infra, Sink, SinkConnector, Source, SourceConnector};
@@ -27,11 +29,33 @@ pub fn open_source(
     mode: ReadMode,
     has_header: bool,
 ) -> Result<Box<dyn RecordSource>, SourceError> {
-    let _ = infra;
     match &source.connector {
         SourceConnector::File { path } => Ok(Box::new(file::source::FileReader::open(
             path, worker, peers, mode, has_header,
         )?)),
+        SourceConnector::Kafka {
+            cluster,
+            topic,
+            group_id,
+            start,
+            ..
+        } => {
+            let conn = infra.kafka.get(cluster).ok_or_else(|| {
+                SourceError(format!(
+                    "kafka cluster `{cluster}` is not in the infrastructure profile"
+                ))
+            })?;
+            let spec = kafka::source::KafkaSourceSpec {
+                cluster,
+                conn,
+                topic,
+                group_id,
+                start: *start,
+            };
+            Ok(Box::new(kafka::source::KafkaReader::open(
+                &spec, worker, peers, mode,
+            )?))
+        }
         other => Err(SourceError(format!(
             "the {} connector is not available in this build",
             other.to_string().split(' ').next().unwrap_or("")
@@ -45,11 +69,31 @@ pub fn open_sink(
     infra: &Infra,
     worker: usize,
 ) -> Result<Box<dyn sink::RowSink>, sink::SinkError> {
-    let _ = (infra, worker);
+    let _ = worker;
     match &sink.connector {
         SinkConnector::File { .. } => Err(sink::SinkError::permanent(
             "file sinks are written by the file sink operator",
         )),
+        SinkConnector::Kafka { cluster, topic } => {
+            let conn = infra.kafka.get(cluster).ok_or_else(|| {
+                sink::SinkError::permanent(format!(
+                    "kafka cluster `{cluster}` is not in the infrastructure profile"
+                ))
+            })?;
+            Ok(Box::new(kafka::sink::KafkaSink::open(
+                cluster, conn, topic,
+            )?))
+        }
+        SinkConnector::Redis { store, ttl_ms } => {
+            let conn = infra.redis.get(store).ok_or_else(|| {
+                sink::SinkError::permanent(format!(
+                    "redis store `{store}` is not in the infrastructure profile"
+                ))
+            })?;
+            Ok(Box::new(redis_store::RedisSink::open(
+                store, conn, *ttl_ms,
+            )?))
+        }
         other => Err(sink::SinkError::permanent(format!(
             "the {} connector is not available in this build",
             other.to_string().split(' ').next().unwrap_or("")

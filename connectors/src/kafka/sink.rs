@@ -1,0 +1,120 @@
+//! The Kafka sink: feature rows as JSON values keyed by `<feature>:<version>:<key>`, so a
+//! compacted topic keeps each entity's latest value. A batch returns only once the broker
+//! has acknowledged every record of it (`acks=all`); a failed delivery fails the batch,
+//! which the fanout wrapper retries (re-sending is harmless: records are upserts).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::ClientContext;
+
+use planner::job::KafkaCluster;
+
+use crate::sink::{FeatureUpdate, RowSink, SinkError};
+
+use super::client_config;
+
+/// Collects delivery failures of the current batch.
+#[derive(Clone, Default)]
+struct Deliveries {
+    failures: Arc<Mutex<Vec<String>>>,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, _)) = result {
+            self.failures
+                .lock()
+                .expect("delivery lock")
+                .push(e.to_string());
+        }
+    }
+}
+
+/// Writes feature rows to a topic.
+pub struct KafkaSink {
+    name: String,
+    topic: String,
+    producer: BaseProducer<Deliveries>,
+    deliveries: Deliveries,
+}
+
+impl KafkaSink {
+    /// A producer for `topic` on cluster `name`.
+    pub fn open(name: &str, conn: &KafkaCluster, topic: &str) -> Result<Self, SinkError> {
+        let deliveries = Deliveries::default();
+        let mut cfg = client_config(conn);
+        cfg.set("acks", "all")
+            .set("enable.idempotence", "false")
+            .set("message.timeout.ms", "30000")
+            .set("linger.ms", "5");
+        let producer = cfg.create_with_context(deliveries.clone()).map_err(|e| {
+            SinkError::permanent(format!(
+                "kafka cluster `{name}`: cannot create a producer: {e}"
+            ))
+        })?;
+        Ok(KafkaSink {
+            name: name.to_string(),
+            topic: topic.to_string(),
+            producer,
+            deliveries,
+        })
+    }
+}
+
+impl RowSink for KafkaSink {
+    fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<(), SinkError> {
+        self.deliveries
+            .failures
+            .lock()
+            .expect("delivery lock")
+            .clear();
+        for r in rows {
+            let key = r.store_key();
+            let mut record = BaseRecord::to(&self.topic).key(&key).payload(&r.json);
+            loop {
+                match self.producer.send(record) {
+                    Ok(()) => break,
+                    Err((
+                        rdkafka::error::KafkaError::MessageProduction(
+                            rdkafka::types::RDKafkaErrorCode::QueueFull,
+                        ),
+                        rec,
+                    )) => {
+                        self.producer.poll(Duration::from_millis(100));
+                        record = rec;
+                    }
+                    Err((e, _)) => {
+                        return Err(SinkError::retryable(format!(
+                            "kafka cluster `{}` topic `{}`: {e}",
+                            self.name, self.topic
+                        )))
+                    }
+                }
+            }
+        }
+        self.producer.flush(Duration::from_secs(60)).map_err(|e| {
+            SinkError::retryable(format!(
+                "kafka cluster `{}` topic `{}`: delivery not confirmed: {e}",
+                self.name, self.topic
+            ))
+        })?;
+        let failures =
+            std::mem::take(&mut *self.deliveries.failures.lock().expect("delivery lock"));
+        match failures.first() {
+            None => Ok(()),
+            Some(first) => Err(SinkError::retryable(format!(
+                "kafka cluster `{}` topic `{}`: {} of {} records not delivered: {first}",
+                self.name,
+                self.topic,
+                failures.len(),
+                rows.len()
+            ))),
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! The Kafka source: a worker reads the topic's partitions `p` with `index(p) % peers ==
+//! worker` (assigned, not group-balanced, so the split is deterministic and every
+//! partition is read by exactly one worker); each partition is a watermark partition.
+//!
+//! - Starting position: `earliest`, `latest`, `committed` (the group's committed offsets,
+//!   else earliest) or a timestamp (the first offset at or after it).
+//! - Bounded reads (backfill, `--exit-at-end`) stop at the end offsets that existed when
+//!   the reader started: a partition is finished once its next offset reaches its end
+//!   offset, and the reader is done when all are.
+//! - Offsets of delivered records are committed to the group (asynchronously, at most
+//!   once a second) after each batch is handed downstream.
+//! - A broker that is down at start is retried for `CONNECT_ATTEMPTS`; librdkafka then
+//!   reconnects by itself when a broker restarts mid-run, resuming at the next offset.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+
+use planner::job::{KafkaCluster, StartPosition};
+
+use crate::source::{Item, LineId, MessageMeta, Origin, Poll, ReadMode, RecordSource, SourceError};
+
+use super::{client_config, describe_error, CONNECT_ATTEMPTS};
+
+/// A worker's reader of a Kafka topic.
+pub struct KafkaReader {
+    consumer: BaseConsumer,
+    cluster: String,
+    topic: String,
+    /// Assigned partition ids, in watermark-partition order.
+    partitions: Vec<i32>,
+    index: HashMap<i32, usize>,
+    /// Next offset to read, per assigned partition (after delivery).
+    next: Vec<Option<i64>>,
+    /// End offsets of a bounded read.
+    end: Option<Vec<i64>>,
+    stops_at_end: bool,
+    last_commit: Instant,
+    dirty: bool,
+}
+
+/// Settings of a Kafka reader.
+pub struct KafkaSourceSpec<'a> {
+    /// Cluster name (for messages).
+    pub cluster: &'a str,
+    /// Connection.
+    pub conn: &'a KafkaCluster,
+    /// Topic.
+    pub topic: &'a str,
+    /// Consumer group.
+    pub group_id: &'a str,
+    /// Starting position.
+    pub start: StartPosition,
+}
+
+impl KafkaReader {
+    /// Connects and assigns worker `worker`'s share of the partitions.
+    pub fn open(
+        spec: &KafkaSourceSpec<'_>,
+        worker: usize,
+        peers: usize,
+        mode: ReadMode,
+    ) -> Result<Self, SourceError> {
+        let mut cfg = client_config(spec.conn);
+        cfg.set("group.id", spec.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false");
+        let consumer: BaseConsumer = cfg.create().map_err(|e| {
+            SourceError(format!(
+                "kafka cluster `{}`: cannot create a consumer: {e}",
+                spec.cluster
+            ))
+        })?;
+        let timeout = Duration::from_secs(10);
+        let mut attempt = 0;
+        let metadata = loop {
+            match consumer.fetch_metadata(Some(spec.topic), timeout) {
+                Ok(m) => break m,
+                Err(e) if attempt + 1 < CONNECT_ATTEMPTS => {
+                    attempt += 1;
+                    tracing::warn!(
+                        "kafka cluster `{}` ({}): {e}; retrying ({attempt}/{CONNECT_ATTEMPTS})",
+                        spec.cluster,
+                        spec.conn.bootstrap_servers
+                    );
+                    std::thread::sleep(Duration::from_millis(500 * attempt as u64));
+                }
+                Err(e) => return Err(SourceError(describe_error(spec.cluster, spec.conn, &e))),
+            }
+        };
+        let Some(t) = metadata.topics().iter().find(|t| t.name() == spec.topic) else {
+            return Err(SourceError(format!(
+                "kafka cluster `{}`: topic `{}` not found (hint: create it, or check `topic:` in the job)",
+                spec.cluster, spec.topic
+            )));
+        };
+        if let Some(err) = t.error() {
+            return Err(SourceError(format!(
+                "kafka cluster `{}`: topic `{}`: {:?} (hint: create the topic, or check `topic:` in the job)",
+                spec.cluster, spec.topic, rdkafka::types::RDKafkaRespErr::from(err)
+            )));
+        }
+        let mut all: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+        all.sort_unstable();
+        if all.is_empty() {
+            return Err(SourceError(format!(
+                "kafka cluster `{}`: topic `{}` has no partitions",
+                spec.cluster, spec.topic
+            )));
+        }
+        let partitions: Vec<i32> = all
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % peers == worker)
+            .map(|(_, p)| *p)
+            .collect();
+        let index = partitions
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (*p, i))
+            .collect();
+        let err = |what: &str, e: rdkafka::error::KafkaError| {
+            SourceError(format!(
+                "kafka cluster `{}` topic `{}`: {what}: {e}",
+                spec.cluster, spec.topic
+            ))
+        };
+
+        // End offsets first: what "the input present at start" means.
+        let stops_at_end = mode.stops_at_end();
+        let end = if stops_at_end {
+            let mut end = Vec::new();
+            for p in &partitions {
+                let (_, high) = consumer
+                    .fetch_watermarks(spec.topic, *p, timeout)
+                    .map_err(|e| err("reading end offsets", e))?;
+                end.push(high);
+            }
+            Some(end)
+        } else {
+            None
+        };
+
+        let mut tpl = TopicPartitionList::new();
+        for p in &partitions {
+            tpl.add_partition(spec.topic, *p);
+        }
+        let offsets: Vec<Offset> = match spec.start {
+            StartPosition::Earliest => vec![Offset::Beginning; partitions.len()],
+            StartPosition::Latest => vec![Offset::End; partitions.len()],
+            StartPosition::Committed => {
+                let committed = consumer
+                    .committed_offsets(tpl.clone(), timeout)
+                    .map_err(|e| err("reading committed offsets", e))?;
+                partitions
+                    .iter()
+                    .map(
+                        |p| match committed.find_partition(spec.topic, *p).map(|e| e.offset()) {
+                            Some(Offset::Offset(o)) => Offset::Offset(o),
+                            _ => Offset::Beginning,
+                        },
+                    )
+                    .collect()
+            }
+            StartPosition::Timestamp(ms) => {
+                let mut q = TopicPartitionList::new();
+                for p in &partitions {
+                    q.add_partition_offset(spec.topic, *p, Offset::Offset(ms))
+                        .map_err(|e| err("looking up offsets by time", e))?;
+                }
+                let found = consumer
+                    .offsets_for_times(q, timeout)
+                    .map_err(|e| err("looking up offsets by time", e))?;
+                partitions
+                    .iter()
+                    .map(
+                        |p| match found.find_partition(spec.topic, *p).map(|e| e.offset()) {
+                            Some(Offset::Offset(o)) => Offset::Offset(o),
+                            _ => Offset::End,
+                        },
+                    )
+                    .collect()
+            }
+        };
+        let mut assign = TopicPartitionList::new();
+        let mut next = Vec::new();
+        for (p, o) in partitions.iter().zip(&offsets) {
+            assign
+                .add_partition_offset(spec.topic, *p, *o)
+                .map_err(|e| err("assigning partitions", e))?;
+            next.push(match o {
+                Offset::Offset(o) => Some(*o),
+                _ => None,
+            });
+        }
+        consumer
+            .assign(&assign)
+            .map_err(|e| err("assigning partitions", e))?;
+        Ok(KafkaReader {
+            consumer,
+            cluster: spec.cluster.to_string(),
+            topic: spec.topic.to_string(),
+            partitions,
+            index,
+            next,
+            end,
+            stops_at_end,
+            last_commit: Instant::now(),
+            dirty: false,
+        })
+    }
+
+    fn partition_finished(&self, i: usize) -> bool {
+        let Some(end) = &self.end else { return false };
+        match self.next[i] {
+            Some(n) => n >= end[i],
+            // Nothing read yet: finished only if the partition held nothing at start.
+            None => end[i] <= 0,
+        }
+    }
+
+    fn all_finished(&self) -> bool {
+        self.stops_at_end && (0..self.partitions.len()).all(|i| self.partition_finished(i))
+    }
+}
+
+struct Meta<'a>(&'a BorrowedMessage<'a>);
+
+impl MessageMeta for Meta<'_> {
+    fn key(&self) -> Option<&[u8]> {
+        self.0.key()
+    }
+
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        let h = self.0.headers()?;
+        h.iter().find(|h| h.key == name).and_then(|h| h.value)
+    }
+}
+
+impl RecordSource for KafkaReader {
+    fn poll(
+        &mut self,
+        max_bytes: usize,
+        on_item: &mut dyn FnMut(Item<'_>),
+    ) -> Result<Poll, SourceError> {
+        if self.partitions.is_empty() || self.all_finished() {
+            return Ok(Poll::Done);
+        }
+        let mut bytes = 0;
+        let mut delivered = 0;
+        let mut wait = Duration::from_millis(100);
+        while bytes < max_bytes && !self.all_finished() {
+            let Some(m) = self.consumer.poll(wait) else {
+                break;
+            };
+            wait = Duration::ZERO;
+            let m = match m {
+                Ok(m) => m,
+                Err(e) => {
+                    // Transport errors are retried by librdkafka itself; say so and go on.
+                    tracing::warn!(
+                        "kafka cluster `{}` topic `{}`: {e}",
+                        self.cluster,
+                        self.topic
+                    );
+                    break;
+                }
+            };
+            let Some(&i) = self.index.get(&m.partition()) else {
+                continue;
+            };
+            let offset = m.offset();
+            if let Some(end) = &self.end {
+                if offset >= end[i] {
+                    // Past the input present at start: not ours to read in a bounded run.
+                    self.next[i] = Some(end[i]);
+                    continue;
+                }
+            }
+            let payload = m.payload().unwrap_or(&[]);
+            bytes += payload.len() + 64;
+            delivered += 1;
+            on_item(Item::Message {
+                payload,
+                id: LineId {
+                    split: i as u32,
+                    line: offset as u64,
+                },
+                partition: i,
+                meta: &Meta(&m),
+            });
+            self.next[i] = Some(offset + 1);
+            self.dirty = true;
+        }
+        if self.all_finished() {
+            self.commit_now(CommitMode::Sync);
+            return Ok(Poll::Done);
+        }
+        Ok(if delivered > 0 {
+            Poll::Lines(delivered)
+        } else {
+            Poll::Idle
+        })
+    }
+
+    fn resolve(&mut self, id: LineId) -> Origin {
+        Origin {
+            location: format!(
+                "kafka://{}/{}/{}",
+                self.cluster, self.topic, self.partitions[id.split as usize]
+            ),
+            position: id.line,
+        }
+    }
+
+    fn partitions(&self) -> usize {
+        self.partitions.len()
+    }
+
+    fn finished(&self, p: usize) -> bool {
+        self.partition_finished(p)
+    }
+
+    fn commit(&mut self) {
+        if self.dirty && self.last_commit.elapsed() >= Duration::from_secs(1) {
+            self.commit_now(CommitMode::Async);
+        }
+    }
+}
+
+impl KafkaReader {
+    fn commit_now(&mut self, mode: CommitMode) {
+        if !self.dirty {
+            return;
+        }
+        let mut tpl = TopicPartitionList::new();
+        for (p, n) in self.partitions.iter().zip(&self.next) {
+            if let Some(n) = n {
+                let _ = tpl.add_partition_offset(&self.topic, *p, Offset::Offset(*n));
+            }
+        }
+        if let Err(e) = self.consumer.commit(&tpl, mode) {
+            tracing::warn!(
+                "kafka cluster `{}` topic `{}`: committing offsets: {e}",
+                self.cluster,
+                self.topic
+            );
+        }
+        self.dirty = false;
+        self.last_commit = Instant::now();
+    }
+}

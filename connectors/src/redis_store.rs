@@ -1,0 +1,157 @@
+//! The Redis sink: the online feature store models read when scoring.
+//!
+//! One hash per entity at `<feature>:<version>:<key>` (composite keys joined with `|`),
+//! with a field per selected value column (NULL values are left out) plus
+//! `window_start`, `window_end` (epoch ms) and `revision`. A TTL per feature expires
+//! entities that stop receiving updates.
+//!
+//! **Newer windows win, atomically**: every write is one Lua script run (`EVALSHA`), so
+//! a late correction for an older window never overwrites a newer value, while a
+//! correction for the stored window (a higher revision) does. A withdrawn value
+//! (`deleted`, HAVING turned false) deletes the hash only if it holds that window.
+//! Writes are pipelined: one round trip per batch.
+
+use std::time::Duration;
+
+use planner::job::RedisStore;
+use planner::types::Value;
+
+use crate::sink::{FeatureUpdate, RowSink, SinkError};
+
+/// KEYS[1]: hash. ARGV: window_end, revision, ttl ms (0: none), deleted (0/1), then
+/// field/value pairs. Returns 1 written, 2 deleted, 0 stale (ignored).
+const UPSERT: &str = r#"
+local cur = redis.call('HGET', KEYS[1], 'window_end')
+local we = tonumber(ARGV[1])
+if cur then
+  cur = tonumber(cur)
+  if we < cur then return 0 end
+  if we == cur then
+    local rev = tonumber(redis.call('HGET', KEYS[1], 'revision') or '-1')
+    if tonumber(ARGV[2]) < rev then return 0 end
+  end
+end
+if ARGV[4] == '1' then
+  if cur and we == cur then redis.call('DEL', KEYS[1]) return 2 end
+  return 0
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1
+"#;
+
+/// Writes feature values to Redis hashes.
+pub struct RedisSink {
+    name: String,
+    client: redis::Client,
+    conn: Option<redis::Connection>,
+    script: redis::Script,
+    ttl_ms: u64,
+}
+
+impl RedisSink {
+    /// A sink for store `name` (the profile's entry) with an optional TTL. Connects lazily,
+    /// so an unreachable Redis is retried like any failed write.
+    pub fn open(name: &str, store: &RedisStore, ttl_ms: Option<u64>) -> Result<Self, SinkError> {
+        let client = redis::Client::open(store.url.0.as_str()).map_err(|e| {
+            SinkError::permanent(format!(
+                "redis store `{name}`: bad url: {e} (hint: write redis://host:port in the infrastructure profile)"
+            ))
+        })?;
+        Ok(RedisSink {
+            name: name.to_string(),
+            client,
+            conn: None,
+            script: redis::Script::new(UPSERT),
+            ttl_ms: ttl_ms.unwrap_or(0),
+        })
+    }
+
+    fn connection(&mut self) -> Result<&mut redis::Connection, SinkError> {
+        if self.conn.is_none() {
+            let mut c = self
+                .client
+                .get_connection_with_timeout(Duration::from_secs(5))
+                .map_err(|e| self.error("cannot connect", &e))?;
+            c.set_read_timeout(Some(Duration::from_secs(30)))
+                .and_then(|_| c.set_write_timeout(Some(Duration::from_secs(30))))
+                .map_err(|e| self.error("cannot configure the connection", &e))?;
+            self.script
+                .load(&mut c)
+                .map_err(|e| self.error("cannot load the upsert script", &e))?;
+            self.conn = Some(c);
+        }
+        Ok(self.conn.as_mut().expect("connected"))
+    }
+
+    fn error(&self, what: &str, e: &redis::RedisError) -> SinkError {
+        SinkError {
+            message: format!("redis store `{}`: {what}: {e}", self.name),
+            // Connection trouble, a loading or read-only replica, OOM: may pass.
+            retryable: e.is_io_error()
+                || e.is_connection_refusal()
+                || e.is_connection_dropped()
+                || e.is_timeout()
+                || matches!(
+                    e.kind(),
+                    redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading)
+                        | redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+                        | redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+                )
+                || e.to_string().contains("OOM"),
+        }
+    }
+}
+
+/// A value as a hash field (NULL: no field).
+fn field(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::Str(s) => Some(s.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+impl RowSink for RedisSink {
+    fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<(), SinkError> {
+        let hash = self.script.get_hash().to_string();
+        let ttl = self.ttl_ms;
+        let mut pipe = redis::pipe();
+        for r in rows {
+            let cmd = pipe
+                .cmd("EVALSHA")
+                .arg(&hash)
+                .arg(1)
+                .arg(r.store_key())
+                .arg(r.window_end)
+                .arg(r.revision)
+                .arg(ttl)
+                .arg(if r.deleted { "1" } else { "0" });
+            for (name, v) in &r.values {
+                if let Some(s) = field(v) {
+                    cmd.arg(name).arg(s);
+                }
+            }
+            cmd.arg("window_start")
+                .arg(r.window_start)
+                .arg("window_end")
+                .arg(r.window_end)
+                .arg("revision")
+                .arg(r.revision);
+        }
+        let result: Result<Vec<i64>, redis::RedisError> = {
+            let conn = self.connection()?;
+            pipe.query(conn)
+        };
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let err = self.error("write failed", &e);
+                // Reconnect (and reload the script) on the next try.
+                self.conn = None;
+                Err(err)
+            }
+        }
+    }
+}
