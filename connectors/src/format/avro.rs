@@ -370,10 +370,12 @@ fn resolve<'s>(
         let field = &rec.fields[p].schema;
         let last = k + 1 == segments.len();
         match (record_of(field, names), last) {
-            (Some(_), true) => return Err(Resolve::Other(format!(
+            (Some(_), true) => {
+                return Err(Resolve::Other(format!(
                 "field `{}` is a record; declare its fields as `{column}{NESTED_SEPARATOR}<field>`",
                 rec.fields[p].name
-            ))),
+            )))
+            }
             (Some(inner), false) => rec = inner,
             (None, true) => return Ok((positions, field)),
             (None, false) => return Err(Resolve::NotFound),
