@@ -9,7 +9,7 @@ use planner::job::Column;
 use planner::types::{DataType, Value};
 use planner::SourcePlan;
 
-use super::{check_required, required_columns, value_from_text, RecordError};
+use super::{check_required, connector_columns, required_columns, value_from_text, RecordError};
 
 /// Decodes JSON objects, one per line.
 pub struct JsonDecoder {
@@ -23,10 +23,12 @@ impl JsonDecoder {
     /// A decoder for a planned source.
     pub fn new(plan: &SourcePlan) -> Self {
         let columns = plan.source.columns.clone();
+        // Kafka key/header columns are filled by the source before decoding: keep them.
+        let from_connector = connector_columns(&plan.source);
         let wanted = columns
             .iter()
             .enumerate()
-            .filter(|(i, _)| plan.needed[*i])
+            .filter(|(i, _)| plan.needed[*i] && !from_connector.contains(i))
             .map(|(i, c)| (c.name.clone(), i))
             .collect();
         JsonDecoder {
@@ -363,6 +365,34 @@ mod tests {
             Just("\"1700000000000\"".to_string()),
         ];
         (key, value, "[ ]{0,2}").prop_map(|(k, v, ws)| format!("{ws}\"{k}\"{ws}:{ws}{v}{ws}"))
+    }
+
+    #[test]
+    fn kafka_key_and_header_columns_are_kept() {
+        let mut p = plan();
+        p.source.connector = SourceConnector::Kafka {
+            cluster: "c".into(),
+            topic: "t".into(),
+            group_id: "g".into(),
+            start: planner::job::StartPosition::Earliest,
+            idle_timeout_ms: 0,
+            key_column: Some(0),
+            header_columns: vec![("h".into(), 2)],
+        };
+        let mut d = JsonDecoder::new(&p);
+        let mut row = vec![Value::Null; 5];
+        row[0] = Value::Str("key".into());
+        row[2] = Value::Int(7);
+        for line in [
+            r#"{"event_time":5}"#,
+            r#"{"event_time":5,"user_id":"x","n":1,"fare":1.5}"#,
+        ] {
+            d.decode(line.as_bytes(), &mut row).unwrap();
+            assert_eq!(row[0], Value::Str("key".into()));
+            assert_eq!(row[2], Value::Int(7));
+            d.decode_general(line.as_bytes(), &mut row).unwrap();
+            assert_eq!(row[0], Value::Str("key".into()));
+        }
     }
 
     #[test]

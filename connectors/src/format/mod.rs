@@ -1,22 +1,26 @@
-//! Record formats: decoders from bytes to rows (JSON, CSV) and the JSON encoder for
-//! feature rows. Decoders are schema-driven: they decode only the columns the plan needs
-//! straight into a reused row, without an intermediate document tree.
+//! Record formats: decoders from bytes to rows (JSON, CSV, Avro, Protobuf) and the JSON
+//! encoder for feature rows. Decoders are schema-driven: they decode only the columns the
+//! plan needs straight into a reused row (JSON and CSV without an intermediate document
+//! tree). Avro and Protobuf decode one message (a Kafka record's payload) at a time.
 
+pub mod avro;
 pub mod csv;
 pub mod encode;
 pub mod json;
 mod json_fast;
+pub mod protobuf;
 
 use std::fmt;
 
-use planner::job::{Column, Format, Source};
+use planner::job::{Column, Format, Source, SourceConnector};
 use planner::types::{parse_timestamp, DataType, Value};
 use planner::SourcePlan;
 
 /// Why a record could not be decoded. Every variant becomes a dead letter with this text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RecordError {
-    /// Not valid JSON / CSV, or not an object.
+    /// Not valid JSON / CSV, not an object, or bytes that are not a datum / message of
+    /// the Avro / Protobuf schema.
     Malformed(String),
     /// A required column is absent or null.
     MissingRequired(String),
@@ -76,6 +80,10 @@ pub enum Decoder {
     Json(json::JsonDecoder),
     /// CSV with a header.
     Csv(csv::CsvDecoder),
+    /// Avro binary datums.
+    Avro(avro::AvroDecoder),
+    /// Protobuf messages.
+    Protobuf(protobuf::ProtobufDecoder),
 }
 
 impl Decoder {
@@ -88,10 +96,8 @@ impl Decoder {
         match plan.source.format {
             Format::Json => Ok(Decoder::Json(json::JsonDecoder::new(plan))),
             Format::Csv => Ok(Decoder::Csv(csv::CsvDecoder::new(plan))),
-            f @ (Format::Avro | Format::Protobuf) => Err(format!(
-                "format {} is not supported by this build yet",
-                f.name()
-            )),
+            Format::Avro => Ok(Decoder::Avro(avro::AvroDecoder::new(plan)?)),
+            Format::Protobuf => Ok(Decoder::Protobuf(protobuf::ProtobufDecoder::new(plan)?)),
         }
     }
 
@@ -103,17 +109,20 @@ impl Decoder {
     /// Sets the header (CSV only) for the file being read.
     pub fn set_header(&mut self, line: &[u8]) -> Result<(), RecordError> {
         match self {
-            Decoder::Json(_) => Ok(()),
+            Decoder::Json(_) | Decoder::Avro(_) | Decoder::Protobuf(_) => Ok(()),
             Decoder::Csv(c) => c.set_header(line),
         }
     }
 
-    /// Decodes one line into `row` (width = number of source columns; unneeded columns stay NULL).
+    /// Decodes one line (JSON, CSV) or message payload (Avro, Protobuf) into `row` (width =
+    /// number of source columns; unneeded columns stay NULL).
     #[inline]
     pub fn decode(&mut self, line: &[u8], row: &mut [Value]) -> Result<(), RecordError> {
         match self {
             Decoder::Json(d) => d.decode(line, row),
             Decoder::Csv(d) => d.decode(line, row),
+            Decoder::Avro(d) => d.decode(line, row),
+            Decoder::Protobuf(d) => d.decode(line, row),
         }
     }
 }
@@ -169,4 +178,21 @@ pub(crate) fn required_columns(source: &Source) -> Vec<usize> {
         .filter(|(_, c)| c.required)
         .map(|(i, _)| i)
         .collect()
+}
+
+/// Columns the connector fills from message metadata (Kafka key and headers) rather than
+/// from the payload: schema-checked decoders neither look them up nor overwrite them.
+pub(crate) fn connector_columns(source: &Source) -> Vec<usize> {
+    match &source.connector {
+        SourceConnector::Kafka {
+            key_column,
+            header_columns,
+            ..
+        } => key_column
+            .iter()
+            .copied()
+            .chain(header_columns.iter().map(|(_, c)| *c))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
