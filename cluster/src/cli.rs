@@ -47,6 +47,24 @@ pub enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Append JSON-lines files to a Kafka topic (demo and benchmark input).
+    Produce {
+        /// Infrastructure profile naming the cluster; default: $FRESHET_INFRA.
+        #[arg(long)]
+        infra: Option<PathBuf>,
+        /// Cluster name in the profile.
+        #[arg(long, default_value = "local")]
+        cluster: String,
+        /// Topic (must exist).
+        #[arg(long)]
+        topic: String,
+        /// JSON string field to key records by (keeps a key's records in one partition).
+        #[arg(long)]
+        key_field: Option<String>,
+        /// Files to send, line by line.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Generate demo data.
     Gen {
         /// What to generate.

@@ -197,3 +197,33 @@ fn print_summary(p: &PlannedJob, s: &RunSummary, args: &RunArgs) {
         rate / s.workers as f64
     );
 }
+
+/// `freshet produce`.
+pub fn produce(
+    infra: Option<&Path>,
+    cluster: &str,
+    topic: &str,
+    key_field: Option<&str>,
+    files: &[std::path::PathBuf],
+) -> Result<()> {
+    let env = std::env::var_os("FRESHET_INFRA").map(std::path::PathBuf::from);
+    let Some(path) = infra.or(env.as_deref()) else {
+        bail!("no infrastructure profile: pass --infra configs/infra/local.yaml (or set FRESHET_INFRA)");
+    };
+    let infra = load_infra(path).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let Some(conn) = infra.kafka.get(cluster) else {
+        bail!(
+            "kafka cluster `{cluster}` is not in {} (it has: {})",
+            path.display(),
+            infra.kafka.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+    };
+    let started = std::time::Instant::now();
+    let n = connectors::kafka::produce::produce_lines(conn, topic, files, key_field)
+        .map_err(|e| anyhow::anyhow!("kafka cluster `{cluster}`: {e}"))?;
+    println!(
+        "produced {n} records to `{topic}` in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

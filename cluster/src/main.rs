@@ -24,6 +24,13 @@ fn main() {
             commands::explain(job, *format, infra.as_deref())
         }
         Command::Run(args) => commands::run(args),
+        Command::Produce {
+            infra,
+            cluster,
+            topic,
+            key_field,
+            files,
+        } => commands::produce(infra.as_deref(), cluster, topic, key_field.as_deref(), files),
         Command::Launch { hostfile, run } => launch::launch(hostfile, run),
         Command::Gen {
             what:

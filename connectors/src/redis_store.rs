@@ -99,7 +99,10 @@ impl RedisSink {
                         | redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
                         | redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
                 )
-                || e.to_string().contains("OOM"),
+                || {
+                    let text = e.to_string();
+                    text.contains("OOM") || text.contains("NOREPLICAS") || text.contains("MASTERDOWN")
+                },
         }
     }
 }

@@ -4,11 +4,12 @@ use rdkafka::ClientConfig;
 
 use planner::job::KafkaCluster;
 
+pub mod produce;
 pub mod sink;
 pub mod source;
 
 /// How many times a source tries to reach the cluster at start before giving up.
-pub const CONNECT_ATTEMPTS: u32 = 5;
+pub const CONNECT_ATTEMPTS: u32 = 4;
 
 /// librdkafka settings for a cluster: its bootstrap servers and extra properties.
 pub fn client_config(conn: &KafkaCluster) -> ClientConfig {

@@ -4,9 +4,14 @@
 //!
 //! - Starting position: `earliest`, `latest`, `committed` (the group's committed offsets,
 //!   else earliest) or a timestamp (the first offset at or after it).
-//! - Bounded reads (backfill, `--exit-at-end`) stop at the end offsets that existed when
-//!   the reader started: a partition is finished once its next offset reaches its end
-//!   offset, and the reader is done when all are.
+//! - Bounded reads (backfill, `--exit-at-end`) stop at the end of the input present when
+//!   the reader started: a partition is finished once its next offset has reached the end
+//!   offset listed at start *and* the broker has said it is at the partition's end
+//!   (librdkafka's partition EOF, from the fetch response's high watermark). The second
+//!   condition guards against brokers whose ListOffsets under-reports the end (tansu 0.6
+//!   answers the base offset of the last batch + 1, so a batched topic looks shorter than
+//!   it is); under continuous production the read ends once it has caught up. The reader
+//!   is done when every partition is finished.
 //! - Offsets of delivered records are committed to the group (asynchronously, at most
 //!   once a second) after each batch is handed downstream.
 //! - A broker that is down at start is retried for `CONNECT_ATTEMPTS`; librdkafka then
@@ -15,7 +20,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::ClientContext;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -25,9 +32,24 @@ use crate::source::{Item, LineId, MessageMeta, Origin, Poll, ReadMode, RecordSou
 
 use super::{client_config, describe_error, CONNECT_ATTEMPTS};
 
+/// Logs client errors, except the partition EOF a bounded read asks for.
+struct Quiet;
+
+impl ClientContext for Quiet {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let eof = matches!(error, KafkaError::PartitionEOF(_))
+            || error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF);
+        if !eof {
+            tracing::warn!("librdkafka: {error}: {reason}");
+        }
+    }
+}
+
+impl ConsumerContext for Quiet {}
+
 /// A worker's reader of a Kafka topic.
 pub struct KafkaReader {
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<Quiet>,
     cluster: String,
     topic: String,
     /// Assigned partition ids, in watermark-partition order.
@@ -35,8 +57,11 @@ pub struct KafkaReader {
     index: HashMap<i32, usize>,
     /// Next offset to read, per assigned partition (after delivery).
     next: Vec<Option<i64>>,
-    /// End offsets of a bounded read.
+    /// End offsets of a bounded read, as listed at start.
     end: Option<Vec<i64>>,
+    /// Per partition: the broker reported it at its end (partition EOF) since the last
+    /// record read from it.
+    at_eof: Vec<bool>,
     stops_at_end: bool,
     last_commit: Instant,
     dirty: bool,
@@ -69,14 +94,14 @@ impl KafkaReader {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false");
-        let consumer: BaseConsumer = cfg.create().map_err(|e| {
+            .set("enable.partition.eof", if mode.stops_at_end() { "true" } else { "false" });
+        let consumer: BaseConsumer<Quiet> = cfg.create_with_context(Quiet).map_err(|e| {
             SourceError(format!(
                 "kafka cluster `{}`: cannot create a consumer: {e}",
                 spec.cluster
             ))
         })?;
-        let timeout = Duration::from_secs(10);
+        let timeout = Duration::from_secs(3);
         let mut attempt = 0;
         let metadata = loop {
             match consumer.fetch_metadata(Some(spec.topic), timeout) {
@@ -124,7 +149,7 @@ impl KafkaReader {
             .enumerate()
             .map(|(i, p)| (*p, i))
             .collect();
-        let err = |what: &str, e: rdkafka::error::KafkaError| {
+        let err = |what: &str, e: KafkaError| {
             SourceError(format!(
                 "kafka cluster `{}` topic `{}`: {what}: {e}",
                 spec.cluster, spec.topic
@@ -141,6 +166,7 @@ impl KafkaReader {
                     .map_err(|e| err("reading end offsets", e))?;
                 end.push(high);
             }
+            tracing::debug!(topic = spec.topic, ?partitions, ?end, "kafka end offsets");
             Some(end)
         } else {
             None
@@ -207,6 +233,7 @@ impl KafkaReader {
             topic: spec.topic.to_string(),
             partitions,
             index,
+            at_eof: vec![false; next.len()],
             next,
             end,
             stops_at_end,
@@ -217,11 +244,11 @@ impl KafkaReader {
 
     fn partition_finished(&self, i: usize) -> bool {
         let Some(end) = &self.end else { return false };
-        match self.next[i] {
+        let reached = match self.next[i] {
             Some(n) => n >= end[i],
-            // Nothing read yet: finished only if the partition held nothing at start.
             None => end[i] <= 0,
-        }
+        };
+        reached && self.at_eof[i]
     }
 
     fn all_finished(&self) -> bool {
@@ -261,6 +288,12 @@ impl RecordSource for KafkaReader {
             wait = Duration::ZERO;
             let m = match m {
                 Ok(m) => m,
+                Err(KafkaError::PartitionEOF(p)) => {
+                    if let Some(&i) = self.index.get(&p) {
+                        self.at_eof[i] = true;
+                    }
+                    continue;
+                }
                 Err(e) => {
                     // Transport errors are retried by librdkafka itself; say so and go on.
                     tracing::warn!(
@@ -275,13 +308,7 @@ impl RecordSource for KafkaReader {
                 continue;
             };
             let offset = m.offset();
-            if let Some(end) = &self.end {
-                if offset >= end[i] {
-                    // Past the input present at start: not ours to read in a bounded run.
-                    self.next[i] = Some(end[i]);
-                    continue;
-                }
-            }
+            self.at_eof[i] = false;
             let payload = m.payload().unwrap_or(&[]);
             bytes += payload.len() + 64;
             delivered += 1;

@@ -1,0 +1,59 @@
+//! Appending JSON-lines files to a topic (`freshet produce`): demo and benchmark input.
+
+use std::io::BufRead;
+use std::path::Path;
+use std::time::Duration;
+
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+use planner::job::KafkaCluster;
+
+use super::client_config;
+
+/// Sends every line of `files` to `topic`, keyed by the JSON string field `key_field`
+/// when given (so a key's records keep their order in one partition). Returns the count.
+pub fn produce_lines(
+    conn: &KafkaCluster,
+    topic: &str,
+    files: &[impl AsRef<Path>],
+    key_field: Option<&str>,
+) -> Result<u64, String> {
+    let mut cfg = client_config(conn);
+    cfg.set("acks", "all").set("linger.ms", "20").set("compression.type", "lz4");
+    let producer: BaseProducer = cfg.create().map_err(|e| format!("cannot create a producer: {e}"))?;
+    let needle = key_field.map(|k| format!("\"{k}\":\""));
+    let mut n = 0u64;
+    for f in files {
+        let f = f.as_ref();
+        let file = std::fs::File::open(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        for line in std::io::BufReader::with_capacity(1 << 20, file).lines() {
+            let line = line.map_err(|e| format!("{}: {e}", f.display()))?;
+            let key = needle.as_deref().and_then(|k| {
+                let i = line.find(k)? + k.len();
+                let j = line[i..].find('"')?;
+                Some(line[i..i + j].to_string())
+            });
+            let mut rec = BaseRecord::<str, str>::to(topic).payload(line.as_str());
+            if let Some(k) = key.as_deref() {
+                rec = rec.key(k);
+            }
+            let mut rec = Some(rec);
+            while let Some(r) = rec.take() {
+                if let Err((e, r)) = producer.send(r) {
+                    if matches!(e, rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull)) {
+                        producer.poll(Duration::from_millis(50));
+                        rec = Some(r);
+                    } else {
+                        return Err(format!("producing to `{topic}`: {e}"));
+                    }
+                }
+            }
+            producer.poll(Duration::ZERO);
+            n += 1;
+        }
+    }
+    producer
+        .flush(Duration::from_secs(120))
+        .map_err(|e| format!("producing to `{topic}`: delivery not confirmed: {e}"))?;
+    Ok(n)
+}
