@@ -30,7 +30,13 @@ fn main() {
             topic,
             key_field,
             files,
-        } => commands::produce(infra.as_deref(), cluster, topic, key_field.as_deref(), files),
+        } => commands::produce(
+            infra.as_deref(),
+            cluster,
+            topic,
+            key_field.as_deref(),
+            files,
+        ),
         Command::Launch { hostfile, run } => launch::launch(hostfile, run),
         Command::Gen {
             what:

@@ -101,7 +101,9 @@ impl RedisSink {
                 )
                 || {
                     let text = e.to_string();
-                    text.contains("OOM") || text.contains("NOREPLICAS") || text.contains("MASTERDOWN")
+                    text.contains("OOM")
+                        || text.contains("NOREPLICAS")
+                        || text.contains("MASTERDOWN")
                 },
         }
     }

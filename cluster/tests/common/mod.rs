@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod reference;
+pub mod services;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -186,25 +189,43 @@ pub fn write_inputs(dir: &Path, evs: &[Event], files: usize) {
     for (i, chunk) in evs.chunks(per).enumerate() {
         let mut f = std::fs::File::create(dir.join(format!("data/part-{i:03}.jsonl"))).unwrap();
         for e in chunk {
-            let line = json!({"user_id": e.user, "geohash": e.geo, "action": e.action, "fare": e.fare, "event_time": e.t});
-            writeln!(f, "{line}").unwrap();
+            writeln!(f, "{}", event_json(e)).unwrap();
         }
     }
 }
 
 pub fn write_job(dir: &Path, delay_s: i64, lateness_s: i64) {
-    let job = format!(
+    let job = job_text(
+        delay_s,
+        lateness_s,
+        "connector: file\n    path: data/*.jsonl",
+        "  - { name: out, connector: file, path: out/features.jsonl, format: json }\n",
+        1,
+    );
+    std::fs::write(dir.join("job.yaml"), job).unwrap();
+}
+
+/// The test job (three features over the `events` stream) with the given source
+/// connector lines, sinks and feature version.
+pub fn job_text(
+    delay_s: i64,
+    lateness_s: i64,
+    connector: &str,
+    sinks: &str,
+    version: u32,
+) -> String {
+    format!(
         r#"name: equivalence
 sources:
   - name: ev
-    connector: file
-    path: data/*.jsonl
+    {connector}
     format: json
     schema: {{ user_id: string!, geohash: string, action: string, fare: float, event_time: timestamp }}
     event_time: event_time
     watermark_delay: {delay_s}s
 features:
   - name: tumble_stats
+    version: {version}
     allowed_lateness: {lateness_s}s
     sql: |
       SELECT geohash, COUNT(*) AS n, SUM(fare) AS s, MIN(fare) AS lo, MAX(fare) AS hi,
@@ -212,11 +233,13 @@ features:
       FROM ev WHERE action <> 'cancel'
       GROUP BY geohash, TUMBLE(rowtime, INTERVAL '10' MINUTES)
   - name: hop_counts
+    version: {version}
     allowed_lateness: {lateness_s}s
     sql: |
       SELECT user_id, COUNT(*) AS n FROM ev
       GROUP BY user_id, HOP(rowtime, INTERVAL '2' MINUTES, INTERVAL '7' MINUTES)
   - name: tvf_having
+    version: {version}
     allowed_lateness: {lateness_s}s
     sql: |
       SELECT geohash, action, COUNT(*) AS n, window_start, window_end
@@ -224,10 +247,14 @@ features:
       GROUP BY geohash, action, window_start, window_end
       HAVING COUNT(*) >= 2
 sinks:
-  - {{ name: out, connector: file, path: out/features.jsonl, format: json }}
+{sinks}dead_letter: out/dead_letter.jsonl
 "#
-    );
-    std::fs::write(dir.join("job.yaml"), job).unwrap();
+    )
+}
+
+/// The JSON line of an event, as the file inputs hold it.
+pub fn event_json(e: &Event) -> String {
+    json!({"user_id": e.user, "geohash": e.geo, "action": e.action, "fare": e.fare, "event_time": e.t}).to_string()
 }
 
 pub fn key_columns() -> BTreeMap<&'static str, Vec<&'static str>> {

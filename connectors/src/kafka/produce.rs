@@ -19,8 +19,12 @@ pub fn produce_lines(
     key_field: Option<&str>,
 ) -> Result<u64, String> {
     let mut cfg = client_config(conn);
-    cfg.set("acks", "all").set("linger.ms", "20").set("compression.type", "lz4");
-    let producer: BaseProducer = cfg.create().map_err(|e| format!("cannot create a producer: {e}"))?;
+    cfg.set("acks", "all")
+        .set("linger.ms", "20")
+        .set("compression.type", "lz4");
+    let producer: BaseProducer = cfg
+        .create()
+        .map_err(|e| format!("cannot create a producer: {e}"))?;
     let needle = key_field.map(|k| format!("\"{k}\":\""));
     let mut n = 0u64;
     for f in files {
@@ -40,7 +44,12 @@ pub fn produce_lines(
             let mut rec = Some(rec);
             while let Some(r) = rec.take() {
                 if let Err((e, r)) = producer.send(r) {
-                    if matches!(e, rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull)) {
+                    if matches!(
+                        e,
+                        rdkafka::error::KafkaError::MessageProduction(
+                            rdkafka::types::RDKafkaErrorCode::QueueFull
+                        )
+                    ) {
                         producer.poll(Duration::from_millis(50));
                         rec = Some(r);
                     } else {

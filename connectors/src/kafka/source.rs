@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
-use rdkafka::ClientContext;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
 
 use planner::job::{KafkaCluster, StartPosition};
@@ -94,7 +94,10 @@ impl KafkaReader {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", if mode.stops_at_end() { "true" } else { "false" });
+            .set(
+                "enable.partition.eof",
+                if mode.stops_at_end() { "true" } else { "false" },
+            );
         let consumer: BaseConsumer<Quiet> = cfg.create_with_context(Quiet).map_err(|e| {
             SourceError(format!(
                 "kafka cluster `{}`: cannot create a consumer: {e}",
@@ -127,7 +130,7 @@ impl KafkaReader {
         if let Some(err) = t.error() {
             return Err(SourceError(format!(
                 "kafka cluster `{}`: topic `{}`: {:?} (hint: create the topic, or check `topic:` in the job)",
-                spec.cluster, spec.topic, rdkafka::types::RDKafkaRespErr::from(err)
+                spec.cluster, spec.topic, err
             )));
         }
         let mut all: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();

@@ -1,0 +1,213 @@
+//! The Redis sink against a real redis-server: newer windows win atomically, corrections
+//! of the stored window replace it, withdrawals delete only their own window, TTLs are
+//! set; and a Redis that refuses writes for a while gets retried with backoff until
+//! everything is written.
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use connectors::redis_store::RedisSink;
+use connectors::sink::{Fanout, FeatureUpdate, RowSink};
+use planner::job::{Fanout as FanoutSpec, RedisStore, Secret};
+use planner::types::Value;
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| {
+        panic!("REDIS_URL is not set: start the local services (`scripts/services.sh start && eval \"$(scripts/services.sh env)\"`; scripts/test.sh does both)")
+    })
+}
+
+fn unique() -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}-{n}", std::process::id())
+}
+
+fn update(feature: &str, user: &str, end: i64, rev: u32, n: i64, deleted: bool) -> FeatureUpdate {
+    FeatureUpdate {
+        feature: feature.into(),
+        version: 2,
+        key: vec![Value::Str(user.into()), Value::Str("sf".into())],
+        values: vec![
+            ("user_id".into(), Value::Str(user.into())),
+            ("n".into(), Value::Int(n)),
+            ("avg".into(), Value::Null),
+        ],
+        window_start: end - 60_000,
+        window_end: end,
+        revision: rev,
+        deleted,
+        json: b"{}".to_vec(),
+    }
+}
+
+fn hash(conn: &mut redis::Connection, key: &str) -> BTreeMap<String, String> {
+    redis::cmd("HGETALL").arg(key).query(conn).unwrap()
+}
+
+fn sink(url: &str, ttl: Option<u64>) -> RedisSink {
+    RedisSink::open(
+        "features",
+        &RedisStore {
+            url: Secret(url.to_string()),
+        },
+        ttl,
+    )
+    .unwrap()
+}
+
+#[test]
+fn newer_windows_win_and_corrections_of_the_stored_window_replace_it() {
+    let url = redis_url();
+    let f = format!("f{}", unique());
+    let key = format!("{f}:2:u1|sf");
+    let mut s = sink(&url, Some(60_000));
+    let mut conn = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+
+    s.write_batch(&[update(&f, "u1", 120_000, 1, 5, false)])
+        .unwrap();
+    let h = hash(&mut conn, &key);
+    let want: BTreeMap<String, String> = [
+        ("user_id", "u1"),
+        ("n", "5"),
+        ("window_start", "60000"),
+        ("window_end", "120000"),
+        ("revision", "1"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(h, want, "NULL values are left out");
+    let ttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut conn).unwrap();
+    assert!(ttl > 0 && ttl <= 60_000, "{ttl}");
+
+    // A late correction of an older window is ignored; so is an older revision.
+    s.write_batch(&[
+        update(&f, "u1", 60_000, 3, 99, false),
+        update(&f, "u1", 120_000, 0, 98, false),
+    ])
+    .unwrap();
+    assert_eq!(hash(&mut conn, &key)["n"], "5");
+    // A correction of the stored window replaces it; a newer window replaces that.
+    s.write_batch(&[update(&f, "u1", 120_000, 2, 6, false)])
+        .unwrap();
+    assert_eq!(hash(&mut conn, &key)["n"], "6");
+    assert_eq!(hash(&mut conn, &key)["revision"], "2");
+    s.write_batch(&[update(&f, "u1", 180_000, 0, 1, false)])
+        .unwrap();
+    assert_eq!(hash(&mut conn, &key)["window_end"], "180000");
+    // A withdrawal of an older window leaves the newer value; of its own window, deletes.
+    s.write_batch(&[update(&f, "u1", 120_000, 2, 0, true)])
+        .unwrap();
+    assert_eq!(hash(&mut conn, &key)["n"], "1");
+    s.write_batch(&[update(&f, "u1", 180_000, 1, 0, true)])
+        .unwrap();
+    assert!(hash(&mut conn, &key).is_empty());
+}
+
+/// A private redis-server, stopped on drop.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_redis_refusing_writes_for_a_while_is_retried_until_nothing_is_lost() {
+    // Started here, not shared: the test makes it refuse writes.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Server(
+        Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/services.sh installs it)"),
+    );
+    let url = format!("redis://127.0.0.1:{port}");
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut admin = loop {
+        match client.get_connection() {
+            Ok(c) => break c,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => panic!("redis-server did not start: {e}"),
+        }
+    };
+    // Refuse writes: no replica is good enough.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("min-replicas-to-write")
+        .arg("1")
+        .query(&mut admin)
+        .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("min-replicas-to-write")
+            .arg("0")
+            .query(&mut admin)
+            .unwrap();
+    });
+
+    let mut fanout = Fanout::new(
+        sink(&url, None),
+        FanoutSpec {
+            write_rate: None,
+            batch_size: 25,
+            retry_count: 8,
+        },
+    );
+    fanout.base_backoff = Duration::from_millis(50);
+    let mut failed = Vec::new();
+    for i in 0..100 {
+        failed.extend(fanout.push(update("refusing", &format!("u{i}"), 60_000, 0, i, false)));
+    }
+    failed.extend(fanout.flush());
+    release.join().unwrap();
+    assert!(failed.is_empty(), "{failed:?}");
+    assert!(fanout.retries > 0, "the writes were refused at first");
+    let mut conn = client.get_connection().unwrap();
+    for i in 0..100 {
+        let h = hash(&mut conn, &format!("refusing:2:u{i}|sf"));
+        assert_eq!(h["n"], i.to_string());
+    }
+    drop(server);
+}
+
+#[test]
+fn rows_still_refused_after_the_retries_come_back_as_failures() {
+    let url = "redis://127.0.0.1:1"; // nothing listens there
+    let mut fanout = Fanout::new(
+        sink(url, None),
+        FanoutSpec {
+            write_rate: None,
+            batch_size: 10,
+            retry_count: 2,
+        },
+    );
+    fanout.base_backoff = Duration::from_millis(10);
+    fanout.push(update("gone", "u1", 60_000, 0, 1, false));
+    let failed = fanout.flush();
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0].error.contains("redis store `features`"),
+        "{}",
+        failed[0].error
+    );
+    assert_eq!(fanout.retries, 2);
+}
