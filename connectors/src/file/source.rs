@@ -525,6 +525,21 @@ fn read_first_line(path: &Path) -> Result<(Vec<u8>, bool), FileSourceError> {
     }
 }
 
+impl crate::source::RecordSource for FileReader {
+    fn poll(
+        &mut self,
+        max_bytes: usize,
+        on_item: &mut dyn FnMut(Item<'_>),
+    ) -> Result<Poll, crate::source::SourceError> {
+        Ok(FileReader::poll(self, max_bytes, on_item)?)
+    }
+
+    fn resolve(&mut self, id: LineId) -> crate::source::Origin {
+        let (path, line) = FileReader::resolve(self, id);
+        crate::source::file_origin(path, line)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -714,20 +729,5 @@ mod tests {
             rounds += 1;
         }
         assert_eq!(got, vec!["1", "2", "3", "4", "5"]);
-    }
-}
-
-impl crate::source::RecordSource for FileReader {
-    fn poll(
-        &mut self,
-        max_bytes: usize,
-        on_item: &mut dyn FnMut(Item<'_>),
-    ) -> Result<Poll, crate::source::SourceError> {
-        Ok(FileReader::poll(self, max_bytes, on_item)?)
-    }
-
-    fn resolve(&mut self, id: LineId) -> crate::source::Origin {
-        let (path, line) = FileReader::resolve(self, id);
-        crate::source::file_origin(path, line)
     }
 }
