@@ -725,3 +725,122 @@ fn dynamodb_missing_table_says_how_to_create_it() {
         err.message
     );
 }
+
+fn split_shard(aws: &Aws, stream: &str, shard: &str) {
+    aws.block_on(
+        aws.kinesis()
+            .split_shard()
+            .stream_name(stream)
+            .shard_to_split(shard)
+            // Half of the 128-bit hash key space.
+            .new_starting_hash_key("170141183460469231731687303715884105728")
+            .send(),
+    )
+    .unwrap();
+}
+
+fn texts(got: Vec<Got>) -> Vec<String> {
+    let mut t: Vec<String> = got
+        .into_iter()
+        .map(|g| match g {
+            Got::Record(t, ..) => t,
+            Got::Header(_) => panic!("header"),
+        })
+        .collect();
+    t.sort();
+    t
+}
+
+#[test]
+fn kinesis_reads_closed_parents_and_their_children() {
+    let aws = aws();
+    let stream = kinesis_stream(&aws, 1);
+    let before = kinesis_records("before", 8);
+    kinesis_put(&aws, &stream, &before);
+    split_shard(&aws, &stream, "shardId-000000000000");
+    let after = kinesis_records("after", 8);
+    kinesis_put(&aws, &stream, &after);
+    let mut want: Vec<String> = before
+        .iter()
+        .chain(&after)
+        .map(|(_, d)| d.clone())
+        .collect();
+    want.sort();
+    for peers in [1, 2] {
+        let mut all = Vec::new();
+        let mut shards = Vec::new();
+        for worker in 0..peers {
+            let mut r = KinesisReader::open(
+                aws_clone(),
+                &stream,
+                StartPosition::Earliest,
+                worker,
+                peers,
+                ReadMode::Bounded,
+            )
+            .unwrap();
+            let (got, p) = drain(&mut r, 1 << 20, |_| false);
+            assert_eq!(p, Poll::Done);
+            assert!((0..r.partitions()).all(|p| r.finished(p)));
+            shards.extend(r.shard_ids().into_iter().map(str::to_string));
+            all.extend(texts(got));
+        }
+        all.sort();
+        assert_eq!(all, want, "peers = {peers}");
+        shards.sort();
+        assert_eq!(
+            shards,
+            [
+                "shardId-000000000000",
+                "shardId-000000000001",
+                "shardId-000000000002"
+            ],
+            "peers = {peers}"
+        );
+    }
+}
+
+#[test]
+fn kinesis_following_picks_up_children_after_a_split() {
+    let aws = aws();
+    let stream = kinesis_stream(&aws, 1);
+    let mut r = KinesisReader::open(
+        aws_clone(),
+        &stream,
+        StartPosition::Earliest,
+        0,
+        1,
+        ReadMode::Follow { exit_at_end: false },
+    )
+    .unwrap();
+    kinesis_put(&aws, &stream, &kinesis_records("before", 4));
+    let (got, _) = drain(&mut r, 1 << 20, |g| g.len() >= 4);
+    assert_eq!(got.len(), 4);
+    assert_eq!(r.partitions(), 1);
+    split_shard(&aws, &stream, "shardId-000000000000");
+    let after = kinesis_records("after", 6);
+    kinesis_put(&aws, &stream, &after);
+    // The listing shows the parent closed: once read to its end it finishes, and the
+    // children are picked up. (moto still routes new records to the closed parent and
+    // copies its old records into the children, so only the new records are checked, and
+    // they may come from either.)
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut got = Vec::new();
+    while !(r.partitions() == 3 && r.finished(0)) {
+        assert!(Instant::now() < deadline, "no children after the split");
+        let (g, p) = drain(&mut r, 1 << 20, |_| true);
+        assert_ne!(p, Poll::Done);
+        got.extend(g);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!r.finished(1) && !r.finished(2));
+    let (g, _) = drain(&mut r, 1 << 20, |_| true);
+    got.extend(g);
+    let new: Vec<String> = texts(got)
+        .into_iter()
+        .filter(|t| t.contains("after"))
+        .collect();
+    let mut want: Vec<String> = after.into_iter().map(|(_, d)| d).collect();
+    want.sort();
+    assert_eq!(new, want);
+}

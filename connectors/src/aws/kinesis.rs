@@ -9,7 +9,9 @@
 //! arrival time). Shards that appear later (resharding) are read from their beginning.
 //!
 //! **Resharding.** A shard whose `NextShardIterator` is absent is closed: it is
-//! [`RecordSource::finished`]. A child shard starts only once its parents owned by the
+//! [`RecordSource::finished`]; so is a shard the listing shows closed (an ending sequence
+//! number) once a `GetRecords` at its end returns nothing, and a finished shard triggers a
+//! re-listing for its children. A child shard starts only once its parents owned by the
 //! same reader are finished, so one reader reads a key's records in order across a split
 //! or merge (a parent owned by another worker is not waited for). When following, the
 //! reader re-lists shards every few seconds to pick up children.
@@ -55,6 +57,9 @@ struct Shard {
     finished: bool,
     /// Read up to the tip present at open, then finish.
     bounded: bool,
+    /// Closed by a split or merge (the listing shows an ending sequence number): once read
+    /// to its end it is finished, even when the service still returns an iterator.
+    closed: bool,
     /// Records delivered so far.
     count: u64,
     last_seq: Option<String>,
@@ -76,6 +81,8 @@ pub struct KinesisReader {
     /// The records delivered by the last poll (for `resolve`).
     delivered: Vec<(usize, u64, Record)>,
     last_list: Instant,
+    /// Re-list at the next poll (a shard closed: its children are due).
+    relist_now: bool,
     /// Where the next round of `GetRecords` starts (fairness across shards).
     rr: usize,
 }
@@ -126,6 +133,7 @@ impl KinesisReader {
             pending: VecDeque::new(),
             delivered: Vec::new(),
             last_list: Instant::now(),
+            relist_now: false,
             rr: 0,
         };
         let start = match start {
@@ -174,7 +182,10 @@ impl KinesisReader {
                     .flatten()
                     .map(str::to_string)
                     .collect();
-                listed.push((s.shard_id().to_string(), parents));
+                let closed = s
+                    .sequence_number_range()
+                    .is_some_and(|r| r.ending_sequence_number().is_some());
+                listed.push((s.shard_id().to_string(), parents, closed));
             }
             token = resp.next_token().map(str::to_string);
             if token.is_none() {
@@ -184,8 +195,11 @@ impl KinesisReader {
         listed.sort();
         let now = Instant::now();
         let mut added = 0;
-        for (id, parents) in listed {
+        for (id, parents, closed) in listed {
             if self.known.contains(&id) {
+                if let Some(s) = self.shards.iter_mut().find(|s| s.id == id) {
+                    s.closed |= closed;
+                }
                 continue;
             }
             self.known.insert(id.clone());
@@ -200,6 +214,7 @@ impl KinesisReader {
                 started: false,
                 finished: false,
                 bounded,
+                closed,
                 count: 0,
                 last_seq: None,
                 next_poll: now,
@@ -314,8 +329,11 @@ impl KinesisReader {
             s.count += 1;
         }
         s.iterator = next;
-        if s.iterator.is_none() || (s.bounded && n == 0 && behind == 0) {
+        if s.iterator.is_none() || ((s.bounded || s.closed) && n == 0 && behind == 0) {
             s.finished = true;
+            if !s.bounded {
+                self.relist_now = true;
+            }
         }
         Ok(n)
     }
@@ -348,8 +366,9 @@ impl RecordSource for KinesisReader {
         self.delivered.clear();
         if self.pending.is_empty() {
             if matches!(self.mode, ReadMode::Follow { exit_at_end: false })
-                && self.last_list.elapsed() >= RELIST_EVERY
+                && (self.relist_now || self.last_list.elapsed() >= RELIST_EVERY)
             {
+                self.relist_now = false;
                 self.last_list = Instant::now();
                 self.add_shards(StartPosition::Earliest, false)?;
             }
