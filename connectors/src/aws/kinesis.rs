@@ -370,7 +370,13 @@ impl RecordSource for KinesisReader {
             {
                 self.relist_now = false;
                 self.last_list = Instant::now();
-                self.add_shards(StartPosition::Earliest, false)?;
+                // A failed re-listing (a network blip) is retried at the next one.
+                if let Err(e) = self.add_shards(StartPosition::Earliest, false) {
+                    tracing::warn!(
+                        "re-listing the shards of `{}` failed, retrying: {e}",
+                        self.stream
+                    );
+                }
             }
             self.fetch_round()?;
         }

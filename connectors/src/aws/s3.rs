@@ -279,8 +279,14 @@ impl S3Reader {
             return Ok(0);
         }
         self.last_list = Instant::now();
-        let keys = self.list(self.newest.clone().as_deref())?;
-        Ok(self.take(keys, false))
+        // A failed re-listing (a network blip) is retried at the next one.
+        match self.list(self.newest.clone().as_deref()) {
+            Ok(keys) => Ok(self.take(keys, false)),
+            Err(e) => {
+                tracing::warn!("re-listing {} failed, retrying: {e}", self.url(""));
+                Ok(0)
+            }
+        }
     }
 }
 
