@@ -844,3 +844,32 @@ fn kinesis_following_picks_up_children_after_a_split() {
     want.sort();
     assert_eq!(new, want);
 }
+
+#[test]
+fn kinesis_start_at_a_timestamp_skips_earlier_records() {
+    let aws = aws();
+    let stream = kinesis_stream(&aws, 2);
+    kinesis_put(&aws, &stream, &kinesis_records("old", 6));
+    std::thread::sleep(Duration::from_millis(1100));
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    std::thread::sleep(Duration::from_millis(100));
+    let fresh = kinesis_records("new", 6);
+    kinesis_put(&aws, &stream, &fresh);
+    let mut r = KinesisReader::open(
+        aws_clone(),
+        &stream,
+        StartPosition::Timestamp(t),
+        0,
+        1,
+        ReadMode::Bounded,
+    )
+    .unwrap();
+    let (got, p) = drain(&mut r, 1 << 20, |_| false);
+    assert_eq!(p, Poll::Done);
+    let mut want: Vec<String> = fresh.into_iter().map(|(_, d)| d).collect();
+    want.sort();
+    assert_eq!(texts(got), want);
+}
