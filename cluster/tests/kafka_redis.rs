@@ -38,10 +38,13 @@ fn redis_hash(conn: &mut redis::Connection, key: &str) -> BTreeMap<String, Strin
     redis::cmd("HGETALL").arg(key).query(conn).unwrap()
 }
 
+/// (window start, window end, value columns) of one window.
+type WindowValues = (i64, i64, BTreeMap<String, Value>);
+
 /// Per (feature, key): the reference row of the newest window.
 fn newest_windows(
     want: &BTreeMap<RowKey, BTreeMap<String, Value>>,
-) -> BTreeMap<(String, String), (i64, i64, BTreeMap<String, Value>)> {
+) -> BTreeMap<(String, String), WindowValues> {
     let mut out = BTreeMap::new();
     for ((f, k, s, e), v) in want {
         let slot = out

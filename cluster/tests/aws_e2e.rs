@@ -1,0 +1,318 @@
+//! End to end on a local AWS endpoint (moto's server, `AWS_ENDPOINT_URL`): events in S3
+//! (backfill) or Kinesis (stream, `--exit-at-end`) through the `freshet` binary into a
+//! DynamoDB table, compared with counts computed naively here.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use connectors::aws::Aws;
+use planner::job::{AwsAccount, Secret};
+
+/// 2026-11-01T00:00:00Z.
+const T0: i64 = 1_793_491_200_000;
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+const USERS: u64 = 6;
+
+fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!(
+            "AWS_ENDPOINT_URL is not set: these tests need a local AWS endpoint; \
+             start the local services: scripts/services.sh start \
+             (then export AWS_ENDPOINT_URL=http://127.0.0.1:5000)"
+        )
+    })
+}
+
+fn aws() -> Aws {
+    let account = AwsAccount {
+        region: "us-east-1".into(),
+        endpoint: Some(endpoint()),
+        access_key_id: Some(Secret("test".into())),
+        secret_access_key: Some(Secret("test".into())),
+        session_token: None,
+    };
+    Aws::from_account("local", &account).unwrap()
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}-{}-{nanos:x}", std::process::id())
+}
+
+/// (user, event time), in time order over about 2.2 hours.
+fn events() -> Vec<(String, i64)> {
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    (0..400)
+        .map(|i| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let user = format!("u{}", (state >> 33) % USERS);
+            let t = T0 + i * 20_000 + ((state >> 13) % 10_000) as i64;
+            (user, t)
+        })
+        .collect()
+}
+
+fn line(user: &str, t: i64) -> String {
+    format!("{{\"user_id\":\"{user}\",\"event_time\":{t}}}")
+}
+
+/// What the table must hold: per user, the count in its newest hourly window (newer
+/// windows win) and its count for the day.
+fn expected(evs: &[(String, i64)]) -> BTreeMap<String, (i64, i64, i64)> {
+    let mut hourly: BTreeMap<(String, i64), i64> = BTreeMap::new();
+    let mut daily: BTreeMap<String, i64> = BTreeMap::new();
+    for (u, t) in evs {
+        *hourly.entry((u.clone(), t - t % HOUR)).or_default() += 1;
+        *daily.entry(u.clone()).or_default() += 1;
+    }
+    let mut out = BTreeMap::new();
+    for ((u, start), n) in hourly {
+        // Later hours overwrite earlier ones.
+        out.insert(format!("user_last_hour:1:{u}"), (n, start, start + HOUR));
+    }
+    for (u, n) in daily {
+        let start = T0 - T0 % DAY;
+        out.insert(format!("user_day:1:{u}"), (n, start, start + DAY));
+    }
+    out
+}
+
+fn write_job(dir: &Path, source: &str, table: &str) -> (String, String) {
+    let job = format!(
+        r#"name: aws_e2e
+sources:
+  - name: ev
+{source}
+    format: json
+    schema: {{ user_id: string!, event_time: timestamp }}
+    event_time: event_time
+    watermark_delay: 1m
+features:
+  - name: user_last_hour
+    version: 1
+    sql: |
+      SELECT user_id, COUNT(*) AS n FROM ev
+      GROUP BY user_id, TUMBLE(rowtime, INTERVAL '1' HOUR)
+  - name: user_day
+    version: 1
+    sql: |
+      SELECT user_id, COUNT(*) AS n FROM ev
+      GROUP BY user_id, TUMBLE(rowtime, INTERVAL '1' DAY)
+sinks:
+  - {{ name: store, connector: dynamodb, aws: local, table: {table} }}
+"#
+    );
+    let infra = format!(
+        "aws:\n  local: {{ region: us-east-1, endpoint: \"{}\", access_key_id: test, secret_access_key: test }}\n",
+        endpoint()
+    );
+    let job_path = dir.join("job.yaml");
+    let infra_path = dir.join("infra.yaml");
+    std::fs::write(&job_path, job).unwrap();
+    std::fs::write(&infra_path, infra).unwrap();
+    (
+        job_path.to_string_lossy().into_owned(),
+        infra_path.to_string_lossy().into_owned(),
+    )
+}
+
+fn create_table(aws: &Aws) -> String {
+    let table = unique("e2e-features");
+    aws.block_on(
+        aws.dynamodb()
+            .create_table()
+            .table_name(&table)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .send(),
+    )
+    .unwrap();
+    table
+}
+
+/// pk → (n, window_start, window_end), checking each item's key column.
+fn read_table(aws: &Aws, table: &str) -> BTreeMap<String, (i64, i64, i64)> {
+    let mut out = BTreeMap::new();
+    let mut start: Option<std::collections::HashMap<String, AttributeValue>> = None;
+    loop {
+        let resp = aws
+            .block_on(
+                aws.dynamodb()
+                    .scan()
+                    .table_name(table)
+                    .set_exclusive_start_key(start.take())
+                    .send(),
+            )
+            .unwrap();
+        for item in resp.items() {
+            let s = |k: &str| match &item[k] {
+                AttributeValue::S(s) => s.clone(),
+                other => panic!("{k}: {other:?}"),
+            };
+            let n = |k: &str| match &item[k] {
+                AttributeValue::N(n) => n.parse::<i64>().unwrap(),
+                other => panic!("{k}: {other:?}"),
+            };
+            let pk = s("pk");
+            assert!(pk.ends_with(&format!(":{}", s("user_id"))), "{item:?}");
+            out.insert(pk, (n("n"), n("window_start"), n("window_end")));
+        }
+        match resp.last_evaluated_key() {
+            Some(k) => start = Some(k.clone()),
+            None => return out,
+        }
+    }
+}
+
+fn run(args: &[&str]) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_freshet"))
+        .args(args)
+        .output()
+        .expect("run freshet");
+    assert!(
+        out.status.success(),
+        "freshet {args:?} failed: {}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn s3_backfill_and_kinesis_stream_fill_dynamodb_with_the_same_counts() {
+    let aws = aws();
+    let evs = events();
+    let want = expected(&evs);
+    assert_eq!(want.len(), 2 * USERS as usize);
+
+    // S3: one object per hour, written out of order, the second hour gzipped.
+    let bucket = unique("e2e-events");
+    aws.block_on(aws.s3().create_bucket().bucket(&bucket).send())
+        .unwrap();
+    let mut by_hour: BTreeMap<i64, String> = BTreeMap::new();
+    for (u, t) in &evs {
+        let text = by_hour.entry((t - T0) / HOUR).or_default();
+        text.push_str(&line(u, *t));
+        text.push('\n');
+    }
+    for (hour, text) in by_hour.iter().rev() {
+        let (key, body) = if *hour == 1 {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(text.as_bytes()).unwrap();
+            (
+                format!("events/dt=2026-11-01/hr={hour:02}/part-0.jsonl.gz"),
+                e.finish().unwrap(),
+            )
+        } else {
+            (
+                format!("events/dt=2026-11-01/hr={hour:02}/part-0.jsonl"),
+                text.clone().into_bytes(),
+            )
+        };
+        aws.block_on(
+            aws.s3()
+                .put_object()
+                .bucket(&bucket)
+                .key(key)
+                .body(body.into())
+                .send(),
+        )
+        .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let s3_table = create_table(&aws);
+    let (job, infra) = write_job(
+        dir.path(),
+        &format!("    connector: s3\n    aws: local\n    bucket: {bucket}\n    prefix: events/"),
+        &s3_table,
+    );
+    run(&[
+        "run",
+        &job,
+        "--infra",
+        &infra,
+        "--mode",
+        "backfill",
+        "--workers",
+        "2",
+        "-q",
+    ]);
+    assert_eq!(read_table(&aws, &s3_table), want, "S3 backfill");
+
+    // Kinesis: the same events over two shards, keyed by user.
+    let stream = unique("e2e-events");
+    let k = aws.kinesis();
+    aws.block_on(k.create_stream().stream_name(&stream).shard_count(2).send())
+        .unwrap();
+    for _ in 0..100 {
+        let d = aws
+            .block_on(k.describe_stream_summary().stream_name(&stream).send())
+            .unwrap();
+        if d.stream_description_summary()
+            .unwrap()
+            .stream_status()
+            .as_str()
+            == "ACTIVE"
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for (u, t) in &evs {
+        aws.block_on(
+            k.put_record()
+                .stream_name(&stream)
+                .partition_key(u)
+                .data(aws_sdk_kinesis::primitives::Blob::new(line(u, *t)))
+                .send(),
+        )
+        .unwrap();
+    }
+    let kinesis_table = create_table(&aws);
+    let dir = tempfile::tempdir().unwrap();
+    let (job, infra) = write_job(
+        dir.path(),
+        &format!(
+            "    connector: kinesis\n    aws: local\n    stream: {stream}\n    start: earliest"
+        ),
+        &kinesis_table,
+    );
+    run(&[
+        "run",
+        &job,
+        "--infra",
+        &infra,
+        "--mode",
+        "stream",
+        "--exit-at-end",
+        "--workers",
+        "2",
+        "-q",
+    ]);
+    assert_eq!(read_table(&aws, &kinesis_table), want, "Kinesis stream");
+}

@@ -1,0 +1,269 @@
+//! The DynamoDB sink: one item per feature value, keyed by the string hash key `pk` =
+//! [`FeatureUpdate::store_key`] (`<feature>:<version>:<key joined by |>`).
+//!
+//! **Item.** Every value column is an attribute (integers, floats and timestamps as `N`,
+//! strings `S`, booleans `BOOL`, NULL and non-finite floats `NULL`), plus `window_start`
+//! and `window_end` (`N`, epoch ms), `revision` (`N`) and, when the sink has a `ttl`,
+//! `ttl` (`N`, epoch seconds of the write plus the ttl: enable DynamoDB TTL on it). A value
+//! column named like one of these (or `pk`) is shadowed by it.
+//!
+//! **Newer window wins, atomically.** A put is conditional: it lands only if the item does
+//! not exist, or holds an older window, or the same window at a revision not newer than
+//! this one (a correction). A failed condition means the update is stale, and is not an
+//! error. A withdrawn value (`deleted`) deletes the item only if it holds the same window
+//! at a revision not newer. Updates of one key within a batch are applied in order; keys
+//! are written concurrently.
+//!
+//! **Errors.** Throttling, server errors and connection failures are retryable (the
+//! fanout retries the batch; re-applying is idempotent under the conditions); a missing
+//! table or a rejected item is permanent. The sink never creates the table.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::AttributeValue;
+use planner::types::Value;
+
+use super::{error_text, is_transport, Aws};
+use crate::sink::{FeatureUpdate, RowSink, SinkError};
+
+/// Attributes the sink writes itself.
+const RESERVED: [&str; 5] = ["pk", "window_start", "window_end", "revision", "ttl"];
+/// Keys written at once.
+const CONCURRENCY: usize = 16;
+
+const PUT_CONDITION: &str =
+    "attribute_not_exists(#pk) OR #we < :we OR (#we = :we AND #rev <= :rev)";
+const DELETE_CONDITION: &str = "#we = :we AND #rev <= :rev";
+
+/// A worker's writer to a DynamoDB table.
+pub struct DynamoSink {
+    aws: Aws,
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    ttl_ms: Option<u64>,
+}
+
+/// How to create the table the sink expects.
+fn create_hint(table: &str) -> String {
+    format!(
+        "create it with a string hash key `pk`, e.g. `aws dynamodb create-table --table-name {table} --attribute-definitions AttributeName=pk,AttributeType=S --key-schema AttributeName=pk,KeyType=HASH --billing-mode PAY_PER_REQUEST`"
+    )
+}
+
+impl DynamoSink {
+    /// Opens a writer to `table`, checking that it exists with the hash key `pk`.
+    pub fn open(aws: Aws, table: &str, ttl_ms: Option<u64>) -> Result<Self, SinkError> {
+        let client = aws.dynamodb();
+        let resp = aws
+            .block_on(client.describe_table().table_name(table).send())
+            .map_err(|e| {
+                if e.code() == Some("ResourceNotFoundException") {
+                    SinkError::permanent(format!(
+                        "DynamoDB table `{table}` does not exist in {}: {}",
+                        aws.describe(),
+                        create_hint(table)
+                    ))
+                } else if is_transport(&e) {
+                    SinkError::retryable(format!(
+                        "cannot reach DynamoDB ({}): is the endpoint right and the service running? ({})",
+                        aws.describe(),
+                        error_text(&e)
+                    ))
+                } else {
+                    SinkError::permanent(format!(
+                        "cannot describe DynamoDB table `{table}`: {}",
+                        error_text(&e)
+                    ))
+                }
+            })?;
+        let hash = resp.table().and_then(|t| {
+            t.key_schema()
+                .iter()
+                .find(|k| k.key_type().as_str() == "HASH")
+                .map(|k| k.attribute_name().to_string())
+        });
+        if let Some(h) = hash {
+            if h != "pk" {
+                return Err(SinkError::permanent(format!(
+                    "DynamoDB table `{table}` has hash key `{h}`, the sink writes `pk`: {}",
+                    create_hint(table)
+                )));
+            }
+        }
+        Ok(DynamoSink {
+            aws,
+            client,
+            table: table.to_string(),
+            ttl_ms,
+        })
+    }
+}
+
+/// A value as an attribute.
+pub fn attribute(v: &Value) -> AttributeValue {
+    match v {
+        Value::Null => AttributeValue::Null(true),
+        Value::Bool(b) => AttributeValue::Bool(*b),
+        Value::Int(i) | Value::Ts(i) => AttributeValue::N(i.to_string()),
+        Value::Float(f) if f.is_finite() => AttributeValue::N(f.to_string()),
+        Value::Float(_) => AttributeValue::Null(true),
+        Value::Str(s) => AttributeValue::S(s.to_string()),
+    }
+}
+
+/// The item a row is stored as (`ttl_until`: its expiry, epoch seconds).
+pub fn item(row: &FeatureUpdate, ttl_until: Option<u64>) -> HashMap<String, AttributeValue> {
+    let mut item = HashMap::with_capacity(row.values.len() + 5);
+    for (name, v) in &row.values {
+        if !RESERVED.contains(&name.as_str()) {
+            item.insert(name.clone(), attribute(v));
+        }
+    }
+    item.insert("pk".into(), AttributeValue::S(row.store_key()));
+    item.insert(
+        "window_start".into(),
+        AttributeValue::N(row.window_start.to_string()),
+    );
+    item.insert(
+        "window_end".into(),
+        AttributeValue::N(row.window_end.to_string()),
+    );
+    item.insert(
+        "revision".into(),
+        AttributeValue::N(row.revision.to_string()),
+    );
+    if let Some(t) = ttl_until {
+        item.insert("ttl".into(), AttributeValue::N(t.to_string()));
+    }
+    item
+}
+
+/// Classifies a failed write; `Ok` for a failed condition (a stale update).
+fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    e: aws_sdk_dynamodb::error::SdkError<E, R>,
+    table: &str,
+    key: &str,
+) -> Result<(), SinkError> {
+    let code = e.code().unwrap_or_default().to_string();
+    let text = format!("DynamoDB table `{table}`, item `{key}`: {}", error_text(&e));
+    match code.as_str() {
+        "ConditionalCheckFailedException" => Ok(()),
+        "ResourceNotFoundException" => Err(SinkError::permanent(format!(
+            "DynamoDB table `{table}` does not exist: {}",
+            create_hint(table)
+        ))),
+        "ProvisionedThroughputExceededException"
+        | "ThrottlingException"
+        | "RequestLimitExceeded"
+        | "InternalServerError"
+        | "ServiceUnavailable"
+        | "TransactionConflictException" => Err(SinkError::retryable(text)),
+        _ if is_transport(&e) => Err(SinkError::retryable(text)),
+        _ => Err(SinkError::permanent(text)),
+    }
+}
+
+/// Applies one key's updates in order.
+async fn write_key(
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    rows: Vec<(FeatureUpdate, Option<u64>)>,
+) -> Result<(), SinkError> {
+    for (row, ttl) in rows {
+        let key = row.store_key();
+        let we = AttributeValue::N(row.window_end.to_string());
+        let rev = AttributeValue::N(row.revision.to_string());
+        if row.deleted {
+            let r = client
+                .delete_item()
+                .table_name(&table)
+                .key("pk", AttributeValue::S(key.clone()))
+                .condition_expression(DELETE_CONDITION)
+                .expression_attribute_names("#we", "window_end")
+                .expression_attribute_names("#rev", "revision")
+                .expression_attribute_values(":we", we)
+                .expression_attribute_values(":rev", rev)
+                .send()
+                .await;
+            if let Err(e) = r {
+                classify(e, &table, &key)?;
+            }
+        } else {
+            let r = client
+                .put_item()
+                .table_name(&table)
+                .set_item(Some(item(&row, ttl)))
+                .condition_expression(PUT_CONDITION)
+                .expression_attribute_names("#pk", "pk")
+                .expression_attribute_names("#we", "window_end")
+                .expression_attribute_names("#rev", "revision")
+                .expression_attribute_values(":we", we)
+                .expression_attribute_values(":rev", rev)
+                .send()
+                .await;
+            if let Err(e) = r {
+                classify(e, &table, &key)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl RowSink for DynamoSink {
+    fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<(), SinkError> {
+        let ttl = self.ttl_ms.map(|ms| {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs();
+            now + ms.div_ceil(1000)
+        });
+        // Group by key, keeping each key's updates in order.
+        let mut order: Vec<String> = Vec::new();
+        let mut groups: HashMap<String, Vec<(FeatureUpdate, Option<u64>)>> = HashMap::new();
+        for row in rows {
+            let k = row.store_key();
+            let g = groups.entry(k.clone()).or_default();
+            if g.is_empty() {
+                order.push(k);
+            }
+            g.push((row.clone(), ttl));
+        }
+        let client = self.client.clone();
+        let table = self.table.clone();
+        self.aws.block_on(async move {
+            let mut set = tokio::task::JoinSet::new();
+            let mut first_err: Option<SinkError> = None;
+            let mut record = |r: Result<Result<(), SinkError>, tokio::task::JoinError>| {
+                let err = match r {
+                    Ok(Ok(())) => return,
+                    Ok(Err(e)) => e,
+                    Err(e) => SinkError::retryable(format!("DynamoDB write task failed: {e}")),
+                };
+                // A permanent error outranks a retryable one.
+                match &first_err {
+                    Some(f) if !f.retryable => {}
+                    _ => first_err = Some(err),
+                }
+            };
+            for k in order {
+                let g = groups.remove(&k).unwrap_or_default();
+                if set.len() >= CONCURRENCY {
+                    if let Some(r) = set.join_next().await {
+                        record(r);
+                    }
+                }
+                set.spawn(write_key(client.clone(), table.clone(), g));
+            }
+            while let Some(r) = set.join_next().await {
+                record(r);
+            }
+            match first_err {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        })
+    }
+}
