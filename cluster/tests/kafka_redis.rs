@@ -7,6 +7,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -338,4 +339,143 @@ fn sigterm(run: &mut Guard) {
         .args(["-TERM", &pid])
         .status();
     let _ = run.0.wait();
+}
+
+/// Sends payloads to one partition, with a key and an `origin` header.
+fn produce_to_partition(brokers: &str, topic: &str, partition: i32, records: &[(String, String)]) {
+    use rdkafka::message::{Header, OwnedHeaders};
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    for (key, payload) in records {
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "origin",
+            value: Some(format!("p{partition}").as_bytes()),
+        });
+        producer
+            .send(
+                BaseRecord::to(topic)
+                    .partition(partition)
+                    .key(key)
+                    .payload(payload)
+                    .headers(headers),
+            )
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+}
+
+fn keyed_job(topic: &str, idle_timeout: &str) -> String {
+    format!(
+        r#"name: keyed
+sources:
+  - name: ev
+    connector: kafka
+    cluster: local
+    topic: {topic}
+    group_id: {group}
+    start: earliest
+    idle_timeout: {idle_timeout}
+    key_column: kafka_key
+    header_columns: {{ origin: origin }}
+    format: json
+    schema: {{ kafka_key: string, origin: string, n: int, event_time: timestamp }}
+    event_time: event_time
+    watermark_delay: 0s
+features:
+  - name: per_key
+    sql: |
+      SELECT kafka_key, origin, COUNT(*) AS c, SUM(n) AS s
+      FROM ev GROUP BY kafka_key, origin, TUMBLE(rowtime, INTERVAL '1' MINUTE)
+sinks:
+  - {{ name: out, connector: file, path: out/features.jsonl, format: json }}
+"#,
+        group = unique("g")
+    )
+}
+
+/// Runs a live job until `until` holds of its output rows (or `wait` passes), then stops it.
+fn run_live_until(
+    dir: &Path,
+    infra: &Path,
+    wait: Duration,
+    until: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let child = freshet()
+        .args(["run", dir.join("job.yaml").to_str().unwrap()])
+        .args(["--infra", infra.to_str().unwrap(), "--mode", "stream", "-q"])
+        .spawn()
+        .unwrap();
+    let mut child = Guard(child);
+    let out = dir.join("out/features.jsonl");
+    let rows = |p: &Path| -> Vec<Value> {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let start = std::time::Instant::now();
+    while !until(&rows(&out)) && start.elapsed() < wait {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let got = rows(&out);
+    sigterm(&mut child);
+    got
+}
+
+#[test]
+fn an_idle_partition_stops_holding_the_watermark_back_and_keys_and_headers_become_columns() {
+    let brokers = kafka_brokers();
+    let t0 = common::T0;
+    // Partitions 0 and 1 get data in two minutes; partition 2 stays empty.
+    let ev =
+        |k: &str, n: i64, t: i64| (k.to_string(), format!(r#"{{"n": {n}, "event_time": {t}}}"#));
+    let p0 = vec![
+        ev("a", 1, t0 + 1_000),
+        ev("a", 2, t0 + 2_000),
+        ev("b", 5, t0 + 61_000),
+    ];
+    let p1 = vec![ev("a", 10, t0 + 3_000), ev("c", 7, t0 + 62_000)];
+    let want_first_minute: Vec<(String, String, i64, i64)> = vec![
+        ("a".into(), "p0".into(), 2, 3),
+        ("a".into(), "p1".into(), 1, 10),
+    ];
+
+    for (idle, expect_rows) in [("1s", true), ("1h", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let topic = unique("idle");
+        create_topic(&brokers, &topic, 3);
+        produce_to_partition(&brokers, &topic, 0, &p0);
+        produce_to_partition(&brokers, &topic, 1, &p1);
+        std::fs::write(dir.path().join("job.yaml"), keyed_job(&topic, idle)).unwrap();
+        let infra = write_infra(dir.path(), &brokers);
+        let wait = Duration::from_secs(if expect_rows { 30 } else { 5 });
+        let rows = run_live_until(dir.path(), &infra, wait, |r| r.len() >= 2);
+        if !expect_rows {
+            // The empty partition holds the watermark at its start: no window can close.
+            assert!(rows.is_empty(), "idle_timeout {idle}: {rows:?}");
+            continue;
+        }
+        // The first minute closed (both partitions passed it); the second did not
+        // (partition 0 and 1 are at t0+61s/62s with no delay, so the watermark is
+        // t0+61s: the window [t0+60s, t0+120s) is still open).
+        let mut got: Vec<(String, String, i64, i64)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r["kafka_key"].as_str().unwrap().to_string(),
+                    r["origin"].as_str().unwrap().to_string(),
+                    r["c"].as_i64().unwrap(),
+                    r["s"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, want_first_minute, "idle_timeout {idle}");
+        assert!(rows.iter().all(|r| r["window_end"] == t0 + 60_000));
+    }
 }

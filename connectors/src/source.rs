@@ -148,6 +148,7 @@ pub struct Watermarks {
     idle_timeout: Option<Duration>,
     parts: Vec<PartClock>,
     current: u64,
+    constrained: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -164,6 +165,7 @@ impl Watermarks {
             idle_timeout,
             parts: Vec::new(),
             current: 0,
+            constrained: false,
         }
     }
 
@@ -223,9 +225,21 @@ impl Watermarks {
             min = Some(min.map_or(w, |x: u64| x.min(w)));
         }
         // Every partition idle or finished: hold at the most advanced one.
+        self.constrained = min.is_some();
         let wm = min.or(max).unwrap_or(0);
         self.current = self.current.max(wm);
         self.current
+    }
+
+    /// Whether the last [`Watermarks::advance`] was bounded by an active partition (false:
+    /// no partitions, or all idle or finished; the reader has nothing holding it back).
+    pub fn constrained(&self) -> bool {
+        self.constrained
+    }
+
+    /// Moves the watermark up to `w` (e.g. following other readers while unconstrained).
+    pub fn raise_to(&mut self, w: u64) {
+        self.current = self.current.max(w);
     }
 
     fn grow(&mut self, n: usize, now: Instant) {

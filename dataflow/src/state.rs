@@ -1,7 +1,8 @@
 //! State shared by all workers of one process: counters, the first fatal error, a stop flag.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -22,6 +23,7 @@ pub struct RunState {
     pub dead_letters: AtomicU64,
     stop: AtomicBool,
     error: Mutex<Option<String>>,
+    watermarks: Mutex<HashMap<String, Arc<AtomicU64>>>,
 }
 
 impl RunState {
@@ -47,6 +49,14 @@ impl RunState {
     /// The fatal error, if any.
     pub fn error(&self) -> Option<String> {
         self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The most advanced watermark any worker of this process has for `source`. A worker
+    /// with no partitions of its own, or only idle ones, follows it instead of holding
+    /// the frontier back (Flink's source idleness, within a process).
+    pub fn shared_watermark(&self, source: &str) -> Arc<AtomicU64> {
+        let mut m = self.watermarks.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(m.entry(source.to_string()).or_default())
     }
 
     /// Adds to a counter.

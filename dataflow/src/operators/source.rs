@@ -100,6 +100,7 @@ pub fn source<'s>(
             _ => (None, None, Vec::new()),
         };
         let mut watermarks = Watermarks::new(plan.source.watermark_delay_ms, idle_timeout);
+        let shared_watermark = state.shared_watermark(&plan.source.name);
         let et = plan.source.event_time;
         let mut bad: Vec<(LineId, String, RecordError)> = Vec::new();
         let mut late: Vec<(LineId, String, usize)> = Vec::new();
@@ -286,7 +287,13 @@ pub fn source<'s>(
                 caps = None;
                 return;
             }
-            let w = watermarks.advance(r.partitions(), |p| r.finished(p), std::time::Instant::now());
+            let mut w = watermarks.advance(r.partitions(), |p| r.finished(p), std::time::Instant::now());
+            if watermarks.constrained() {
+                shared_watermark.fetch_max(w, std::sync::atomic::Ordering::Relaxed);
+            } else {
+                w = w.max(shared_watermark.load(std::sync::atomic::Ordering::Relaxed));
+                watermarks.raise_to(w);
+            }
             for c in cs.iter_mut() {
                 if *c.time() < w {
                     c.downgrade(&w);
