@@ -94,11 +94,7 @@ fn main() {
                             .unwrap_or(None);
                         if let Some(end) = end {
                             let entity = key.trim_start_matches(&prefix).to_string();
-                            arrivals
-                                .lock()
-                                .unwrap()
-                                .entry((entity, end))
-                                .or_insert(t);
+                            arrivals.lock().unwrap().entry((entity, end)).or_insert(t);
                         }
                     }
                     Err(_) if idle_since.elapsed() > Duration::from_secs(10) => break,

@@ -1,0 +1,261 @@
+//! Protobuf and Avro records on a real Kafka topic, end to end through `freshet run`: a
+//! `DeliveryEvent` with a oneof becomes a wide sparse table (`has_create`,
+//! `create::store_id`, ...), Avro rides flatten nested records; feature values equal
+//! counts and sums computed directly from the generated events; undecodable payloads are
+//! dead letters.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use apache_avro::types::{Record, Value as Avro};
+use apache_avro::Schema;
+use prost::Message as _;
+use prost_reflect::{DescriptorPool, DynamicMessage, Value as Proto};
+use serde_json::Value;
+
+use common::services::*;
+use common::{run_ok, T0};
+
+const SCHEMAS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/examples/schemas");
+const HOUR: i64 = 3_600_000;
+
+fn job(deliveries: &str, rides: &str) -> String {
+    format!(
+        r#"name: formats
+sources:
+  - name: deliveries
+    connector: kafka
+    cluster: local
+    topic: {deliveries}
+    group_id: {g1}
+    start: earliest
+    format: protobuf
+    descriptor_set: delivery.desc
+    message: freshet.examples.DeliveryEvent
+    schema:
+      delivery_id: string!
+      event_time: timestamp
+      has_create: bool
+      has_dropoff: bool
+      "create::store_id": string
+      "dropoff::distance_km": float
+    event_time: event_time
+    watermark_delay: 1m
+  - name: rides
+    connector: kafka
+    cluster: local
+    topic: {rides}
+    group_id: {g2}
+    start: earliest
+    format: avro
+    schema_file: {schemas}/ride_event.avsc
+    schema:
+      ride_id: string!
+      event_time: timestamp
+      fare: float
+      "pickup::zone": string
+    event_time: event_time
+features:
+  - name: creates_per_store
+    sql: |
+      SELECT "create::store_id" AS store, COUNT(*) AS n
+      FROM deliveries WHERE has_create
+      GROUP BY "create::store_id", TUMBLE(rowtime, INTERVAL '1' HOUR)
+  - name: dropoff_km
+    sql: |
+      SELECT COUNT(*) AS n, SUM("dropoff::distance_km") AS km
+      FROM deliveries WHERE has_dropoff
+      GROUP BY TUMBLE(rowtime, INTERVAL '1' HOUR)
+  - name: fares_per_zone
+    sql: |
+      SELECT "pickup::zone" AS zone, SUM(fare) AS fares, COUNT(fare) AS paid
+      FROM rides
+      GROUP BY "pickup::zone", TUMBLE(rowtime, INTERVAL '1' HOUR)
+sinks:
+  - {{ name: out, connector: file, path: out/features.jsonl }}
+dead_letter: out/dead_letter.jsonl
+"#,
+        g1 = unique("g"),
+        g2 = unique("g"),
+        schemas = SCHEMAS
+    )
+}
+
+#[test]
+fn protobuf_and_avro_topics_give_the_directly_computed_features() {
+    let brokers = kafka_brokers();
+    let dir = tempfile::tempdir().unwrap();
+    // The descriptor set, built from the committed proto as protoc would.
+    let mut compiler = protox::Compiler::new([SCHEMAS]).unwrap();
+    compiler.include_imports(true);
+    compiler.open_file("delivery.proto").unwrap();
+    let fds = compiler.encode_file_descriptor_set();
+    std::fs::write(dir.path().join("delivery.desc"), &fds).unwrap();
+    let pool = DescriptorPool::decode(fds.as_slice()).unwrap();
+    let msg = |n: &str| {
+        DynamicMessage::new(
+            pool.get_message_by_name(&format!("freshet.examples.{n}"))
+                .unwrap(),
+        )
+    };
+
+    // Deliveries: creates (per store), dropoffs (with distance), pickups (neither).
+    let mut want_creates: BTreeMap<(String, i64), i64> = BTreeMap::new();
+    let mut want_km: BTreeMap<i64, (i64, f64)> = BTreeMap::new();
+    let mut records = Vec::new();
+    for i in 0..300i64 {
+        let t = T0 + i * 37_000;
+        let hour = t - t.rem_euclid(HOUR);
+        let mut ev = msg("DeliveryEvent");
+        ev.set_field_by_name("delivery_id", Proto::String(format!("d{}", i / 3)));
+        ev.set_field_by_name("event_time", Proto::I64(t));
+        match i % 3 {
+            0 => {
+                let store = format!("s{}", i % 7);
+                let mut c = msg("Create");
+                c.set_field_by_name("store_id", Proto::String(store.clone()));
+                ev.set_field_by_name("create", Proto::Message(c));
+                *want_creates.entry((store, hour)).or_default() += 1;
+            }
+            1 => {
+                let km = (i % 11) as f64 * 0.5;
+                let mut d = msg("Dropoff");
+                d.set_field_by_name("distance_km", Proto::F64(km));
+                ev.set_field_by_name("dropoff", Proto::Message(d));
+                let e = want_km.entry(hour).or_default();
+                e.0 += 1;
+                e.1 += km;
+            }
+            _ => ev.set_field_by_name("pickup", Proto::Message(msg("Pickup"))),
+        }
+        records.push((Some(format!("d{}", i / 3)), ev.encode_to_vec()));
+    }
+    // Not a DeliveryEvent: a wire-type error.
+    records.push((Some("bad".into()), vec![0x0f, 0xff, 0xff]));
+    let deliveries = unique("deliveries");
+    create_topic(&brokers, &deliveries, 2);
+    produce(&brokers, &deliveries, &records);
+
+    // Rides: Avro datums, some with a null fare.
+    let avsc = std::fs::read_to_string(format!("{SCHEMAS}/ride_event.avsc")).unwrap();
+    let schema = Schema::parse_str(&avsc).unwrap();
+    let Schema::Record(rs) = &schema else {
+        unreachable!()
+    };
+    let place = &rs.fields[6].schema;
+    let mut want_fares: BTreeMap<(String, i64), (f64, i64)> = BTreeMap::new();
+    let mut rides_records = Vec::new();
+    for i in 0..200i64 {
+        let t = T0 + i * 53_000;
+        let hour = t - t.rem_euclid(HOUR);
+        let zone = ["north", "south", "east"][i as usize % 3].to_string();
+        let fare = (i % 4 != 0).then(|| (i % 17) as f64 + 0.25);
+        let mut pickup = Record::new(place).unwrap();
+        pickup.put("zone", zone.as_str());
+        pickup.put("lat", 1.0);
+        pickup.put("lon", 2.0);
+        let mut r = Record::new(&schema).unwrap();
+        r.put("ride_id", format!("r{i}").as_str());
+        r.put("user_id", "u");
+        r.put("event_time", Avro::TimestampMillis(t));
+        r.put(
+            "fare",
+            match fare {
+                Some(f) => Avro::Union(1, Box::new(Avro::Double(f))),
+                None => Avro::Union(0, Box::new(Avro::Null)),
+            },
+        );
+        r.put("passengers", 1);
+        r.put("status", Avro::Enum(2, "ENDED".into()));
+        r.put("pickup", pickup);
+        r.put("dropoff", Avro::Union(0, Box::new(Avro::Null)));
+        r.put("shared", false);
+        let e = want_fares.entry((zone, hour)).or_default();
+        if let Some(f) = fare {
+            e.0 += f;
+            e.1 += 1;
+        }
+        rides_records.push((None, apache_avro::to_avro_datum(&schema, r).unwrap()));
+    }
+    let rides = unique("rides");
+    create_topic(&brokers, &rides, 1);
+    produce(&brokers, &rides, &rides_records);
+
+    std::fs::write(dir.path().join("job.yaml"), job(&deliveries, &rides)).unwrap();
+    let infra = write_infra(dir.path(), &brokers);
+    run_ok(&[
+        "run",
+        dir.path().join("job.yaml").to_str().unwrap(),
+        "--infra",
+        infra.to_str().unwrap(),
+        "--mode",
+        "backfill",
+        "-q",
+    ]);
+    let rows: Vec<Value> = std::fs::read_to_string(dir.path().join("out/features.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of = |f: &'static str| rows.iter().filter(move |r| r["feature"] == f);
+    let got_creates: BTreeMap<(String, i64), i64> = of("creates_per_store")
+        .map(|r| {
+            (
+                (
+                    r["store"].as_str().unwrap().to_string(),
+                    r["window_start"].as_i64().unwrap(),
+                ),
+                r["n"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got_creates, want_creates);
+    let got_km: BTreeMap<i64, (i64, f64)> = of("dropoff_km")
+        .map(|r| {
+            (
+                r["window_start"].as_i64().unwrap(),
+                (r["n"].as_i64().unwrap(), r["km"].as_f64().unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(got_km.len(), want_km.len());
+    for (h, (n, km)) in &want_km {
+        assert_eq!(got_km[h].0, *n);
+        assert!(
+            (got_km[h].1 - km).abs() < 1e-9,
+            "{h}: {} vs {km}",
+            got_km[h].1
+        );
+    }
+    let got_fares: BTreeMap<(String, i64), (f64, i64)> = of("fares_per_zone")
+        .map(|r| {
+            (
+                (
+                    r["zone"].as_str().unwrap().to_string(),
+                    r["window_start"].as_i64().unwrap(),
+                ),
+                (
+                    r["fares"].as_f64().unwrap_or(0.0),
+                    r["paid"].as_i64().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(got_fares.len(), want_fares.len());
+    for (k, (s, n)) in &want_fares {
+        assert_eq!(got_fares[k].1, *n, "{k:?}");
+        assert!((got_fares[k].0 - s).abs() < 1e-9, "{k:?}");
+    }
+    let dl = std::fs::read_to_string(dir.path().join("out/dead_letter.jsonl")).unwrap();
+    let dl: Vec<Value> = dl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(dl.len(), 1, "{dl:?}");
+    assert_eq!(dl[0]["kind"], "malformed");
+    assert!(dl[0]["file"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("kafka://local/{deliveries}/")));
+}
