@@ -14,7 +14,7 @@ RATE="${RATE:-20000}"
 SECONDS_LIVE="${SECONDS_LIVE:-20}"
 scripts/services.sh start
 eval "$(scripts/services.sh env)"
-cargo build --release --quiet -p freshet-cluster --example latency_probe
+cargo build --release --quiet -p freshet-cluster --bins --example latency_probe
 bin=target/release/freshet
 infra=configs/infra/local.yaml
 data=benches/data/kafka-events

@@ -224,6 +224,8 @@ impl KafkaReader {
                 .map_err(|e| err("assigning partitions", e))?;
             next.push(match o {
                 Offset::Offset(o) => Some(*o),
+                // Starting at the end: a bounded read has nothing to read before it.
+                Offset::End => end.as_ref().map(|e| e[next.len()]),
                 _ => None,
             });
         }
