@@ -1,8 +1,9 @@
 //! `Window[...]`: keyed event-time window aggregation with panes, corrections and bounded state.
 //!
-//! State is kept per (key, pane), where a pane is `gcd(size, slide)` long; a window is the
-//! merge of the panes it covers, so a HOP window sliding every minute over 30 minutes keeps
-//! each record once, not 30 times.
+//! State is kept per (key, pane), where a pane is `gcd(size, slide)` long (the step for
+//! CUMULATE); a window is the merge of the panes it covers, so a HOP window sliding every
+//! minute over 30 minutes keeps each record once, not 30 times, and a daily CUMULATE window
+//! updated every 10 minutes keeps one partial aggregate per 10 minutes.
 //!
 //! Emission (`EmitPolicy::OnWatermark`, stream mode): a window `[start, end)` is emitted
 //! when the input frontier (the watermark) reaches `end`. A record that arrives later but
@@ -257,7 +258,8 @@ impl WindowState {
     }
 
     /// Builds the output row of window `end` from the panes `ks.panes[lo..hi]` (those
-    /// starting in `[end - size, end)`), applying HAVING; `None` if nothing is to be sent.
+    /// starting in `[window_start(end), end)`), applying HAVING; `None` if nothing is to be
+    /// sent.
     #[allow(clippy::too_many_arguments)]
     fn output_row(
         plan: &FeaturePlan,
@@ -283,7 +285,7 @@ impl WindowState {
             }
         }
         let merged = merged?;
-        let start = end as i64 - plan.window.size_ms as i64;
+        let start = plan.window.window_start(end);
         agg_row.clear();
         agg_row.extend(key.iter().cloned());
         agg_row.push(Value::Ts(start));
@@ -309,7 +311,7 @@ impl WindowState {
 
     /// The pane range `[lo, hi)` of window `end`.
     fn pane_range(&self, panes: &VecDeque<Pane>, end: u64) -> (usize, usize) {
-        let start = end.saturating_sub(self.window.size_ms);
+        let start = self.window.pane_window_start(end);
         (
             panes.partition_point(|p| p.start < start),
             panes.partition_point(|p| p.start < end),
@@ -318,12 +320,14 @@ impl WindowState {
 
     /// Emits every due window of a key (trigger <= frontier), reschedules its next one.
     /// Windows are walked in order with two pane pointers: one lookup per key, no search
-    /// per window.
+    /// per window. Window ends are `slide` apart and window starts never decrease along
+    /// them (TUMBLE, HOP and CUMULATE alike: `planner::window` tests this), so both
+    /// pointers only move forward.
     ///
     /// `timer`: the timer entry that fired; stale entries (the key was rescheduled) do nothing.
     fn fire_key(&mut self, key: &Key, timer: u64, frontier: u64, out: &mut Vec<FeatureRow>) {
         let w = self.window;
-        let (size, slide) = (w.size_ms, w.slide_ms);
+        let slide = w.slide_ms;
         let record_revisions = self.policy == EmitPolicy::OnWatermark && self.lateness > 0;
         let (policy, lateness) = (self.policy, self.lateness);
         let Some(ks) = self.keys.get_mut(key).filter(|ks| ks.timer == Some(timer)) else {
@@ -331,7 +335,7 @@ impl WindowState {
         };
         let n = ks.panes.len();
         let mut end = ks.next_end;
-        let start_of = |e: u64| e.saturating_sub(size);
+        let start_of = |e: u64| w.pane_window_start(e);
         let mut lo = ks.panes.partition_point(|p| p.start < start_of(end));
         let mut hi = ks.panes.partition_point(|p| p.start < end);
         loop {
