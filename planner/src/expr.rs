@@ -8,6 +8,7 @@ use std::fmt;
 use compact_str::{CompactString, ToCompactString};
 use serde::Serialize;
 
+use crate::scalar::{self, TimeField, TimeUnit, TrimSide};
 use crate::types::{DataType, Value};
 
 /// Unary operators.
@@ -73,6 +74,26 @@ pub enum Func {
     Floor,
     Ceil,
     Round,
+    /// `DATE_FORMAT(ts, pattern)`.
+    DateFormat,
+    /// `FLOOR(ts TO unit)`.
+    FloorTo(TimeUnit),
+    /// `CEIL(ts TO unit)`.
+    CeilTo(TimeUnit),
+    /// `EXTRACT(field FROM ts)`.
+    Extract(TimeField),
+    /// `TO_TIMESTAMP_LTZ(n, precision)`: args `[n, 0 | 3]`.
+    ToTimestampLtz,
+    /// `SUBSTRING(s FROM pos [FOR len])`: args `[s, pos]` or `[s, pos, len]`.
+    Substring,
+    /// `TRIM`: args `[s]` (spaces) or `[s, characters]`.
+    Trim(TrimSide),
+    /// `REPLACE(s, from, to)`.
+    Replace,
+    /// `POSITION(needle IN s)`: args `[needle, s]`.
+    Position,
+    /// `SPLIT_INDEX(s, separator, index)`.
+    SplitIndex,
 }
 
 impl Func {
@@ -84,11 +105,19 @@ impl Func {
             "CONCAT" => Func::Concat,
             "LOWER" => Func::Lower,
             "UPPER" => Func::Upper,
-            "CHAR_LENGTH" | "LENGTH" => Func::Length,
+            "CHAR_LENGTH" | "CHARACTER_LENGTH" | "LENGTH" => Func::Length,
             "ABS" => Func::Abs,
             "FLOOR" => Func::Floor,
             "CEIL" | "CEILING" => Func::Ceil,
             "ROUND" => Func::Round,
+            "DATE_FORMAT" => Func::DateFormat,
+            "TO_TIMESTAMP_LTZ" => Func::ToTimestampLtz,
+            "SUBSTRING" | "SUBSTR" => Func::Substring,
+            "TRIM" | "BTRIM" => Func::Trim(TrimSide::Both),
+            "LTRIM" => Func::Trim(TrimSide::Leading),
+            "RTRIM" => Func::Trim(TrimSide::Trailing),
+            "REPLACE" => Func::Replace,
+            "SPLIT_INDEX" => Func::SplitIndex,
             _ => return None,
         })
     }
@@ -106,6 +135,18 @@ impl Func {
             Func::Floor => "FLOOR",
             Func::Ceil => "CEIL",
             Func::Round => "ROUND",
+            Func::DateFormat => "DATE_FORMAT",
+            Func::FloorTo(_) => "FLOOR",
+            Func::CeilTo(_) => "CEIL",
+            Func::Extract(_) => "EXTRACT",
+            Func::ToTimestampLtz => "TO_TIMESTAMP_LTZ",
+            Func::Substring => "SUBSTRING",
+            Func::Trim(TrimSide::Both) => "TRIM",
+            Func::Trim(TrimSide::Leading) => "LTRIM",
+            Func::Trim(TrimSide::Trailing) => "RTRIM",
+            Func::Replace => "REPLACE",
+            Func::Position => "POSITION",
+            Func::SplitIndex => "SPLIT_INDEX",
         }
     }
 }
@@ -576,6 +617,57 @@ fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
             }
             _ => Value::Null,
         },
+        _ => call_scalar(func, args, row),
+    }
+}
+
+/// The date/time and string functions of [`scalar`]; NULL in, NULL out.
+fn call_scalar(func: Func, args: &[Expr], row: &[Value]) -> Value {
+    let arg = |i: usize| args.get(i).map_or(Value::Null, |a| a.eval(row));
+    let text = |v: Option<&str>| v.map_or(Value::Null, |s| Value::Str(s.into()));
+    match (func, arg(0)) {
+        (_, Value::Null) => Value::Null,
+        (Func::DateFormat, Value::Ts(t)) => match arg(1) {
+            Value::Str(p) => scalar::date_format(t, &p).map_or(Value::Null, Value::Str),
+            _ => Value::Null,
+        },
+        (Func::FloorTo(u), Value::Ts(t)) => scalar::floor_to(t, u).map_or(Value::Null, Value::Ts),
+        (Func::CeilTo(u), Value::Ts(t)) => scalar::ceil_to(t, u).map_or(Value::Null, Value::Ts),
+        (Func::Extract(f), Value::Ts(t)) => scalar::extract(t, f).map_or(Value::Null, Value::Int),
+        (Func::ToTimestampLtz, Value::Int(n)) => match arg(1) {
+            Value::Int(0) => n.checked_mul(1000).map_or(Value::Null, Value::Ts),
+            Value::Int(3) => Value::Ts(n),
+            _ => Value::Null,
+        },
+        (Func::Substring, Value::Str(s)) => {
+            let len = match args.get(2).map(|a| a.eval(row)) {
+                None => None,
+                Some(Value::Int(l)) => Some(l),
+                Some(_) => return Value::Null,
+            };
+            match arg(1) {
+                Value::Int(pos) => text(scalar::substring(&s, pos, len)),
+                _ => Value::Null,
+            }
+        }
+        (Func::Trim(side), Value::Str(s)) => match args.get(1).map(|a| a.eval(row)) {
+            None => Value::Str(scalar::trim(&s, " ", side).into()),
+            Some(Value::Str(chars)) => Value::Str(scalar::trim(&s, &chars, side).into()),
+            Some(_) => Value::Null,
+        },
+        (Func::Replace, Value::Str(s)) => match (arg(1), arg(2)) {
+            (Value::Str(from), Value::Str(to)) => Value::Str(s.replace(from.as_str(), &to).into()),
+            _ => Value::Null,
+        },
+        (Func::Position, Value::Str(needle)) => match arg(1) {
+            Value::Str(s) => Value::Int(scalar::position(&needle, &s)),
+            _ => Value::Null,
+        },
+        (Func::SplitIndex, Value::Str(s)) => match (arg(1), arg(2)) {
+            (Value::Str(sep), Value::Int(i)) => text(scalar::split_index(&s, &sep, i)),
+            _ => Value::Null,
+        },
+        _ => Value::Null,
     }
 }
 
@@ -650,6 +742,31 @@ impl fmt::Display for Expr {
                 f.write_str(" END")
             }
             Expr::Cast { expr, to } => write!(f, "CAST({expr} AS {to})"),
+            Expr::Call {
+                func: Func::FloorTo(u) | Func::CeilTo(u),
+                args,
+            } if args.len() == 1 => {
+                let name = if matches!(
+                    self,
+                    Expr::Call {
+                        func: Func::FloorTo(_),
+                        ..
+                    }
+                ) {
+                    "FLOOR"
+                } else {
+                    "CEIL"
+                };
+                write!(f, "{name}({} TO {})", args[0], u.name())
+            }
+            Expr::Call {
+                func: Func::Extract(field),
+                args,
+            } if args.len() == 1 => write!(f, "EXTRACT({} FROM {})", field.name(), args[0]),
+            Expr::Call {
+                func: Func::Position,
+                args,
+            } if args.len() == 2 => write!(f, "POSITION({} IN {})", args[0], args[1]),
             Expr::Call { func, args } => {
                 let items: Vec<String> = args.iter().map(|e| e.to_string()).collect();
                 write!(f, "{}({})", func.name(), items.join(", "))

@@ -17,6 +17,7 @@ pub mod job;
 pub mod logical;
 pub mod physical;
 pub mod plan;
+pub mod scalar;
 pub mod sql;
 pub mod types;
 pub mod window;

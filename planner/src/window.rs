@@ -14,6 +14,10 @@ pub enum WindowKind {
     Tumble,
     /// Sliding windows: `size` long, a new one every `slide`.
     Hop,
+    /// Cumulating windows: within each `size`-long period `[k * size, (k + 1) * size)`,
+    /// windows `[k * size, k * size + i * step)` for `i = 1..=size / step`, all with the
+    /// period's start (Flink's `CUMULATE`). `slide` holds the step.
+    Cumulate,
 }
 
 /// An event-time window assigner. Windows are aligned to the epoch, as in Flink.
@@ -23,10 +27,11 @@ pub struct Window {
     pub kind: WindowKind,
     /// Window length, ms.
     pub size_ms: u64,
-    /// Distance between window starts, ms (`size` for TUMBLE).
+    /// Distance between consecutive window ends, ms: `size` for TUMBLE, the slide for
+    /// HOP, the step for CUMULATE.
     pub slide_ms: u64,
-    /// Pane width, ms: `gcd(size, slide)`. State is kept per pane, and a window is the
-    /// union of `size / pane` panes.
+    /// Pane width, ms: `gcd(size, slide)` (the step for CUMULATE). State is kept per pane,
+    /// and a window is the union of the panes it covers.
     pub pane_ms: u64,
 }
 
@@ -51,6 +56,17 @@ impl Window {
         }
     }
 
+    /// `CUMULATE(step, max_size)`; `size` must be a positive multiple of `step`.
+    pub fn cumulate(step_ms: u64, size_ms: u64) -> Window {
+        debug_assert!(step_ms > 0 && size_ms.is_multiple_of(step_ms));
+        Window {
+            kind: WindowKind::Cumulate,
+            size_ms,
+            slide_ms: step_ms,
+            pane_ms: step_ms,
+        }
+    }
+
     /// Pane width.
     #[inline]
     pub fn pane_ms(&self) -> u64 {
@@ -63,8 +79,16 @@ impl Window {
         t - t % self.pane_ms
     }
 
-    /// Ends of the windows that contain pane `p`, ascending. As in Flink, window starts
-    /// are multiples of the slide, so a window is `[k * slide, k * slide + size)`.
+    /// Ends of the windows that contain pane `p`, ascending, `slide` apart. As in Flink,
+    /// HOP window starts are multiples of the slide, so a window is
+    /// `[k * slide, k * slide + size)`; CUMULATE windows of a pane are those of its period
+    /// ending after it.
+    ///
+    /// Invariants the window operator relies on, for every kind: the ends of a pane are
+    /// consecutive window ends (`slide` apart) from `first_end_of_pane` to
+    /// `last_end_of_pane`; every window end is `first_end_after` of something, window ends
+    /// are exactly the values `first_end_after` returns, consecutive ends are `slide`
+    /// apart; and `window_start(end)` never decreases as `end` grows.
     #[inline]
     pub fn window_ends_of_pane(&self, p: u64) -> impl Iterator<Item = u64> {
         let slide = self.slide_ms;
@@ -82,7 +106,7 @@ impl Window {
     #[inline]
     pub fn last_end_of_pane(&self, p: u64) -> u64 {
         match self.kind {
-            WindowKind::Tumble => p - p % self.size_ms + self.size_ms,
+            WindowKind::Tumble | WindowKind::Cumulate => p - p % self.size_ms + self.size_ms,
             WindowKind::Hop => p - p % self.slide_ms + self.size_ms,
         }
     }
@@ -93,6 +117,7 @@ impl Window {
         match self.kind {
             WindowKind::Tumble => p - p % self.size_ms + self.size_ms,
             WindowKind::Hop => self.first_end_after(p as i64),
+            WindowKind::Cumulate => p - p % self.slide_ms + self.slide_ms,
         }
     }
 
@@ -100,9 +125,38 @@ impl Window {
     #[inline]
     pub fn first_end_after(&self, t: i64) -> u64 {
         let (size, slide) = (self.size_ms as i64, self.slide_ms as i64);
-        // Ends are `start + size` with `start` a multiple of the slide; want start > t - size.
-        let start = (t - size).div_euclid(slide) * slide + slide;
-        (start + size).max(0) as u64
+        match self.kind {
+            WindowKind::Tumble | WindowKind::Hop => {
+                // Ends are `start + size` with `start` a multiple of the slide; want
+                // start > t - size.
+                let start = (t - size).div_euclid(slide) * slide + slide;
+                (start + size).max(0) as u64
+            }
+            // Every positive multiple of the step ends a window of its period.
+            WindowKind::Cumulate => (t.div_euclid(slide) * slide + slide).max(0) as u64,
+        }
+    }
+
+    /// Start of the window ending at `end` (negative for the first HOP windows).
+    #[inline]
+    pub fn window_start(&self, end: u64) -> i64 {
+        match self.kind {
+            WindowKind::Tumble | WindowKind::Hop => end as i64 - self.size_ms as i64,
+            WindowKind::Cumulate => self.pane_window_start(end) as i64,
+        }
+    }
+
+    /// `window_start` clamped at 0, for comparing with pane starts.
+    #[inline]
+    pub fn pane_window_start(&self, end: u64) -> u64 {
+        match self.kind {
+            WindowKind::Tumble | WindowKind::Hop => end.saturating_sub(self.size_ms),
+            // The period holding `end - 1`; 0 for `end = 0`, which ends no window.
+            WindowKind::Cumulate => {
+                let last = end.saturating_sub(1);
+                last - last % self.size_ms
+            }
+        }
     }
 }
 
@@ -116,6 +170,12 @@ impl fmt::Display for Window {
                 format_duration_ms(self.size_ms),
                 format_duration_ms(self.slide_ms),
                 format_duration_ms(self.pane_ms)
+            ),
+            WindowKind::Cumulate => write!(
+                f,
+                "cumulate size={} step={}",
+                format_duration_ms(self.size_ms),
+                format_duration_ms(self.slide_ms)
             ),
         }
     }
@@ -153,6 +213,117 @@ mod tests {
         assert_eq!(odd.first_end_after(25), 35);
         assert_eq!(w.first_end_after(30), 40);
         assert_eq!(w.first_end_after(-100), 0);
+    }
+
+    #[test]
+    fn cumulate_windows_share_their_period_start() {
+        // Daily windows updated every 6 hours: [0,6h), [0,12h), [0,18h), [0,24h).
+        let h = 3_600_000;
+        let w = Window::cumulate(6 * h, 24 * h);
+        assert_eq!(w.pane_ms(), 6 * h);
+        assert_eq!(w.pane_of(7 * h), 6 * h);
+        assert_eq!(
+            w.window_ends_of_pane(6 * h).collect::<Vec<_>>(),
+            vec![12 * h, 18 * h, 24 * h]
+        );
+        assert_eq!(
+            w.window_ends_of_pane(18 * h).collect::<Vec<_>>(),
+            vec![24 * h]
+        );
+        assert_eq!(
+            w.window_ends_of_pane(24 * h).collect::<Vec<_>>(),
+            vec![30 * h, 36 * h, 42 * h, 48 * h]
+        );
+        assert_eq!(w.window_start(18 * h), 0);
+        assert_eq!(w.window_start(24 * h), 0);
+        assert_eq!(w.window_start(30 * h), 24 * h as i64);
+        assert_eq!(w.first_end_after(24 * h as i64), 30 * h);
+        assert_eq!(w.first_end_after(-1), 0);
+        assert_eq!(w.to_string(), "cumulate size=1d step=6h");
+    }
+
+    /// Every window `[start, end)` of a kind, brute force, with ends in `[lo, hi]`.
+    fn brute_windows(kind: WindowKind, slide: i64, size: i64, lo: i64, hi: i64) -> Vec<(i64, i64)> {
+        let mut out = Vec::new();
+        match kind {
+            WindowKind::Tumble | WindowKind::Hop => {
+                let mut start = (lo - size).div_euclid(slide) * slide - slide;
+                while start + size <= hi + slide {
+                    out.push((start, start + size));
+                    start += slide;
+                }
+            }
+            WindowKind::Cumulate => {
+                let mut k = (lo - size).div_euclid(size);
+                while k * size <= hi + size {
+                    for i in 1..=size / slide {
+                        out.push((k * size, k * size + i * slide));
+                    }
+                    k += 1;
+                }
+            }
+        }
+        out.retain(|(_, e)| *e >= lo && *e <= hi);
+        out.sort_by_key(|(s, e)| (*e, *s));
+        out
+    }
+
+    fn window_of(kind: WindowKind, a: u64, b: u64) -> Window {
+        match kind {
+            WindowKind::Tumble => Window::tumble(a),
+            WindowKind::Hop => Window::hop(a, a + b),
+            WindowKind::Cumulate => Window::cumulate(a, a * (1 + b % 9)),
+        }
+    }
+
+    proptest::proptest! {
+        /// The windows containing `t` and their starts equal a brute-force enumeration; the
+        /// invariants the window operator's walk relies on hold.
+        #[test]
+        fn geometry_equals_brute_force(
+            kind in proptest::sample::select(vec![WindowKind::Tumble, WindowKind::Hop, WindowKind::Cumulate]),
+            a in 1u64..50,
+            b in 0u64..120,
+            t in 0u64..5_000,
+            x in -300i64..5_000,
+        ) {
+            let w = window_of(kind, a, b);
+            let (slide, size) = (w.slide_ms as i64, w.size_ms as i64);
+            let all = brute_windows(kind, slide, size, -2 * size - 2 * slide, 6_000 + 2 * size + 2 * slide);
+            let containing: Vec<(i64, i64)> = all
+                .iter()
+                .copied()
+                .filter(|(s, e)| *s <= t as i64 && (t as i64) < *e)
+                .collect();
+            // Windows of t's pane: the same windows, ascending by end, with their starts.
+            let p = w.pane_of(t);
+            proptest::prop_assert!(p <= t && t < p + w.pane_ms());
+            let got: Vec<(i64, i64)> = w
+                .window_ends_of_pane(p)
+                .map(|e| (w.window_start(e), e as i64))
+                .collect();
+            proptest::prop_assert_eq!(&got, &containing);
+            // Every window holds whole panes.
+            for (s, e) in &containing {
+                proptest::prop_assert!(*s <= p as i64 && (p + w.pane_ms()) as i64 <= *e);
+            }
+            proptest::prop_assert_eq!(w.first_end_of_pane(p) as i64, containing[0].1);
+            proptest::prop_assert_eq!(w.last_end_of_pane(p) as i64, containing.last().unwrap().1);
+            // first_end_after: the smallest window end above x (0 when that is negative).
+            let want = all.iter().map(|(_, e)| *e).find(|e| *e > x).unwrap().max(0);
+            proptest::prop_assert_eq!(w.first_end_after(x) as i64, want);
+            // Consecutive distinct ends are `slide` apart; starts never decrease along them.
+            let mut ends: Vec<i64> = all.iter().map(|(_, e)| *e).filter(|e| *e > 0).collect();
+            ends.dedup();
+            for pair in ends.windows(2) {
+                proptest::prop_assert_eq!(pair[1] - pair[0], slide);
+                proptest::prop_assert!(w.window_start(pair[0] as u64) <= w.window_start(pair[1] as u64));
+            }
+            for (s, e) in all.iter().filter(|(_, e)| *e > 0) {
+                proptest::prop_assert_eq!(w.window_start(*e as u64), *s);
+                proptest::prop_assert_eq!(w.pane_window_start(*e as u64), (*s).max(0) as u64);
+            }
+        }
     }
 
     #[test]

@@ -204,3 +204,67 @@ fn every_feature_is_checked_not_just_the_first() {
     // Inline SQL: positions are on the `sql:` line.
     assert_eq!(d.0[0].location.as_ref().unwrap().line, 24);
 }
+
+#[test]
+fn cumulate_windows_plan_in_both_forms() {
+    for sql in [
+        "SELECT geohash, COUNT(*) AS rides, window_start, window_end\nFROM TABLE(CUMULATE(TABLE events, DESCRIPTOR(rowtime), INTERVAL '10' MINUTES, INTERVAL '1' DAY))\nGROUP BY geohash, window_start, window_end",
+        "SELECT geohash, COUNT(*) AS rides, CUMULATE_START(rowtime, INTERVAL '10' MINUTES, INTERVAL '1' DAY) AS s\nFROM events\nGROUP BY geohash, CUMULATE(rowtime, INTERVAL '10' MINUTES, INTERVAL '1' DAY)",
+    ] {
+        let job = parse_job(Path::new("job.yaml"), &with_sql(sql)).unwrap();
+        let plan = plan_job(&job).unwrap_or_else(|d| panic!("{d}"));
+        let w = plan.physical.features[0].window;
+        assert_eq!(w, planner::window::Window::cumulate(600_000, 86_400_000));
+        assert!(plan.physical.to_string().contains("cumulate size=1d step=10m"));
+    }
+}
+
+#[test]
+fn cumulate_max_size_must_be_a_multiple_of_the_step() {
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, CUMULATE(rowtime, INTERVAL '7' MINUTES, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::InvalidWindow);
+    assert_eq!(line_col(&d), (22, 25));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("use a max size of 56m or 63m, or a step that divides 1h")
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn cumulate_with_step_above_size_shows_the_swapped_call() {
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides, window_end\nFROM TABLE(CUMULATE(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' DAY, INTERVAL '1' HOUR))\nGROUP BY geohash, window_start, window_end"));
+    assert_eq!(d.kind, ErrorKind::InvalidWindow);
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("did you mean CUMULATE(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' HOUR, INTERVAL '1' DAY)?")
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn date_format_of_an_int_suggests_to_timestamp_ltz() {
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events WHERE DATE_FORMAT(CAST(fare AS BIGINT), 'yyyy') = '2024'\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::TypeMismatch);
+    assert_eq!(line_col(&d), (21, 42)); // sqlparser spans a CAST from its operand
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("if `CAST(fare AS BIGINT)` holds epoch milliseconds, write TO_TIMESTAMP_LTZ(CAST(fare AS BIGINT), 3)")
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_string_function_given_a_number_is_a_type_error() {
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events WHERE SUBSTRING(fare FROM 1 FOR 2) = 'ab'\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::TypeMismatch);
+    assert_eq!(line_col(&d), (21, 35));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_bad_date_format_pattern_is_caught_at_plan_time() {
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events WHERE DATE_FORMAT(rowtime, 'yyyy-ww') = '2024-01'\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::Syntax);
+    insta::assert_snapshot!(text);
+}

@@ -1,8 +1,9 @@
 //! `Window[...]`: keyed event-time window aggregation with panes, corrections and bounded state.
 //!
-//! State is kept per (key, pane), where a pane is `gcd(size, slide)` long; a window is the
-//! merge of the panes it covers, so a HOP window sliding every minute over 30 minutes keeps
-//! each record once, not 30 times.
+//! State is kept per (key, pane), where a pane is `gcd(size, slide)` long (the step for
+//! CUMULATE); a window is the merge of the panes it covers, so a HOP window sliding every
+//! minute over 30 minutes keeps each record once, not 30 times, and a daily CUMULATE window
+//! updated every 10 minutes keeps one partial aggregate per 10 minutes.
 //!
 //! Emission (`EmitPolicy::OnWatermark`, stream mode): a window `[start, end)` is emitted
 //! when the input frontier (the watermark) reaches `end`. A record that arrives later but
@@ -257,7 +258,8 @@ impl WindowState {
     }
 
     /// Builds the output row of window `end` from the panes `ks.panes[lo..hi]` (those
-    /// starting in `[end - size, end)`), applying HAVING; `None` if nothing is to be sent.
+    /// starting in `[window_start(end), end)`), applying HAVING; `None` if nothing is to be
+    /// sent.
     #[allow(clippy::too_many_arguments)]
     fn output_row(
         plan: &FeaturePlan,
@@ -283,7 +285,7 @@ impl WindowState {
             }
         }
         let merged = merged?;
-        let start = end as i64 - plan.window.size_ms as i64;
+        let start = plan.window.window_start(end);
         agg_row.clear();
         agg_row.extend(key.iter().cloned());
         agg_row.push(Value::Ts(start));
@@ -309,7 +311,7 @@ impl WindowState {
 
     /// The pane range `[lo, hi)` of window `end`.
     fn pane_range(&self, panes: &VecDeque<Pane>, end: u64) -> (usize, usize) {
-        let start = end.saturating_sub(self.window.size_ms);
+        let start = self.window.pane_window_start(end);
         (
             panes.partition_point(|p| p.start < start),
             panes.partition_point(|p| p.start < end),
@@ -318,12 +320,14 @@ impl WindowState {
 
     /// Emits every due window of a key (trigger <= frontier), reschedules its next one.
     /// Windows are walked in order with two pane pointers: one lookup per key, no search
-    /// per window.
+    /// per window. Window ends are `slide` apart and window starts never decrease along
+    /// them (TUMBLE, HOP and CUMULATE alike: `planner::window` tests this), so both
+    /// pointers only move forward.
     ///
     /// `timer`: the timer entry that fired; stale entries (the key was rescheduled) do nothing.
     fn fire_key(&mut self, key: &Key, timer: u64, frontier: u64, out: &mut Vec<FeatureRow>) {
         let w = self.window;
-        let (size, slide) = (w.size_ms, w.slide_ms);
+        let slide = w.slide_ms;
         let record_revisions = self.policy == EmitPolicy::OnWatermark && self.lateness > 0;
         let (policy, lateness) = (self.policy, self.lateness);
         let Some(ks) = self.keys.get_mut(key).filter(|ks| ks.timer == Some(timer)) else {
@@ -331,7 +335,7 @@ impl WindowState {
         };
         let n = ks.panes.len();
         let mut end = ks.next_end;
-        let start_of = |e: u64| e.saturating_sub(size);
+        let start_of = |e: u64| w.pane_window_start(e);
         let mut lo = ks.panes.partition_point(|p| p.start < start_of(end));
         let mut hi = ks.panes.partition_point(|p| p.start < end);
         loop {
@@ -568,11 +572,11 @@ impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<PartialAggregate>> {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests_support {
     use super::*;
     use planner::{parse_job, plan_job};
 
-    fn plan(sql: &str, lateness: &str) -> FeaturePlan {
+    pub fn plan(sql: &str, lateness: &str) -> FeaturePlan {
         let job = format!(
             "name: t\nsources:\n  - {{ name: s, connector: file, path: x, format: json, schema: {{ k: string, t: timestamp }}, event_time: t }}\nfeatures:\n  - name: f\n    allowed_lateness: {lateness}\n    sql: {sql}\nsinks:\n  - {{ name: o, connector: file, path: o.jsonl }}\n"
         );
@@ -581,7 +585,7 @@ mod tests {
     }
 
     /// One COUNT(*) record for the window state (as the source's combiner would send it).
-    fn rec_for(p: &FeaturePlan, key: &str, time: u64, watermark: u64) -> PartialAggregate {
+    pub fn rec_for(p: &FeaturePlan, key: &str, time: u64, watermark: u64) -> PartialAggregate {
         let pane = p.window.pane_of(time);
         let cut = on_time_cut(&p.window, p.allowed_lateness_ms, pane, watermark)
             .expect("tests send on-time records");
@@ -597,6 +601,12 @@ mod tests {
             accs: smallvec::smallvec![acc],
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::*;
+    use super::*;
 
     /// State stays bounded on an unbounded stream: it depends on the windows in flight
     /// (size + lateness) and the number of keys, never on how much history went by.
@@ -745,5 +755,103 @@ mod tests {
                 (0, Value::Int(3))
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod cumulate_tests {
+    use super::tests_support::*;
+    use super::*;
+
+    /// CUMULATE(1 min, 5 min): every non-empty window of a period, all starting at the
+    /// period start; empty windows (before a key's first record in the period) are skipped.
+    #[test]
+    fn cumulate_emits_each_non_empty_window_with_its_period_start() {
+        let p = plan(
+            "SELECT k, COUNT(*) AS n FROM s GROUP BY k, CUMULATE(rowtime, INTERVAL '1' MINUTE, INTERVAL '5' MINUTES)",
+            "0s",
+        );
+        for policy in [EmitPolicy::OnWatermark, EmitPolicy::Final] {
+            let mut ws = WindowState::new(0, &p, policy, Arc::new(RunState::default()));
+            let (mut dirty, mut out) = (Vec::new(), Vec::new());
+            for t in [30_000, 130_000, 150_000, 400_000] {
+                ws.insert(rec_for(&p, "a", t, 0), &mut dirty);
+            }
+            assert!(dirty.is_empty());
+            // Frontier at 3 minutes: windows ending at 1, 2 and 3 minutes only.
+            assert!(ws.advance(180_000, &mut out, usize::MAX));
+            let got: Vec<(i64, i64, Value)> = out
+                .drain(..)
+                .map(|r| (r.window_start, r.window_end, r.values[1].clone()))
+                .collect();
+            assert_eq!(
+                got,
+                vec![
+                    (0, 60_000, Value::Int(1)),
+                    (0, 120_000, Value::Int(1)),
+                    (0, 180_000, Value::Int(3)),
+                ],
+                "{policy:?}"
+            );
+            assert!(ws.advance(u64::MAX, &mut out, usize::MAX));
+            let got: Vec<(i64, i64, Value)> = out
+                .drain(..)
+                .map(|r| (r.window_start, r.window_end, r.values[1].clone()))
+                .collect();
+            assert_eq!(
+                got,
+                vec![
+                    (0, 240_000, Value::Int(3)),
+                    (0, 300_000, Value::Int(3)),
+                    // [300000, 360000) is empty: no row.
+                    (300_000, 420_000, Value::Int(1)),
+                    (300_000, 480_000, Value::Int(1)),
+                    (300_000, 540_000, Value::Int(1)),
+                    (300_000, 600_000, Value::Int(1)),
+                ],
+                "{policy:?}"
+            );
+            assert!(ws.keys.is_empty(), "{policy:?}: state freed");
+        }
+    }
+
+    /// A late record in stream mode corrects every emitted window of its period that
+    /// contains it and that it is on time for.
+    #[test]
+    fn a_late_cumulate_record_corrects_the_windows_it_is_on_time_for() {
+        let p = plan(
+            "SELECT k, COUNT(*) AS n FROM s GROUP BY k, CUMULATE(rowtime, INTERVAL '1' MINUTE, INTERVAL '5' MINUTES)",
+            "2m",
+        );
+        let mut ws = WindowState::new(
+            0,
+            &p,
+            EmitPolicy::OnWatermark,
+            Arc::new(RunState::default()),
+        );
+        let (mut dirty, mut out) = (Vec::new(), Vec::new());
+        ws.insert(rec_for(&p, "a", 10_000, 0), &mut dirty);
+        assert!(ws.advance(250_000, &mut out, usize::MAX));
+        assert_eq!(out.len(), 4, "windows ending at 1..4 minutes");
+        out.clear();
+        // Read at watermark 250 s: windows ending at 1 and 2 minutes expired (end + 2 min
+        // <= 250 s); 3 and 4 minutes are corrected; 5 minutes is not due yet.
+        ws.insert(rec_for(&p, "a", 20_000, 250_000), &mut dirty);
+        ws.corrections(&mut dirty, &mut out);
+        let got: Vec<(i64, u32, Value)> = out
+            .drain(..)
+            .map(|r| (r.window_end, r.revision, r.values[1].clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(180_000, 1, Value::Int(2)), (240_000, 1, Value::Int(2))]
+        );
+        assert!(ws.advance(300_000, &mut out, usize::MAX));
+        assert_eq!(
+            out.iter()
+                .map(|r| (r.window_end, r.revision, r.values[1].clone()))
+                .collect::<Vec<_>>(),
+            vec![(300_000, 0, Value::Int(2))]
+        );
     }
 }

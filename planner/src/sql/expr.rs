@@ -10,6 +10,7 @@ use sqlparser::ast::{self, Spanned};
 use crate::aggregate::{AggCall, AggFunc};
 use crate::error::{closest, Diagnostic, ErrorKind};
 use crate::expr::{BinOp, Expr, Func, UnaryOp};
+use crate::scalar::{TimeField, TimeUnit, TrimSide};
 use crate::types::{DataType, Value};
 use crate::window::Window;
 
@@ -58,7 +59,8 @@ pub(crate) struct AggScope {
     pub aggs: Vec<AggCall>,
     /// The group window.
     pub window: Window,
-    /// `TUMBLE`/`HOP` for the legacy auxiliary functions, or `None` for the TVF form.
+    /// `TUMBLE`/`HOP`/`CUMULATE` for the legacy auxiliary functions, or `None` for the TVF
+    /// form.
     pub group_fn: Option<&'static str>,
 }
 
@@ -211,7 +213,7 @@ impl<'a> Lowerer<'a> {
             }
         }
         let args = function_args(self.sql, f)?;
-        let expected = if family == "HOP" { 3 } else { 2 };
+        let expected = if family == "TUMBLE" { 2 } else { 3 };
         if args.len() != expected {
             return Err(self.err(
                 ErrorKind::InvalidWindow,
@@ -224,10 +226,10 @@ impl<'a> Lowerer<'a> {
             sizes.push(interval_ms(self.sql, a)?);
         }
         let w = agg.window;
-        let same = if family == "HOP" {
-            sizes == [w.slide_ms, w.size_ms]
-        } else {
+        let same = if family == "TUMBLE" {
             sizes == [w.size_ms]
+        } else {
+            sizes == [w.slide_ms, w.size_ms]
         };
         if !same {
             return Err(self
@@ -487,6 +489,39 @@ impl<'a> Lowerer<'a> {
                 Ok(Typed { expr: Expr::Cast { expr: Box::new(t.expr), to }, ty: Some(to) })
             }
             E::Function(f) => self.function(e, f),
+            E::Floor { expr, field } => self.floor_ceil(e, expr, field, false),
+            E::Ceil { expr, field } => self.floor_ceil(e, expr, field, true),
+            E::Extract { field, expr, .. } => self.extract(e, field, expr),
+            E::Substring { expr, substring_from, substring_for, .. } => {
+                let mut args = vec![(expr.as_ref(), self.lower(expr)?)];
+                match substring_from {
+                    Some(from) => args.push((from.as_ref(), self.lower(from)?)),
+                    None => args.push((e, Typed { expr: Expr::Literal(Value::Int(1)), ty: Some(DataType::Int) })),
+                }
+                if let Some(n) = substring_for {
+                    args.push((n.as_ref(), self.lower(n)?));
+                }
+                self.call(e, Func::Substring, "SUBSTRING", args)
+            }
+            E::Position { expr, r#in } => {
+                let args = vec![(expr.as_ref(), self.lower(expr)?), (r#in.as_ref(), self.lower(r#in)?)];
+                self.call(e, Func::Position, "POSITION", args)
+            }
+            E::Trim { expr, trim_where, trim_what, trim_characters } => {
+                if trim_characters.is_some() {
+                    return Err(self.err(ErrorKind::Unsupported, e, "TRIM(s, characters) is not supported").with_hint("write TRIM(BOTH 'xy' FROM s)"));
+                }
+                let side = match trim_where {
+                    None | Some(ast::TrimWhereField::Both) => TrimSide::Both,
+                    Some(ast::TrimWhereField::Leading) => TrimSide::Leading,
+                    Some(ast::TrimWhereField::Trailing) => TrimSide::Trailing,
+                };
+                let mut args = vec![(expr.as_ref(), self.lower(expr)?)];
+                if let Some(w) = trim_what {
+                    args.push((w.as_ref(), self.lower(w)?));
+                }
+                self.call(e, Func::Trim(side), "TRIM", args)
+            }
             other => Err(self
                 .err(ErrorKind::Unsupported, other, format!("this expression is not supported: `{other}`"))
                 .with_hint("supported: columns, literals, arithmetic, comparisons, AND/OR/NOT, IN, BETWEEN, LIKE, IS NULL, CASE, CAST and scalar functions")),
@@ -632,7 +667,7 @@ impl<'a> Lowerer<'a> {
                 )
                 .with_hint("aggregates belong in SELECT or HAVING of a grouped query"));
         }
-        if window_aux(&name).is_some() || matches!(name.as_str(), "TUMBLE" | "HOP") {
+        if window_aux(&name).is_some() || matches!(name.as_str(), "TUMBLE" | "HOP" | "CUMULATE") {
             return Err(self
                 .err(
                     ErrorKind::InvalidWindow,
@@ -645,16 +680,92 @@ impl<'a> Lowerer<'a> {
         }
         let Some(func) = Func::from_name(&name) else {
             return Err(self.err(ErrorKind::Unsupported, e, format!("unknown function {name}")).with_hint(
-                "scalar functions: COALESCE, CONCAT, CONCAT_WS, LOWER, UPPER, CHAR_LENGTH, ABS, FLOOR, CEIL, ROUND",
+                "scalar functions: COALESCE, CONCAT, CONCAT_WS, LOWER, UPPER, CHAR_LENGTH, SUBSTRING, TRIM, REPLACE, POSITION, SPLIT_INDEX, ABS, FLOOR, CEIL, ROUND, DATE_FORMAT, EXTRACT, TO_TIMESTAMP_LTZ",
             ));
         };
         let mut args = Vec::new();
-        let mut types = Vec::new();
         for a in function_args(self.sql, f)? {
             let t = self.lower(a)?;
-            args.push(t.expr);
-            types.push((a, t.ty));
+            args.push((a, t));
         }
+        self.call(e, func, &name, args)
+    }
+
+    /// `FLOOR(x)`, `FLOOR(ts TO unit)` (and CEIL).
+    fn floor_ceil(
+        &mut self,
+        e: &ast::Expr,
+        expr: &ast::Expr,
+        field: &ast::CeilFloorKind,
+        ceil: bool,
+    ) -> R<Typed> {
+        use ast::DateTimeField as F;
+        let name = if ceil { "CEIL" } else { "FLOOR" };
+        let unit = match field {
+            ast::CeilFloorKind::Scale(_) => {
+                return Err(self
+                    .err(ErrorKind::Unsupported, e, format!("{name}(x, scale) is not supported"))
+                    .with_hint("use ROUND(x, digits)"))
+            }
+            ast::CeilFloorKind::DateTimeField(F::NoDateTime) => None,
+            ast::CeilFloorKind::DateTimeField(f) => Some(match f {
+                F::Second | F::Seconds => TimeUnit::Second,
+                F::Minute | F::Minutes => TimeUnit::Minute,
+                F::Hour | F::Hours => TimeUnit::Hour,
+                F::Day | F::Days => TimeUnit::Day,
+                F::Month | F::Months => TimeUnit::Month,
+                F::Year | F::Years => TimeUnit::Year,
+                other => {
+                    return Err(self
+                        .err(ErrorKind::Unsupported, e, format!("{name}(... TO {other}) is not supported"))
+                        .with_hint(format!("units: SECOND, MINUTE, HOUR, DAY, MONTH, YEAR, e.g. {name}(rowtime TO HOUR)")))
+                }
+            }),
+        };
+        let t = self.lower(expr)?;
+        let func = match (unit, ceil) {
+            (None, false) => Func::Floor,
+            (None, true) => Func::Ceil,
+            (Some(u), false) => Func::FloorTo(u),
+            (Some(u), true) => Func::CeilTo(u),
+        };
+        self.call(e, func, name, vec![(expr, t)])
+    }
+
+    /// `EXTRACT(field FROM ts)`.
+    fn extract(&mut self, e: &ast::Expr, field: &ast::DateTimeField, expr: &ast::Expr) -> R<Typed> {
+        use ast::DateTimeField as F;
+        let field = match field {
+            F::Year | F::Years => TimeField::Year,
+            F::Quarter => TimeField::Quarter,
+            F::Month | F::Months => TimeField::Month,
+            F::Week(None) | F::Weeks | F::IsoWeek => TimeField::Week,
+            F::Day | F::Days => TimeField::Day,
+            F::Dow | F::DayOfWeek => TimeField::Dow,
+            F::Isodow => TimeField::IsoDow,
+            F::Doy | F::DayOfYear => TimeField::Doy,
+            F::Hour | F::Hours => TimeField::Hour,
+            F::Minute | F::Minutes => TimeField::Minute,
+            F::Second | F::Seconds => TimeField::Second,
+            F::Epoch => TimeField::Epoch,
+            other => {
+                return Err(self
+                    .err(ErrorKind::Unsupported, e, format!("EXTRACT({other} FROM ...) is not supported"))
+                    .with_hint("fields: YEAR, QUARTER, MONTH, WEEK, DAY, DOW, ISODOW, DOY, HOUR, MINUTE, SECOND, EPOCH"))
+            }
+        };
+        let t = self.lower(expr)?;
+        self.call(e, Func::Extract(field), "EXTRACT", vec![(expr, t)])
+    }
+
+    /// Type-checks a scalar function call on lowered arguments.
+    fn call(
+        &mut self,
+        e: &ast::Expr,
+        func: Func,
+        name: &str,
+        args: Vec<(&ast::Expr, Typed)>,
+    ) -> R<Typed> {
         let arity_err = |lo: usize, hi: usize| -> R<()> {
             if args.len() < lo || args.len() > hi {
                 Err(self.err(
@@ -664,6 +775,8 @@ impl<'a> Lowerer<'a> {
                         "{name} takes {} argument(s), got {}",
                         if lo == hi {
                             lo.to_string()
+                        } else if hi == usize::MAX {
+                            format!("{lo} or more")
                         } else {
                             format!("{lo} to {hi}")
                         },
@@ -674,54 +787,144 @@ impl<'a> Lowerer<'a> {
                 Ok(())
             }
         };
+        // Checks argument `i` has type `want` (untyped NULL passes).
+        let want = |i: usize, want: DataType| -> R<()> {
+            let (node, t) = &args[i];
+            if want == DataType::Timestamp && t.ty == Some(DataType::Int) {
+                return Err(self
+                    .err(
+                        ErrorKind::TypeMismatch,
+                        *node,
+                        format!("{name} expects a timestamp, but `{node}` has type int"),
+                    )
+                    .with_hint(format!(
+                        "if `{node}` holds epoch milliseconds, write TO_TIMESTAMP_LTZ({node}, 3)"
+                    )));
+            }
+            self.expect(node, t, want, name)
+        };
+        use DataType::{Int, String as Str, Timestamp};
         let ty = match func {
             Func::Coalesce => {
                 arity_err(1, usize::MAX)?;
                 let mut ty = None;
-                for (a, t) in &types {
-                    ty = self.unify(a, ty, *t)?;
+                for (a, t) in &args {
+                    ty = self.unify(a, ty, t.ty)?;
                 }
                 ty
             }
             Func::ConcatWs => {
                 arity_err(2, usize::MAX)?;
-                Some(DataType::String)
+                Some(Str)
             }
             Func::Concat => {
                 arity_err(1, usize::MAX)?;
-                Some(DataType::String)
+                Some(Str)
             }
             Func::Lower | Func::Upper | Func::Length => {
                 arity_err(1, 1)?;
-                let t = Typed {
-                    expr: Expr::Literal(Value::Null),
-                    ty: types[0].1,
-                };
-                self.expect(types[0].0, &t, DataType::String, &name)?;
-                Some(if func == Func::Length {
-                    DataType::Int
-                } else {
-                    DataType::String
-                })
+                want(0, Str)?;
+                Some(if func == Func::Length { Int } else { Str })
             }
             Func::Abs | Func::Floor | Func::Ceil | Func::Round => {
                 arity_err(1, if func == Func::Round { 2 } else { 1 })?;
-                if !types[0].1.is_none_or(DataType::is_numeric) {
-                    return Err(self.mismatch(
-                        types[0].0,
-                        &Typed {
-                            expr: Expr::Literal(Value::Null),
-                            ty: types[0].1,
-                        },
-                        "a number",
-                        &name,
-                    ));
+                let (node, t) = &args[0];
+                if !t.ty.is_none_or(DataType::is_numeric) {
+                    let mut d = self.mismatch(node, t, "a number", name);
+                    if t.ty == Some(Timestamp) && matches!(func, Func::Floor | Func::Ceil) {
+                        d = d.with_hint(format!("to round a timestamp, write {name}({node} TO HOUR) (or SECOND, MINUTE, DAY, MONTH, YEAR)"));
+                    }
+                    return Err(d);
                 }
-                types[0].1
+                t.ty
+            }
+            Func::DateFormat => {
+                arity_err(2, 2)?;
+                want(0, Timestamp)?;
+                want(1, Str)?;
+                if let (
+                    node,
+                    Typed {
+                        expr: Expr::Literal(Value::Str(p)),
+                        ..
+                    },
+                ) = &args[1]
+                {
+                    if let Err(m) = crate::scalar::check_date_format(p) {
+                        return Err(self
+                            .err(
+                                ErrorKind::Syntax,
+                                *node,
+                                format!("bad DATE_FORMAT pattern: {m}"),
+                            )
+                            .with_hint(
+                                "Java DateTimeFormatter letters, e.g. 'yyyy-MM-dd HH:mm:ss'",
+                            ));
+                    }
+                }
+                Some(Str)
+            }
+            Func::FloorTo(_) | Func::CeilTo(_) | Func::Extract(_) => {
+                arity_err(1, 1)?;
+                want(0, Timestamp)?;
+                Some(if matches!(func, Func::Extract(_)) {
+                    Int
+                } else {
+                    Timestamp
+                })
+            }
+            Func::ToTimestampLtz => {
+                arity_err(2, 2)?;
+                want(0, Int)?;
+                let (node, p) = &args[1];
+                if !matches!(p.expr, Expr::Literal(Value::Int(0 | 3))) {
+                    return Err(self
+                        .err(ErrorKind::Unsupported, *node, format!("TO_TIMESTAMP_LTZ precision must be 0 (seconds) or 3 (milliseconds), not `{node}`"))
+                        .with_hint("TO_TIMESTAMP_LTZ(ms, 3)"));
+                }
+                Some(Timestamp)
+            }
+            Func::Substring => {
+                arity_err(2, 3)?;
+                want(0, Str)?;
+                want(1, Int)?;
+                if args.len() == 3 {
+                    want(2, Int)?;
+                }
+                Some(Str)
+            }
+            Func::Trim(_) => {
+                arity_err(1, 2)?;
+                want(0, Str)?;
+                if args.len() == 2 {
+                    want(1, Str)?;
+                }
+                Some(Str)
+            }
+            Func::Replace => {
+                arity_err(3, 3)?;
+                (0..3).try_for_each(|i| want(i, Str))?;
+                Some(Str)
+            }
+            Func::Position => {
+                arity_err(2, 2)?;
+                want(0, Str)?;
+                want(1, Str)?;
+                Some(Int)
+            }
+            Func::SplitIndex => {
+                arity_err(3, 3)?;
+                want(0, Str)?;
+                want(1, Str)?;
+                want(2, Int)?;
+                Some(Str)
             }
         };
         Ok(Typed {
-            expr: Expr::Call { func, args },
+            expr: Expr::Call {
+                func,
+                args: args.into_iter().map(|(_, t)| t.expr).collect(),
+            },
             ty,
         })
     }

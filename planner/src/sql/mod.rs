@@ -1,6 +1,6 @@
 //! SQL → logical plan: parse feature SQL with `sqlparser`, resolve names and types against
-//! the job's source schemas, recognize Flink's group windows (`TUMBLE`, `HOP` in GROUP BY,
-//! and the `TABLE(TUMBLE(TABLE t, DESCRIPTOR(col), size))` table functions).
+//! the job's source schemas, recognize Flink's group windows (`TUMBLE`, `HOP`, `CUMULATE` in
+//! GROUP BY, and the `TABLE(TUMBLE(TABLE t, DESCRIPTOR(col), size))` table functions).
 //!
 //! Errors point into the job file: SQL positions are mapped to the line of the YAML block.
 
@@ -137,7 +137,8 @@ struct Planner<'a> {
 /// The group window, as found in FROM (TVF) or GROUP BY.
 struct GroupWindow {
     window: Window,
-    /// `Some("TUMBLE")` for GROUP BY TUMBLE(..), `None` for the TVF form.
+    /// `Some("TUMBLE")` for GROUP BY TUMBLE(..) (`"HOP"`, `"CUMULATE"`), `None` for the TVF
+    /// form.
     group_fn: Option<&'static str>,
 }
 
@@ -234,7 +235,7 @@ impl Planner<'_> {
         for g in group_exprs {
             if let ast::Expr::Function(f) = g {
                 let name = function_name(f);
-                if name == "TUMBLE" || name == "HOP" {
+                if matches!(name.as_str(), "TUMBLE" | "HOP" | "CUMULATE") {
                     if tvf_window.is_some() {
                         return Err(sql
                             .error(
@@ -446,14 +447,14 @@ impl Planner<'_> {
                 ..
             } => {
                 let fname = function_name(f);
-                if fname != "TUMBLE" && fname != "HOP" {
+                if !matches!(fname.as_str(), "TUMBLE" | "HOP" | "CUMULATE") {
                     return Err(sql
                         .error(
                             ErrorKind::Unsupported,
                             f.span(),
                             format!("table function {fname} is not supported"),
                         )
-                        .with_hint("window table functions: TUMBLE, HOP"));
+                        .with_hint("window table functions: TUMBLE, HOP, CUMULATE"));
                 }
                 let args = function_args(sql, f)?;
                 let Some(ast::Expr::Identifier(table)) = args.first() else {
@@ -518,8 +519,8 @@ impl Planner<'_> {
             })
     }
 
-    /// `TUMBLE(t, size)` / `HOP(t, slide, size)`; in the TVF form the time argument is
-    /// `DESCRIPTOR(t)` and comes after the table (`skip` = 1).
+    /// `TUMBLE(t, size)` / `HOP(t, slide, size)` / `CUMULATE(t, step, max_size)`; in the TVF
+    /// form the time argument is `DESCRIPTOR(t)` and comes after the table (`skip` = 1).
     fn group_window(
         &self,
         f: &ast::Function,
@@ -529,11 +530,13 @@ impl Planner<'_> {
     ) -> Result<GroupWindow, Diagnostic> {
         let sql = self.sql;
         let args = function_args(sql, f)?;
-        let want = skip + if name == "HOP" { 3 } else { 2 };
-        let example = if name == "HOP" {
-            "HOP(rowtime, INTERVAL '1' MINUTE, INTERVAL '30' MINUTES) (slide, then size)"
-        } else {
-            "TUMBLE(rowtime, INTERVAL '1' HOUR)"
+        let want = skip + if name == "TUMBLE" { 2 } else { 3 };
+        let example = match name {
+            "HOP" => "HOP(rowtime, INTERVAL '1' MINUTE, INTERVAL '30' MINUTES) (slide, then size)",
+            "CUMULATE" => {
+                "CUMULATE(rowtime, INTERVAL '10' MINUTES, INTERVAL '1' DAY) (step, then max size)"
+            }
+            _ => "TUMBLE(rowtime, INTERVAL '1' HOUR)",
         };
         if args.len() != want {
             return Err(sql
@@ -603,32 +606,68 @@ impl Planner<'_> {
                 ));
             }
         }
-        let window = if name == "HOP" {
-            let (slide, size) = (sizes[0], sizes[1]);
-            if size < slide {
-                let (a, b) = (args[skip + 1], args[skip + 2]);
-                let prefix: Vec<String> = args[..skip + 1].iter().map(|x| x.to_string()).collect();
-                let prefix = if skip == 1 {
-                    format!("TABLE {}", prefix.join(", "))
-                } else {
-                    prefix.join(", ")
-                };
-                return Err(sql
-                    .error(ErrorKind::InvalidWindow, f.span(), format!(
-                        "HOP size {} is smaller than its slide {}: windows would leave gaps",
-                        crate::duration::format_duration_ms(size),
-                        crate::duration::format_duration_ms(slide)
-                    ))
-                    .with_detail("HOP takes the slide first and the size second; events between windows would belong to none")
-                    .with_hint(format!("did you mean HOP({prefix}, {b}, {a})?")));
+        // The call with its two intervals swapped, for hints.
+        let swapped = || {
+            let (a, b) = (args[skip + 1], args[skip + 2]);
+            let prefix: Vec<String> = args[..skip + 1].iter().map(|x| x.to_string()).collect();
+            let prefix = if skip == 1 {
+                format!("TABLE {}", prefix.join(", "))
+            } else {
+                prefix.join(", ")
+            };
+            format!("{name}({prefix}, {b}, {a})")
+        };
+        let dur = crate::duration::format_duration_ms;
+        let (window, group_fn) = match name {
+            "HOP" => {
+                let (slide, size) = (sizes[0], sizes[1]);
+                if size < slide {
+                    return Err(sql
+                        .error(ErrorKind::InvalidWindow, f.span(), format!(
+                            "HOP size {} is smaller than its slide {}: windows would leave gaps",
+                            dur(size),
+                            dur(slide)
+                        ))
+                        .with_detail("HOP takes the slide first and the size second; events between windows would belong to none")
+                        .with_hint(format!("did you mean {}?", swapped())));
+                }
+                (Window::hop(slide, size), "HOP")
             }
-            Window::hop(slide, size)
-        } else {
-            Window::tumble(sizes[0])
+            "CUMULATE" => {
+                let (step, size) = (sizes[0], sizes[1]);
+                if size < step {
+                    return Err(sql
+                        .error(ErrorKind::InvalidWindow, f.span(), format!(
+                            "CUMULATE max size {} is smaller than its step {}",
+                            dur(size),
+                            dur(step)
+                        ))
+                        .with_detail("CUMULATE takes the step first and the max size second; windows grow by one step until they reach the max size")
+                        .with_hint(format!("did you mean {}?", swapped())));
+                }
+                if !size.is_multiple_of(step) {
+                    let (lo, hi) = (size / step * step, size.div_ceil(step) * step);
+                    return Err(sql
+                        .error(ErrorKind::InvalidWindow, f.span(), format!(
+                            "CUMULATE max size {} is not a multiple of its step {}",
+                            dur(size),
+                            dur(step)
+                        ))
+                        .with_detail("every cumulating window ends at a whole number of steps after the period start; the last one must end exactly at the max size")
+                        .with_hint(format!(
+                            "use a max size of {} or {}, or a step that divides {}",
+                            dur(lo),
+                            dur(hi),
+                            dur(size)
+                        )));
+                }
+                (Window::cumulate(step, size), "CUMULATE")
+            }
+            _ => (Window::tumble(sizes[0]), "TUMBLE"),
         };
         Ok(GroupWindow {
             window,
-            group_fn: Some(if name == "HOP" { "HOP" } else { "TUMBLE" }),
+            group_fn: Some(group_fn),
         })
     }
 }

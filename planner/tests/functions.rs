@@ -1,0 +1,131 @@
+//! Date/time and string functions through the whole planner: SQL text → typed `Expr` (as a
+//! grouping key, so SELECT must match it structurally) → value on a source row. Expected
+//! values are written by hand (the timestamp is 2024-03-10T14:05:09.007Z, a Sunday:
+//! `date -u -d @1710079509.007`).
+
+use std::path::Path;
+
+use planner::{parse_job, plan_job, Value};
+
+const T: i64 = 1_710_079_509_007;
+
+/// Plans `SELECT <e> AS k, COUNT(*) AS c ... GROUP BY <e>, TUMBLE(...)` and evaluates the
+/// key on the row `(s, n, t, ms)`; also returns the key's display name.
+fn eval(e: &str, s: &str) -> (Value, String) {
+    eval_on(e, Value::Str(s.into()))
+}
+
+fn eval_on(e: &str, s: Value) -> (Value, String) {
+    let job = format!(
+        r#"name: f
+sources:
+  - name: src
+    connector: file
+    path: x.jsonl
+    format: json
+    schema: {{ s: string, n: int, t: timestamp, ms: int }}
+    event_time: t
+features:
+  - name: f
+    sql: |
+      SELECT {e} AS k, COUNT(*) AS c FROM src
+      GROUP BY {e}, TUMBLE(rowtime, INTERVAL '1' HOUR)
+sinks:
+  - {{ name: o, connector: file, path: o.jsonl }}
+"#
+    );
+    let job = parse_job(Path::new("f.yaml"), &job).unwrap();
+    let plan = plan_job(&job).unwrap_or_else(|d| panic!("{e}: {d}"));
+    let f = &plan.physical.features[0];
+    let row = vec![s, Value::Int(7), Value::Ts(T), Value::Int(1_700_000_000)];
+    (f.keys[0].expr.eval(&row), f.keys[0].name.clone())
+}
+
+fn check(e: &str, s: &str, want: Value) {
+    assert_eq!(eval(e, s).0, want, "{e} on {s:?}");
+}
+
+fn text(s: &str) -> Value {
+    Value::Str(s.into())
+}
+
+#[test]
+fn date_and_time_functions() {
+    check(
+        "DATE_FORMAT(rowtime, 'yyyy-MM-dd HH:mm:ss')",
+        "",
+        text("2024-03-10 14:05:09"),
+    );
+    check("DATE_FORMAT(t, 'HH:mm:ss.SSS')", "", text("14:05:09.007"));
+    check("DATE_FORMAT(t, 'EEE yyyyMMdd')", "", text("Sun 20240310"));
+    // 14:00:00 and 2024-03-11T00:00:00Z.
+    check("FLOOR(rowtime TO HOUR)", "", Value::Ts(1_710_079_200_000));
+    check("FLOOR(t TO MINUTE)", "", Value::Ts(1_710_079_500_000));
+    check("CEIL(t TO DAY)", "", Value::Ts(1_710_115_200_000));
+    check("EXTRACT(DOW FROM t)", "", Value::Int(1));
+    check("EXTRACT(HOUR FROM rowtime)", "", Value::Int(14));
+    check("EXTRACT(MINUTE FROM t)", "", Value::Int(5));
+    check("EXTRACT(DAY FROM t)", "", Value::Int(10));
+    check("EXTRACT(MONTH FROM t)", "", Value::Int(3));
+    check("EXTRACT(YEAR FROM t)", "", Value::Int(2024));
+    // 1700000000 s = 2023-11-14T22:13:20Z.
+    check("TO_TIMESTAMP_LTZ(ms, 0)", "", Value::Ts(1_700_000_000_000));
+    check("TO_TIMESTAMP_LTZ(ms, 3)", "", Value::Ts(1_700_000_000));
+    check(
+        "DATE_FORMAT(TO_TIMESTAMP_LTZ(ms, 0), 'yyyy-MM-dd HH:mm')",
+        "",
+        text("2023-11-14 22:13"),
+    );
+    // Numeric FLOOR/CEIL still work (sqlparser parses them as the same node).
+    check("FLOOR(n / 2.0)", "", Value::Float(3.0));
+    check("CEIL(n / 2.0)", "", Value::Float(4.0));
+}
+
+#[test]
+fn string_functions() {
+    check("SUBSTRING(s FROM 2 FOR 3)", "freshet", text("res"));
+    check("SUBSTRING(s FROM 5)", "freshet", text("het"));
+    check("SUBSTR(s, 2, 3)", "freshet", text("res"));
+    check("SUBSTRING(s, -3)", "freshet", text("het"));
+    check("CHAR_LENGTH(s)", "héllo", Value::Int(5));
+    check("TRIM(s)", "  a b  ", text("a b"));
+    check("TRIM(LEADING 'x' FROM s)", "xxaxx", text("axx"));
+    check("TRIM(TRAILING 'x' FROM s)", "xxaxx", text("xxa"));
+    check("TRIM(BOTH 'x' FROM s)", "xxaxx", text("a"));
+    check("LTRIM(s)", "  a ", text("a "));
+    check("REPLACE(s, 'e', 'E')", "freshet", text("frEshEt"));
+    check("CONCAT(s, '-', CAST(n AS STRING))", "a", text("a-7"));
+    check("POSITION('sh' IN s)", "freshet", Value::Int(4));
+    check("POSITION('x' IN s)", "freshet", Value::Int(0));
+    check("SPLIT_INDEX(s, ',', 1)", "a,b,c", text("b"));
+    check("SPLIT_INDEX(s, ',', 3)", "a,b,c", Value::Null);
+    check("UPPER(SUBSTRING(s FROM 1 FOR 1))", "freshet", text("F"));
+}
+
+#[test]
+fn null_in_null_out() {
+    for e in [
+        "CHAR_LENGTH(s)",
+        "SUBSTRING(s FROM 2 FOR 3)",
+        "TRIM(s)",
+        "REPLACE(s, 'a', 'b')",
+        "POSITION('a' IN s)",
+        "SPLIT_INDEX(s, ',', 0)",
+        "CONCAT(s, 'x')",
+    ] {
+        assert_eq!(eval_on(e, Value::Null).0, Value::Null, "{e}");
+    }
+    // An empty string is not NULL; a negative length is.
+    check("CHAR_LENGTH(s)", "", Value::Int(0));
+    check("SUBSTRING(s FROM 2 FOR -1)", "abc", Value::Null);
+}
+
+#[test]
+fn keys_display_like_sql() {
+    assert_eq!(
+        eval("FLOOR(rowtime TO HOUR)", "").1,
+        "FLOOR(rowtime TO HOUR)"
+    );
+    assert_eq!(eval("EXTRACT(DOW FROM t)", "").1, "EXTRACT(DOW FROM t)");
+    assert_eq!(eval("POSITION('a' IN s)", "").1, "POSITION('a' IN s)");
+}
