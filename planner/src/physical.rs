@@ -5,8 +5,10 @@
 //! index-based [`Expr`]s:
 //! - window: `filter → key → window aggregate → having → project → sinks`;
 //! - OVER: `filter → partition key → over aggregate → project → sinks`;
-//! - stateless: `filter → project → sinks`. No timely types appear here;
-//! `dataflow::render` is the only place that turns this into operators.
+//! - stateless: `filter → project → sinks`.
+//!
+//! No timely types appear here; `dataflow::render` is the only place that turns this into
+//! operators.
 
 use std::fmt::{self, Write};
 use std::path::PathBuf;
