@@ -73,7 +73,8 @@ fn feature_rows(dir: &Path) -> Vec<Value> {
     rows
 }
 
-/// The latest revision of each (feature, key, window), with `revision` removed.
+/// The latest revision of each (feature, key, window), with `revision` removed. Key
+/// columns are the text columns (arrays, like numbers, are values).
 fn finals(rows: Vec<Value>) -> Vec<Value> {
     let mut latest: BTreeMap<String, (u64, Value)> = BTreeMap::new();
     for mut r in rows {
@@ -81,7 +82,7 @@ fn finals(rows: Vec<Value>) -> Vec<Value> {
         let rev = obj.remove("revision").unwrap().as_u64().unwrap();
         let key = obj
             .iter()
-            .filter(|(k, v)| !v.is_number() || k.starts_with("window"))
+            .filter(|(k, v)| !(v.is_number() || v.is_array()) || k.starts_with("window"))
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(",");

@@ -114,6 +114,8 @@ fn field(v: &Value) -> Option<String> {
     match v {
         Value::Null => None,
         Value::Str(s) => Some(s.to_string()),
+        // Arrays (TOP, ARRAY_AGG) are stored as their JSON text.
+        Value::List(_) => Some(v.to_json()),
         other => Some(other.to_string()),
     }
 }

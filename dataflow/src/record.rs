@@ -27,6 +27,19 @@ pub struct PartialAggregate {
     pub accs: SmallVec<[Acc; 2]>,
 }
 
+/// A source row on its way to an OVER aggregate (exchanged by the hash of its partition
+/// key).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OverInput {
+    /// Partition key: the values of the PARTITION BY expressions.
+    pub key: Key,
+    /// Event time, ms.
+    pub time: u64,
+    /// One value per OVER aggregate argument (NULL for `COUNT(*)`), then the values of the
+    /// carried source columns (`OverSpec::carried`), in that order.
+    pub values: SmallVec<[Value; 4]>,
+}
+
 /// One emission of a feature value for a (key, window).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FeatureRow {

@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! Source[s] ──(per feature: filter, key, args)──▶ Exchange(hash key) ▶ Window[f] ─▶ Sink[k]
+//!          ├──(OVER: filter, partition, row)───▶ Exchange(hash key) ▶ Over[f] ───▶ Sink[k]
+//!          ├──(stateless: filter, project)───────────────────────────────────────▶ Sink[k]
 //!          └──────────── dead letters ──────────▶ Exchange(worker 0) ▶ DeadLetter
 //! ```
 
@@ -12,10 +14,12 @@ use timely::dataflow::Scope;
 
 use connectors::file::source::ReadMode;
 use planner::job::SinkConnector;
+use planner::physical::FeatureKind;
 use planner::Plan;
 
+use crate::operators::over::OverAggregate;
 use crate::operators::sink::{SinkDeadLetters, SinkRows, SinkStore};
-use crate::operators::source::source;
+use crate::operators::source::{source, FeatureStream};
 use crate::operators::window::{EmitPolicy, WindowAggregate};
 use crate::state::RunState;
 
@@ -72,7 +76,8 @@ pub fn render(
 ) {
     let mut rows = Vec::new();
     let mut dead_letters = Vec::new();
-    let mut by_feature = vec![None; plan.features.len()];
+    let mut by_feature: Vec<Option<FeatureStream>> =
+        (0..plan.features.len()).map(|_| None).collect();
     for (si, sp) in plan.sources.iter().enumerate() {
         let ids: Vec<usize> = (0..plan.features.len())
             .filter(|&f| plan.features[f].source == si)
@@ -81,10 +86,12 @@ pub fn render(
             continue;
         }
         let feats: Vec<_> = ids.iter().map(|&f| plan.features[f].clone()).collect();
+        let feature_ids: Vec<u32> = ids.iter().map(|&f| f as u32).collect();
         let streams = source(
             scope,
             sp,
             &feats,
+            &feature_ids,
             mode.read_mode(),
             tuning.batch_bytes,
             &plan.infra,
@@ -97,12 +104,12 @@ pub fn render(
     }
     for (fi, stream) in by_feature.into_iter().enumerate() {
         let stream = stream.expect("every feature reads a source");
-        rows.push(stream.window_aggregate(
-            fi as u32,
-            &plan.features[fi],
-            mode.policy(),
-            Arc::clone(state),
-        ));
+        let (f, policy) = (&plan.features[fi], mode.policy());
+        rows.push(match stream {
+            FeatureStream::Window(s) => s.window_aggregate(fi as u32, f, policy, Arc::clone(state)),
+            FeatureStream::Over(s) => s.over_aggregate(fi as u32, f, policy, Arc::clone(state)),
+            FeatureStream::Rows(s) => s,
+        });
     }
     for (k, sink) in plan.sinks.iter().enumerate() {
         let inputs: Vec<_> = plan
@@ -148,12 +155,32 @@ pub fn describe(plan: &Plan) -> Vec<String> {
     }
     for f in &plan.features {
         let keys: Vec<String> = f.keys.iter().map(|k| k.expr.to_string()).collect();
+        let lateness = planner::duration::format_duration_ms(f.allowed_lateness_ms);
+        match &f.kind {
+            FeatureKind::Window => {}
+            FeatureKind::Over(o) => {
+                out.push(format!(
+                    "  Exchange hash([{}]) ─▶ Over[{}] unary_frontier {} lateness={lateness} (stream: emit each row when the watermark passes it, correct later rows whose frame holds a late row until row+lateness; backfill: emit once at row+lateness)",
+                    keys.join(", "),
+                    f.name,
+                    o.frame,
+                ));
+                continue;
+            }
+            FeatureKind::Stateless => {
+                out.push(format!(
+                    "  Source[...] ─▶ {} stateless (rows emitted by the source as read)",
+                    f.name
+                ));
+                continue;
+            }
+        }
         out.push(format!(
             "  Exchange hash([{}]) ─▶ Window[{}] unary_frontier {} lateness={} (stream: emit at end, correct until end+lateness; backfill: emit once at end+lateness)",
             keys.join(", "),
             f.name,
             f.window,
-            planner::duration::format_duration_ms(f.allowed_lateness_ms)
+            lateness
         ));
     }
     for (k, s) in plan.sinks.iter().enumerate() {

@@ -506,7 +506,8 @@ pub fn cast(v: Value, to: DataType) -> Value {
         | (v @ Value::Int(_), DataType::Int)
         | (v @ Value::Float(_), DataType::Float)
         | (v @ Value::Bool(_), DataType::Bool)
-        | (v @ Value::Ts(_), DataType::Timestamp) => v,
+        | (v @ Value::Ts(_), DataType::Timestamp)
+        | (v @ Value::List(_), DataType::Array) => v,
         (Value::Int(i), DataType::Float) => Value::Float(i as f64),
         (Value::Float(f), DataType::Int) if f.is_finite() => Value::Int(f.trunc() as i64),
         (Value::Int(i) | Value::Ts(i), DataType::Timestamp | DataType::Int) => {
@@ -541,6 +542,7 @@ fn to_text(v: &Value) -> CompactString {
         Value::Float(f) => f.to_compact_string(),
         Value::Bool(b) => if *b { "true" } else { "false" }.into(),
         Value::Null => CompactString::default(),
+        Value::List(_) => v.to_json().into(),
     }
 }
 

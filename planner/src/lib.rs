@@ -15,6 +15,7 @@ pub mod error;
 pub mod expr;
 pub mod job;
 pub mod logical;
+pub mod over;
 pub mod physical;
 pub mod plan;
 pub mod scalar;

@@ -2,8 +2,8 @@
 //!
 //! It differs from the physical plan in shape, not meaning: the logical plan is a tree of
 //! relational operators per feature; the physical plan is a fixed pipeline per feature
-//! (source → filter → key → window aggregate → project → sinks) with the time semantics
-//! (watermarks, panes, lateness) made explicit.
+//! (source → filter → key → window aggregate → project → sinks, or its OVER and stateless
+//! variants) with the time semantics (watermarks, panes, lateness) made explicit.
 
 use std::fmt::{self, Write};
 
@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::aggregate::AggCall;
 use crate::duration::format_duration_ms;
 use crate::expr::Expr;
+use crate::over::OverSpec;
 use crate::types::DataType;
 use crate::window::Window;
 
@@ -66,6 +67,18 @@ pub enum LogicalPlan {
         /// Allowed lateness, ms.
         allowed_lateness_ms: u64,
     },
+    /// Per-row aggregates over the preceding rows of each row's partition (OVER).
+    /// Output columns: the input's columns, then the aggregates.
+    OverAggregate {
+        /// Input.
+        input: Box<LogicalPlan>,
+        /// Event-time column the rows are ordered by.
+        time_column: String,
+        /// Window, partition keys and aggregates.
+        over: OverSpec,
+        /// Allowed lateness, ms.
+        allowed_lateness_ms: u64,
+    },
     /// Compute output columns.
     Project {
         /// Input.
@@ -114,6 +127,19 @@ impl LogicalPlan {
                     format_duration_ms(*allowed_lateness_ms),
                     ks.join(", "),
                     as_.join(", ")
+                )?;
+                input.render(depth + 1, out)
+            }
+            LogicalPlan::OverAggregate {
+                input,
+                time_column,
+                over,
+                allowed_lateness_ms,
+            } => {
+                writeln!(
+                    out,
+                    "{pad}OverAggregate {over} time={time_column} lateness={}",
+                    format_duration_ms(*allowed_lateness_ms)
                 )?;
                 input.render(depth + 1, out)
             }

@@ -1,9 +1,14 @@
 //! The physical plan: plain data describing exactly what the dataflow builds.
 //!
 //! Per source: which columns to decode (projection pushdown) and how watermarks are made.
-//! Per feature: a fixed pipeline `filter → key → window aggregate → having → project →
-//! sinks`, with all expressions as index-based [`Expr`]s. No timely types appear here;
-//! `dataflow::render` is the only place that turns this into operators.
+//! Per feature, one of three fixed pipelines ([`FeatureKind`]), with all expressions as
+//! index-based [`Expr`]s:
+//! - window: `filter → key → window aggregate → having → project → sinks`;
+//! - OVER: `filter → partition key → over aggregate → project → sinks`;
+//! - stateless: `filter → project → sinks`.
+//!
+//! No timely types appear here; `dataflow::render` is the only place that turns this into
+//! operators.
 
 use std::fmt::{self, Write};
 use std::path::PathBuf;
@@ -15,6 +20,7 @@ use crate::duration::format_duration_ms;
 use crate::expr::Expr;
 use crate::job::{Infra, OnError, Sink, SinkConnector, Source};
 use crate::logical::NamedExpr;
+use crate::over::OverSpec;
 use crate::types::DataType;
 use crate::window::Window;
 
@@ -27,6 +33,22 @@ pub struct SourcePlan {
     pub needed: Vec<bool>,
 }
 
+/// What a feature computes.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FeatureKind {
+    /// A group-window aggregate: `keys`, `aggs`, `window` and `having` apply; outputs are
+    /// over the aggregate row `[keys.., window_start, window_end, aggs..]`.
+    Window,
+    /// Per-row OVER aggregates; outputs are over `[source row.., over aggs..]`
+    /// (see [`OverSpec`]). `keys` are the PARTITION BY expressions; `aggs`, `having` are
+    /// empty and `window` is unused.
+    Over(OverSpec),
+    /// Filter and project only; outputs are over the source row. `keys`, `aggs` and
+    /// `having` are empty and `window` is unused. The upsert key is the first output.
+    Stateless,
+}
+
 /// One feature's pipeline.
 #[derive(Clone, Debug, Serialize)]
 pub struct FeaturePlan {
@@ -34,6 +56,8 @@ pub struct FeaturePlan {
     pub name: String,
     /// Feature version.
     pub version: u32,
+    /// Window, OVER or stateless.
+    pub kind: FeatureKind,
     /// Index into [`Plan::sources`].
     pub source: usize,
     /// Row filter over source rows (WHERE).
@@ -42,7 +66,7 @@ pub struct FeaturePlan {
     pub keys: Vec<NamedExpr>,
     /// Aggregates; arguments over source rows.
     pub aggs: Vec<AggCall>,
-    /// Event-time window.
+    /// Event-time window (window features only).
     pub window: Window,
     /// Event-time column of the source.
     pub event_time: usize,
@@ -64,11 +88,20 @@ impl FeaturePlan {
 
     /// Selected columns other than the window bounds (which every output row carries).
     pub fn value_outputs(&self) -> impl Iterator<Item = &NamedExpr> {
+        let window = matches!(self.kind, FeatureKind::Window);
         let (ws, we) = (self.keys.len(), self.keys.len() + 1);
         self.outputs.iter().filter(move |o| {
-            !matches!(&o.expr, Expr::Column { index, .. } if (*index == ws || *index == we)
-                && (o.name.eq_ignore_ascii_case("window_start") || o.name.eq_ignore_ascii_case("window_end")))
+            !(window && matches!(&o.expr, Expr::Column { index, .. } if (*index == ws || *index == we)
+                && (o.name.eq_ignore_ascii_case("window_start") || o.name.eq_ignore_ascii_case("window_end"))))
         })
+    }
+
+    /// The OVER window, for OVER features.
+    pub fn over(&self) -> Option<&OverSpec> {
+        match &self.kind {
+            FeatureKind::Over(o) => Some(o),
+            _ => None,
+        }
     }
 }
 
@@ -122,18 +155,40 @@ impl fmt::Display for Plan {
                 writeln!(s, "  Filter {p}").map_err(|_| fmt::Error)?;
             }
             let keys: Vec<String> = feat.keys.iter().map(|k| k.expr.to_string()).collect();
-            writeln!(s, "  Exchange hash([{}])", keys.join(", ")).map_err(|_| fmt::Error)?;
-            let aggs: Vec<String> = feat.aggs.iter().map(|a| a.to_string()).collect();
-            writeln!(
-                s,
-                "  WindowAggregate {} lateness={} state=per_pane emit=[stream: at end, corrections until end+lateness; backfill: once at end+lateness] aggs=[{}]",
-                feat.window,
-                format_duration_ms(feat.allowed_lateness_ms),
-                aggs.join(", ")
-            )
-            .map_err(|_| fmt::Error)?;
-            if let Some(h) = &feat.having {
-                writeln!(s, "  Having {h}").map_err(|_| fmt::Error)?;
+            let lateness = format_duration_ms(feat.allowed_lateness_ms);
+            match &feat.kind {
+                FeatureKind::Window => {
+                    writeln!(s, "  Exchange hash([{}])", keys.join(", "))
+                        .map_err(|_| fmt::Error)?;
+                    let aggs: Vec<String> = feat.aggs.iter().map(|a| a.to_string()).collect();
+                    writeln!(
+                        s,
+                        "  WindowAggregate {} lateness={} state=per_pane emit=[stream: at end, corrections until end+lateness; backfill: once at end+lateness] aggs=[{}]",
+                        feat.window,
+                        lateness,
+                        aggs.join(", ")
+                    )
+                    .map_err(|_| fmt::Error)?;
+                    if let Some(h) = &feat.having {
+                        writeln!(s, "  Having {h}").map_err(|_| fmt::Error)?;
+                    }
+                }
+                FeatureKind::Over(over) => {
+                    writeln!(s, "  Exchange hash([{}])", keys.join(", "))
+                        .map_err(|_| fmt::Error)?;
+                    writeln!(
+                        s,
+                        "  OverAggregate {over} lateness={lateness} state=rows_in_frame+lateness emit=[stream: each row once the watermark passes its time, corrections of later rows whose frame holds a late row until row+lateness; backfill: each row once at row+lateness]"
+                    )
+                    .map_err(|_| fmt::Error)?;
+                }
+                FeatureKind::Stateless => {
+                    writeln!(
+                        s,
+                        "  Stateless emit=[each row as it is read; no state, no lateness]"
+                    )
+                    .map_err(|_| fmt::Error)?;
+                }
             }
             let outs: Vec<String> = feat
                 .outputs
@@ -146,9 +201,17 @@ impl fmt::Display for Plan {
                 .iter()
                 .map(|i| self.sinks[*i].name.as_str())
                 .collect();
+            let upsert = match &feat.kind {
+                FeatureKind::Window => "keys, window".to_string(),
+                FeatureKind::Over(_) => "partition keys, row time".to_string(),
+                FeatureKind::Stateless => format!(
+                    "{}, row time",
+                    feat.outputs.first().map_or("", |o| o.name.as_str())
+                ),
+            };
             writeln!(
                 s,
-                "  Sink [{}] upsert_key=(feature, version, keys, window)",
+                "  Sink [{}] upsert_key=(feature, version, {upsert})",
                 sinks.join(", ")
             )
             .map_err(|_| fmt::Error)?;
@@ -189,10 +252,17 @@ pub fn on_error_name(o: OnError) -> &'static str {
 /// The type of a feature's value column, if it has exactly one non-key, non-window column.
 pub fn single_value_type(f: &FeaturePlan) -> Option<DataType> {
     let nk = f.keys.len();
-    let vals: Vec<&NamedExpr> = f
-        .value_outputs()
-        .filter(|o| !matches!(&o.expr, Expr::Column { index, .. } if *index < nk))
-        .collect();
+    let vals: Vec<&NamedExpr> = match &f.kind {
+        FeatureKind::Window => f
+            .value_outputs()
+            .filter(|o| !matches!(&o.expr, Expr::Column { index, .. } if *index < nk))
+            .collect(),
+        FeatureKind::Over(_) => f
+            .value_outputs()
+            .filter(|o| !f.keys.iter().any(|k| k.expr == o.expr))
+            .collect(),
+        FeatureKind::Stateless => f.value_outputs().skip(1).collect(),
+    };
     match vals.as_slice() {
         [one] => Some(one.ty),
         _ => None,

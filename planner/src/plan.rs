@@ -6,9 +6,10 @@ use serde::Serialize;
 use crate::error::{Diagnostic, Diagnostics, ErrorKind};
 use crate::job::Job;
 use crate::logical::LogicalPlan;
-use crate::physical::{single_value_type, FeaturePlan, Plan, SourcePlan};
+use crate::physical::{single_value_type, FeatureKind, FeaturePlan, Plan, SourcePlan};
 use crate::sql::plan_feature;
 use crate::types::DataType;
+use crate::window::Window;
 
 /// A feature's logical plan.
 #[derive(Clone, Debug, Serialize)]
@@ -72,6 +73,19 @@ pub fn plan_job(job: &Job) -> Result<PlannedJob, Diagnostics> {
                     .iter()
                     .filter_map(|a| a.arg.as_ref())
                     .for_each(|a| a.columns(&mut cols));
+                match &f.kind {
+                    FeatureKind::Window => {}
+                    FeatureKind::Over(o) => {
+                        o.aggs
+                            .iter()
+                            .filter_map(|a| a.arg.as_ref())
+                            .for_each(|a| a.columns(&mut cols));
+                        cols.extend(&o.carried);
+                    }
+                    FeatureKind::Stateless => {
+                        f.outputs.iter().for_each(|o| o.expr.columns(&mut cols))
+                    }
+                }
                 for c in cols {
                     needed[c] = true;
                 }
@@ -123,41 +137,48 @@ fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagno
     else {
         return Err(unsupported());
     };
-    let (agg, having) = match input.as_ref() {
-        LogicalPlan::Filter { input, predicate } => (input.as_ref(), Some(predicate.clone())),
-        other => (other, None),
-    };
-    let LogicalPlan::WindowAggregate {
-        input,
-        window,
-        keys,
-        aggs,
-        allowed_lateness_ms,
-        ..
-    } = agg
-    else {
-        return Err(unsupported());
-    };
-    let (scan, filter) = match input.as_ref() {
-        LogicalPlan::Filter { input, predicate } => (input.as_ref(), Some(predicate.clone())),
-        other => (other, None),
-    };
-    let LogicalPlan::Scan { source, .. } = scan else {
-        return Err(unsupported());
-    };
-    let phys = FeaturePlan {
+    let base = |source: usize, filter: Option<crate::expr::Expr>| FeaturePlan {
         name: feature.name.clone(),
         version: feature.version,
-        source: *source,
+        kind: FeatureKind::Stateless,
+        source,
         filter,
-        keys: keys.clone(),
-        aggs: aggs.clone(),
-        window: *window,
-        event_time: job.sources[*source].event_time,
-        allowed_lateness_ms: *allowed_lateness_ms,
-        having,
+        keys: Vec::new(),
+        aggs: Vec::new(),
+        // Unused by OVER and stateless features.
+        window: Window::tumble(1),
+        event_time: job.sources[source].event_time,
+        allowed_lateness_ms: feature.allowed_lateness_ms,
+        having: None,
         outputs: outputs.clone(),
         sinks: feature.sinks.clone(),
+    };
+    let scan_filter = |p: &LogicalPlan| -> Option<(usize, Option<crate::expr::Expr>)> {
+        let (scan, filter) = match p {
+            LogicalPlan::Filter { input, predicate } => (input.as_ref(), Some(predicate.clone())),
+            other => (other, None),
+        };
+        match scan {
+            LogicalPlan::Scan { source, .. } => Some((*source, filter)),
+            _ => None,
+        }
+    };
+    let phys = match input.as_ref() {
+        // Project(OverAggregate(Filter?(Scan))).
+        LogicalPlan::OverAggregate { input, over, .. } => {
+            let (source, filter) = scan_filter(input).ok_or_else(unsupported)?;
+            FeaturePlan {
+                kind: FeatureKind::Over(over.clone()),
+                keys: over.keys.clone(),
+                ..base(source, filter)
+            }
+        }
+        // Project(Filter?(Scan)): stateless.
+        p if scan_filter(p).is_some() => {
+            let (source, filter) = scan_filter(p).expect("checked");
+            base(source, filter)
+        }
+        _ => lower_window(input, outputs, feature, job).ok_or_else(unsupported)?,
     };
     if let (Some(declared), Some(actual)) = (feature.value_type, single_value_type(&phys)) {
         let compatible =
@@ -181,4 +202,50 @@ fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagno
         }
     }
     Ok(phys)
+}
+
+/// `Filter?(WindowAggregate(Filter?(Scan)))` under the final projection.
+fn lower_window(
+    input: &LogicalPlan,
+    outputs: &[crate::logical::NamedExpr],
+    feature: &crate::job::Feature,
+    job: &Job,
+) -> Option<FeaturePlan> {
+    let (agg, having) = match input {
+        LogicalPlan::Filter { input, predicate } => (input.as_ref(), Some(predicate.clone())),
+        other => (other, None),
+    };
+    let LogicalPlan::WindowAggregate {
+        input,
+        window,
+        keys,
+        aggs,
+        allowed_lateness_ms,
+        ..
+    } = agg
+    else {
+        return None;
+    };
+    let (scan, filter) = match input.as_ref() {
+        LogicalPlan::Filter { input, predicate } => (input.as_ref(), Some(predicate.clone())),
+        other => (other, None),
+    };
+    let LogicalPlan::Scan { source, .. } = scan else {
+        return None;
+    };
+    Some(FeaturePlan {
+        name: feature.name.clone(),
+        version: feature.version,
+        kind: FeatureKind::Window,
+        source: *source,
+        filter,
+        keys: keys.clone(),
+        aggs: aggs.clone(),
+        window: *window,
+        event_time: job.sources[*source].event_time,
+        allowed_lateness_ms: *allowed_lateness_ms,
+        having,
+        outputs: outputs.to_vec(),
+        sinks: feature.sinks.clone(),
+    })
 }

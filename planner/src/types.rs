@@ -7,6 +7,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,8 @@ pub enum DataType {
     Bool,
     /// Event-time instant, epoch milliseconds (input: epoch ms or RFC 3339).
     Timestamp,
+    /// An array of values (the result of `TOP`/`LAST_N`/`ARRAY_AGG`); not a schema type.
+    Array,
 }
 
 impl DataType {
@@ -48,6 +51,7 @@ impl DataType {
             DataType::Float => "float",
             DataType::Bool => "bool",
             DataType::Timestamp => "timestamp",
+            DataType::Array => "array",
         }
     }
 
@@ -79,6 +83,8 @@ pub enum Value {
     Str(CompactString),
     /// Epoch milliseconds.
     Ts(i64),
+    /// An array (shared, cheap to clone); JSON sinks write it as a JSON array.
+    List(Arc<[Value]>),
 }
 
 impl Value {
@@ -109,6 +115,25 @@ impl Value {
         }
     }
 
+    /// The value as JSON text: arrays as JSON arrays, timestamps as epoch milliseconds,
+    /// non-finite floats as `null`.
+    pub fn to_json(&self) -> String {
+        match self {
+            Value::Null => "null".into(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) | Value::Ts(i) => i.to_string(),
+            Value::Float(f) if f.is_finite() => {
+                serde_json::Number::from_f64(*f).map_or_else(|| "null".into(), |n| n.to_string())
+            }
+            Value::Float(_) => "null".into(),
+            Value::Str(s) => serde_json::Value::String(s.to_string()).to_string(),
+            Value::List(l) => {
+                let items: Vec<String> = l.iter().map(Value::to_json).collect();
+                format!("[{}]", items.join(","))
+            }
+        }
+    }
+
     fn rank(&self) -> u8 {
         match self {
             Value::Null => 0,
@@ -116,6 +141,7 @@ impl Value {
             // Numbers and timestamps (epoch ms) compare with each other by value.
             Value::Int(_) | Value::Float(_) | Value::Ts(_) => 2,
             Value::Str(_) => 4,
+            Value::List(_) => 5,
         }
     }
 }
@@ -149,6 +175,7 @@ impl Ord for Value {
             (Int(a) | Ts(a), Float(b)) => (*a as f64).total_cmp(b),
             (Float(a), Int(b) | Ts(b)) => a.total_cmp(&(*b as f64)),
             (Str(a), Str(b)) => a.cmp(b),
+            (List(a), List(b)) => a.iter().cmp(b.iter()),
             _ => self.rank().cmp(&other.rank()),
         }
     }
@@ -164,6 +191,11 @@ impl Hash for Value {
             Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => state.write_i64(*f as i64),
             Value::Float(f) => state.write_u64(f.to_bits()),
             Value::Str(s) => state.write(s.as_bytes()),
+            Value::List(l) => {
+                state.write_u8(5);
+                state.write_usize(l.len());
+                l.iter().for_each(|v| v.hash(state));
+            }
         }
     }
 }
@@ -177,6 +209,16 @@ impl fmt::Display for Value {
             Value::Float(x) => write!(f, "{x:?}"),
             Value::Str(s) => write!(f, "'{}'", s.replace('\'', "''")),
             Value::Ts(t) => write!(f, "TIMESTAMP {t}"),
+            Value::List(l) => {
+                f.write_str("ARRAY[")?;
+                for (i, v) in l.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
         }
     }
 }

@@ -110,6 +110,8 @@ pub fn attribute(v: &Value) -> AttributeValue {
         Value::Float(f) if f.is_finite() => AttributeValue::N(f.to_string()),
         Value::Float(_) => AttributeValue::Null(true),
         Value::Str(s) => AttributeValue::S(s.to_string()),
+        // Arrays (TOP, ARRAY_AGG) are stored as a DynamoDB list, element by element.
+        Value::List(l) => AttributeValue::L(l.iter().map(attribute).collect()),
     }
 }
 

@@ -50,6 +50,16 @@ pub fn value(out: &mut Vec<u8>, v: &Value) {
         }
         Value::Float(_) => out.extend_from_slice(b"null"),
         Value::Str(s) => string(out, s),
+        Value::List(l) => {
+            out.push(b'[');
+            for (i, x) in l.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                value(out, x);
+            }
+            out.push(b']');
+        }
     }
 }
 
@@ -76,8 +86,15 @@ mod tests {
         out.push(b',');
         key(&mut out, "n");
         value(&mut out, &Value::Float(f64::NAN));
+        out.push(b',');
+        key(&mut out, "l");
+        value(
+            &mut out,
+            &Value::List(vec![Value::Str("x".into()), Value::Int(2), Value::Null].into()),
+        );
         out.push(b'}');
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["l"], serde_json::json!(["x", 2, null]));
         assert_eq!(v["s"], "a\"b\\c\n\u{1}é");
         assert_eq!(v["f"], 0.1);
         assert!(v["n"].is_null());

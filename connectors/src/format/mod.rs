@@ -166,6 +166,8 @@ pub(crate) fn value_from_text(col: &Column, text: &str) -> Result<Value, RecordE
                 })?,
             )
         }
+        // Not a schema type (DataType::parse never returns it).
+        DataType::Array => return Err(wrong()),
     })
 }
 

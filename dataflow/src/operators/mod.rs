@@ -1,5 +1,6 @@
 //! The operators freshet renders, one per file.
 
+pub mod over;
 pub mod sink;
 pub mod source;
 pub mod window;

@@ -1,7 +1,9 @@
 //! `Source[...]`: reads a source's share of input on each worker, decodes records, and runs
 //! every feature's stateless prefix (WHERE, grouping key, aggregate arguments) in one pass,
 //! so features reading the same source share one scan. One output per feature, plus dead
-//! letters.
+//! letters: partial aggregates for window features, [`OverInput`] rows for OVER features,
+//! and finished [`FeatureRow`]s for stateless features (their whole pipeline runs here, as
+//! each row is read).
 //!
 //! Time: the operator holds a capability at its watermark (max event time read so far minus
 //! the source's `watermark_delay`), so downstream frontiers are the global watermark (the
@@ -30,30 +32,53 @@ use timely::dataflow::{Scope, Stream};
 use connectors::source::{Item, LineId, Poll, ReadMode, RecordSource, Watermarks};
 use connectors::{Decoder, RecordError};
 use planner::job::{Infra, OnError, SourceConnector};
+use planner::physical::FeatureKind;
 use planner::types::Value;
 use planner::{FeaturePlan, SourcePlan};
 
 use crate::accumulator::Acc;
 use crate::operators::window::on_time_cut;
-use crate::record::{DeadLetter, Key, PartialAggregate};
+use crate::record::{DeadLetter, FeatureRow, Key, OverInput, PartialAggregate};
 use crate::state::RunState;
 
 /// How often an idle following source polls for new data.
 const IDLE_POLL: Duration = Duration::from_millis(50);
 
+/// A source's output for one feature.
+pub enum FeatureStream<'s> {
+    /// Partial aggregates for a window feature.
+    Window(Stream<'s, u64, Vec<PartialAggregate>>),
+    /// Rows for an OVER feature.
+    Over(Stream<'s, u64, Vec<OverInput>>),
+    /// Finished rows of a stateless feature.
+    Rows(Stream<'s, u64, Vec<FeatureRow>>),
+}
+
+type Out<T> = OutputBuilder<u64, CapacityContainerBuilder<Vec<T>>>;
+
+/// A feature's output port and the batch's records for it.
+enum FeatureOut {
+    Window(Out<PartialAggregate>),
+    Over(Out<OverInput>, Vec<OverInput>),
+    Rows(Out<FeatureRow>, Vec<FeatureRow>),
+}
+
 /// The streams a source produces.
 pub struct SourceStreams<'s> {
     /// One per feature given, in order.
-    pub features: Vec<Stream<'s, u64, Vec<PartialAggregate>>>,
+    pub features: Vec<FeatureStream<'s>>,
     /// Undecodable and too-late records.
     pub dead_letters: Stream<'s, u64, Vec<DeadLetter>>,
 }
 
-/// Builds the source operator for `plan`, feeding `features` (all reading this source).
+/// Builds the source operator for `plan`, feeding `features` (all reading this source;
+/// `feature_ids`: their indices in the plan).
+#[allow(clippy::too_many_arguments)]
 pub fn source<'s>(
     scope: Scope<'s, u64>,
     plan: &SourcePlan,
     features: &[FeaturePlan],
+    feature_ids: &[u32],
     mode: ReadMode,
     batch_bytes: usize,
     infra: &Infra,
@@ -65,13 +90,24 @@ pub fn source<'s>(
     let activator = scope.activator_for(Rc::clone(&address));
     let mut outputs = Vec::new();
     let mut streams = Vec::new();
-    for _ in features {
-        let (o, s) = builder.new_output::<Vec<PartialAggregate>>();
-        outputs.push(OutputBuilder::<
-            u64,
-            CapacityContainerBuilder<Vec<PartialAggregate>>,
-        >::from(o));
-        streams.push(s);
+    for f in features {
+        match f.kind {
+            FeatureKind::Window => {
+                let (o, s) = builder.new_output::<Vec<PartialAggregate>>();
+                outputs.push(FeatureOut::Window(Out::from(o)));
+                streams.push(FeatureStream::Window(s));
+            }
+            FeatureKind::Over(_) => {
+                let (o, s) = builder.new_output::<Vec<OverInput>>();
+                outputs.push(FeatureOut::Over(Out::from(o), Vec::new()));
+                streams.push(FeatureStream::Over(s));
+            }
+            FeatureKind::Stateless => {
+                let (o, s) = builder.new_output::<Vec<FeatureRow>>();
+                outputs.push(FeatureOut::Rows(Out::from(o), Vec::new()));
+                streams.push(FeatureStream::Rows(s));
+            }
+        }
     }
     let (dlq_out, dlq_stream) = builder.new_output::<Vec<DeadLetter>>();
     let mut dlq_out =
@@ -80,6 +116,7 @@ pub fn source<'s>(
     let (worker, peers) = (scope.index(), scope.peers());
     let plan = plan.clone();
     let features: Vec<FeaturePlan> = features.to_vec();
+    let feature_ids: Vec<u32> = feature_ids.to_vec();
     let infra = infra.clone();
     builder.build(move |caps| {
         let mut caps = Some(caps);
@@ -184,6 +221,41 @@ pub fn source<'s>(
                                 continue;
                             }
                         }
+                        match (&f.kind, &mut outputs[fi]) {
+                            (FeatureKind::Window, _) => {}
+                            (FeatureKind::Over(o), FeatureOut::Over(_, buf)) => {
+                                // A row is on time while the watermark has not passed
+                                // its time plus the lateness.
+                                if t.saturating_add(1).saturating_add(f.allowed_lateness_ms) <= watermark {
+                                    late.push((id, String::from_utf8_lossy(line).into_owned(), fi));
+                                    continue;
+                                }
+                                let key: Key = f.keys.iter().map(|k| k.expr.eval(&row)).collect();
+                                let values = o
+                                    .aggs
+                                    .iter()
+                                    .map(|a| a.arg.as_ref().map_or(Value::Null, |e| e.eval(&row)))
+                                    .chain(o.carried.iter().map(|c| row[*c].clone()))
+                                    .collect();
+                                buf.push(OverInput { key, time: t, values });
+                                continue;
+                            }
+                            (FeatureKind::Stateless, FeatureOut::Rows(_, buf)) => {
+                                let values: SmallVec<[Value; 4]> =
+                                    f.outputs.iter().map(|o| o.expr.eval(&row)).collect();
+                                buf.push(FeatureRow {
+                                    feature: feature_ids[fi],
+                                    window_start: t as i64,
+                                    window_end: t as i64,
+                                    revision: 0,
+                                    key: values.iter().take(1).cloned().collect(),
+                                    values,
+                                    deleted: false,
+                                });
+                                continue;
+                            }
+                            _ => unreachable!("outputs follow the feature kinds"),
+                        }
                         // The first window of its pane the record is on time for; none: too late.
                         let pane = f.window.pane_of(t);
                         let Some(cut) = on_time_cut(&f.window, f.allowed_lateness_ms, pane, watermark) else {
@@ -203,13 +275,27 @@ pub fn source<'s>(
             });
             // Ship the batch's partial aggregates, stamped with the watermark before the batch.
             for ((combiner, out), cap) in combiners.iter_mut().zip(outputs.iter_mut()).zip(cs.iter()) {
-                if combiner.is_empty() {
-                    continue;
-                }
-                let mut handle = out.activate();
-                let mut session = handle.session(cap);
-                for ((key, pane, cut), accs) in combiner.drain() {
-                    session.give(PartialAggregate { key, pane, cut, accs });
+                match out {
+                    FeatureOut::Window(out) => {
+                        if combiner.is_empty() {
+                            continue;
+                        }
+                        let mut handle = out.activate();
+                        let mut session = handle.session(cap);
+                        for ((key, pane, cut), accs) in combiner.drain() {
+                            session.give(PartialAggregate { key, pane, cut, accs });
+                        }
+                    }
+                    FeatureOut::Over(out, buf) => {
+                        if !buf.is_empty() {
+                            out.activate().session(cap).give_iterator(buf.drain(..));
+                        }
+                    }
+                    FeatureOut::Rows(out, buf) => {
+                        if !buf.is_empty() {
+                            out.activate().session(cap).give_iterator(buf.drain(..));
+                        }
+                    }
                 }
             }
             RunState::add(&state.events_read, read);
@@ -261,17 +347,23 @@ pub fn source<'s>(
                     let origin = r.resolve(id);
                     let (file, line) = (origin.location, origin.position);
                     let f = &features[fi];
+                    let lateness = planner::duration::format_duration_ms(f.allowed_lateness_ms);
+                    let reason = match &f.kind {
+                        FeatureKind::Over(_) => format!(
+                            "too late for feature `{}`: the watermark had passed this row's event time plus allowed_lateness ({lateness})",
+                            f.name
+                        ),
+                        _ => format!(
+                            "too late for feature `{}`: the watermark had passed the end of every window of this event ({}) plus allowed_lateness ({lateness})",
+                            f.name, f.window
+                        ),
+                    };
                     session.give(DeadLetter {
                         kind: "too_late".into(),
                         source: plan.source.name.clone(),
                         file,
                         line,
-                        reason: format!(
-                            "too late for feature `{}`: the watermark had passed the end of every window of this event ({}) plus allowed_lateness ({})",
-                            f.name,
-                            f.window,
-                            planner::duration::format_duration_ms(f.allowed_lateness_ms)
-                        ),
+                        reason,
                         feature: Some(f.name.clone()),
                         record,
                     });

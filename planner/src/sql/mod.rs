@@ -20,7 +20,7 @@ use crate::logical::{LogicalPlan, NamedExpr};
 use crate::types::DataType;
 use crate::window::Window;
 
-use self::expr::{AggScope, Lowerer, RowScope};
+use self::expr::{AggScope, Lowerer, OverScope, RowScope};
 use self::functions::{function_args, function_name, interval_ms};
 
 /// The SQL text of a feature and where it sits in the job file.
@@ -66,7 +66,7 @@ impl SqlText<'_> {
 /// Plans one feature's SQL to a logical plan.
 pub fn plan_feature(job: &Job, feature: &Feature) -> Result<LogicalPlan, Diagnostic> {
     let sql = SqlText {
-        text: blank_tvf_table_keywords(&feature.sql),
+        text: rename_top_calls(&blank_tvf_table_keywords(&feature.sql)),
         job_path: &job.path,
         job_text: &job.text,
         line0: feature.sql_line,
@@ -200,6 +200,7 @@ impl Planner<'_> {
                 sql,
                 row: &row,
                 agg: None,
+                over: None,
                 clause: "WHERE",
             }
             .lower_predicate(w)?;
@@ -229,6 +230,26 @@ impl Planner<'_> {
                     .with_hint("list the grouping keys"))
             }
         };
+        // No GROUP BY: per-row OVER aggregates, or a stateless projection.
+        if group_exprs.is_empty() && tvf_window.is_none() {
+            let (mut over, mut plain_agg) = (false, false);
+            for item in &s.projection {
+                if let ast::SelectItem::UnnamedExpr(e)
+                | ast::SelectItem::ExprWithAlias { expr: e, .. } = item
+                {
+                    visit_functions(e, &mut |f| {
+                        if f.over.is_some() {
+                            over = true;
+                        } else if crate::aggregate::AggFunc::is_aggregate_name(&function_name(f)) {
+                            plain_agg = true;
+                        }
+                    });
+                }
+            }
+            if over || !plain_agg {
+                return self.select_rows(s, plan, &row, over, source_idx);
+            }
+        }
         let mut window: Option<GroupWindow> = None;
         let mut saw_bound = false;
         let mut keys = Vec::new();
@@ -271,6 +292,7 @@ impl Planner<'_> {
                 sql,
                 row: &row,
                 agg: None,
+                over: None,
                 clause: "GROUP BY",
             }
             .lower(g)?;
@@ -330,6 +352,7 @@ impl Planner<'_> {
                 sql,
                 row: &row,
                 agg: Some(&mut scope),
+                over: None,
                 clause: "SELECT",
             }
             .lower(e)?;
@@ -367,6 +390,7 @@ impl Planner<'_> {
                     sql,
                     row: &row,
                     agg: Some(&mut scope),
+                    over: None,
                     clause: "HAVING",
                 }
                 .lower_predicate(h)?,
@@ -397,6 +421,117 @@ impl Planner<'_> {
                 predicate,
             };
         }
+        Ok(LogicalPlan::Project {
+            input: Box::new(plan),
+            columns: outputs,
+        })
+    }
+
+    /// The SELECT of a query without GROUP BY: OVER aggregates per row (`over`), or a
+    /// stateless projection. Output columns are over `[source row.., over aggs..]`.
+    fn select_rows(
+        &self,
+        s: &ast::Select,
+        plan: LogicalPlan,
+        row: &RowScope,
+        over: bool,
+        source_idx: usize,
+    ) -> Result<LogicalPlan, Diagnostic> {
+        let sql = self.sql;
+        let here = s.select_token.0.span;
+        if let Some(h) = &s.having {
+            return Err(sql
+                .error(ErrorKind::Unsupported, h.span(), "HAVING needs GROUP BY")
+                .with_hint("filter rows in WHERE"));
+        }
+        let mut scope = OverScope {
+            spec: None,
+            aggs: Vec::new(),
+            source_width: row.columns.len(),
+        };
+        let mut outputs: Vec<NamedExpr> = Vec::new();
+        for (i, item) in s.projection.iter().enumerate() {
+            let (e, name) = match item {
+                ast::SelectItem::UnnamedExpr(e) => (e, derived_name(e, i)),
+                ast::SelectItem::ExprWithAlias { expr, alias } => (expr, alias.value.clone()),
+                other => {
+                    return Err(sql
+                        .error(
+                            ErrorKind::Unsupported,
+                            other.span(),
+                            "`*` is not supported in a feature query",
+                        )
+                        .with_hint("select the columns by name"))
+                }
+            };
+            let t = Lowerer {
+                sql,
+                row,
+                agg: None,
+                over: Some(&mut scope),
+                clause: "SELECT",
+            }
+            .lower(e)?;
+            if outputs.iter().any(|o| o.name.eq_ignore_ascii_case(&name)) {
+                return Err(sql
+                    .error(
+                        ErrorKind::Syntax,
+                        e.span(),
+                        format!("output column `{name}` is selected twice"),
+                    )
+                    .with_hint("give each selected column a distinct alias with AS"));
+            }
+            let lower = name.to_ascii_lowercase();
+            if matches!(
+                lower.as_str(),
+                "feature" | "version" | "revision" | "deleted" | "window_start" | "window_end"
+            ) {
+                return Err(sql
+                    .error(ErrorKind::Syntax, e.span(), format!("output column name `{name}` is reserved"))
+                    .with_detail("every output row carries feature, version, window_start, window_end (here: the row's event time) and revision")
+                    .with_hint("choose another alias with AS"));
+            }
+            outputs.push(NamedExpr {
+                name,
+                expr: t.expr,
+                ty: t.ty.unwrap_or(DataType::String),
+            });
+        }
+        let Some((_, frame, keys)) = scope.spec.take() else {
+            debug_assert!(!over, "an OVER call was lowered");
+            return Ok(LogicalPlan::Project {
+                input: Box::new(plan),
+                columns: outputs,
+            });
+        };
+        for k in &keys {
+            if !outputs.iter().any(|o| o.expr == k.expr) {
+                return Err(sql
+                    .error(ErrorKind::KeyNotSelected, here, format!("partition key `{}` is not selected", k.name))
+                    .with_detail("OVER rows are upserted by (feature, version, partition key, row time); without the key, rows of different partitions would overwrite each other")
+                    .with_hint(format!("add `{}` to SELECT (an alias is fine)", k.expr)));
+            }
+        }
+        let mut carried = Vec::new();
+        for o in &outputs {
+            o.expr.columns(&mut carried);
+        }
+        carried.retain(|c| *c < scope.source_width);
+        carried.sort_unstable();
+        carried.dedup();
+        let source = &self.job.sources[source_idx];
+        let plan = LogicalPlan::OverAggregate {
+            input: Box::new(plan),
+            time_column: source.columns[source.event_time].name.clone(),
+            over: crate::over::OverSpec {
+                keys,
+                frame,
+                aggs: scope.aggs,
+                carried,
+                source_width: scope.source_width,
+            },
+            allowed_lateness_ms: self.feature.allowed_lateness_ms,
+        };
         Ok(LogicalPlan::Project {
             input: Box::new(plan),
             columns: outputs,
@@ -575,6 +710,7 @@ impl Planner<'_> {
             sql,
             row,
             agg: None,
+            over: None,
             clause: "a window",
         }
         .lower(time_expr)?;
@@ -672,6 +808,69 @@ impl Planner<'_> {
     }
 }
 
+/// Calls `f` on every function call in `e` (not inside subqueries).
+fn visit_functions(e: &ast::Expr, f: &mut impl FnMut(&ast::Function)) {
+    use ast::Expr as E;
+    match e {
+        E::Function(func) => {
+            f(func);
+            if let ast::FunctionArguments::List(l) = &func.args {
+                for a in &l.args {
+                    if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) = a {
+                        visit_functions(x, f);
+                    }
+                }
+            }
+        }
+        E::BinaryOp { left, right, .. } => {
+            visit_functions(left, f);
+            visit_functions(right, f);
+        }
+        E::UnaryOp { expr, .. }
+        | E::Nested(expr)
+        | E::Cast { expr, .. }
+        | E::IsNull(expr)
+        | E::IsNotNull(expr)
+        | E::IsTrue(expr)
+        | E::IsFalse(expr) => visit_functions(expr, f),
+        E::In { expr, target, .. } => {
+            visit_functions(expr, f);
+            if let ast::InTarget::List(list) = target {
+                list.iter().for_each(|x| visit_functions(x, f));
+            }
+        }
+        E::Between {
+            expr, low, high, ..
+        } => {
+            visit_functions(expr, f);
+            visit_functions(low, f);
+            visit_functions(high, f);
+        }
+        E::Like { expr, pattern, .. } | E::ILike { expr, pattern, .. } => {
+            visit_functions(expr, f);
+            visit_functions(pattern, f);
+        }
+        E::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
+            if let Some(o) = operand {
+                visit_functions(o, f);
+            }
+            for cw in conditions {
+                visit_functions(&cw.condition, f);
+                visit_functions(&cw.result, f);
+            }
+            if let Some(x) = else_result {
+                visit_functions(x, f);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn derived_name(e: &ast::Expr, i: usize) -> String {
     match e {
         ast::Expr::Identifier(id) => id.value.clone(),
@@ -720,6 +919,47 @@ fn blank_tvf_table_keywords(sql: &str) -> String {
                     .unwrap_or(0);
             out.replace_range(start..start + 5, "     ");
         }
+    }
+    out
+}
+
+/// How `TOP(` calls are spelled for the parser (same length, so positions stay right):
+/// the generic dialect reads `TOP` after a comma as the end of a trailing-comma SELECT
+/// list (`SELECT TOP n` syntax). [`expr`] maps the name back.
+pub(crate) const TOP_FOR_PARSER: &str = "T0P";
+
+/// Renames unquoted `TOP` words followed by `(` to [`TOP_FOR_PARSER`].
+fn rename_top_calls(sql: &str) -> String {
+    let dialect = GenericDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize_with_location() else {
+        return sql.to_string();
+    };
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let mut out = sql.to_string();
+    for (i, t) in tokens.iter().enumerate() {
+        let Token::Word(w) = &t.token else { continue };
+        if !w.value.eq_ignore_ascii_case("TOP") || w.quote_style.is_some() {
+            continue;
+        }
+        let next = tokens[i + 1..]
+            .iter()
+            .find(|n| !matches!(n.token, Token::Whitespace(_)));
+        if !matches!(next.map(|n| &n.token), Some(Token::LParen)) {
+            continue;
+        }
+        let (line, col) = (t.span.start.line as usize, t.span.start.column as usize);
+        if line == 0 || line > line_starts.len() {
+            continue;
+        }
+        let start = line_starts[line - 1]
+            + sql[line_starts[line - 1]..]
+                .char_indices()
+                .nth(col - 1)
+                .map(|(b, _)| b)
+                .unwrap_or(0);
+        out.replace_range(start..start + 3, TOP_FOR_PARSER);
     }
     out
 }

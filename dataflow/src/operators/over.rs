@@ -1,0 +1,596 @@
+//! `Over[...]`: per-row OVER aggregates in event time, keyed by the partition key.
+//!
+//! Each partition keeps its rows sorted by (event time, values); rows of equal time are
+//! ordered by their values so the order never depends on arrival. Output rows are per
+//! (partition, event time): rows sharing a time share the upsert key, and the row emitted
+//! for that time is computed at the last of them (for RANGE frames all of them have the
+//! same aggregates anyway, as the frame holds every row of that time).
+//!
+//! Emission (`EmitPolicy::OnWatermark`, stream mode): the row(s) at time `t` are emitted
+//! when the frontier (the watermark) passes `t` (reaches `t + 1`). A row read later but
+//! within `allowed_lateness` (`t + 1 + lateness > watermark` when read; the source sends
+//! the others to the dead letters) is inserted at its place; its own output row is emitted
+//! at once, and every already emitted row of the partition whose frame now holds it (the
+//! rows up to `range` after it, or the `n` rows after it for ROWS frames, so in particular
+//! the partition's current value when it changed) is re-emitted with `revision + 1`.
+//!
+//! `EmitPolicy::Final` (backfill) emits each row once, when the frontier reaches
+//! `t + 1 + lateness`: every row that may still join its frame has arrived by then, so the
+//! values equal stream mode's after corrections.
+//!
+//! State: with `F` the frontier, no row older than `F - lateness` can be inserted or
+//! (re-)emitted any more, so a partition keeps only the rows from `F - lateness - range`
+//! on (RANGE frames), or the `n` rows before `F - lateness` and those after (ROWS frames,
+//! and RANGE frames whose aggregates are all `TOP`): memory is bounded by the frame and
+//! the lateness, not by history. (A ROWS frame reads the previous rows however old they
+//! are, so a partition keeps its last `n + 1` rows while the job runs.) Computing a row reads its frame: cost O(frame rows).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::Stream;
+
+use planner::over::{OverFrame, OverFunc, OverSpec};
+use planner::types::Value;
+use planner::FeaturePlan;
+
+use crate::accumulator::Acc;
+use crate::operators::window::{key_hash, EmitPolicy};
+use crate::record::{FeatureRow, Key, OverInput};
+use crate::state::RunState;
+
+/// OVER aggregation as an extension trait on partitioned row streams.
+pub trait OverAggregate<'s> {
+    /// Partitions rows by key across workers; emits one feature row per (partition, row
+    /// time), with corrections in stream mode.
+    fn over_aggregate(
+        self,
+        feature_index: u32,
+        plan: &FeaturePlan,
+        policy: EmitPolicy,
+        state: Arc<RunState>,
+    ) -> Stream<'s, u64, Vec<FeatureRow>>;
+}
+
+type Vals = SmallVec<[Value; 4]>;
+
+struct Entry {
+    time: u64,
+    values: Vals,
+}
+
+#[derive(Default)]
+struct Part {
+    /// Sorted by (time, values).
+    rows: VecDeque<Entry>,
+    /// Stream mode with lateness: emitted row times and their last revision.
+    revisions: BTreeMap<u64, u32>,
+    /// Scheduled wake-up (emission or eviction), if any.
+    wake: Option<u64>,
+}
+
+struct OverState {
+    feature: u32,
+    plan: FeaturePlan,
+    spec: OverSpec,
+    lateness: u64,
+    policy: EmitPolicy,
+    /// Rows kept before the oldest live row, for count-bounded frames.
+    max_rows: Option<u64>,
+    parts: HashMap<Key, Part, foldhash::fast::RandomState>,
+    timers: BTreeMap<u64, Vec<Key>>,
+    /// Every trigger at or below this has fired.
+    fired_through: Option<u64>,
+    scratch: Vec<Value>,
+}
+
+impl OverState {
+    fn new(feature: u32, plan: &FeaturePlan, policy: EmitPolicy) -> Self {
+        let spec = plan.over().expect("an OVER feature").clone();
+        OverState {
+            feature,
+            lateness: plan.allowed_lateness_ms,
+            policy,
+            max_rows: spec.max_rows(),
+            spec,
+            plan: plan.clone(),
+            parts: HashMap::default(),
+            timers: BTreeMap::new(),
+            fired_through: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The frontier at which the row(s) at `t` are emitted.
+    fn trigger(&self, t: u64) -> u64 {
+        match self.policy {
+            EmitPolicy::OnWatermark => t.saturating_add(1),
+            EmitPolicy::Final => t.saturating_add(1).saturating_add(self.lateness),
+        }
+    }
+
+    fn emitted(&self, t: u64) -> bool {
+        self.fired_through.is_some_and(|f| self.trigger(t) <= f)
+    }
+
+    /// Rows held across all partitions (the state's size).
+    #[cfg(test)]
+    fn rows(&self) -> usize {
+        self.parts.values().map(|p| p.rows.len()).sum()
+    }
+
+    /// Adds a row; records in `dirty` the (partition, time) rows to emit now: the row
+    /// itself if its time was already emitted, and the emitted rows whose frame holds it.
+    fn insert(&mut self, rec: OverInput, dirty: &mut Vec<(Key, u64)>) {
+        let late = self.emitted(rec.time);
+        let frame = self.spec.frame;
+        let OverInput {
+            key,
+            time: t,
+            values,
+        } = rec;
+        let part = self.parts.entry(key.clone()).or_default();
+        let pos = part
+            .rows
+            .partition_point(|e| (e.time, &e.values) <= (t, &values));
+        part.rows.insert(pos, Entry { time: t, values });
+        if late {
+            let mut marked = vec![t];
+            let after = part.rows.range(pos + 1..);
+            match frame {
+                OverFrame::Range { preceding_ms } => {
+                    let until = t.saturating_add(preceding_ms);
+                    marked.extend(after.take_while(|e| e.time <= until).map(|e| e.time));
+                }
+                OverFrame::Rows { preceding } => {
+                    let n = preceding.min(usize::MAX as u64) as usize;
+                    marked.extend(after.take(n).map(|e| e.time));
+                }
+            }
+            // Rows not emitted yet are computed when their trigger fires.
+            for time in marked {
+                if self.emitted(time) {
+                    dirty.push((key.clone(), time));
+                }
+            }
+        }
+        self.reschedule(&key);
+    }
+
+    /// Registers the partition's next wake-up (its next emission or eviction) if earlier
+    /// than the one scheduled; drops it if it holds nothing.
+    fn reschedule(&mut self, key: &Key) {
+        let frontier = self.fired_through.unwrap_or(0);
+        let next = self.next_wake(key, frontier);
+        let Some(part) = self.parts.get_mut(key) else {
+            return;
+        };
+        match next {
+            None => {
+                if part.rows.is_empty() {
+                    self.parts.remove(key);
+                }
+            }
+            Some(n) => {
+                if part.wake.is_none_or(|w| n < w) {
+                    part.wake = Some(n);
+                    self.timers.entry(n).or_default().push(key.clone());
+                }
+            }
+        }
+    }
+
+    /// The next frontier at which the partition has a row to emit or a row to evict.
+    fn next_wake(&self, key: &Key, frontier: u64) -> Option<u64> {
+        let part = self.parts.get(key)?;
+        let rows = &part.rows;
+        let pending = {
+            let i = rows.partition_point(|e| self.trigger(e.time) <= frontier);
+            rows.get(i).map(|e| self.trigger(e.time))
+        };
+        let lateness = self.lateness;
+        let by_range = match self.spec.frame {
+            OverFrame::Range { preceding_ms } => rows.front().map(|e| {
+                e.time
+                    .saturating_add(preceding_ms)
+                    .saturating_add(lateness)
+                    .saturating_add(1)
+            }),
+            OverFrame::Rows { .. } => None,
+        };
+        let by_count = self.max_rows.and_then(|m| {
+            let m = m.max(1) as usize;
+            rows.get(m - 1)
+                .filter(|_| rows.len() > m)
+                .map(|e| e.time.saturating_add(lateness).saturating_add(1))
+        });
+        [pending, by_range, by_count].into_iter().flatten().min()
+    }
+
+    /// Drops rows no insertion or (re-)emission can read any more (see the module docs).
+    fn evict(&mut self, key: &Key, frontier: u64) {
+        let lateness = self.lateness;
+        let frame = self.spec.frame;
+        let max_rows = self.max_rows;
+        let Some(part) = self.parts.get_mut(key) else {
+            return;
+        };
+        let live = frontier.saturating_sub(lateness);
+        let rows = &mut part.rows;
+        // Oldest row a live row's frame can read, by count.
+        let keep_by_count = max_rows.map(|m| {
+            let first_live = rows.partition_point(|e| e.time < live);
+            first_live.saturating_sub(m.max(1) as usize - 1)
+        });
+        let keep_by_range = match frame {
+            OverFrame::Range { preceding_ms } => {
+                let oldest = live.saturating_sub(preceding_ms);
+                Some(rows.partition_point(|e| e.time < oldest))
+            }
+            OverFrame::Rows { .. } => None,
+        };
+        let drop = match (keep_by_count, keep_by_range) {
+            (Some(a), Some(b)) => a.max(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => 0,
+        };
+        rows.drain(..drop);
+        while part
+            .revisions
+            .first_key_value()
+            .is_some_and(|(t, _)| *t < live)
+        {
+            part.revisions.pop_first();
+        }
+    }
+
+    /// The output row for the rows at `t` (computed at the last of them).
+    fn output(&mut self, key: &Key, t: u64, revision: u32) -> Option<FeatureRow> {
+        let part = self.parts.get(key)?;
+        let rows = &part.rows;
+        let end = rows.partition_point(|e| e.time <= t);
+        if end == 0 || rows[end - 1].time != t {
+            return None;
+        }
+        let r = end - 1;
+        let lo = match self.spec.frame {
+            OverFrame::Range { preceding_ms } => {
+                let from = t.saturating_sub(preceding_ms);
+                rows.partition_point(|e| e.time < from)
+            }
+            OverFrame::Rows { preceding } => {
+                r.saturating_sub(preceding.min(usize::MAX as u64) as usize)
+            }
+        };
+        let naggs = self.spec.aggs.len();
+        let width = self.spec.source_width;
+        self.scratch.clear();
+        self.scratch.resize(width + naggs, Value::Null);
+        for (j, c) in self.spec.carried.iter().enumerate() {
+            self.scratch[*c] = rows[r].values[naggs + j].clone();
+        }
+        for (i, a) in self.spec.aggs.iter().enumerate() {
+            let frame = rows.range(lo..=r);
+            self.scratch[width + i] = match a.func {
+                OverFunc::Agg(f) => {
+                    let mut acc = Acc::new(f, a.ty);
+                    let star = a.arg.is_none();
+                    for e in frame {
+                        acc.add(&e.values[i], star);
+                    }
+                    acc.value()
+                }
+                OverFunc::Top(n) => {
+                    let first = lo.max((r + 1).saturating_sub(n.min(usize::MAX as u64) as usize));
+                    let items: Vec<Value> =
+                        rows.range(first..=r).map(|e| e.values[i].clone()).collect();
+                    Value::List(items.into())
+                }
+                OverFunc::ArrayAgg => {
+                    let items: Vec<Value> = frame.map(|e| e.values[i].clone()).collect();
+                    Value::List(items.into())
+                }
+            };
+        }
+        let scratch = &self.scratch;
+        Some(FeatureRow {
+            feature: self.feature,
+            window_start: t as i64,
+            window_end: t as i64,
+            revision,
+            values: self
+                .plan
+                .value_outputs()
+                .map(|o| o.expr.eval(scratch))
+                .collect(),
+            key: key.clone(),
+            deleted: false,
+        })
+    }
+
+    fn record_revision(&mut self) -> bool {
+        self.policy == EmitPolicy::OnWatermark && self.lateness > 0
+    }
+
+    /// Emits the partition's rows whose trigger is in `(prev, frontier]`, evicts, and
+    /// schedules its next wake-up. `at`: the timer entry; stale entries do nothing.
+    fn wake(
+        &mut self,
+        key: &Key,
+        at: u64,
+        prev: Option<u64>,
+        frontier: u64,
+        out: &mut Vec<FeatureRow>,
+    ) {
+        let Some(part) = self.parts.get_mut(key).filter(|p| p.wake == Some(at)) else {
+            return;
+        };
+        part.wake = None;
+        let mut due = Vec::new();
+        {
+            let part = &self.parts[key];
+            let start = match prev {
+                None => 0,
+                Some(p) => part.rows.partition_point(|e| self.trigger(e.time) <= p),
+            };
+            for e in part.rows.range(start..) {
+                if self.trigger(e.time) > frontier {
+                    break;
+                }
+                if due.last() != Some(&e.time) {
+                    due.push(e.time);
+                }
+            }
+        }
+        let record = self.record_revision();
+        for t in due {
+            if let Some(row) = self.output(key, t, 0) {
+                out.push(row);
+            }
+            if record {
+                if let Some(p) = self.parts.get_mut(key) {
+                    p.revisions.insert(t, 0);
+                }
+            }
+        }
+        self.evict(key, frontier);
+        let next = self.next_wake(key, frontier);
+        let part = self.parts.get_mut(key).expect("the partition");
+        match next {
+            None if part.rows.is_empty() => {
+                self.parts.remove(key);
+            }
+            None => {}
+            Some(n) => {
+                part.wake = Some(n);
+                self.timers.entry(n).or_default().push(key.clone());
+            }
+        }
+    }
+
+    /// Fires every wake-up at or below `frontier`.
+    fn advance(&mut self, frontier: u64, out: &mut Vec<FeatureRow>) {
+        let prev = self.fired_through;
+        while let Some(entry) = self.timers.first_entry() {
+            if *entry.key() > frontier {
+                break;
+            }
+            let (t, keys) = entry.remove_entry();
+            for k in keys {
+                self.wake(&k, t, prev, frontier, out);
+            }
+        }
+        self.fired_through = Some(frontier);
+        if frontier >= u64::MAX / 2 {
+            // The input is complete: nothing can be inserted or emitted any more. (ROWS
+            // frames otherwise keep a partition's last rows however old they are.)
+            self.parts.clear();
+            self.timers.clear();
+        }
+    }
+
+    /// Emits the rows marked by late insertions: first emissions and corrections.
+    fn corrections(&mut self, dirty: &mut Vec<(Key, u64)>, out: &mut Vec<FeatureRow>) {
+        dirty.sort();
+        dirty.dedup();
+        let record = self.record_revision();
+        for (key, t) in dirty.drain(..) {
+            let revision = match self.parts.get_mut(&key) {
+                Some(p) => {
+                    let r = p.revisions.get(&t).map_or(0, |r| r + 1);
+                    if record {
+                        p.revisions.insert(t, r);
+                    }
+                    r
+                }
+                None => continue,
+            };
+            if let Some(row) = self.output(&key, t, revision) {
+                out.push(row);
+            }
+        }
+    }
+}
+
+impl<'s> OverAggregate<'s> for Stream<'s, u64, Vec<OverInput>> {
+    fn over_aggregate(
+        self,
+        feature_index: u32,
+        plan: &FeaturePlan,
+        policy: EmitPolicy,
+        state: Arc<RunState>,
+    ) -> Stream<'s, u64, Vec<FeatureRow>> {
+        let name = format!("Over[{}]", plan.name);
+        let exchange = Exchange::new(|r: &OverInput| key_hash(&r.key));
+        let mut os = OverState::new(feature_index, plan, policy);
+        self.unary_frontier(exchange, &name, move |cap, _info| {
+            let mut cap: Option<Capability<u64>> = Some(cap);
+            let mut dirty = Vec::new();
+            let mut out = Vec::new();
+            move |(input, frontier), output| {
+                input.for_each(|mcap, data| {
+                    for rec in data.drain(..) {
+                        os.insert(rec, &mut dirty);
+                    }
+                    if !dirty.is_empty() {
+                        os.corrections(&mut dirty, &mut out);
+                        let corrections = out.iter().filter(|r| r.revision > 0).count() as u64;
+                        RunState::add(&state.corrections, corrections);
+                        let mut session = output.session(&mcap);
+                        for row in out.drain(..) {
+                            session.give(row);
+                        }
+                    }
+                });
+                let f = frontier.frontier().first().copied();
+                let now = f.unwrap_or(u64::MAX);
+                if os.fired_through.is_none_or(|t| now > t) {
+                    os.advance(now, &mut out);
+                }
+                if let Some(c) = cap.as_mut() {
+                    if !out.is_empty() {
+                        if let Some(t) = f {
+                            if *c.time() < t {
+                                c.downgrade(&t);
+                            }
+                        }
+                        let mut session = output.session(c);
+                        for row in out.drain(..) {
+                            session.give(row);
+                        }
+                    }
+                    match f {
+                        None => cap = None,
+                        Some(t) if *c.time() < t => c.downgrade(&t),
+                        Some(_) => {}
+                    }
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use planner::{parse_job, plan_job};
+
+    fn plan(sql: &str, lateness: &str) -> FeaturePlan {
+        let job = format!(
+            "name: t\nsources:\n  - {{ name: s, connector: file, path: x, format: json, schema: {{ k: string, v: int, t: timestamp }}, event_time: t }}\nfeatures:\n  - name: f\n    allowed_lateness: {lateness}\n    sql: {sql}\nsinks:\n  - {{ name: o, connector: file, path: o.jsonl }}\n"
+        );
+        let job = parse_job(std::path::Path::new("t.yaml"), &job).unwrap();
+        plan_job(&job).unwrap().physical.features.remove(0)
+    }
+
+    fn rec(key: &str, time: u64, v: i64) -> OverInput {
+        OverInput {
+            key: smallvec::smallvec![Value::Str(key.into())],
+            time,
+            // args: COUNT(*) (NULL), v; carried: k
+            values: smallvec::smallvec![Value::Null, Value::Int(v), Value::Str(key.into())],
+        }
+    }
+
+    /// State stays bounded on an unbounded stream: by the frame and lateness per key.
+    #[test]
+    fn state_is_bounded_by_frame_and_lateness_not_history() {
+        for (sql, bound_per_key) in [
+            ("SELECT k, COUNT(*) OVER (PARTITION BY k ORDER BY rowtime RANGE INTERVAL '1' MINUTE PRECEDING) AS n, SUM(v) OVER (PARTITION BY k ORDER BY rowtime RANGE INTERVAL '1' MINUTE PRECEDING) AS s FROM s", 6 * 3 + 2),
+            ("SELECT k, COUNT(*) OVER (PARTITION BY k ORDER BY rowtime ROWS 4 PRECEDING) AS n, SUM(v) OVER (PARTITION BY k ORDER BY rowtime ROWS 4 PRECEDING) AS s FROM s", 5 + 6 * 2 + 2),
+        ] {
+            let p = plan(sql, "1m");
+            for policy in [EmitPolicy::OnWatermark, EmitPolicy::Final] {
+                let mut os = OverState::new(0, &p, policy);
+                let (mut dirty, mut out) = (Vec::new(), Vec::new());
+                let mut max_rows = 0;
+                let mut emitted = 0;
+                // One row per key every 10 s for 6 hours; the watermark trails by 30 s.
+                for step in 0..2160u64 {
+                    let t = step * 10_000;
+                    for k in 0..10 {
+                        os.insert(rec(&format!("k{k}"), t, step as i64), &mut dirty);
+                    }
+                    os.corrections(&mut dirty, &mut out);
+                    os.advance(t.saturating_sub(30_000), &mut out);
+                    emitted += out.len();
+                    out.clear();
+                    max_rows = max_rows.max(os.rows());
+                }
+                assert!(
+                    max_rows <= 10 * bound_per_key,
+                    "{policy:?} {sql}: {max_rows} rows held"
+                );
+                assert!(emitted > 10 * 2000, "{policy:?}: rows were emitted ({emitted})");
+                os.advance(u64::MAX, &mut out);
+                assert!(
+                    os.parts.is_empty() && os.timers.is_empty(),
+                    "{policy:?}: all state freed at the end"
+                );
+            }
+        }
+    }
+
+    /// A late row is emitted at once and the emitted rows whose frame holds it are
+    /// corrected with revision + 1; nothing is emitted before its trigger.
+    #[test]
+    fn late_rows_correct_the_rows_whose_frame_holds_them() {
+        let p = plan(
+            "SELECT k, COUNT(*) OVER (PARTITION BY k ORDER BY rowtime RANGE INTERVAL '10' SECOND PRECEDING) AS n, SUM(v) OVER (PARTITION BY k ORDER BY rowtime RANGE INTERVAL '10' SECOND PRECEDING) AS s FROM s",
+            "1m",
+        );
+        let mut os = OverState::new(0, &p, EmitPolicy::OnWatermark);
+        let (mut dirty, mut out) = (Vec::new(), Vec::new());
+        for (t, v) in [(1_000, 1), (5_000, 2), (20_000, 4)] {
+            os.insert(rec("a", t, v), &mut dirty);
+        }
+        os.advance(5_000, &mut out);
+        assert_eq!(out.len(), 1, "only the row at 1 s is due: {out:?}");
+        os.advance(30_000, &mut out);
+        let vals: Vec<(i64, u32, Value, Value)> = out
+            .drain(..)
+            .map(|r| {
+                (
+                    r.window_end,
+                    r.revision,
+                    r.values[1].clone(),
+                    r.values[2].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            vals,
+            vec![
+                (1_000, 0, Value::Int(1), Value::Int(1)),
+                (5_000, 0, Value::Int(2), Value::Int(3)),
+                (20_000, 0, Value::Int(1), Value::Int(4)),
+            ]
+        );
+        // Late row at 12 s: frames of 12 s..22 s hold it: its own row (with the row at 5 s
+        // in its frame [2 s, 12 s]) and the row at 20 s.
+        os.insert(rec("a", 12_000, 8), &mut dirty);
+        os.corrections(&mut dirty, &mut out);
+        let vals: Vec<(i64, u32, Value, Value)> = out
+            .drain(..)
+            .map(|r| {
+                (
+                    r.window_end,
+                    r.revision,
+                    r.values[1].clone(),
+                    r.values[2].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            vals,
+            vec![
+                (12_000, 0, Value::Int(2), Value::Int(10)),
+                (20_000, 1, Value::Int(2), Value::Int(12)),
+            ]
+        );
+    }
+}

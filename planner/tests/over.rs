@@ -1,0 +1,190 @@
+//! OVER aggregations and stateless features: how they plan (logical and physical), and the
+//! diagnostics for what is not supported.
+
+use std::path::Path;
+
+use planner::over::{OverFrame, OverFunc};
+use planner::physical::FeatureKind;
+use planner::{parse_job, plan_job, DataType, ErrorKind};
+
+fn job(sql: &str) -> String {
+    let body: String = sql.lines().map(|l| format!("      {l}\n")).collect();
+    format!(
+        r#"name: fraud
+sources:
+  - name: event_user_action
+    connector: file
+    path: data/*.jsonl
+    format: json
+    schema:
+      user_id: string!
+      device: string
+      action: string
+      amount: float
+      skipped: string
+      rowtime: timestamp
+    event_time: rowtime
+    watermark_delay: 5s
+features:
+  - name: f
+    allowed_lateness: 1m
+    sql: |
+{body}sinks:
+  - {{ name: out, connector: file, path: out/f.jsonl, format: json }}
+"#
+    )
+}
+
+fn planned(sql: &str) -> planner::PlannedJob {
+    let text = job(sql);
+    let j = parse_job(Path::new("job.yaml"), &text).unwrap();
+    plan_job(&j).unwrap_or_else(|d| panic!("{d}"))
+}
+
+fn error(sql: &str) -> (planner::Diagnostic, String) {
+    let text = job(sql);
+    let j = parse_job(Path::new("job.yaml"), &text).unwrap();
+    let d = plan_job(&j).expect_err("the job should not plan");
+    assert_eq!(d.0.len(), 1, "{d}");
+    let rendered = d.to_string();
+    (d.0.into_iter().next().unwrap(), rendered)
+}
+
+#[test]
+fn top_over_a_range_plans_as_an_over_feature() {
+    let p = planned(
+        "SELECT user_id,\n       TOP(2000, action) OVER (PARTITION BY user_id ORDER BY rowtime\n                               RANGE INTERVAL '90' DAY PRECEDING) AS recent_actions\nFROM event_user_action",
+    );
+    let f = &p.physical.features[0];
+    let FeatureKind::Over(o) = &f.kind else {
+        panic!("not an OVER feature: {:?}", f.kind)
+    };
+    assert_eq!(
+        o.frame,
+        OverFrame::Range {
+            preceding_ms: 90 * 86_400_000
+        }
+    );
+    assert_eq!(o.aggs.len(), 1);
+    assert_eq!(o.aggs[0].func, OverFunc::Top(2000));
+    assert_eq!(o.aggs[0].ty, DataType::Array);
+    assert_eq!(o.keys.len(), 1);
+    assert_eq!(f.keys.len(), 1, "the partition key is the exchange key");
+    // user_id is carried from the current row; action is an aggregate argument.
+    assert_eq!(o.carried, vec![0]);
+    assert_eq!(f.outputs[1].ty, DataType::Array);
+    // Only the needed columns are decoded (plus required ones and the event time).
+    let needed = &p.physical.sources[0].needed;
+    assert_eq!(needed, &vec![true, false, true, false, false, true]);
+    insta::assert_snapshot!(format!("{}\n\n{}", p.logical[0].plan, p.physical));
+}
+
+#[test]
+fn several_over_aggregates_with_a_filter_and_two_partition_keys() {
+    let p = planned(
+        "SELECT user_id, device, amount,\n  COUNT(*) OVER w1 AS n\nFROM event_user_action"
+            .replace(
+                "OVER w1",
+                "OVER (PARTITION BY user_id, device ORDER BY rowtime ROWS 3 PRECEDING)",
+            )
+            .replace(
+                "AS n\n",
+                "AS n, SUM(amount) OVER (PARTITION BY user_id, device ORDER BY rowtime ROWS 3 PRECEDING) + 1 AS s1,\n  LAST_N(2, action) OVER (PARTITION BY user_id, device ORDER BY rowtime ROWS 3 PRECEDING) AS last2\n",
+            )
+            .replace("FROM event_user_action", "FROM event_user_action WHERE action <> 'noop'")
+            .as_str(),
+    );
+    let f = &p.physical.features[0];
+    let o = f.over().expect("an OVER feature");
+    assert_eq!(o.frame, OverFrame::Rows { preceding: 3 });
+    assert_eq!(o.keys.len(), 2);
+    assert_eq!(o.aggs.len(), 3);
+    assert!(f.filter.is_some());
+    assert_eq!(o.max_rows(), Some(4));
+    insta::assert_snapshot!(p.physical.to_string());
+}
+
+#[test]
+fn a_query_without_group_by_or_over_is_stateless() {
+    let p = planned(
+        "SELECT CONCAT_WS(' ', user_id, CAST(amount AS STRING)) AS key, action AS value\nFROM event_user_action WHERE action IS NOT NULL",
+    );
+    let f = &p.physical.features[0];
+    assert!(matches!(f.kind, FeatureKind::Stateless));
+    assert!(f.keys.is_empty() && f.aggs.is_empty());
+    insta::assert_snapshot!(p.physical.to_string());
+}
+
+#[test]
+fn over_ordered_by_another_column_is_rejected() {
+    let (d, text) = error(
+        "SELECT user_id, COUNT(*) OVER (PARTITION BY user_id ORDER BY amount ROWS 2 PRECEDING) AS n\nFROM event_user_action",
+    );
+    assert_eq!(d.kind, ErrorKind::InvalidWindow);
+    assert!(d.hint.as_deref().unwrap().contains("ORDER BY rowtime"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn following_frames_are_rejected() {
+    let (d, text) = error(
+        "SELECT user_id, COUNT(*) OVER (PARTITION BY user_id ORDER BY rowtime\n  ROWS BETWEEN 2 PRECEDING AND 1 FOLLOWING) AS n\nFROM event_user_action",
+    );
+    assert_eq!(d.kind, ErrorKind::Unsupported);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn mixed_window_specs_are_rejected() {
+    let (d, text) = error(
+        "SELECT user_id,\n  COUNT(*) OVER (PARTITION BY user_id ORDER BY rowtime ROWS 2 PRECEDING) AS n,\n  MAX(amount) OVER (PARTITION BY user_id ORDER BY rowtime RANGE INTERVAL '1' HOUR PRECEDING) AS m\nFROM event_user_action",
+    );
+    assert_eq!(d.kind, ErrorKind::InvalidWindow);
+    let loc = d.location.as_ref().unwrap();
+    assert_eq!(loc.line, 22, "points at the second OVER call");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn unbounded_and_missing_frames_are_rejected() {
+    for sql in [
+        "SELECT user_id, COUNT(*) OVER (PARTITION BY user_id ORDER BY rowtime) AS n\nFROM event_user_action",
+        "SELECT user_id, COUNT(*) OVER (PARTITION BY user_id ORDER BY rowtime RANGE UNBOUNDED PRECEDING) AS n\nFROM event_user_action",
+    ] {
+        let (d, _) = error(sql);
+        assert_eq!(d.kind, ErrorKind::InvalidWindow, "{sql}");
+        assert!(d.hint.as_deref().unwrap().contains("PRECEDING"));
+    }
+}
+
+#[test]
+fn the_partition_key_must_be_selected() {
+    let (d, text) = error(
+        "SELECT action, COUNT(*) OVER (PARTITION BY user_id ORDER BY rowtime ROWS 2 PRECEDING) AS n\nFROM event_user_action",
+    );
+    assert_eq!(d.kind, ErrorKind::KeyNotSelected);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn over_only_functions_need_over_and_over_needs_no_group_by() {
+    let (d, _) = error("SELECT user_id, TOP(3, action) AS t\nFROM event_user_action");
+    assert_eq!(d.kind, ErrorKind::Unsupported);
+    assert!(d.message.contains("needs an OVER window"), "{}", d.message);
+    let (d, _) = error(
+        "SELECT user_id, TOP(3, action) OVER (PARTITION BY user_id ORDER BY rowtime ROWS 2 PRECEDING) AS t\nFROM event_user_action\nGROUP BY user_id, TUMBLE(rowtime, INTERVAL '1' HOUR)",
+    );
+    assert!(d.message.contains("OVER"), "{}", d.message);
+    let (d, _) = error(
+        "SELECT user_id, SUM(action) OVER (PARTITION BY user_id ORDER BY rowtime ROWS 2 PRECEDING) AS t\nFROM event_user_action",
+    );
+    assert_eq!(d.kind, ErrorKind::TypeMismatch);
+    // Aggregates without OVER and without a window keep their diagnostic.
+    let (d, _) = error("SELECT user_id, COUNT(*) AS n\nFROM event_user_action");
+    assert!(
+        d.message
+            .contains("must aggregate over an event-time window"),
+        "{}",
+        d.message
+    );
+}
