@@ -150,7 +150,7 @@ fn protobuf_and_avro_topics_give_the_directly_computed_features() {
         let t = T0 + i * 53_000;
         let hour = t - t.rem_euclid(HOUR);
         let zone = ["north", "south", "east"][i as usize % 3].to_string();
-        let fare = (i % 4 != 0).then(|| (i % 17) as f64 + 0.25);
+        let fare = (i % 4 != 0).then_some((i % 17) as f64 + 0.25);
         let mut pickup = Record::new(place).unwrap();
         pickup.put("zone", zone.as_str());
         pickup.put("lat", 1.0);
