@@ -20,6 +20,6 @@ echo
 echo "== stream from Kafka into Redis (--exit-at-end: stop at the end of the topic) =="
 "$bin" run configs/examples/rides_kafka.yaml --infra "$infra" --mode stream --exit-at-end --workers 2
 echo
-key=$(redis-cli -u "$REDIS_URL" --scan --pattern 'rides_per_user_30m:1:*' | head -n 1)
+key=$(redis-cli -u "$REDIS_URL" --scan --pattern 'rides_per_user_30m:1:*' | sort | head -n 1 || true)
 echo "== a feature value as a model reads it: HGETALL $key =="
 redis-cli -u "$REDIS_URL" HGETALL "$key"
