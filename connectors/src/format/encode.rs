@@ -10,9 +10,26 @@ pub fn key(out: &mut Vec<u8>, k: &str) {
 }
 
 /// Appends a JSON string literal.
+#[inline]
 pub fn string(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
     let bytes = s.as_bytes();
+    // Most strings need no escape: one pass without early exit (vectorizes), one copy.
+    let plain = bytes
+        .iter()
+        .fold(true, |ok, &b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
+    if plain {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    escaped(out, bytes);
+}
+
+#[cold]
+fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: &[u8] = match b {

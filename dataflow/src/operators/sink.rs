@@ -209,7 +209,9 @@ impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
         let path = worker_path(&path, worker, peers);
         let encoder = RowEncoder::new(plan);
         let mut file: Option<FileSink> = None;
-        let mut buf = Vec::with_capacity(1 << 16);
+        // Written to the file in pieces of at least the file's own buffer size (1 MiB),
+        // which `BufWriter` passes straight to the file instead of copying them.
+        let mut buf = Vec::with_capacity((1 << 20) + (1 << 12));
         self.sink(
             Pipeline,
             &format!("Sink[{name}]"),
@@ -230,7 +232,7 @@ impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
                     for row in data.drain(..) {
                         encoder.encode(&mut buf, &row);
                         rows += 1;
-                        if buf.len() >= 1 << 16 {
+                        if buf.len() >= 1 << 20 {
                             if let Err(e) = f.write(&buf) {
                                 state.fail(format!("sink: writing `{}`: {e}", path.display()));
                             }
