@@ -239,6 +239,9 @@ struct WindowState {
     running: Option<SmallVec<[Running; 2]>>,
     /// The expressions of the output columns other than the window bounds.
     value_exprs: Vec<planner::expr::Expr>,
+    /// When every such expression is a distinct column of the aggregate row: their indices
+    /// (the row's values are then moved out, not cloned).
+    value_columns: Option<Vec<usize>>,
     state: Arc<RunState>,
 }
 
@@ -261,6 +264,22 @@ impl WindowState {
                 .map(|a| Running::for_acc(&Acc::new(a.func, a.ty)))
                 .collect(),
             value_exprs: plan.value_outputs().map(|o| o.expr.clone()).collect(),
+            value_columns: {
+                let cols: Option<Vec<usize>> = plan
+                    .value_outputs()
+                    .map(|o| match &o.expr {
+                        planner::expr::Expr::Column { index, .. } => Some(*index),
+                        _ => None,
+                    })
+                    .collect();
+                let width = plan.keys.len() + 2 + plan.aggs.len();
+                cols.filter(|c| {
+                    let mut sorted = c.clone();
+                    sorted.sort_unstable();
+                    sorted.dedup();
+                    sorted.len() == c.len() && c.iter().all(|i| *i < width)
+                })
+            },
             state,
         }
     }
@@ -393,7 +412,7 @@ impl WindowState {
     #[allow(clippy::too_many_arguments)]
     fn build_row(
         plan: &FeaturePlan,
-        value_exprs: &[planner::expr::Expr],
+        (value_exprs, value_columns): (&[planner::expr::Expr], Option<&[usize]>),
         feature: u32,
         agg_row: &mut Vec<Value>,
         key: &Key,
@@ -419,7 +438,14 @@ impl WindowState {
             window_start: start,
             window_end: end as i64,
             revision,
-            values: value_exprs.iter().map(|e| e.eval(agg_row)).collect(),
+            values: match value_columns {
+                // The row is rebuilt for the next window: move its values out.
+                Some(cols) => cols
+                    .iter()
+                    .map(|i| agg_row.get_mut(*i).map(std::mem::take).unwrap_or_default())
+                    .collect(),
+                _ => value_exprs.iter().map(|e| e.eval(agg_row)).collect(),
+            },
             key: key.clone(),
             deleted: !passes,
         })
@@ -431,7 +457,7 @@ impl WindowState {
     #[allow(clippy::too_many_arguments)]
     fn output_row(
         plan: &FeaturePlan,
-        value_exprs: &[planner::expr::Expr],
+        value_exprs: (&[planner::expr::Expr], Option<&[usize]>),
         feature: u32,
         agg_row: &mut Vec<Value>,
         key: &Key,
@@ -528,7 +554,7 @@ impl WindowState {
                 Some(walk) if walk.full == 0 => None,
                 Some(walk) => Self::build_row(
                     &self.plan,
-                    &self.value_exprs,
+                    (&self.value_exprs, self.value_columns.as_deref()),
                     self.feature,
                     &mut self.agg_row,
                     key,
@@ -538,7 +564,7 @@ impl WindowState {
                 ),
                 None => Self::output_row(
                     &self.plan,
-                    &self.value_exprs,
+                    (&self.value_exprs, self.value_columns.as_deref()),
                     self.feature,
                     &mut self.agg_row,
                     key,
@@ -665,7 +691,7 @@ impl WindowState {
             let ks = &self.keys[&key];
             if let Some(row) = Self::output_row(
                 &self.plan,
-                &self.value_exprs,
+                (&self.value_exprs, self.value_columns.as_deref()),
                 self.feature,
                 &mut self.agg_row,
                 &key,
