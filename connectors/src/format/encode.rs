@@ -10,9 +10,26 @@ pub fn key(out: &mut Vec<u8>, k: &str) {
 }
 
 /// Appends a JSON string literal.
+#[inline]
 pub fn string(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
     let bytes = s.as_bytes();
+    // Most strings need no escape: one pass without early exit (vectorizes), one copy.
+    let plain = bytes
+        .iter()
+        .fold(true, |ok, &b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
+    if plain {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    escaped(out, bytes);
+}
+
+#[cold]
+fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: &[u8] = match b {
@@ -66,6 +83,11 @@ pub fn value(out: &mut Vec<u8>, v: &Value) {
 /// Appends an integer.
 #[inline]
 pub fn int(out: &mut Vec<u8>, i: i64) {
+    // Single digits (revisions, small counts) are most integers in output rows.
+    if (0..10).contains(&i) {
+        out.push(b'0' + i as u8);
+        return;
+    }
     let mut buf = itoa::Buffer::new();
     out.extend_from_slice(buf.format(i).as_bytes());
 }
@@ -73,6 +95,26 @@ pub fn int(out: &mut Vec<u8>, i: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_are_written_like_itoa() {
+        for i in [
+            0,
+            1,
+            9,
+            10,
+            -1,
+            -9,
+            99,
+            1_767_225_600_000,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            let mut out = Vec::new();
+            int(&mut out, i);
+            assert_eq!(out, i.to_string().as_bytes());
+        }
+    }
 
     #[test]
     fn output_is_valid_json() {

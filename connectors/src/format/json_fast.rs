@@ -206,15 +206,11 @@ impl<'a> Parser<'a> {
                 let tok = self.number()?;
                 let integral = !tok.contains(['.', 'e', 'E']);
                 match col.ty {
-                    DataType::Int if integral && tok.len() <= 18 => {
-                        tok.parse().ok().map(Value::Int)
-                    }
-                    DataType::Timestamp if integral && tok.len() <= 18 => {
-                        tok.parse().ok().map(Value::Ts)
-                    }
+                    DataType::Int if integral && tok.len() <= 18 => Some(Value::Int(int(tok))),
+                    DataType::Timestamp if integral && tok.len() <= 18 => Some(Value::Ts(int(tok))),
                     // `-0` is a float zero with a sign for serde_json: let it decide.
                     DataType::Float if integral && tok.len() <= 15 && tok != "-0" => {
-                        tok.parse::<i64>().ok().map(|i| Value::Float(i as f64))
+                        Some(Value::Float(int(tok) as f64))
                     }
                     DataType::Float if !integral => tok
                         .parse::<f64>()
@@ -226,6 +222,24 @@ impl<'a> Parser<'a> {
             }
             _ => None,
         }
+    }
+}
+
+/// The value of an integer token already checked against the JSON grammar
+/// (`-?(0|[1-9][0-9]*)`), at most 18 bytes long, so it cannot overflow.
+#[inline]
+fn int(tok: &str) -> i64 {
+    let (neg, digits) = match tok.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        all => (false, all),
+    };
+    let v = digits
+        .iter()
+        .fold(0i64, |v, &d| v * 10 + i64::from(d - b'0'));
+    if neg {
+        -v
+    } else {
+        v
     }
 }
 
@@ -248,6 +262,21 @@ fn has_less_than(word: u64, n: u8) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integer_tokens_parse_like_std() {
+        for tok in [
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "1767225600000",
+            "999999999999999999",
+            "-99999999999999999",
+        ] {
+            assert_eq!(int(tok), tok.parse::<i64>().unwrap(), "{tok}");
+        }
+    }
 
     #[test]
     fn word_scans_find_the_first_match() {

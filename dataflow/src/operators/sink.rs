@@ -148,13 +148,70 @@ pub fn encode_row(out: &mut Vec<u8>, plan: &Plan, row: &FeatureRow) {
     out.extend_from_slice(b"}\n");
 }
 
+/// Encodes feature rows as JSON lines, with the constant parts of each feature's rows (the
+/// feature name and version, the output column names) rendered once.
+pub struct RowEncoder {
+    /// Per feature: `{"feature":"name","version":N` and `,"column":` per value output.
+    features: Vec<(Vec<u8>, Vec<Vec<u8>>)>,
+}
+
+impl RowEncoder {
+    /// The encoder for a plan's features.
+    pub fn new(plan: &Plan) -> RowEncoder {
+        let features = plan
+            .features
+            .iter()
+            .map(|f| {
+                let mut head = vec![b'{'];
+                encode::key(&mut head, "feature");
+                encode::string(&mut head, &f.name);
+                head.extend_from_slice(b",\"version\":");
+                encode::int(&mut head, f.version as i64);
+                let names = f
+                    .value_outputs()
+                    .map(|o| {
+                        let mut k = vec![b','];
+                        encode::key(&mut k, &o.name);
+                        k
+                    })
+                    .collect();
+                (head, names)
+            })
+            .collect();
+        RowEncoder { features }
+    }
+
+    /// Appends one feature row as a JSON object and a newline.
+    #[inline]
+    pub fn encode(&self, out: &mut Vec<u8>, row: &FeatureRow) {
+        let (head, names) = &self.features[row.feature as usize];
+        out.extend_from_slice(head);
+        for (name, v) in names.iter().zip(&row.values) {
+            out.extend_from_slice(name);
+            encode::value(out, v);
+        }
+        out.extend_from_slice(b",\"window_start\":");
+        encode::int(out, row.window_start);
+        out.extend_from_slice(b",\"window_end\":");
+        encode::int(out, row.window_end);
+        out.extend_from_slice(b",\"revision\":");
+        encode::int(out, row.revision as i64);
+        if row.deleted {
+            out.extend_from_slice(b",\"deleted\":true");
+        }
+        out.extend_from_slice(b"}\n");
+    }
+}
+
 impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
     fn sink_file(self, name: &str, path: PathBuf, plan: &Plan, state: Arc<RunState>) {
         let (worker, peers) = (self.scope().index(), self.scope().peers());
         let path = worker_path(&path, worker, peers);
-        let plan = plan.clone();
+        let encoder = RowEncoder::new(plan);
         let mut file: Option<FileSink> = None;
-        let mut buf = Vec::with_capacity(1 << 16);
+        // Written to the file in pieces of at least the file's own buffer size (1 MiB),
+        // which `BufWriter` passes straight to the file instead of copying them.
+        let mut buf = Vec::with_capacity((1 << 20) + (1 << 12));
         self.sink(
             Pipeline,
             &format!("Sink[{name}]"),
@@ -173,9 +230,9 @@ impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
                 let mut rows = 0u64;
                 input.for_each(|_, data| {
                     for row in data.drain(..) {
-                        encode_row(&mut buf, &plan, &row);
+                        encoder.encode(&mut buf, &row);
                         rows += 1;
-                        if buf.len() >= 1 << 16 {
+                        if buf.len() >= 1 << 20 {
                             if let Err(e) = f.write(&buf) {
                                 state.fail(format!("sink: writing `{}`: {e}", path.display()));
                             }
