@@ -15,7 +15,9 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use common::{assert_same, events, read_finals, run_ok, write_inputs, Event, RowKey, MIN};
+use common::{
+    assert_every_mode_gives, assert_watermark_rule, events, write_inputs, Event, RowKey, MIN,
+};
 
 const JOB: &str = r#"name: equivalence_over
 sources:
@@ -169,22 +171,6 @@ fn reference(
     (out, too_late)
 }
 
-fn run(dir: &Path, args: &[&str]) -> common::Finals {
-    let out = dir.join("out");
-    let _ = std::fs::remove_dir_all(&out);
-    let job = dir.join("job.yaml");
-    let mut all = vec!["run", job.to_str().unwrap(), "-q"];
-    all.extend_from_slice(args);
-    run_ok(&all);
-    read_finals(&out, "features", &key_columns())
-}
-
-fn dead_letter_count(dir: &Path) -> usize {
-    std::fs::read_to_string(dir.join("out/dead_letter.jsonl"))
-        .map(|s| s.lines().count())
-        .unwrap_or(0)
-}
-
 #[test]
 fn lateness_covering_disorder_gives_naive_results_in_every_mode_and_worker_count() {
     for seed in [1u64, 2] {
@@ -200,59 +186,7 @@ fn lateness_covering_disorder_gives_naive_results_in_every_mode_and_worker_count
             "the test input is too small to mean anything"
         );
 
-        let backfill = run(dir.path(), &["--mode", "backfill"]);
-        assert_same(&format!("seed {seed} backfill"), &backfill, &want);
-        assert_eq!(backfill.max_revision, 0, "backfill emits final values only");
-        assert_eq!(backfill.emitted, want.len(), "backfill emits each row once");
-
-        let mut saw_corrections = false;
-        for (workers, batch) in [(1, "1"), (2, "300"), (4, "2000"), (2, "4194304")] {
-            let w = workers.to_string();
-            let got = run(
-                dir.path(),
-                &[
-                    "--mode",
-                    "stream",
-                    "--exit-at-end",
-                    "--workers",
-                    &w,
-                    "--batch-bytes",
-                    batch,
-                ],
-            );
-            assert_same(
-                &format!("seed {seed} stream workers={workers} batch={batch}"),
-                &got,
-                &want,
-            );
-            saw_corrections |= got.max_revision > 0;
-            let b = run(
-                dir.path(),
-                &[
-                    "--mode",
-                    "backfill",
-                    "--workers",
-                    &w,
-                    "--batch-bytes",
-                    batch,
-                ],
-            );
-            assert_same(
-                &format!("seed {seed} backfill workers={workers} batch={batch}"),
-                &b,
-                &want,
-            );
-            assert_eq!(
-                (b.max_revision, b.emitted),
-                (0, want.len()),
-                "seed {seed} backfill workers={workers} batch={batch}: each row once, final"
-            );
-            assert_eq!(dead_letter_count(dir.path()), 0);
-        }
-        assert!(
-            saw_corrections,
-            "seed {seed}: small batches with disorder must produce corrections"
-        );
+        assert_every_mode_gives(dir.path(), seed, &want, &key_columns());
     }
 }
 
@@ -265,25 +199,6 @@ fn with_short_lateness_one_reader_follows_the_watermark_rule_exactly() {
         write_inputs(dir.path(), &evs, 2);
         write_job(dir.path(), delay_s, lateness_s);
         let (want, too_late) = reference(&evs, delay_s, Some(lateness_s));
-        assert!(
-            too_late > 10,
-            "the disorder must exceed the lateness for this test to mean anything"
-        );
-        for args in [
-            vec!["--mode", "backfill"],
-            vec!["--mode", "stream", "--exit-at-end", "--batch-bytes", "1"],
-            vec!["--mode", "stream", "--exit-at-end", "--batch-bytes", "5000"],
-        ] {
-            let got = run(dir.path(), &args);
-            assert_same(&format!("seed {seed} {args:?}"), &got, &want);
-            if args[1] == "backfill" {
-                assert_eq!(got.max_revision, 0, "backfill emits final values only");
-            }
-            assert_eq!(
-                dead_letter_count(dir.path()),
-                too_late,
-                "seed {seed} {args:?}: every too-late (record, feature) is a dead letter"
-            );
-        }
+        assert_watermark_rule(dir.path(), seed, &want, too_late, &key_columns());
     }
 }

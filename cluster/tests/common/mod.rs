@@ -264,3 +264,113 @@ pub fn key_columns() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("tvf_having", vec!["geohash", "action"]),
     ])
 }
+
+/// Runs `dir/job.yaml` with `args` and reads the final values of `dir/out/features*.jsonl`.
+pub fn run_finals(dir: &Path, args: &[&str], keys: &BTreeMap<&str, Vec<&str>>) -> Finals {
+    let out = dir.join("out");
+    let _ = std::fs::remove_dir_all(&out);
+    let job = dir.join("job.yaml");
+    let mut all = vec!["run", job.to_str().unwrap(), "-q"];
+    all.extend_from_slice(args);
+    run_ok(&all);
+    read_finals(&out, "features", keys)
+}
+
+/// Lines of `dir/out/dead_letter.jsonl` (0 if there is none).
+pub fn dead_letter_count(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("out/dead_letter.jsonl"))
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+}
+
+/// With lateness covering the input's disorder: backfill (1 worker, then 1/2/4 workers with
+/// batch sizes from one record to 4 MiB) emits `want` once, final; stream `--exit-at-end`
+/// on the same matrix reaches `want` after corrections, and some small batch corrects.
+pub fn assert_every_mode_gives(
+    dir: &Path,
+    seed: u64,
+    want: &BTreeMap<RowKey, BTreeMap<String, Value>>,
+    keys: &BTreeMap<&str, Vec<&str>>,
+) {
+    let backfill = run_finals(dir, &["--mode", "backfill"], keys);
+    assert_same(&format!("seed {seed} backfill"), &backfill, want);
+    assert_eq!(backfill.max_revision, 0, "backfill emits final values only");
+    assert_eq!(backfill.emitted, want.len(), "backfill emits each row once");
+
+    let mut saw_corrections = false;
+    for (workers, batch) in [(1, "1"), (2, "300"), (4, "2000"), (2, "4194304")] {
+        let w = workers.to_string();
+        let stream_args = [
+            "--mode",
+            "stream",
+            "--exit-at-end",
+            "--workers",
+            &w,
+            "--batch-bytes",
+            batch,
+        ];
+        let got = run_finals(dir, &stream_args, keys);
+        assert_same(
+            &format!("seed {seed} stream workers={workers} batch={batch}"),
+            &got,
+            want,
+        );
+        saw_corrections |= got.max_revision > 0;
+        let b = run_finals(
+            dir,
+            &[
+                "--mode",
+                "backfill",
+                "--workers",
+                &w,
+                "--batch-bytes",
+                batch,
+            ],
+            keys,
+        );
+        let label = format!("seed {seed} backfill workers={workers} batch={batch}");
+        assert_same(&label, &b, want);
+        assert_eq!(
+            (b.max_revision, b.emitted),
+            (0, want.len()),
+            "{label}: each row once, final"
+        );
+        assert_eq!(dead_letter_count(dir), 0);
+    }
+    assert!(
+        saw_corrections,
+        "seed {seed}: small batches with disorder must produce corrections"
+    );
+}
+
+/// With lateness shorter than the disorder, one reader follows the watermark rule exactly in
+/// backfill and in stream mode with tiny and small batches: values equal `want` and every
+/// too-late (record, feature) is one dead letter.
+pub fn assert_watermark_rule(
+    dir: &Path,
+    seed: u64,
+    want: &BTreeMap<RowKey, BTreeMap<String, Value>>,
+    too_late: usize,
+    keys: &BTreeMap<&str, Vec<&str>>,
+) {
+    assert!(
+        too_late > 10,
+        "the disorder must exceed the lateness for this test to mean anything"
+    );
+    for args in [
+        vec!["--mode", "backfill"],
+        vec!["--mode", "stream", "--exit-at-end", "--batch-bytes", "1"],
+        vec!["--mode", "stream", "--exit-at-end", "--batch-bytes", "5000"],
+    ] {
+        let got = run_finals(dir, &args, keys);
+        assert_same(&format!("seed {seed} {args:?}"), &got, want);
+        if args[1] == "backfill" {
+            assert_eq!(got.max_revision, 0, "backfill emits final values only");
+        }
+        assert_eq!(
+            dead_letter_count(dir),
+            too_late,
+            "seed {seed} {args:?}: every too-late (record, feature) is a dead letter"
+        );
+    }
+}
