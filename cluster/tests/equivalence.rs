@@ -9,7 +9,6 @@
 
 mod common;
 
-
 use common::reference::reference;
 use common::{
     assert_every_mode_gives, assert_watermark_rule, events, key_columns, write_inputs, write_job,

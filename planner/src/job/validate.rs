@@ -285,61 +285,16 @@ fn check_unique<'a>(
     }
 }
 
-/// Keys that belong to one connector only, and which connectors take them.
-const SOURCE_KEYS: &[(&str, &[&str])] = &[
-    ("path", &["file"]),
-    ("cluster", &["kafka"]),
-    ("topic", &["kafka"]),
-    ("group_id", &["kafka"]),
-    ("key_column", &["kafka"]),
-    ("header_columns", &["kafka"]),
-    ("aws", &["kinesis", "s3"]),
-    ("stream", &["kinesis"]),
-    ("bucket", &["s3"]),
-    ("prefix", &["s3"]),
-    ("compression", &["s3"]),
-    ("start", &["kafka", "kinesis"]),
-    ("idle_timeout", &["kafka", "kinesis"]),
-];
-
-fn source_keys_given(s: &SourceSpec) -> Vec<&'static str> {
-    let given = [
-        s.path.is_some(),
-        s.cluster.is_some(),
-        s.topic.is_some(),
-        s.group_id.is_some(),
-        s.key_column.is_some(),
-        !s.header_columns.is_empty(),
-        s.aws.is_some(),
-        s.stream.is_some(),
-        s.bucket.is_some(),
-        s.prefix.is_some(),
-        s.compression.is_some(),
-        s.start.is_some(),
-        s.idle_timeout.is_some(),
-    ];
-    SOURCE_KEYS
-        .iter()
-        .zip(given)
-        .filter(|(_, g)| *g)
-        .map(|((k, _), _)| *k)
-        .collect()
-}
-
 /// A key given for a connector that does not use it is an error (a typo or a leftover).
+/// `keys`: each connector-specific key, whether the spec gives it, and the connectors that
+/// take it.
 fn check_connector_keys(
     cx: &Cx,
     what: &str,
     connector: &str,
-    given: &[&'static str],
-    table: &[(&str, &[&str])],
+    keys: &[(&str, bool, &[&str])],
 ) -> Result<(), Diagnostic> {
-    for key in given {
-        let takes = table
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, c)| *c)
-            .unwrap_or(&[]);
+    for (key, _, takes) in keys.iter().filter(|(_, given, _)| *given) {
         if !takes.contains(&connector) {
             return Err(cx
                 .err_at_key(
@@ -408,7 +363,30 @@ fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<Source, Diagn
         });
         return Err(d);
     }
-    check_connector_keys(cx, &what, &s.connector, &source_keys_given(s), SOURCE_KEYS)?;
+    check_connector_keys(
+        cx,
+        &what,
+        &s.connector,
+        &[
+            ("path", s.path.is_some(), &["file"]),
+            ("cluster", s.cluster.is_some(), &["kafka"]),
+            ("topic", s.topic.is_some(), &["kafka"]),
+            ("group_id", s.group_id.is_some(), &["kafka"]),
+            ("key_column", s.key_column.is_some(), &["kafka"]),
+            ("header_columns", !s.header_columns.is_empty(), &["kafka"]),
+            ("aws", s.aws.is_some(), &["kinesis", "s3"]),
+            ("stream", s.stream.is_some(), &["kinesis"]),
+            ("bucket", s.bucket.is_some(), &["s3"]),
+            ("prefix", s.prefix.is_some(), &["s3"]),
+            ("compression", s.compression.is_some(), &["s3"]),
+            ("start", s.start.is_some(), &["kafka", "kinesis"]),
+            (
+                "idle_timeout",
+                s.idle_timeout.is_some(),
+                &["kafka", "kinesis"],
+            ),
+        ],
+    )?;
     let idle_timeout_ms = s.idle_timeout.map_or(30_000, |m| m.0);
     let start = |default| match &s.start {
         Some(t) => parse_start(cx, t, &s.connector),
@@ -717,19 +695,6 @@ fn suggest_column(name: &str, columns: &[Column]) -> String {
     }
 }
 
-const SINK_KEYS: &[(&str, &[&str])] = &[
-    ("path", &["file"]),
-    ("cluster", &["kafka"]),
-    ("topic", &["kafka"]),
-    ("store", &["redis"]),
-    ("aws", &["dynamodb"]),
-    ("table", &["dynamodb"]),
-    ("ttl", &["redis", "dynamodb"]),
-    ("write_rate", &["kafka", "redis", "dynamodb"]),
-    ("batch_size", &["kafka", "redis", "dynamodb"]),
-    ("retry_count", &["kafka", "redis", "dynamodb"]),
-];
-
 fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, Diagnostic> {
     let what = format!("sink `{}`", s.name);
     let known = ["file", "kafka", "redis", "dynamodb"];
@@ -742,25 +707,24 @@ fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, Diagnostic>
                 None => format!("available sink connectors: {}", known.join(", ")),
             }));
     }
-    let given = [
-        s.path.is_some(),
-        s.cluster.is_some(),
-        s.topic.is_some(),
-        s.store.is_some(),
-        s.aws.is_some(),
-        s.table.is_some(),
-        s.ttl.is_some(),
-        s.write_rate.is_some(),
-        s.batch_size.is_some(),
-        s.retry_count.is_some(),
-    ];
-    let given: Vec<&'static str> = SINK_KEYS
-        .iter()
-        .zip(given)
-        .filter(|(_, g)| *g)
-        .map(|((k, _), _)| *k)
-        .collect();
-    check_connector_keys(cx, &what, &s.connector, &given, SINK_KEYS)?;
+    const STORES: &[&str] = &["kafka", "redis", "dynamodb"];
+    check_connector_keys(
+        cx,
+        &what,
+        &s.connector,
+        &[
+            ("path", s.path.is_some(), &["file"]),
+            ("cluster", s.cluster.is_some(), &["kafka"]),
+            ("topic", s.topic.is_some(), &["kafka"]),
+            ("store", s.store.is_some(), &["redis"]),
+            ("aws", s.aws.is_some(), &["dynamodb"]),
+            ("table", s.table.is_some(), &["dynamodb"]),
+            ("ttl", s.ttl.is_some(), &["redis", "dynamodb"]),
+            ("write_rate", s.write_rate.is_some(), STORES),
+            ("batch_size", s.batch_size.is_some(), STORES),
+            ("retry_count", s.retry_count.is_some(), STORES),
+        ],
+    )?;
     let connector = match s.connector.as_str() {
         "file" => {
             let Some(p) = &s.path else {
@@ -985,6 +949,30 @@ sinks:
         let d = &err.0[0];
         assert_eq!(d.location.as_ref().unwrap().line, 10);
         assert!(d.hint.as_ref().unwrap().contains("`float`"), "{d}");
+    }
+
+    #[test]
+    fn a_key_of_another_connector_is_an_error() {
+        let bad = GOOD.replace(
+            "    path: data/*.jsonl",
+            "    path: data/*.jsonl\n    topic: events",
+        );
+        let err = parse_job(Path::new("j.yaml"), &bad).unwrap_err();
+        let d = &err.0[0];
+        assert!(
+            d.message.contains("file connector, which has no `topic`"),
+            "{d}"
+        );
+        assert!(
+            d.hint.as_ref().unwrap().contains("applies to: kafka"),
+            "{d}"
+        );
+        let bad = GOOD.replace(
+            "    path: out/f.jsonl",
+            "    path: out/f.jsonl\n    ttl: 1h",
+        );
+        let err = parse_job(Path::new("j.yaml"), &bad).unwrap_err();
+        assert!(err.0[0].message.contains("which has no `ttl`"), "{}", err);
     }
 
     #[test]
