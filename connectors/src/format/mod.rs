@@ -9,6 +9,8 @@ pub mod encode;
 pub mod json;
 mod json_fast;
 pub mod protobuf;
+#[cfg(test)]
+mod test_support;
 
 use std::fmt;
 
