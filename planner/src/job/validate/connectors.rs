@@ -1,0 +1,544 @@
+//! Validation of sources and sinks: connector keys, infrastructure names, schemas and
+//! formats.
+
+use std::path::Path;
+
+use crate::error::{closest, Diagnostic};
+use crate::types::DataType;
+
+use super::super::{
+    Column, Compression, Fanout, Format, FormatOptions, Sink, SinkConnector, SinkSpec, Source,
+    SourceConnector, SourceSpec, StartPosition,
+};
+use super::{resolve, Cx};
+
+/// A key given for a connector that does not use it is an error (a typo or a leftover).
+/// `keys`: each connector-specific key, whether the spec gives it, and the connectors that
+/// take it.
+fn check_connector_keys(
+    cx: &Cx,
+    what: &str,
+    connector: &str,
+    keys: &[(&str, bool, &[&str])],
+) -> Result<(), Diagnostic> {
+    for (key, _, takes) in keys.iter().filter(|(_, given, _)| *given) {
+        if !takes.contains(&connector) {
+            return Err(cx
+                .err_at_key(
+                    key,
+                    format!("{what} uses the {connector} connector, which has no `{key}`"),
+                )
+                .with_hint(format!(
+                    "`{key}` applies to: {}; remove it or change `connector`",
+                    takes.join(", ")
+                )));
+        }
+    }
+    Ok(())
+}
+
+/// A key a connector needs.
+fn need<'a>(
+    cx: &Cx,
+    what: &str,
+    connector: &str,
+    key: &str,
+    v: &'a Option<String>,
+    example: &str,
+) -> Result<&'a str, Diagnostic> {
+    v.as_deref().ok_or_else(|| {
+        cx.err_at_key(
+            "connector",
+            format!("{what} uses the {connector} connector but has no `{key}`"),
+        )
+        .with_hint(format!("add `{key}: {example}`"))
+    })
+}
+
+fn parse_start(cx: &Cx, text: &str, connector: &str) -> Result<StartPosition, Diagnostic> {
+    let t = text.trim();
+    Ok(match t.to_ascii_lowercase().as_str() {
+        "earliest" | "trim_horizon" => StartPosition::Earliest,
+        "latest" => StartPosition::Latest,
+        "committed" if connector == "kafka" => StartPosition::Committed,
+        _ => match t
+            .parse::<i64>()
+            .ok()
+            .or_else(|| crate::types::parse_timestamp(t))
+        {
+            Some(ms) => StartPosition::Timestamp(ms),
+            None => return Err(cx
+                .err_at_key("start", format!("`start: {t}` is not a starting position"))
+                .with_hint(if connector == "kafka" {
+                    "write earliest, latest, committed, or a timestamp (RFC 3339 or epoch ms)"
+                } else {
+                    "write trim_horizon (earliest), latest, or a timestamp (RFC 3339 or epoch ms)"
+                })),
+        },
+    })
+}
+
+pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<Source, Diagnostic> {
+    let what = format!("source `{}`", s.name);
+    let known = ["file", "kafka", "kinesis", "s3"];
+    if !known.contains(&s.connector.as_str()) {
+        let other = s.connector.as_str();
+        let mut d = cx.err_at_value(other, format!("unknown source connector `{other}`"));
+        d = d.with_hint(match closest(other, known) {
+            Some(c) => format!("did you mean `{c}`? available: {}", known.join(", ")),
+            None => format!("available source connectors: {}", known.join(", ")),
+        });
+        return Err(d);
+    }
+    check_connector_keys(
+        cx,
+        &what,
+        &s.connector,
+        &[
+            ("path", s.path.is_some(), &["file"]),
+            ("cluster", s.cluster.is_some(), &["kafka"]),
+            ("topic", s.topic.is_some(), &["kafka"]),
+            ("group_id", s.group_id.is_some(), &["kafka"]),
+            ("key_column", s.key_column.is_some(), &["kafka"]),
+            ("header_columns", !s.header_columns.is_empty(), &["kafka"]),
+            ("aws", s.aws.is_some(), &["kinesis", "s3"]),
+            ("stream", s.stream.is_some(), &["kinesis"]),
+            ("bucket", s.bucket.is_some(), &["s3"]),
+            ("prefix", s.prefix.is_some(), &["s3"]),
+            ("compression", s.compression.is_some(), &["s3"]),
+            ("start", s.start.is_some(), &["kafka", "kinesis"]),
+            (
+                "idle_timeout",
+                s.idle_timeout.is_some(),
+                &["kafka", "kinesis"],
+            ),
+        ],
+    )?;
+    let idle_timeout_ms = s.idle_timeout.map_or(30_000, |m| m.0);
+    let start = |default| match &s.start {
+        Some(t) => parse_start(cx, t, &s.connector),
+        None => Ok(default),
+    };
+    let connector = match s.connector.as_str() {
+        "file" => {
+            let Some(p) = &s.path else {
+                return Err(cx
+                    .err_at_value(
+                        &s.name,
+                        format!(
+                            "source `{}` uses the file connector but has no `path`",
+                            s.name
+                        ),
+                    )
+                    .with_hint(
+                        "add `path: data/events/*.jsonl` (a glob relative to the job file)",
+                    ));
+            };
+            SourceConnector::File {
+                path: resolve(base, p).to_string_lossy().into_owned(),
+            }
+        }
+        "kafka" => {
+            let cluster = need(cx, &what, "kafka", "cluster", &s.cluster, "local")?;
+            cx.infra_ref("kafka", cx.kafka_names(), cluster, &what)?;
+            let topic = need(cx, &what, "kafka", "topic", &s.topic, "events")?;
+            SourceConnector::Kafka {
+                cluster: cluster.to_string(),
+                topic: topic.to_string(),
+                group_id: s
+                    .group_id
+                    .clone()
+                    .unwrap_or_else(|| format!("freshet-{}", cx.job)),
+                start: start(StartPosition::Committed)?,
+                idle_timeout_ms,
+                key_column: None,
+                header_columns: Vec::new(),
+            }
+        }
+        "kinesis" => {
+            let aws = need(cx, &what, "kinesis", "aws", &s.aws, "local")?;
+            cx.infra_ref("aws", cx.aws_names(), aws, &what)?;
+            let stream = need(cx, &what, "kinesis", "stream", &s.stream, "events")?;
+            SourceConnector::Kinesis {
+                aws: aws.to_string(),
+                stream: stream.to_string(),
+                start: start(StartPosition::Earliest)?,
+                idle_timeout_ms,
+            }
+        }
+        _ => {
+            let aws = need(cx, &what, "s3", "aws", &s.aws, "local")?;
+            cx.infra_ref("aws", cx.aws_names(), aws, &what)?;
+            let bucket = need(cx, &what, "s3", "bucket", &s.bucket, "history")?;
+            let compression = match s.compression.as_deref().unwrap_or("auto") {
+                "auto" => Compression::Auto,
+                "gzip" => Compression::Gzip,
+                "none" => Compression::None,
+                other => {
+                    return Err(cx
+                        .err_at_key("compression", format!("unknown compression `{other}`"))
+                        .with_hint("write auto (by extension: .gz is gzip), gzip or none"))
+                }
+            };
+            SourceConnector::S3 {
+                aws: aws.to_string(),
+                bucket: bucket.to_string(),
+                prefix: s.prefix.clone().unwrap_or_default(),
+                compression,
+            }
+        }
+    };
+    let mut columns = Vec::new();
+    for (name, ty) in &s.schema {
+        let (ty_name, required) = match ty.trim().strip_suffix('!') {
+            Some(t) => (t, true),
+            None => (ty.as_str(), false),
+        };
+        let Some(dt) = DataType::parse(ty_name) else {
+            let hint = match closest(ty_name, ["string", "int", "float", "bool", "timestamp"]) {
+                Some(c) => format!("did you mean `{c}`? types: string, int, float, bool, timestamp (append `!` for required)"),
+                None => "types: string, int, float, bool, timestamp (append `!` for required)".into(),
+            };
+            return Err(cx
+                .err_at(
+                    |l| l.trim_start().starts_with(&format!("{name}:")) && l.contains(ty.as_str()),
+                    format!(
+                        "unknown type `{ty_name}` for column `{name}` of source `{}`",
+                        s.name
+                    ),
+                )
+                .with_hint(hint));
+        };
+        columns.push(Column {
+            name: name.clone(),
+            ty: dt,
+            required,
+        });
+    }
+    let find =
+        |columns: &[Column], n: &str| columns.iter().position(|c| c.name.eq_ignore_ascii_case(n));
+    for r in &s.required {
+        match find(&columns, r) {
+            Some(i) => columns[i].required = true,
+            None => {
+                return Err(cx
+                    .err_at_value(
+                        r,
+                        format!(
+                            "required column `{r}` is not in the schema of source `{}`",
+                            s.name
+                        ),
+                    )
+                    .with_hint(suggest_column(r, &columns)))
+            }
+        }
+    }
+    let Some(et) = find(&columns, &s.event_time) else {
+        return Err(cx
+            .err_at(
+                |l| l.trim_start().starts_with("event_time:") && l.contains(s.event_time.as_str()),
+                format!(
+                    "event_time column `{}` is not in the schema of source `{}`",
+                    s.event_time, s.name
+                ),
+            )
+            .with_hint(suggest_column(&s.event_time, &columns)));
+    };
+    if !matches!(columns[et].ty, DataType::Timestamp | DataType::Int) {
+        return Err(cx
+            .err_at_value(
+                &s.event_time,
+                format!(
+                    "event_time column `{}` has type {}; it must be a timestamp",
+                    s.event_time, columns[et].ty
+                ),
+            )
+            .with_hint(format!("declare it as `{}: timestamp`", s.event_time)));
+    }
+    columns[et].ty = DataType::Timestamp;
+    columns[et].required = true;
+    if columns
+        .iter()
+        .any(|c| c.name.eq_ignore_ascii_case("rowtime"))
+        && !columns[et].name.eq_ignore_ascii_case("rowtime")
+    {
+        return Err(cx
+            .err_at_value(
+                "rowtime",
+                format!(
+                    "source `{}` declares a column `rowtime`, which is reserved",
+                    s.name
+                ),
+            )
+            .with_hint("`rowtime` names the event-time attribute in SQL; rename the column"));
+    }
+    let delimiter = match s.delimiter {
+        None => b',',
+        Some(c) if c.is_ascii() && s.format == Format::Csv => c as u8,
+        Some(c) => {
+            return Err(cx
+                .err_at_key("delimiter", format!("delimiter `{c}` is not allowed here"))
+                .with_hint("`delimiter` is a single ASCII character and applies to format: csv"))
+        }
+    };
+    let format_options = validate_format(cx, base, s, delimiter)?;
+    let connector = match connector {
+        SourceConnector::Kafka {
+            cluster,
+            topic,
+            group_id,
+            start,
+            idle_timeout_ms,
+            ..
+        } => {
+            let col = |n: &str| {
+                find(&columns, n).ok_or_else(|| {
+                    cx.err_at_value(
+                        n,
+                        format!("column `{n}` is not in the schema of source `{}`", s.name),
+                    )
+                    .with_hint(suggest_column(n, &columns))
+                })
+            };
+            let key_column = s.key_column.as_deref().map(col).transpose()?;
+            let header_columns = s
+                .header_columns
+                .iter()
+                .map(|(h, c)| col(c).map(|i| (h.clone(), i)))
+                .collect::<Result<Vec<_>, _>>()?;
+            SourceConnector::Kafka {
+                cluster,
+                topic,
+                group_id,
+                start,
+                idle_timeout_ms,
+                key_column,
+                header_columns,
+            }
+        }
+        other => other,
+    };
+    Ok(Source {
+        name: s.name.clone(),
+        connector,
+        format: s.format,
+        columns,
+        event_time: et,
+        watermark_delay_ms: s.watermark_delay.0,
+        on_error: s.on_error,
+        format_options,
+    })
+}
+
+/// Format keys: Avro needs `schema_file`, Protobuf `descriptor_set` and `message`; line
+/// formats take neither, and binary formats need a message connector.
+fn validate_format(
+    cx: &Cx,
+    base: &Path,
+    s: &SourceSpec,
+    delimiter: u8,
+) -> Result<FormatOptions, Diagnostic> {
+    let what = format!("source `{}`", s.name);
+    let stray = |key: &str, applies: &str| {
+        Err(cx
+            .err_at_key(
+                key,
+                format!(
+                    "{what} has format {}, which takes no `{key}`",
+                    s.format.name()
+                ),
+            )
+            .with_hint(format!("`{key}` applies to format: {applies}")))
+    };
+    match s.format {
+        Format::Avro => {
+            if s.descriptor_set.is_some() {
+                return stray("descriptor_set", "protobuf");
+            }
+            if s.message.is_some() {
+                return stray("message", "protobuf");
+            }
+            if s.schema_file.is_none() {
+                return Err(cx
+                    .err_at_key("format", format!("{what} has format avro but no `schema_file`"))
+                    .with_hint("add `schema_file: schemas/event.avsc` (the writer schema, relative to the job file)"));
+            }
+        }
+        Format::Protobuf => {
+            if s.schema_file.is_some() {
+                return stray("schema_file", "avro");
+            }
+            if s.descriptor_set.is_none() || s.message.is_none() {
+                return Err(cx
+                    .err_at_key("format", format!("{what} has format protobuf but no `descriptor_set` and `message`"))
+                    .with_hint("add `descriptor_set: schemas/events.desc` (from `protoc --include_imports --descriptor_set_out`) and `message: pkg.DeliveryEvent`"));
+            }
+        }
+        Format::Json | Format::Csv => {
+            if s.schema_file.is_some() {
+                return stray("schema_file", "avro");
+            }
+            if s.descriptor_set.is_some() {
+                return stray("descriptor_set", "protobuf");
+            }
+            if s.message.is_some() {
+                return stray("message", "protobuf");
+            }
+        }
+    }
+    if matches!(s.format, Format::Avro | Format::Protobuf)
+        && !matches!(s.connector.as_str(), "kafka" | "kinesis")
+    {
+        return Err(cx
+            .err_at_key(
+                "format",
+                format!(
+                    "{what}: format {} is read from message connectors (kafka, kinesis), not `{}`",
+                    s.format.name(),
+                    s.connector
+                ),
+            )
+            .with_hint("use json or csv for files and S3 objects"));
+    }
+    Ok(FormatOptions {
+        delimiter,
+        schema_file: s.schema_file.as_deref().map(|p| resolve(base, p)),
+        descriptor_set: s.descriptor_set.as_deref().map(|p| resolve(base, p)),
+        message: s.message.clone(),
+    })
+}
+
+fn suggest_column(name: &str, columns: &[Column]) -> String {
+    match closest(name, columns.iter().map(|c| c.name.as_str())) {
+        Some(c) => format!("did you mean `{c}`?"),
+        None => format!(
+            "the schema has: {}",
+            columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, Diagnostic> {
+    let what = format!("sink `{}`", s.name);
+    let known = ["file", "kafka", "redis", "dynamodb"];
+    if !known.contains(&s.connector.as_str()) {
+        let other = s.connector.as_str();
+        return Err(cx
+            .err_at_value(other, format!("unknown sink connector `{other}`"))
+            .with_hint(match closest(other, known) {
+                Some(c) => format!("did you mean `{c}`? available: {}", known.join(", ")),
+                None => format!("available sink connectors: {}", known.join(", ")),
+            }));
+    }
+    const STORES: &[&str] = &["kafka", "redis", "dynamodb"];
+    check_connector_keys(
+        cx,
+        &what,
+        &s.connector,
+        &[
+            ("path", s.path.is_some(), &["file"]),
+            ("cluster", s.cluster.is_some(), &["kafka"]),
+            ("topic", s.topic.is_some(), &["kafka"]),
+            ("store", s.store.is_some(), &["redis"]),
+            ("aws", s.aws.is_some(), &["dynamodb"]),
+            ("table", s.table.is_some(), &["dynamodb"]),
+            ("ttl", s.ttl.is_some(), &["redis", "dynamodb"]),
+            ("write_rate", s.write_rate.is_some(), STORES),
+            ("batch_size", s.batch_size.is_some(), STORES),
+            ("retry_count", s.retry_count.is_some(), STORES),
+        ],
+    )?;
+    let connector = match s.connector.as_str() {
+        "file" => {
+            let Some(p) = &s.path else {
+                return Err(cx
+                    .err_at_value(
+                        &s.name,
+                        format!(
+                            "sink `{}` uses the file connector but has no `path`",
+                            s.name
+                        ),
+                    )
+                    .with_hint("add `path: out/features.jsonl`"));
+            };
+            SinkConnector::File {
+                path: resolve(base, p),
+            }
+        }
+        "kafka" => {
+            let cluster = need(cx, &what, "kafka", "cluster", &s.cluster, "local")?;
+            cx.infra_ref("kafka", cx.kafka_names(), cluster, &what)?;
+            let topic = need(cx, &what, "kafka", "topic", &s.topic, "features")?;
+            SinkConnector::Kafka {
+                cluster: cluster.into(),
+                topic: topic.into(),
+            }
+        }
+        "redis" => {
+            let store = need(cx, &what, "redis", "store", &s.store, "features")?;
+            cx.infra_ref("redis", cx.redis_names(), store, &what)?;
+            SinkConnector::Redis {
+                store: store.into(),
+                ttl_ms: s.ttl.map(|t| t.0),
+            }
+        }
+        _ => {
+            let aws = need(cx, &what, "dynamodb", "aws", &s.aws, "local")?;
+            cx.infra_ref("aws", cx.aws_names(), aws, &what)?;
+            let table = need(cx, &what, "dynamodb", "table", &s.table, "features")?;
+            SinkConnector::Dynamodb {
+                aws: aws.into(),
+                table: table.into(),
+                ttl_ms: s.ttl.map(|t| t.0),
+            }
+        }
+    };
+    if s.format != Format::Json {
+        return Err(cx
+            .err_at_value(
+                &s.name,
+                format!(
+                    "sink `{}`: format {} is not supported for sinks",
+                    s.name,
+                    s.format.name()
+                ),
+            )
+            .with_hint("sinks write `format: json` (one object per line)"));
+    }
+    let mut fanout = Fanout::default();
+    if let Some(r) = s.write_rate {
+        if !(r.is_finite() && r > 0.0) {
+            return Err(cx
+                .err_at_key(
+                    "write_rate",
+                    format!("{what}: write_rate must be a positive number of records per second"),
+                )
+                .with_hint("e.g. `write_rate: 5000`; leave it out for no limit"));
+        }
+        fanout.write_rate = Some(r);
+    }
+    if let Some(b) = s.batch_size {
+        if b == 0 {
+            return Err(cx
+                .err_at_key(
+                    "batch_size",
+                    format!("{what}: batch_size must be at least 1"),
+                )
+                .with_hint("e.g. `batch_size: 500`"));
+        }
+        fanout.batch_size = b;
+    }
+    if let Some(r) = s.retry_count {
+        fanout.retry_count = r;
+    }
+    Ok(Sink {
+        name: s.name.clone(),
+        connector,
+        format: s.format,
+        fanout,
+    })
+}
