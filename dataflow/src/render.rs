@@ -17,9 +17,12 @@ use planner::job::SinkConnector;
 use planner::physical::FeatureKind;
 use planner::Plan;
 
+use crate::operators::interval_join::IntervalJoin;
+use crate::operators::join_output::join_output;
 use crate::operators::over::OverAggregate;
+use crate::operators::prefix::FeatureStream;
 use crate::operators::sink::{SinkDeadLetters, SinkRows, SinkStore};
-use crate::operators::source::{source, FeatureStream};
+use crate::operators::source::{source, SideSpec};
 use crate::operators::window::{EmitPolicy, WindowAggregate};
 use crate::state::RunState;
 
@@ -78,11 +81,28 @@ pub fn render(
     let mut dead_letters = Vec::new();
     let mut by_feature: Vec<Option<FeatureStream>> =
         (0..plan.features.len()).map(|_| None).collect();
+    // Per join feature: its left and right keyed rows.
+    let mut sides: Vec<[Option<_>; 2]> = (0..plan.features.len()).map(|_| [None, None]).collect();
     for (si, sp) in plan.sources.iter().enumerate() {
         let ids: Vec<usize> = (0..plan.features.len())
-            .filter(|&f| plan.features[f].source == si)
+            .filter(|&f| plan.features[f].source() == Some(si))
             .collect();
-        if ids.is_empty() {
+        let mut side_ids: Vec<(usize, usize)> = Vec::new();
+        let mut specs: Vec<SideSpec> = Vec::new();
+        for (fi, f) in plan.features.iter().enumerate() {
+            let Some(j) = f.join() else { continue };
+            for (k, side) in [&j.left, &j.right].into_iter().enumerate() {
+                if side.source == si {
+                    side_ids.push((fi, k));
+                    specs.push(SideSpec {
+                        side: side.clone(),
+                        lateness_ms: f.allowed_lateness_ms,
+                        feature: f.name.clone(),
+                    });
+                }
+            }
+        }
+        if ids.is_empty() && specs.is_empty() {
             continue;
         }
         let feats: Vec<_> = ids.iter().map(|&f| plan.features[f].clone()).collect();
@@ -92,6 +112,7 @@ pub fn render(
             sp,
             &feats,
             &feature_ids,
+            &specs,
             mode.read_mode(),
             tuning.batch_bytes,
             &plan.infra,
@@ -101,6 +122,18 @@ pub fn render(
         for (&fi, stream) in ids.iter().zip(streams.features) {
             by_feature[fi] = Some(stream);
         }
+        for (&(fi, k), stream) in side_ids.iter().zip(streams.sides) {
+            sides[fi][k] = Some(stream);
+        }
+    }
+    for (fi, f) in plan.features.iter().enumerate() {
+        let Some(j) = f.join() else { continue };
+        let [left, right] = std::mem::take(&mut sides[fi]);
+        let (left, right) = (left.expect("left side"), right.expect("right side"));
+        let joined = left.interval_join(right, &f.name, j, f.allowed_lateness_ms);
+        let out = join_output(joined, f, fi as u32);
+        by_feature[fi] = Some(out.feature);
+        dead_letters.push(out.dead_letters);
     }
     for (fi, stream) in by_feature.into_iter().enumerate() {
         let stream = stream.expect("every feature reads a source");
@@ -139,7 +172,11 @@ pub fn describe(plan: &Plan) -> Vec<String> {
         let feats: Vec<&str> = plan
             .features
             .iter()
-            .filter(|f| f.source == si)
+            .filter(|f| {
+                f.source() == Some(si)
+                    || f.join()
+                        .is_some_and(|j| j.left.source == si || j.right.source == si)
+            })
             .map(|f| f.name.as_str())
             .collect();
         if feats.is_empty() {
@@ -156,6 +193,16 @@ pub fn describe(plan: &Plan) -> Vec<String> {
     for f in &plan.features {
         let keys: Vec<String> = f.keys.iter().map(|k| k.expr.to_string()).collect();
         let lateness = planner::duration::format_duration_ms(f.allowed_lateness_ms);
+        if let Some(j) = f.join() {
+            out.push(format!(
+                "  Exchange hash(join key) ×2 ─▶ IntervalJoin[{}] binary_frontier {} {} lateness={lateness} output_watermark=min(inputs)-{} ─▶ JoinOutput[{}] (filter, map, key; pipeline)",
+                f.name,
+                j.kind,
+                j.bounds,
+                planner::duration::format_duration_ms(j.delay_ms),
+                f.name
+            ));
+        }
         match &f.kind {
             FeatureKind::Window => {}
             FeatureKind::Over(o) => {

@@ -252,6 +252,93 @@ impl Expr {
         }
     }
 
+    /// This expression with every column `i` replaced by `columns[i]` (composing a
+    /// projection into the expressions that read its output).
+    pub fn substitute(&self, columns: &[Expr]) -> Expr {
+        let sub = |e: &Expr| Box::new(e.substitute(columns));
+        match self {
+            Expr::Column { index, .. } => columns[*index].clone(),
+            Expr::Literal(_) => self.clone(),
+            Expr::Unary { op, expr } => Expr::Unary {
+                op: *op,
+                expr: sub(expr),
+            },
+            Expr::IsNull { expr, negated } => Expr::IsNull {
+                expr: sub(expr),
+                negated: *negated,
+            },
+            Expr::Cast { expr, to } => Expr::Cast {
+                expr: sub(expr),
+                to: *to,
+            },
+            Expr::Binary { op, left, right } => Expr::Binary {
+                op: *op,
+                left: sub(left),
+                right: sub(right),
+            },
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => Expr::InList {
+                expr: sub(expr),
+                list: list.iter().map(|e| e.substitute(columns)).collect(),
+                negated: *negated,
+            },
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => Expr::Between {
+                expr: sub(expr),
+                low: sub(low),
+                high: sub(high),
+                negated: *negated,
+            },
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+                case_insensitive,
+            } => Expr::Like {
+                expr: sub(expr),
+                pattern: sub(pattern),
+                negated: *negated,
+                case_insensitive: *case_insensitive,
+            },
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => Expr::Case {
+                operand: operand.as_deref().map(sub),
+                whens: whens
+                    .iter()
+                    .map(|(w, t)| (w.substitute(columns), t.substitute(columns)))
+                    .collect(),
+                otherwise: otherwise.as_deref().map(sub),
+            },
+            Expr::Call { func, args } => Expr::Call {
+                func: *func,
+                args: args.iter().map(|e| e.substitute(columns)).collect(),
+            },
+        }
+    }
+
+    /// `a AND b`, either of which may be absent.
+    pub fn and(a: Option<Expr>, b: Option<Expr>) -> Option<Expr> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(Expr::Binary {
+                op: BinOp::And,
+                left: Box::new(a),
+                right: Box::new(b),
+            }),
+            (a, None) => a,
+            (None, b) => b,
+        }
+    }
+
     /// Column indices this expression reads.
     pub fn columns(&self, out: &mut Vec<usize>) {
         match self {

@@ -14,6 +14,7 @@ pub mod duration;
 pub mod error;
 pub mod expr;
 pub mod job;
+pub mod join;
 pub mod logical;
 pub mod over;
 pub mod physical;

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::aggregate::AggCall;
 use crate::duration::format_duration_ms;
 use crate::expr::Expr;
+use crate::join::{JoinKind, TimeBounds};
 use crate::over::OverSpec;
 use crate::types::DataType;
 use crate::window::Window;
@@ -60,6 +61,8 @@ pub enum LogicalPlan {
         window: Window,
         /// Event-time column the window is on.
         time_column: String,
+        /// Its index in the input row.
+        time: usize,
         /// Grouping keys.
         keys: Vec<NamedExpr>,
         /// Aggregates.
@@ -74,10 +77,34 @@ pub enum LogicalPlan {
         input: Box<LogicalPlan>,
         /// Event-time column the rows are ordered by.
         time_column: String,
+        /// Its index in the input row.
+        time: usize,
         /// Window, partition keys and aggregates.
         over: OverSpec,
         /// Allowed lateness, ms.
         allowed_lateness_ms: u64,
+    },
+    /// An event-time interval join. Output columns: the left input's, then the right's
+    /// (NULL for an unmatched left row of a LEFT join).
+    IntervalJoin {
+        /// Left input.
+        left: Box<LogicalPlan>,
+        /// Right input.
+        right: Box<LogicalPlan>,
+        /// Inner or left outer.
+        kind: JoinKind,
+        /// Equi-join keys over the left input's row.
+        left_keys: Vec<Expr>,
+        /// Equi-join keys over the right input's row, pairwise equal to `left_keys`.
+        right_keys: Vec<Expr>,
+        /// Event-time attribute of the left row (index).
+        left_time: usize,
+        /// Event-time attribute of the right row (index).
+        right_time: usize,
+        /// `lower <= right_time - left_time <= upper`.
+        bounds: TimeBounds,
+        /// Other ON conditions, over `[left.., right..]`.
+        residual: Option<Expr>,
     },
     /// Compute output columns.
     Project {
@@ -118,6 +145,7 @@ impl LogicalPlan {
                 keys,
                 aggs,
                 allowed_lateness_ms,
+                ..
             } => {
                 let ks: Vec<String> = keys.iter().map(|k| k.expr.to_string()).collect();
                 let as_: Vec<String> = aggs.iter().map(|a| a.to_string()).collect();
@@ -135,6 +163,7 @@ impl LogicalPlan {
                 time_column,
                 over,
                 allowed_lateness_ms,
+                ..
             } => {
                 writeln!(
                     out,
@@ -142,6 +171,33 @@ impl LogicalPlan {
                     format_duration_ms(*allowed_lateness_ms)
                 )?;
                 input.render(depth + 1, out)
+            }
+            LogicalPlan::IntervalJoin {
+                left,
+                right,
+                kind,
+                left_keys,
+                right_keys,
+                bounds,
+                residual,
+                ..
+            } => {
+                let on: Vec<String> = left_keys
+                    .iter()
+                    .zip(right_keys)
+                    .map(|(l, r)| format!("{l} = {r}"))
+                    .collect();
+                write!(
+                    out,
+                    "{pad}IntervalJoin {kind} on=[{}] {bounds}",
+                    on.join(", ")
+                )?;
+                if let Some(r) = residual {
+                    write!(out, " residual={r}")?;
+                }
+                writeln!(out)?;
+                left.render(depth + 1, out)?;
+                right.render(depth + 1, out)
             }
             LogicalPlan::Project { input, columns } => {
                 let cs: Vec<String> = columns

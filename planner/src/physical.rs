@@ -19,6 +19,7 @@ use crate::aggregate::AggCall;
 use crate::duration::format_duration_ms;
 use crate::expr::Expr;
 use crate::job::{Infra, OnError, Sink, SinkConnector, Source};
+use crate::join::JoinPlan;
 use crate::logical::NamedExpr;
 use crate::over::OverSpec;
 use crate::types::DataType;
@@ -49,6 +50,19 @@ pub enum FeatureKind {
     Stateless,
 }
 
+/// Where a feature's rows come from.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "input", rename_all = "snake_case")]
+pub enum FeatureInput {
+    /// The rows of one source (index into [`Plan::sources`]).
+    Source {
+        /// The source.
+        source: usize,
+    },
+    /// The rows of an interval join of two sources: `[left side row.., right side row..]`.
+    Join(Box<JoinPlan>),
+}
+
 /// One feature's pipeline.
 #[derive(Clone, Debug, Serialize)]
 pub struct FeaturePlan {
@@ -58,17 +72,20 @@ pub struct FeaturePlan {
     pub version: u32,
     /// Window, OVER or stateless.
     pub kind: FeatureKind,
-    /// Index into [`Plan::sources`].
-    pub source: usize,
-    /// Row filter over source rows (WHERE).
+    /// The rows the feature reads: a source's, or a join's (its *base rows*).
+    pub input: FeatureInput,
+    /// Row filter over base rows (WHERE, and the WHERE of subqueries in FROM).
     pub filter: Option<Expr>,
-    /// Grouping keys over source rows; records are exchanged by their hash.
+    /// The feature's rows, over base rows: the SELECT of a subquery in FROM (`None`: the
+    /// base rows as they are). Keys, aggregate arguments and outputs read these rows.
+    pub project: Option<Vec<NamedExpr>>,
+    /// Grouping keys over the feature's rows; records are exchanged by their hash.
     pub keys: Vec<NamedExpr>,
-    /// Aggregates; arguments over source rows.
+    /// Aggregates; arguments over the feature's rows.
     pub aggs: Vec<AggCall>,
     /// Event-time window (window features only).
     pub window: Window,
-    /// Event-time column of the source.
+    /// The event-time attribute: its index in the feature's rows.
     pub event_time: usize,
     /// Corrections are accepted this long after a window's end.
     pub allowed_lateness_ms: u64,
@@ -94,6 +111,22 @@ impl FeaturePlan {
             !(window && matches!(&o.expr, Expr::Column { index, .. } if (*index == ws || *index == we)
                 && (o.name.eq_ignore_ascii_case("window_start") || o.name.eq_ignore_ascii_case("window_end"))))
         })
+    }
+
+    /// The source a feature reads directly (`None` for a join).
+    pub fn source(&self) -> Option<usize> {
+        match &self.input {
+            FeatureInput::Source { source } => Some(*source),
+            FeatureInput::Join(_) => None,
+        }
+    }
+
+    /// The join a feature reads, if it reads one.
+    pub fn join(&self) -> Option<&JoinPlan> {
+        match &self.input {
+            FeatureInput::Join(j) => Some(j),
+            FeatureInput::Source { .. } => None,
+        }
     }
 
     /// The OVER window, for OVER features.
@@ -150,9 +183,37 @@ impl fmt::Display for Plan {
         }
         for feat in &self.features {
             writeln!(s, "Feature {} v{}", feat.name, feat.version).map_err(|_| fmt::Error)?;
-            writeln!(s, "  Read source #{}", feat.source).map_err(|_| fmt::Error)?;
+            match &feat.input {
+                FeatureInput::Source { source } => {
+                    writeln!(s, "  Read source #{source}").map_err(|_| fmt::Error)?
+                }
+                FeatureInput::Join(j) => {
+                    let lateness = format_duration_ms(feat.allowed_lateness_ms);
+                    for (side, js) in [("left", &j.left), ("right", &j.right)] {
+                        writeln!(s, "  Read {side} {js}").map_err(|_| fmt::Error)?;
+                    }
+                    let keys: Vec<String> = j.left.key.iter().map(|k| k.to_string()).collect();
+                    writeln!(
+                        s,
+                        "  Exchange hash(join key) ─▶ IntervalJoin {} {} key=[{}]{} lateness={lateness} state=rows_until(other side's frontier passes time+bound+lateness) output_watermark=min(inputs)-{}",
+                        j.kind,
+                        j.bounds,
+                        keys.join(", "),
+                        j.residual.as_ref().map_or(String::new(), |r| format!(" residual={r}")),
+                        format_duration_ms(j.delay_ms)
+                    )
+                    .map_err(|_| fmt::Error)?;
+                }
+            }
             if let Some(p) = &feat.filter {
                 writeln!(s, "  Filter {p}").map_err(|_| fmt::Error)?;
+            }
+            if let Some(cols) = &feat.project {
+                let cs: Vec<String> = cols
+                    .iter()
+                    .map(|c| format!("{} := {}", c.name, c.expr))
+                    .collect();
+                writeln!(s, "  Map [{}]", cs.join(", ")).map_err(|_| fmt::Error)?;
             }
             let keys: Vec<String> = feat.keys.iter().map(|k| k.expr.to_string()).collect();
             let lateness = format_duration_ms(feat.allowed_lateness_ms);

@@ -4,9 +4,14 @@
 use serde::Serialize;
 
 use crate::error::{Diagnostic, Diagnostics, ErrorKind};
+use crate::expr::Expr;
 use crate::job::Job;
+use crate::join::{JoinKind, JoinPlan, JoinSide};
 use crate::logical::LogicalPlan;
-use crate::physical::{single_value_type, FeatureKind, FeaturePlan, Plan, SourcePlan};
+use crate::logical::NamedExpr;
+use crate::physical::{
+    single_value_type, FeatureInput, FeatureKind, FeaturePlan, Plan, SourcePlan,
+};
 use crate::sql::plan_feature;
 use crate::types::DataType;
 use crate::window::Window;
@@ -63,10 +68,29 @@ pub fn plan_job(job: &Job) -> Result<PlannedJob, Diagnostics> {
         .map(|(si, s)| {
             let mut needed = vec![false; s.columns.len()];
             needed[s.event_time] = true;
-            for f in features.iter().filter(|f| f.source == si) {
+            for f in &features {
+                if let Some(j) = f.join() {
+                    for side in [&j.left, &j.right].into_iter().filter(|x| x.source == si) {
+                        let mut cols = Vec::new();
+                        if let Some(p) = &side.filter {
+                            p.columns(&mut cols);
+                        }
+                        side.columns.iter().for_each(|c| c.expr.columns(&mut cols));
+                        cols.into_iter().for_each(|c| needed[c] = true);
+                    }
+                    continue;
+                }
+                if f.source() != Some(si) {
+                    continue;
+                }
                 let mut cols = Vec::new();
                 if let Some(p) = &f.filter {
                     p.columns(&mut cols);
+                }
+                if let Some(project) = &f.project {
+                    project.iter().for_each(|c| c.expr.columns(&mut cols));
+                    cols.into_iter().for_each(|c| needed[c] = true);
+                    continue;
                 }
                 f.keys.iter().for_each(|k| k.expr.columns(&mut cols));
                 f.aggs
@@ -120,7 +144,10 @@ impl Diagnostic {
     }
 }
 
-/// Logical → physical: the SQL planner produces `Project(Filter?(WindowAggregate(Filter?(Scan))))`.
+/// Logical → physical. The SQL planner produces `Project(op(input))` with `op` a window
+/// aggregate (`Filter?(WindowAggregate)` with HAVING), an OVER aggregate, or nothing
+/// (stateless); `input` is any tree of filters, projections and at most one interval join
+/// over scans, which [`flatten`] composes into the base rows, one filter and one projection.
 fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagnostic> {
     let feature = &job.features[fi];
     let unsupported = || {
@@ -137,49 +164,103 @@ fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagno
     else {
         return Err(unsupported());
     };
-    let base = |source: usize, filter: Option<crate::expr::Expr>| FeaturePlan {
+    let base = |flat: Flat, time: usize| FeaturePlan {
         name: feature.name.clone(),
         version: feature.version,
         kind: FeatureKind::Stateless,
-        source,
-        filter,
+        input: flat.input,
+        filter: flat.filter,
+        project: flat.project,
         keys: Vec::new(),
         aggs: Vec::new(),
         // Unused by OVER and stateless features.
         window: Window::tumble(1),
-        event_time: job.sources[source].event_time,
+        event_time: time,
         allowed_lateness_ms: feature.allowed_lateness_ms,
         having: None,
         outputs: outputs.clone(),
         sinks: feature.sinks.clone(),
     };
-    let scan_filter = |p: &LogicalPlan| -> Option<(usize, Option<crate::expr::Expr>)> {
-        let (scan, filter) = match p {
-            LogicalPlan::Filter { input, predicate } => (input.as_ref(), Some(predicate.clone())),
-            other => (other, None),
-        };
-        match scan {
-            LogicalPlan::Scan { source, .. } => Some((*source, filter)),
-            _ => None,
+    let (agg, having) = match input.as_ref() {
+        LogicalPlan::Filter { input, predicate }
+            if matches!(input.as_ref(), LogicalPlan::WindowAggregate { .. }) =>
+        {
+            (input.as_ref(), Some(predicate.clone()))
         }
+        other => (other, None),
     };
-    let phys = match input.as_ref() {
-        // Project(OverAggregate(Filter?(Scan))).
-        LogicalPlan::OverAggregate { input, over, .. } => {
-            let (source, filter) = scan_filter(input).ok_or_else(unsupported)?;
+    let mut phys = match agg {
+        LogicalPlan::OverAggregate {
+            input, over, time, ..
+        } => {
+            let flat = flatten(input).ok_or_else(unsupported)?;
             FeaturePlan {
                 kind: FeatureKind::Over(over.clone()),
                 keys: over.keys.clone(),
-                ..base(source, filter)
+                ..base(flat, *time)
             }
         }
-        // Project(Filter?(Scan)): stateless.
-        p if scan_filter(p).is_some() => {
-            let (source, filter) = scan_filter(p).expect("checked");
-            base(source, filter)
+        LogicalPlan::WindowAggregate {
+            input,
+            window,
+            time,
+            keys,
+            aggs,
+            allowed_lateness_ms,
+            ..
+        } => {
+            let flat = flatten(input).ok_or_else(unsupported)?;
+            FeaturePlan {
+                kind: FeatureKind::Window,
+                keys: keys.clone(),
+                aggs: aggs.clone(),
+                window: *window,
+                allowed_lateness_ms: *allowed_lateness_ms,
+                having,
+                ..base(flat, *time)
+            }
         }
-        _ => lower_window(input, outputs, feature, job).ok_or_else(unsupported)?,
+        other => {
+            let flat = flatten(other).ok_or_else(unsupported)?;
+            let time = *flat.time_attrs.first().ok_or_else(unsupported)?;
+            base(flat, time)
+        }
     };
+    // A source's rows are judged by the source's own event time; a join's by the
+    // attribute the feature uses, which sets how far the join's watermark trails.
+    match &mut phys.input {
+        FeatureInput::Source { source } => {
+            let et = job.sources[*source].event_time;
+            let traced = match &phys.project {
+                Some(cols) => {
+                    matches!(&cols[phys.event_time].expr, Expr::Column { index, .. } if *index == et)
+                }
+                None => phys.event_time == et,
+            };
+            if !traced {
+                return Err(unsupported());
+            }
+        }
+        FeatureInput::Join(j) => {
+            let joined = match &phys.project {
+                Some(cols) => match &cols[phys.event_time].expr {
+                    Expr::Column { index, .. } => *index,
+                    _ => return Err(unsupported()),
+                },
+                None => phys.event_time,
+            };
+            if j.kind == crate::join::JoinKind::Left && joined >= j.left.columns.len() {
+                return Err(Diagnostic::new(
+                    ErrorKind::Unsupported,
+                    "a feature over a LEFT JOIN must use the left side's event time",
+                )
+                .with_detail("an unmatched left row has no right-side time (it is NULL)")
+                .with_hint("use the left side's rowtime for the window, or an inner JOIN")
+                .in_file(&job.path));
+            }
+            j.delay_ms = j.delay_for(joined, phys.allowed_lateness_ms);
+        }
+    }
     if let (Some(declared), Some(actual)) = (feature.value_type, single_value_type(&phys)) {
         let compatible =
             declared == actual || (declared == DataType::Float && actual == DataType::Int);
@@ -204,48 +285,195 @@ fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagno
     Ok(phys)
 }
 
-/// `Filter?(WindowAggregate(Filter?(Scan)))` under the final projection.
-fn lower_window(
-    input: &LogicalPlan,
-    outputs: &[crate::logical::NamedExpr],
-    feature: &crate::job::Feature,
-    job: &Job,
-) -> Option<FeaturePlan> {
-    let (agg, having) = match input {
-        LogicalPlan::Filter { input, predicate } => (input.as_ref(), Some(predicate.clone())),
-        other => (other, None),
+/// A feature's input, composed: base rows, one filter over them, one projection.
+struct Flat {
+    input: FeatureInput,
+    filter: Option<Expr>,
+    project: Option<Vec<NamedExpr>>,
+    /// Event-time attributes of the (projected) rows.
+    time_attrs: Vec<usize>,
+}
+
+/// Composes filters and projections over a scan or an interval join of scans.
+fn flatten(p: &LogicalPlan) -> Option<Flat> {
+    match p {
+        LogicalPlan::Scan {
+            source,
+            columns,
+            event_time,
+            ..
+        } => Some(Flat {
+            input: FeatureInput::Source { source: *source },
+            filter: None,
+            project: None,
+            time_attrs: vec![columns.iter().position(|(n, _)| n == event_time)?],
+        }),
+        LogicalPlan::Filter { input, predicate } => {
+            let mut f = flatten(input)?;
+            let p = match &f.project {
+                Some(cols) => predicate.substitute(&exprs(cols)),
+                None => predicate.clone(),
+            };
+            // WHERE over a join: conditions on one side filter that side's rows before
+            // the join (the right side's only for inner joins: a LEFT join keeps unmatched
+            // left rows, and a right-side condition must see their NULLs).
+            let p = match (&mut f.input, &f.project, &f.filter) {
+                (FeatureInput::Join(j), None, None) => {
+                    let inner = j.kind == JoinKind::Inner;
+                    push_down(j, p, true, inner)
+                }
+                _ => Some(p),
+            };
+            f.filter = Expr::and(f.filter.take(), p);
+            Some(f)
+        }
+        LogicalPlan::Project { input, columns } => {
+            let mut f = flatten(input)?;
+            let time_attrs = columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| matches!(&c.expr, Expr::Column { index, .. } if f.time_attrs.contains(index)))
+                .map(|(i, _)| i)
+                .collect();
+            let composed = columns
+                .iter()
+                .map(|c| NamedExpr {
+                    expr: match &f.project {
+                        Some(cols) => c.expr.substitute(&exprs(cols)),
+                        None => c.expr.clone(),
+                    },
+                    ..c.clone()
+                })
+                .collect();
+            f.project = Some(composed);
+            f.time_attrs = time_attrs;
+            Some(f)
+        }
+        LogicalPlan::IntervalJoin {
+            left,
+            right,
+            kind,
+            left_keys,
+            right_keys,
+            left_time,
+            right_time,
+            bounds,
+            residual,
+        } => {
+            let left = join_side(left, left_keys, *left_time)?;
+            let right = join_side(right, right_keys, *right_time)?;
+            let lw = left.columns.len();
+            let time_attrs = vec![left.time, lw + right.time];
+            let mut join = JoinPlan {
+                kind: *kind,
+                left,
+                right,
+                bounds: *bounds,
+                residual: None,
+                delay_ms: 0,
+            };
+            // ON conditions on the right side alone filter its rows; on the left alone,
+            // only for inner joins (in a LEFT join they decide matching, not presence).
+            if let Some(r) = residual {
+                join.residual = push_down(&mut join, r.clone(), *kind == JoinKind::Inner, true);
+            }
+            Some(Flat {
+                input: FeatureInput::Join(Box::new(join)),
+                filter: None,
+                project: None,
+                time_attrs,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Moves the conjuncts of `p` (over joined rows) that read only one side's columns into
+/// that side's filter, where allowed; returns the rest.
+fn push_down(j: &mut JoinPlan, p: Expr, left_ok: bool, right_ok: bool) -> Option<Expr> {
+    let lw = j.left.columns.len();
+    let mut rest = None;
+    for c in conjuncts(p) {
+        let mut cols = Vec::new();
+        c.columns(&mut cols);
+        let (all_left, all_right) = (cols.iter().all(|&i| i < lw), cols.iter().all(|&i| i >= lw));
+        if left_ok && all_left && !cols.is_empty() {
+            let onto = exprs(&j.left.columns);
+            j.left.filter = Expr::and(j.left.filter.take(), Some(c.substitute(&onto)));
+        } else if right_ok && all_right && !cols.is_empty() {
+            // Joined column lw + i is the right side's column i.
+            let onto: Vec<Expr> = (0..lw)
+                .map(|_| Expr::Literal(crate::types::Value::Null))
+                .chain(j.right.columns.iter().map(|c| c.expr.clone()))
+                .collect();
+            j.right.filter = Expr::and(j.right.filter.take(), Some(c.substitute(&onto)));
+        } else {
+            rest = Expr::and(rest, Some(c));
+        }
+    }
+    rest
+}
+
+/// The operands of a chain of ANDs.
+fn conjuncts(e: Expr) -> Vec<Expr> {
+    match e {
+        Expr::Binary {
+            op: crate::expr::BinOp::And,
+            left,
+            right,
+        } => {
+            let mut v = conjuncts(*left);
+            v.extend(conjuncts(*right));
+            v
+        }
+        other => vec![other],
+    }
+}
+
+/// One input of a join: filters and projections over a single scan.
+fn join_side(p: &LogicalPlan, key: &[Expr], time: usize) -> Option<JoinSide> {
+    let flat = flatten(p)?;
+    let FeatureInput::Source { source } = flat.input else {
+        return None;
     };
-    let LogicalPlan::WindowAggregate {
-        input,
-        window,
-        keys,
-        aggs,
-        allowed_lateness_ms,
+    let LogicalPlan::Scan {
+        table,
+        columns: scan_cols,
         ..
-    } = agg
+    } = scan_of(p)?
     else {
         return None;
     };
-    let (scan, filter) = match input.as_ref() {
-        LogicalPlan::Filter { input, predicate } => (input.as_ref(), Some(predicate.clone())),
-        other => (other, None),
-    };
-    let LogicalPlan::Scan { source, .. } = scan else {
-        return None;
-    };
-    Some(FeaturePlan {
-        name: feature.name.clone(),
-        version: feature.version,
-        kind: FeatureKind::Window,
-        source: *source,
-        filter,
-        keys: keys.clone(),
-        aggs: aggs.clone(),
-        window: *window,
-        event_time: job.sources[*source].event_time,
-        allowed_lateness_ms: *allowed_lateness_ms,
-        having,
-        outputs: outputs.to_vec(),
-        sinks: feature.sinks.clone(),
+    let columns = flat.project.unwrap_or_else(|| {
+        scan_cols
+            .iter()
+            .enumerate()
+            .map(|(i, (n, ty))| NamedExpr {
+                name: n.clone(),
+                expr: Expr::column(i, n.clone()),
+                ty: *ty,
+            })
+            .collect()
+    });
+    Some(JoinSide {
+        source,
+        name: table.clone(),
+        filter: flat.filter,
+        columns,
+        key: key.to_vec(),
+        time,
     })
+}
+
+/// The scan under filters and projections.
+fn scan_of(p: &LogicalPlan) -> Option<&LogicalPlan> {
+    match p {
+        LogicalPlan::Scan { .. } => Some(p),
+        LogicalPlan::Filter { input, .. } | LogicalPlan::Project { input, .. } => scan_of(input),
+        _ => None,
+    }
+}
+
+fn exprs(cols: &[NamedExpr]) -> Vec<Expr> {
+    cols.iter().map(|c| c.expr.clone()).collect()
 }

@@ -1,6 +1,9 @@
 //! The operators freshet renders, one per file.
 
+pub mod interval_join;
+pub mod join_output;
 pub mod over;
+pub mod prefix;
 pub mod sink;
 pub mod source;
 pub mod window;

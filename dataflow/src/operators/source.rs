@@ -1,9 +1,11 @@
 //! `Source[...]`: reads a source's share of input on each worker, decodes records, and runs
-//! every feature's stateless prefix (WHERE, grouping key, aggregate arguments) in one pass,
-//! so features reading the same source share one scan. One output per feature, plus dead
-//! letters: partial aggregates for window features, [`OverInput`] rows for OVER features,
-//! and finished [`FeatureRow`]s for stateless features (their whole pipeline runs here, as
-//! each row is read).
+//! every feature's stateless prefix (WHERE, grouping key, aggregate arguments; see
+//! [`crate::operators::prefix`]) in one pass, so features reading the same source share one
+//! scan. One output per feature, plus dead letters: partial aggregates for window
+//! features, [`OverInput`] rows for OVER features, and finished rows for stateless features
+//! (their whole pipeline runs here, as each row is read). Each interval join reading the
+//! source gets keyed rows of its side (filtered, projected, keyed; too-late rows are dead
+//! letters here, judged like OVER rows).
 //!
 //! Time: the operator holds a capability at its watermark (max event time read so far minus
 //! the source's `watermark_delay`), so downstream frontiers are the global watermark (the
@@ -18,7 +20,6 @@
 //! exchange and the window operator see far fewer records, and a hot key's work is spread
 //! over the readers instead of landing on one worker.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,41 +33,34 @@ use timely::dataflow::{Scope, Stream};
 use connectors::source::{Item, LineId, Poll, ReadMode, RecordSource, Watermarks};
 use connectors::{Decoder, RecordError};
 use planner::job::{Infra, OnError, SourceConnector};
-use planner::physical::FeatureKind;
+use planner::join::JoinSide;
 use planner::types::Value;
 use planner::{FeaturePlan, SourcePlan};
 
-use crate::accumulator::Acc;
-use crate::operators::window::on_time_cut;
-use crate::record::{DeadLetter, FeatureRow, Key, OverInput, PartialAggregate};
+use crate::operators::prefix::{new_output, FeatureStream, Out, Prefix, Pushed};
+use crate::record::{DeadLetter, Key, OverInput};
 use crate::state::RunState;
 
 /// How often an idle following source polls for new data.
 const IDLE_POLL: Duration = Duration::from_millis(50);
 
-/// A source's output for one feature.
-pub enum FeatureStream<'s> {
-    /// Partial aggregates for a window feature.
-    Window(Stream<'s, u64, Vec<PartialAggregate>>),
-    /// Rows for an OVER feature.
-    Over(Stream<'s, u64, Vec<OverInput>>),
-    /// Finished rows of a stateless feature.
-    Rows(Stream<'s, u64, Vec<FeatureRow>>),
-}
-
-type Out<T> = OutputBuilder<u64, CapacityContainerBuilder<Vec<T>>>;
-
-/// A feature's output port and the batch's records for it.
-enum FeatureOut {
-    Window(Out<PartialAggregate>),
-    Over(Out<OverInput>, Vec<OverInput>),
-    Rows(Out<FeatureRow>, Vec<FeatureRow>),
+/// One input of an interval join read from this source.
+#[derive(Clone)]
+pub struct SideSpec {
+    /// The side.
+    pub side: JoinSide,
+    /// The joining feature's allowed lateness, ms.
+    pub lateness_ms: u64,
+    /// The joining feature's name, for dead letters.
+    pub feature: String,
 }
 
 /// The streams a source produces.
 pub struct SourceStreams<'s> {
     /// One per feature given, in order.
     pub features: Vec<FeatureStream<'s>>,
+    /// One per join side given, in order: keyed rows.
+    pub sides: Vec<Stream<'s, u64, Vec<OverInput>>>,
     /// Undecodable and too-late records.
     pub dead_letters: Stream<'s, u64, Vec<DeadLetter>>,
 }
@@ -79,6 +73,7 @@ pub fn source<'s>(
     plan: &SourcePlan,
     features: &[FeaturePlan],
     feature_ids: &[u32],
+    sides: &[SideSpec],
     mode: ReadMode,
     batch_bytes: usize,
     infra: &Infra,
@@ -91,23 +86,16 @@ pub fn source<'s>(
     let mut outputs = Vec::new();
     let mut streams = Vec::new();
     for f in features {
-        match f.kind {
-            FeatureKind::Window => {
-                let (o, s) = builder.new_output::<Vec<PartialAggregate>>();
-                outputs.push(FeatureOut::Window(Out::from(o)));
-                streams.push(FeatureStream::Window(s));
-            }
-            FeatureKind::Over(_) => {
-                let (o, s) = builder.new_output::<Vec<OverInput>>();
-                outputs.push(FeatureOut::Over(Out::from(o), Vec::new()));
-                streams.push(FeatureStream::Over(s));
-            }
-            FeatureKind::Stateless => {
-                let (o, s) = builder.new_output::<Vec<FeatureRow>>();
-                outputs.push(FeatureOut::Rows(Out::from(o), Vec::new()));
-                streams.push(FeatureStream::Rows(s));
-            }
-        }
+        let (o, s) = new_output(&mut builder, f);
+        outputs.push(o);
+        streams.push(s);
+    }
+    let mut side_outputs = Vec::new();
+    let mut side_streams = Vec::new();
+    for _ in sides {
+        let (o, s) = builder.new_output::<Vec<OverInput>>();
+        side_outputs.push((Out::<OverInput>::from(o), Vec::<OverInput>::new()));
+        side_streams.push(s);
     }
     let (dlq_out, dlq_stream) = builder.new_output::<Vec<DeadLetter>>();
     let mut dlq_out =
@@ -115,8 +103,8 @@ pub fn source<'s>(
 
     let (worker, peers) = (scope.index(), scope.peers());
     let plan = plan.clone();
-    let features: Vec<FeaturePlan> = features.to_vec();
-    let feature_ids: Vec<u32> = feature_ids.to_vec();
+    let mut prefix = Prefix::new(features.to_vec(), feature_ids.to_vec());
+    let sides: Vec<SideSpec> = sides.to_vec();
     let infra = infra.clone();
     builder.build(move |caps| {
         let mut caps = Some(caps);
@@ -140,12 +128,8 @@ pub fn source<'s>(
         let shared_watermark = state.shared_watermark(&plan.source.name);
         let et = plan.source.event_time;
         let mut bad: Vec<(LineId, String, RecordError)> = Vec::new();
-        let mut late: Vec<(LineId, String, usize)> = Vec::new();
-        // Per feature: the batch's records combined by (key, pane, cut), and empty states.
-        type Combiner = HashMap<(Key, u64, u64), SmallVec<[Acc; 2]>, foldhash::fast::RandomState>;
-        let mut combiners: Vec<Combiner> = features.iter().map(|_| Combiner::default()).collect();
-        let templates: Vec<SmallVec<[Acc; 2]>> =
-            features.iter().map(|f| f.aggs.iter().map(|a| Acc::new(a.func, a.ty)).collect()).collect();
+        // Too-late records: (record, reason, feature).
+        let mut late: Vec<(LineId, String, String, String)> = Vec::new();
         move |_frontiers| {
             let Some(cs) = caps.as_mut() else { return };
             if state.stop_requested() {
@@ -215,87 +199,41 @@ pub fn source<'s>(
                             watermarks.advance(r_partitions.max(p + 1), |q| r_finished.get(q).copied().unwrap_or(false), now);
                         }
                     }
-                    for (fi, f) in features.iter().enumerate() {
-                        if let Some(p) = &f.filter {
+                    for (fi, out) in outputs.iter_mut().enumerate() {
+                        if prefix.push(fi, out, &row, t, watermark) == Pushed::TooLate {
+                            let f = &prefix.features()[fi];
+                            late.push((id, String::from_utf8_lossy(line).into_owned(), prefix.late_reason(fi), f.name.clone()));
+                        }
+                    }
+                    for (spec, (_, buf)) in sides.iter().zip(side_outputs.iter_mut()) {
+                        let side = &spec.side;
+                        if let Some(p) = &side.filter {
                             if !p.eval(&row).is_true() {
                                 continue;
                             }
                         }
-                        match (&f.kind, &mut outputs[fi]) {
-                            (FeatureKind::Window, _) => {}
-                            (FeatureKind::Over(o), FeatureOut::Over(_, buf)) => {
-                                // A row is on time while the watermark has not passed
-                                // its time plus the lateness.
-                                if t.saturating_add(1).saturating_add(f.allowed_lateness_ms) <= watermark {
-                                    late.push((id, String::from_utf8_lossy(line).into_owned(), fi));
-                                    continue;
-                                }
-                                let key: Key = f.keys.iter().map(|k| k.expr.eval(&row)).collect();
-                                let values = o
-                                    .aggs
-                                    .iter()
-                                    .map(|a| a.arg.as_ref().map_or(Value::Null, |e| e.eval(&row)))
-                                    .chain(o.carried.iter().map(|c| row[*c].clone()))
-                                    .collect();
-                                buf.push(OverInput { key, time: t, values });
-                                continue;
-                            }
-                            (FeatureKind::Stateless, FeatureOut::Rows(_, buf)) => {
-                                let values: SmallVec<[Value; 4]> =
-                                    f.outputs.iter().map(|o| o.expr.eval(&row)).collect();
-                                buf.push(FeatureRow {
-                                    feature: feature_ids[fi],
-                                    window_start: t as i64,
-                                    window_end: t as i64,
-                                    revision: 0,
-                                    key: values.iter().take(1).cloned().collect(),
-                                    values,
-                                    deleted: false,
-                                });
-                                continue;
-                            }
-                            _ => unreachable!("outputs follow the feature kinds"),
-                        }
-                        // The first window of its pane the record is on time for; none: too late.
-                        let pane = f.window.pane_of(t);
-                        let Some(cut) = on_time_cut(&f.window, f.allowed_lateness_ms, pane, watermark) else {
-                            late.push((id, String::from_utf8_lossy(line).into_owned(), fi));
+                        if t.saturating_add(1).saturating_add(spec.lateness_ms) <= watermark {
+                            let reason = format!(
+                                "too late for the join of feature `{}`: the watermark had passed this row's event time plus allowed_lateness ({})",
+                                spec.feature,
+                                planner::duration::format_duration_ms(spec.lateness_ms)
+                            );
+                            late.push((id, String::from_utf8_lossy(line).into_owned(), reason, spec.feature.clone()));
                             continue;
-                        };
-                        let key: Key = f.keys.iter().map(|k| k.expr.eval(&row)).collect();
-                        let accs = combiners[fi].entry((key, pane, cut)).or_insert_with(|| templates[fi].clone());
-                        for (acc, a) in accs.iter_mut().zip(&f.aggs) {
-                            match &a.arg {
-                                Some(e) => acc.add(&e.eval(&row), false),
-                                None => acc.add(&Value::Null, true),
-                            }
                         }
+                        let values: SmallVec<[Value; 4]> = side.columns.iter().map(|c| c.expr.eval(&row)).collect();
+                        let key: Key = side.key.iter().map(|k| k.eval(&values)).collect();
+                        buf.push(OverInput { key, time: t, values });
                     }
                 }
             });
-            // Ship the batch's partial aggregates, stamped with the watermark before the batch.
-            for ((combiner, out), cap) in combiners.iter_mut().zip(outputs.iter_mut()).zip(cs.iter()) {
-                match out {
-                    FeatureOut::Window(out) => {
-                        if combiner.is_empty() {
-                            continue;
-                        }
-                        let mut handle = out.activate();
-                        let mut session = handle.session(cap);
-                        for ((key, pane, cut), accs) in combiner.drain() {
-                            session.give(PartialAggregate { key, pane, cut, accs });
-                        }
-                    }
-                    FeatureOut::Over(out, buf) => {
-                        if !buf.is_empty() {
-                            out.activate().session(cap).give_iterator(buf.drain(..));
-                        }
-                    }
-                    FeatureOut::Rows(out, buf) => {
-                        if !buf.is_empty() {
-                            out.activate().session(cap).give_iterator(buf.drain(..));
-                        }
-                    }
+            // Ship the batch's records, stamped with the watermark before the batch.
+            for (fi, out) in outputs.iter_mut().enumerate() {
+                prefix.flush(fi, out, &cs[fi]);
+            }
+            for (k, (out, buf)) in side_outputs.iter_mut().enumerate() {
+                if !buf.is_empty() {
+                    out.activate().session(&cs[outputs.len() + k]).give_iterator(buf.drain(..));
                 }
             }
             RunState::add(&state.events_read, read);
@@ -343,28 +281,15 @@ pub fn source<'s>(
                         }),
                     }
                 }
-                for (id, record, fi) in late.drain(..) {
+                for (id, record, reason, feature) in late.drain(..) {
                     let origin = r.resolve(id);
-                    let (file, line) = (origin.location, origin.position);
-                    let f = &features[fi];
-                    let lateness = planner::duration::format_duration_ms(f.allowed_lateness_ms);
-                    let reason = match &f.kind {
-                        FeatureKind::Over(_) => format!(
-                            "too late for feature `{}`: the watermark had passed this row's event time plus allowed_lateness ({lateness})",
-                            f.name
-                        ),
-                        _ => format!(
-                            "too late for feature `{}`: the watermark had passed the end of every window of this event ({}) plus allowed_lateness ({lateness})",
-                            f.name, f.window
-                        ),
-                    };
                     session.give(DeadLetter {
                         kind: "too_late".into(),
                         source: plan.source.name.clone(),
-                        file,
-                        line,
+                        file: origin.location,
+                        line: origin.position,
                         reason,
-                        feature: Some(f.name.clone()),
+                        feature: Some(feature),
                         record,
                     });
                 }
@@ -399,6 +324,7 @@ pub fn source<'s>(
     });
     SourceStreams {
         features: streams,
+        sides: side_streams,
         dead_letters: dlq_stream,
     }
 }

@@ -28,27 +28,131 @@ pub(crate) struct Typed {
     pub ty: Option<DataType>,
 }
 
-/// The columns visible to an expression.
-pub(crate) struct RowScope<'a> {
-    /// Source columns.
-    pub columns: &'a [(String, DataType)],
-    /// Index of the event-time column (`rowtime` resolves to it).
-    pub rowtime: usize,
+/// A table visible in FROM: its qualifier and where its columns sit in the row.
+#[derive(Clone, Debug)]
+pub(crate) struct TableRef {
+    /// Alias, or the table's own name.
+    pub name: String,
+    /// Index of its first column in the row.
+    pub start: usize,
+    /// Number of its columns.
+    pub len: usize,
 }
 
-impl RowScope<'_> {
-    pub fn resolve(&self, name: &str) -> Option<usize> {
-        if name.eq_ignore_ascii_case("rowtime") {
-            return Some(self.rowtime);
+/// The columns visible to an expression: the row of the FROM clause, its tables (for
+/// qualified names) and which columns are event-time attributes.
+#[derive(Clone, Debug)]
+pub(crate) struct RowScope {
+    /// Columns.
+    pub columns: Vec<(String, DataType)>,
+    /// Tables in FROM, in order; their column ranges tile `columns`.
+    pub tables: Vec<TableRef>,
+    /// Columns that are event-time attributes (a source's event time, passed through
+    /// projections and joins unchanged).
+    pub time_attrs: Vec<usize>,
+}
+
+/// A name that matches columns of several tables.
+pub(crate) struct Ambiguous(pub Vec<String>);
+
+impl RowScope {
+    /// The row of one table.
+    pub fn table(name: &str, columns: Vec<(String, DataType)>, time_attrs: Vec<usize>) -> Self {
+        RowScope {
+            tables: vec![TableRef {
+                name: name.to_string(),
+                start: 0,
+                len: columns.len(),
+            }],
+            columns,
+            time_attrs,
         }
-        self.columns
+    }
+
+    /// Whether column `i` is an event-time attribute.
+    pub fn is_time_attr(&self, i: usize) -> bool {
+        self.time_attrs.contains(&i)
+    }
+
+    /// Resolves an unqualified name; `rowtime` is the row's event-time attribute.
+    pub fn resolve(&self, name: &str) -> Result<Option<usize>, Ambiguous> {
+        let hits: Vec<(usize, &TableRef)> = self
+            .tables
             .iter()
+            .filter_map(|t| self.resolve_in(t, name).map(|i| (i, t)))
+            .collect();
+        match hits.as_slice() {
+            [] => Ok(None),
+            [(i, _)] => Ok(Some(*i)),
+            many => Err(Ambiguous(
+                many.iter().map(|(_, t)| t.name.clone()).collect(),
+            )),
+        }
+    }
+
+    /// Resolves `table.name`; `Ok(None)`: the table has no such column; `Err`: no such table.
+    pub fn resolve_qualified(&self, table: &str, name: &str) -> Result<Option<usize>, ()> {
+        match self
+            .tables
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case(table))
+        {
+            Some(t) => Ok(self.resolve_in(t, name)),
+            None if self.tables.len() == 1 => Ok(self.resolve_in(&self.tables[0], name)),
+            None => Err(()),
+        }
+    }
+
+    fn resolve_in(&self, t: &TableRef, name: &str) -> Option<usize> {
+        let range = t.start..t.start + t.len;
+        if name.eq_ignore_ascii_case("rowtime") {
+            let mut attrs = self.time_attrs.iter().filter(|i| range.contains(i));
+            return match (attrs.next(), attrs.next()) {
+                (Some(i), None) => Some(*i),
+                _ => None,
+            };
+        }
+        let cols = &self.columns[range.clone()];
+        cols.iter()
             .position(|(c, _)| c == name)
-            .or_else(|| {
-                self.columns
+            .or_else(|| cols.iter().position(|(c, _)| c.eq_ignore_ascii_case(name)))
+            .map(|i| t.start + i)
+    }
+
+    /// Where the event-time attributes are, for messages: "the source's event_time is `t`".
+    pub fn time_detail(&self) -> String {
+        match (self.tables.as_slice(), self.time_attrs.as_slice()) {
+            ([_], [one]) => format!("the source's event_time is `{}`", self.columns[*one].0),
+            _ => format!(
+                "the event-time attributes here are: {}",
+                self.time_attr_names()
+            ),
+        }
+    }
+
+    /// The event-time attributes, as they can be written.
+    pub fn time_attr_names(&self) -> String {
+        let names: Vec<String> = self
+            .time_attrs
+            .iter()
+            .map(|&i| {
+                let t = self
+                    .tables
                     .iter()
-                    .position(|(c, _)| c.eq_ignore_ascii_case(name))
+                    .find(|t| (t.start..t.start + t.len).contains(&i));
+                match t {
+                    Some(t) if self.tables.len() > 1 => {
+                        format!("`{}.{}`", t.name, self.columns[i].0)
+                    }
+                    _ => format!("`{}`", self.columns[i].0),
+                }
             })
+            .collect();
+        if names.is_empty() {
+            "none (select `rowtime` in the subquery to keep it)".to_string()
+        } else {
+            names.join(", ")
+        }
     }
 }
 
@@ -88,6 +192,8 @@ pub(crate) struct OverScope {
     pub aggs: Vec<OverAgg>,
     /// Number of source columns: aggregate `i` is column `source_width + i`.
     pub source_width: usize,
+    /// The event-time attribute the window is ordered by.
+    pub time: Option<usize>,
 }
 
 /// Functions that exist only as OVER aggregates.
@@ -98,7 +204,7 @@ pub(crate) fn is_over_only(name: &str) -> bool {
 /// Lowers expressions in one context.
 pub(crate) struct Lowerer<'a> {
     pub sql: &'a SqlText<'a>,
-    pub row: &'a RowScope<'a>,
+    pub row: &'a RowScope,
     pub agg: Option<&'a mut AggScope>,
     /// OVER aggregates are allowed (SELECT of an ungrouped query).
     pub over: Option<&'a mut OverScope>,
@@ -270,7 +376,7 @@ impl<'a> Lowerer<'a> {
             clause: self.clause,
         };
         let time = probe.lower(args[0])?;
-        if !matches!(&time.expr, Expr::Column { index, .. } if *index == self.row.rowtime) {
+        if !matches!(&time.expr, Expr::Column { index, .. } if self.row.is_time_attr(*index)) {
             return Err(self
                 .err(
                     ErrorKind::InvalidWindow,
@@ -396,11 +502,12 @@ impl<'a> Lowerer<'a> {
     fn lower_structural(&mut self, e: &ast::Expr) -> R<Typed> {
         use ast::Expr as E;
         match e {
-            E::Identifier(id) => self.column(e, &id.value),
+            E::Identifier(id) => self.column(e, None, &id.value),
             E::CompoundIdentifier(parts) => {
-                // `t.col`: the single table's qualifier is accepted and ignored.
+                // `t.col`; with a single table in FROM any qualifier is accepted.
                 let last = parts.last().map(|p| p.value.as_str()).unwrap_or("");
-                self.column(e, last)
+                let qualifier = parts.len().checked_sub(2).map(|i| parts[i].value.as_str());
+                self.column(e, qualifier, last)
             }
             E::Nested(inner) => self.lower(inner),
             E::Value(v) => literal(self.sql, e, &v.value),
@@ -552,14 +659,45 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    fn column(&mut self, node: &ast::Expr, name: &str) -> R<Typed> {
-        match self.row.resolve(name) {
+    fn column(&mut self, node: &ast::Expr, qualifier: Option<&str>, name: &str) -> R<Typed> {
+        let found = match qualifier {
+            None => self.row.resolve(name).map_err(|Ambiguous(tables)| {
+                let quals: Vec<String> = tables.iter().map(|t| format!("`{t}.{name}`")).collect();
+                self.err(
+                    ErrorKind::UnknownColumn,
+                    node,
+                    format!(
+                        "column `{name}` is ambiguous: {} tables have it",
+                        tables.len()
+                    ),
+                )
+                .with_hint(format!("qualify it: {}", quals.join(" or ")))
+            })?,
+            Some(q) => self.row.resolve_qualified(q, name).map_err(|()| {
+                let names: Vec<&str> = self.row.tables.iter().map(|t| t.name.as_str()).collect();
+                let hint = match closest(q, names.iter().copied()) {
+                    Some(c) => format!("did you mean `{c}.{name}`?"),
+                    None => format!("the tables in FROM are: {}", names.join(", ")),
+                };
+                self.err(
+                    ErrorKind::UnknownTable,
+                    node,
+                    format!("unknown table `{q}` in `{q}.{name}`"),
+                )
+                .with_hint(hint)
+            })?,
+        };
+        match found {
             Some(i) => {
                 let (col, ty) = &self.row.columns[i];
-                let display = if name.eq_ignore_ascii_case("rowtime") {
-                    "rowtime".to_string()
+                let col = if name.eq_ignore_ascii_case("rowtime") {
+                    "rowtime"
                 } else {
-                    col.clone()
+                    col.as_str()
+                };
+                let display = match qualifier {
+                    Some(q) if self.row.tables.len() > 1 => format!("{q}.{col}"),
+                    _ => col.to_string(),
                 };
                 Ok(Typed {
                     expr: Expr::column(i, display),
@@ -985,7 +1123,7 @@ impl<'a> Lowerer<'a> {
 
     /// The OVER window of `f`: validated the first time, then required to be the same.
     fn over_window(&mut self, f: &ast::Function) -> R<()> {
-        let et = self.row.columns[self.row.rowtime].0.clone();
+        let et = self.row.time_detail();
         let spec = match f.over.as_ref().expect("an OVER call") {
             ast::WindowType::WindowSpec(s) if s.window_name.is_none() => s,
             _ => {
@@ -1023,8 +1161,14 @@ impl<'a> Lowerer<'a> {
                     clause: "ORDER BY",
                 };
                 let t = probe.lower(&o.expr)?;
-                matches!(&t.expr, Expr::Column { index, .. } if *index == self.row.rowtime)
-                    && matches!(o.options.sort, None | Some(ast::OrderBySort::Asc))
+                let time = match &t.expr {
+                    Expr::Column { index, .. } if self.row.is_time_attr(*index) => Some(*index),
+                    _ => None,
+                };
+                if let Some(over) = self.over.as_deref_mut() {
+                    over.time = time;
+                }
+                time.is_some() && matches!(o.options.sort, None | Some(ast::OrderBySort::Asc))
             }
             _ => false,
         };
@@ -1041,7 +1185,7 @@ impl<'a> Lowerer<'a> {
                     "an OVER window must be ordered by the event-time attribute, ascending",
                 )
                 .with_detail(format!(
-                    "the source's event_time is `{et}`; rows are emitted in event-time order as its watermark passes"
+                    "{et}; rows are emitted in event-time order as its watermark passes"
                 ))
                 .with_hint("write ORDER BY rowtime"));
         }

@@ -5,7 +5,9 @@
 //! Errors point into the job file: SQL positions are mapped to the line of the YAML block.
 
 mod expr;
+mod from;
 mod functions;
+mod join;
 
 use std::path::Path;
 
@@ -21,6 +23,7 @@ use crate::types::DataType;
 use crate::window::Window;
 
 use self::expr::{AggScope, Lowerer, OverScope, RowScope};
+use self::from::Relation;
 use self::functions::{function_args, function_name, interval_ms};
 
 /// The SQL text of a feature and where it sits in the job file.
@@ -88,44 +91,13 @@ pub fn plan_feature(job: &Job, feature: &Feature) -> Result<LogicalPlan, Diagnos
             "a feature's sql must be a SELECT query",
         ));
     };
-    if query.with.is_some() {
-        return Err(sql
-            .error(
-                ErrorKind::Unsupported,
-                query.span(),
-                "WITH is not supported yet",
-            )
-            .with_hint("inline the subquery"));
-    }
-    if let Some(o) = &query.order_by {
-        return Err(sql
-            .error(
-                ErrorKind::Unsupported,
-                o.span(),
-                "ORDER BY is not supported on a feature query",
-            )
-            .with_hint("feature rows are emitted in window order; remove ORDER BY"));
-    }
-    if let Some(l) = &query.limit_clause {
-        return Err(sql.error(
-            ErrorKind::Unsupported,
-            l.span(),
-            "LIMIT is not supported on a feature query",
-        ));
-    }
-    let ast::SetExpr::Select(select) = query.body.as_ref() else {
-        return Err(sql.error(
-            ErrorKind::Unsupported,
-            query.body.span(),
-            "only a single SELECT is supported (no UNION, VALUES)",
-        ));
-    };
-    Planner {
+    let planner = Planner {
         job,
         feature,
         sql: &sql,
-    }
-    .select(select)
+    };
+    let select = planner.single_select(query)?;
+    planner.select(select)
 }
 
 struct Planner<'a> {
@@ -135,8 +107,10 @@ struct Planner<'a> {
 }
 
 /// The group window, as found in FROM (TVF) or GROUP BY.
-struct GroupWindow {
+pub(crate) struct GroupWindow {
     window: Window,
+    /// The event-time attribute it is on (index in the row).
+    time: usize,
     /// `Some("TUMBLE")` for GROUP BY TUMBLE(..) (`"HOP"`, `"CUMULATE"`), `None` for the TVF
     /// form.
     group_fn: Option<&'static str>,
@@ -165,36 +139,25 @@ impl Planner<'_> {
             ));
         }
         let [from] = s.from.as_slice() else {
-            return Err(sql
-                .error(ErrorKind::Unsupported, here, "a feature query reads exactly one table")
-                .with_hint("FROM <source name>, or FROM TABLE(TUMBLE(TABLE <source>, DESCRIPTOR(rowtime), INTERVAL '1' HOUR))"));
-        };
-        if let Some(j) = from.joins.first() {
+            let hint = if s.from.len() > 1 {
+                "join with JOIN ... ON, including event-time bounds: FROM a JOIN b ON a.id = b.id AND b.rowtime BETWEEN a.rowtime AND a.rowtime + INTERVAL '1' HOUR"
+            } else {
+                "FROM <source name>, or FROM TABLE(TUMBLE(TABLE <source>, DESCRIPTOR(rowtime), INTERVAL '1' HOUR))"
+            };
             return Err(sql
                 .error(
                     ErrorKind::Unsupported,
-                    j.relation.span(),
-                    "joins are not supported yet",
+                    here,
+                    "a feature query reads exactly one FROM item (which may be a join)",
                 )
-                .with_hint(
-                    "interval joins are planned; for now compute the feature from one source",
-                ));
-        }
-        let (source_idx, tvf_window) = self.relation(&from.relation)?;
-        let source = &self.job.sources[source_idx];
-        let columns = source.typed_columns();
-        let row = RowScope {
-            columns: &columns,
-            rowtime: source.event_time,
+                .with_hint(hint));
         };
+        let Relation {
+            mut plan,
+            row,
+            window: tvf_window,
+        } = self.from(from)?;
 
-        let mut plan = LogicalPlan::Scan {
-            source: source_idx,
-            table: source.name.clone(),
-            columns: columns.clone(),
-            event_time: source.columns[source.event_time].name.clone(),
-            watermark_delay_ms: source.watermark_delay_ms,
-        };
         if let Some(w) = &s.selection {
             let predicate = Lowerer {
                 sql,
@@ -247,7 +210,7 @@ impl Planner<'_> {
                 }
             }
             if over || !plain_agg {
-                return self.select_rows(s, plan, &row, over, source_idx);
+                return self.select_rows(s, plan, &row, over);
             }
         }
         let mut window: Option<GroupWindow> = None;
@@ -398,11 +361,11 @@ impl Planner<'_> {
             None => None,
         };
 
-        let time_column = source.columns[source.event_time].name.clone();
         plan = LogicalPlan::WindowAggregate {
             input: Box::new(plan),
             window: scope.window,
-            time_column,
+            time_column: row.columns[window.time].0.clone(),
+            time: window.time,
             keys: scope
                 .keys
                 .iter()
@@ -435,7 +398,6 @@ impl Planner<'_> {
         plan: LogicalPlan,
         row: &RowScope,
         over: bool,
-        source_idx: usize,
     ) -> Result<LogicalPlan, Diagnostic> {
         let sql = self.sql;
         let here = s.select_token.0.span;
@@ -448,6 +410,7 @@ impl Planner<'_> {
             spec: None,
             aggs: Vec::new(),
             source_width: row.columns.len(),
+            time: None,
         };
         let mut outputs: Vec<NamedExpr> = Vec::new();
         for (i, item) in s.projection.iter().enumerate() {
@@ -499,6 +462,18 @@ impl Planner<'_> {
         }
         let Some((_, frame, keys)) = scope.spec.take() else {
             debug_assert!(!over, "an OVER call was lowered");
+            if row.time_attrs.is_empty() {
+                return Err(sql
+                    .error(
+                        ErrorKind::Unsupported,
+                        here,
+                        "this query has no event-time attribute",
+                    )
+                    .with_detail(
+                        "every feature row carries the event time of the row it was computed from",
+                    )
+                    .with_hint("select `rowtime` in the subquery in FROM"));
+            }
             return Ok(LogicalPlan::Project {
                 input: Box::new(plan),
                 columns: outputs,
@@ -519,10 +494,13 @@ impl Planner<'_> {
         carried.retain(|c| *c < scope.source_width);
         carried.sort_unstable();
         carried.dedup();
-        let source = &self.job.sources[source_idx];
+        let time = scope
+            .time
+            .expect("an OVER window is ordered by a time attribute");
         let plan = LogicalPlan::OverAggregate {
             input: Box::new(plan),
-            time_column: source.columns[source.event_time].name.clone(),
+            time_column: row.columns[time].0.clone(),
+            time,
             over: crate::over::OverSpec {
                 keys,
                 frame,
@@ -571,67 +549,46 @@ impl Planner<'_> {
             .with_hint("choose another alias with AS"))
     }
 
-    fn relation(&self, rel: &ast::TableFactor) -> Result<(usize, Option<GroupWindow>), Diagnostic> {
+    /// `TUMBLE(TABLE t, DESCRIPTOR(col), size)` and the other window table functions in FROM.
+    pub(crate) fn window_tvf(&self, f: &ast::Function) -> Result<(usize, GroupWindow), Diagnostic> {
         let sql = self.sql;
-        match rel {
-            ast::TableFactor::Table {
-                name, args: None, ..
-            } => Ok((self.source(&name.to_string(), rel.span())?, None)),
-            ast::TableFactor::TableFunction {
-                expr: ast::Expr::Function(f),
-                ..
-            } => {
-                let fname = function_name(f);
-                if !matches!(fname.as_str(), "TUMBLE" | "HOP" | "CUMULATE") {
-                    return Err(sql
-                        .error(
-                            ErrorKind::Unsupported,
-                            f.span(),
-                            format!("table function {fname} is not supported"),
-                        )
-                        .with_hint("window table functions: TUMBLE, HOP, CUMULATE"));
-                }
-                let args = function_args(sql, f)?;
-                let Some(ast::Expr::Identifier(table)) = args.first() else {
-                    return Err(sql
-                        .error(
-                            ErrorKind::Syntax,
-                            f.span(),
-                            format!("{fname} needs `TABLE <source>` as its first argument"),
-                        )
-                        .with_hint(format!(
-                            "{fname}(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' HOUR)"
-                        )));
-                };
-                let idx = self.source(&table.value, args[0].span())?;
-                let source = &self.job.sources[idx];
-                let columns = source.typed_columns();
-                let row = RowScope {
-                    columns: &columns,
-                    rowtime: source.event_time,
-                };
-                let w = self.group_window(f, &fname, &row, 1)?;
-                Ok((
-                    idx,
-                    Some(GroupWindow {
-                        window: w.window,
-                        group_fn: None,
-                    }),
-                ))
-            }
-            ast::TableFactor::Derived { .. } => Err(sql
+        let fname = function_name(f);
+        if !matches!(fname.as_str(), "TUMBLE" | "HOP" | "CUMULATE") {
+            return Err(sql
                 .error(
                     ErrorKind::Unsupported,
-                    rel.span(),
-                    "subqueries in FROM are not supported yet",
+                    f.span(),
+                    format!("table function {fname} is not supported"),
                 )
-                .with_hint("filter in WHERE of the outer query")),
-            other => Err(sql.error(
-                ErrorKind::Unsupported,
-                other.span(),
-                format!("unsupported FROM item `{other}`"),
-            )),
+                .with_hint("window table functions: TUMBLE, HOP, CUMULATE"));
         }
+        let args = function_args(sql, f)?;
+        let Some(ast::Expr::Identifier(table)) = args.first() else {
+            return Err(sql
+                .error(
+                    ErrorKind::Syntax,
+                    f.span(),
+                    format!("{fname} needs `TABLE <source>` as its first argument"),
+                )
+                .with_hint(format!(
+                    "{fname}(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' HOUR)"
+                )));
+        };
+        let idx = self.source(&table.value, args[0].span())?;
+        let source = &self.job.sources[idx];
+        let row = RowScope::table(
+            &source.name,
+            source.typed_columns(),
+            vec![source.event_time],
+        );
+        let w = self.group_window(f, &fname, &row, 1)?;
+        Ok((
+            idx,
+            GroupWindow {
+                group_fn: None,
+                ..w
+            },
+        ))
     }
 
     fn source(&self, name: &str, span: Span) -> Result<usize, Diagnostic> {
@@ -714,21 +671,26 @@ impl Planner<'_> {
             clause: "a window",
         }
         .lower(time_expr)?;
-        let is_rowtime =
-            matches!(&t.expr, crate::expr::Expr::Column { index, .. } if *index == row.rowtime);
-        if !is_rowtime {
-            let et = &row.columns[row.rowtime].0;
-            return Err(sql
-                .error(
-                    ErrorKind::InvalidWindow,
-                    time_expr.span(),
-                    format!("{name} must be on the event-time attribute, not `{time_expr}`"),
-                )
-                .with_detail(format!(
-                    "the source's event_time is `{et}`; windows fire as its watermark passes"
-                ))
-                .with_hint(format!("use `rowtime` or `{et}`")));
-        }
+        let time = match &t.expr {
+            crate::expr::Expr::Column { index, .. } if row.is_time_attr(*index) => *index,
+            _ => {
+                let hint = match (row.tables.as_slice(), row.time_attrs.as_slice()) {
+                    ([_], [one]) => format!("use `rowtime` or `{}`", row.columns[*one].0),
+                    _ => format!("use one of {}", row.time_attr_names()),
+                };
+                return Err(sql
+                    .error(
+                        ErrorKind::InvalidWindow,
+                        time_expr.span(),
+                        format!("{name} must be on the event-time attribute, not `{time_expr}`"),
+                    )
+                    .with_detail(format!(
+                        "{}; windows fire as its watermark passes",
+                        row.time_detail()
+                    ))
+                    .with_hint(hint));
+            }
+        };
         let sizes: Vec<u64> = args[skip + 1..]
             .iter()
             .map(|a| interval_ms(sql, a))
@@ -803,6 +765,7 @@ impl Planner<'_> {
         };
         Ok(GroupWindow {
             window,
+            time,
             group_fn: Some(group_fn),
         })
     }

@@ -1,0 +1,267 @@
+//! `IntervalJoin[...]`: an event-time interval join of two keyed row streams.
+//!
+//! Both inputs are exchanged by the hash of the join key, so a key's rows of both sides
+//! meet on one worker. A pair `(l, r)` with equal keys matches when
+//! `lower <= r.time - l.time <= upper` and the residual ON condition holds; it is emitted
+//! once, when the second of the two rows arrives (within an activation left rows are
+//! inserted before right rows probe, so a pair arriving together is found by the right
+//! row). A row whose key has a NULL never matches (SQL equality).
+//!
+//! Time. Rows arrive stamped with the watermark their source had when it read them (`c`);
+//! the source already sent rows with `time + 1 + lateness <= c` to the dead letters. With
+//! `F` the frontier of both inputs:
+//! - a left row can still meet right rows of time up to `l.time + upper`, which are
+//!   accepted while `F <= r.time + lateness`; it is dropped once
+//!   `F > l.time + upper + lateness`, and a right row once `F > r.time - lower + lateness`.
+//!   No accepted row can need a dropped one, so results do not depend on scheduling;
+//! - the operator holds its output capability at `F - delay` ([`JoinPlan::delay_ms`]) and
+//!   stamps a pair with `c - delay` (`c`: the arriving row's stamp): the output watermark
+//!   trails the inputs' by `delay`, chosen by the planner so that every pair made of
+//!   accepted rows is on time for the feature's windows downstream;
+//! - LEFT joins: a left row dropped without a match is emitted padded with NULLs, stamped
+//!   with its own time (which the held capability never passes before then).
+
+use std::collections::{BTreeMap, HashMap};
+
+use smallvec::SmallVec;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::Stream;
+
+use planner::join::{JoinKind, JoinPlan};
+use planner::types::Value;
+
+use crate::operators::window::key_hash;
+use crate::record::{Key, OverInput};
+
+/// A joined row: the left side's values, then the right side's.
+pub type JoinedRow = Vec<Value>;
+
+/// Interval join as an extension trait on the left side's keyed rows.
+pub trait IntervalJoin<'s> {
+    /// Joins with `right` as `join` says; `lateness_ms` is the feature's allowed lateness.
+    fn interval_join(
+        self,
+        right: Stream<'s, u64, Vec<OverInput>>,
+        name: &str,
+        join: &JoinPlan,
+        lateness_ms: u64,
+    ) -> Stream<'s, u64, Vec<JoinedRow>>;
+}
+
+struct Stored {
+    time: u64,
+    values: SmallVec<[Value; 4]>,
+    matched: bool,
+}
+
+#[derive(Default)]
+struct KeyState {
+    left: Vec<Stored>,
+    right: Vec<Stored>,
+}
+
+/// The join's state on one worker.
+struct JoinState {
+    kind: JoinKind,
+    lower: i64,
+    upper: i64,
+    lateness: u64,
+    residual: Option<planner::expr::Expr>,
+    left_width: usize,
+    right_width: usize,
+    keys: HashMap<Key, KeyState, foldhash::fast::RandomState>,
+    /// Expiry time → keys with a row expiring then (`true`: left row).
+    expiry: BTreeMap<u64, Vec<(Key, bool)>>,
+    pair: JoinedRow,
+}
+
+fn add(t: u64, d: i64) -> u64 {
+    (t as i128 + d as i128).clamp(0, u64::MAX as i128) as u64
+}
+
+impl JoinState {
+    /// The first frontier at which a left (right) row of time `t` can be dropped.
+    fn expires(&self, t: u64, left: bool) -> u64 {
+        let reach = if left { self.upper } else { -self.lower };
+        add(t, reach)
+            .saturating_add(self.lateness)
+            .saturating_add(1)
+    }
+
+    fn matches(&mut self, l: &[Value], r: &[Value]) -> bool {
+        match &self.residual {
+            None => true,
+            Some(p) => {
+                self.pair.clear();
+                self.pair.extend_from_slice(l);
+                self.pair.extend_from_slice(r);
+                p.eval(&self.pair).is_true()
+            }
+        }
+    }
+
+    /// Inserts a row, calling `emit` with each pair it completes.
+    fn insert(&mut self, row: OverInput, left: bool, emit: &mut impl FnMut(JoinedRow)) {
+        let has_null = row.key.iter().any(|v| matches!(v, Value::Null));
+        if has_null && (!left || self.kind == JoinKind::Inner) {
+            return;
+        }
+        let mut matched = false;
+        let mut ks = self.keys.remove(&row.key).unwrap_or_default();
+        if !has_null {
+            let others = if left { &mut ks.right } else { &mut ks.left };
+            for o in others.iter_mut() {
+                let (lt, rt) = if left {
+                    (row.time, o.time)
+                } else {
+                    (o.time, row.time)
+                };
+                let d = rt as i128 - lt as i128;
+                if d < self.lower as i128 || d > self.upper as i128 {
+                    continue;
+                }
+                let (lv, rv) = if left {
+                    (&row.values[..], &o.values[..])
+                } else {
+                    (&o.values[..], &row.values[..])
+                };
+                if self.residual.is_some() && !self.matches(lv, rv) {
+                    continue;
+                }
+                matched = true;
+                o.matched = true;
+                let mut out = Vec::with_capacity(self.left_width + self.right_width);
+                out.extend_from_slice(lv);
+                out.extend_from_slice(rv);
+                emit(out);
+            }
+        }
+        let at = self.expires(row.time, left);
+        self.expiry
+            .entry(at)
+            .or_default()
+            .push((row.key.clone(), left));
+        let stored = Stored {
+            time: row.time,
+            values: row.values,
+            matched,
+        };
+        if left {
+            ks.left.push(stored);
+        } else {
+            ks.right.push(stored);
+        }
+        self.keys.insert(row.key, ks);
+    }
+
+    /// Drops rows expired at frontier `f`; unmatched left rows of a LEFT join go to `padded`.
+    fn expire(&mut self, f: u64, padded: &mut Vec<(u64, JoinedRow)>) {
+        while let Some(entry) = self.expiry.first_entry() {
+            if *entry.key() > f {
+                break;
+            }
+            let at = *entry.key();
+            for (key, left) in entry.remove() {
+                let Some(ks) = self.keys.get_mut(&key) else {
+                    continue;
+                };
+                let (lat, uat) = (self.upper, -self.lower);
+                let lateness = self.lateness;
+                let expired = |s: &Stored| {
+                    add(s.time, if left { lat } else { uat })
+                        .saturating_add(lateness)
+                        .saturating_add(1)
+                        <= at
+                };
+                let rows = if left { &mut ks.left } else { &mut ks.right };
+                let mut i = 0;
+                while i < rows.len() {
+                    if expired(&rows[i]) {
+                        let s = rows.swap_remove(i);
+                        if left && !s.matched && self.kind == JoinKind::Left {
+                            let mut out = Vec::with_capacity(self.left_width + self.right_width);
+                            out.extend(s.values);
+                            out.resize(self.left_width + self.right_width, Value::Null);
+                            padded.push((s.time, out));
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                if ks.left.is_empty() && ks.right.is_empty() {
+                    self.keys.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+impl<'s> IntervalJoin<'s> for Stream<'s, u64, Vec<OverInput>> {
+    fn interval_join(
+        self,
+        right: Stream<'s, u64, Vec<OverInput>>,
+        name: &str,
+        join: &JoinPlan,
+        lateness_ms: u64,
+    ) -> Stream<'s, u64, Vec<JoinedRow>> {
+        let name = format!("IntervalJoin[{name}]");
+        let delay = join.delay_ms;
+        let mut st = JoinState {
+            kind: join.kind,
+            lower: join.bounds.lower_ms,
+            upper: join.bounds.upper_ms,
+            lateness: lateness_ms,
+            residual: join.residual.clone(),
+            left_width: join.left.columns.len(),
+            right_width: join.right.columns.len(),
+            keys: HashMap::default(),
+            expiry: BTreeMap::new(),
+            pair: Vec::new(),
+        };
+        let pact = || Exchange::new(|r: &OverInput| key_hash(&r.key));
+        self.binary_frontier(right, pact(), pact(), &name, move |cap, _info| {
+            let mut held: Option<Capability<u64>> = Some(cap);
+            let mut out: Vec<(u64, JoinedRow)> = Vec::new();
+            move |(left_in, left_f), (right_in, right_f), output| {
+                for (input, is_left) in [(left_in, true), (right_in, false)] {
+                    input.for_each(|mcap, data| {
+                        let at = mcap.least().expect("a stamp").saturating_sub(delay);
+                        for row in data.drain(..) {
+                            st.insert(row, is_left, &mut |pair| out.push((at, pair)));
+                        }
+                    });
+                }
+                let f = match (left_f.frontier().first(), right_f.frontier().first()) {
+                    (Some(a), Some(b)) => Some(*a.min(b)),
+                    (a, b) => a.or(b).copied(),
+                };
+                st.expire(f.unwrap_or(u64::MAX), &mut out);
+                if let Some(c) = held.as_mut() {
+                    out.sort_unstable_by_key(|(t, _)| *t);
+                    let mut i = 0;
+                    while i < out.len() {
+                        let t = out[i].0.max(*c.time());
+                        let stamp = c.delayed(&t);
+                        let mut session = output.session(&stamp);
+                        while i < out.len() && out[i].0.max(*c.time()) == t {
+                            session.give(std::mem::take(&mut out[i].1));
+                            i += 1;
+                        }
+                    }
+                    out.clear();
+                    match f {
+                        None => held = None,
+                        Some(t) => {
+                            let t = t.saturating_sub(delay);
+                            if *c.time() < t {
+                                c.downgrade(&t);
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,245 @@
+//! A feature's stateless prefix: WHERE, the projection of a subquery in FROM, then the
+//! feature's keys and aggregate arguments, run on each base row where it is read (in the
+//! `Source[...]` operator, or after an `IntervalJoin[...]`). Window features get per-pane
+//! [`PartialAggregate`]s combined within a batch, OVER features [`OverInput`] rows, and
+//! stateless features their finished [`FeatureRow`]s.
+//!
+//! Lateness is judged here, by the watermark the caller gives for the row (the source's
+//! watermark before the record was read; for joined rows, the join's output watermark when
+//! the pair was made), so it does not depend on batching or scheduling.
+
+use std::collections::HashMap;
+
+use smallvec::SmallVec;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::operators::generic::OutputBuilder;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::Stream;
+
+use planner::physical::FeatureKind;
+use planner::types::Value;
+use planner::FeaturePlan;
+
+use crate::accumulator::Acc;
+use crate::operators::window::on_time_cut;
+use crate::record::{FeatureRow, Key, OverInput, PartialAggregate};
+
+/// A prefix's output for one feature.
+pub enum FeatureStream<'s> {
+    /// Partial aggregates for a window feature.
+    Window(Stream<'s, u64, Vec<PartialAggregate>>),
+    /// Rows for an OVER feature.
+    Over(Stream<'s, u64, Vec<OverInput>>),
+    /// Finished rows of a stateless feature.
+    Rows(Stream<'s, u64, Vec<FeatureRow>>),
+}
+
+/// An output port of an operator under construction.
+pub type Out<T> = OutputBuilder<u64, CapacityContainerBuilder<Vec<T>>>;
+
+/// A feature's output port and the batch's records for it.
+pub enum FeatureOut {
+    /// Window feature.
+    Window(Out<PartialAggregate>),
+    /// OVER feature.
+    Over(Out<OverInput>, Vec<OverInput>),
+    /// Stateless feature.
+    Rows(Out<FeatureRow>, Vec<FeatureRow>),
+}
+
+/// Adds an output for `f` to an operator being built.
+pub fn new_output<'s>(
+    builder: &mut timely::dataflow::operators::generic::builder_rc::OperatorBuilder<'s, u64>,
+    f: &FeaturePlan,
+) -> (FeatureOut, FeatureStream<'s>) {
+    match f.kind {
+        FeatureKind::Window => {
+            let (o, s) = builder.new_output::<Vec<PartialAggregate>>();
+            (FeatureOut::Window(Out::from(o)), FeatureStream::Window(s))
+        }
+        FeatureKind::Over(_) => {
+            let (o, s) = builder.new_output::<Vec<OverInput>>();
+            (
+                FeatureOut::Over(Out::from(o), Vec::new()),
+                FeatureStream::Over(s),
+            )
+        }
+        FeatureKind::Stateless => {
+            let (o, s) = builder.new_output::<Vec<FeatureRow>>();
+            (
+                FeatureOut::Rows(Out::from(o), Vec::new()),
+                FeatureStream::Rows(s),
+            )
+        }
+    }
+}
+
+type Combiner = HashMap<(Key, u64, u64), SmallVec<[Acc; 2]>, foldhash::fast::RandomState>;
+
+/// The prefixes of several features, and their pending output.
+pub struct Prefix {
+    features: Vec<FeaturePlan>,
+    feature_ids: Vec<u32>,
+    combiners: Vec<Combiner>,
+    templates: Vec<SmallVec<[Acc; 2]>>,
+    /// The projected row (features with a subquery in FROM).
+    projected: Vec<Value>,
+}
+
+/// What happened to a row offered to a feature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pushed {
+    /// Filtered out, or taken.
+    Done,
+    /// Too late for the feature: a dead letter.
+    TooLate,
+}
+
+impl Prefix {
+    /// Prefixes for `features` (`feature_ids`: their indices in the plan).
+    pub fn new(features: Vec<FeaturePlan>, feature_ids: Vec<u32>) -> Self {
+        let templates = features
+            .iter()
+            .map(|f| f.aggs.iter().map(|a| Acc::new(a.func, a.ty)).collect())
+            .collect();
+        Prefix {
+            combiners: features.iter().map(|_| Combiner::default()).collect(),
+            features,
+            feature_ids,
+            templates,
+            projected: Vec::new(),
+        }
+    }
+
+    /// The features.
+    pub fn features(&self) -> &[FeaturePlan] {
+        &self.features
+    }
+
+    /// Offers base row `row` with event time `t`, read at `watermark`, to feature `fi`.
+    pub fn push(
+        &mut self,
+        fi: usize,
+        out: &mut FeatureOut,
+        row: &[Value],
+        t: u64,
+        watermark: u64,
+    ) -> Pushed {
+        let f = &self.features[fi];
+        if let Some(p) = &f.filter {
+            if !p.eval(row).is_true() {
+                return Pushed::Done;
+            }
+        }
+        let row: &[Value] = match &f.project {
+            Some(cols) => {
+                self.projected.clear();
+                self.projected.extend(cols.iter().map(|c| c.expr.eval(row)));
+                &self.projected
+            }
+            None => row,
+        };
+        match (&f.kind, out) {
+            (FeatureKind::Window, _) => {}
+            (FeatureKind::Over(o), FeatureOut::Over(_, buf)) => {
+                // A row is on time while the watermark has not passed its time plus the
+                // lateness.
+                if t.saturating_add(1).saturating_add(f.allowed_lateness_ms) <= watermark {
+                    return Pushed::TooLate;
+                }
+                let key: Key = f.keys.iter().map(|k| k.expr.eval(row)).collect();
+                let values = o
+                    .aggs
+                    .iter()
+                    .map(|a| a.arg.as_ref().map_or(Value::Null, |e| e.eval(row)))
+                    .chain(o.carried.iter().map(|c| row[*c].clone()))
+                    .collect();
+                buf.push(OverInput {
+                    key,
+                    time: t,
+                    values,
+                });
+                return Pushed::Done;
+            }
+            (FeatureKind::Stateless, FeatureOut::Rows(_, buf)) => {
+                let values: SmallVec<[Value; 4]> =
+                    f.outputs.iter().map(|o| o.expr.eval(row)).collect();
+                buf.push(FeatureRow {
+                    feature: self.feature_ids[fi],
+                    window_start: t as i64,
+                    window_end: t as i64,
+                    revision: 0,
+                    key: values.iter().take(1).cloned().collect(),
+                    values,
+                    deleted: false,
+                });
+                return Pushed::Done;
+            }
+            _ => unreachable!("outputs follow the feature kinds"),
+        }
+        // The first window of its pane the record is on time for; none: too late.
+        let pane = f.window.pane_of(t);
+        let Some(cut) = on_time_cut(&f.window, f.allowed_lateness_ms, pane, watermark) else {
+            return Pushed::TooLate;
+        };
+        let key: Key = f.keys.iter().map(|k| k.expr.eval(row)).collect();
+        let accs = self.combiners[fi]
+            .entry((key, pane, cut))
+            .or_insert_with(|| self.templates[fi].clone());
+        for (acc, a) in accs.iter_mut().zip(&f.aggs) {
+            match &a.arg {
+                Some(e) => acc.add(&e.eval(row), false),
+                None => acc.add(&Value::Null, true),
+            }
+        }
+        Pushed::Done
+    }
+
+    /// Ships feature `fi`'s pending records at `cap`.
+    pub fn flush(&mut self, fi: usize, out: &mut FeatureOut, cap: &Capability<u64>) {
+        match out {
+            FeatureOut::Window(out) => {
+                let combiner = &mut self.combiners[fi];
+                if combiner.is_empty() {
+                    return;
+                }
+                let mut handle = out.activate();
+                let mut session = handle.session(cap);
+                for ((key, pane, cut), accs) in combiner.drain() {
+                    session.give(PartialAggregate {
+                        key,
+                        pane,
+                        cut,
+                        accs,
+                    });
+                }
+            }
+            FeatureOut::Over(out, buf) => {
+                if !buf.is_empty() {
+                    out.activate().session(cap).give_iterator(buf.drain(..));
+                }
+            }
+            FeatureOut::Rows(out, buf) => {
+                if !buf.is_empty() {
+                    out.activate().session(cap).give_iterator(buf.drain(..));
+                }
+            }
+        }
+    }
+
+    /// Why a row was too late for feature `fi`, for its dead letter.
+    pub fn late_reason(&self, fi: usize) -> String {
+        let f = &self.features[fi];
+        let lateness = planner::duration::format_duration_ms(f.allowed_lateness_ms);
+        match &f.kind {
+            FeatureKind::Over(_) => format!(
+                "too late for feature `{}`: the watermark had passed this row's event time plus allowed_lateness ({lateness})",
+                f.name
+            ),
+            _ => format!(
+                "too late for feature `{}`: the watermark had passed the end of every window of this event ({}) plus allowed_lateness ({lateness})",
+                f.name, f.window
+            ),
+        }
+    }
+}

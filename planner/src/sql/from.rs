@@ -1,0 +1,351 @@
+//! The FROM clause: source tables (with aliases), window table functions, subqueries and
+//! interval joins, each planned to a [`Relation`]: a logical plan and the row it yields.
+
+use sqlparser::ast::{self, Spanned};
+
+use crate::error::{Diagnostic, ErrorKind};
+use crate::logical::{LogicalPlan, NamedExpr};
+use crate::types::DataType;
+
+use super::expr::{Lowerer, RowScope};
+use super::functions::function_name;
+use super::{GroupWindow, Planner};
+
+type R<T> = Result<T, Diagnostic>;
+
+/// A planned FROM item.
+pub(crate) struct Relation {
+    /// What produces the rows.
+    pub plan: LogicalPlan,
+    /// The row: columns, table qualifiers, event-time attributes.
+    pub row: RowScope,
+    /// The window of a window table function (`FROM TABLE(TUMBLE(...))`).
+    pub window: Option<GroupWindow>,
+}
+
+impl Planner<'_> {
+    /// `FROM a [JOIN b ON ...]`.
+    pub(crate) fn from(&self, from: &ast::TableWithJoins) -> R<Relation> {
+        let mut rel = self.factor(&from.relation)?;
+        if let Some(extra) = from.joins.get(1) {
+            return Err(self
+                .sql
+                .error(
+                    ErrorKind::Unsupported,
+                    extra.relation.span(),
+                    "a query can join only two inputs",
+                )
+                .with_hint(
+                    "join two of them in a subquery, then join that subquery with the third",
+                ));
+        }
+        if let Some(j) = from.joins.first() {
+            if rel.window.is_some() {
+                return Err(self
+                    .sql
+                    .error(
+                        ErrorKind::Unsupported,
+                        j.relation.span(),
+                        "a window table function cannot be joined",
+                    )
+                    .with_hint("join in a subquery, then group its rows by a window: GROUP BY key, HOP(t, ...)"));
+            }
+            let right = self.factor(&j.relation)?;
+            rel = self.join(rel, right, j)?;
+        }
+        Ok(rel)
+    }
+
+    /// One FROM item.
+    fn factor(&self, rel: &ast::TableFactor) -> R<Relation> {
+        let sql = self.sql;
+        match rel {
+            ast::TableFactor::Table {
+                name,
+                args: None,
+                alias,
+                ..
+            } => {
+                let idx = self.source(&name.to_string(), rel.span())?;
+                let qualifier = alias
+                    .as_ref()
+                    .map_or_else(|| name.to_string(), |a| a.name.value.clone());
+                Ok(self.scan(idx, &qualifier, None))
+            }
+            ast::TableFactor::TableFunction {
+                expr: ast::Expr::Function(f),
+                alias,
+            } => {
+                let (idx, window) = self.window_tvf(f)?;
+                let qualifier = alias.as_ref().map_or_else(
+                    || self.job.sources[idx].name.clone(),
+                    |a| a.name.value.clone(),
+                );
+                Ok(self.scan(idx, &qualifier, Some(window)))
+            }
+            ast::TableFactor::Derived {
+                lateral: false,
+                subquery,
+                alias,
+                ..
+            } => {
+                let name = alias.as_ref().map_or("subquery", |a| a.name.value.as_str());
+                if let Some(a) = alias.as_ref().filter(|a| !a.columns.is_empty()) {
+                    return Err(sql
+                        .error(
+                            ErrorKind::Unsupported,
+                            a.name.span,
+                            "column aliases on a subquery are not supported",
+                        )
+                        .with_hint("name the columns inside the subquery with AS"));
+                }
+                self.subquery(subquery, name)
+            }
+            other => Err(sql.error(
+                ErrorKind::Unsupported,
+                other.span(),
+                format!("unsupported FROM item `{other}`"),
+            )),
+        }
+    }
+
+    fn scan(&self, idx: usize, qualifier: &str, window: Option<GroupWindow>) -> Relation {
+        let source = &self.job.sources[idx];
+        let columns = source.typed_columns();
+        Relation {
+            plan: LogicalPlan::Scan {
+                source: idx,
+                table: source.name.clone(),
+                columns: columns.clone(),
+                event_time: source.columns[source.event_time].name.clone(),
+                watermark_delay_ms: source.watermark_delay_ms,
+            },
+            row: RowScope::table(qualifier, columns, vec![source.event_time]),
+            window,
+        }
+    }
+
+    /// `(SELECT cols FROM .. [WHERE ..]) AS name`: a row-wise subquery (projection and
+    /// filter; aggregation happens in the outer query). Its event-time attributes are the
+    /// selected columns that pass one through unchanged.
+    fn subquery(&self, q: &ast::Query, name: &str) -> R<Relation> {
+        let sql = self.sql;
+        let select = self.single_select(q)?;
+        let here = select.select_token.0.span;
+        let no_group = matches!(&select.group_by, ast::GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty());
+        if !no_group || select.having.is_some() || select.distinct.is_some() {
+            return Err(sql
+                .error(
+                    ErrorKind::Unsupported,
+                    here,
+                    "a subquery in FROM may only select and filter rows",
+                )
+                .with_detail("GROUP BY, HAVING and DISTINCT belong to the outer query, which aggregates over an event-time window")
+                .with_hint("move the aggregation to the outer query"));
+        }
+        let [from] = select.from.as_slice() else {
+            return Err(sql.error(
+                ErrorKind::Unsupported,
+                here,
+                "a subquery reads exactly one FROM item (which may be a join)",
+            ));
+        };
+        let inner = self.from(from)?;
+        if inner.window.is_some() {
+            return Err(sql
+                .error(
+                    ErrorKind::Unsupported,
+                    here,
+                    "a window table function in a subquery is not supported",
+                )
+                .with_hint("use the window table function in the outer query"));
+        }
+        let mut plan = inner.plan;
+        if let Some(w) = &select.selection {
+            let predicate = Lowerer {
+                sql,
+                row: &inner.row,
+                agg: None,
+                over: None,
+                clause: "WHERE",
+            }
+            .lower_predicate(w)?;
+            plan = LogicalPlan::Filter {
+                input: Box::new(plan),
+                predicate,
+            };
+        }
+        let mut columns: Vec<NamedExpr> = Vec::new();
+        let mut push = |c: NamedExpr, node: &dyn Spanned| -> R<()> {
+            if columns.iter().any(|o| o.name.eq_ignore_ascii_case(&c.name)) {
+                return Err(sql
+                    .error(
+                        ErrorKind::Syntax,
+                        node.span(),
+                        format!("column `{}` is selected twice in subquery `{name}`", c.name),
+                    )
+                    .with_hint("give each selected column a distinct alias with AS"));
+            }
+            columns.push(c);
+            Ok(())
+        };
+        for (i, item) in select.projection.iter().enumerate() {
+            match item {
+                ast::SelectItem::UnnamedExpr(e)
+                | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
+                    if has_aggregate_or_over(e) {
+                        return Err(sql
+                            .error(
+                                ErrorKind::Unsupported,
+                                e.span(),
+                                "aggregates and OVER are not allowed in a subquery in FROM",
+                            )
+                            .with_hint("compute them in the outer query"));
+                    }
+                    let t = Lowerer {
+                        sql,
+                        row: &inner.row,
+                        agg: None,
+                        over: None,
+                        clause: "SELECT",
+                    }
+                    .lower(e)?;
+                    let out = match item {
+                        ast::SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
+                        _ => super::derived_name(e, i),
+                    };
+                    push(
+                        NamedExpr {
+                            name: out,
+                            expr: t.expr,
+                            ty: t.ty.unwrap_or(DataType::String),
+                        },
+                        e,
+                    )?;
+                }
+                ast::SelectItem::ExprWithAliases { .. } => {
+                    return Err(sql.error(
+                        ErrorKind::Unsupported,
+                        item.span(),
+                        "multiple aliases for one column are not supported",
+                    ))
+                }
+                ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..) => {
+                    let table = match item {
+                        ast::SelectItem::QualifiedWildcard(
+                            ast::SelectItemQualifiedWildcardKind::ObjectName(n),
+                            _,
+                        ) => {
+                            let n = n.to_string();
+                            let t = inner
+                                .row
+                                .tables
+                                .iter()
+                                .find(|t| t.name.eq_ignore_ascii_case(&n));
+                            match t {
+                                Some(t) => Some(t.clone()),
+                                None => {
+                                    return Err(sql.error(
+                                        ErrorKind::UnknownTable,
+                                        item.span(),
+                                        format!("unknown table `{n}` in `{n}.*`"),
+                                    ))
+                                }
+                            }
+                        }
+                        ast::SelectItem::QualifiedWildcard(..) => {
+                            return Err(sql.error(
+                                ErrorKind::Unsupported,
+                                item.span(),
+                                "this wildcard is not supported",
+                            ))
+                        }
+                        _ => None,
+                    };
+                    let range =
+                        table.map_or(0..inner.row.columns.len(), |t| t.start..t.start + t.len);
+                    for c in range {
+                        let (n, ty) = &inner.row.columns[c];
+                        push(
+                            NamedExpr {
+                                name: n.clone(),
+                                expr: crate::expr::Expr::column(c, n.clone()),
+                                ty: *ty,
+                            },
+                            item,
+                        )?;
+                    }
+                }
+            }
+        }
+        let time_attrs: Vec<usize> = columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| matches!(&c.expr, crate::expr::Expr::Column { index, .. } if inner.row.is_time_attr(*index)))
+            .map(|(i, _)| i)
+            .collect();
+        let row = RowScope::table(
+            name,
+            columns.iter().map(|c| (c.name.clone(), c.ty)).collect(),
+            time_attrs,
+        );
+        Ok(Relation {
+            plan: LogicalPlan::Project {
+                input: Box::new(plan),
+                columns,
+            },
+            row,
+            window: None,
+        })
+    }
+
+    /// The one SELECT of a query, with the clauses a feature query cannot have rejected.
+    pub(crate) fn single_select<'q>(&self, query: &'q ast::Query) -> R<&'q ast::Select> {
+        let sql = self.sql;
+        if query.with.is_some() {
+            return Err(sql
+                .error(
+                    ErrorKind::Unsupported,
+                    query.span(),
+                    "WITH is not supported yet",
+                )
+                .with_hint("inline the subquery"));
+        }
+        if let Some(o) = &query.order_by {
+            return Err(sql
+                .error(
+                    ErrorKind::Unsupported,
+                    o.span(),
+                    "ORDER BY is not supported on a feature query",
+                )
+                .with_hint("feature rows are emitted in window order; remove ORDER BY"));
+        }
+        if let Some(l) = &query.limit_clause {
+            return Err(sql.error(
+                ErrorKind::Unsupported,
+                l.span(),
+                "LIMIT is not supported on a feature query",
+            ));
+        }
+        let ast::SetExpr::Select(select) = query.body.as_ref() else {
+            return Err(sql.error(
+                ErrorKind::Unsupported,
+                query.body.span(),
+                "only a single SELECT is supported (no UNION, VALUES)",
+            ));
+        };
+        Ok(select)
+    }
+}
+
+/// Whether `e` calls an aggregate or an OVER function.
+fn has_aggregate_or_over(e: &ast::Expr) -> bool {
+    let mut found = false;
+    super::visit_functions(e, &mut |f| {
+        let name = function_name(f);
+        found |= f.over.is_some()
+            || crate::aggregate::AggFunc::is_aggregate_name(&name)
+            || super::expr::is_over_only(&name);
+    });
+    found
+}
