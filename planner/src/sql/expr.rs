@@ -711,9 +711,17 @@ impl<'a> Lowerer<'a> {
                         .err(ErrorKind::UnknownColumn, node, format!("`{name}` cannot be used in {}", self.clause))
                         .with_hint("window bounds exist only after grouping: use them in SELECT, GROUP BY or HAVING"));
                 }
+                if lower == "rowtime" && self.row.time_attrs.is_empty() {
+                    return Err(self
+                        .err(ErrorKind::UnknownColumn, node, "`rowtime` is not available: this subquery's rows have no event-time attribute")
+                        .with_detail("a subquery keeps the event time only if it selects it unchanged")
+                        .with_hint("select `rowtime` (or the event-time column itself) in the subquery in FROM"));
+                }
                 let mut names: Vec<&str> =
                     self.row.columns.iter().map(|(c, _)| c.as_str()).collect();
-                names.push("rowtime");
+                if !self.row.time_attrs.is_empty() {
+                    names.push("rowtime");
+                }
                 let hint = match closest(name, names.iter().copied()) {
                     Some(c) => format!("did you mean `{c}`?"),
                     None => format!("available columns: {}", names.join(", ")),

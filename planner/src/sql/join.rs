@@ -41,10 +41,14 @@ impl Planner<'_> {
             ast::JoinOperator::Join(c) | ast::JoinOperator::Inner(c) => (JoinKind::Inner, c),
             ast::JoinOperator::Left(c) | ast::JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
             other => {
-                let what = format!("{other:?}");
-                let what = what.split('(').next().unwrap_or("this join");
+                let what = match other {
+                    ast::JoinOperator::Right(_) | ast::JoinOperator::RightOuter(_) => "RIGHT JOIN",
+                    ast::JoinOperator::FullOuter(_) => "FULL OUTER JOIN",
+                    ast::JoinOperator::CrossJoin(_) => "CROSS JOIN",
+                    _ => "this kind of join",
+                };
                 return Err(sql
-                    .error(ErrorKind::Unsupported, here, format!("{what} joins are not supported"))
+                    .error(ErrorKind::Unsupported, here, format!("{what} is not supported"))
                     .with_hint("use JOIN (inner) or LEFT JOIN, with ON conditions including event-time bounds"));
             }
         };
