@@ -151,4 +151,19 @@ pub enum GenCommand {
         #[arg(long)]
         rate: Option<f64>,
     },
+    /// Food-delivery events: creations and drop-offs (JSON lines), for interval joins.
+    Deliveries {
+        /// Output directory (files part-00000.jsonl, ...).
+        #[arg(long, default_value = "data/deliveries")]
+        out: PathBuf,
+        /// Number of deliveries (about 1.95 events each).
+        #[arg(long, default_value_t = 1_000_000)]
+        deliveries: u64,
+        /// Random seed.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Number of files.
+        #[arg(long, default_value_t = 1)]
+        files: u32,
+    },
 }

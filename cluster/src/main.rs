@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod gen;
+mod gen_deliveries;
 mod launch;
 
 use clap::Parser;
@@ -38,6 +39,32 @@ fn main() {
             files,
         ),
         Command::Launch { hostfile, run } => launch::launch(hostfile, run),
+        Command::Gen {
+            what:
+                GenCommand::Deliveries {
+                    out,
+                    deliveries,
+                    seed,
+                    files,
+                },
+        } => {
+            let opts = gen_deliveries::DeliveryOptions {
+                deliveries: *deliveries,
+                seed: *seed,
+                files: *files,
+                ..Default::default()
+            };
+            let started = std::time::Instant::now();
+            gen_deliveries::generate_files(&opts, out)
+                .map(|n| {
+                    println!(
+                        "wrote {n} events of {deliveries} deliveries to {} in {:.1}s",
+                        out.display(),
+                        started.elapsed().as_secs_f64()
+                    )
+                })
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))
+        }
         Command::Gen {
             what:
                 GenCommand::Events {
