@@ -79,14 +79,23 @@ pub fn render(
 ) {
     let mut rows = Vec::new();
     let mut dead_letters = Vec::new();
-    let mut by_feature: Vec<Option<FeatureStream>> =
-        (0..plan.features.len()).map(|_| None).collect();
+    // Per feature: its streams (one per source it reads; several for a UNION ALL).
+    let mut by_feature: Vec<Vec<FeatureStream>> =
+        (0..plan.features.len()).map(|_| Vec::new()).collect();
     // Per join feature: its left and right keyed rows.
     let mut sides: Vec<[Option<_>; 2]> = (0..plan.features.len()).map(|_| [None, None]).collect();
     for (si, sp) in plan.sources.iter().enumerate() {
-        let ids: Vec<usize> = (0..plan.features.len())
-            .filter(|&f| plan.features[f].source() == Some(si))
-            .collect();
+        let (ids, feats): (Vec<usize>, Vec<_>) = plan
+            .features
+            .iter()
+            .enumerate()
+            .flat_map(|(fi, f)| {
+                f.source_parts()
+                    .into_iter()
+                    .filter(|(s, _)| *s == si)
+                    .map(move |(_, part)| (fi, part))
+            })
+            .unzip();
         let mut side_ids: Vec<(usize, usize)> = Vec::new();
         let mut specs: Vec<SideSpec> = Vec::new();
         for (fi, f) in plan.features.iter().enumerate() {
@@ -105,7 +114,6 @@ pub fn render(
         if ids.is_empty() && specs.is_empty() {
             continue;
         }
-        let feats: Vec<_> = ids.iter().map(|&f| plan.features[f].clone()).collect();
         let feature_ids: Vec<u32> = ids.iter().map(|&f| f as u32).collect();
         let streams = source(
             scope,
@@ -120,7 +128,7 @@ pub fn render(
         );
         dead_letters.push(streams.dead_letters);
         for (&fi, stream) in ids.iter().zip(streams.features) {
-            by_feature[fi] = Some(stream);
+            by_feature[fi].push(stream);
         }
         for (&(fi, k), stream) in side_ids.iter().zip(streams.sides) {
             sides[fi][k] = Some(stream);
@@ -132,13 +140,12 @@ pub fn render(
         let (left, right) = (left.expect("left side"), right.expect("right side"));
         let joined = left.interval_join(right, &f.name, j, f.allowed_lateness_ms);
         let out = join_output(joined, f, fi as u32);
-        by_feature[fi] = Some(out.feature);
+        by_feature[fi].push(out.feature);
         dead_letters.push(out.dead_letters);
     }
-    for (fi, stream) in by_feature.into_iter().enumerate() {
-        let stream = stream.expect("every feature reads a source");
+    for (fi, streams) in by_feature.into_iter().enumerate() {
         let (f, policy) = (&plan.features[fi], mode.policy());
-        rows.push(match stream {
+        rows.push(match concat_streams(scope, streams) {
             FeatureStream::Window(s) => s.window_aggregate(fi as u32, f, policy, Arc::clone(state)),
             FeatureStream::Over(s) => s.over_aggregate(fi as u32, f, policy, Arc::clone(state)),
             FeatureStream::Rows(s) => s,
@@ -173,7 +180,7 @@ pub fn describe(plan: &Plan) -> Vec<String> {
             .features
             .iter()
             .filter(|f| {
-                f.source() == Some(si)
+                f.source_parts().iter().any(|(s, _)| *s == si)
                     || f.join()
                         .is_some_and(|j| j.left.source == si || j.right.source == si)
             })
@@ -245,4 +252,31 @@ pub fn describe(plan: &Plan) -> Vec<String> {
     }
     out.push("  Concatenate[dead letters] ─▶ Exchange(worker 0) ─▶ DeadLetter".into());
     out
+}
+
+/// One feature's streams from several sources (a UNION ALL) as one stream.
+fn concat_streams<'s>(scope: Scope<'s, u64>, streams: Vec<FeatureStream<'s>>) -> FeatureStream<'s> {
+    let mut it = streams.into_iter();
+    let first = it.next().expect("every feature reads a source");
+    let rest: Vec<FeatureStream<'s>> = it.collect();
+    if rest.is_empty() {
+        return first;
+    }
+    macro_rules! all {
+        ($variant:ident, $first:expr) => {{
+            let mut v = vec![$first];
+            for s in rest {
+                match s {
+                    FeatureStream::$variant(s) => v.push(s),
+                    _ => unreachable!("a feature's streams are of one kind"),
+                }
+            }
+            FeatureStream::$variant(scope.concatenate(v))
+        }};
+    }
+    match first {
+        FeatureStream::Window(s) => all!(Window, s),
+        FeatureStream::Over(s) => all!(Over, s),
+        FeatureStream::Rows(s) => all!(Rows, s),
+    }
 }

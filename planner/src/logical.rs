@@ -106,6 +106,12 @@ pub enum LogicalPlan {
         /// Other ON conditions, over `[left.., right..]`.
         residual: Option<Expr>,
     },
+    /// The rows of every input, one after the other (`UNION ALL`); the inputs have the
+    /// same columns.
+    Union {
+        /// Inputs.
+        inputs: Vec<LogicalPlan>,
+    },
     /// Compute output columns.
     Project {
         /// Input.
@@ -198,6 +204,13 @@ impl LogicalPlan {
                 writeln!(out)?;
                 left.render(depth + 1, out)?;
                 right.render(depth + 1, out)
+            }
+            LogicalPlan::Union { inputs } => {
+                writeln!(out, "{pad}UnionAll")?;
+                for i in inputs {
+                    i.render(depth + 1, out)?;
+                }
+                Ok(())
             }
             LogicalPlan::Project { input, columns } => {
                 let cs: Vec<String> = columns

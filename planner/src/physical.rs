@@ -61,6 +61,20 @@ pub enum FeatureInput {
     },
     /// The rows of an interval join of two sources: `[left side row.., right side row..]`.
     Join(Box<JoinPlan>),
+    /// The rows of several sources (`UNION ALL`), each filtered and projected to the
+    /// feature's rows by its branch; the feature's own `filter` and `project` are `None`.
+    Union(Vec<UnionBranch>),
+}
+
+/// One branch of a `UNION ALL`.
+#[derive(Clone, Debug, Serialize)]
+pub struct UnionBranch {
+    /// The source.
+    pub source: usize,
+    /// Row filter over the source's rows.
+    pub filter: Option<Expr>,
+    /// The feature's rows, over the source's rows (`None`: the source rows as they are).
+    pub project: Option<Vec<NamedExpr>>,
 }
 
 /// One feature's pipeline.
@@ -113,11 +127,11 @@ impl FeaturePlan {
         })
     }
 
-    /// The source a feature reads directly (`None` for a join).
+    /// The source a feature reads directly (`None` for a join or a union).
     pub fn source(&self) -> Option<usize> {
         match &self.input {
             FeatureInput::Source { source } => Some(*source),
-            FeatureInput::Join(_) => None,
+            _ => None,
         }
     }
 
@@ -125,7 +139,29 @@ impl FeaturePlan {
     pub fn join(&self) -> Option<&JoinPlan> {
         match &self.input {
             FeatureInput::Join(j) => Some(j),
-            FeatureInput::Source { .. } => None,
+            _ => None,
+        }
+    }
+
+    /// The feature as read from each source it reads directly: itself for a source, one
+    /// plan per branch for a union (each reading its source through the branch's filter
+    /// and projection), none for a join.
+    pub fn source_parts(&self) -> Vec<(usize, FeaturePlan)> {
+        match &self.input {
+            FeatureInput::Source { source } => vec![(*source, self.clone())],
+            FeatureInput::Union(branches) => branches
+                .iter()
+                .map(|b| {
+                    let part = FeaturePlan {
+                        input: FeatureInput::Source { source: b.source },
+                        filter: b.filter.clone(),
+                        project: b.project.clone(),
+                        ..self.clone()
+                    };
+                    (b.source, part)
+                })
+                .collect(),
+            FeatureInput::Join(_) => Vec::new(),
         }
     }
 
@@ -186,6 +222,22 @@ impl fmt::Display for Plan {
             match &feat.input {
                 FeatureInput::Source { source } => {
                     writeln!(s, "  Read source #{source}").map_err(|_| fmt::Error)?
+                }
+                FeatureInput::Union(branches) => {
+                    for b in branches {
+                        let mut line = format!("  Read source #{} (UNION ALL branch)", b.source);
+                        if let Some(p) = &b.filter {
+                            line.push_str(&format!(" filter={p}"));
+                        }
+                        if let Some(cols) = &b.project {
+                            let cs: Vec<String> = cols
+                                .iter()
+                                .map(|c| format!("{} := {}", c.name, c.expr))
+                                .collect();
+                            line.push_str(&format!(" map=[{}]", cs.join(", ")));
+                        }
+                        writeln!(s, "{line}").map_err(|_| fmt::Error)?;
+                    }
                 }
                 FeatureInput::Join(j) => {
                     let lateness = format_duration_ms(feat.allowed_lateness_ms);

@@ -10,7 +10,7 @@ use crate::join::{JoinKind, JoinPlan, JoinSide};
 use crate::logical::LogicalPlan;
 use crate::logical::NamedExpr;
 use crate::physical::{
-    single_value_type, FeatureInput, FeatureKind, FeaturePlan, Plan, SourcePlan,
+    single_value_type, FeatureInput, FeatureKind, FeaturePlan, Plan, SourcePlan, UnionBranch,
 };
 use crate::sql::plan_feature;
 use crate::types::DataType;
@@ -80,38 +80,37 @@ pub fn plan_job(job: &Job) -> Result<PlannedJob, Diagnostics> {
                     }
                     continue;
                 }
-                if f.source() != Some(si) {
-                    continue;
-                }
-                let mut cols = Vec::new();
-                if let Some(p) = &f.filter {
-                    p.columns(&mut cols);
-                }
-                if let Some(project) = &f.project {
-                    project.iter().for_each(|c| c.expr.columns(&mut cols));
-                    cols.into_iter().for_each(|c| needed[c] = true);
-                    continue;
-                }
-                f.keys.iter().for_each(|k| k.expr.columns(&mut cols));
-                f.aggs
-                    .iter()
-                    .filter_map(|a| a.arg.as_ref())
-                    .for_each(|a| a.columns(&mut cols));
-                match &f.kind {
-                    FeatureKind::Window => {}
-                    FeatureKind::Over(o) => {
-                        o.aggs
-                            .iter()
-                            .filter_map(|a| a.arg.as_ref())
-                            .for_each(|a| a.columns(&mut cols));
-                        cols.extend(&o.carried);
+                for (_, f) in f.source_parts().iter().filter(|(s, _)| *s == si) {
+                    let mut cols = Vec::new();
+                    if let Some(p) = &f.filter {
+                        p.columns(&mut cols);
                     }
-                    FeatureKind::Stateless => {
-                        f.outputs.iter().for_each(|o| o.expr.columns(&mut cols))
+                    if let Some(project) = &f.project {
+                        project.iter().for_each(|c| c.expr.columns(&mut cols));
+                        cols.into_iter().for_each(|c| needed[c] = true);
+                        continue;
                     }
-                }
-                for c in cols {
-                    needed[c] = true;
+                    f.keys.iter().for_each(|k| k.expr.columns(&mut cols));
+                    f.aggs
+                        .iter()
+                        .filter_map(|a| a.arg.as_ref())
+                        .for_each(|a| a.columns(&mut cols));
+                    match &f.kind {
+                        FeatureKind::Window => {}
+                        FeatureKind::Over(o) => {
+                            o.aggs
+                                .iter()
+                                .filter_map(|a| a.arg.as_ref())
+                                .for_each(|a| a.columns(&mut cols));
+                            cols.extend(&o.carried);
+                        }
+                        FeatureKind::Stateless => {
+                            f.outputs.iter().for_each(|o| o.expr.columns(&mut cols))
+                        }
+                    }
+                    for c in cols {
+                        needed[c] = true;
+                    }
                 }
             }
             // Required columns are always decoded: a record missing one is a bad record.
@@ -230,15 +229,23 @@ fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagno
     // attribute the feature uses, which sets how far the join's watermark trails.
     match &mut phys.input {
         FeatureInput::Source { source } => {
-            let et = job.sources[*source].event_time;
-            let traced = match &phys.project {
-                Some(cols) => {
-                    matches!(&cols[phys.event_time].expr, Expr::Column { index, .. } if *index == et)
-                }
-                None => phys.event_time == et,
-            };
-            if !traced {
+            if !traces_to_event_time(
+                &phys.project,
+                phys.event_time,
+                job.sources[*source].event_time,
+            ) {
                 return Err(unsupported());
+            }
+        }
+        FeatureInput::Union(branches) => {
+            for b in branches.iter() {
+                if !traces_to_event_time(
+                    &b.project,
+                    phys.event_time,
+                    job.sources[b.source].event_time,
+                ) {
+                    return Err(unsupported());
+                }
             }
         }
         FeatureInput::Join(j) => {
@@ -285,6 +292,14 @@ fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagno
     Ok(phys)
 }
 
+/// Whether column `time` of the projected rows is the source's event-time column.
+fn traces_to_event_time(project: &Option<Vec<NamedExpr>>, time: usize, et: usize) -> bool {
+    match project {
+        Some(cols) => matches!(&cols[time].expr, Expr::Column { index, .. } if *index == et),
+        None => time == et,
+    }
+}
+
 /// A feature's input, composed: base rows, one filter over them, one projection.
 struct Flat {
     input: FeatureInput,
@@ -310,6 +325,16 @@ fn flatten(p: &LogicalPlan) -> Option<Flat> {
         }),
         LogicalPlan::Filter { input, predicate } => {
             let mut f = flatten(input)?;
+            if let FeatureInput::Union(branches) = &mut f.input {
+                for b in branches {
+                    let p = match &b.project {
+                        Some(cols) => predicate.substitute(&exprs(cols)),
+                        None => predicate.clone(),
+                    };
+                    b.filter = Expr::and(b.filter.take(), Some(p));
+                }
+                return Some(f);
+            }
             let p = match &f.project {
                 Some(cols) => predicate.substitute(&exprs(cols)),
                 None => predicate.clone(),
@@ -335,17 +360,14 @@ fn flatten(p: &LogicalPlan) -> Option<Flat> {
                 .filter(|(_, c)| matches!(&c.expr, Expr::Column { index, .. } if f.time_attrs.contains(index)))
                 .map(|(i, _)| i)
                 .collect();
-            let composed = columns
-                .iter()
-                .map(|c| NamedExpr {
-                    expr: match &f.project {
-                        Some(cols) => c.expr.substitute(&exprs(cols)),
-                        None => c.expr.clone(),
-                    },
-                    ..c.clone()
-                })
-                .collect();
-            f.project = Some(composed);
+            match &mut f.input {
+                FeatureInput::Union(branches) => {
+                    for b in branches {
+                        b.project = Some(compose(columns, &b.project));
+                    }
+                }
+                _ => f.project = Some(compose(columns, &f.project)),
+            }
             f.time_attrs = time_attrs;
             Some(f)
         }
@@ -384,8 +406,48 @@ fn flatten(p: &LogicalPlan) -> Option<Flat> {
                 time_attrs,
             })
         }
+        LogicalPlan::Union { inputs } => {
+            let mut branches = Vec::new();
+            let mut time_attrs: Option<Vec<usize>> = None;
+            for i in inputs {
+                let f = flatten(i)?;
+                let FeatureInput::Source { source } = f.input else {
+                    return None;
+                };
+                time_attrs = Some(match time_attrs {
+                    None => f.time_attrs.clone(),
+                    Some(t) => t.into_iter().filter(|a| f.time_attrs.contains(a)).collect(),
+                });
+                branches.push(UnionBranch {
+                    source,
+                    filter: f.filter,
+                    project: f.project,
+                });
+            }
+            Some(Flat {
+                input: FeatureInput::Union(branches),
+                filter: None,
+                project: None,
+                time_attrs: time_attrs.unwrap_or_default(),
+            })
+        }
         _ => None,
     }
+}
+
+/// `columns` over rows that are `below` (a projection) of base rows, as columns over
+/// the base rows.
+fn compose(columns: &[NamedExpr], below: &Option<Vec<NamedExpr>>) -> Vec<NamedExpr> {
+    columns
+        .iter()
+        .map(|c| NamedExpr {
+            expr: match below {
+                Some(cols) => c.expr.substitute(&exprs(cols)),
+                None => c.expr.clone(),
+            },
+            ..c.clone()
+        })
+        .collect()
 }
 
 /// Moves the conjuncts of `p` (over joined rows) that read only one side's columns into

@@ -129,8 +129,64 @@ impl Planner<'_> {
     /// filter; aggregation happens in the outer query). Its event-time attributes are the
     /// selected columns that pass one through unchanged.
     fn subquery(&self, q: &ast::Query, name: &str) -> R<Relation> {
-        let sql = self.sql;
+        if let ast::SetExpr::SetOperation { .. } = q.body.as_ref() {
+            self.single_select_clauses(q)?;
+            return self.union_all(q.body.as_ref(), name);
+        }
         let select = self.single_select(q)?;
+        self.row_select(select, name)
+    }
+
+    /// `SELECT .. UNION ALL SELECT ..`: the branches' rows, one after the other. Columns are
+    /// matched by position (names from the first branch) and must have the same types; a
+    /// column is an event-time attribute if it is one in every branch.
+    fn union_all(&self, body: &ast::SetExpr, name: &str) -> R<Relation> {
+        let sql = self.sql;
+        let mut selects = Vec::new();
+        collect_union(sql, body, &mut selects)?;
+        let mut branches = Vec::new();
+        for s in &selects {
+            branches.push((self.row_select(s, name)?, s.select_token.0.span));
+        }
+        let (first, _) = &branches[0];
+        let cols = first.row.columns.clone();
+        let mut time_attrs = first.row.time_attrs.clone();
+        for (b, span) in &branches[1..] {
+            if b.row.columns.len() != cols.len() {
+                return Err(sql
+                    .error(
+                        ErrorKind::TypeMismatch,
+                        *span,
+                        format!(
+                            "UNION ALL branches select {} and {} columns",
+                            cols.len(),
+                            b.row.columns.len()
+                        ),
+                    )
+                    .with_hint("select the same columns, in the same order, in every branch"));
+            }
+            for (i, ((n0, t0), (n, t))) in cols.iter().zip(&b.row.columns).enumerate() {
+                if t0 != t {
+                    return Err(sql
+                        .error(ErrorKind::TypeMismatch, *span, format!("UNION ALL column {} is {t0} (`{n0}`) in the first branch but {t} (`{n}`) here", i + 1))
+                        .with_hint(format!("CAST(`{n}` AS {t0})")));
+                }
+            }
+            time_attrs.retain(|i| b.row.is_time_attr(*i));
+        }
+        let row = RowScope::table(name, cols, time_attrs);
+        Ok(Relation {
+            plan: LogicalPlan::Union {
+                inputs: branches.into_iter().map(|(b, _)| b.plan).collect(),
+            },
+            row,
+            window: None,
+        })
+    }
+
+    /// A row-wise SELECT (projection and filter) as a relation named `name`.
+    fn row_select(&self, select: &ast::Select, name: &str) -> R<Relation> {
+        let sql = self.sql;
         let here = select.select_token.0.span;
         let no_group = matches!(&select.group_by, ast::GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty());
         if !no_group || select.having.is_some() || select.distinct.is_some() {
@@ -302,6 +358,29 @@ impl Planner<'_> {
     /// The one SELECT of a query, with the clauses a feature query cannot have rejected.
     pub(crate) fn single_select<'q>(&self, query: &'q ast::Query) -> R<&'q ast::Select> {
         let sql = self.sql;
+        self.single_select_clauses(query)?;
+        match query.body.as_ref() {
+            ast::SetExpr::Select(select) => Ok(select),
+            ast::SetExpr::SetOperation { .. } => Err(sql
+                .error(
+                    ErrorKind::Unsupported,
+                    query.body.span(),
+                    "UNION ALL is supported in a subquery in FROM",
+                )
+                .with_hint(
+                    "SELECT ... FROM (SELECT ... FROM a UNION ALL SELECT ... FROM b) AS u ...",
+                )),
+            other => Err(sql.error(
+                ErrorKind::Unsupported,
+                other.span(),
+                "only SELECT is supported (no VALUES, ...)",
+            )),
+        }
+    }
+
+    /// Rejects WITH, ORDER BY and LIMIT.
+    fn single_select_clauses(&self, query: &ast::Query) -> R<()> {
+        let sql = self.sql;
         if query.with.is_some() {
             return Err(sql
                 .error(
@@ -327,14 +406,7 @@ impl Planner<'_> {
                 "LIMIT is not supported on a feature query",
             ));
         }
-        let ast::SetExpr::Select(select) = query.body.as_ref() else {
-            return Err(sql.error(
-                ErrorKind::Unsupported,
-                query.body.span(),
-                "only a single SELECT is supported (no UNION, VALUES)",
-            ));
-        };
-        Ok(select)
+        Ok(())
     }
 }
 
@@ -348,4 +420,52 @@ fn has_aggregate_or_over(e: &ast::Expr) -> bool {
             || super::expr::is_over_only(&name);
     });
     found
+}
+
+/// The SELECTs of a chain of `UNION ALL`s, in order.
+fn collect_union<'q>(
+    sql: &super::SqlText,
+    e: &'q ast::SetExpr,
+    out: &mut Vec<&'q ast::Select>,
+) -> R<()> {
+    match e {
+        ast::SetExpr::Select(s) => {
+            out.push(s);
+            Ok(())
+        }
+        ast::SetExpr::Query(q)
+            if q.with.is_none() && q.order_by.is_none() && q.limit_clause.is_none() =>
+        {
+            collect_union(sql, &q.body, out)
+        }
+        ast::SetExpr::SetOperation {
+            left,
+            op: ast::SetOperator::Union,
+            set_quantifier: ast::SetQuantifier::All,
+            right,
+        } => {
+            collect_union(sql, left, out)?;
+            collect_union(sql, right, out)
+        }
+        ast::SetExpr::SetOperation {
+            op: ast::SetOperator::Union,
+            ..
+        } => Err(sql
+            .error(
+                ErrorKind::Unsupported,
+                e.span(),
+                "UNION without ALL is not supported",
+            )
+            .with_detail(
+                "UNION removes duplicate rows, which needs every row ever seen kept as state",
+            )
+            .with_hint("write UNION ALL")),
+        other => Err(sql
+            .error(
+                ErrorKind::Unsupported,
+                other.span(),
+                "only UNION ALL of SELECTs is supported here",
+            )
+            .with_hint("SELECT ... FROM a UNION ALL SELECT ... FROM b")),
+    }
 }

@@ -120,13 +120,15 @@ impl Planner<'_> {
     fn select(&self, s: &ast::Select) -> Result<LogicalPlan, Diagnostic> {
         let sql = self.sql;
         let here = s.select_token.0.span;
-        if s.distinct.is_some() {
-            return Err(sql.error(
-                ErrorKind::Unsupported,
-                here,
-                "SELECT DISTINCT is not supported yet",
-            ));
-        }
+        let distinct = match &s.distinct {
+            None | Some(ast::Distinct::All) => false,
+            Some(ast::Distinct::Distinct) => true,
+            Some(ast::Distinct::On(_)) => {
+                return Err(sql
+                    .error(ErrorKind::Unsupported, here, "DISTINCT ON is not supported")
+                    .with_hint("group by the columns instead"))
+            }
+        };
         if s.qualify.is_some()
             || !s.lateral_views.is_empty()
             || !s.named_window.is_empty()
@@ -192,6 +194,42 @@ impl Planner<'_> {
                     )
                     .with_hint("list the grouping keys"))
             }
+        };
+        // SELECT DISTINCT: with a window and no GROUP BY, the selected columns are the keys
+        // (one row per distinct combination and window); with GROUP BY, rows are distinct
+        // already (every key is selected); without a window, distinct rows would need every
+        // row ever seen kept as state.
+        let distinct_keys: Vec<ast::Expr>;
+        let group_exprs: &[ast::Expr] = if distinct && group_exprs.is_empty() {
+            if tvf_window.is_none() {
+                return Err(sql
+                    .error(ErrorKind::Unsupported, here, "SELECT DISTINCT needs an event-time window")
+                    .with_detail("distinct rows of an unbounded stream need every row ever seen kept as state, and are never final")
+                    .with_hint("select from a window table function, e.g. SELECT DISTINCT user_id, window_start, window_end FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' HOUR))"));
+            }
+            let mut keys = Vec::new();
+            for item in &s.projection {
+                match item {
+                    ast::SelectItem::UnnamedExpr(e)
+                    | ast::SelectItem::ExprWithAlias { expr: e, .. } => keys.push(e.clone()),
+                    other => {
+                        return Err(sql
+                            .error(
+                                ErrorKind::Unsupported,
+                                other.span(),
+                                "`*` is not allowed with SELECT DISTINCT",
+                            )
+                            .with_hint("name the columns"))
+                    }
+                }
+            }
+            let is_bound = |e: &ast::Expr| matches!(e, ast::Expr::Identifier(id) if id.value.eq_ignore_ascii_case("window_start") || id.value.eq_ignore_ascii_case("window_end"));
+            keys.retain(|e| !is_bound(e));
+            keys.push(ast::Expr::Identifier(ast::Ident::new("window_start")));
+            distinct_keys = keys;
+            &distinct_keys
+        } else {
+            group_exprs
         };
         // No GROUP BY: per-row OVER aggregates, or a stateless projection.
         if group_exprs.is_empty() && tvf_window.is_none() {
