@@ -56,11 +56,16 @@ struct Stored {
     matched: bool,
 }
 
+/// A key's rows: usually one or two per side, kept inline.
 #[derive(Default)]
 struct KeyState {
-    left: Vec<Stored>,
-    right: Vec<Stored>,
+    left: SmallVec<[Stored; 1]>,
+    right: SmallVec<[Stored; 1]>,
 }
+
+/// Expiry buckets: rows expiring in the same second share a bucket (no per-row heap
+/// entry; rows arrive roughly in time order, so buckets fill at the back).
+const BUCKET_MS: u64 = 1_000;
 
 /// The join's state on one worker.
 struct JoinState {
@@ -72,8 +77,8 @@ struct JoinState {
     left_width: usize,
     right_width: usize,
     keys: HashMap<Key, KeyState, foldhash::fast::RandomState>,
-    /// Expiry time → keys with a row expiring then (`true`: left row).
-    expiry: BTreeMap<u64, Vec<(Key, bool)>>,
+    /// Per second of expiry: (expiry, key, left side) of each stored row.
+    expiry: BTreeMap<u64, Vec<(u64, Key, bool)>>,
     pair: JoinedRow,
 }
 
@@ -81,35 +86,35 @@ fn add(t: u64, d: i64) -> u64 {
     (t as i128 + d as i128).clamp(0, u64::MAX as i128) as u64
 }
 
+/// The first frontier at which a left (right) row of time `t` can be dropped.
+fn expires(t: u64, left: bool, (lower, upper, lateness): (i64, i64, u64)) -> u64 {
+    let reach = if left { upper } else { -lower };
+    add(t, reach).saturating_add(lateness).saturating_add(1)
+}
+
 impl JoinState {
-    /// The first frontier at which a left (right) row of time `t` can be dropped.
-    fn expires(&self, t: u64, left: bool) -> u64 {
-        let reach = if left { self.upper } else { -self.lower };
-        add(t, reach)
-            .saturating_add(self.lateness)
-            .saturating_add(1)
-    }
-
-    fn matches(&mut self, l: &[Value], r: &[Value]) -> bool {
-        match &self.residual {
-            None => true,
-            Some(p) => {
-                self.pair.clear();
-                self.pair.extend_from_slice(l);
-                self.pair.extend_from_slice(r);
-                p.eval(&self.pair).is_true()
-            }
-        }
-    }
-
     /// Inserts a row, calling `emit` with each pair it completes.
     fn insert(&mut self, row: OverInput, left: bool, emit: &mut impl FnMut(JoinedRow)) {
         let has_null = row.key.iter().any(|v| matches!(v, Value::Null));
         if has_null && (!left || self.kind == JoinKind::Inner) {
             return;
         }
+        let JoinState {
+            lower,
+            upper,
+            lateness,
+            residual,
+            left_width,
+            right_width,
+            keys,
+            expiry,
+            pair,
+            ..
+        } = self;
+        let (lower, upper, width) = (*lower, *upper, *left_width + *right_width);
+        let at = expires(row.time, left, (lower, upper, *lateness));
+        let ks = keys.entry(row.key.clone()).or_default();
         let mut matched = false;
-        let mut ks = self.keys.remove(&row.key).unwrap_or_default();
         if !has_null {
             let others = if left { &mut ks.right } else { &mut ks.left };
             for o in others.iter_mut() {
@@ -119,7 +124,7 @@ impl JoinState {
                     (o.time, row.time)
                 };
                 let d = rt as i128 - lt as i128;
-                if d < self.lower as i128 || d > self.upper as i128 {
+                if d < lower as i128 || d > upper as i128 {
                     continue;
                 }
                 let (lv, rv) = if left {
@@ -127,22 +132,22 @@ impl JoinState {
                 } else {
                     (&o.values[..], &row.values[..])
                 };
-                if self.residual.is_some() && !self.matches(lv, rv) {
-                    continue;
+                if let Some(p) = residual.as_ref() {
+                    pair.clear();
+                    pair.extend_from_slice(lv);
+                    pair.extend_from_slice(rv);
+                    if !p.eval(pair).is_true() {
+                        continue;
+                    }
                 }
                 matched = true;
                 o.matched = true;
-                let mut out = Vec::with_capacity(self.left_width + self.right_width);
+                let mut out = Vec::with_capacity(width);
                 out.extend_from_slice(lv);
                 out.extend_from_slice(rv);
                 emit(out);
             }
         }
-        let at = self.expires(row.time, left);
-        self.expiry
-            .entry(at)
-            .or_default()
-            .push((row.key.clone(), left));
         let stored = Stored {
             time: row.time,
             values: row.values,
@@ -153,46 +158,53 @@ impl JoinState {
         } else {
             ks.right.push(stored);
         }
-        self.keys.insert(row.key, ks);
+        expiry
+            .entry(at / BUCKET_MS)
+            .or_default()
+            .push((at, row.key, left));
     }
 
     /// Drops rows expired at frontier `f`; unmatched left rows of a LEFT join go to `padded`.
     fn expire(&mut self, f: u64, padded: &mut Vec<(u64, JoinedRow)>) {
-        while let Some(entry) = self.expiry.first_entry() {
-            if *entry.key() > f {
+        let bounds = (self.lower, self.upper, self.lateness);
+        let width = self.left_width + self.right_width;
+        let mut due = Vec::new();
+        while let Some(mut bucket) = self.expiry.first_entry() {
+            if bucket.key().saturating_mul(BUCKET_MS) > f {
                 break;
             }
-            let at = *entry.key();
-            for (key, left) in entry.remove() {
-                let Some(ks) = self.keys.get_mut(&key) else {
-                    continue;
-                };
-                let (lat, uat) = (self.upper, -self.lower);
-                let lateness = self.lateness;
-                let expired = |s: &Stored| {
-                    add(s.time, if left { lat } else { uat })
-                        .saturating_add(lateness)
-                        .saturating_add(1)
-                        <= at
-                };
-                let rows = if left { &mut ks.left } else { &mut ks.right };
-                let mut i = 0;
-                while i < rows.len() {
-                    if expired(&rows[i]) {
-                        let s = rows.swap_remove(i);
-                        if left && !s.matched && self.kind == JoinKind::Left {
-                            let mut out = Vec::with_capacity(self.left_width + self.right_width);
-                            out.extend(s.values);
-                            out.resize(self.left_width + self.right_width, Value::Null);
-                            padded.push((s.time, out));
-                        }
-                    } else {
-                        i += 1;
-                    }
+            if (bucket.key() + 1).saturating_mul(BUCKET_MS) <= f.saturating_add(1) {
+                due.extend(bucket.remove());
+            } else {
+                // The second `f` is in: only its entries at or below `f`.
+                let entries = bucket.get_mut();
+                let (now, later): (Vec<_>, Vec<_>) =
+                    entries.drain(..).partition(|(at, _, _)| *at <= f);
+                *entries = later;
+                due.extend(now);
+                break;
+            }
+        }
+        for (at, key, left) in due {
+            let Some(ks) = self.keys.get_mut(&key) else {
+                continue;
+            };
+            let rows = if left { &mut ks.left } else { &mut ks.right };
+            // The entry's own row, or one of the same key and side expiring no later.
+            if let Some(i) = rows
+                .iter()
+                .position(|s| expires(s.time, left, bounds) <= at)
+            {
+                let s = rows.swap_remove(i);
+                if left && !s.matched && self.kind == JoinKind::Left {
+                    let mut out = Vec::with_capacity(width);
+                    out.extend(s.values);
+                    out.resize(width, Value::Null);
+                    padded.push((s.time, out));
                 }
-                if ks.left.is_empty() && ks.right.is_empty() {
-                    self.keys.remove(&key);
-                }
+            }
+            if ks.left.is_empty() && ks.right.is_empty() {
+                self.keys.remove(&key);
             }
         }
     }
