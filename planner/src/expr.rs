@@ -255,9 +255,15 @@ impl Expr {
     /// This expression with every column `i` replaced by `columns[i]` (composing a
     /// projection into the expressions that read its output).
     pub fn substitute(&self, columns: &[Expr]) -> Expr {
-        let sub = |e: &Expr| Box::new(e.substitute(columns));
+        self.map_columns(&|i, _| columns[i].clone())
+    }
+
+    /// This expression with every column reference `(index, name)` replaced by `f(index, name)`.
+    pub fn map_columns(&self, f: &impl Fn(usize, &str) -> Expr) -> Expr {
+        let sub = |e: &Expr| Box::new(e.map_columns(f));
+        let columns = f;
         match self {
-            Expr::Column { index, .. } => columns[*index].clone(),
+            Expr::Column { index, name } => f(*index, name),
             Expr::Literal(_) => self.clone(),
             Expr::Unary { op, expr } => Expr::Unary {
                 op: *op,
@@ -282,7 +288,7 @@ impl Expr {
                 negated,
             } => Expr::InList {
                 expr: sub(expr),
-                list: list.iter().map(|e| e.substitute(columns)).collect(),
+                list: list.iter().map(|e| e.map_columns(columns)).collect(),
                 negated: *negated,
             },
             Expr::Between {
@@ -315,13 +321,13 @@ impl Expr {
                 operand: operand.as_deref().map(sub),
                 whens: whens
                     .iter()
-                    .map(|(w, t)| (w.substitute(columns), t.substitute(columns)))
+                    .map(|(w, t)| (w.map_columns(columns), t.map_columns(columns)))
                     .collect(),
                 otherwise: otherwise.as_deref().map(sub),
             },
             Expr::Call { func, args } => Expr::Call {
                 func: *func,
-                args: args.iter().map(|e| e.substitute(columns)).collect(),
+                args: args.iter().map(|e| e.map_columns(columns)).collect(),
             },
         }
     }

@@ -87,12 +87,13 @@ pub struct JoinSide {
     pub name: String,
     /// Row filter over source rows.
     pub filter: Option<Expr>,
-    /// The side's row, over source rows (a subquery's SELECT, or every source column).
+    /// The side's row, over source rows: the columns of the subquery's SELECT (or of the
+    /// source) that the feature reads; the others are not kept in join state.
     pub columns: Vec<NamedExpr>,
-    /// Join key, over the side's row.
+    /// Join key, over source rows.
     pub key: Vec<Expr>,
-    /// Index of the side's event-time attribute in its row.
-    pub time: usize,
+    /// Name of the side's event-time attribute (its time is kept with each row).
+    pub time_name: String,
 }
 
 /// An interval join of two sources, as the physical plan runs it. Its rows are
@@ -128,6 +129,7 @@ impl JoinPlan {
     /// arriving). An unmatched left row of a LEFT join is emitted once the frontier passes
     /// `left_time + upper + lateness`, so its time may be that far behind.
     pub fn delay_for(&self, time: usize, lateness_ms: u64) -> u64 {
+        // (Called before unread columns are pruned: `time` indexes the full joined row.)
         let left_time = time < self.left.columns.len();
         let matched = if left_time {
             self.bounds.upper_ms.max(0)
@@ -154,7 +156,7 @@ impl fmt::Display for JoinSide {
             self.source,
             cols.join(", "),
             key.join(", "),
-            self.columns[self.time].name
+            self.time_name
         )?;
         if let Some(p) = &self.filter {
             write!(f, " filter={p}")?;

@@ -266,6 +266,7 @@ fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagno
                 .in_file(&job.path));
             }
             j.delay_ms = j.delay_for(joined, phys.allowed_lateness_ms);
+            prune_join_columns(j, &mut phys.filter, &mut phys.project);
         }
     }
     if let (Some(declared), Some(actual)) = (feature.value_type, single_value_type(&phys)) {
@@ -290,6 +291,58 @@ fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagno
         }
     }
     Ok(phys)
+}
+
+/// Drops the side columns nothing reads (the feature's filter and projection, the residual
+/// ON condition) from a join feature, so join state keeps only what is used. Only when the
+/// feature has a projection: otherwise its keys, aggregates and outputs read joined rows
+/// directly and every column stays.
+fn prune_join_columns(
+    j: &mut JoinPlan,
+    filter: &mut Option<Expr>,
+    project: &mut Option<Vec<NamedExpr>>,
+) {
+    let Some(cols) = project.as_mut() else { return };
+    let mut used = Vec::new();
+    cols.iter().for_each(|c| c.expr.columns(&mut used));
+    for e in [filter.as_ref(), j.residual.as_ref()].into_iter().flatten() {
+        e.columns(&mut used);
+    }
+    let lw = j.left.columns.len();
+    let width = lw + j.right.columns.len();
+    let keep: Vec<bool> = (0..width).map(|i| used.contains(&i)).collect();
+    if keep.iter().all(|k| *k) {
+        return;
+    }
+    // Old joined column → new joined column (unread ones are never referenced).
+    let new_index: Vec<usize> = keep
+        .iter()
+        .scan(0, |next, k| {
+            let i = *next;
+            *next += usize::from(*k);
+            Some(i)
+        })
+        .collect();
+    let remap = |e: &Expr| e.map_columns(&|i, name| Expr::column(new_index[i], name));
+    for c in cols.iter_mut() {
+        c.expr = remap(&c.expr);
+    }
+    if let Some(f) = filter.as_mut() {
+        *f = remap(f);
+    }
+    if let Some(r) = j.residual.as_mut() {
+        *r = remap(r);
+    }
+    let mut i = 0;
+    j.left.columns.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+    let mut i = lw;
+    j.right.columns.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
 }
 
 /// Whether column `time` of the projected rows is the source's event-time column.
@@ -385,7 +438,7 @@ fn flatten(p: &LogicalPlan) -> Option<Flat> {
             let left = join_side(left, left_keys, *left_time)?;
             let right = join_side(right, right_keys, *right_time)?;
             let lw = left.columns.len();
-            let time_attrs = vec![left.time, lw + right.time];
+            let time_attrs = vec![*left_time, lw + *right_time];
             let mut join = JoinPlan {
                 kind: *kind,
                 left,
@@ -517,13 +570,14 @@ fn join_side(p: &LogicalPlan, key: &[Expr], time: usize) -> Option<JoinSide> {
             })
             .collect()
     });
+    let over_source = exprs(&columns);
     Some(JoinSide {
         source,
         name: table.clone(),
         filter: flat.filter,
+        key: key.iter().map(|k| k.substitute(&over_source)).collect(),
+        time_name: columns.get(time)?.name.clone(),
         columns,
-        key: key.to_vec(),
-        time,
     })
 }
 

@@ -52,16 +52,12 @@ pub trait IntervalJoin<'s> {
 
 struct Stored {
     time: u64,
-    values: SmallVec<[Value; 4]>,
+    values: SmallVec<[Value; 2]>,
     matched: bool,
 }
 
-/// A key's rows: usually one or two per side, kept inline.
-#[derive(Default)]
-struct KeyState {
-    left: SmallVec<[Stored; 1]>,
-    right: SmallVec<[Stored; 1]>,
-}
+/// A key's rows of one side: usually one, kept inline.
+type Rows = SmallVec<[Stored; 1]>;
 
 /// Expiry buckets: rows expiring in the same second share a bucket (no per-row heap
 /// entry; rows arrive roughly in time order, so buckets fill at the back).
@@ -76,7 +72,9 @@ struct JoinState {
     residual: Option<planner::expr::Expr>,
     left_width: usize,
     right_width: usize,
-    keys: HashMap<Key, KeyState, foldhash::fast::RandomState>,
+    /// Stored rows per key, one map per side (`[left, right]`): sides live for different
+    /// times, and a lookup touches only the side it needs.
+    rows: [HashMap<Key, Rows, foldhash::fast::RandomState>; 2],
     /// Per second of expiry: (expiry, key, left side) of each stored row.
     expiry: BTreeMap<u64, Vec<(u64, Key, bool)>>,
     pair: JoinedRow,
@@ -106,17 +104,21 @@ impl JoinState {
             residual,
             left_width,
             right_width,
-            keys,
+            rows,
             expiry,
             pair,
             ..
         } = self;
+        let [left_rows, right_rows] = rows;
+        let (mine, theirs) = if left {
+            (left_rows, right_rows)
+        } else {
+            (right_rows, left_rows)
+        };
         let (lower, upper, width) = (*lower, *upper, *left_width + *right_width);
         let at = expires(row.time, left, (lower, upper, *lateness));
-        let ks = keys.entry(row.key.clone()).or_default();
         let mut matched = false;
-        if !has_null {
-            let others = if left { &mut ks.right } else { &mut ks.left };
+        if let Some(others) = theirs.get_mut(&row.key).filter(|_| !has_null) {
             for o in others.iter_mut() {
                 let (lt, rt) = if left {
                     (row.time, o.time)
@@ -150,14 +152,10 @@ impl JoinState {
         }
         let stored = Stored {
             time: row.time,
-            values: row.values,
+            values: row.values.into_iter().collect(),
             matched,
         };
-        if left {
-            ks.left.push(stored);
-        } else {
-            ks.right.push(stored);
-        }
+        mine.entry(row.key.clone()).or_default().push(stored);
         expiry
             .entry(at / BUCKET_MS)
             .or_default()
@@ -186,10 +184,10 @@ impl JoinState {
             }
         }
         for (at, key, left) in due {
-            let Some(ks) = self.keys.get_mut(&key) else {
+            let side = &mut self.rows[usize::from(!left)];
+            let Some(rows) = side.get_mut(&key) else {
                 continue;
             };
-            let rows = if left { &mut ks.left } else { &mut ks.right };
             // The entry's own row, or one of the same key and side expiring no later.
             if let Some(i) = rows
                 .iter()
@@ -203,8 +201,8 @@ impl JoinState {
                     padded.push((s.time, out));
                 }
             }
-            if ks.left.is_empty() && ks.right.is_empty() {
-                self.keys.remove(&key);
+            if rows.is_empty() {
+                side.remove(&key);
             }
         }
     }
@@ -228,7 +226,7 @@ impl<'s> IntervalJoin<'s> for Stream<'s, u64, Vec<OverInput>> {
             residual: join.residual.clone(),
             left_width: join.left.columns.len(),
             right_width: join.right.columns.len(),
-            keys: HashMap::default(),
+            rows: [HashMap::default(), HashMap::default()],
             expiry: BTreeMap::new(),
             pair: Vec::new(),
         };

@@ -222,7 +222,7 @@ pub fn source<'s>(
                             continue;
                         }
                         let values: SmallVec<[Value; 4]> = side.columns.iter().map(|c| c.expr.eval(&row)).collect();
-                        let key: Key = side.key.iter().map(|k| k.eval(&values)).collect();
+                        let key: Key = side.key.iter().map(|k| k.eval(&row)).collect();
                         buf.push(OverInput { key, time: t, values });
                     }
                 }
