@@ -3,6 +3,7 @@
 //! ```text
 //! Source[s] ──(per feature: filter, key, args)──▶ Exchange(hash key) ▶ Window[f] ─▶ Sink[k]
 //!          ├──(OVER: filter, partition, row)───▶ Exchange(hash key) ▶ Over[f] ───▶ Sink[k]
+//!          ├──(SESSION: filter, key, args)─────▶ Exchange(hash key) ▶ Session[f] ▶ Sink[k]
 //!          ├──(stateless: filter, project)───────────────────────────────────────▶ Sink[k]
 //!          └──────────── dead letters ──────────▶ Exchange(worker 0) ▶ DeadLetter
 //! ```
@@ -18,6 +19,7 @@ use planner::physical::FeatureKind;
 use planner::Plan;
 
 use crate::operators::over::OverAggregate;
+use crate::operators::session::SessionAggregate;
 use crate::operators::sink::{SinkDeadLetters, SinkRows, SinkStore};
 use crate::operators::source::{source, FeatureStream};
 use crate::operators::window::{EmitPolicy, WindowAggregate};
@@ -108,6 +110,9 @@ pub fn render(
         rows.push(match stream {
             FeatureStream::Window(s) => s.window_aggregate(fi as u32, f, policy, Arc::clone(state)),
             FeatureStream::Over(s) => s.over_aggregate(fi as u32, f, policy, Arc::clone(state)),
+            FeatureStream::Session(s) => {
+                s.session_aggregate(fi as u32, f, policy, Arc::clone(state))
+            }
             FeatureStream::Rows(s) => s,
         });
     }
@@ -164,6 +169,15 @@ pub fn describe(plan: &Plan) -> Vec<String> {
                     keys.join(", "),
                     f.name,
                     o.frame,
+                ));
+                continue;
+            }
+            FeatureKind::Session => {
+                out.push(format!(
+                    "  Exchange hash([{}]) ─▶ Session[{}] unary_frontier {} lateness={lateness} (stream: emit each session at its end; a late record within lateness extends or merges sessions: withdraw merged-away rows, re-emit with a higher revision, until end+lateness; backfill: emit once at end+lateness)",
+                    keys.join(", "),
+                    f.name,
+                    f.window,
                 ));
                 continue;
             }

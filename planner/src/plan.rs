@@ -74,7 +74,7 @@ pub fn plan_job(job: &Job) -> Result<PlannedJob, Diagnostics> {
                     .filter_map(|a| a.arg.as_ref())
                     .for_each(|a| a.columns(&mut cols));
                 match &f.kind {
-                    FeatureKind::Window => {}
+                    FeatureKind::Window | FeatureKind::Session => {}
                     FeatureKind::Over(o) => {
                         o.aggs
                             .iter()
@@ -236,7 +236,10 @@ fn lower_window(
     Some(FeaturePlan {
         name: feature.name.clone(),
         version: feature.version,
-        kind: FeatureKind::Window,
+        kind: match window.kind {
+            crate::window::WindowKind::Session => FeatureKind::Session,
+            _ => FeatureKind::Window,
+        },
         source: *source,
         filter,
         keys: keys.clone(),

@@ -2,7 +2,7 @@
 //! every feature's stateless prefix (WHERE, grouping key, aggregate arguments) in one pass,
 //! so features reading the same source share one scan. One output per feature, plus dead
 //! letters: partial aggregates for window features, [`OverInput`] rows for OVER features,
-//! and finished [`FeatureRow`]s for stateless features (their whole pipeline runs here, as
+//! [`SessionInput`] records for SESSION features, and finished [`FeatureRow`]s for stateless features (their whole pipeline runs here, as
 //! each row is read).
 //!
 //! Time: the operator holds a capability at its watermark (max event time read so far minus
@@ -38,7 +38,7 @@ use planner::{FeaturePlan, SourcePlan};
 
 use crate::accumulator::Acc;
 use crate::operators::window::on_time_cut;
-use crate::record::{DeadLetter, FeatureRow, Key, OverInput, PartialAggregate};
+use crate::record::{DeadLetter, FeatureRow, Key, OverInput, PartialAggregate, SessionInput};
 use crate::state::RunState;
 
 /// How often an idle following source polls for new data.
@@ -50,6 +50,8 @@ pub enum FeatureStream<'s> {
     Window(Stream<'s, u64, Vec<PartialAggregate>>),
     /// Rows for an OVER feature.
     Over(Stream<'s, u64, Vec<OverInput>>),
+    /// Records for a SESSION feature.
+    Session(Stream<'s, u64, Vec<SessionInput>>),
     /// Finished rows of a stateless feature.
     Rows(Stream<'s, u64, Vec<FeatureRow>>),
 }
@@ -60,6 +62,7 @@ type Out<T> = OutputBuilder<u64, CapacityContainerBuilder<Vec<T>>>;
 enum FeatureOut {
     Window(Out<PartialAggregate>),
     Over(Out<OverInput>, Vec<OverInput>),
+    Session(Out<SessionInput>, Vec<SessionInput>),
     Rows(Out<FeatureRow>, Vec<FeatureRow>),
 }
 
@@ -101,6 +104,11 @@ pub fn source<'s>(
                 let (o, s) = builder.new_output::<Vec<OverInput>>();
                 outputs.push(FeatureOut::Over(Out::from(o), Vec::new()));
                 streams.push(FeatureStream::Over(s));
+            }
+            FeatureKind::Session => {
+                let (o, s) = builder.new_output::<Vec<SessionInput>>();
+                outputs.push(FeatureOut::Session(Out::from(o), Vec::new()));
+                streams.push(FeatureStream::Session(s));
             }
             FeatureKind::Stateless => {
                 let (o, s) = builder.new_output::<Vec<FeatureRow>>();
@@ -240,6 +248,25 @@ pub fn source<'s>(
                                 buf.push(OverInput { key, time: t, values });
                                 continue;
                             }
+                            (FeatureKind::Session, FeatureOut::Session(_, buf)) => {
+                                // On time while the watermark has not passed the end of
+                                // the record's own session plus the lateness.
+                                let gap = f.window.size_ms;
+                                if t.saturating_add(gap).saturating_add(f.allowed_lateness_ms) <= watermark {
+                                    late.push((id, String::from_utf8_lossy(line).into_owned(), fi));
+                                    continue;
+                                }
+                                let key: Key = f.keys.iter().map(|k| k.expr.eval(&row)).collect();
+                                let mut accs = templates[fi].clone();
+                                for (acc, a) in accs.iter_mut().zip(&f.aggs) {
+                                    match &a.arg {
+                                        Some(e) => acc.add(&e.eval(&row), false),
+                                        None => acc.add(&Value::Null, true),
+                                    }
+                                }
+                                buf.push(SessionInput { key, time: t, watermark, accs });
+                                continue;
+                            }
                             (FeatureKind::Stateless, FeatureOut::Rows(_, buf)) => {
                                 let values: SmallVec<[Value; 4]> =
                                     f.outputs.iter().map(|o| o.expr.eval(&row)).collect();
@@ -287,6 +314,11 @@ pub fn source<'s>(
                         }
                     }
                     FeatureOut::Over(out, buf) => {
+                        if !buf.is_empty() {
+                            out.activate().session(cap).give_iterator(buf.drain(..));
+                        }
+                    }
+                    FeatureOut::Session(out, buf) => {
                         if !buf.is_empty() {
                             out.activate().session(cap).give_iterator(buf.drain(..));
                         }
@@ -352,6 +384,11 @@ pub fn source<'s>(
                         FeatureKind::Over(_) => format!(
                             "too late for feature `{}`: the watermark had passed this row's event time plus allowed_lateness ({lateness})",
                             f.name
+                        ),
+                        FeatureKind::Session => format!(
+                            "too late for feature `{}`: the watermark had passed this event's time plus the session gap ({}) plus allowed_lateness ({lateness})",
+                            f.name,
+                            planner::duration::format_duration_ms(f.window.size_ms)
                         ),
                         _ => format!(
                             "too late for feature `{}`: the watermark had passed the end of every window of this event ({}) plus allowed_lateness ({lateness})",
