@@ -755,7 +755,7 @@ impl Planner<'_> {
                 return Err(sql
                     .error(ErrorKind::InvalidWindow, a.span(), "a SESSION gap must be positive")
                     .with_detail("events closer than the gap share a session; with no gap every event would be a session of zero length")
-                    .with_hint(format!("write a positive gap, e.g. {example}")));
+                    .with_hint("write a positive gap, e.g. INTERVAL '30' MINUTES"));
             }
             if *s == 0 {
                 return Err(sql.error(

@@ -131,7 +131,11 @@ impl Planner<'_> {
                 return Ok(());
             }
             return Err(sql
-                .error(ErrorKind::InvalidWindow, here, "SESSION without PARTITION BY groups by keys")
+                .error(
+                    ErrorKind::InvalidWindow,
+                    here,
+                    format!("the SESSION table function needs PARTITION BY to group by {}", key_names.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
+                )
                 .with_detail("without PARTITION BY, Flink's SESSION table function finds sessions over the whole table, not per key; freshet computes sessions per grouping key only")
                 .with_hint(format!("write SESSION(TABLE <source> {want}, DESCRIPTOR(rowtime), <gap>)")));
         }
