@@ -154,7 +154,7 @@ impl SessionState {
             key,
             time,
             watermark,
-            mut accs,
+            accs: record,
         } = rec;
         // Sessions ending at or below this were closed when the record was read.
         let closed = watermark.saturating_sub(self.lateness);
@@ -162,6 +162,9 @@ impl SessionState {
         let (mut start, mut end) = (time, time.saturating_add(self.gap));
         let mut min_revision = 0;
         let mut absorbed: SmallVec<[(u64, u64); 2]> = SmallVec::new();
+        // Merged into the first session absorbed, not into the record: COUNT(DISTINCT)
+        // merges cost the size of the merged-in state, and sessions outgrow records.
+        let mut merged: Option<Accs> = None;
         while let Some(i) = ks
             .sessions
             .iter()
@@ -170,12 +173,25 @@ impl SessionState {
             let old = ks.sessions.remove(i);
             start = start.min(old.start);
             end = end.max(old.end);
-            accs.iter_mut()
-                .zip(old.accs.iter())
-                .for_each(|(a, b)| a.merge(b));
+            match &mut merged {
+                None => merged = Some(old.accs),
+                Some(m) => m
+                    .iter_mut()
+                    .zip(old.accs.iter())
+                    .for_each(|(a, b)| a.merge(b)),
+            }
             min_revision = min_revision.max(old.min_revision);
             absorbed.push((old.start, old.end));
         }
+        let accs = match merged {
+            None => record,
+            Some(mut m) => {
+                m.iter_mut()
+                    .zip(record.iter())
+                    .for_each(|(a, b)| a.merge(b));
+                m
+            }
+        };
         // Above the withdrawal (revision + 1) of every other window merged in that is
         // live, else above its last revision. (The session's own window: see `process`.)
         for w in absorbed.into_iter().filter(|w| *w != (start, end)) {
