@@ -40,6 +40,22 @@ pub struct OverInput {
     pub values: SmallVec<[Value; 4]>,
 }
 
+/// A source record on its way to a SESSION aggregate (exchanged by the hash of its key):
+/// its event time, the watermark when it was read, and its aggregate states.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionInput {
+    /// Grouping key.
+    pub key: Key,
+    /// Event time, ms.
+    pub time: u64,
+    /// The source's watermark before this record was read. Sessions whose
+    /// `end + allowed_lateness` it had reached were closed for this record: it neither
+    /// joins nor merges them (as if their state were already freed, which it may be).
+    pub watermark: u64,
+    /// Aggregate states of this one record, one per aggregate.
+    pub accs: SmallVec<[Acc; 2]>,
+}
+
 /// One emission of a feature value for a (key, window).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FeatureRow {
@@ -55,7 +71,8 @@ pub struct FeatureRow {
     pub values: SmallVec<[Value; 4]>,
     /// Grouping key (the upsert key with feature, version and window).
     pub key: Key,
-    /// A correction made HAVING false: the earlier row for this key and window is withdrawn.
+    /// The earlier row for this key and window is withdrawn: a correction made HAVING
+    /// false, or (SESSION) a late record merged the session into another one.
     pub deleted: bool,
 }
 

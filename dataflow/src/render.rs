@@ -3,6 +3,7 @@
 //! ```text
 //! Source[s] ──(per feature: filter, key, args)──▶ Exchange(hash key) ▶ Window[f] ─▶ Sink[k]
 //!          ├──(OVER: filter, partition, row)───▶ Exchange(hash key) ▶ Over[f] ───▶ Sink[k]
+//!          ├──(SESSION: filter, key, args)─────▶ Exchange(hash key) ▶ Session[f] ▶ Sink[k]
 //!          ├──(stateless: filter, project)───────────────────────────────────────▶ Sink[k]
 //!          └──────────── dead letters ──────────▶ Exchange(worker 0) ▶ DeadLetter
 //! ```
@@ -21,6 +22,7 @@ use crate::operators::interval_join::IntervalJoin;
 use crate::operators::join_output::join_output;
 use crate::operators::over::OverAggregate;
 use crate::operators::prefix::FeatureStream;
+use crate::operators::session::SessionAggregate;
 use crate::operators::sink::{SinkDeadLetters, SinkRows, SinkStore};
 use crate::operators::source::{source, SideSpec};
 use crate::operators::window::{EmitPolicy, WindowAggregate};
@@ -148,6 +150,9 @@ pub fn render(
         rows.push(match concat_streams(scope, streams) {
             FeatureStream::Window(s) => s.window_aggregate(fi as u32, f, policy, Arc::clone(state)),
             FeatureStream::Over(s) => s.over_aggregate(fi as u32, f, policy, Arc::clone(state)),
+            FeatureStream::Session(s) => {
+                s.session_aggregate(fi as u32, f, policy, Arc::clone(state))
+            }
             FeatureStream::Rows(s) => s,
         });
     }
@@ -221,6 +226,15 @@ pub fn describe(plan: &Plan) -> Vec<String> {
                 ));
                 continue;
             }
+            FeatureKind::Session => {
+                out.push(format!(
+                    "  Exchange hash([{}]) ─▶ Session[{}] unary_frontier {} lateness={lateness} (stream: emit each session at its end; a late record within lateness extends or merges sessions: withdraw merged-away rows, re-emit with a higher revision, until end+lateness; backfill: emit once at end+lateness)",
+                    keys.join(", "),
+                    f.name,
+                    f.window,
+                ));
+                continue;
+            }
             FeatureKind::Stateless => {
                 out.push(format!(
                     "  Source[...] ─▶ {} stateless (rows emitted by the source as read)",
@@ -277,6 +291,7 @@ fn concat_streams<'s>(scope: Scope<'s, u64>, streams: Vec<FeatureStream<'s>>) ->
     match first {
         FeatureStream::Window(s) => all!(Window, s),
         FeatureStream::Over(s) => all!(Over, s),
+        FeatureStream::Session(s) => all!(Session, s),
         FeatureStream::Rows(s) => all!(Rows, s),
     }
 }

@@ -4,6 +4,7 @@
 //! Per feature, one of three fixed pipelines ([`FeatureKind`]), with all expressions as
 //! index-based [`Expr`]s:
 //! - window: `filter → key → window aggregate → having → project → sinks`;
+//! - session: `filter → key → session aggregate → having → project → sinks`;
 //! - OVER: `filter → partition key → over aggregate → project → sinks`;
 //! - stateless: `filter → project → sinks`.
 //!
@@ -41,6 +42,10 @@ pub enum FeatureKind {
     /// A group-window aggregate: `keys`, `aggs`, `window` and `having` apply; outputs are
     /// over the aggregate row `[keys.., window_start, window_end, aggs..]`.
     Window,
+    /// A SESSION group-window aggregate: like [`FeatureKind::Window`] (the same aggregate
+    /// row), with `window` a `WindowKind::Session` holding the gap. Sessions are found per
+    /// key, merge on late data, and withdrawn rows mark sessions that merged away.
+    Session,
     /// Per-row OVER aggregates; outputs are over `[source row.., over aggs..]`
     /// (see [`OverSpec`]). `keys` are the PARTITION BY expressions; `aggs`, `having` are
     /// empty and `window` is unused.
@@ -119,7 +124,7 @@ impl FeaturePlan {
 
     /// Selected columns other than the window bounds (which every output row carries).
     pub fn value_outputs(&self) -> impl Iterator<Item = &NamedExpr> {
-        let window = matches!(self.kind, FeatureKind::Window);
+        let window = matches!(self.kind, FeatureKind::Window | FeatureKind::Session);
         let (ws, we) = (self.keys.len(), self.keys.len() + 1);
         self.outputs.iter().filter(move |o| {
             !(window && matches!(&o.expr, Expr::Column { index, .. } if (*index == ws || *index == we)
@@ -286,6 +291,22 @@ impl fmt::Display for Plan {
                         writeln!(s, "  Having {h}").map_err(|_| fmt::Error)?;
                     }
                 }
+                FeatureKind::Session => {
+                    writeln!(s, "  Exchange hash([{}])", keys.join(", "))
+                        .map_err(|_| fmt::Error)?;
+                    let aggs: Vec<String> = feat.aggs.iter().map(|a| a.to_string()).collect();
+                    writeln!(
+                        s,
+                        "  SessionAggregate {} lateness={} state=per_session emit=[stream: at session end, on late merges withdraw merged-away sessions and correct until end+lateness; backfill: once at end+lateness] aggs=[{}]",
+                        feat.window,
+                        lateness,
+                        aggs.join(", ")
+                    )
+                    .map_err(|_| fmt::Error)?;
+                    if let Some(h) = &feat.having {
+                        writeln!(s, "  Having {h}").map_err(|_| fmt::Error)?;
+                    }
+                }
                 FeatureKind::Over(over) => {
                     writeln!(s, "  Exchange hash([{}])", keys.join(", "))
                         .map_err(|_| fmt::Error)?;
@@ -316,6 +337,7 @@ impl fmt::Display for Plan {
                 .collect();
             let upsert = match &feat.kind {
                 FeatureKind::Window => "keys, window".to_string(),
+                FeatureKind::Session => "keys, session window".to_string(),
                 FeatureKind::Over(_) => "partition keys, row time".to_string(),
                 FeatureKind::Stateless => format!(
                     "{}, row time",
@@ -366,7 +388,7 @@ pub fn on_error_name(o: OnError) -> &'static str {
 pub fn single_value_type(f: &FeaturePlan) -> Option<DataType> {
     let nk = f.keys.len();
     let vals: Vec<&NamedExpr> = match &f.kind {
-        FeatureKind::Window => f
+        FeatureKind::Window | FeatureKind::Session => f
             .value_outputs()
             .filter(|o| !matches!(&o.expr, Expr::Column { index, .. } if *index < nk))
             .collect(),

@@ -96,7 +96,7 @@ pub fn plan_job(job: &Job) -> Result<PlannedJob, Diagnostics> {
                         .filter_map(|a| a.arg.as_ref())
                         .for_each(|a| a.columns(&mut cols));
                     match &f.kind {
-                        FeatureKind::Window => {}
+                        FeatureKind::Window | FeatureKind::Session => {}
                         FeatureKind::Over(o) => {
                             o.aggs
                                 .iter()
@@ -210,7 +210,10 @@ fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagno
         } => {
             let flat = flatten(input).ok_or_else(unsupported)?;
             FeaturePlan {
-                kind: FeatureKind::Window,
+                kind: match window.kind {
+                    crate::window::WindowKind::Session => FeatureKind::Session,
+                    _ => FeatureKind::Window,
+                },
                 keys: keys.clone(),
                 aggs: aggs.clone(),
                 window: *window,

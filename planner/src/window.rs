@@ -18,6 +18,12 @@ pub enum WindowKind {
     /// windows `[k * size, k * size + i * step)` for `i = 1..=size / step`, all with the
     /// period's start (Flink's `CUMULATE`). `slide` holds the step.
     Cumulate,
+    /// Gap-based sessions per key (Flink's `SESSION`): events closer than the gap (held in
+    /// `size`, `slide` and `pane`) share a session `[first event, last event + gap)`.
+    /// Sessions are not aligned to the epoch and have no panes: the session operator
+    /// (`dataflow::operators::session`) computes them, and the pane geometry below treats
+    /// them like `TUMBLE(gap)`, which no operator relies on.
+    Session,
 }
 
 /// An event-time window assigner. Windows are aligned to the epoch, as in Flink.
@@ -67,6 +73,22 @@ impl Window {
         }
     }
 
+    /// `SESSION(gap)`; `gap` must be positive.
+    pub fn session(gap_ms: u64) -> Window {
+        debug_assert!(gap_ms > 0);
+        Window {
+            kind: WindowKind::Session,
+            size_ms: gap_ms,
+            slide_ms: gap_ms,
+            pane_ms: gap_ms,
+        }
+    }
+
+    /// The session gap, for SESSION windows.
+    pub fn session_gap_ms(&self) -> Option<u64> {
+        (self.kind == WindowKind::Session).then_some(self.size_ms)
+    }
+
     /// Pane width.
     #[inline]
     pub fn pane_ms(&self) -> u64 {
@@ -106,7 +128,9 @@ impl Window {
     #[inline]
     pub fn last_end_of_pane(&self, p: u64) -> u64 {
         match self.kind {
-            WindowKind::Tumble | WindowKind::Cumulate => p - p % self.size_ms + self.size_ms,
+            WindowKind::Tumble | WindowKind::Cumulate | WindowKind::Session => {
+                p - p % self.size_ms + self.size_ms
+            }
             WindowKind::Hop => p - p % self.slide_ms + self.size_ms,
         }
     }
@@ -115,7 +139,7 @@ impl Window {
     #[inline]
     pub fn first_end_of_pane(&self, p: u64) -> u64 {
         match self.kind {
-            WindowKind::Tumble => p - p % self.size_ms + self.size_ms,
+            WindowKind::Tumble | WindowKind::Session => p - p % self.size_ms + self.size_ms,
             WindowKind::Hop => self.first_end_after(p as i64),
             WindowKind::Cumulate => p - p % self.slide_ms + self.slide_ms,
         }
@@ -126,7 +150,7 @@ impl Window {
     pub fn first_end_after(&self, t: i64) -> u64 {
         let (size, slide) = (self.size_ms as i64, self.slide_ms as i64);
         match self.kind {
-            WindowKind::Tumble | WindowKind::Hop => {
+            WindowKind::Tumble | WindowKind::Hop | WindowKind::Session => {
                 // Ends are `start + size` with `start` a multiple of the slide; want
                 // start > t - size.
                 let start = (t - size).div_euclid(slide) * slide + slide;
@@ -141,7 +165,9 @@ impl Window {
     #[inline]
     pub fn window_start(&self, end: u64) -> i64 {
         match self.kind {
-            WindowKind::Tumble | WindowKind::Hop => end as i64 - self.size_ms as i64,
+            WindowKind::Tumble | WindowKind::Hop | WindowKind::Session => {
+                end as i64 - self.size_ms as i64
+            }
             WindowKind::Cumulate => self.pane_window_start(end) as i64,
         }
     }
@@ -150,7 +176,9 @@ impl Window {
     #[inline]
     pub fn pane_window_start(&self, end: u64) -> u64 {
         match self.kind {
-            WindowKind::Tumble | WindowKind::Hop => end.saturating_sub(self.size_ms),
+            WindowKind::Tumble | WindowKind::Hop | WindowKind::Session => {
+                end.saturating_sub(self.size_ms)
+            }
             // The period holding `end - 1`; 0 for `end = 0`, which ends no window.
             WindowKind::Cumulate => {
                 let last = end.saturating_sub(1);
@@ -177,6 +205,7 @@ impl fmt::Display for Window {
                 format_duration_ms(self.size_ms),
                 format_duration_ms(self.slide_ms)
             ),
+            WindowKind::Session => write!(f, "session gap={}", format_duration_ms(self.size_ms)),
         }
     }
 }
@@ -253,6 +282,7 @@ mod tests {
                     start += slide;
                 }
             }
+            WindowKind::Session => unreachable!("sessions are not enumerated"),
             WindowKind::Cumulate => {
                 let mut k = (lo - size).div_euclid(size);
                 while k * size <= hi + size {
@@ -273,6 +303,7 @@ mod tests {
             WindowKind::Tumble => Window::tumble(a),
             WindowKind::Hop => Window::hop(a, a + b),
             WindowKind::Cumulate => Window::cumulate(a, a * (1 + b % 9)),
+            WindowKind::Session => Window::session(a),
         }
     }
 

@@ -4,6 +4,7 @@ pub mod interval_join;
 pub mod join_output;
 pub mod over;
 pub mod prefix;
+pub mod session;
 pub mod sink;
 pub mod source;
 pub mod window;

@@ -22,7 +22,7 @@ use planner::FeaturePlan;
 
 use crate::accumulator::Acc;
 use crate::operators::window::on_time_cut;
-use crate::record::{FeatureRow, Key, OverInput, PartialAggregate};
+use crate::record::{FeatureRow, Key, OverInput, PartialAggregate, SessionInput};
 
 /// A prefix's output for one feature.
 pub enum FeatureStream<'s> {
@@ -30,6 +30,8 @@ pub enum FeatureStream<'s> {
     Window(Stream<'s, u64, Vec<PartialAggregate>>),
     /// Rows for an OVER feature.
     Over(Stream<'s, u64, Vec<OverInput>>),
+    /// Records for a SESSION feature.
+    Session(Stream<'s, u64, Vec<SessionInput>>),
     /// Finished rows of a stateless feature.
     Rows(Stream<'s, u64, Vec<FeatureRow>>),
 }
@@ -43,6 +45,8 @@ pub enum FeatureOut {
     Window(Out<PartialAggregate>),
     /// OVER feature.
     Over(Out<OverInput>, Vec<OverInput>),
+    /// SESSION feature.
+    Session(Out<SessionInput>, Vec<SessionInput>),
     /// Stateless feature.
     Rows(Out<FeatureRow>, Vec<FeatureRow>),
 }
@@ -62,6 +66,13 @@ pub fn new_output<'s>(
             (
                 FeatureOut::Over(Out::from(o), Vec::new()),
                 FeatureStream::Over(s),
+            )
+        }
+        FeatureKind::Session => {
+            let (o, s) = builder.new_output::<Vec<SessionInput>>();
+            (
+                FeatureOut::Session(Out::from(o), Vec::new()),
+                FeatureStream::Session(s),
             )
         }
         FeatureKind::Stateless => {
@@ -161,6 +172,29 @@ impl Prefix {
                 });
                 return Pushed::Done;
             }
+            (FeatureKind::Session, FeatureOut::Session(_, buf)) => {
+                // On time while the watermark has not passed the end of the record's own
+                // session plus the lateness.
+                let gap = f.window.size_ms;
+                if t.saturating_add(gap).saturating_add(f.allowed_lateness_ms) <= watermark {
+                    return Pushed::TooLate;
+                }
+                let key: Key = f.keys.iter().map(|k| k.expr.eval(row)).collect();
+                let mut accs = self.templates[fi].clone();
+                for (acc, a) in accs.iter_mut().zip(&f.aggs) {
+                    match &a.arg {
+                        Some(e) => acc.add(&e.eval(row), false),
+                        None => acc.add(&Value::Null, true),
+                    }
+                }
+                buf.push(SessionInput {
+                    key,
+                    time: t,
+                    watermark,
+                    accs,
+                });
+                return Pushed::Done;
+            }
             (FeatureKind::Stateless, FeatureOut::Rows(_, buf)) => {
                 let values: SmallVec<[Value; 4]> =
                     f.outputs.iter().map(|o| o.expr.eval(row)).collect();
@@ -219,6 +253,11 @@ impl Prefix {
                     out.activate().session(cap).give_iterator(buf.drain(..));
                 }
             }
+            FeatureOut::Session(out, buf) => {
+                if !buf.is_empty() {
+                    out.activate().session(cap).give_iterator(buf.drain(..));
+                }
+            }
             FeatureOut::Rows(out, buf) => {
                 if !buf.is_empty() {
                     out.activate().session(cap).give_iterator(buf.drain(..));
@@ -235,6 +274,11 @@ impl Prefix {
             FeatureKind::Over(_) => format!(
                 "too late for feature `{}`: the watermark had passed this row's event time plus allowed_lateness ({lateness})",
                 f.name
+            ),
+            FeatureKind::Session => format!(
+                "too late for feature `{}`: the watermark had passed this event's time plus the session gap ({}) plus allowed_lateness ({lateness})",
+                f.name,
+                planner::duration::format_duration_ms(f.window.size_ms)
             ),
             _ => format!(
                 "too late for feature `{}`: the watermark had passed the end of every window of this event ({}) plus allowed_lateness ({lateness})",

@@ -341,7 +341,8 @@ impl<'a> Lowerer<'a> {
             }
         }
         let args = function_args(self.sql, f)?;
-        let expected = if family == "TUMBLE" { 2 } else { 3 };
+        let single = matches!(family.as_str(), "TUMBLE" | "SESSION");
+        let expected = if single { 2 } else { 3 };
         if args.len() != expected {
             return Err(self.err(
                 ErrorKind::InvalidWindow,
@@ -354,7 +355,7 @@ impl<'a> Lowerer<'a> {
             sizes.push(interval_ms(self.sql, a)?);
         }
         let w = agg.window;
-        let same = if family == "TUMBLE" {
+        let same = if single {
             sizes == [w.size_ms]
         } else {
             sizes == [w.slide_ms, w.size_ms]
@@ -867,7 +868,9 @@ impl<'a> Lowerer<'a> {
                 )
                 .with_hint("aggregates belong in SELECT or HAVING of a grouped query"));
         }
-        if window_aux(&name).is_some() || matches!(name.as_str(), "TUMBLE" | "HOP" | "CUMULATE") {
+        if window_aux(&name).is_some()
+            || matches!(name.as_str(), "TUMBLE" | "HOP" | "CUMULATE" | "SESSION")
+        {
             return Err(self
                 .err(
                     ErrorKind::InvalidWindow,

@@ -22,9 +22,11 @@ pub(crate) enum Bound {
 
 pub(crate) fn window_aux(name: &str) -> Option<Bound> {
     match name {
-        "TUMBLE_START" | "HOP_START" | "CUMULATE_START" => Some(Bound::Start),
-        "TUMBLE_END" | "HOP_END" | "CUMULATE_END" => Some(Bound::End),
-        "TUMBLE_ROWTIME" | "HOP_ROWTIME" | "CUMULATE_ROWTIME" => Some(Bound::Rowtime),
+        "TUMBLE_START" | "HOP_START" | "CUMULATE_START" | "SESSION_START" => Some(Bound::Start),
+        "TUMBLE_END" | "HOP_END" | "CUMULATE_END" | "SESSION_END" => Some(Bound::End),
+        "TUMBLE_ROWTIME" | "HOP_ROWTIME" | "CUMULATE_ROWTIME" | "SESSION_ROWTIME" => {
+            Some(Bound::Rowtime)
+        }
         _ => None,
     }
 }

@@ -1,6 +1,7 @@
 //! SQL → logical plan: parse feature SQL with `sqlparser`, resolve names and types against
-//! the job's source schemas, recognize Flink's group windows (`TUMBLE`, `HOP`, `CUMULATE` in
-//! GROUP BY, and the `TABLE(TUMBLE(TABLE t, DESCRIPTOR(col), size))` table functions).
+//! the job's source schemas, recognize Flink's group windows (`TUMBLE`, `HOP`, `CUMULATE`,
+//! `SESSION` in GROUP BY, and the `TABLE(TUMBLE(TABLE t, DESCRIPTOR(col), size))` table
+//! functions, with `SESSION(TABLE t PARTITION BY key, DESCRIPTOR(col), gap)`).
 //!
 //! Errors point into the job file: SQL positions are mapped to the line of the YAML block.
 
@@ -8,6 +9,7 @@ mod expr;
 mod from;
 mod functions;
 mod join;
+mod session;
 
 use std::path::Path;
 
@@ -25,6 +27,7 @@ use crate::window::Window;
 use self::expr::{AggScope, Lowerer, OverScope, RowScope};
 use self::from::Relation;
 use self::functions::{function_args, function_name, interval_ms};
+use self::session::mark_session_partition;
 
 /// The SQL text of a feature and where it sits in the job file.
 pub struct SqlText<'a> {
@@ -69,7 +72,9 @@ impl SqlText<'_> {
 /// Plans one feature's SQL to a logical plan.
 pub fn plan_feature(job: &Job, feature: &Feature) -> Result<LogicalPlan, Diagnostic> {
     let sql = SqlText {
-        text: rename_top_calls(&blank_tvf_table_keywords(&feature.sql)),
+        text: rename_top_calls(&blank_tvf_table_keywords(&mark_session_partition(
+            &feature.sql,
+        ))),
         job_path: &job.path,
         job_text: &job.text,
         line0: feature.sql_line,
@@ -111,9 +116,11 @@ pub(crate) struct GroupWindow {
     window: Window,
     /// The event-time attribute it is on (index in the row).
     time: usize,
-    /// `Some("TUMBLE")` for GROUP BY TUMBLE(..) (`"HOP"`, `"CUMULATE"`), `None` for the TVF
-    /// form.
+    /// `Some("TUMBLE")` for GROUP BY TUMBLE(..) (`"HOP"`, `"CUMULATE"`, `"SESSION"`),
+    /// `None` for the TVF form.
     group_fn: Option<&'static str>,
+    /// The TVF form of SESSION: its `PARTITION BY` expressions (empty: none given).
+    partition: Vec<ast::Expr>,
 }
 
 impl Planner<'_> {
@@ -257,7 +264,7 @@ impl Planner<'_> {
         for g in group_exprs {
             if let ast::Expr::Function(f) = g {
                 let name = function_name(f);
-                if matches!(name.as_str(), "TUMBLE" | "HOP" | "CUMULATE") {
+                if matches!(name.as_str(), "TUMBLE" | "HOP" | "CUMULATE" | "SESSION") {
                     if tvf_window.is_some() {
                         return Err(sql
                             .error(
@@ -313,6 +320,7 @@ impl Planner<'_> {
                     )
                     .with_hint("add `window_start, window_end` to GROUP BY"));
             }
+            self.check_session_partition(&w, &keys, &row, here)?;
             window = Some(w);
         }
         let Some(window) = window else {
@@ -591,17 +599,18 @@ impl Planner<'_> {
     pub(crate) fn window_tvf(&self, f: &ast::Function) -> Result<(usize, GroupWindow), Diagnostic> {
         let sql = self.sql;
         let fname = function_name(f);
-        if !matches!(fname.as_str(), "TUMBLE" | "HOP" | "CUMULATE") {
+        if !matches!(fname.as_str(), "TUMBLE" | "HOP" | "CUMULATE" | "SESSION") {
             return Err(sql
                 .error(
                     ErrorKind::Unsupported,
                     f.span(),
                     format!("table function {fname} is not supported"),
                 )
-                .with_hint("window table functions: TUMBLE, HOP, CUMULATE"));
+                .with_hint("window table functions: TUMBLE, HOP, CUMULATE, SESSION"));
         }
         let args = function_args(sql, f)?;
-        let Some(ast::Expr::Identifier(table)) = args.first() else {
+        let (table_arg, partition) = self.session_table_arg(&fname, args.first().copied())?;
+        let Some(ast::Expr::Identifier(table)) = table_arg else {
             return Err(sql
                 .error(
                     ErrorKind::Syntax,
@@ -624,6 +633,7 @@ impl Planner<'_> {
             idx,
             GroupWindow {
                 group_fn: None,
+                partition,
                 ..w
             },
         ))
@@ -660,8 +670,14 @@ impl Planner<'_> {
     ) -> Result<GroupWindow, Diagnostic> {
         let sql = self.sql;
         let args = function_args(sql, f)?;
-        let want = skip + if name == "TUMBLE" { 2 } else { 3 };
+        let want = skip
+            + if matches!(name, "TUMBLE" | "SESSION") {
+                2
+            } else {
+                3
+            };
         let example = match name {
+            "SESSION" => "SESSION(rowtime, INTERVAL '30' MINUTES) (the gap)",
             "HOP" => "HOP(rowtime, INTERVAL '1' MINUTE, INTERVAL '30' MINUTES) (slide, then size)",
             "CUMULATE" => {
                 "CUMULATE(rowtime, INTERVAL '10' MINUTES, INTERVAL '1' DAY) (step, then max size)"
@@ -734,6 +750,12 @@ impl Planner<'_> {
             .map(|a| interval_ms(sql, a))
             .collect::<Result<_, _>>()?;
         for (a, s) in args[skip + 1..].iter().zip(&sizes) {
+            if *s == 0 && name == "SESSION" {
+                return Err(sql
+                    .error(ErrorKind::InvalidWindow, a.span(), "a SESSION gap must be positive")
+                    .with_detail("events closer than the gap share a session; with no gap every event would be a session of zero length")
+                    .with_hint("write a positive gap, e.g. INTERVAL '30' MINUTES"));
+            }
             if *s == 0 {
                 return Err(sql.error(
                     ErrorKind::InvalidWindow,
@@ -799,12 +821,14 @@ impl Planner<'_> {
                 }
                 (Window::cumulate(step, size), "CUMULATE")
             }
+            "SESSION" => (Window::session(sizes[0]), "SESSION"),
             _ => (Window::tumble(sizes[0]), "TUMBLE"),
         };
         Ok(GroupWindow {
             window,
             time,
             group_fn: Some(group_fn),
+            partition: Vec::new(),
         })
     }
 }
