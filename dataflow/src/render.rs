@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use timely::dataflow::operators::vec::Filter;
 use timely::dataflow::operators::Concatenate;
 use timely::dataflow::Scope;
 
@@ -79,7 +80,6 @@ pub fn render(
     tuning: Tuning,
     state: &Arc<RunState>,
 ) {
-    let mut rows = Vec::new();
     let mut dead_letters = Vec::new();
     // Per feature: its streams (one per source it reads; several for a UNION ALL).
     let mut by_feature: Vec<Vec<FeatureStream>> =
@@ -91,6 +91,8 @@ pub fn render(
             .features
             .iter()
             .enumerate()
+            // A feature sharing another's window state has no prefix of its own.
+            .filter(|(_, f)| f.shares_state_with.is_none())
             .flat_map(|(fi, f)| {
                 f.source_parts()
                     .into_iter()
@@ -145,25 +147,54 @@ pub fn render(
         by_feature[fi].push(out.feature);
         dead_letters.push(out.dead_letters);
     }
+    // Per feature: the features whose rows its operator emits (itself, and those sharing
+    // its window state).
+    let members: Vec<Vec<usize>> = (0..plan.features.len())
+        .map(|fi| {
+            (0..plan.features.len())
+                .filter(|&m| m == fi || plan.features[m].shares_state_with == Some(fi))
+                .collect()
+        })
+        .collect();
+    let mut rows: Vec<Option<_>> = Vec::new();
     for (fi, streams) in by_feature.into_iter().enumerate() {
         let (f, policy) = (&plan.features[fi], mode.policy());
-        rows.push(match concat_streams(scope, streams) {
-            FeatureStream::Window(s) => s.window_aggregate(fi as u32, f, policy, Arc::clone(state)),
+        if f.shares_state_with.is_some() {
+            rows.push(None);
+            continue;
+        }
+        let plans: Vec<(u32, &planner::FeaturePlan)> = members[fi]
+            .iter()
+            .map(|&m| (m as u32, &plan.features[m]))
+            .collect();
+        rows.push(Some(match concat_streams(scope, streams) {
+            FeatureStream::Window(s) => s.window_aggregate(&plans, policy, Arc::clone(state)),
             FeatureStream::Over(s) => s.over_aggregate(fi as u32, f, policy, Arc::clone(state)),
             FeatureStream::Session(s) => {
                 s.session_aggregate(fi as u32, f, policy, Arc::clone(state))
             }
             FeatureStream::Rows(s) => s,
-        });
+        }));
     }
     for (k, sink) in plan.sinks.iter().enumerate() {
-        let inputs: Vec<_> = plan
-            .features
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.sinks.contains(&k))
-            .map(|(fi, _)| rows[fi].clone())
-            .collect();
+        // Each operator's stream once, keeping only the rows of its features that write here.
+        let mut inputs = Vec::new();
+        for (fi, stream) in rows.iter().enumerate() {
+            let Some(stream) = stream else { continue };
+            let writers: Vec<u32> = members[fi]
+                .iter()
+                .filter(|&&m| plan.features[m].sinks.contains(&k))
+                .map(|&m| m as u32)
+                .collect();
+            if writers.is_empty() {
+                continue;
+            }
+            if writers.len() == members[fi].len() {
+                inputs.push(stream.clone());
+            } else {
+                inputs.push(stream.clone().filter(move |r| writers.contains(&r.feature)));
+            }
+        }
         let rows = scope.concatenate(inputs);
         match &sink.connector {
             SinkConnector::File { path } => {
@@ -243,10 +274,27 @@ pub fn describe(plan: &Plan) -> Vec<String> {
                 continue;
             }
         }
+        if let Some(leader) = f.shares_state_with {
+            out.push(format!(
+                "  {} ─▶ rows emitted by Window[{}] (shared state: same rows, keys and window)",
+                f.name, plan.features[leader].name
+            ));
+            continue;
+        }
+        let mut names = vec![f.name.as_str()];
+        names.extend(
+            plan.features
+                .iter()
+                .filter(|m| {
+                    m.shares_state_with
+                        .is_some_and(|l| plan.features[l].name == f.name)
+                })
+                .map(|m| m.name.as_str()),
+        );
         out.push(format!(
             "  Exchange hash([{}]) ─▶ Window[{}] unary_frontier {} lateness={} (stream: emit at end, correct until end+lateness; backfill: emit once at end+lateness)",
             keys.join(", "),
-            f.name,
+            names.join(", "),
             f.window,
             lateness
         ));

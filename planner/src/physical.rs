@@ -114,6 +114,11 @@ pub struct FeaturePlan {
     pub outputs: Vec<NamedExpr>,
     /// Indices into [`Plan::sinks`].
     pub sinks: Vec<usize>,
+    /// Window features that read the same rows and group them by the same keys and window
+    /// share one window state: the first of them (this index) computes every member's
+    /// aggregates (the union: `aggs` is the same list in each member) and emits each
+    /// member's rows. `None` for the first, and for features that share nothing.
+    pub shares_state_with: Option<usize>,
 }
 
 impl FeaturePlan {
@@ -279,9 +284,13 @@ impl fmt::Display for Plan {
                     writeln!(s, "  Exchange hash([{}])", keys.join(", "))
                         .map_err(|_| fmt::Error)?;
                     let aggs: Vec<String> = feat.aggs.iter().map(|a| a.to_string()).collect();
+                    let state = match feat.shares_state_with {
+                        Some(leader) => format!("shared_with={}", self.features[leader].name),
+                        None => "per_pane".to_string(),
+                    };
                     writeln!(
                         s,
-                        "  WindowAggregate {} lateness={} state=per_pane emit=[stream: at end, corrections until end+lateness; backfill: once at end+lateness] aggs=[{}]",
+                        "  WindowAggregate {} lateness={} state={state} emit=[stream: at end, corrections until end+lateness; backfill: once at end+lateness] aggs=[{}]",
                         feat.window,
                         lateness,
                         aggs.join(", ")

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::aggregate::AggCall;
 use crate::error::{Diagnostic, Diagnostics, ErrorKind};
 use crate::expr::Expr;
 use crate::job::Job;
@@ -61,6 +62,7 @@ pub fn plan_job(job: &Job) -> Result<PlannedJob, Diagnostics> {
     if !errors.is_empty() {
         return Err(Diagnostics(errors));
     }
+    share_window_state(&mut features);
     let sources = job
         .sources
         .iter()
@@ -179,6 +181,7 @@ fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagno
         having: None,
         outputs: outputs.clone(),
         sinks: feature.sinks.clone(),
+        shares_state_with: None,
     };
     let (agg, having) = match input.as_ref() {
         LogicalPlan::Filter { input, predicate }
@@ -294,6 +297,82 @@ fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagno
         }
     }
     Ok(phys)
+}
+
+/// Lets window features that read the same rows and group them by the same keys and window
+/// share one state: each gets the union of the group's aggregates (its HAVING and outputs
+/// renumbered into it), and all but the first point at the first.
+fn share_window_state(features: &mut [FeaturePlan]) {
+    let plain = |e: &Expr| e.map_columns(&|i, _| Expr::column(i, ""));
+    let signature = |f: &FeaturePlan| -> Option<String> {
+        let (FeatureKind::Window, FeatureInput::Source { source }) = (&f.kind, &f.input) else {
+            return None;
+        };
+        let project: Option<Vec<Expr>> = f
+            .project
+            .as_ref()
+            .map(|cols| cols.iter().map(|c| plain(&c.expr)).collect());
+        let keys: Vec<Expr> = f.keys.iter().map(|k| plain(&k.expr)).collect();
+        Some(format!(
+            "{source} {:?} {project:?} {keys:?} {:?} {}",
+            f.filter.as_ref().map(plain),
+            f.window,
+            f.allowed_lateness_ms
+        ))
+    };
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, f) in features.iter().enumerate() {
+        let Some(sig) = signature(f) else { continue };
+        match groups.iter_mut().find(|(s, _)| *s == sig) {
+            Some((_, members)) => members.push(i),
+            None => groups.push((sig, vec![i])),
+        }
+    }
+    let plain_agg = |a: &AggCall| AggCall {
+        arg: a.arg.as_ref().map(plain),
+        ..a.clone()
+    };
+    for (_, members) in groups.into_iter().filter(|(_, m)| m.len() > 1) {
+        let mut union: Vec<AggCall> = Vec::new();
+        for &m in &members {
+            for a in &features[m].aggs {
+                if !union.iter().any(|u| plain_agg(u) == plain_agg(a)) {
+                    union.push(a.clone());
+                }
+            }
+        }
+        let leader = members[0];
+        for &m in &members {
+            let f = &mut features[m];
+            let nk = f.keys.len();
+            let map: Vec<usize> = f
+                .aggs
+                .iter()
+                .map(|a| {
+                    union
+                        .iter()
+                        .position(|u| plain_agg(u) == plain_agg(a))
+                        .expect("in the union")
+                })
+                .collect();
+            let renumber = |e: &Expr| {
+                e.map_columns(&|c, name| {
+                    let c = if c >= nk + 2 {
+                        nk + 2 + map[c - nk - 2]
+                    } else {
+                        c
+                    };
+                    Expr::column(c, name)
+                })
+            };
+            f.having = f.having.as_ref().map(renumber);
+            for o in &mut f.outputs {
+                o.expr = renumber(&o.expr);
+            }
+            f.aggs = union.clone();
+            f.shares_state_with = (m != leader).then_some(leader);
+        }
+    }
 }
 
 /// Drops the side columns nothing reads (the feature's filter and projection, the residual

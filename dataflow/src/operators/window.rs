@@ -84,11 +84,12 @@ pub fn key_hash(key: &Key) -> u64 {
 
 /// Window aggregation as an extension trait on keyed streams.
 pub trait WindowAggregate<'s> {
-    /// Groups by key across workers and aggregates per window; emits feature rows.
+    /// Groups by key across workers and aggregates per window; emits the feature rows of
+    /// each of `members` (`(index in the plan, plan)`; several when features share state,
+    /// see `planner::physical::FeaturePlan::shares_state_with`).
     fn window_aggregate(
         self,
-        feature_index: u32,
-        plan: &FeaturePlan,
+        members: &[(u32, &FeaturePlan)],
         policy: EmitPolicy,
         state: Arc<RunState>,
     ) -> Stream<'s, u64, Vec<FeatureRow>>;
@@ -223,8 +224,44 @@ struct KeyState {
     evict_at: Option<u64>,
 }
 
-struct WindowState {
+/// A feature emitted from a window state (several when features share one).
+struct Member {
     feature: u32,
+    having: Option<planner::expr::Expr>,
+    /// The expressions of the output columns other than the window bounds.
+    value_exprs: Vec<planner::expr::Expr>,
+    /// When every such expression is a distinct column of the aggregate row: their indices
+    /// (the row's values are then moved out, not cloned, for the last member).
+    value_columns: Option<Vec<usize>>,
+}
+
+impl Member {
+    fn new(feature: u32, plan: &FeaturePlan) -> Self {
+        let value_columns: Option<Vec<usize>> = plan
+            .value_outputs()
+            .map(|o| match &o.expr {
+                planner::expr::Expr::Column { index, .. } => Some(*index),
+                _ => None,
+            })
+            .collect();
+        let width = plan.keys.len() + 2 + plan.aggs.len();
+        Member {
+            feature,
+            having: plan.having.clone(),
+            value_exprs: plan.value_outputs().map(|o| o.expr.clone()).collect(),
+            value_columns: value_columns.filter(|c| {
+                let mut sorted = c.clone();
+                sorted.sort_unstable();
+                sorted.dedup();
+                sorted.len() == c.len() && c.iter().all(|i| *i < width)
+            }),
+        }
+    }
+}
+
+struct WindowState {
+    /// The features emitted from this state, in plan order.
+    members: Vec<Member>,
     plan: FeaturePlan,
     window: Window,
     lateness: u64,
@@ -237,18 +274,21 @@ struct WindowState {
     agg_row: Vec<Value>,
     /// The empty running aggregates, when every aggregate can be subtracted (`Running`).
     running: Option<SmallVec<[Running; 2]>>,
-    /// The expressions of the output columns other than the window bounds.
-    value_exprs: Vec<planner::expr::Expr>,
-    /// When every such expression is a distinct column of the aggregate row: their indices
-    /// (the row's values are then moved out, not cloned).
-    value_columns: Option<Vec<usize>>,
     state: Arc<RunState>,
 }
 
 impl WindowState {
+    #[cfg(test)]
     fn new(feature: u32, plan: &FeaturePlan, policy: EmitPolicy, state: Arc<RunState>) -> Self {
+        Self::shared(&[(feature, plan)], policy, state)
+    }
+
+    /// One state for `members`, which group by the same keys and window over the same rows
+    /// and have the same aggregates (the planner makes them so); the first one's plan runs.
+    fn shared(members: &[(u32, &FeaturePlan)], policy: EmitPolicy, state: Arc<RunState>) -> Self {
+        let plan = members[0].1;
         WindowState {
-            feature,
+            members: members.iter().map(|(f, p)| Member::new(*f, p)).collect(),
             window: plan.window,
             lateness: plan.allowed_lateness_ms,
             policy,
@@ -263,23 +303,6 @@ impl WindowState {
                 .iter()
                 .map(|a| Running::for_acc(&Acc::new(a.func, a.ty)))
                 .collect(),
-            value_exprs: plan.value_outputs().map(|o| o.expr.clone()).collect(),
-            value_columns: {
-                let cols: Option<Vec<usize>> = plan
-                    .value_outputs()
-                    .map(|o| match &o.expr {
-                        planner::expr::Expr::Column { index, .. } => Some(*index),
-                        _ => None,
-                    })
-                    .collect();
-                let width = plan.keys.len() + 2 + plan.aggs.len();
-                cols.filter(|c| {
-                    let mut sorted = c.clone();
-                    sorted.sort_unstable();
-                    sorted.dedup();
-                    sorted.len() == c.len() && c.iter().all(|i| *i < width)
-                })
-            },
             state,
         }
     }
@@ -407,76 +430,82 @@ impl WindowState {
         merged
     }
 
-    /// Builds the output row of window `end` from its aggregate values, applying HAVING;
-    /// `None` if nothing is to be sent.
+    /// Builds each member's output row of window `end` from its aggregate values, applying
+    /// HAVING, into `out` (nothing for a member whose first emission HAVING rejects).
     #[allow(clippy::too_many_arguments)]
-    fn build_row(
+    fn build_rows(
         plan: &FeaturePlan,
-        (value_exprs, value_columns): (&[planner::expr::Expr], Option<&[usize]>),
-        feature: u32,
+        members: &[Member],
         agg_row: &mut Vec<Value>,
         key: &Key,
         aggs: impl Iterator<Item = Value>,
         end: u64,
         revision: u32,
-    ) -> Option<FeatureRow> {
+        out: &mut Vec<FeatureRow>,
+    ) {
         let start = plan.window.window_start(end);
         agg_row.clear();
         agg_row.extend(key.iter().cloned());
         agg_row.push(Value::Ts(start));
         agg_row.push(Value::Ts(end as i64));
         agg_row.extend(aggs);
-        let passes = plan
-            .having
-            .as_ref()
-            .is_none_or(|h| h.eval(agg_row).is_true());
-        if !passes && revision == 0 {
-            return None;
+        let last = members.len() - 1;
+        for (m, member) in members.iter().enumerate() {
+            let passes = member
+                .having
+                .as_ref()
+                .is_none_or(|h| h.eval(agg_row).is_true());
+            if !passes && revision == 0 {
+                continue;
+            }
+            out.push(FeatureRow {
+                feature: member.feature,
+                window_start: start,
+                window_end: end as i64,
+                revision,
+                values: match &member.value_columns {
+                    // The row is rebuilt for the next window: the last member moves its
+                    // values out.
+                    Some(cols) if m == last => cols
+                        .iter()
+                        .map(|i| agg_row.get_mut(*i).map(std::mem::take).unwrap_or_default())
+                        .collect(),
+                    Some(cols) => cols.iter().map(|i| agg_row[*i].clone()).collect(),
+                    None => member.value_exprs.iter().map(|e| e.eval(agg_row)).collect(),
+                },
+                key: key.clone(),
+                deleted: !passes,
+            });
         }
-        Some(FeatureRow {
-            feature,
-            window_start: start,
-            window_end: end as i64,
-            revision,
-            values: match value_columns {
-                // The row is rebuilt for the next window: move its values out.
-                Some(cols) => cols
-                    .iter()
-                    .map(|i| agg_row.get_mut(*i).map(std::mem::take).unwrap_or_default())
-                    .collect(),
-                _ => value_exprs.iter().map(|e| e.eval(agg_row)).collect(),
-            },
-            key: key.clone(),
-            deleted: !passes,
-        })
     }
 
     /// Builds the output row of window `end` from the panes `ks.panes[lo..hi]` (those
     /// starting in `[window_start(end), end)`), applying HAVING; `None` if nothing is to be
     /// sent.
     #[allow(clippy::too_many_arguments)]
-    fn output_row(
+    fn output_rows(
         plan: &FeaturePlan,
-        value_exprs: (&[planner::expr::Expr], Option<&[usize]>),
-        feature: u32,
+        members: &[Member],
         agg_row: &mut Vec<Value>,
         key: &Key,
         panes: &VecDeque<Pane>,
         range: (usize, usize),
         end: u64,
         revision: u32,
-    ) -> Option<FeatureRow> {
-        let merged = Self::merge_panes(panes, range, end)?;
-        Self::build_row(
-            plan,
-            value_exprs,
-            feature,
-            agg_row,
-            key,
-            merged.iter().map(Acc::value),
-            end,
-            revision,
-        )
+        out: &mut Vec<FeatureRow>,
+    ) {
+        if let Some(merged) = Self::merge_panes(panes, range, end) {
+            Self::build_rows(
+                plan,
+                members,
+                agg_row,
+                key,
+                merged.iter().map(Acc::value),
+                end,
+                revision,
+                out,
+            )
+        }
     }
 
     /// The pane range `[lo, hi)` of window `end`.
@@ -550,32 +579,29 @@ impl WindowState {
                 self.timers.entry(due).or_default().push(key.clone());
                 break;
             }
-            let row = match walk.as_ref().filter(|walk| walk.partial == 0) {
-                Some(walk) if walk.full == 0 => None,
-                Some(walk) => Self::build_row(
+            match walk.as_ref().filter(|walk| walk.partial == 0) {
+                Some(walk) if walk.full == 0 => {}
+                Some(walk) => Self::build_rows(
                     &self.plan,
-                    (&self.value_exprs, self.value_columns.as_deref()),
-                    self.feature,
+                    &self.members,
                     &mut self.agg_row,
                     key,
                     walk.accs.iter().map(Running::value),
                     end,
                     0,
+                    out,
                 ),
-                None => Self::output_row(
+                None => Self::output_rows(
                     &self.plan,
-                    (&self.value_exprs, self.value_columns.as_deref()),
-                    self.feature,
+                    &self.members,
                     &mut self.agg_row,
                     key,
                     &ks.panes,
                     (lo, hi),
                     end,
                     0,
+                    out,
                 ),
-            };
-            if let Some(row) = row {
-                out.push(row);
             }
             if record_revisions {
                 ks.revisions.push_back((end, 0));
@@ -689,19 +715,17 @@ impl WindowState {
             };
             let range = self.pane_range(&self.keys[&key].panes, end);
             let ks = &self.keys[&key];
-            if let Some(row) = Self::output_row(
+            Self::output_rows(
                 &self.plan,
-                (&self.value_exprs, self.value_columns.as_deref()),
-                self.feature,
+                &self.members,
                 &mut self.agg_row,
                 &key,
                 &ks.panes,
                 range,
                 end,
                 revision,
-            ) {
-                out.push(row);
-            }
+                out,
+            );
         }
     }
 }
@@ -709,14 +733,14 @@ impl WindowState {
 impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<PartialAggregate>> {
     fn window_aggregate(
         self,
-        feature_index: u32,
-        plan: &FeaturePlan,
+        members: &[(u32, &FeaturePlan)],
         policy: EmitPolicy,
         state: Arc<RunState>,
     ) -> Stream<'s, u64, Vec<FeatureRow>> {
-        let name = format!("Window[{}]", plan.name);
+        let names: Vec<&str> = members.iter().map(|(_, p)| p.name.as_str()).collect();
+        let name = format!("Window[{}]", names.join(", "));
         let exchange = Exchange::new(|r: &PartialAggregate| key_hash(&r.key));
-        let mut ws = WindowState::new(feature_index, plan, policy, state);
+        let mut ws = WindowState::shared(members, policy, state);
         let scope = self.scope();
         self.unary_frontier(exchange, &name, move |cap, info| {
             let activator = scope.activator_for(info.address);
