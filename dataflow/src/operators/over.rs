@@ -1,7 +1,9 @@
 //! `Over[...]`: per-row OVER aggregates in event time, keyed by the partition key.
 //!
 //! Each partition keeps its rows sorted by (event time, values); rows of equal time are
-//! ordered by their values so the order never depends on arrival. Output rows are per
+//! ordered by their values so the order never depends on arrival. (Rows not emitted yet
+//! wait in a min-heap and join the sorted rows, in order, when their trigger fires: rows
+//! arriving out of order then cost O(log n), not a move of every newer row.) Output rows are per
 //! (partition, event time): rows sharing a time share the upsert key, and the row emitted
 //! for that time is computed at the last of them (for RANGE frames all of them have the
 //! same aggregates anyway, as the frame holds every row of that time).
@@ -34,7 +36,8 @@
 //! JSON sink encodes that buffer once). A late row's insertion before the sliding frame's
 //! end resets it; corrections (re-emissions for late rows) recompute their frames.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -73,10 +76,32 @@ struct Entry {
     values: Vals,
 }
 
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+/// By (time, values): the order of a partition's rows.
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.time, &self.values).cmp(&(other.time, &other.values))
+    }
+}
+
 #[derive(Default)]
 struct Part {
-    /// Sorted by (time, values).
+    /// The rows whose trigger has fired (emitted, or being emitted), sorted by (time,
+    /// values): every frame read is here. A late row is inserted here.
     rows: VecDeque<Entry>,
+    /// The rows not emitted yet, all newer than `rows`: a min-heap, so rows arriving out
+    /// of order cost O(log n) instead of moving the rows after them.
+    pending: BinaryHeap<Reverse<Entry>>,
     /// Absolute index (rows ever evicted before it) of `rows[0]`.
     base: u64,
     /// The last frame emitted in order, with its running aggregates (`None` if the
@@ -103,6 +128,14 @@ struct OverState {
     scratch: Vec<Value>,
     /// The `OverFunc::Agg` aggregates' indices in `spec.aggs` (the sliding frame's slots).
     slide_slots: Vec<usize>,
+}
+
+/// The frontier at which the row(s) at `t` are emitted.
+fn trigger(policy: EmitPolicy, lateness: u64, t: u64) -> u64 {
+    match policy {
+        EmitPolicy::OnWatermark => t.saturating_add(1),
+        EmitPolicy::Final => t.saturating_add(1).saturating_add(lateness),
+    }
 }
 
 /// The frame of the output row at `t`: (first row, last row of time `t`), if it has rows.
@@ -207,10 +240,7 @@ impl OverState {
 
     /// The frontier at which the row(s) at `t` are emitted.
     fn trigger(&self, t: u64) -> u64 {
-        match self.policy {
-            EmitPolicy::OnWatermark => t.saturating_add(1),
-            EmitPolicy::Final => t.saturating_add(1).saturating_add(self.lateness),
-        }
+        trigger(self.policy, self.lateness, t)
     }
 
     fn emitted(&self, t: u64) -> bool {
@@ -220,7 +250,10 @@ impl OverState {
     /// Rows held across all partitions (the state's size).
     #[cfg(test)]
     fn rows(&self) -> usize {
-        self.parts.values().map(|p| p.rows.len()).sum()
+        self.parts
+            .values()
+            .map(|p| p.rows.len() + p.pending.len())
+            .sum()
     }
 
     /// Adds a row; records in `dirty` the (partition, time) rows to emit now: the row
@@ -234,15 +267,24 @@ impl OverState {
             values,
         } = rec;
         let part = self.parts.entry(key.clone()).or_default();
-        let pos = part
-            .rows
-            .partition_point(|e| (e.time, &e.values) <= (t, &values));
+        if !late {
+            // Newer than every emitted row (its trigger is later).
+            part.pending.push(Reverse(Entry { time: t, values }));
+            self.reschedule(&key);
+            return;
+        }
+        let pos = match part.rows.back() {
+            Some(last) if (last.time, &last.values) > (t, &values) => part
+                .rows
+                .partition_point(|e| (e.time, &e.values) <= (t, &values)),
+            _ => part.rows.len(),
+        };
         part.rows.insert(pos, Entry { time: t, values });
         let index = part.base + pos as u64;
         if part.slide.as_ref().is_some_and(|s| index < s.hi) {
             part.slide = None;
         }
-        if late {
+        {
             let mut marked = vec![t];
             let after = part.rows.range(pos + 1..);
             match frame {
@@ -268,14 +310,13 @@ impl OverState {
     /// Registers the partition's next wake-up (its next emission or eviction) if earlier
     /// than the one scheduled; drops it if it holds nothing.
     fn reschedule(&mut self, key: &Key) {
-        let frontier = self.fired_through.unwrap_or(0);
-        let next = self.next_wake(key, frontier);
+        let next = self.next_wake(key);
         let Some(part) = self.parts.get_mut(key) else {
             return;
         };
         match next {
             None => {
-                if part.rows.is_empty() {
+                if part.rows.is_empty() && part.pending.is_empty() {
                     self.parts.remove(key);
                 }
             }
@@ -289,16 +330,14 @@ impl OverState {
     }
 
     /// The next frontier at which the partition has a row to emit or a row to evict.
-    fn next_wake(&self, key: &Key, frontier: u64) -> Option<u64> {
+    fn next_wake(&self, key: &Key) -> Option<u64> {
         let part = self.parts.get(key)?;
         let rows = &part.rows;
-        let pending = {
-            let i = rows.partition_point(|e| self.trigger(e.time) <= frontier);
-            rows.get(i).map(|e| self.trigger(e.time))
-        };
+        let first_pending = part.pending.peek().map(|Reverse(e)| e);
+        let pending = first_pending.map(|e| self.trigger(e.time));
         let lateness = self.lateness;
         let by_range = match self.spec.frame {
-            OverFrame::Range { preceding_ms } => rows.front().map(|e| {
+            OverFrame::Range { preceding_ms } => rows.front().or(first_pending).map(|e| {
                 e.time
                     .saturating_add(preceding_ms)
                     .saturating_add(lateness)
@@ -306,10 +345,11 @@ impl OverState {
             }),
             OverFrame::Rows { .. } => None,
         };
+        // (When the `m`th row is pending, its emission comes first.)
         let by_count = self.max_rows.and_then(|m| {
             let m = m.max(1) as usize;
             rows.get(m - 1)
-                .filter(|_| rows.len() > m)
+                .filter(|_| rows.len() + part.pending.len() > m)
                 .map(|e| e.time.saturating_add(lateness).saturating_add(1))
         });
         [pending, by_range, by_count].into_iter().flatten().min()
@@ -498,35 +538,25 @@ impl OverState {
         self.policy == EmitPolicy::OnWatermark && self.lateness > 0
     }
 
-    /// Emits the partition's rows whose trigger is in `(prev, frontier]`, evicts, and
-    /// schedules its next wake-up. `at`: the timer entry; stale entries do nothing.
-    fn wake(
-        &mut self,
-        key: &Key,
-        at: u64,
-        prev: Option<u64>,
-        frontier: u64,
-        out: &mut Vec<FeatureRow>,
-    ) {
+    /// Emits the partition's pending rows whose trigger is at or below `frontier`, evicts,
+    /// and schedules its next wake-up. `at`: the timer entry; stale entries do nothing.
+    fn wake(&mut self, key: &Key, at: u64, frontier: u64, out: &mut Vec<FeatureRow>) {
+        let (policy, lateness) = (self.policy, self.lateness);
         let Some(part) = self.parts.get_mut(key).filter(|p| p.wake == Some(at)) else {
             return;
         };
         part.wake = None;
         let mut due = Vec::new();
+        while part
+            .pending
+            .peek()
+            .is_some_and(|Reverse(e)| trigger(policy, lateness, e.time) <= frontier)
         {
-            let part = &self.parts[key];
-            let start = match prev {
-                None => 0,
-                Some(p) => part.rows.partition_point(|e| self.trigger(e.time) <= p),
-            };
-            for e in part.rows.range(start..) {
-                if self.trigger(e.time) > frontier {
-                    break;
-                }
-                if due.last() != Some(&e.time) {
-                    due.push(e.time);
-                }
+            let Reverse(e) = part.pending.pop().expect("a pending row");
+            if due.last() != Some(&e.time) {
+                due.push(e.time);
             }
+            part.rows.push_back(e);
         }
         self.emit_due(key, &due, out);
         if self.record_revision() {
@@ -537,10 +567,10 @@ impl OverState {
             }
         }
         self.evict(key, frontier);
-        let next = self.next_wake(key, frontier);
+        let next = self.next_wake(key);
         let part = self.parts.get_mut(key).expect("the partition");
         match next {
-            None if part.rows.is_empty() => {
+            None if part.rows.is_empty() && part.pending.is_empty() => {
                 self.parts.remove(key);
             }
             None => {}
@@ -553,14 +583,13 @@ impl OverState {
 
     /// Fires every wake-up at or below `frontier`.
     fn advance(&mut self, frontier: u64, out: &mut Vec<FeatureRow>) {
-        let prev = self.fired_through;
         while let Some(entry) = self.timers.first_entry() {
             if *entry.key() > frontier {
                 break;
             }
             let (t, keys) = entry.remove_entry();
             for k in keys {
-                self.wake(&k, t, prev, frontier, out);
+                self.wake(&k, t, frontier, out);
             }
         }
         self.fired_through = Some(frontier);
