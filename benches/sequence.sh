@@ -6,8 +6,7 @@
 #   BIN=/tmp/freshet-before benches/sequence.sh   # a prebuilt binary (no build)
 # The feature writes ~13 billion array elements (~180 GB of JSON) for 10M events, more
 # than this machine's disk: the sink files are symlinks to /dev/null, so the figures
-# include encoding every row but not storing it. The script counts the bytes written by
-# a single short run instead (see benches/README.md).
+# include encoding every row but not storing it (see benches/README.md).
 # Prints a markdown table: wall seconds, events/s, events/s per worker, peak RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
