@@ -34,7 +34,8 @@
 //! `ARRAY_AGG` rows emitted together are slices of one buffer holding the union of their
 //! frames, so a firing copies each row's value once, not once per frame holding it (and a
 //! JSON sink encodes that buffer once). A late row's insertion before the sliding frame's
-//! end resets it; corrections (re-emissions for late rows) recompute their frames.
+//! end resets it. Corrections (re-emissions for late rows) of a partition are computed the
+//! same way, together: one frame rebuilt at the first, slid through the others.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
@@ -405,49 +406,11 @@ impl OverState {
         }
     }
 
-    /// The output row for the rows at `t` (computed at the last of them) from its frame
-    /// alone: for corrections.
-    fn output(&mut self, key: &Key, t: u64, revision: u32) -> Option<FeatureRow> {
-        let part = self.parts.get(key)?;
-        let rows = &part.rows;
-        let (lo, r) = frame_of(self.spec.frame, rows, t)?;
-        let naggs = self.spec.aggs.len();
-        let width = self.spec.source_width;
-        self.scratch.clear();
-        self.scratch.resize(width + naggs, Value::Null);
-        for (j, c) in self.spec.carried.iter().enumerate() {
-            self.scratch[*c] = rows[r].values[naggs + j].clone();
-        }
-        for (i, a) in self.spec.aggs.iter().enumerate() {
-            let frame = rows.range(lo..=r);
-            self.scratch[width + i] = match a.func {
-                OverFunc::Agg(f) => direct(f, a.ty, a.arg.is_none(), frame, i),
-                OverFunc::Top(n) => {
-                    let first = top_first(lo, r, n);
-                    let items: Vec<Value> =
-                        rows.range(first..=r).map(|e| e.values[i].clone()).collect();
-                    Value::List(items.into())
-                }
-                OverFunc::ArrayAgg => {
-                    let items: Vec<Value> = frame.map(|e| e.values[i].clone()).collect();
-                    Value::List(items.into())
-                }
-            };
-        }
-        Some(feature_row(
-            self.feature,
-            &self.plan,
-            key,
-            t,
-            revision,
-            &self.scratch,
-        ))
-    }
-
-    /// The output rows (revision 0) at the partition's times `due` (ascending), in order:
-    /// plain aggregates slide the partition's frame forward, `TOP` and `ARRAY_AGG` slice
-    /// one buffer holding the union of the rows' frames.
-    fn emit_due(&mut self, key: &Key, due: &[u64], out: &mut Vec<FeatureRow>) {
+    /// The output rows at the partition's times `due` (ascending, with their revisions),
+    /// in order: plain aggregates slide the partition's frame forward (rebuilt when it
+    /// cannot get there: after an insertion into it, or for corrections behind it), `TOP`
+    /// and `ARRAY_AGG` slice one buffer holding the union of the rows' frames.
+    fn emit(&mut self, key: &Key, due: &[(u64, u32)], out: &mut Vec<FeatureRow>) {
         let OverState {
             parts,
             spec,
@@ -460,11 +423,14 @@ impl OverState {
         let Some(part) = parts.get_mut(key) else {
             return;
         };
-        let frames: Vec<(u64, usize, usize)> = due
+        let frames: Vec<(u64, u32, usize, usize)> = due
             .iter()
-            .filter_map(|&t| frame_of(spec.frame, &part.rows, t).map(|(lo, r)| (t, lo, r)))
+            .filter_map(|&(t, rev)| {
+                frame_of(spec.frame, &part.rows, t).map(|(lo, r)| (t, rev, lo, r))
+            })
             .collect();
-        let (Some(&(_, lo0, r0)), Some(&(_, _, last))) = (frames.first(), frames.last()) else {
+        let (Some(&(_, _, lo0, r0)), Some(&(_, _, _, last))) = (frames.first(), frames.last())
+        else {
             return;
         };
         // Per TOP / ARRAY_AGG: the buffer of the rows' frames and its first row.
@@ -488,7 +454,7 @@ impl OverState {
             .collect();
         let naggs = spec.aggs.len();
         let width = spec.source_width;
-        for (t, lo, r) in frames {
+        for (t, revision, lo, r) in frames {
             if !slide_slots.is_empty() {
                 let (a, b) = (part.base + lo as u64, part.base + r as u64 + 1);
                 if !part.slide.as_ref().is_some_and(|s| s.reaches(a, b)) {
@@ -530,7 +496,7 @@ impl OverState {
                     _ => unreachable!("buffers for TOP and ARRAY_AGG"),
                 };
             }
-            out.push(feature_row(*feature, plan, key, t, 0, scratch));
+            out.push(feature_row(*feature, plan, key, t, revision, scratch));
         }
     }
 
@@ -558,10 +524,11 @@ impl OverState {
             }
             part.rows.push_back(e);
         }
-        self.emit_due(key, &due, out);
+        let due: Vec<(u64, u32)> = due.into_iter().map(|t| (t, 0)).collect();
+        self.emit(key, &due, out);
         if self.record_revision() {
             if let Some(p) = self.parts.get_mut(key) {
-                for t in due {
+                for (t, _) in due {
                     p.revisions.insert(t, 0);
                 }
             }
@@ -606,21 +573,27 @@ impl OverState {
         dirty.sort();
         dirty.dedup();
         let record = self.record_revision();
-        for (key, t) in dirty.drain(..) {
-            let revision = match self.parts.get_mut(&key) {
-                Some(p) => {
-                    let r = p.revisions.get(&t).map_or(0, |r| r + 1);
-                    if record {
-                        p.revisions.insert(t, r);
-                    }
-                    r
-                }
-                None => continue,
+        let mut due = Vec::new();
+        let mut rest = &dirty[..];
+        // Per partition, its marked times in order, computed together like a firing's.
+        while let Some((key, _)) = rest.first() {
+            let n = rest.iter().take_while(|(k, _)| k == key).count();
+            let Some(p) = self.parts.get_mut(key) else {
+                rest = &rest[n..];
+                continue;
             };
-            if let Some(row) = self.output(&key, t, revision) {
-                out.push(row);
+            due.clear();
+            for (_, t) in &rest[..n] {
+                let r = p.revisions.get(t).map_or(0, |r| r + 1);
+                if record {
+                    p.revisions.insert(*t, r);
+                }
+                due.push((*t, r));
             }
+            self.emit(key, &due, out);
+            rest = &rest[n..];
         }
+        dirty.clear();
     }
 }
 
