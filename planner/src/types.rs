@@ -7,7 +7,8 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
 
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
@@ -84,7 +85,123 @@ pub enum Value {
     /// Epoch milliseconds.
     Ts(i64),
     /// An array (shared, cheap to clone); JSON sinks write it as a JSON array.
-    List(Arc<[Value]>),
+    List(List),
+}
+
+/// An array value: a slice of a shared, immutable buffer. Cloning is cheap, and OVER
+/// frames of consecutive rows (which overlap) are slices of one buffer instead of one
+/// copy each. A buffer can also hold its items' JSON text, built once by the first sink
+/// that asks for it, so every slice of it is written as one copy.
+#[derive(Clone)]
+pub struct List {
+    buf: Arc<ListBuf>,
+    start: u32,
+    len: u32,
+}
+
+/// The buffer behind [`List`]s.
+pub struct ListBuf {
+    items: Vec<Value>,
+    /// Each item's JSON text followed by a comma, and where each item's text starts (one
+    /// offset per item and the end).
+    json: OnceLock<(Vec<u8>, Vec<usize>)>,
+}
+
+impl ListBuf {
+    /// A shared buffer of `items`, to slice with [`List::slice`].
+    pub fn new(items: Vec<Value>) -> Arc<ListBuf> {
+        assert!(
+            u32::try_from(items.len()).is_ok(),
+            "a list of over 2^32 items"
+        );
+        Arc::new(ListBuf {
+            items,
+            json: OnceLock::new(),
+        })
+    }
+
+    /// The items.
+    pub fn items(&self) -> &[Value] {
+        &self.items
+    }
+}
+
+impl List {
+    /// Items `start..start + len` of a shared buffer.
+    pub fn slice(buf: &Arc<ListBuf>, start: usize, len: usize) -> List {
+        assert!(start + len <= buf.items.len(), "a slice within the buffer");
+        List {
+            buf: buf.clone(),
+            start: start as u32,
+            len: len as u32,
+        }
+    }
+
+    /// The items.
+    #[inline]
+    pub fn as_slice(&self) -> &[Value] {
+        &self.buf.items[self.start as usize..(self.start + self.len) as usize]
+    }
+
+    /// The slice's items as JSON text without the brackets (`a,b,c`), cut from the
+    /// buffer's JSON text, which `encode` (one item's JSON) builds on the first call for
+    /// any slice of the buffer. `None` unless that text exists or the buffer is shared
+    /// with another list (then building it once pays off): callers encode the items
+    /// themselves.
+    pub fn shared_json(&self, encode: fn(&mut Vec<u8>, &Value)) -> Option<&[u8]> {
+        let json = match self.buf.json.get() {
+            Some(j) => j,
+            None if Arc::strong_count(&self.buf) > 1 => self.buf.json.get_or_init(|| {
+                let mut text = Vec::with_capacity(self.buf.items.len() * 16);
+                let mut offsets = Vec::with_capacity(self.buf.items.len() + 1);
+                for v in &self.buf.items {
+                    offsets.push(text.len());
+                    encode(&mut text, v);
+                    text.push(b',');
+                }
+                offsets.push(text.len());
+                (text, offsets)
+            }),
+            None => return None,
+        };
+        let (text, offsets) = json;
+        let (a, b) = (self.start as usize, (self.start + self.len) as usize);
+        // Without the last item's comma.
+        Some(&text[offsets[a]..offsets[b].saturating_sub(1).max(offsets[a])])
+    }
+}
+
+impl Deref for List {
+    type Target = [Value];
+    #[inline]
+    fn deref(&self) -> &[Value] {
+        self.as_slice()
+    }
+}
+
+impl From<Vec<Value>> for List {
+    fn from(items: Vec<Value>) -> List {
+        let len = items.len();
+        List::slice(&ListBuf::new(items), 0, len)
+    }
+}
+
+impl fmt::Debug for List {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+impl Serialize for List {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.as_slice().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for List {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<List, D::Error> {
+        Vec::<Value>::deserialize(d).map(List::from)
+    }
 }
 
 impl Value {

@@ -69,6 +69,15 @@ pub fn value(out: &mut Vec<u8>, v: &Value) {
         Value::Str(s) => string(out, s),
         Value::List(l) => {
             out.push(b'[');
+            // Lists sharing a buffer (OVER frames of one partition) are cut from the
+            // buffer's JSON text, encoded once.
+            if l.len() >= 8 {
+                if let Some(text) = l.shared_json(value) {
+                    out.extend_from_slice(text);
+                    out.push(b']');
+                    return;
+                }
+            }
             for (i, x) in l.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
@@ -113,6 +122,35 @@ mod tests {
             let mut out = Vec::new();
             int(&mut out, i);
             assert_eq!(out, i.to_string().as_bytes());
+        }
+    }
+
+    /// Slices of a shared buffer are written from its JSON text exactly as item by item.
+    #[test]
+    fn shared_list_slices_encode_like_their_items() {
+        use planner::types::{List, ListBuf};
+        let items: Vec<Value> = (0..40)
+            .map(|i| match i % 4 {
+                0 => Value::Str(format!("a\"{i}").into()),
+                1 => Value::Int(i),
+                2 => Value::Float(i as f64 / 3.0),
+                _ => Value::Null,
+            })
+            .collect();
+        let buf = ListBuf::new(items.clone());
+        let slices: Vec<List> = (0..=40)
+            .flat_map(|a| (0..=40 - a).map(move |n| (a, n)))
+            .map(|(a, n)| List::slice(&buf, a, n))
+            .collect();
+        for l in &slices {
+            let mut shared = Vec::new();
+            value(&mut shared, &Value::List(l.clone()));
+            let mut direct = Vec::new();
+            value(&mut direct, &Value::List(l.as_slice().to_vec().into()));
+            assert_eq!(
+                String::from_utf8(shared).unwrap(),
+                String::from_utf8(direct).unwrap()
+            );
         }
     }
 

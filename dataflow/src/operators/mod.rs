@@ -3,6 +3,7 @@
 pub mod interval_join;
 pub mod join_output;
 pub mod over;
+mod over_frame;
 pub mod prefix;
 pub mod session;
 pub mod sink;
