@@ -163,8 +163,6 @@ impl JoinState {
     }
 
     /// Drops rows expired at frontier `f`; unmatched left rows of a LEFT join go to `padded`.
-    // `Key` holds no interior mutability; clippy cannot see through SmallVec's storage.
-    #[allow(clippy::mutable_key_type)]
     fn expire(&mut self, f: u64, padded: &mut Vec<(u64, JoinedRow)>) {
         let bounds = (self.lower, self.upper, self.lateness);
         let width = self.left_width + self.right_width;
