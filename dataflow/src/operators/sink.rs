@@ -229,8 +229,9 @@ impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
                 let f = file.as_mut().expect("sink file");
                 let mut rows = 0u64;
                 input.for_each(|_, data| {
-                    for row in data.drain(..) {
-                        encoder.encode(&mut buf, &row);
+                    // By reference: moving each row out first copied it (~250 bytes).
+                    for row in data.iter() {
+                        encoder.encode(&mut buf, row);
                         rows += 1;
                         if buf.len() >= 1 << 20 {
                             if let Err(e) = f.write(&buf) {
@@ -239,6 +240,7 @@ impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
                             buf.clear();
                         }
                     }
+                    data.clear();
                 });
                 if !buf.is_empty() {
                     if let Err(e) = f.write(&buf) {
