@@ -37,20 +37,20 @@ pub trait SinkStore<'s> {
     ) -> Stream<'s, u64, Vec<DeadLetter>>;
 }
 
-/// A feature row as sinks see it.
-pub fn to_update(plan: &Plan, row: &FeatureRow) -> FeatureUpdate {
+/// A feature row as store sinks see it (the row's key and values are moved, not cloned).
+pub fn to_update(plan: &Plan, encoder: &RowEncoder, row: FeatureRow) -> FeatureUpdate {
     let f = &plan.features[row.feature as usize];
     let mut json = Vec::with_capacity(128);
-    encode_row(&mut json, plan, row);
+    encoder.encode(&mut json, &row);
     json.pop();
     FeatureUpdate {
         feature: f.name.clone(),
         version: f.version,
-        key: row.key.to_vec(),
+        key: row.key.into_vec(),
         values: f
             .value_outputs()
-            .zip(&row.values)
-            .map(|(o, v)| (o.name.clone(), v.clone()))
+            .zip(row.values)
+            .map(|(o, v)| (o.name.clone(), v))
             .collect(),
         window_start: row.window_start,
         window_end: row.window_end,
@@ -69,6 +69,7 @@ impl<'s> SinkStore<'s> for Stream<'s, u64, Vec<FeatureRow>> {
     ) -> Stream<'s, u64, Vec<DeadLetter>> {
         let worker = self.scope().index();
         let plan = plan.clone();
+        let encoder = RowEncoder::new(&plan);
         let spec = sink.clone();
         let mut writer: Option<Fanout<Box<dyn connectors::sink::RowSink>>> = None;
         let mut broken = false;
@@ -94,7 +95,7 @@ impl<'s> SinkStore<'s> for Stream<'s, u64, Vec<FeatureRow>> {
                         let mut failed = Vec::new();
                         let n = data.len() as u64;
                         for row in data.drain(..) {
-                            failed.extend(w.push(to_update(&plan, &row)));
+                            failed.extend(w.push(to_update(&plan, &encoder, row)));
                         }
                         // Confirmed by the store before the batch counts as written.
                         failed.extend(w.flush());
@@ -121,31 +122,6 @@ impl<'s> SinkStore<'s> for Stream<'s, u64, Vec<FeatureRow>> {
             },
         )
     }
-}
-
-/// Appends one feature row as a JSON object and a newline.
-pub fn encode_row(out: &mut Vec<u8>, plan: &Plan, row: &FeatureRow) {
-    let f = &plan.features[row.feature as usize];
-    out.push(b'{');
-    encode::key(out, "feature");
-    encode::string(out, &f.name);
-    out.extend_from_slice(b",\"version\":");
-    encode::int(out, f.version as i64);
-    for (o, v) in f.value_outputs().zip(&row.values) {
-        out.push(b',');
-        encode::key(out, &o.name);
-        encode::value(out, v);
-    }
-    out.extend_from_slice(b",\"window_start\":");
-    encode::int(out, row.window_start);
-    out.extend_from_slice(b",\"window_end\":");
-    encode::int(out, row.window_end);
-    out.extend_from_slice(b",\"revision\":");
-    encode::int(out, row.revision as i64);
-    if row.deleted {
-        out.extend_from_slice(b",\"deleted\":true");
-    }
-    out.extend_from_slice(b"}\n");
 }
 
 /// Encodes feature rows as JSON lines, with the constant parts of each feature's rows (the
@@ -312,5 +288,47 @@ impl SinkDeadLetters for Stream<'_, u64, Vec<DeadLetter>> {
                 RunState::add(&state.dead_letters, n);
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use planner::types::Value;
+    use planner::{parse_job, plan_job};
+    use smallvec::smallvec;
+
+    #[test]
+    fn store_updates_carry_the_file_sink_line() {
+        let job = "name: t\nsources:\n  - { name: s, connector: file, path: x, format: json, schema: { k: string, t: timestamp }, event_time: t }\nfeatures:\n  - name: f\n    version: 3\n    sql: SELECT k, COUNT(*) AS n FROM s GROUP BY k, TUMBLE(rowtime, INTERVAL '1' MINUTE)\nsinks:\n  - { name: o, connector: file, path: o.jsonl }\n";
+        let job = parse_job(std::path::Path::new("t.yaml"), job).unwrap();
+        let plan = plan_job(&job).unwrap().physical;
+        let k = Value::Str("a\"b".into());
+        let row = FeatureRow {
+            feature: 0,
+            window_start: 1_767_225_600_000,
+            window_end: 1_767_225_660_000,
+            revision: 1,
+            values: smallvec![k.clone(), Value::Int(2)],
+            key: smallvec![k.clone()],
+            deleted: true,
+        };
+        let encoder = RowEncoder::new(&plan);
+        let mut line = Vec::new();
+        encoder.encode(&mut line, &row);
+        assert_eq!(
+            String::from_utf8(line.clone()).unwrap(),
+            "{\"feature\":\"f\",\"version\":3,\"k\":\"a\\\"b\",\"n\":2,\"window_start\":1767225600000,\"window_end\":1767225660000,\"revision\":1,\"deleted\":true}\n"
+        );
+        let u = to_update(&plan, &encoder, row);
+        assert_eq!(u.json, line[..line.len() - 1]);
+        assert_eq!((u.feature.as_str(), u.version), ("f", 3));
+        assert_eq!(u.key, vec![k.clone()]);
+        assert_eq!(u.values, vec![("k".into(), k), ("n".into(), Value::Int(2))]);
+        assert_eq!(
+            (u.window_start, u.window_end),
+            (1_767_225_600_000, 1_767_225_660_000)
+        );
+        assert_eq!((u.revision, u.deleted), (1, true));
     }
 }
