@@ -38,7 +38,7 @@ pub trait SinkStore<'s> {
 }
 
 /// A feature row as store sinks see it (the row's key and values are moved, not cloned).
-pub fn to_update(plan: &Plan, encoder: &RowEncoder, row: FeatureRow) -> FeatureUpdate {
+pub fn to_update(plan: &Plan, encoder: &mut RowEncoder, row: FeatureRow) -> FeatureUpdate {
     let f = &plan.features[row.feature as usize];
     let mut json = Vec::with_capacity(128);
     encoder.encode(&mut json, &row);
@@ -69,7 +69,7 @@ impl<'s> SinkStore<'s> for Stream<'s, u64, Vec<FeatureRow>> {
     ) -> Stream<'s, u64, Vec<DeadLetter>> {
         let worker = self.scope().index();
         let plan = plan.clone();
-        let encoder = RowEncoder::new(&plan);
+        let mut encoder = RowEncoder::new(&plan);
         let spec = sink.clone();
         let mut writer: Option<Fanout<Box<dyn connectors::sink::RowSink>>> = None;
         let mut broken = false;
@@ -95,7 +95,7 @@ impl<'s> SinkStore<'s> for Stream<'s, u64, Vec<FeatureRow>> {
                         let mut failed = Vec::new();
                         let n = data.len() as u64;
                         for row in data.drain(..) {
-                            failed.extend(w.push(to_update(&plan, &encoder, row)));
+                            failed.extend(w.push(to_update(&plan, &mut encoder, row)));
                         }
                         // Confirmed by the store before the batch counts as written.
                         failed.extend(w.flush());
@@ -129,7 +129,14 @@ impl<'s> SinkStore<'s> for Stream<'s, u64, Vec<FeatureRow>> {
 pub struct RowEncoder {
     /// Per feature: `{"feature":"name","version":N` and `,"column":` per value output.
     features: Vec<(Vec<u8>, Vec<Vec<u8>>)>,
+    /// Window bounds already rendered (value, length, digits), by a hash of the value: the
+    /// same few bounds repeat across the keys of a firing, and a hit copies the digits
+    /// instead of formatting 13 of them.
+    bounds: Vec<(i64, u8, [u8; 20])>,
 }
+
+/// Number of remembered window bounds (a power of two).
+const BOUNDS: usize = 256;
 
 impl RowEncoder {
     /// The encoder for a plan's features.
@@ -154,12 +161,15 @@ impl RowEncoder {
                 (head, names)
             })
             .collect();
-        RowEncoder { features }
+        RowEncoder {
+            features,
+            bounds: vec![(0, 0, [0; 20]); BOUNDS],
+        }
     }
 
     /// Appends one feature row as a JSON object and a newline.
     #[inline]
-    pub fn encode(&self, out: &mut Vec<u8>, row: &FeatureRow) {
+    pub fn encode(&mut self, out: &mut Vec<u8>, row: &FeatureRow) {
         let (head, names) = &self.features[row.feature as usize];
         out.extend_from_slice(head);
         for (name, v) in names.iter().zip(&row.values) {
@@ -167,9 +177,9 @@ impl RowEncoder {
             encode::value(out, v);
         }
         out.extend_from_slice(b",\"window_start\":");
-        encode::int(out, row.window_start);
+        self.bound(out, row.window_start);
         out.extend_from_slice(b",\"window_end\":");
-        encode::int(out, row.window_end);
+        self.bound(out, row.window_end);
         out.extend_from_slice(b",\"revision\":");
         encode::int(out, row.revision as i64);
         if row.deleted {
@@ -177,13 +187,28 @@ impl RowEncoder {
         }
         out.extend_from_slice(b"}\n");
     }
+
+    /// Appends a window bound, rendered once per value while it stays in `bounds`.
+    #[inline]
+    fn bound(&mut self, out: &mut Vec<u8>, v: i64) {
+        let slot =
+            ((v as u64 >> 10).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize & (BOUNDS - 1);
+        let (value, len, digits) = &mut self.bounds[slot];
+        if *len == 0 || *value != v {
+            let mut buf = itoa::Buffer::new();
+            let text = buf.format(v).as_bytes();
+            digits[..text.len()].copy_from_slice(text);
+            (*value, *len) = (v, text.len() as u8);
+        }
+        out.extend_from_slice(&digits[..*len as usize]);
+    }
 }
 
 impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
     fn sink_file(self, name: &str, path: PathBuf, plan: &Plan, state: Arc<RunState>) {
         let (worker, peers) = (self.scope().index(), self.scope().peers());
         let path = worker_path(&path, worker, peers);
-        let encoder = RowEncoder::new(plan);
+        let mut encoder = RowEncoder::new(plan);
         let mut file: Option<FileSink> = None;
         // Written to the file in pieces of at least the file's own buffer size (1 MiB),
         // which `BufWriter` passes straight to the file instead of copying them.
@@ -313,14 +338,14 @@ mod tests {
             key: smallvec![k.clone()],
             deleted: true,
         };
-        let encoder = RowEncoder::new(&plan);
+        let mut encoder = RowEncoder::new(&plan);
         let mut line = Vec::new();
         encoder.encode(&mut line, &row);
         assert_eq!(
             String::from_utf8(line.clone()).unwrap(),
             "{\"feature\":\"f\",\"version\":3,\"k\":\"a\\\"b\",\"n\":2,\"window_start\":1767225600000,\"window_end\":1767225660000,\"revision\":1,\"deleted\":true}\n"
         );
-        let u = to_update(&plan, &encoder, row);
+        let u = to_update(&plan, &mut encoder, row);
         assert_eq!(u.json, line[..line.len() - 1]);
         assert_eq!((u.feature.as_str(), u.version), ("f", 3));
         assert_eq!(u.key, vec![k.clone()]);
@@ -330,5 +355,34 @@ mod tests {
             (1_767_225_600_000, 1_767_225_660_000)
         );
         assert_eq!((u.revision, u.deleted), (1, true));
+    }
+
+    #[test]
+    fn window_bounds_are_rendered_like_integers() {
+        let job = "name: t\nsources:\n  - { name: s, connector: file, path: x, format: json, schema: { k: string, t: timestamp }, event_time: t }\nfeatures:\n  - name: f\n    sql: SELECT k, COUNT(*) AS n FROM s GROUP BY k, TUMBLE(rowtime, INTERVAL '1' MINUTE)\nsinks:\n  - { name: o, connector: file, path: o.jsonl }\n";
+        let job = parse_job(std::path::Path::new("t.yaml"), job).unwrap();
+        let plan = plan_job(&job).unwrap().physical;
+        let mut encoder = RowEncoder::new(&plan);
+        // Values that share slots, repeat, and have different lengths (0 and 1 included).
+        let mut values: Vec<i64> = (0..3000).map(|i| 1_767_225_600_000 + i * 60_000).collect();
+        values.extend([0, 1, 9, 10, 59_999, 60_000, i64::MAX, i64::MIN, -1]);
+        for round in 0..3 {
+            for (i, &v) in values.iter().enumerate() {
+                let w = values[(i * 7 + round) % values.len()];
+                let row = FeatureRow {
+                    feature: 0,
+                    window_start: v,
+                    window_end: w,
+                    revision: 0,
+                    values: smallvec![Value::Str("k".into()), Value::Int(1)],
+                    key: smallvec![Value::Str("k".into())],
+                    deleted: false,
+                };
+                let mut line = Vec::new();
+                encoder.encode(&mut line, &row);
+                let expected = format!("{{\"feature\":\"f\",\"version\":1,\"k\":\"k\",\"n\":1,\"window_start\":{v},\"window_end\":{w},\"revision\":0}}\n");
+                assert_eq!(String::from_utf8(line).unwrap(), expected);
+            }
+        }
     }
 }
