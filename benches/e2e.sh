@@ -11,7 +11,7 @@ WORKERS="${WORKERS:-1 2}"
 MODES="${MODES:-backfill stream}"
 REPEAT="${REPEAT:-3}"   # runs per configuration; the median wall time is reported
 cargo build --release --quiet -p freshet-cluster
-bin=target/release/freshet
+bin="${CARGO_TARGET_DIR:-target}/release/freshet"
 data=benches/data/events
 if [ ! -f "$data/.complete-$EVENTS" ]; then
   rm -rf "$data"
