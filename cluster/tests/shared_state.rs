@@ -49,12 +49,19 @@ dead_letter: out/dead_letter.jsonl
     let job = job
         .replace("  - name: fares\n", "  - name: fares\n    sinks: [side]\n")
         .replace("  - name: counts\n", "  - name: counts\n    sinks: [out]\n")
-        .replace("  - name: other_window\n", "  - name: other_window\n    sinks: [out]\n");
+        .replace(
+            "  - name: other_window\n",
+            "  - name: other_window\n    sinks: [out]\n",
+        );
     std::fs::write(dir.join("job.yaml"), job).unwrap();
 }
 
 fn keys() -> BTreeMap<&'static str, Vec<&'static str>> {
-    BTreeMap::from([("counts", vec!["geohash"]), ("fares", vec!["g"]), ("other_window", vec!["geohash"])])
+    BTreeMap::from([
+        ("counts", vec!["geohash"]),
+        ("fares", vec!["g"]),
+        ("other_window", vec!["geohash"]),
+    ])
 }
 
 fn run(dir: &Path, args: &[&str]) -> (Finals, Finals) {
@@ -63,7 +70,10 @@ fn run(dir: &Path, args: &[&str]) -> (Finals, Finals) {
     let mut all = vec!["run", job.to_str().unwrap(), "-q"];
     all.extend_from_slice(args);
     run_ok(&all);
-    (read_finals(&dir.join("out"), "features", &keys()), read_finals(&dir.join("out"), "side", &keys()))
+    (
+        read_finals(&dir.join("out"), "features", &keys()),
+        read_finals(&dir.join("out"), "side", &keys()),
+    )
 }
 
 #[test]
@@ -81,7 +91,15 @@ fn shared_window_state_changes_no_result() {
     for args in [
         vec!["--mode", "backfill"],
         vec!["--mode", "stream", "--exit-at-end", "--batch-bytes", "400"],
-        vec!["--mode", "stream", "--exit-at-end", "--workers", "2", "--batch-bytes", "3000"],
+        vec![
+            "--mode",
+            "stream",
+            "--exit-at-end",
+            "--workers",
+            "2",
+            "--batch-bytes",
+            "3000",
+        ],
     ] {
         write_job(dir.path(), true);
         let (out_shared, side_shared) = run(dir.path(), &args);
@@ -89,12 +107,27 @@ fn shared_window_state_changes_no_result() {
         let explain = run_ok(&["explain", dir.path().join("job.yaml").to_str().unwrap()]);
         assert!(!String::from_utf8_lossy(&explain.stdout).contains("shared_with"));
         let (out_alone, side_alone) = run(dir.path(), &args);
-        for (label, a, b) in [("out", &out_shared, &out_alone), ("side", &side_shared, &side_alone)] {
+        for (label, a, b) in [
+            ("out", &out_shared, &out_alone),
+            ("side", &side_shared, &side_alone),
+        ] {
             assert!(b.rows.len() > 100, "{label}: too small to mean anything");
-            let strip = |f: &Finals| -> BTreeMap<_, _> { f.rows.iter().map(|(k, (_, v))| (k.clone(), v.clone())).collect() };
-            assert_eq!(strip(a), strip(b), "{args:?} {label}: shared and unshared final values differ");
+            let strip = |f: &Finals| -> BTreeMap<_, _> {
+                f.rows
+                    .iter()
+                    .map(|(k, (_, v))| (k.clone(), v.clone()))
+                    .collect()
+            };
+            assert_eq!(
+                strip(a),
+                strip(b),
+                "{args:?} {label}: shared and unshared final values differ"
+            );
             if args[1] == "backfill" {
-                assert_eq!(a.emitted, b.emitted, "{label}: backfill emits the same rows");
+                assert_eq!(
+                    a.emitted, b.emitted,
+                    "{label}: backfill emits the same rows"
+                );
             }
         }
         // Each sink holds only its own features.
