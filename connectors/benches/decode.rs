@@ -34,6 +34,7 @@ fn plan(format: Format, needed: &[bool]) -> SourcePlan {
             watermark_delay_ms: 0,
             on_error: OnError::DeadLetter,
             format_options: Default::default(),
+            bounded: false,
         },
         needed: needed.to_vec(),
     }

@@ -236,7 +236,12 @@ pub fn describe(plan: &Plan) -> Vec<String> {
     for f in &plan.features {
         let keys: Vec<String> = f.keys.iter().map(|k| k.expr.to_string()).collect();
         let lateness = planner::duration::format_duration_ms(f.allowed_lateness_ms);
-        if let Some(j) = f.join() {
+        if let Some(j) = f.join().filter(|j| j.table) {
+            out.push(format!(
+                "  Exchange hash(join key) ×2 ─▶ TableJoin[{}] binary_frontier {} (the bounded table is loaded first; stream rows are matched against all of it and not kept) ─▶ JoinOutput[{}] (filter, map, key; pipeline)",
+                f.name, j.kind, f.name
+            ));
+        } else if let Some(j) = f.join() {
             out.push(format!(
                 "  Exchange hash(join key) ×2 ─▶ IntervalJoin[{}] binary_frontier {} {} lateness={lateness} output_watermark=min(inputs)-{} ─▶ JoinOutput[{}] (filter, map, key; pipeline)",
                 f.name,

@@ -112,6 +112,10 @@ pub struct JoinPlan {
     pub residual: Option<Expr>,
     /// How far the join's output watermark trails its inputs', ms.
     pub delay_ms: u64,
+    /// The right side is a bounded table joined without time bounds (`bounds` is then
+    /// unbounded): its rows are kept for the whole run, left rows are matched once the
+    /// table is loaded and not kept.
+    pub table: bool,
 }
 
 impl JoinPlan {
@@ -130,6 +134,10 @@ impl JoinPlan {
     /// `left_time + upper + lateness`, so its time may be that far behind.
     pub fn delay_for(&self, time: usize, lateness_ms: u64) -> u64 {
         // (Called before unread columns are pruned: `time` indexes the full joined row.)
+        if self.table {
+            // Rows are stamped with the stream row's own stamp; padded rows too.
+            return 0;
+        }
         let left_time = time < self.left.columns.len();
         let matched = if left_time {
             self.bounds.upper_ms.max(0)

@@ -105,6 +105,9 @@ pub enum LogicalPlan {
         bounds: TimeBounds,
         /// Other ON conditions, over `[left.., right..]`.
         residual: Option<Expr>,
+        /// The right input is a bounded table joined without time bounds (`bounds` is
+        /// then unbounded and the event time is the left's).
+        table: bool,
     },
     /// The rows of every input, one after the other (`UNION ALL`); the inputs have the
     /// same columns.
@@ -186,6 +189,7 @@ impl LogicalPlan {
                 right_keys,
                 bounds,
                 residual,
+                table,
                 ..
             } => {
                 let on: Vec<String> = left_keys
@@ -193,11 +197,19 @@ impl LogicalPlan {
                     .zip(right_keys)
                     .map(|(l, r)| format!("{l} = {r}"))
                     .collect();
-                write!(
-                    out,
-                    "{pad}IntervalJoin {kind} on=[{}] {bounds}",
-                    on.join(", ")
-                )?;
+                if *table {
+                    write!(
+                        out,
+                        "{pad}TableJoin {kind} on=[{}] right=bounded table",
+                        on.join(", ")
+                    )?;
+                } else {
+                    write!(
+                        out,
+                        "{pad}IntervalJoin {kind} on=[{}] {bounds}",
+                        on.join(", ")
+                    )?;
+                }
                 if let Some(r) = residual {
                     write!(out, " residual={r}")?;
                 }

@@ -255,7 +255,17 @@ impl fmt::Display for Plan {
                         writeln!(s, "  Read {side} {js}").map_err(|_| fmt::Error)?;
                     }
                     let keys: Vec<String> = j.left.key.iter().map(|k| k.to_string()).collect();
-                    writeln!(
+                    if j.table {
+                        writeln!(
+                            s,
+                            "  Exchange hash(join key) ─▶ TableJoin {} key=[{}]{} state=table rows for the whole run; stream rows wait until the table is loaded, then are matched and dropped",
+                            j.kind,
+                            keys.join(", "),
+                            j.residual.as_ref().map_or(String::new(), |r| format!(" residual={r}")),
+                        )
+                        .map_err(|_| fmt::Error)?;
+                    } else {
+                        writeln!(
                         s,
                         "  Exchange hash(join key) ─▶ IntervalJoin {} {} key=[{}]{} lateness={lateness} state=rows_until(other side's frontier passes time+bound+lateness) output_watermark=min(inputs)-{}",
                         j.kind,
@@ -265,6 +275,7 @@ impl fmt::Display for Plan {
                         format_duration_ms(j.delay_ms)
                     )
                     .map_err(|_| fmt::Error)?;
+                    }
                 }
             }
             if let Some(p) = &feat.filter {

@@ -262,6 +262,14 @@ fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagno
                 },
                 None => phys.event_time,
             };
+            if j.table && joined >= j.left.columns.len() {
+                return Err(Diagnostic::new(
+                    ErrorKind::Unsupported,
+                    "a feature over a join with a bounded table must use the stream side's event time",
+                )
+                .with_hint("use the left side's rowtime for the window")
+                .in_file(&job.path));
+            }
             if j.kind == crate::join::JoinKind::Left && joined >= j.left.columns.len() {
                 return Err(Diagnostic::new(
                     ErrorKind::Unsupported,
@@ -516,6 +524,7 @@ fn flatten(p: &LogicalPlan) -> Option<Flat> {
             right_time,
             bounds,
             residual,
+            table,
         } => {
             let left = join_side(left, left_keys, *left_time)?;
             let right = join_side(right, right_keys, *right_time)?;
@@ -528,6 +537,7 @@ fn flatten(p: &LogicalPlan) -> Option<Flat> {
                 bounds: *bounds,
                 residual: None,
                 delay_ms: 0,
+                table: *table,
             };
             // ON conditions on the right side alone filter its rows; on the left alone,
             // only for inner joins (in a LEFT join they decide matching, not presence).

@@ -206,3 +206,84 @@ fn an_aggregating_subquery_is_rejected() {
     assert_eq!(d.kind, ErrorKind::Unsupported);
     insta::assert_snapshot!(text);
 }
+
+const TABLE_JOB: &str = r#"name: orders
+sources:
+  - name: orders
+    connector: file
+    path: o/*.jsonl
+    format: json
+    schema: { order_id: string!, store_id: string, event_time: timestamp }
+    event_time: event_time
+  - name: stores
+    connector: file
+    path: s/*.jsonl
+    format: json
+    schema: { store_id: string!, city: string, updated_at: timestamp }
+    event_time: updated_at
+    bounded: true
+features:
+  - name: f
+    allowed_lateness: 1m
+    sql: |
+      SQL
+sinks:
+  - { name: out, connector: file, path: out/f.jsonl, format: json }
+"#;
+
+fn table_job(sql: &str) -> Result<planner::PlannedJob, (planner::Diagnostic, String)> {
+    let body: String = sql.lines().map(|l| format!("      {l}\n")).collect();
+    let text = TABLE_JOB.replace("      SQL\n", &body);
+    let job = parse_job(Path::new("job.yaml"), &text).map_err(|d| {
+        let s = d.to_string();
+        (d.0.into_iter().next().unwrap(), s)
+    })?;
+    plan_job(&job).map_err(|d| {
+        let s = d.to_string();
+        (d.0.into_iter().next().unwrap(), s)
+    })
+}
+
+#[test]
+fn a_bounded_table_joins_without_time_bounds() {
+    let p = table_job("SELECT s.city, COUNT(*) AS n FROM orders AS o JOIN stores AS s ON o.store_id = s.store_id GROUP BY s.city, TUMBLE(o.rowtime, INTERVAL '1' MINUTE)").unwrap();
+    let j = p.physical.features[0].join().unwrap();
+    assert!(j.table);
+    assert_eq!(j.delay_ms, 0);
+    assert!(p.physical.sources[1].source.bounded);
+}
+
+#[test]
+fn a_bounded_table_on_the_left_is_rejected_with_a_hint() {
+    let (d, text) = table_job("SELECT s.city, COUNT(*) AS n\nFROM stores AS s JOIN orders AS o ON o.store_id = s.store_id\nGROUP BY s.city, TUMBLE(o.rowtime, INTERVAL '1' MINUTE)").unwrap_err();
+    assert_eq!(d.kind, ErrorKind::Unsupported);
+    assert!(d.hint.as_deref().unwrap().contains("right side"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_feature_cannot_use_the_tables_time() {
+    let (d, text) = table_job("SELECT s.city, COUNT(*) AS n\nFROM orders AS o JOIN stores AS s ON o.store_id = s.store_id\nGROUP BY s.city, TUMBLE(s.rowtime, INTERVAL '1' MINUTE)").unwrap_err();
+    assert_eq!(d.kind, ErrorKind::UnknownColumn);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn only_file_and_s3_sources_can_be_bounded() {
+    let text = TABLE_JOB
+        .replace(
+            "connector: file\n    path: s/*.jsonl",
+            "connector: kafka\n    cluster: local\n    topic: stores",
+        )
+        .replace("      SQL\n", "      SELECT order_id FROM orders\n");
+    let infra = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../configs/infra/local.yaml"
+    ))
+    .unwrap();
+    let infra = planner::job::parse_infra(Path::new("local.yaml"), &infra, |_| None).unwrap();
+    let d = planner::job::parse_job_with_infra(Path::new("job.yaml"), &text, Some(infra))
+        .expect_err("a bounded kafka source");
+    let rendered = d.to_string();
+    assert!(rendered.contains("cannot be bounded"), "{rendered}");
+}

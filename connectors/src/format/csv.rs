@@ -167,6 +167,7 @@ mod tests {
                 watermark_delay_ms: 0,
                 on_error: OnError::DeadLetter,
                 format_options: Default::default(),
+                bounded: false,
             },
             needed: vec![true; 3],
         })

@@ -26,6 +26,7 @@ pub fn plan_with(name: &str, format: Format, columns: Vec<Column>) -> SourcePlan
             watermark_delay_ms: 0,
             on_error: OnError::DeadLetter,
             format_options: FormatOptions::default(),
+            bounded: false,
         },
         needed: vec![true; n],
     }

@@ -75,6 +75,8 @@ struct JoinState {
     /// Stored rows per key, one map per side (`[left, right]`): sides live for different
     /// times, and a lookup touches only the side it needs.
     rows: [HashMap<Key, Rows, foldhash::fast::RandomState>; 2],
+    /// The right side is a bounded table (see [`JoinPlan::table`]).
+    table: bool,
     /// Per second of expiry: (expiry, key, left side) of each stored row.
     expiry: BTreeMap<u64, Vec<(u64, Key, bool)>>,
     pair: JoinedRow,
@@ -86,7 +88,7 @@ fn add(t: u64, d: i64) -> u64 {
 
 /// The first frontier at which a left (right) row of time `t` can be dropped.
 fn expires(t: u64, left: bool, (lower, upper, lateness): (i64, i64, u64)) -> u64 {
-    let reach = if left { upper } else { -lower };
+    let reach = if left { upper } else { lower.saturating_neg() };
     add(t, reach).saturating_add(lateness).saturating_add(1)
 }
 
@@ -98,6 +100,8 @@ impl JoinState {
             return;
         }
         let JoinState {
+            kind,
+            table,
             lower,
             upper,
             lateness,
@@ -149,6 +153,26 @@ impl JoinState {
                 out.extend_from_slice(rv);
                 emit(out);
             }
+        }
+        if *table {
+            if left {
+                // A stream row meets the whole table once and is not kept.
+                if !matched && *kind == JoinKind::Left {
+                    let mut out = Vec::with_capacity(width);
+                    out.extend(row.values);
+                    out.resize(width, Value::Null);
+                    emit(out);
+                }
+                return;
+            }
+            // A table row is kept for the whole run: no expiry.
+            let stored = Stored {
+                time: row.time,
+                values: row.values.into_iter().collect(),
+                matched,
+            };
+            mine.entry(row.key).or_default().push(stored);
+            return;
         }
         let stored = Stored {
             time: row.time,
@@ -227,6 +251,7 @@ impl<'s> IntervalJoin<'s> for Stream<'s, u64, Vec<OverInput>> {
             left_width: join.left.columns.len(),
             right_width: join.right.columns.len(),
             rows: [HashMap::default(), HashMap::default()],
+            table: join.table,
             expiry: BTreeMap::new(),
             pair: Vec::new(),
         };
@@ -234,18 +259,44 @@ impl<'s> IntervalJoin<'s> for Stream<'s, u64, Vec<OverInput>> {
         self.binary_frontier(right, pact(), pact(), &name, move |cap, _info| {
             let mut held: Option<Capability<u64>> = Some(cap);
             let mut out: Vec<(u64, JoinedRow)> = Vec::new();
+            // Table joins: stream rows (with their stamps) waiting for the table to load.
+            let mut waiting: Vec<(u64, OverInput)> = Vec::new();
             move |(left_in, left_f), (right_in, right_f), output| {
-                for (input, is_left) in [(left_in, true), (right_in, false)] {
-                    input.for_each(|mcap, data| {
-                        let at = mcap.least().expect("a stamp").saturating_sub(delay);
+                if st.table {
+                    right_in.for_each(|_, data| {
                         for row in data.drain(..) {
-                            st.insert(row, is_left, &mut |pair| out.push((at, pair)));
+                            st.insert(row, false, &mut |_| {
+                                unreachable!("table rows complete no pairs")
+                            });
                         }
                     });
+                    left_in.for_each(|mcap, data| {
+                        let at = *mcap.least().expect("a stamp");
+                        waiting.extend(data.drain(..).map(|row| (at, row)));
+                    });
+                    if right_f.frontier().is_empty() {
+                        for (at, row) in waiting.drain(..) {
+                            st.insert(row, true, &mut |pair| out.push((at, pair)));
+                        }
+                    }
+                } else {
+                    for (input, is_left) in [(left_in, true), (right_in, false)] {
+                        input.for_each(|mcap, data| {
+                            let at = mcap.least().expect("a stamp").saturating_sub(delay);
+                            for row in data.drain(..) {
+                                st.insert(row, is_left, &mut |pair| out.push((at, pair)));
+                            }
+                        });
+                    }
                 }
                 let f = match (left_f.frontier().first(), right_f.frontier().first()) {
                     (Some(a), Some(b)) => Some(*a.min(b)),
                     (a, b) => a.or(b).copied(),
+                };
+                // Waiting stream rows hold the output back to their stamps.
+                let f = match (f, waiting.iter().map(|(at, _)| *at).min()) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
                 };
                 st.expire(f.unwrap_or(u64::MAX), &mut out);
                 if let Some(c) = held.as_mut() {

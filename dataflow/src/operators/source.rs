@@ -141,6 +141,8 @@ pub fn source<'s>(
                 return;
             };
             if reader.is_none() {
+                // A bounded table is read completely, also in stream mode.
+                let mode = if plan.source.bounded { ReadMode::Bounded } else { mode };
                 match connectors::open_source(&plan.source, &infra, worker, peers, mode, decoder.has_header()) {
                     Ok(r) => reader = Some(r),
                     Err(e) => {
@@ -212,7 +214,8 @@ pub fn source<'s>(
                                 continue;
                             }
                         }
-                        if t.saturating_add(1).saturating_add(spec.lateness_ms) <= watermark {
+                        // A bounded table's rows are never late.
+                        if !plan.source.bounded && t.saturating_add(1).saturating_add(spec.lateness_ms) <= watermark {
                             let reason = format!(
                                 "too late for the join of feature `{}`: the watermark had passed this row's event time plus allowed_lateness ({})",
                                 spec.feature,

@@ -134,6 +134,10 @@ pub struct SourceSpec {
     pub on_error: OnError,
     /// CSV field delimiter (one character), default `,`.
     pub delimiter: Option<char>,
+    /// A table read completely, also in stream mode (e.g. stores, a dimension table): its
+    /// rows are never late, and a join may read it without event-time bounds.
+    #[serde(default)]
+    pub bounded: bool,
 }
 
 /// `features:` entry, as written.
@@ -250,6 +254,8 @@ pub struct Source {
     pub on_error: OnError,
     /// Format details.
     pub format_options: FormatOptions,
+    /// Read completely, also in stream mode (a table, never late).
+    pub bounded: bool,
 }
 
 /// Format details of a source.

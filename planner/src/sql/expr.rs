@@ -712,6 +712,16 @@ impl<'a> Lowerer<'a> {
                         .err(ErrorKind::UnknownColumn, node, format!("`{name}` cannot be used in {}", self.clause))
                         .with_hint("window bounds exist only after grouping: use them in SELECT, GROUP BY or HAVING"));
                 }
+                if lower == "rowtime" && !self.row.time_attrs.is_empty() {
+                    let msg = match qualifier {
+                        Some(q) => format!("`{q}` has no event-time attribute here"),
+                        None => "these rows have no event-time attribute".to_string(),
+                    };
+                    return Err(self
+                        .err(ErrorKind::UnknownColumn, node, msg)
+                        .with_detail("a bounded table joined without time bounds (its rows take the stream side's time), or a subquery that does not select its event time, has none")
+                        .with_hint(format!("use {}", self.row.time_attr_names())));
+                }
                 if lower == "rowtime" && self.row.time_attrs.is_empty() {
                     return Err(self
                         .err(ErrorKind::UnknownColumn, node, "`rowtime` is not available: this subquery's rows have no event-time attribute")

@@ -58,6 +58,7 @@ impl Planner<'_> {
                 .with_hint(format!("JOIN ... ON l.id = r.id {BOUND_HINT}")));
         };
         let left_width = left.row.columns.len();
+        let (left_table, right_table) = (self.is_table(&left.plan), self.is_table(&right.plan));
         let row = combine(&left.row, &right.row);
         for (i, t) in row.tables.iter().enumerate() {
             if row.tables[..i]
@@ -105,11 +106,44 @@ impl Planner<'_> {
                 )
                 .with_hint("add e.g. `l.delivery_id = r.delivery_id` to ON"));
         }
+        if bounds.is_empty() && right_table {
+            // A join with a bounded table: every row of the table is a candidate, whatever
+            // its time; the table is loaded before any stream row is matched.
+            return Ok(Relation {
+                plan: LogicalPlan::IntervalJoin {
+                    left: Box::new(left.plan),
+                    right: Box::new(right.plan),
+                    kind,
+                    left_keys,
+                    right_keys,
+                    left_time: left.row.time_attrs.first().copied().unwrap_or(0),
+                    right_time: right.row.time_attrs.first().copied().unwrap_or(0),
+                    bounds: TimeBounds {
+                        lower_ms: i64::MIN,
+                        upper_ms: i64::MAX,
+                    },
+                    residual,
+                    table: true,
+                },
+                row: RowScope {
+                    time_attrs: left.row.time_attrs.clone(),
+                    ..row
+                },
+                window: None,
+            });
+        }
         let Some((first, _)) = bounds.first() else {
-            return Err(sql
+            let mut d = sql
                 .error(ErrorKind::Unsupported, on.span(), "a join without event-time bounds is not supported")
-                .with_detail("a regular join keeps every row of both sides forever, waiting for matches: its state grows without limit and its results never become final")
-                .with_hint(format!("make it an interval join: {BOUND_HINT}")));
+                .with_detail("a regular join keeps every row of both sides forever, waiting for matches: its state grows without limit and its results never become final");
+            d = if left_table {
+                d.with_hint(
+                    "the bounded table must be the right side: FROM stream JOIN table ON ...",
+                )
+            } else {
+                d.with_hint(format!("make it an interval join: {BOUND_HINT}; or, if the other side is a table read once (e.g. stores), mark its source `bounded: true`"))
+            };
+            return Err(d);
         };
         let (lt, rt) = (first.left_time, first.right_time);
         let (mut lower, mut upper) = (None::<i64>, None::<i64>);
@@ -157,10 +191,22 @@ impl Planner<'_> {
                 right_time,
                 bounds,
                 residual,
+                table: false,
             },
             row,
             window: None,
         })
+    }
+
+    /// Whether every source under `plan` is a bounded table.
+    fn is_table(&self, plan: &LogicalPlan) -> bool {
+        match plan {
+            LogicalPlan::Scan { source, .. } => self.job.sources[*source].bounded,
+            LogicalPlan::Filter { input, .. } | LogicalPlan::Project { input, .. } => {
+                self.is_table(input)
+            }
+            _ => false,
+        }
     }
 
     /// A time attribute of one side compared with one of the other, plus constants.

@@ -282,6 +282,22 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
         }
     };
     let format_options = validate_format(cx, base, s, delimiter)?;
+    if s.bounded
+        && !matches!(
+            connector,
+            SourceConnector::File { .. } | SourceConnector::S3 { .. }
+        )
+    {
+        return Err(cx
+            .err_at_key(
+                "bounded",
+                format!(
+                    "source `{}` cannot be bounded: its connector follows a stream",
+                    s.name
+                ),
+            )
+            .with_hint("`bounded: true` is for tables read completely: connector file or s3"));
+    }
     let connector = match connector {
         SourceConnector::Kafka {
             cluster,
@@ -327,6 +343,7 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
         watermark_delay_ms: s.watermark_delay.0,
         on_error: s.on_error,
         format_options,
+        bounded: s.bounded,
     })
 }
 
