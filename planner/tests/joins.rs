@@ -2,10 +2,12 @@
 //! filters, watermark delay), and every diagnostic a user can hit (snapshots reviewed by
 //! hand, plus the facts that matter asserted directly).
 
+mod common;
+
 use std::path::Path;
 
 use planner::join::JoinKind;
-use planner::{parse_job, plan_job, Diagnostics, ErrorKind};
+use planner::{parse_job, plan_job, ErrorKind};
 
 const JOB: &str = r#"name: deliveries
 sources:
@@ -33,21 +35,15 @@ sinks:
 "#;
 
 fn with_sql(sql: &str) -> String {
-    let body: String = sql.lines().map(|l| format!("      {l}\n")).collect();
-    JOB.replace("      SQL\n", &body)
+    common::with_sql(JOB, sql)
 }
 
 fn plan(sql: &str) -> planner::PlannedJob {
-    let job = parse_job(Path::new("job.yaml"), &with_sql(sql)).unwrap();
-    plan_job(&job).unwrap_or_else(|d| panic!("{d}"))
+    common::planned(&with_sql(sql))
 }
 
 fn one(sql: &str) -> (planner::Diagnostic, String) {
-    let job = parse_job(Path::new("job.yaml"), &with_sql(sql)).unwrap();
-    let d: Diagnostics = plan_job(&job).expect_err("the job should not plan");
-    assert_eq!(d.0.len(), 1, "{d}");
-    let rendered = d.to_string();
-    (d.0.into_iter().next().unwrap(), rendered)
+    common::error(&with_sql(sql))
 }
 
 const ISSUE_SQL: &str = "SELECT st, AVG(w) AS asap_seconds_avg

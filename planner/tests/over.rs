@@ -1,11 +1,11 @@
 //! OVER aggregations and stateless features: how they plan (logical and physical), and the
 //! diagnostics for what is not supported.
 
-use std::path::Path;
+mod common;
 
 use planner::over::{OverFrame, OverFunc};
 use planner::physical::FeatureKind;
-use planner::{parse_job, plan_job, DataType, ErrorKind};
+use planner::{DataType, ErrorKind};
 
 fn job(sql: &str) -> String {
     let body: String = sql.lines().map(|l| format!("      {l}\n")).collect();
@@ -36,18 +36,11 @@ features:
 }
 
 fn planned(sql: &str) -> planner::PlannedJob {
-    let text = job(sql);
-    let j = parse_job(Path::new("job.yaml"), &text).unwrap();
-    plan_job(&j).unwrap_or_else(|d| panic!("{d}"))
+    common::planned(&job(sql))
 }
 
 fn error(sql: &str) -> (planner::Diagnostic, String) {
-    let text = job(sql);
-    let j = parse_job(Path::new("job.yaml"), &text).unwrap();
-    let d = plan_job(&j).expect_err("the job should not plan");
-    assert_eq!(d.0.len(), 1, "{d}");
-    let rendered = d.to_string();
-    (d.0.into_iter().next().unwrap(), rendered)
+    common::error(&job(sql))
 }
 
 #[test]

@@ -2,11 +2,11 @@
 //! physical, snapshot), and the diagnostics for what is not allowed (snapshot, with the
 //! facts that matter asserted directly).
 
-use std::path::Path;
+mod common;
 
 use planner::physical::FeatureKind;
 use planner::window::WindowKind;
-use planner::{parse_job, plan_job, ErrorKind};
+use planner::ErrorKind;
 
 fn job(sql: &str) -> String {
     let body: String = sql.lines().map(|l| format!("      {l}\n")).collect();
@@ -35,23 +35,11 @@ features:
 }
 
 fn planned(sql: &str) -> planner::PlannedJob {
-    let text = job(sql);
-    let j = parse_job(Path::new("job.yaml"), &text).unwrap();
-    plan_job(&j).unwrap_or_else(|d| panic!("{d}"))
+    common::planned(&job(sql))
 }
 
 fn error(sql: &str) -> (planner::Diagnostic, String) {
-    let text = job(sql);
-    let j = parse_job(Path::new("job.yaml"), &text).unwrap();
-    let d = plan_job(&j).expect_err("the job should not plan");
-    assert_eq!(d.0.len(), 1, "{d}");
-    let rendered = d.to_string();
-    (d.0.into_iter().next().unwrap(), rendered)
-}
-
-fn line_col(d: &planner::Diagnostic) -> (usize, usize) {
-    let l = d.location.as_ref().expect("a location");
-    (l.line, l.column)
+    common::error(&job(sql))
 }
 
 #[test]
@@ -91,7 +79,7 @@ fn a_session_gap_must_be_positive() {
         "SELECT user_id, COUNT(*) AS n\nFROM clicks\nGROUP BY user_id, SESSION(rowtime, INTERVAL '0' MINUTES)",
     );
     assert_eq!(d.kind, ErrorKind::InvalidWindow);
-    assert_eq!(line_col(&d), (20, 51), "at the gap");
+    assert_eq!(common::line_col(&d), (20, 51), "at the gap");
     assert!(d.hint.as_deref().unwrap().contains("positive gap"));
     insta::assert_snapshot!(text);
 }
@@ -137,7 +125,7 @@ fn the_session_table_function_partitions_by_the_grouping_keys() {
         "SELECT user_id, COUNT(*) AS n, window_start, window_end\nFROM TABLE(SESSION(TABLE clicks PARTITION BY page, DESCRIPTOR(rowtime), INTERVAL '5' MINUTES))\nGROUP BY user_id, window_start, window_end",
     );
     assert_eq!(d.kind, ErrorKind::InvalidWindow);
-    assert_eq!(line_col(&d), (19, 52), "at `page`");
+    assert_eq!(common::line_col(&d), (19, 52), "at `page`");
     insta::assert_snapshot!("partition_key_not_grouped", text);
 
     let (d, _) = error(

@@ -1,10 +1,12 @@
 //! UNION ALL (in a subquery in FROM) and SELECT DISTINCT at planning time: what plans, and
 //! every diagnostic (snapshots reviewed by hand).
 
+mod common;
+
 use std::path::Path;
 
 use planner::physical::FeatureInput;
-use planner::{parse_job, plan_job, Diagnostics, ErrorKind};
+use planner::{parse_job, plan_job, ErrorKind};
 
 const JOB: &str = r#"name: u
 sources:
@@ -30,16 +32,11 @@ sinks:
 "#;
 
 fn with_sql(sql: &str) -> String {
-    let body: String = sql.lines().map(|l| format!("      {l}\n")).collect();
-    JOB.replace("      SQL\n", &body)
+    common::with_sql(JOB, sql)
 }
 
 fn one(sql: &str) -> (planner::Diagnostic, String) {
-    let job = parse_job(Path::new("job.yaml"), &with_sql(sql)).unwrap();
-    let d: Diagnostics = plan_job(&job).expect_err("the job should not plan");
-    assert_eq!(d.0.len(), 1, "{d}");
-    let rendered = d.to_string();
-    (d.0.into_iter().next().unwrap(), rendered)
+    common::error(&with_sql(sql))
 }
 
 #[test]
