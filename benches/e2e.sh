@@ -10,8 +10,8 @@ JOBS="${JOBS:-parse tumble hop}"
 WORKERS="${WORKERS:-1 2}"
 MODES="${MODES:-backfill stream}"
 REPEAT="${REPEAT:-3}"   # runs per configuration; the median wall time is reported
-cargo build --release --quiet -p freshet-cluster
-bin="${CARGO_TARGET_DIR:-target}/release/freshet"
+. benches/lib.sh
+bin=$(freshet_bin)
 data=benches/data/events
 if [ ! -f "$data/.complete-$EVENTS" ]; then
   rm -rf "$data"
@@ -33,17 +33,7 @@ for job in $JOBS; do
       for _ in $(seq "$REPEAT"); do
         /usr/bin/time -f "%e %M" -a -o "$summary.times" "$bin" run "benches/jobs/$job.yaml" --mode "$mode" "${extra[@]}" --workers "$w" -q --summary-json "$summary"
       done
-      rows=$(python3 -c "import json,sys; print(json.load(open('$summary'))['rows_written'])")
-      python3 - "$job" "$mode" "$w" "$summary.times" "$EVENTS" "$rows" <<'PY'
-import statistics, sys
-job, mode, w, times, events, rows = sys.argv[1:]
-runs = [tuple(map(float, l.split())) for l in open(times) if l.strip() and l[0].isdigit()]
-wall = statistics.median(r[0] for r in runs)
-rss = max(r[1] for r in runs)
-w, events = int(w), int(events)
-rate = events / wall
-print(f"| {job} | {mode} | {w} | {wall:.2f} | {rate/1e6:.2f}M | {rate/w/1e6:.2f}M | {rss/1024:.0f} | {rows} |")
-PY
+      summarize_row "$summary.times" "$EVENTS" "$(rows_written "$summary")" "$w" "$job" "$mode"
       rm -f "$summary" "$summary.times"
     done
   done

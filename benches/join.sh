@@ -3,15 +3,16 @@
 # deliveries (a creation and, for 95%, a drop-off 10-60 min later; 5% of events up to 2 min late).
 #   benches/join.sh                     # 5M deliveries, backfill and stream, 1 and 2 workers
 #   DELIVERIES=1000000 benches/join.sh  # smaller
-# Prints a markdown table: wall seconds (median), deliveries/s, events/s per worker, peak RSS.
+# Prints a markdown table: wall seconds (median), events/s, events/s per worker, peak RSS
+# (deliveries/s = events/s / 1.95).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DELIVERIES="${DELIVERIES:-5000000}"
 WORKERS="${WORKERS:-1 2}"
 MODES="${MODES:-backfill stream}"
 REPEAT="${REPEAT:-3}"
-cargo build --release --quiet -p freshet-cluster
-bin=target/release/freshet
+. benches/lib.sh
+bin=$(freshet_bin)
 data=benches/data/deliveries
 if [ ! -f "$data/.complete-$DELIVERIES" ]; then
   rm -rf "$data"
@@ -22,8 +23,8 @@ events=$(cat "$data"/*.jsonl | wc -l)
 bytes=$(du -cb "$data"/*.jsonl | tail -1 | cut -f1)
 echo "input: $DELIVERIES deliveries, $events events, $((bytes / 1000000)) MB JSON; machine: $(nproc) cores; $(date -u +%Y-%m-%d)"
 echo
-echo "| mode | workers | wall s (median of $REPEAT) | deliveries/s | events/s per worker | peak RSS MB (max) | rows out |"
-echo "|---|---|---|---|---|---|---|"
+echo "| job | mode | workers | wall s (median of $REPEAT) | events/s | events/s per worker | peak RSS MB (max) | rows out |"
+echo "|---|---|---|---|---|---|---|---|"
 for mode in $MODES; do
   for w in $WORKERS; do
     extra=()
@@ -33,16 +34,7 @@ for mode in $MODES; do
     for _ in $(seq "$REPEAT"); do
       /usr/bin/time -f "%e %M" -a -o "$summary.times" "$bin" run benches/jobs/join.yaml --mode "$mode" "${extra[@]}" --workers "$w" -q --summary-json "$summary"
     done
-    rows=$(python3 -c "import json; print(json.load(open('$summary'))['rows_written'])")
-    python3 - "$mode" "$w" "$summary.times" "$DELIVERIES" "$events" "$rows" <<'PY'
-import statistics, sys
-mode, w, times, deliveries, events, rows = sys.argv[1:]
-runs = [tuple(map(float, l.split())) for l in open(times) if l.strip() and l[0].isdigit()]
-wall = statistics.median(r[0] for r in runs)
-rss = max(r[1] for r in runs)
-w, deliveries, events = int(w), int(deliveries), int(events)
-print(f"| {mode} | {w} | {wall:.2f} | {deliveries/wall/1e6:.2f}M | {events/wall/w/1e6:.2f}M | {rss/1024:.0f} | {rows} |")
-PY
+    summarize_row "$summary.times" "$events" "$(rows_written "$summary")" "$w" join "$mode"
     rm -f "$summary" "$summary.times"
   done
 done

@@ -13,10 +13,8 @@ cd "$(dirname "$0")/.."
 EVENTS="${EVENTS:-10000000}"
 WORKERS="${WORKERS:-1 2}"
 REPEAT="${REPEAT:-3}"
-if [ -z "${BIN:-}" ]; then
-  cargo build --release --quiet -p freshet-cluster
-  BIN="${CARGO_TARGET_DIR:-target}/release/freshet"
-fi
+. benches/lib.sh
+BIN=$(freshet_bin)
 # The 10M-event input is e2e.sh's; other sizes get their own directory.
 data=benches/data/events
 [ "$EVENTS" != 10000000 ] && data="benches/data/events-$EVENTS"
@@ -47,16 +45,6 @@ for w in $WORKERS; do
     done
     /usr/bin/time -f "%e %M" -a -o "$summary.times" "$BIN" run "$out/job.yaml" --mode backfill --workers "$w" -q --summary-json "$summary"
   done
-  rows=$(python3 -c "import json,sys; print(json.load(open('$summary'))['rows_written'])")
-  python3 - sequence backfill "$w" "$summary.times" "$EVENTS" "$rows" <<'PY'
-import statistics, sys
-job, mode, w, times, events, rows = sys.argv[1:]
-runs = [tuple(map(float, l.split())) for l in open(times) if l.strip() and l[0].isdigit()]
-wall = statistics.median(r[0] for r in runs)
-rss = max(r[1] for r in runs)
-w, events = int(w), int(events)
-rate = events / wall
-print(f"| {job} | {mode} | {w} | {wall:.2f} | {rate/1e6:.2f}M | {rate/w/1e6:.2f}M | {rss/1024:.0f} | {rows} |")
-PY
+  summarize_row "$summary.times" "$EVENTS" "$(rows_written "$summary")" "$w" sequence backfill
   rm -f "$summary" "$summary.times"
 done
