@@ -469,3 +469,25 @@ sinks:
     );
     assert!(dl[0]["file"].as_str().unwrap().ends_with("orders.csv"));
 }
+
+#[test]
+fn every_example_job_validates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/examples");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        // Jobs naming Kafka clusters need an infrastructure profile.
+        let text = std::fs::read_to_string(&p).unwrap_or_default();
+        if p.extension().is_none_or(|x| x != "yaml") || text.contains("connector: kafka") {
+            continue;
+        }
+        let out = run_ok(&["validate", p.to_str().unwrap()]);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).starts_with("ok:"),
+            "{}",
+            p.display()
+        );
+        n += 1;
+    }
+    assert!(n >= 2, "example jobs missing under {}", dir.display());
+}
