@@ -1,0 +1,273 @@
+//! Aggregate context (SELECT and HAVING of a grouped query): window bounds, aggregates and
+//! grouping keys are the leaves of an expression.
+
+use sqlparser::ast::{self};
+
+use crate::aggregate::{AggCall, AggFunc};
+use crate::error::ErrorKind;
+use crate::expr::{BinOp, Expr};
+use crate::types::{DataType, Value};
+
+use super::super::functions::{function_args, function_name, interval_ms, window_aux, Bound};
+use super::{Lowerer, Typed, R};
+
+impl Lowerer<'_> {
+    /// In aggregate context: window bounds, aggregates and grouping keys are leaves.
+    pub(super) fn lower_grouped_leaf(&mut self, e: &ast::Expr) -> R<Option<Typed>> {
+        let agg = self.agg.as_deref().expect("aggregate context");
+        // Window bound columns of the TVF form.
+        if let ast::Expr::Identifier(id) = e {
+            let lower = id.value.to_ascii_lowercase();
+            if lower == "window_start" || lower == "window_end" {
+                if agg.group_fn.is_some() {
+                    return Err(self
+                        .err(
+                            ErrorKind::UnknownColumn,
+                            e,
+                            format!("`{}` exists only with the window table functions", id.value),
+                        )
+                        .with_hint(
+                            "with GROUP BY TUMBLE(...) use TUMBLE_START(...) / TUMBLE_END(...)",
+                        ));
+                }
+                let (idx, name) = if lower == "window_start" {
+                    (agg.window_start_index(), "window_start")
+                } else {
+                    (agg.window_end_index(), "window_end")
+                };
+                return Ok(Some(Typed {
+                    expr: Expr::column(idx, name),
+                    ty: Some(DataType::Timestamp),
+                }));
+            }
+        }
+        if let ast::Expr::Function(f) = e {
+            let name = function_name(f);
+            if let Some(bound) = window_aux(&name) {
+                return self.lower_window_aux(f, &name, bound).map(Some);
+            }
+            if AggFunc::is_aggregate_name(&name) {
+                return self.lower_aggregate(f, &name).map(Some);
+            }
+        }
+        // A grouping key, matched structurally.
+        let mut probe = Lowerer {
+            sql: self.sql,
+            row: self.row,
+            agg: None,
+            over: None,
+            clause: self.clause,
+        };
+        if let Ok(t) = probe.lower(e) {
+            let agg = self.agg.as_deref().expect("aggregate context");
+            if let Some(i) = agg.keys.iter().position(|(k, _, _)| *k == t.expr) {
+                let (_, name, ty) = &agg.keys[i];
+                return Ok(Some(Typed {
+                    expr: Expr::column(i, name.clone()),
+                    ty: Some(*ty),
+                }));
+            }
+            if let Expr::Column { name, .. } = &t.expr {
+                let keys: Vec<String> = agg.keys.iter().map(|(_, n, _)| format!("`{n}`")).collect();
+                return Err(self
+                    .err(ErrorKind::NotGrouped, e, format!("column `{name}` must appear in GROUP BY or be used in an aggregate function"))
+                    .with_detail(format!("the query groups by {} and a window", if keys.is_empty() { "nothing".into() } else { keys.join(", ") }))
+                    .with_hint(format!("add `{name}` to GROUP BY, or aggregate it, e.g. `MAX({name})`")));
+            }
+        }
+        Ok(None)
+    }
+
+    pub(super) fn lower_window_aux(
+        &mut self,
+        f: &ast::Function,
+        name: &str,
+        bound: Bound,
+    ) -> R<Typed> {
+        let agg = self.agg.as_deref().expect("aggregate context");
+        let family = name.split('_').next().unwrap_or("").to_string();
+        match agg.group_fn {
+            Some(g) if g == family => {}
+            Some(g) => {
+                return Err(self
+                    .err(
+                        ErrorKind::InvalidWindow,
+                        f,
+                        format!("{name} does not match the group window {g}(...)"),
+                    )
+                    .with_hint(format!(
+                        "use {g}_START / {g}_END with the same arguments as GROUP BY {g}(...)"
+                    )))
+            }
+            None => {
+                return Err(self
+                    .err(
+                        ErrorKind::InvalidWindow,
+                        f,
+                        format!("{name} needs GROUP BY {family}(...)"),
+                    )
+                    .with_hint(
+                        "with the window table functions, select `window_start` / `window_end`",
+                    ))
+            }
+        }
+        let args = function_args(self.sql, f)?;
+        let single = matches!(family.as_str(), "TUMBLE" | "SESSION");
+        let expected = if single { 2 } else { 3 };
+        if args.len() != expected {
+            return Err(self.err(
+                ErrorKind::InvalidWindow,
+                f,
+                format!("{name} takes {expected} arguments, like GROUP BY {family}(...)"),
+            ));
+        }
+        let mut sizes = Vec::new();
+        for a in &args[1..] {
+            sizes.push(interval_ms(self.sql, a)?);
+        }
+        let w = agg.window;
+        let same = if single {
+            sizes == [w.size_ms]
+        } else {
+            sizes == [w.slide_ms, w.size_ms]
+        };
+        if !same {
+            return Err(self
+                .err(
+                    ErrorKind::InvalidWindow,
+                    f,
+                    format!("{name} has other intervals than GROUP BY {family}(...)"),
+                )
+                .with_hint("repeat the GROUP BY window's arguments exactly"));
+        }
+        let mut probe = Lowerer {
+            sql: self.sql,
+            row: self.row,
+            agg: None,
+            over: None,
+            clause: self.clause,
+        };
+        let time = probe.lower(args[0])?;
+        if !matches!(&time.expr, Expr::Column { index, .. } if self.row.is_time_attr(*index)) {
+            return Err(self
+                .err(
+                    ErrorKind::InvalidWindow,
+                    args[0],
+                    format!(
+                        "{name} must name the event-time attribute, like GROUP BY {family}(...)"
+                    ),
+                )
+                .with_hint(format!("write {name}(rowtime, ...)")));
+        }
+        let agg = self.agg.as_deref().expect("aggregate context");
+        let expr = match bound {
+            Bound::Start => Expr::column(agg.window_start_index(), "window_start"),
+            Bound::End => Expr::column(agg.window_end_index(), "window_end"),
+            Bound::Rowtime => Expr::Binary {
+                op: BinOp::Sub,
+                left: Box::new(Expr::column(agg.window_end_index(), "window_end")),
+                right: Box::new(Expr::Literal(Value::Int(1))),
+            },
+        };
+        Ok(Typed {
+            expr,
+            ty: Some(DataType::Timestamp),
+        })
+    }
+
+    pub(super) fn lower_aggregate(&mut self, f: &ast::Function, name: &str) -> R<Typed> {
+        let (distinct, args) = match &f.args {
+            ast::FunctionArguments::List(l) => (
+                matches!(
+                    l.duplicate_treatment,
+                    Some(ast::DuplicateTreatment::Distinct)
+                ),
+                l.args.as_slice(),
+            ),
+            ast::FunctionArguments::None => (false, &[][..]),
+            ast::FunctionArguments::Subquery(_) => {
+                return Err(self.err(
+                    ErrorKind::Unsupported,
+                    f,
+                    "subqueries as aggregate arguments are not supported",
+                ))
+            }
+        };
+        if f.filter.is_some() || f.over.is_some() {
+            return Err(self.err(
+                ErrorKind::Unsupported,
+                f,
+                format!("{name} with FILTER or OVER is not supported here"),
+            ));
+        }
+        let upper = name.to_ascii_uppercase();
+        let call = match args {
+            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard)]
+                if upper == "COUNT" && !distinct =>
+            {
+                AggCall {
+                    func: AggFunc::CountStar,
+                    arg: None,
+                    ty: DataType::Int,
+                }
+            }
+            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a))] => {
+                let func = AggFunc::from_name(&upper, distinct).ok_or_else(|| {
+                    self.err(
+                        ErrorKind::Unsupported,
+                        f,
+                        format!("{upper}(DISTINCT ...) is not supported"),
+                    )
+                    .with_hint("DISTINCT is supported in COUNT(DISTINCT x)")
+                })?;
+                let mut inner = Lowerer {
+                    sql: self.sql,
+                    row: self.row,
+                    agg: None,
+                    over: None,
+                    clause: "an aggregate argument",
+                };
+                let arg = inner.lower(a).map_err(|d| {
+                    if d.kind == ErrorKind::Unsupported && d.message.contains("aggregate") {
+                        d.with_hint("aggregates cannot be nested")
+                    } else {
+                        d
+                    }
+                })?;
+                if matches!(func, AggFunc::Sum | AggFunc::Avg)
+                    && !arg.ty.is_none_or(DataType::is_numeric)
+                {
+                    return Err(self
+                        .err(
+                            ErrorKind::TypeMismatch,
+                            a,
+                            format!(
+                                "{upper} needs a numeric argument, `{a}` has type {}",
+                                arg.ty.unwrap_or(DataType::String)
+                            ),
+                        )
+                        .with_hint(format!("use COUNT, MIN or MAX, or CAST({a} AS float)")));
+                }
+                AggCall {
+                    func,
+                    ty: func.result_type(arg.ty),
+                    arg: Some(arg.expr),
+                }
+            }
+            _ => return Err(self.err(ErrorKind::Syntax, f, format!("{upper} takes one argument"))),
+        };
+        let agg = self.agg.as_deref_mut().expect("aggregate context");
+        let i = match agg.aggs.iter().position(|c| *c == call) {
+            Some(i) => i,
+            None => {
+                agg.aggs.push(call.clone());
+                agg.aggs.len() - 1
+            }
+        };
+        let idx = agg.agg_index(i);
+        Ok(Typed {
+            expr: Expr::column(idx, call.to_string()),
+            ty: Some(call.ty),
+        })
+    }
+}
