@@ -7,8 +7,7 @@
 //! `t = k` (or `t = (a, b)`) back as the table and its partition keys.
 
 use sqlparser::ast::{self, Spanned};
-use sqlparser::dialect::GenericDialect;
-use sqlparser::tokenizer::{Span, Token, Tokenizer};
+use sqlparser::tokenizer::{Span, Token};
 
 use crate::error::{Diagnostic, ErrorKind};
 use crate::expr::Expr;
@@ -16,54 +15,23 @@ use crate::types::DataType;
 use crate::window::WindowKind;
 
 use super::expr::{Lowerer, RowScope};
+use super::rewrite::{is_word, respell};
 use super::{GroupWindow, Planner};
 
 /// Rewrites `TABLE <name> PARTITION BY` to `TABLE <name> =         ` (see the module docs).
 pub(super) fn mark_session_partition(sql: &str) -> String {
-    let dialect = GenericDialect {};
-    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize_with_location() else {
-        return sql.to_string();
-    };
-    let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
-        .collect();
-    let offset = |t: &sqlparser::tokenizer::TokenWithSpan| -> Option<usize> {
-        let (line, col) = (t.span.start.line as usize, t.span.start.column as usize);
-        if line == 0 || line > line_starts.len() {
-            return None;
-        }
-        let ls = line_starts[line - 1];
-        Some(ls + sql[ls..].char_indices().nth(col - 1).map(|(b, _)| b)?)
-    };
-    // Non-blank tokens, with their index and, for words, the word.
-    let solid: Vec<(usize, Option<&sqlparser::tokenizer::Word>)> = tokens
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| !matches!(t.token, Token::Whitespace(_)))
-        .map(|(i, t)| match &t.token {
-            Token::Word(w) => (i, Some(w)),
-            _ => (i, None),
-        })
-        .collect();
-    let is = |w: Option<&sqlparser::tokenizer::Word>, s: &str| {
-        w.is_some_and(|w| w.quote_style.is_none() && w.value.eq_ignore_ascii_case(s))
-    };
-    let mut out = sql.to_string();
-    for win in solid.windows(4) {
-        let [(_, table), (_, name), (pi, partition), (bi, by)] = win else {
-            continue;
-        };
-        if !(is(*table, "TABLE") && name.is_some() && is(*partition, "PARTITION") && is(*by, "BY"))
+    respell(sql, |solid, i| {
+        let named = matches!(solid.get(i + 1).map(|t| &t.token), Some(Token::Word(_)));
+        if is_word(solid.get(i), "TABLE")
+            && named
+            && is_word(solid.get(i + 2), "PARTITION")
+            && is_word(solid.get(i + 3), "BY")
         {
-            continue;
+            vec![(i + 2, "=        "), (i + 3, "  ")]
+        } else {
+            Vec::new()
         }
-        let (Some(p), Some(b)) = (offset(&tokens[*pi]), offset(&tokens[*bi])) else {
-            continue;
-        };
-        out.replace_range(p..p + "PARTITION".len(), "=        ");
-        out.replace_range(b..b + "BY".len(), "  ");
-    }
-    out
+    })
 }
 
 impl Planner<'_> {
