@@ -1,5 +1,6 @@
 //! The operators freshet renders, one per file.
 
+pub mod emit;
 pub mod interval_join;
 pub mod join_output;
 pub mod over;

@@ -52,6 +52,7 @@ use planner::types::{List, ListBuf, Value};
 use planner::FeaturePlan;
 
 use crate::accumulator::Acc;
+use crate::operators::emit::emit_at_frontier;
 use crate::operators::over_frame::{SlideAgg, Sliding};
 use crate::operators::window::{key_hash, EmitPolicy};
 use crate::record::{FeatureRow, Key, OverInput};
@@ -632,24 +633,7 @@ impl<'s> OverAggregate<'s> for Stream<'s, u64, Vec<OverInput>> {
                 if os.fired_through.is_none_or(|t| now > t) {
                     os.advance(now, &mut out);
                 }
-                if let Some(c) = cap.as_mut() {
-                    if !out.is_empty() {
-                        if let Some(t) = f {
-                            if *c.time() < t {
-                                c.downgrade(&t);
-                            }
-                        }
-                        let mut session = output.session(c);
-                        for row in out.drain(..) {
-                            session.give(row);
-                        }
-                    }
-                    match f {
-                        None => cap = None,
-                        Some(t) if *c.time() < t => c.downgrade(&t),
-                        Some(_) => {}
-                    }
-                }
+                emit_at_frontier(&mut cap, f, &mut out, output);
             }
         })
     }

@@ -42,6 +42,7 @@ use planner::types::Value;
 use planner::FeaturePlan;
 
 use crate::accumulator::Acc;
+use crate::operators::emit::emit_at_frontier;
 use crate::operators::window::{key_hash, EmitPolicy};
 use crate::record::{FeatureRow, Key, SessionInput};
 use crate::state::RunState;
@@ -391,24 +392,7 @@ impl<'s> SessionAggregate<'s> for Stream<'s, u64, Vec<SessionInput>> {
                 if ss.fired_through.is_none_or(|t| now > t) {
                     ss.advance(now, &mut out);
                 }
-                if let Some(c) = cap.as_mut() {
-                    if !out.is_empty() {
-                        if let Some(t) = f {
-                            if *c.time() < t {
-                                c.downgrade(&t);
-                            }
-                        }
-                        let mut session = output.session(c);
-                        for row in out.drain(..) {
-                            session.give(row);
-                        }
-                    }
-                    match f {
-                        None => cap = None,
-                        Some(t) if *c.time() < t => c.downgrade(&t),
-                        Some(_) => {}
-                    }
-                }
+                emit_at_frontier(&mut cap, f, &mut out, output);
             }
         })
     }

@@ -29,6 +29,7 @@ use planner::window::Window;
 use planner::FeaturePlan;
 
 use crate::accumulator::Acc;
+use crate::operators::emit::{release_to_frontier, send_at_frontier};
 use crate::record::{FeatureRow, Key, PartialAggregate};
 use crate::state::RunState;
 
@@ -769,28 +770,14 @@ impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<PartialAggregate>> {
                     complete = ws.advance(now, &mut out, EMIT_CHUNK);
                 }
                 if let Some(c) = cap.as_mut() {
-                    if !out.is_empty() {
-                        if let Some(t) = f {
-                            if *c.time() < t {
-                                c.downgrade(&t);
-                            }
-                        }
-                        let mut session = output.session(c);
-                        for row in out.drain(..) {
-                            session.give(row);
-                        }
-                    }
+                    send_at_frontier(c, f, &mut out, output);
                     if !complete {
                         // More windows are due: keep the capability, come back soon.
                         activator.activate();
                         return;
                     }
-                    match f {
-                        None => cap = None,
-                        Some(t) if *c.time() < t => c.downgrade(&t),
-                        Some(_) => {}
-                    }
                 }
+                release_to_frontier(&mut cap, f);
             }
         })
     }

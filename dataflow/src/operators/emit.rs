@@ -1,0 +1,50 @@
+//! How the keyed operators (`Window`, `Over`, `Session`) hand on the rows a frontier advance
+//! made due: stamped at the frontier, then the capability is held there (or dropped once
+//! the input is done). One place for the capability arithmetic they share.
+
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::operators::generic::OutputBuilderSession;
+use timely::dataflow::operators::Capability;
+
+use crate::record::FeatureRow;
+
+/// The output port of a keyed operator.
+pub type RowsOut<'a> = OutputBuilderSession<'a, u64, CapacityContainerBuilder<Vec<FeatureRow>>>;
+
+/// Sends `out` (drained), stamped at `frontier`: the capability moves up to it first.
+pub fn send_at_frontier(
+    cap: &mut Capability<u64>,
+    frontier: Option<u64>,
+    out: &mut Vec<FeatureRow>,
+    output: &mut RowsOut<'_>,
+) {
+    if out.is_empty() {
+        return;
+    }
+    if let Some(t) = frontier.filter(|t| cap.time() < t) {
+        cap.downgrade(&t);
+    }
+    output.session(cap).give_iterator(out.drain(..));
+}
+
+/// Holds `cap` at `frontier`, or drops it once the input is done (`None`).
+pub fn release_to_frontier(cap: &mut Option<Capability<u64>>, frontier: Option<u64>) {
+    match (cap.as_mut(), frontier) {
+        (Some(_), None) => *cap = None,
+        (Some(c), Some(t)) if *c.time() < t => c.downgrade(&t),
+        _ => {}
+    }
+}
+
+/// [`send_at_frontier`], then [`release_to_frontier`].
+pub fn emit_at_frontier(
+    cap: &mut Option<Capability<u64>>,
+    frontier: Option<u64>,
+    out: &mut Vec<FeatureRow>,
+    output: &mut RowsOut<'_>,
+) {
+    if let Some(c) = cap.as_mut() {
+        send_at_frontier(c, frontier, out, output);
+    }
+    release_to_frontier(cap, frontier);
+}
