@@ -86,6 +86,17 @@ fn add(t: u64, d: i64) -> u64 {
     (t as i128 + d as i128).clamp(0, u64::MAX as i128) as u64
 }
 
+/// A joined row: `left`, then `right` (NULLs for an unmatched left row).
+fn joined(left: &[Value], right: Option<&[Value]>, width: usize) -> JoinedRow {
+    let mut out = Vec::with_capacity(width);
+    out.extend_from_slice(left);
+    match right {
+        Some(r) => out.extend_from_slice(r),
+        None => out.resize(width, Value::Null),
+    }
+    out
+}
+
 /// The first frontier at which a left (right) row of time `t` can be dropped.
 fn expires(t: u64, left: bool, (lower, upper, lateness): (i64, i64, u64)) -> u64 {
     let reach = if left { upper } else { lower.saturating_neg() };
@@ -148,30 +159,14 @@ impl JoinState {
                 }
                 matched = true;
                 o.matched = true;
-                let mut out = Vec::with_capacity(width);
-                out.extend_from_slice(lv);
-                out.extend_from_slice(rv);
-                emit(out);
+                emit(joined(lv, Some(rv), width));
             }
         }
-        if *table {
-            if left {
-                // A stream row meets the whole table once and is not kept.
-                if !matched && *kind == JoinKind::Left {
-                    let mut out = Vec::with_capacity(width);
-                    out.extend(row.values);
-                    out.resize(width, Value::Null);
-                    emit(out);
-                }
-                return;
+        if *table && left {
+            // A stream row meets the whole table once and is not kept.
+            if !matched && *kind == JoinKind::Left {
+                emit(joined(&row.values, None, width));
             }
-            // A table row is kept for the whole run: no expiry.
-            let stored = Stored {
-                time: row.time,
-                values: row.values.into_iter().collect(),
-                matched,
-            };
-            mine.entry(row.key).or_default().push(stored);
             return;
         }
         let stored = Stored {
@@ -180,10 +175,13 @@ impl JoinState {
             matched,
         };
         mine.entry(row.key.clone()).or_default().push(stored);
-        expiry
-            .entry(at / BUCKET_MS)
-            .or_default()
-            .push((at, row.key, left));
+        // A table row is kept for the whole run: no expiry.
+        if !*table {
+            expiry
+                .entry(at / BUCKET_MS)
+                .or_default()
+                .push((at, row.key, left));
+        }
     }
 
     /// Drops rows expired at frontier `f`; unmatched left rows of a LEFT join go to `padded`.
@@ -219,10 +217,7 @@ impl JoinState {
             {
                 let s = rows.swap_remove(i);
                 if left && !s.matched && self.kind == JoinKind::Left {
-                    let mut out = Vec::with_capacity(width);
-                    out.extend(s.values);
-                    out.resize(width, Value::Null);
-                    padded.push((s.time, out));
+                    padded.push((s.time, joined(&s.values, None, width)));
                 }
             }
             if rows.is_empty() {
