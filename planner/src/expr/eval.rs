@@ -1,0 +1,288 @@
+//! Evaluating expressions: operators with SQL's three-valued logic, arithmetic that yields
+//! NULL rather than failing, LIKE, casts and scalar function calls.
+
+use compact_str::{CompactString, ToCompactString};
+
+use crate::scalar::{self};
+use crate::types::{DataType, Value};
+
+use super::{BinOp, Expr, Func};
+
+pub(super) fn binary(op: BinOp, left: &Expr, right: &Expr, row: &[Value]) -> Value {
+    use BinOp::*;
+    // Three-valued logic with short-circuit.
+    if op == And || op == Or {
+        let l = left.eval(row);
+        if op == And && l == Value::Bool(false) || op == Or && l == Value::Bool(true) {
+            return l;
+        }
+        let r = right.eval(row);
+        return match (op, &l, &r) {
+            (And, _, Value::Bool(false)) => Value::Bool(false),
+            (Or, _, Value::Bool(true)) => Value::Bool(true),
+            (_, Value::Bool(a), Value::Bool(b)) => {
+                Value::Bool(if op == And { *a && *b } else { *a || *b })
+            }
+            _ => Value::Null,
+        };
+    }
+    let (l, r) = (left.eval(row), right.eval(row));
+    if l.is_null() || r.is_null() {
+        return Value::Null;
+    }
+    match op {
+        Eq => Value::Bool(l == r),
+        NotEq => Value::Bool(l != r),
+        Lt => Value::Bool(l < r),
+        LtEq => Value::Bool(l <= r),
+        Gt => Value::Bool(l > r),
+        GtEq => Value::Bool(l >= r),
+        Add | Sub | Mul | Div | Mod => arith(op, l, r),
+        And | Or => unreachable!("handled above"),
+    }
+}
+
+fn arith(op: BinOp, l: Value, r: Value) -> Value {
+    use BinOp::*;
+    match (l, r) {
+        (Value::Int(a), Value::Int(b)) => {
+            int_arith(op, a, b).map(Value::Int).unwrap_or(Value::Null)
+        }
+        (Value::Ts(a), Value::Int(b)) if matches!(op, Add | Sub) => {
+            int_arith(op, a, b).map(Value::Ts).unwrap_or(Value::Null)
+        }
+        (Value::Int(a), Value::Ts(b)) if op == Add => Value::Ts(a.wrapping_add(b)),
+        (Value::Ts(a), Value::Ts(b)) if op == Sub => Value::Int(a.wrapping_sub(b)),
+        (l, r) => match (l.as_f64(), r.as_f64()) {
+            (Some(a), Some(b)) => {
+                let v = match op {
+                    Add => a + b,
+                    Sub => a - b,
+                    Mul => a * b,
+                    Div if b == 0.0 => return Value::Null,
+                    Div => a / b,
+                    Mod if b == 0.0 => return Value::Null,
+                    Mod => a % b,
+                    _ => return Value::Null,
+                };
+                Value::Float(v)
+            }
+            _ => Value::Null,
+        },
+    }
+}
+
+fn int_arith(op: BinOp, a: i64, b: i64) -> Option<i64> {
+    use BinOp::*;
+    match op {
+        Add => a.checked_add(b),
+        Sub => a.checked_sub(b),
+        Mul => a.checked_mul(b),
+        Div => a.checked_div(b),
+        Mod => a.checked_rem(b),
+        _ => None,
+    }
+}
+
+/// SQL LIKE: `%` any run, `_` one character.
+pub(super) fn like(s: &str, p: &str) -> bool {
+    let s: Vec<char> = s.chars().collect();
+    let p: Vec<char> = p.chars().collect();
+    let (mut si, mut pi) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while si < s.len() {
+        if pi < p.len() && (p[pi] == '_' || p[pi] == s[si]) {
+            si += 1;
+            pi += 1;
+        } else if pi < p.len() && p[pi] == '%' {
+            star = Some(pi);
+            mark = si;
+            pi += 1;
+        } else if let Some(st) = star {
+            pi = st + 1;
+            mark += 1;
+            si = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '%' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// Converts a value to a type; NULL when it does not convert.
+pub fn cast(v: Value, to: DataType) -> Value {
+    match (v, to) {
+        (Value::Null, _) => Value::Null,
+        (v @ Value::Str(_), DataType::String)
+        | (v @ Value::Int(_), DataType::Int)
+        | (v @ Value::Float(_), DataType::Float)
+        | (v @ Value::Bool(_), DataType::Bool)
+        | (v @ Value::Ts(_), DataType::Timestamp)
+        | (v @ Value::List(_), DataType::Array) => v,
+        (Value::Int(i), DataType::Float) => Value::Float(i as f64),
+        (Value::Float(f), DataType::Int) if f.is_finite() => Value::Int(f.trunc() as i64),
+        (Value::Int(i) | Value::Ts(i), DataType::Timestamp | DataType::Int) => {
+            if to == DataType::Int {
+                Value::Int(i)
+            } else {
+                Value::Ts(i)
+            }
+        }
+        (Value::Bool(b), DataType::Int) => Value::Int(b as i64),
+        (Value::Str(s), DataType::Int) => s.trim().parse().map(Value::Int).unwrap_or(Value::Null),
+        (Value::Str(s), DataType::Float) => {
+            s.trim().parse().map(Value::Float).unwrap_or(Value::Null)
+        }
+        (Value::Str(s), DataType::Bool) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "t" | "1" => Value::Bool(true),
+            "false" | "f" | "0" => Value::Bool(false),
+            _ => Value::Null,
+        },
+        (Value::Str(s), DataType::Timestamp) => crate::types::parse_timestamp(&s)
+            .map(Value::Ts)
+            .unwrap_or(Value::Null),
+        (v, DataType::String) => Value::Str(to_text(&v)),
+        _ => Value::Null,
+    }
+}
+
+fn to_text(v: &Value) -> CompactString {
+    match v {
+        Value::Str(s) => s.clone(),
+        Value::Int(i) | Value::Ts(i) => i.to_compact_string(),
+        Value::Float(f) => f.to_compact_string(),
+        Value::Bool(b) => if *b { "true" } else { "false" }.into(),
+        Value::Null => CompactString::default(),
+        Value::List(_) => v.to_json().into(),
+    }
+}
+
+pub(super) fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
+    match func {
+        Func::Coalesce => args
+            .iter()
+            .map(|a| a.eval(row))
+            .find(|v| !v.is_null())
+            .unwrap_or(Value::Null),
+        Func::ConcatWs => {
+            let Some((sep, rest)) = args.split_first() else {
+                return Value::Null;
+            };
+            let sep = match sep.eval(row) {
+                Value::Null => return Value::Null,
+                v => to_text(&v),
+            };
+            let mut out = CompactString::default();
+            let mut first = true;
+            for a in rest {
+                let v = a.eval(row);
+                if v.is_null() {
+                    continue;
+                }
+                if !first {
+                    out.push_str(&sep);
+                }
+                first = false;
+                out.push_str(&to_text(&v));
+            }
+            Value::Str(out)
+        }
+        Func::Concat => {
+            let mut out = CompactString::default();
+            for a in args {
+                match a.eval(row) {
+                    Value::Null => return Value::Null,
+                    v => out.push_str(&to_text(&v)),
+                }
+            }
+            Value::Str(out)
+        }
+        Func::Lower | Func::Upper => match args.first().map(|a| a.eval(row)) {
+            Some(Value::Str(s)) => Value::Str(if func == Func::Lower {
+                s.to_lowercase()
+            } else {
+                s.to_uppercase()
+            }),
+            _ => Value::Null,
+        },
+        Func::Length => match args.first().map(|a| a.eval(row)) {
+            Some(Value::Str(s)) => Value::Int(s.chars().count() as i64),
+            _ => Value::Null,
+        },
+        Func::Abs => match args.first().map(|a| a.eval(row)) {
+            Some(Value::Int(i)) => Value::Int(i.wrapping_abs()),
+            Some(Value::Float(f)) => Value::Float(f.abs()),
+            _ => Value::Null,
+        },
+        Func::Floor | Func::Ceil | Func::Round => match args.first().map(|a| a.eval(row)) {
+            Some(Value::Int(i)) => Value::Int(i),
+            Some(Value::Float(f)) => {
+                let digits = match args.get(1).map(|a| a.eval(row)) {
+                    Some(Value::Int(d)) => d as i32,
+                    _ => 0,
+                };
+                let scale = 10f64.powi(digits);
+                Value::Float(match func {
+                    Func::Floor => f.floor(),
+                    Func::Ceil => f.ceil(),
+                    _ => (f * scale).round() / scale,
+                })
+            }
+            _ => Value::Null,
+        },
+        _ => call_scalar(func, args, row),
+    }
+}
+
+/// The date/time and string functions of [`scalar`]; NULL in, NULL out.
+fn call_scalar(func: Func, args: &[Expr], row: &[Value]) -> Value {
+    let arg = |i: usize| args.get(i).map_or(Value::Null, |a| a.eval(row));
+    let text = |v: Option<&str>| v.map_or(Value::Null, |s| Value::Str(s.into()));
+    match (func, arg(0)) {
+        (_, Value::Null) => Value::Null,
+        (Func::DateFormat, Value::Ts(t)) => match arg(1) {
+            Value::Str(p) => scalar::date_format(t, &p).map_or(Value::Null, Value::Str),
+            _ => Value::Null,
+        },
+        (Func::FloorTo(u), Value::Ts(t)) => scalar::floor_to(t, u).map_or(Value::Null, Value::Ts),
+        (Func::CeilTo(u), Value::Ts(t)) => scalar::ceil_to(t, u).map_or(Value::Null, Value::Ts),
+        (Func::Extract(f), Value::Ts(t)) => scalar::extract(t, f).map_or(Value::Null, Value::Int),
+        (Func::ToTimestampLtz, Value::Int(n)) => match arg(1) {
+            Value::Int(0) => n.checked_mul(1000).map_or(Value::Null, Value::Ts),
+            Value::Int(3) => Value::Ts(n),
+            _ => Value::Null,
+        },
+        (Func::Substring, Value::Str(s)) => {
+            let len = match args.get(2).map(|a| a.eval(row)) {
+                None => None,
+                Some(Value::Int(l)) => Some(l),
+                Some(_) => return Value::Null,
+            };
+            match arg(1) {
+                Value::Int(pos) => text(scalar::substring(&s, pos, len)),
+                _ => Value::Null,
+            }
+        }
+        (Func::Trim(side), Value::Str(s)) => match args.get(1).map(|a| a.eval(row)) {
+            None => Value::Str(scalar::trim(&s, " ", side).into()),
+            Some(Value::Str(chars)) => Value::Str(scalar::trim(&s, &chars, side).into()),
+            Some(_) => Value::Null,
+        },
+        (Func::Replace, Value::Str(s)) => match (arg(1), arg(2)) {
+            (Value::Str(from), Value::Str(to)) => Value::Str(s.replace(from.as_str(), &to).into()),
+            _ => Value::Null,
+        },
+        (Func::Position, Value::Str(needle)) => match arg(1) {
+            Value::Str(s) => Value::Int(scalar::position(&needle, &s)),
+            _ => Value::Null,
+        },
+        (Func::SplitIndex, Value::Str(s)) => match (arg(1), arg(2)) {
+            (Value::Str(sep), Value::Int(i)) => text(scalar::split_index(&s, &sep, i)),
+            _ => Value::Null,
+        },
+        _ => Value::Null,
+    }
+}
