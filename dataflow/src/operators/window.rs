@@ -15,7 +15,7 @@
 //! `EmitPolicy::Final` (backfill) emits each window once, when the frontier reaches
 //! `end + allowed_lateness`: the same final values, without intermediate revisions.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -29,12 +29,16 @@ use planner::window::Window;
 use planner::FeaturePlan;
 
 use crate::accumulator::Acc;
+use crate::key_slab::{KeySlab, Slot};
 use crate::operators::emit::{release_to_frontier, send_at_frontier};
 use crate::record::{FeatureRow, Key, PartialAggregate};
 use crate::state::RunState;
 
 /// Rows emitted per activation at most when many windows are due at once.
 const EMIT_CHUNK: usize = 1 << 16;
+
+/// Keys whose state is read ahead together when timers fire (see `WindowState::touch`).
+const TOUCH_AHEAD: usize = 16;
 
 /// When windows are emitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,16 +165,41 @@ impl Running {
     }
 }
 
-/// The running state of a window walk: the aggregates of the `full` states of the panes
-/// in `[lo, hi)`, how many of those panes have a `full` state, and how many have partial
-/// states (which depend on the window end: such windows are merged instead).
+/// The running aggregates of the `full` states of the panes starting in `[a, b)`, and how
+/// many of those panes have one. Kept per key between firings, so emitting a key's next
+/// window adds the pane entering and subtracts the pane leaving: a few panes touched per
+/// window, not every pane of it, and no search. Records merged into a pane inside the
+/// range update it (subtract the pane's old state, add the new one); evicting a pane inside
+/// it resets it.
 struct Walk {
+    a: u64,
+    b: u64,
+    /// The positions of the range in the key's panes: `lo` is the first pane starting at
+    /// or after `a`, `hi` the first starting at or after `b`. Kept up to date when panes
+    /// are inserted or evicted.
+    lo: usize,
+    hi: usize,
     accs: SmallVec<[Running; 2]>,
     full: u32,
-    partial: u32,
 }
 
 impl Walk {
+    fn new(empty: &SmallVec<[Running; 2]>) -> Self {
+        Walk {
+            a: 0,
+            b: 0,
+            lo: 0,
+            hi: 0,
+            accs: empty.clone(),
+            full: 0,
+        }
+    }
+
+    #[inline]
+    fn covers(&self, pane: u64) -> bool {
+        self.a <= pane && pane < self.b
+    }
+
     #[inline]
     fn enter(&mut self, p: &Pane) {
         if p.has_full {
@@ -179,9 +208,6 @@ impl Walk {
                 .iter_mut()
                 .zip(&p.full)
                 .for_each(|(r, a)| r.add(a));
-        }
-        if !p.partial.is_empty() {
-            self.partial += 1;
         }
     }
 
@@ -194,27 +220,43 @@ impl Walk {
                 .zip(&p.full)
                 .for_each(|(r, a)| r.sub(a));
         }
-        if !p.partial.is_empty() {
-            self.partial -= 1;
+    }
+
+    /// Empties the range and starts it at `at`, which is position `pos` in the panes.
+    fn reset(&mut self, empty: &SmallVec<[Running; 2]>, at: u64, pos: usize) {
+        self.accs.clone_from(empty);
+        self.full = 0;
+        (self.a, self.b) = (at, at);
+        (self.lo, self.hi) = (pos, pos);
+    }
+
+    /// A pane starting at `start` was inserted into the key's panes.
+    #[inline]
+    fn pane_inserted(&mut self, start: u64) {
+        if start < self.a {
+            self.lo += 1;
+        }
+        if start < self.b {
+            self.hi += 1;
         }
     }
 }
 
-/// One pane of one key. Records belong to every window containing the pane, except
-/// records read after some of those windows had expired: they go to `partial`, keyed by
-/// the first window end they may join, so each window sees exactly the records that were
-/// on time for it.
+/// One pane of one key: the records that belong to every window containing it.
 struct Pane {
     start: u64,
-    /// Whether `full` has seen a record.
+    /// Whether `full` has seen a record (a pane may hold only partial states).
     has_full: bool,
     full: Accs,
-    partial: Vec<(u64, Accs)>,
 }
 
 struct KeyState {
     /// Panes in ascending start order.
     panes: VecDeque<Pane>,
+    /// Records read after some windows of their pane had expired: (pane, the first window
+    /// end they may join, state), so each window sees exactly the records that were on
+    /// time for it. Rare; their pane is in `panes` too.
+    partials: Vec<(u64, u64, Accs)>,
     /// Smallest window end not yet handled (emitted or found empty) for this key.
     next_end: u64,
     /// Emitted windows that may still be corrected: (end, last revision).
@@ -223,6 +265,60 @@ struct KeyState {
     timer: Option<u64>,
     /// Scheduled eviction time, if any.
     evict_at: Option<u64>,
+    /// With subtractable aggregates: the running state of the last window walked.
+    walk: Option<Walk>,
+}
+
+impl KeyState {
+    /// Frees the panes, partial states and revisions that no record can change any more
+    /// at `frontier`: every window holding them ended `lateness` before it.
+    fn evict_expired(
+        &mut self,
+        w: &Window,
+        lateness: u64,
+        frontier: u64,
+        empty: Option<&SmallVec<[Running; 2]>>,
+    ) {
+        let expired = |pane: u64| w.last_end_of_pane(pane).saturating_add(lateness) <= frontier;
+        while self.panes.front().is_some_and(|p| expired(p.start)) {
+            let p = self.panes.pop_front().expect("front exists");
+            if let (Some(walk), Some(empty)) = (self.walk.as_mut(), empty) {
+                if walk.covers(p.start) {
+                    walk.reset(empty, 0, 0);
+                } else if p.start < walk.a {
+                    walk.lo -= 1;
+                    walk.hi -= 1;
+                }
+            }
+        }
+        if !self.partials.is_empty() {
+            self.partials.retain(|(p, _, _)| !expired(*p));
+        }
+        while self
+            .revisions
+            .front()
+            .is_some_and(|(e, _)| e.saturating_add(lateness) <= frontier)
+        {
+            self.revisions.pop_front();
+        }
+    }
+
+    /// When the key needs an eviction entry: at its oldest pane's expiry, unless a timer
+    /// fires within a slide of that (firing evicts too, see `WindowState::fire_key`), so
+    /// state is freed at most one slide late.
+    fn needs_eviction(&self, w: &Window, lateness: u64) -> Option<u64> {
+        let front = self.panes.front()?;
+        let x = w.last_end_of_pane(front.start).saturating_add(lateness);
+        self.timer
+            .is_none_or(|t| t > x.saturating_add(w.slide_ms))
+            .then_some(x)
+    }
+
+    /// Whether a partial state belongs to a pane starting in `[a, b)`.
+    #[inline]
+    fn has_partial_in(&self, a: u64, b: u64) -> bool {
+        !self.partials.is_empty() && self.partials.iter().any(|(p, _, _)| a <= *p && *p < b)
+    }
 }
 
 /// A feature emitted from a window state (several when features share one).
@@ -260,19 +356,24 @@ impl Member {
     }
 }
 
-struct WindowState {
+/// How output rows are built: the features and the reused aggregate row.
+struct Rows {
     /// The features emitted from this state, in plan order.
     members: Vec<Member>,
     plan: FeaturePlan,
+    agg_row: Vec<Value>,
+}
+
+struct WindowState {
+    rows: Rows,
     window: Window,
     lateness: u64,
     policy: EmitPolicy,
-    keys: HashMap<Key, KeyState, foldhash::fast::RandomState>,
-    timers: BTreeMap<u64, Vec<Key>>,
-    evictions: BTreeMap<u64, Vec<Key>>,
+    keys: KeySlab<KeyState>,
+    timers: BTreeMap<u64, Vec<Slot>>,
+    evictions: BTreeMap<u64, Vec<Slot>>,
     /// Every trigger at or below this has fired.
     fired_through: Option<u64>,
-    agg_row: Vec<Value>,
     /// The empty running aggregates, when every aggregate can be subtracted (`Running`).
     running: Option<SmallVec<[Running; 2]>>,
     state: Arc<RunState>,
@@ -289,16 +390,18 @@ impl WindowState {
     fn shared(members: &[(u32, &FeaturePlan)], policy: EmitPolicy, state: Arc<RunState>) -> Self {
         let plan = members[0].1;
         WindowState {
-            members: members.iter().map(|(f, p)| Member::new(*f, p)).collect(),
+            rows: Rows {
+                members: members.iter().map(|(f, p)| Member::new(*f, p)).collect(),
+                plan: plan.clone(),
+                agg_row: Vec::new(),
+            },
             window: plan.window,
             lateness: plan.allowed_lateness_ms,
             policy,
-            plan: plan.clone(),
-            keys: HashMap::default(),
+            keys: KeySlab::default(),
             timers: BTreeMap::new(),
             evictions: BTreeMap::new(),
             fired_through: None,
-            agg_row: Vec::new(),
             running: plan
                 .aggs
                 .iter()
@@ -311,7 +414,7 @@ impl WindowState {
     /// Panes held across all keys (the state's size).
     #[cfg(test)]
     fn panes(&self) -> usize {
-        self.keys.values().map(|k| k.panes.len()).sum()
+        self.keys.entries().map(|e| e.state.panes.len()).sum()
     }
 
     /// Smallest window end whose trigger has not fired.
@@ -322,63 +425,119 @@ impl WindowState {
         }
     }
 
-    /// Adds a record; returns the window ends that must be re-emitted now (corrections).
+    /// Adds a record; notes the windows to re-emit now (corrections) in `dirty`.
+    #[cfg(test)]
     fn insert(&mut self, rec: PartialAggregate, dirty: &mut Vec<(Key, u64)>) {
+        let slot = self.slot(&rec.key);
+        self.insert_at(slot, rec, dirty);
+    }
+
+    /// Adds records (several keys' state is read at once, as in `touch`).
+    fn insert_all(
+        &mut self,
+        recs: impl Iterator<Item = PartialAggregate>,
+        dirty: &mut Vec<(Key, u64)>,
+    ) {
+        let mut recs = recs.peekable();
+        let mut chunk: SmallVec<[(Slot, PartialAggregate); TOUCH_AHEAD]> = SmallVec::new();
+        while recs.peek().is_some() {
+            chunk.extend(
+                recs.by_ref()
+                    .take(TOUCH_AHEAD)
+                    .map(|rec| (self.slot(&rec.key), rec)),
+            );
+            let mut sum = 0u64;
+            for (slot, _) in &chunk {
+                if let Some(p) = self.keys.get(*slot).and_then(|e| e.state.panes.back()) {
+                    sum = sum.wrapping_add(p.start);
+                }
+            }
+            std::hint::black_box(sum);
+            for (slot, rec) in chunk.drain(..) {
+                self.insert_at(slot, rec, dirty);
+            }
+        }
+    }
+
+    /// The slot of `key`'s state, created empty for a new key.
+    #[inline]
+    fn slot(&mut self, key: &Key) -> Slot {
+        let first_unfired = self.first_unfired_end();
+        let running = &self.running;
+        self.keys.slot_or_insert(key, || KeyState {
+            panes: VecDeque::new(),
+            partials: Vec::new(),
+            next_end: first_unfired,
+            revisions: VecDeque::new(),
+            timer: None,
+            evict_at: None,
+            walk: running.as_ref().map(Walk::new),
+        })
+    }
+
+    /// Adds a record to the state in `slot` (its key's); notes the window ends that must be
+    /// re-emitted now (corrections) in `dirty`.
+    fn insert_at(&mut self, slot: Slot, rec: PartialAggregate, dirty: &mut Vec<(Key, u64)>) {
         let w = self.window;
         let (pane, cut) = (rec.pane, rec.cut);
         let first_unfired = self.first_unfired_end();
-        let aggs = &self.plan.aggs;
+        let aggs = &self.rows.plan.aggs;
         let fresh = || -> Accs { aggs.iter().map(|a| Acc::new(a.func, a.ty)).collect() };
-        let ks = self
-            .keys
-            .entry(rec.key.clone())
-            .or_insert_with(|| KeyState {
-                panes: VecDeque::new(),
-                next_end: first_unfired,
-                revisions: VecDeque::new(),
-                timer: None,
-                evict_at: None,
-            });
+        let ks = &mut self.keys.get_mut(slot).expect("a live slot").state;
         // Find or insert the pane (usually the newest).
         let idx = match ks.panes.iter().rposition(|p| p.start <= pane) {
             Some(i) if ks.panes[i].start == pane => i,
             Some(i) => {
+                if let Some(walk) = ks.walk.as_mut() {
+                    walk.pane_inserted(pane);
+                }
                 ks.panes.insert(
                     i + 1,
                     Pane {
                         start: pane,
                         has_full: false,
                         full: fresh(),
-                        partial: Vec::new(),
                     },
                 );
                 i + 1
             }
             None => {
+                if let Some(walk) = ks.walk.as_mut() {
+                    walk.pane_inserted(pane);
+                }
                 ks.panes.push_front(Pane {
                     start: pane,
                     has_full: false,
                     full: fresh(),
-                    partial: Vec::new(),
                 });
                 0
             }
         };
-        let target = &mut ks.panes[idx];
-        let accs = if cut == w.first_end_of_pane(pane) {
-            target.has_full = true;
-            &mut target.full
+        if cut == w.first_end_of_pane(pane) {
+            let target = &mut ks.panes[idx];
+            let walk = ks.walk.as_mut().filter(|walk| walk.covers(pane));
+            if let Some(walk) = walk {
+                walk.leave(target);
+                target.has_full = true;
+                merge_into(&mut target.full, &rec.accs);
+                walk.enter(target);
+            } else {
+                target.has_full = true;
+                merge_into(&mut target.full, &rec.accs);
+            }
         } else {
-            match target.partial.iter().position(|(c, _)| *c == cut) {
-                Some(i) => &mut target.partial[i].1,
+            match ks
+                .partials
+                .iter()
+                .position(|(p, c, _)| *p == pane && *c == cut)
+            {
+                Some(i) => merge_into(&mut ks.partials[i].2, &rec.accs),
                 None => {
-                    target.partial.push((cut, fresh()));
-                    &mut target.partial.last_mut().expect("just pushed").1
+                    let mut accs = fresh();
+                    merge_into(&mut accs, &rec.accs);
+                    ks.partials.push((pane, cut, accs));
                 }
             }
-        };
-        for (acc, part) in accs.iter_mut().zip(rec.accs.iter()) {
-            acc.merge(part);
         }
         let mut schedule = None;
         for end in w.window_ends_of_pane(pane) {
@@ -394,64 +553,337 @@ impl WindowState {
                 break;
             }
         }
-        let evict = w.last_end_of_pane(pane).saturating_add(self.lateness);
-        let (timer_due, evict_due) = {
-            let trig = schedule.map(|e| trigger(self.policy, self.lateness, e));
-            (
-                trig.filter(|t| ks.timer.is_none_or(|cur| *t < cur)),
-                ks.evict_at.is_none_or(|cur| evict < cur),
-            )
-        };
-        if let Some(t) = timer_due {
+        let trig = schedule.map(|e| trigger(self.policy, self.lateness, e));
+        if let Some(t) = trig.filter(|t| ks.timer.is_none_or(|cur| *t < cur)) {
             ks.timer = Some(t);
-            self.timers.entry(t).or_default().push(rec.key.clone());
+            self.timers.entry(t).or_default().push(slot);
         }
-        if evict_due {
-            ks.evict_at = Some(evict);
-            self.evictions.entry(evict).or_default().push(rec.key);
+        if let Some(x) = ks.needs_eviction(&w, self.lateness) {
+            if ks.evict_at.is_none_or(|cur| x < cur) {
+                ks.evict_at = Some(x);
+                self.evictions.entry(x).or_default().push(slot);
+            }
         }
     }
 
-    /// Merges the states of window `end` from the panes `panes[lo..hi]` (those starting in
-    /// `[window_start(end), end)`); `None` if no state belongs to the window.
-    fn merge_panes(panes: &VecDeque<Pane>, (lo, hi): (usize, usize), end: u64) -> Option<Accs> {
+    /// Merges the states of window `end` from the panes of `ks` starting in `[a, end)`
+    /// (pane by pane: its full state, then its partial states on time for `end`); `None`
+    /// if no state belongs to the window.
+    fn merge_panes(ks: &KeyState, a: u64, end: u64) -> Option<Accs> {
+        let lo = ks.panes.partition_point(|p| p.start < a);
+        let hi = ks.panes.partition_point(|p| p.start < end);
         let mut merged: Option<Accs> = None;
-        let parts = panes.range(lo..hi).flat_map(|p| {
-            p.has_full
-                .then_some(&p.full)
-                .into_iter()
-                .chain(p.partial.iter().filter(|(c, _)| *c <= end).map(|(_, a)| a))
+        let parts = ks.panes.range(lo..hi).flat_map(|p| {
+            p.has_full.then_some(&p.full).into_iter().chain(
+                ks.partials
+                    .iter()
+                    .filter(move |(pane, c, _)| *pane == p.start && *c <= end)
+                    .map(|(_, _, a)| a),
+            )
         });
         for accs in parts {
             match &mut merged {
                 None => merged = Some(accs.clone()),
-                Some(m) => m.iter_mut().zip(accs.iter()).for_each(|(a, b)| a.merge(b)),
+                Some(m) => merge_into(m, accs),
             }
         }
         merged
     }
 
+    /// Emits every due window of a key (trigger <= frontier), reschedules its next one.
+    /// Windows are walked in order with two pane pointers: one lookup per key, no search
+    /// per window. Window ends are `slide` apart and window starts never decrease along
+    /// them (TUMBLE, HOP and CUMULATE alike: `planner::window` tests this), so both
+    /// pointers only move forward. With subtractable aggregates the walk resumes the key's
+    /// running state where the last firing left it.
+    ///
+    /// `timer`: the timer entry that fired; stale entries (the key was rescheduled) do nothing.
+    fn fire_key(&mut self, slot: Slot, timer: u64, frontier: u64, out: &mut Vec<FeatureRow>) {
+        let w = self.window;
+        let slide = w.slide_ms;
+        let record_revisions = self.policy == EmitPolicy::OnWatermark && self.lateness > 0;
+        let (policy, lateness) = (self.policy, self.lateness);
+        let Some(entry) = self
+            .keys
+            .get_mut(slot)
+            .filter(|e| e.state.timer == Some(timer))
+        else {
+            return;
+        };
+        let (key, ks) = (&entry.key, &mut entry.state);
+        let start_of = |e: u64| w.pane_window_start(e);
+        let mut end = ks.next_end;
+        let mut walk = ks.walk.take();
+        let panes = &ks.panes;
+        let n = panes.len();
+        // Pane pointers of window `end`: `[lo, hi)` are the panes starting in
+        // `[start_of(end), end)`; the walk, if any, holds their running state.
+        let (mut lo, mut hi) = match walk.as_mut() {
+            Some(walk) => {
+                let (a, b) = (start_of(end), end);
+                if a < walk.a || b < walk.b || a >= walk.b {
+                    // Behind the walk, or past its range: start afresh.
+                    let pos = panes.partition_point(|p| p.start < a);
+                    walk.reset(self.running.as_ref().expect("walks run"), a, pos);
+                }
+                debug_assert_eq!(walk.lo, panes.partition_point(|p| p.start < walk.a));
+                debug_assert_eq!(walk.hi, panes.partition_point(|p| p.start < walk.b));
+                let mut hi = walk.hi;
+                while hi < n && panes[hi].start < b {
+                    walk.enter(&panes[hi]);
+                    hi += 1;
+                }
+                let mut lo = walk.lo;
+                while lo < n && panes[lo].start < a {
+                    walk.leave(&panes[lo]);
+                    lo += 1;
+                }
+                (walk.a, walk.b) = (a, b);
+                (lo, hi)
+            }
+            None => (
+                panes.partition_point(|p| p.start < start_of(end)),
+                panes.partition_point(|p| p.start < end),
+            ),
+        };
+        // Moves the window to `end`: panes entering first, then panes leaving (every pane
+        // leaving starts before `end`, so it has entered).
+        let advance = |lo: &mut usize, hi: &mut usize, end: u64, walk: &mut Option<Walk>| {
+            while *hi < n && panes[*hi].start < end {
+                if let Some(walk) = walk.as_mut() {
+                    walk.enter(&panes[*hi]);
+                }
+                *hi += 1;
+            }
+            while *lo < n && panes[*lo].start < start_of(end) {
+                if let Some(walk) = walk.as_mut() {
+                    walk.leave(&panes[*lo]);
+                }
+                *lo += 1;
+            }
+            if let Some(walk) = walk.as_mut() {
+                (walk.a, walk.b) = (start_of(end), end);
+            }
+        };
+        let mut next_timer = None;
+        loop {
+            if lo == hi {
+                // Window `end` is empty: jump to the first window holding the next pane.
+                if hi == n {
+                    break;
+                }
+                end = end.max(w.first_end_of_pane(panes[hi].start));
+                advance(&mut lo, &mut hi, end, &mut walk);
+                continue;
+            }
+            let due = trigger(policy, lateness, end);
+            if due > frontier {
+                next_timer = Some(due);
+                break;
+            }
+            match walk
+                .as_ref()
+                .filter(|_| !ks.has_partial_in(start_of(end), end))
+            {
+                Some(walk) if walk.full == 0 => {}
+                Some(walk) => {
+                    self.rows
+                        .build(key, walk.accs.iter().map(Running::value), end, 0, out)
+                }
+                None => {
+                    if let Some(merged) = Self::merge_panes(ks, start_of(end), end) {
+                        self.rows
+                            .build(key, merged.iter().map(Acc::value), end, 0, out);
+                    }
+                }
+            }
+            if record_revisions {
+                ks.revisions.push_back((end, 0));
+            }
+            end += slide;
+            advance(&mut lo, &mut hi, end, &mut walk);
+        }
+        if let Some(walk) = walk.as_mut() {
+            (walk.lo, walk.hi) = (lo, hi);
+        }
+        ks.walk = walk;
+        ks.timer = next_timer;
+        if let Some(due) = next_timer {
+            self.timers.entry(due).or_default().push(slot);
+        }
+        // Every window whose trigger is at or below the frontier is handled now (emitted, or
+        // empty). The walk may have jumped past empty windows that are not due yet: they
+        // stay pending, so an on-time record for one of them is scheduled, not corrected.
+        ks.next_end = first_unfired(&w, policy, lateness, frontier);
+        // Evict here, while the key's state is in cache: a key that keeps firing needs no
+        // eviction entry of its own.
+        ks.evict_expired(&w, lateness, frontier, self.running.as_ref());
+        if ks.panes.is_empty() && ks.timer.is_none() {
+            self.keys.remove(slot);
+        } else if let Some(x) = ks.needs_eviction(&w, lateness) {
+            if ks.evict_at != Some(x) {
+                ks.evict_at = Some(x);
+                self.evictions.entry(x).or_default().push(slot);
+            }
+        }
+    }
+
+    /// Frees panes and revisions that can no longer change; drops empty keys.
+    ///
+    /// `at`: the eviction entry that fired; stale entries do nothing.
+    fn evict_key(&mut self, slot: Slot, at: u64, frontier: u64) {
+        let w = self.window;
+        let lateness = self.lateness;
+        let Some(entry) = self
+            .keys
+            .get_mut(slot)
+            .filter(|e| e.state.evict_at == Some(at))
+        else {
+            return;
+        };
+        let ks = &mut entry.state;
+        ks.evict_expired(&w, lateness, frontier, self.running.as_ref());
+        ks.evict_at = None;
+        if ks.panes.is_empty() {
+            if ks.timer.is_none() {
+                self.keys.remove(slot);
+            }
+        } else if let Some(x) = ks.needs_eviction(&w, lateness) {
+            ks.evict_at = Some(x);
+            self.evictions.entry(x).or_default().push(slot);
+        }
+    }
+
+    /// Reads the memory that firing `slots` will read first (each key's state, then the
+    /// panes its walk enters and leaves), a few keys at a time: the loads of different keys
+    /// do not depend on each other, so their cache misses overlap instead of coming one
+    /// after another inside `fire_key` (a safe stand-in for prefetching).
+    fn touch(&self, slots: &[Slot]) {
+        let mut sum = 0u64;
+        for &s in slots {
+            if let Some(e) = self.keys.get(s) {
+                sum = sum.wrapping_add(e.state.next_end);
+            }
+        }
+        for &s in slots {
+            if let Some(e) = self.keys.get(s) {
+                let ks = &e.state;
+                if let Some(walk) = &ks.walk {
+                    for i in [walk.lo, walk.hi] {
+                        if let Some(p) = ks.panes.get(i) {
+                            sum = sum.wrapping_add(p.start);
+                        }
+                    }
+                }
+            }
+        }
+        std::hint::black_box(sum);
+    }
+
+    /// Fires all timers and evictions at or below `frontier`.
+    ///
+    /// Stops early, returning false, once `out` holds `limit` rows, so that a frontier
+    /// jump (the end of input closes every window at once) is emitted in bounded pieces;
+    /// call again with the same frontier to continue. Panes are evicted only once every
+    /// due window has fired.
+    fn advance(&mut self, frontier: u64, out: &mut Vec<FeatureRow>, limit: usize) -> bool {
+        while let Some(entry) = self.timers.first_entry() {
+            if *entry.key() > frontier {
+                break;
+            }
+            let (t, slots) = entry.remove_entry();
+            let mut fired = 0;
+            for chunk in slots.chunks(TOUCH_AHEAD) {
+                self.touch(chunk);
+                for &s in chunk {
+                    self.fire_key(s, t, frontier, out);
+                    fired += 1;
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+                if out.len() >= limit {
+                    break;
+                }
+            }
+            if fired < slots.len() {
+                self.timers
+                    .entry(t)
+                    .or_default()
+                    .extend_from_slice(&slots[fired..]);
+            }
+            if out.len() >= limit {
+                return false;
+            }
+        }
+        self.fired_through = Some(frontier);
+        while let Some(entry) = self.evictions.first_entry() {
+            if *entry.key() > frontier {
+                break;
+            }
+            let (t, slots) = entry.remove_entry();
+            for s in slots {
+                self.evict_key(s, t, frontier);
+            }
+        }
+        true
+    }
+
+    /// Re-emits corrected windows.
+    fn corrections(&mut self, dirty: &mut Vec<(Key, u64)>, out: &mut Vec<FeatureRow>) {
+        dirty.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        dirty.dedup();
+        for (key, end) in dirty.drain(..) {
+            let Some(entry) = self.keys.slot(&key).and_then(|s| self.keys.get_mut(s)) else {
+                continue;
+            };
+            let ks = &mut entry.state;
+            let revision = match ks.revisions.iter_mut().find(|(e, _)| *e == end) {
+                Some((_, r)) => {
+                    *r += 1;
+                    *r
+                }
+                None => {
+                    let pos = ks.revisions.partition_point(|(e, _)| *e < end);
+                    ks.revisions.insert(pos, (end, 0));
+                    0
+                }
+            };
+            let start = self.window.pane_window_start(end);
+            if let Some(merged) = Self::merge_panes(ks, start, end) {
+                self.rows
+                    .build(&key, merged.iter().map(Acc::value), end, revision, out);
+            }
+        }
+    }
+}
+
+/// Merges pane states `from` into `into`.
+#[inline]
+fn merge_into(into: &mut Accs, from: &[Acc]) {
+    into.iter_mut().zip(from).for_each(|(a, b)| a.merge(b));
+}
+
+impl Rows {
     /// Builds each member's output row of window `end` from its aggregate values, applying
     /// HAVING, into `out` (nothing for a member whose first emission HAVING rejects).
-    #[allow(clippy::too_many_arguments)]
-    fn build_rows(
-        plan: &FeaturePlan,
-        members: &[Member],
-        agg_row: &mut Vec<Value>,
+    fn build(
+        &mut self,
         key: &Key,
         aggs: impl Iterator<Item = Value>,
         end: u64,
         revision: u32,
         out: &mut Vec<FeatureRow>,
     ) {
-        let start = plan.window.window_start(end);
+        let start = self.plan.window.window_start(end);
+        let agg_row = &mut self.agg_row;
         agg_row.clear();
         agg_row.extend(key.iter().cloned());
         agg_row.push(Value::Ts(start));
         agg_row.push(Value::Ts(end as i64));
         agg_row.extend(aggs);
-        let last = members.len() - 1;
-        for (m, member) in members.iter().enumerate() {
+        let last = self.members.len() - 1;
+        for (m, member) in self.members.iter().enumerate() {
             let passes = member
                 .having
                 .as_ref()
@@ -479,256 +911,6 @@ impl WindowState {
             });
         }
     }
-
-    /// Builds the output row of window `end` from the panes `ks.panes[lo..hi]` (those
-    /// starting in `[window_start(end), end)`), applying HAVING; `None` if nothing is to be
-    /// sent.
-    #[allow(clippy::too_many_arguments)]
-    fn output_rows(
-        plan: &FeaturePlan,
-        members: &[Member],
-        agg_row: &mut Vec<Value>,
-        key: &Key,
-        panes: &VecDeque<Pane>,
-        range: (usize, usize),
-        end: u64,
-        revision: u32,
-        out: &mut Vec<FeatureRow>,
-    ) {
-        if let Some(merged) = Self::merge_panes(panes, range, end) {
-            Self::build_rows(
-                plan,
-                members,
-                agg_row,
-                key,
-                merged.iter().map(Acc::value),
-                end,
-                revision,
-                out,
-            )
-        }
-    }
-
-    /// The pane range `[lo, hi)` of window `end`.
-    fn pane_range(&self, panes: &VecDeque<Pane>, end: u64) -> (usize, usize) {
-        let start = self.window.pane_window_start(end);
-        (
-            panes.partition_point(|p| p.start < start),
-            panes.partition_point(|p| p.start < end),
-        )
-    }
-
-    /// Emits every due window of a key (trigger <= frontier), reschedules its next one.
-    /// Windows are walked in order with two pane pointers: one lookup per key, no search
-    /// per window. Window ends are `slide` apart and window starts never decrease along
-    /// them (TUMBLE, HOP and CUMULATE alike: `planner::window` tests this), so both
-    /// pointers only move forward.
-    ///
-    /// `timer`: the timer entry that fired; stale entries (the key was rescheduled) do nothing.
-    fn fire_key(&mut self, key: &Key, timer: u64, frontier: u64, out: &mut Vec<FeatureRow>) {
-        let w = self.window;
-        let slide = w.slide_ms;
-        let record_revisions = self.policy == EmitPolicy::OnWatermark && self.lateness > 0;
-        let (policy, lateness) = (self.policy, self.lateness);
-        let Some(ks) = self.keys.get_mut(key).filter(|ks| ks.timer == Some(timer)) else {
-            return;
-        };
-        let n = ks.panes.len();
-        let mut end = ks.next_end;
-        let start_of = |e: u64| w.pane_window_start(e);
-        let mut lo = ks.panes.partition_point(|p| p.start < start_of(end));
-        let mut hi = ks.panes.partition_point(|p| p.start < end);
-        // With subtractable aggregates, the running state of the panes in `[lo, hi)`.
-        let mut walk = self.running.clone().map(|accs| Walk {
-            accs,
-            full: 0,
-            partial: 0,
-        });
-        if let Some(walk) = walk.as_mut() {
-            ks.panes.range(lo..hi).for_each(|p| walk.enter(p));
-        }
-        // Moves the window to `end`: panes entering first, then panes leaving (every pane
-        // leaving starts before `end`, so it has entered).
-        let advance = |lo: &mut usize, hi: &mut usize, end: u64, walk: &mut Option<Walk>| {
-            while *hi < n && ks.panes[*hi].start < end {
-                if let Some(walk) = walk.as_mut() {
-                    walk.enter(&ks.panes[*hi]);
-                }
-                *hi += 1;
-            }
-            while *lo < n && ks.panes[*lo].start < start_of(end) {
-                if let Some(walk) = walk.as_mut() {
-                    walk.leave(&ks.panes[*lo]);
-                }
-                *lo += 1;
-            }
-        };
-        loop {
-            if lo == hi {
-                // Window `end` is empty: jump to the first window holding the next pane.
-                if hi == n {
-                    ks.timer = None;
-                    break;
-                }
-                end = end.max(w.first_end_of_pane(ks.panes[hi].start));
-                advance(&mut lo, &mut hi, end, &mut walk);
-                continue;
-            }
-            let due = trigger(policy, lateness, end);
-            if due > frontier {
-                ks.timer = Some(due);
-                self.timers.entry(due).or_default().push(key.clone());
-                break;
-            }
-            match walk.as_ref().filter(|walk| walk.partial == 0) {
-                Some(walk) if walk.full == 0 => {}
-                Some(walk) => Self::build_rows(
-                    &self.plan,
-                    &self.members,
-                    &mut self.agg_row,
-                    key,
-                    walk.accs.iter().map(Running::value),
-                    end,
-                    0,
-                    out,
-                ),
-                None => Self::output_rows(
-                    &self.plan,
-                    &self.members,
-                    &mut self.agg_row,
-                    key,
-                    &ks.panes,
-                    (lo, hi),
-                    end,
-                    0,
-                    out,
-                ),
-            }
-            if record_revisions {
-                ks.revisions.push_back((end, 0));
-            }
-            end += slide;
-            advance(&mut lo, &mut hi, end, &mut walk);
-        }
-        // Every window whose trigger is at or below the frontier is handled now (emitted, or
-        // empty). The walk may have jumped past empty windows that are not due yet: they
-        // stay pending, so an on-time record for one of them is scheduled, not corrected.
-        ks.next_end = first_unfired(&w, policy, lateness, frontier);
-    }
-
-    /// Frees panes and revisions that can no longer change; drops empty keys.
-    ///
-    /// `at`: the eviction entry that fired; stale entries do nothing.
-    fn evict_key(&mut self, key: &Key, at: u64, frontier: u64) {
-        let w = self.window;
-        let lateness = self.lateness;
-        let Some(ks) = self.keys.get_mut(key).filter(|ks| ks.evict_at == Some(at)) else {
-            return;
-        };
-        while ks
-            .panes
-            .front()
-            .is_some_and(|p| w.last_end_of_pane(p.start).saturating_add(lateness) <= frontier)
-        {
-            ks.panes.pop_front();
-        }
-        while ks
-            .revisions
-            .front()
-            .is_some_and(|(e, _)| e.saturating_add(lateness) <= frontier)
-        {
-            ks.revisions.pop_front();
-        }
-        match ks.panes.front() {
-            None => {
-                if ks.timer.is_none() {
-                    self.keys.remove(key);
-                } else {
-                    ks.evict_at = None;
-                }
-            }
-            Some(p) => {
-                let t = w.last_end_of_pane(p.start).saturating_add(lateness);
-                ks.evict_at = Some(t);
-                self.evictions.entry(t).or_default().push(key.clone());
-            }
-        }
-    }
-
-    /// Fires all timers and evictions at or below `frontier`.
-    ///
-    /// Stops early, returning false, once `out` holds `limit` rows, so that a frontier
-    /// jump (the end of input closes every window at once) is emitted in bounded pieces;
-    /// call again with the same frontier to continue. Panes are evicted only once every
-    /// due window has fired.
-    fn advance(&mut self, frontier: u64, out: &mut Vec<FeatureRow>, limit: usize) -> bool {
-        while let Some(entry) = self.timers.first_entry() {
-            if *entry.key() > frontier {
-                break;
-            }
-            let (t, keys) = entry.remove_entry();
-            let mut keys = keys.into_iter();
-            for k in keys.by_ref() {
-                self.fire_key(&k, t, frontier, out);
-                if out.len() >= limit {
-                    break;
-                }
-            }
-            let rest: Vec<Key> = keys.collect();
-            if !rest.is_empty() {
-                self.timers.entry(t).or_default().extend(rest);
-            }
-            if out.len() >= limit {
-                return false;
-            }
-        }
-        self.fired_through = Some(frontier);
-        while let Some(entry) = self.evictions.first_entry() {
-            if *entry.key() > frontier {
-                break;
-            }
-            let (t, keys) = entry.remove_entry();
-            for k in keys {
-                self.evict_key(&k, t, frontier);
-            }
-        }
-        true
-    }
-
-    /// Re-emits corrected windows.
-    fn corrections(&mut self, dirty: &mut Vec<(Key, u64)>, out: &mut Vec<FeatureRow>) {
-        dirty.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-        dirty.dedup();
-        for (key, end) in dirty.drain(..) {
-            let Some(ks) = self.keys.get_mut(&key) else {
-                continue;
-            };
-            let revision = match ks.revisions.iter_mut().find(|(e, _)| *e == end) {
-                Some((_, r)) => {
-                    *r += 1;
-                    *r
-                }
-                None => {
-                    let pos = ks.revisions.partition_point(|(e, _)| *e < end);
-                    ks.revisions.insert(pos, (end, 0));
-                    0
-                }
-            };
-            let range = self.pane_range(&self.keys[&key].panes, end);
-            let ks = &self.keys[&key];
-            Self::output_rows(
-                &self.plan,
-                &self.members,
-                &mut self.agg_row,
-                &key,
-                &ks.panes,
-                range,
-                end,
-                revision,
-                out,
-            );
-        }
-    }
 }
 
 impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<PartialAggregate>> {
@@ -750,9 +932,7 @@ impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<PartialAggregate>> {
             let mut out = Vec::new();
             move |(input, frontier), output| {
                 input.for_each(|mcap, data| {
-                    for rec in data.drain(..) {
-                        ws.insert(rec, &mut dirty);
-                    }
+                    ws.insert_all(data.drain(..), &mut dirty);
                     if !dirty.is_empty() {
                         ws.corrections(&mut dirty, &mut out);
                         let corrections = out.iter().filter(|r| r.revision > 0).count() as u64;
