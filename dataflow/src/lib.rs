@@ -6,6 +6,7 @@
 //! a dataflow. This crate holds no planning logic: it executes what the plan says.
 
 pub mod accumulator;
+pub mod combiner;
 pub mod key_slab;
 pub mod operators;
 pub mod record;

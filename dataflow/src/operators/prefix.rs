@@ -8,19 +8,19 @@
 //! watermark before the record was read; for joined rows, the join's output watermark when
 //! the pair was made), so it does not depend on batching or scheduling.
 
-use std::collections::HashMap;
-
 use smallvec::SmallVec;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
+use planner::expr::Expr;
 use planner::physical::FeatureKind;
 use planner::types::Value;
 use planner::FeaturePlan;
 
 use crate::accumulator::Acc;
+use crate::combiner::Combiner;
 use crate::operators::window::on_time_cut;
 use crate::record::{FeatureRow, Key, OverInput, PartialAggregate, SessionInput};
 
@@ -85,7 +85,8 @@ pub fn new_output<'s>(
     }
 }
 
-type Combiner = HashMap<(Key, u64, u64), SmallVec<[Acc; 2]>, foldhash::fast::RandomState>;
+/// A NULL to lend out for a key column missing from a row.
+static NULL: Value = Value::Null;
 
 /// The prefixes of several features, and their pending output.
 pub struct Prefix {
@@ -95,6 +96,8 @@ pub struct Prefix {
     templates: Vec<SmallVec<[Acc; 2]>>,
     /// The projected row (features with a subquery in FROM).
     projected: Vec<Value>,
+    /// The values of computed (non-column) keys of the row at hand.
+    computed_keys: Vec<Value>,
 }
 
 /// What happened to a row offered to a feature.
@@ -119,6 +122,7 @@ impl Prefix {
             feature_ids,
             templates,
             projected: Vec::new(),
+            computed_keys: Vec::new(),
         }
     }
 
@@ -216,10 +220,24 @@ impl Prefix {
         let Some(cut) = on_time_cut(&f.window, f.allowed_lateness_ms, pane, watermark) else {
             return Pushed::TooLate;
         };
-        let key: Key = f.keys.iter().map(|k| k.expr.eval(row)).collect();
-        let accs = self.combiners[fi]
-            .entry((key, pane, cut))
-            .or_insert_with(|| self.templates[fi].clone());
+        // The key by reference to the row's values (computed keys evaluated aside): the
+        // combiner clones it only for the batch's first record of the key.
+        self.computed_keys.clear();
+        for k in &f.keys {
+            if !matches!(k.expr, Expr::Column { .. }) {
+                self.computed_keys.push(k.expr.eval(row));
+            }
+        }
+        let mut computed = self.computed_keys.iter();
+        let key: SmallVec<[&Value; 4]> = f
+            .keys
+            .iter()
+            .map(|k| match &k.expr {
+                Expr::Column { index, .. } => row.get(*index).unwrap_or(&NULL),
+                _ => computed.next().expect("evaluated above"),
+            })
+            .collect();
+        let accs = self.combiners[fi].entry(&key, pane, cut, &self.templates[fi]);
         for (acc, a) in accs.iter_mut().zip(&f.aggs) {
             match &a.arg {
                 Some(e) => acc.add(&e.eval(row), false),
@@ -239,13 +257,8 @@ impl Prefix {
                 }
                 let mut handle = out.activate();
                 let mut session = handle.session(cap);
-                for ((key, pane, cut), accs) in combiner.drain() {
-                    session.give(PartialAggregate {
-                        key,
-                        pane,
-                        cut,
-                        accs,
-                    });
+                for p in combiner.drain() {
+                    session.give(p);
                 }
             }
             FeatureOut::Over(out, buf) => {
