@@ -34,8 +34,10 @@ use crate::operators::emit::{release_to_frontier, send_at_frontier};
 use crate::record::{FeatureRow, Key, PartialAggregate};
 use crate::state::RunState;
 
-/// Rows emitted per activation at most when many windows are due at once.
-const EMIT_CHUNK: usize = 1 << 16;
+/// Rows emitted per activation at most when many windows are due at once. Small enough
+/// that a chunk (~200 KB of rows) is still in the core's cache when it is handed on and
+/// encoded: with 64k rows per chunk a HOP backfill ran ~20% slower.
+const EMIT_CHUNK: usize = 1 << 10;
 
 /// Keys whose state is read ahead together when timers fire (see `WindowState::touch`).
 const TOUCH_AHEAD: usize = 16;
