@@ -15,7 +15,7 @@
 //! dead letter for that feature.
 //!
 //! Combining: within one batch, records of a feature with the same key, pane and first
-//! on-time window (`cut`) are pre-aggregated into one [`PartialAggregate`] before the
+//! on-time window (`cut`) are pre-aggregated into one [`PartialAggregate`](crate::record::PartialAggregate) before the
 //! exchange. They are interchangeable for window state, so results do not change; the
 //! exchange and the window operator see far fewer records, and a hot key's work is spread
 //! over the readers instead of landing on one worker.

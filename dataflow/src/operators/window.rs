@@ -14,6 +14,13 @@
 //!
 //! `EmitPolicy::Final` (backfill) emits each window once, when the frontier reaches
 //! `end + allowed_lateness`: the same final values, without intermediate revisions.
+//!
+//! Layout, for the hot path (a HOP feature emits a row per key per slide): per-key states
+//! live in a [`KeySlab`], so the timer and eviction queues hold 4-byte slots and firing a
+//! timer reads the state directly; each key keeps the running aggregate of the last window
+//! it emitted (`Walk`) with its pane positions, so its next window costs the pane entering
+//! and the pane leaving; a key that fires evicts its expired panes then and there, so only
+//! keys that stop firing need eviction entries (state is freed at most one slide late).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
