@@ -88,7 +88,7 @@ start_one() { # name ready-fn command...
     if running "$name"; then
         return
     fi
-    if $ready 2>/dev/null; then
+    if $ready >/dev/null 2>&1; then
         log "$name: something else already answers on its port; using it"
         return
     fi
