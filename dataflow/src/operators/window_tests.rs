@@ -354,3 +354,93 @@ mod running_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod key_churn_tests {
+    use super::tests_support::*;
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// Keys that are active for a few minutes, go quiet (their state is freed and their slot
+    /// reused by later keys, while stale timer and eviction entries of the earlier key are
+    /// still queued), then come back: every window's final value equals a direct count of
+    /// the records, in both modes (stream: the last revision), and all state is freed.
+    #[test]
+    fn keys_that_come_and_go_reuse_slots_without_mixing_state() {
+        let p = plan(
+            "SELECT k, COUNT(*) AS n FROM s GROUP BY k, HOP(rowtime, INTERVAL '1' MINUTE, INTERVAL '5' MINUTES)",
+            "2m",
+        );
+        let (slide, size) = (60_000u64, 300_000u64);
+        for policy in [EmitPolicy::OnWatermark, EmitPolicy::Final] {
+            let mut ws = WindowState::new(0, &p, policy, Arc::new(RunState::default()));
+            let (mut dirty, mut out) = (Vec::new(), Vec::new());
+            let mut expected: BTreeMap<(String, u64), i64> = BTreeMap::new();
+            let mut seed = 11u64;
+            let mut rnd = |n: u64| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (seed >> 33) % n
+            };
+            let delay = 30_000;
+            let mut max_keys = 0;
+            for step in 0..2_000u64 {
+                let now = step * 5_000;
+                let watermark = now.saturating_sub(delay);
+                // 40 keys; key k is active in bursts: a 3-minute burst every 20 minutes,
+                // shifted per key, so keys keep leaving and coming back.
+                for k in 0..40u64 {
+                    let phase = (now / 60_000 + k * 7) % 20;
+                    if phase >= 3 || rnd(3) == 0 {
+                        continue;
+                    }
+                    let t = now.saturating_sub(rnd(20_000));
+                    let pane = p.window.pane_of(t);
+                    let Some(cut) = on_time_cut(&p.window, p.allowed_lateness_ms, pane, watermark)
+                    else {
+                        continue;
+                    };
+                    let key = format!("k{k}");
+                    // The windows this record counts in: those it was on time for.
+                    let first = pane - pane % slide + slide;
+                    let mut end = first;
+                    while end <= pane + size {
+                        if end >= cut {
+                            *expected.entry((key.clone(), end)).or_default() += 1;
+                        }
+                        end += slide;
+                    }
+                    ws.insert(rec_for(&p, &key, t, watermark), &mut dirty);
+                }
+                ws.corrections(&mut dirty, &mut out);
+                ws.advance(watermark, &mut out, usize::MAX);
+                max_keys = max_keys.max(ws.keys.len());
+            }
+            while !ws.advance(u64::MAX, &mut out, 1000) {}
+            assert!(ws.keys.is_empty(), "{policy:?}: state freed");
+            assert!(
+                max_keys < 40,
+                "{policy:?}: quiet keys were freed ({max_keys} live at most)"
+            );
+            let mut got: BTreeMap<(String, u64), (u32, i64)> = BTreeMap::new();
+            for r in &out {
+                let Value::Str(k) = &r.key[0] else {
+                    panic!("string key")
+                };
+                let Value::Int(n) = r.values[1] else {
+                    panic!("count")
+                };
+                let e = got
+                    .entry((k.to_string(), r.window_end as u64))
+                    .or_insert((0, 0));
+                assert!(r.revision >= e.0, "{policy:?}: revisions only grow");
+                *e = (r.revision, n);
+            }
+            let got: BTreeMap<(String, u64), i64> =
+                got.into_iter().map(|(k, (_, n))| (k, n)).collect();
+            assert!(expected.len() > 1_000, "{} windows", expected.len());
+            assert_eq!(got, expected, "{policy:?}");
+        }
+    }
+}
