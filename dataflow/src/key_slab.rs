@@ -8,16 +8,15 @@
 //! key: callers check the state's own schedule before acting, as they would for a stale
 //! entry of the same key.
 
-use hashbrown::HashTable;
-
 use crate::record::Key;
+use crate::slot_index::SlotIndex;
 
 /// A slot number.
 pub type Slot = u32;
 
 /// Per-key states of type `S`, addressed by key or by slot.
 pub struct KeySlab<S> {
-    index: HashTable<Slot>,
+    index: SlotIndex,
     slots: Vec<Option<Entry<S>>>,
     free: Vec<Slot>,
     hasher: foldhash::fast::FixedState,
@@ -35,7 +34,7 @@ pub struct Entry<S> {
 impl<S> Default for KeySlab<S> {
     fn default() -> Self {
         KeySlab {
-            index: HashTable::new(),
+            index: SlotIndex::default(),
             slots: Vec::new(),
             free: Vec::new(),
             hasher: foldhash::fast::FixedState::with_seed(0x51ab),
@@ -44,9 +43,25 @@ impl<S> Default for KeySlab<S> {
 }
 
 impl<S> KeySlab<S> {
-    fn hash(&self, key: &Key) -> u64 {
+    /// The hash of `key` here.
+    #[inline]
+    pub fn hash(&self, key: &Key) -> u64 {
         use std::hash::BuildHasher;
         self.hasher.hash_one(key)
+    }
+
+    /// Reads the index bucket of `hash` into cache (see `candidate`).
+    #[inline]
+    pub fn touch(&self, hash: u64) -> u64 {
+        self.index.touch(hash)
+    }
+
+    /// The slot a key with hash `hash` probably has, from the index alone (without reading
+    /// any state, so a caller can look up several keys, then read their states together);
+    /// check the entry's key before trusting it.
+    #[inline]
+    pub fn candidate(&self, hash: u64) -> Option<Slot> {
+        self.index.find(hash, |_| true)
     }
 
     /// The slot of `key`, inserting `make()` for a new key.
@@ -54,12 +69,12 @@ impl<S> KeySlab<S> {
     pub fn slot_or_insert(&mut self, key: &Key, make: impl FnOnce() -> S) -> Slot {
         let hash = self.hash(key);
         let slots = &self.slots;
-        let found = self.index.find(hash, |&s| {
+        let found = self.index.find(hash, |s| {
             slots[s as usize]
                 .as_ref()
                 .is_some_and(|e| e.hash == hash && e.key == *key)
         });
-        if let Some(&s) = found {
+        if let Some(s) = found {
             return s;
         }
         let entry = Entry {
@@ -77,23 +92,18 @@ impl<S> KeySlab<S> {
                 Slot::try_from(self.slots.len() - 1).expect("fewer than 2^32 keys per worker")
             }
         };
-        let slots = &self.slots;
-        self.index.insert_unique(hash, slot, |&s| {
-            slots[s as usize].as_ref().map_or(0, |e| e.hash)
-        });
+        self.index.insert(hash, slot);
         slot
     }
 
     /// The slot of `key`, if present.
     pub fn slot(&self, key: &Key) -> Option<Slot> {
         let hash = self.hash(key);
-        self.index
-            .find(hash, |&s| {
-                self.slots[s as usize]
-                    .as_ref()
-                    .is_some_and(|e| e.hash == hash && e.key == *key)
-            })
-            .copied()
+        self.index.find(hash, |s| {
+            self.slots[s as usize]
+                .as_ref()
+                .is_some_and(|e| e.hash == hash && e.key == *key)
+        })
     }
 
     /// The entry in `slot`, if live.
@@ -113,9 +123,7 @@ impl<S> KeySlab<S> {
         let Some(entry) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
             return;
         };
-        if let Ok(found) = self.index.find_entry(entry.hash, |&s| s == slot) {
-            found.remove();
-        }
+        self.index.remove(entry.hash, slot);
         self.free.push(slot);
     }
 
@@ -152,7 +160,11 @@ mod tests {
             for (n, (op, k)) in ops.into_iter().enumerate() {
                 match op {
                     0 | 1 => {
+                        let cand = slab.candidate(slab.hash(&key(k)));
                         let s = slab.slot_or_insert(&key(k), || n as u32);
+                        if model.contains_key(&k) {
+                            prop_assert_eq!(cand, Some(s));
+                        }
                         model.entry(k).or_insert(n as u32);
                         prop_assert_eq!(slab.get(s).unwrap().state, model[&k]);
                         prop_assert_eq!(&slab.get(s).unwrap().key, &key(k));

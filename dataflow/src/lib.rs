@@ -12,6 +12,7 @@ pub mod operators;
 pub mod record;
 pub mod render;
 pub mod run;
+pub mod slot_index;
 pub mod state;
 
 pub use render::{describe, Mode, Tuning};

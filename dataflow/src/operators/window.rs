@@ -447,22 +447,34 @@ impl WindowState {
         recs: impl Iterator<Item = PartialAggregate>,
         dirty: &mut Vec<(Key, u64)>,
     ) {
+        // Three passes over a few records at a time, so that their cache misses overlap
+        // instead of queueing: the index buckets of their keys, then the states those name
+        // (and their newest panes), then the inserts themselves.
         let mut recs = recs.peekable();
-        let mut chunk: SmallVec<[(Slot, PartialAggregate); TOUCH_AHEAD]> = SmallVec::new();
+        let mut chunk: SmallVec<[(u64, Option<Slot>, PartialAggregate); TOUCH_AHEAD]> =
+            SmallVec::new();
         while recs.peek().is_some() {
-            chunk.extend(
-                recs.by_ref()
-                    .take(TOUCH_AHEAD)
-                    .map(|rec| (self.slot(&rec.key), rec)),
-            );
             let mut sum = 0u64;
-            for (slot, _) in &chunk {
-                if let Some(p) = self.keys.get(*slot).and_then(|e| e.state.panes.back()) {
-                    sum = sum.wrapping_add(p.start);
+            chunk.extend(recs.by_ref().take(TOUCH_AHEAD).map(|rec| {
+                let hash = self.keys.hash(&rec.key);
+                sum = sum.wrapping_add(self.keys.touch(hash));
+                (hash, None, rec)
+            }));
+            for (hash, candidate, _) in chunk.iter_mut() {
+                *candidate = self.keys.candidate(*hash);
+                if let Some(e) = candidate.and_then(|s| self.keys.get(s)) {
+                    sum = sum.wrapping_add(e.state.next_end);
+                    if let Some(p) = e.state.panes.back() {
+                        sum = sum.wrapping_add(p.start);
+                    }
                 }
             }
             std::hint::black_box(sum);
-            for (slot, rec) in chunk.drain(..) {
+            for (_, candidate, rec) in chunk.drain(..) {
+                let slot = match candidate {
+                    Some(s) if self.keys.get(s).is_some_and(|e| e.key == rec.key) => s,
+                    _ => self.slot(&rec.key),
+                };
                 self.insert_at(slot, rec, dirty);
             }
         }
