@@ -901,6 +901,36 @@ impl Rows {
         out: &mut Vec<FeatureRow>,
     ) {
         let start = self.plan.window.window_start(end);
+        // One feature without HAVING whose columns are columns of the aggregate row (the
+        // common case): its values straight from the key and the aggregates.
+        if let [Member {
+            feature,
+            having: None,
+            value_columns: Some(cols),
+            ..
+        }] = self.members.as_slice()
+        {
+            let width = key.len();
+            let aggs: SmallVec<[Value; 4]> = aggs.collect();
+            out.push(FeatureRow {
+                feature: *feature,
+                window_start: start,
+                window_end: end as i64,
+                revision,
+                values: cols
+                    .iter()
+                    .map(|&i| match i {
+                        i if i < width => key[i].clone(),
+                        i if i == width => Value::Ts(start),
+                        i if i == width + 1 => Value::Ts(end as i64),
+                        i => aggs.get(i - width - 2).cloned().unwrap_or_default(),
+                    })
+                    .collect(),
+                key: key.clone(),
+                deleted: false,
+            });
+            return;
+        }
         let agg_row = &mut self.agg_row;
         agg_row.clear();
         agg_row.extend(key.iter().cloned());
