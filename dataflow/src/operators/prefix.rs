@@ -222,22 +222,32 @@ impl Prefix {
         };
         // The key by reference to the row's values (computed keys evaluated aside): the
         // combiner clones it only for the batch's first record of the key.
-        self.computed_keys.clear();
-        for k in &f.keys {
-            if !matches!(k.expr, Expr::Column { .. }) {
-                self.computed_keys.push(k.expr.eval(row));
+        let accs = match f.keys.as_slice() {
+            [k] if matches!(k.expr, Expr::Column { .. }) => {
+                let Expr::Column { index, .. } = &k.expr else {
+                    unreachable!("matched above")
+                };
+                let key = [row.get(*index).unwrap_or(&NULL)];
+                self.combiners[fi].entry(&key, pane, cut, &self.templates[fi])
             }
-        }
-        let mut computed = self.computed_keys.iter();
-        let key: SmallVec<[&Value; 4]> = f
-            .keys
-            .iter()
-            .map(|k| match &k.expr {
-                Expr::Column { index, .. } => row.get(*index).unwrap_or(&NULL),
-                _ => computed.next().expect("evaluated above"),
-            })
-            .collect();
-        let accs = self.combiners[fi].entry(&key, pane, cut, &self.templates[fi]);
+            keys => {
+                self.computed_keys.clear();
+                for k in keys {
+                    if !matches!(k.expr, Expr::Column { .. }) {
+                        self.computed_keys.push(k.expr.eval(row));
+                    }
+                }
+                let mut computed = self.computed_keys.iter();
+                let key: SmallVec<[&Value; 4]> = keys
+                    .iter()
+                    .map(|k| match &k.expr {
+                        Expr::Column { index, .. } => row.get(*index).unwrap_or(&NULL),
+                        _ => computed.next().expect("evaluated above"),
+                    })
+                    .collect();
+                self.combiners[fi].entry(&key, pane, cut, &self.templates[fi])
+            }
+        };
         for (acc, a) in accs.iter_mut().zip(&f.aggs) {
             match &a.arg {
                 Some(e) => acc.add(&e.eval(row), false),
