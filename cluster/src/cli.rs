@@ -97,7 +97,7 @@ pub struct RunArgs {
     /// This process's index in the cluster hostfile.
     #[arg(long)]
     pub process: Option<usize>,
-    /// Bytes a source reads per watermark step (default 4 MiB). Smaller steps advance
+    /// Bytes a source reads per watermark step (default 16 MiB). Smaller steps advance
     /// watermarks more often; results do not depend on it.
     #[arg(long)]
     pub batch_bytes: Option<usize>,
