@@ -11,7 +11,7 @@ use crate::record::FeatureRow;
 /// The output port of a keyed operator.
 pub type RowsOut<'a> = OutputBuilderSession<'a, u64, CapacityContainerBuilder<Vec<FeatureRow>>>;
 
-/// Sends `out` (drained), stamped at `frontier`: the capability moves up to it first.
+/// Sends `out` (emptied), stamped at `frontier`: the capability moves up to it first.
 pub fn send_at_frontier(
     cap: &mut Capability<u64>,
     frontier: Option<u64>,
@@ -24,8 +24,17 @@ pub fn send_at_frontier(
     if let Some(t) = frontier.filter(|t| cap.time() < t) {
         cap.downgrade(&t);
     }
-    output.session(cap).give_iterator(out.drain(..));
+    // The whole vector goes downstream as one container (no copy per row); `out` gets an
+    // empty one back, with room for the next batch (up to `KEEP` rows: an operator that once
+    // emitted a million rows does not allocate for a million every time).
+    let capacity = out.capacity().min(KEEP);
+    output.session(cap).give_container(out);
+    out.clear();
+    out.reserve(capacity);
 }
+
+/// Rows of capacity `send_at_frontier` keeps in `out` at most.
+const KEEP: usize = 1 << 10;
 
 /// Holds `cap` at `frontier`, or drops it once the input is done (`None`).
 pub fn release_to_frontier(cap: &mut Option<Capability<u64>>, frontier: Option<u64>) {
