@@ -438,29 +438,24 @@ impl WindowState {
     #[cfg(test)]
     fn insert(&mut self, rec: PartialAggregate, dirty: &mut Vec<(Key, u64)>) {
         let slot = self.slot(&rec.key);
-        self.insert_at(slot, rec, dirty);
+        self.insert_at(slot, &rec, dirty);
     }
 
     /// Adds records (several keys' state is read at once, as in `touch`).
-    fn insert_all(
-        &mut self,
-        recs: impl Iterator<Item = PartialAggregate>,
-        dirty: &mut Vec<(Key, u64)>,
-    ) {
+    fn insert_all(&mut self, recs: &[PartialAggregate], dirty: &mut Vec<(Key, u64)>) {
         // Three passes over a few records at a time, so that their cache misses overlap
         // instead of queueing: the index buckets of their keys, then the states those name
-        // (and their newest panes), then the inserts themselves.
-        let mut recs = recs.peekable();
-        let mut chunk: SmallVec<[(u64, Option<Slot>, PartialAggregate); TOUCH_AHEAD]> =
-            SmallVec::new();
-        while recs.peek().is_some() {
+        // (and their newest panes), then the inserts themselves. Records are read in place.
+        let mut found: SmallVec<[(u64, Option<Slot>); TOUCH_AHEAD]> = SmallVec::new();
+        for chunk in recs.chunks(TOUCH_AHEAD) {
             let mut sum = 0u64;
-            chunk.extend(recs.by_ref().take(TOUCH_AHEAD).map(|rec| {
+            found.clear();
+            found.extend(chunk.iter().map(|rec| {
                 let hash = self.keys.hash(&rec.key);
                 sum = sum.wrapping_add(self.keys.touch(hash));
-                (hash, None, rec)
+                (hash, None)
             }));
-            for (hash, candidate, _) in chunk.iter_mut() {
+            for (hash, candidate) in found.iter_mut() {
                 *candidate = self.keys.candidate(*hash);
                 if let Some(e) = candidate.and_then(|s| self.keys.get(s)) {
                     sum = sum.wrapping_add(e.state.next_end);
@@ -470,8 +465,8 @@ impl WindowState {
                 }
             }
             std::hint::black_box(sum);
-            for (_, candidate, rec) in chunk.drain(..) {
-                let slot = match candidate {
+            for (rec, (_, candidate)) in chunk.iter().zip(&found) {
+                let slot = match *candidate {
                     Some(s) if self.keys.get(s).is_some_and(|e| e.key == rec.key) => s,
                     _ => self.slot(&rec.key),
                 };
@@ -498,7 +493,7 @@ impl WindowState {
 
     /// Adds a record to the state in `slot` (its key's); notes the window ends that must be
     /// re-emitted now (corrections) in `dirty`.
-    fn insert_at(&mut self, slot: Slot, rec: PartialAggregate, dirty: &mut Vec<(Key, u64)>) {
+    fn insert_at(&mut self, slot: Slot, rec: &PartialAggregate, dirty: &mut Vec<(Key, u64)>) {
         let w = self.window;
         let (pane, cut) = (rec.pane, rec.cut);
         let first_unfired = self.first_unfired_end();
@@ -987,7 +982,8 @@ impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<PartialAggregate>> {
             let mut out = Vec::new();
             move |(input, frontier), output| {
                 input.for_each(|mcap, data| {
-                    ws.insert_all(data.drain(..), &mut dirty);
+                    ws.insert_all(data, &mut dirty);
+                    data.clear();
                     if !dirty.is_empty() {
                         ws.corrections(&mut dirty, &mut out);
                         let corrections = out.iter().filter(|r| r.revision > 0).count() as u64;
