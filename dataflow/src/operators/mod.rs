@@ -10,3 +10,5 @@ pub mod session;
 pub mod sink;
 pub mod source;
 pub mod window;
+mod window_rows;
+mod window_walk;

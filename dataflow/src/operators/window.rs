@@ -31,7 +31,6 @@ use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
-use planner::types::Value;
 use planner::window::Window;
 use planner::FeaturePlan;
 
@@ -40,6 +39,9 @@ use crate::key_slab::{KeySlab, Slot};
 use crate::operators::emit::{release_to_frontier, send_at_frontier};
 use crate::record::{FeatureRow, Key, PartialAggregate};
 use crate::state::RunState;
+
+use super::window_rows::Rows;
+use super::window_walk::{merge_into, Accs, Pane, Running, Walk};
 
 /// Rows emitted per activation at most when many windows are due at once. Small enough
 /// that a chunk (~200 KB of rows) is still in the core's cache when it is handed on and
@@ -107,156 +109,6 @@ pub trait WindowAggregate<'s> {
         policy: EmitPolicy,
         state: Arc<RunState>,
     ) -> Stream<'s, u64, Vec<FeatureRow>>;
-}
-
-type Accs = SmallVec<[Acc; 2]>;
-
-/// A running aggregate over the panes of a sliding window, for aggregates whose pane
-/// states can be subtracted exactly (integer arithmetic, wrapping like `Acc::merge`): the
-/// walk over a key's consecutive windows adds the pane entering and subtracts the pane
-/// leaving instead of merging every pane of every window. Float sums (SUM, AVG) are not
-/// here: subtracting would change their rounding; MIN, MAX and COUNT(DISTINCT) cannot be
-/// subtracted. Those merge the window's panes.
-#[derive(Clone, Copy)]
-enum Running {
-    Count(i64),
-    /// Sum, and how many panes in the window hold a non-null sum.
-    SumInt(i64, u32),
-}
-
-impl Running {
-    fn for_acc(acc: &Acc) -> Option<Running> {
-        match acc {
-            Acc::Count(_) => Some(Running::Count(0)),
-            Acc::SumInt(_) => Some(Running::SumInt(0, 0)),
-            _ => None,
-        }
-    }
-
-    #[inline]
-    fn add(&mut self, acc: &Acc) {
-        match (self, acc) {
-            (Running::Count(a), Acc::Count(b)) => *a = a.wrapping_add(*b),
-            (Running::SumInt(a, n), Acc::SumInt(Some(b))) => {
-                *a = a.wrapping_add(*b);
-                *n += 1;
-            }
-            (Running::SumInt(..), Acc::SumInt(None)) => {}
-            _ => unreachable!("running aggregate of another kind"),
-        }
-    }
-
-    #[inline]
-    fn sub(&mut self, acc: &Acc) {
-        match (self, acc) {
-            (Running::Count(a), Acc::Count(b)) => *a = a.wrapping_sub(*b),
-            (Running::SumInt(a, n), Acc::SumInt(Some(b))) => {
-                *a = a.wrapping_sub(*b);
-                *n -= 1;
-            }
-            (Running::SumInt(..), Acc::SumInt(None)) => {}
-            _ => unreachable!("running aggregate of another kind"),
-        }
-    }
-
-    #[inline]
-    fn value(&self) -> Value {
-        match *self {
-            Running::Count(n) => Value::Int(n),
-            Running::SumInt(s, n) => {
-                if n > 0 {
-                    Value::Int(s)
-                } else {
-                    Value::Null
-                }
-            }
-        }
-    }
-}
-
-/// The running aggregates of the `full` states of the panes starting in `[a, b)`, and how
-/// many of those panes have one. Kept per key between firings, so emitting a key's next
-/// window adds the pane entering and subtracts the pane leaving: a few panes touched per
-/// window, not every pane of it, and no search. Records merged into a pane inside the
-/// range update it (subtract the pane's old state, add the new one); evicting a pane inside
-/// it resets it.
-struct Walk {
-    a: u64,
-    b: u64,
-    /// The positions of the range in the key's panes: `lo` is the first pane starting at
-    /// or after `a`, `hi` the first starting at or after `b`. Kept up to date when panes
-    /// are inserted or evicted.
-    lo: usize,
-    hi: usize,
-    accs: SmallVec<[Running; 2]>,
-    full: u32,
-}
-
-impl Walk {
-    fn new(empty: &SmallVec<[Running; 2]>) -> Self {
-        Walk {
-            a: 0,
-            b: 0,
-            lo: 0,
-            hi: 0,
-            accs: empty.clone(),
-            full: 0,
-        }
-    }
-
-    #[inline]
-    fn covers(&self, pane: u64) -> bool {
-        self.a <= pane && pane < self.b
-    }
-
-    #[inline]
-    fn enter(&mut self, p: &Pane) {
-        if p.has_full {
-            self.full += 1;
-            self.accs
-                .iter_mut()
-                .zip(&p.full)
-                .for_each(|(r, a)| r.add(a));
-        }
-    }
-
-    #[inline]
-    fn leave(&mut self, p: &Pane) {
-        if p.has_full {
-            self.full -= 1;
-            self.accs
-                .iter_mut()
-                .zip(&p.full)
-                .for_each(|(r, a)| r.sub(a));
-        }
-    }
-
-    /// Empties the range and starts it at `at`, which is position `pos` in the panes.
-    fn reset(&mut self, empty: &SmallVec<[Running; 2]>, at: u64, pos: usize) {
-        self.accs.clone_from(empty);
-        self.full = 0;
-        (self.a, self.b) = (at, at);
-        (self.lo, self.hi) = (pos, pos);
-    }
-
-    /// A pane starting at `start` was inserted into the key's panes.
-    #[inline]
-    fn pane_inserted(&mut self, start: u64) {
-        if start < self.a {
-            self.lo += 1;
-        }
-        if start < self.b {
-            self.hi += 1;
-        }
-    }
-}
-
-/// One pane of one key: the records that belong to every window containing it.
-struct Pane {
-    start: u64,
-    /// Whether `full` has seen a record (a pane may hold only partial states).
-    has_full: bool,
-    full: Accs,
 }
 
 struct KeyState {
@@ -330,49 +182,6 @@ impl KeyState {
     }
 }
 
-/// A feature emitted from a window state (several when features share one).
-struct Member {
-    feature: u32,
-    having: Option<planner::expr::Expr>,
-    /// The expressions of the output columns other than the window bounds.
-    value_exprs: Vec<planner::expr::Expr>,
-    /// When every such expression is a distinct column of the aggregate row: their indices
-    /// (the row's values are then moved out, not cloned, for the last member).
-    value_columns: Option<Vec<usize>>,
-}
-
-impl Member {
-    fn new(feature: u32, plan: &FeaturePlan) -> Self {
-        let value_columns: Option<Vec<usize>> = plan
-            .value_outputs()
-            .map(|o| match &o.expr {
-                planner::expr::Expr::Column { index, .. } => Some(*index),
-                _ => None,
-            })
-            .collect();
-        let width = plan.keys.len() + 2 + plan.aggs.len();
-        Member {
-            feature,
-            having: plan.having.clone(),
-            value_exprs: plan.value_outputs().map(|o| o.expr.clone()).collect(),
-            value_columns: value_columns.filter(|c| {
-                let mut sorted = c.clone();
-                sorted.sort_unstable();
-                sorted.dedup();
-                sorted.len() == c.len() && c.iter().all(|i| *i < width)
-            }),
-        }
-    }
-}
-
-/// How output rows are built: the features and the reused aggregate row.
-struct Rows {
-    /// The features emitted from this state, in plan order.
-    members: Vec<Member>,
-    plan: FeaturePlan,
-    agg_row: Vec<Value>,
-}
-
 struct WindowState {
     rows: Rows,
     window: Window,
@@ -399,11 +208,7 @@ impl WindowState {
     fn shared(members: &[(u32, &FeaturePlan)], policy: EmitPolicy, state: Arc<RunState>) -> Self {
         let plan = members[0].1;
         WindowState {
-            rows: Rows {
-                members: members.iter().map(|(f, p)| Member::new(*f, p)).collect(),
-                plan: plan.clone(),
-                agg_row: Vec::new(),
-            },
+            rows: Rows::new(members),
             window: plan.window,
             lateness: plan.allowed_lateness_ms,
             policy,
@@ -874,91 +679,6 @@ impl WindowState {
                 self.rows
                     .build(&key, merged.iter().map(Acc::value), end, revision, out);
             }
-        }
-    }
-}
-
-/// Merges pane states `from` into `into`.
-#[inline]
-fn merge_into(into: &mut Accs, from: &[Acc]) {
-    into.iter_mut().zip(from).for_each(|(a, b)| a.merge(b));
-}
-
-impl Rows {
-    /// Builds each member's output row of window `end` from its aggregate values, applying
-    /// HAVING, into `out` (nothing for a member whose first emission HAVING rejects).
-    fn build(
-        &mut self,
-        key: &Key,
-        aggs: impl Iterator<Item = Value>,
-        end: u64,
-        revision: u32,
-        out: &mut Vec<FeatureRow>,
-    ) {
-        let start = self.plan.window.window_start(end);
-        // One feature without HAVING whose columns are columns of the aggregate row (the
-        // common case): its values straight from the key and the aggregates.
-        if let [Member {
-            feature,
-            having: None,
-            value_columns: Some(cols),
-            ..
-        }] = self.members.as_slice()
-        {
-            let width = key.len();
-            let aggs: SmallVec<[Value; 4]> = aggs.collect();
-            out.push(FeatureRow {
-                feature: *feature,
-                window_start: start,
-                window_end: end as i64,
-                revision,
-                values: cols
-                    .iter()
-                    .map(|&i| match i {
-                        i if i < width => key[i].clone(),
-                        i if i == width => Value::Ts(start),
-                        i if i == width + 1 => Value::Ts(end as i64),
-                        i => aggs.get(i - width - 2).cloned().unwrap_or_default(),
-                    })
-                    .collect(),
-                key: key.clone(),
-                deleted: false,
-            });
-            return;
-        }
-        let agg_row = &mut self.agg_row;
-        agg_row.clear();
-        agg_row.extend(key.iter().cloned());
-        agg_row.push(Value::Ts(start));
-        agg_row.push(Value::Ts(end as i64));
-        agg_row.extend(aggs);
-        let last = self.members.len() - 1;
-        for (m, member) in self.members.iter().enumerate() {
-            let passes = member
-                .having
-                .as_ref()
-                .is_none_or(|h| h.eval(agg_row).is_true());
-            if !passes && revision == 0 {
-                continue;
-            }
-            out.push(FeatureRow {
-                feature: member.feature,
-                window_start: start,
-                window_end: end as i64,
-                revision,
-                values: match &member.value_columns {
-                    // The row is rebuilt for the next window: the last member moves its
-                    // values out.
-                    Some(cols) if m == last => cols
-                        .iter()
-                        .map(|i| agg_row.get_mut(*i).map(std::mem::take).unwrap_or_default())
-                        .collect(),
-                    Some(cols) => cols.iter().map(|i| agg_row[*i].clone()).collect(),
-                    None => member.value_exprs.iter().map(|e| e.eval(agg_row)).collect(),
-                },
-                key: key.clone(),
-                deleted: !passes,
-            });
         }
     }
 }

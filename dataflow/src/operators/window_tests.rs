@@ -1,6 +1,7 @@
 //! Unit tests of the window operator (`window.rs`).
 
 use super::*;
+use planner::types::Value;
 
 #[cfg(test)]
 mod tests_support {

@@ -1,0 +1,140 @@
+//! How the window operator turns a window's aggregate values into feature rows: each
+//! feature sharing the state, its HAVING, its selected columns.
+
+use smallvec::SmallVec;
+
+use planner::types::Value;
+use planner::FeaturePlan;
+
+use crate::record::{FeatureRow, Key};
+
+/// A feature emitted from a window state (several when features share one).
+pub(super) struct Member {
+    feature: u32,
+    having: Option<planner::expr::Expr>,
+    /// The expressions of the output columns other than the window bounds.
+    value_exprs: Vec<planner::expr::Expr>,
+    /// When every such expression is a distinct column of the aggregate row: their indices
+    /// (the row's values are then moved out, not cloned, for the last member).
+    value_columns: Option<Vec<usize>>,
+}
+
+impl Member {
+    fn new(feature: u32, plan: &FeaturePlan) -> Self {
+        let value_columns: Option<Vec<usize>> = plan
+            .value_outputs()
+            .map(|o| match &o.expr {
+                planner::expr::Expr::Column { index, .. } => Some(*index),
+                _ => None,
+            })
+            .collect();
+        let width = plan.keys.len() + 2 + plan.aggs.len();
+        Member {
+            feature,
+            having: plan.having.clone(),
+            value_exprs: plan.value_outputs().map(|o| o.expr.clone()).collect(),
+            value_columns: value_columns.filter(|c| {
+                let mut sorted = c.clone();
+                sorted.sort_unstable();
+                sorted.dedup();
+                sorted.len() == c.len() && c.iter().all(|i| *i < width)
+            }),
+        }
+    }
+}
+
+/// How output rows are built: the features and the reused aggregate row.
+pub(super) struct Rows {
+    /// The features emitted from this state, in plan order.
+    members: Vec<Member>,
+    pub(super) plan: FeaturePlan,
+    agg_row: Vec<Value>,
+}
+
+impl Rows {
+    /// The rows of `members` (`(index in the plan, plan)`), which share one window state.
+    pub(super) fn new(members: &[(u32, &FeaturePlan)]) -> Self {
+        Rows {
+            members: members.iter().map(|(f, p)| Member::new(*f, p)).collect(),
+            plan: members[0].1.clone(),
+            agg_row: Vec::new(),
+        }
+    }
+
+    /// Builds each member's output row of window `end` from its aggregate values, applying
+    /// HAVING, into `out` (nothing for a member whose first emission HAVING rejects).
+    pub(super) fn build(
+        &mut self,
+        key: &Key,
+        aggs: impl Iterator<Item = Value>,
+        end: u64,
+        revision: u32,
+        out: &mut Vec<FeatureRow>,
+    ) {
+        let start = self.plan.window.window_start(end);
+        // One feature without HAVING whose columns are columns of the aggregate row (the
+        // common case): its values straight from the key and the aggregates.
+        if let [Member {
+            feature,
+            having: None,
+            value_columns: Some(cols),
+            ..
+        }] = self.members.as_slice()
+        {
+            let width = key.len();
+            let aggs: SmallVec<[Value; 4]> = aggs.collect();
+            out.push(FeatureRow {
+                feature: *feature,
+                window_start: start,
+                window_end: end as i64,
+                revision,
+                values: cols
+                    .iter()
+                    .map(|&i| match i {
+                        i if i < width => key[i].clone(),
+                        i if i == width => Value::Ts(start),
+                        i if i == width + 1 => Value::Ts(end as i64),
+                        i => aggs.get(i - width - 2).cloned().unwrap_or_default(),
+                    })
+                    .collect(),
+                key: key.clone(),
+                deleted: false,
+            });
+            return;
+        }
+        let agg_row = &mut self.agg_row;
+        agg_row.clear();
+        agg_row.extend(key.iter().cloned());
+        agg_row.push(Value::Ts(start));
+        agg_row.push(Value::Ts(end as i64));
+        agg_row.extend(aggs);
+        let last = self.members.len() - 1;
+        for (m, member) in self.members.iter().enumerate() {
+            let passes = member
+                .having
+                .as_ref()
+                .is_none_or(|h| h.eval(agg_row).is_true());
+            if !passes && revision == 0 {
+                continue;
+            }
+            out.push(FeatureRow {
+                feature: member.feature,
+                window_start: start,
+                window_end: end as i64,
+                revision,
+                values: match &member.value_columns {
+                    // The row is rebuilt for the next window: the last member moves its
+                    // values out.
+                    Some(cols) if m == last => cols
+                        .iter()
+                        .map(|i| agg_row.get_mut(*i).map(std::mem::take).unwrap_or_default())
+                        .collect(),
+                    Some(cols) => cols.iter().map(|i| agg_row[*i].clone()).collect(),
+                    None => member.value_exprs.iter().map(|e| e.eval(agg_row)).collect(),
+                },
+                key: key.clone(),
+                deleted: !passes,
+            });
+        }
+    }
+}

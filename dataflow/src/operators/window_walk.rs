@@ -1,0 +1,165 @@
+//! The window operator's per-key panes, and the running aggregate a key keeps over the
+//! panes of its last emitted window (`window.rs` walks it from window to window).
+
+use smallvec::SmallVec;
+
+use planner::types::Value;
+
+use crate::accumulator::Acc;
+
+/// The aggregate states of one pane (or a merge of panes), one per aggregate.
+pub(super) type Accs = SmallVec<[Acc; 2]>;
+
+/// A running aggregate over the panes of a sliding window, for aggregates whose pane
+/// states can be subtracted exactly (integer arithmetic, wrapping like `Acc::merge`): the
+/// walk over a key's consecutive windows adds the pane entering and subtracts the pane
+/// leaving instead of merging every pane of every window. Float sums (SUM, AVG) are not
+/// here: subtracting would change their rounding; MIN, MAX and COUNT(DISTINCT) cannot be
+/// subtracted. Those merge the window's panes.
+#[derive(Clone, Copy)]
+pub(super) enum Running {
+    Count(i64),
+    /// Sum, and how many panes in the window hold a non-null sum.
+    SumInt(i64, u32),
+}
+
+impl Running {
+    pub(super) fn for_acc(acc: &Acc) -> Option<Running> {
+        match acc {
+            Acc::Count(_) => Some(Running::Count(0)),
+            Acc::SumInt(_) => Some(Running::SumInt(0, 0)),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    pub(super) fn add(&mut self, acc: &Acc) {
+        match (self, acc) {
+            (Running::Count(a), Acc::Count(b)) => *a = a.wrapping_add(*b),
+            (Running::SumInt(a, n), Acc::SumInt(Some(b))) => {
+                *a = a.wrapping_add(*b);
+                *n += 1;
+            }
+            (Running::SumInt(..), Acc::SumInt(None)) => {}
+            _ => unreachable!("running aggregate of another kind"),
+        }
+    }
+
+    #[inline]
+    pub(super) fn sub(&mut self, acc: &Acc) {
+        match (self, acc) {
+            (Running::Count(a), Acc::Count(b)) => *a = a.wrapping_sub(*b),
+            (Running::SumInt(a, n), Acc::SumInt(Some(b))) => {
+                *a = a.wrapping_sub(*b);
+                *n -= 1;
+            }
+            (Running::SumInt(..), Acc::SumInt(None)) => {}
+            _ => unreachable!("running aggregate of another kind"),
+        }
+    }
+
+    #[inline]
+    pub(super) fn value(&self) -> Value {
+        match *self {
+            Running::Count(n) => Value::Int(n),
+            Running::SumInt(s, n) => {
+                if n > 0 {
+                    Value::Int(s)
+                } else {
+                    Value::Null
+                }
+            }
+        }
+    }
+}
+
+/// The running aggregates of the `full` states of the panes starting in `[a, b)`, and how
+/// many of those panes have one. Kept per key between firings, so emitting a key's next
+/// window adds the pane entering and subtracts the pane leaving: a few panes touched per
+/// window, not every pane of it, and no search. Records merged into a pane inside the
+/// range update it (subtract the pane's old state, add the new one); evicting a pane inside
+/// it resets it.
+pub(super) struct Walk {
+    pub(super) a: u64,
+    pub(super) b: u64,
+    /// The positions of the range in the key's panes: `lo` is the first pane starting at
+    /// or after `a`, `hi` the first starting at or after `b`. Kept up to date when panes
+    /// are inserted or evicted.
+    pub(super) lo: usize,
+    pub(super) hi: usize,
+    pub(super) accs: SmallVec<[Running; 2]>,
+    pub(super) full: u32,
+}
+
+impl Walk {
+    pub(super) fn new(empty: &SmallVec<[Running; 2]>) -> Self {
+        Walk {
+            a: 0,
+            b: 0,
+            lo: 0,
+            hi: 0,
+            accs: empty.clone(),
+            full: 0,
+        }
+    }
+
+    #[inline]
+    pub(super) fn covers(&self, pane: u64) -> bool {
+        self.a <= pane && pane < self.b
+    }
+
+    #[inline]
+    pub(super) fn enter(&mut self, p: &Pane) {
+        if p.has_full {
+            self.full += 1;
+            self.accs
+                .iter_mut()
+                .zip(&p.full)
+                .for_each(|(r, a)| r.add(a));
+        }
+    }
+
+    #[inline]
+    pub(super) fn leave(&mut self, p: &Pane) {
+        if p.has_full {
+            self.full -= 1;
+            self.accs
+                .iter_mut()
+                .zip(&p.full)
+                .for_each(|(r, a)| r.sub(a));
+        }
+    }
+
+    /// Empties the range and starts it at `at`, which is position `pos` in the panes.
+    pub(super) fn reset(&mut self, empty: &SmallVec<[Running; 2]>, at: u64, pos: usize) {
+        self.accs.clone_from(empty);
+        self.full = 0;
+        (self.a, self.b) = (at, at);
+        (self.lo, self.hi) = (pos, pos);
+    }
+
+    /// A pane starting at `start` was inserted into the key's panes.
+    #[inline]
+    pub(super) fn pane_inserted(&mut self, start: u64) {
+        if start < self.a {
+            self.lo += 1;
+        }
+        if start < self.b {
+            self.hi += 1;
+        }
+    }
+}
+
+/// One pane of one key: the records that belong to every window containing it.
+pub(super) struct Pane {
+    pub(super) start: u64,
+    /// Whether `full` has seen a record (a pane may hold only partial states).
+    pub(super) has_full: bool,
+    pub(super) full: Accs,
+}
+
+/// Merges pane states `from` into `into`.
+#[inline]
+pub(super) fn merge_into(into: &mut Accs, from: &[Acc]) {
+    into.iter_mut().zip(from).for_each(|(a, b)| a.merge(b));
+}
