@@ -1,0 +1,166 @@
+//! DynamoDB sink: upserts where newer windows win, TTL, errors.
+
+use super::*;
+
+fn dynamo_table(aws: &Aws) -> String {
+    let table = unique("features");
+    let d = aws.dynamodb();
+    aws.block_on(
+        d.create_table()
+            .table_name(&table)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .send(),
+    )
+    .unwrap();
+    table
+}
+
+fn update(user: &str, count: i64, we: i64, revision: u32, deleted: bool) -> FeatureUpdate {
+    FeatureUpdate {
+        feature: "clicks".into(),
+        version: 2,
+        key: vec![Value::Str(user.into())],
+        values: vec![
+            ("user_id".into(), Value::Str(user.into())),
+            ("n".into(), Value::Int(count)),
+            ("avg".into(), Value::Float(1.5)),
+            ("seen".into(), Value::Bool(true)),
+            ("last".into(), Value::Null),
+        ],
+        window_start: we - 60_000,
+        window_end: we,
+        revision,
+        deleted,
+        json: Vec::new(),
+    }
+}
+
+fn expected_item(
+    user: &str,
+    count: i64,
+    we: i64,
+    revision: u32,
+) -> HashMap<String, AttributeValue> {
+    let n = |v: i64| AttributeValue::N(v.to_string());
+    HashMap::from([
+        (
+            "pk".to_string(),
+            AttributeValue::S(format!("clicks:2:{user}")),
+        ),
+        ("user_id".to_string(), AttributeValue::S(user.into())),
+        ("n".to_string(), n(count)),
+        ("avg".to_string(), AttributeValue::N("1.5".into())),
+        ("seen".to_string(), AttributeValue::Bool(true)),
+        ("last".to_string(), AttributeValue::Null(true)),
+        ("window_start".to_string(), n(we - 60_000)),
+        ("window_end".to_string(), n(we)),
+        ("revision".to_string(), n(revision as i64)),
+    ])
+}
+
+fn scan(aws: &Aws, table: &str) -> BTreeMap<String, HashMap<String, AttributeValue>> {
+    let resp = aws
+        .block_on(aws.dynamodb().scan().table_name(table).send())
+        .unwrap();
+    resp.items()
+        .iter()
+        .map(|i| {
+            let AttributeValue::S(pk) = &i["pk"] else {
+                panic!("pk")
+            };
+            (pk.clone(), i.clone())
+        })
+        .collect()
+}
+
+#[test]
+fn dynamodb_newer_windows_win() {
+    let aws = aws();
+    let table = dynamo_table(&aws);
+    let mut sink = DynamoSink::open(aws_clone(), &table, None).unwrap();
+    let t = 1_800_000_000_000;
+    sink.write_batch(&[
+        update("a", 1, t, 0, false),
+        update("b", 5, t, 0, false),
+        update("c", 7, t, 0, false),
+    ])
+    .unwrap();
+    // a: a newer window replaces; b: an older window is ignored (not an error); c: same
+    // window, higher revision replaces, then a lower revision is ignored.
+    sink.write_batch(&[
+        update("a", 2, t + 60_000, 0, false),
+        update("b", 4, t - 60_000, 3, false),
+        update("c", 8, t, 1, false),
+        update("c", 6, t, 0, false),
+    ])
+    .unwrap();
+    let items = scan(&aws, &table);
+    let want = BTreeMap::from([
+        (
+            "clicks:2:a".to_string(),
+            expected_item("a", 2, t + 60_000, 0),
+        ),
+        ("clicks:2:b".to_string(), expected_item("b", 5, t, 0)),
+        ("clicks:2:c".to_string(), expected_item("c", 8, t, 1)),
+    ]);
+    assert_eq!(items, want);
+    // A withdrawal of an older window does nothing; of the stored window, deletes.
+    sink.write_batch(&[update("a", 0, t, 1, true), update("b", 0, t, 1, true)])
+        .unwrap();
+    let items = scan(&aws, &table);
+    assert_eq!(
+        items.keys().collect::<Vec<_>>(),
+        vec!["clicks:2:a", "clicks:2:c"]
+    );
+    // Within one batch, one key's updates apply in order: put then withdraw.
+    sink.write_batch(&[update("d", 1, t, 0, false), update("d", 0, t, 1, true)])
+        .unwrap();
+    assert!(!scan(&aws, &table).contains_key("clicks:2:d"));
+}
+
+#[test]
+fn dynamodb_ttl_is_epoch_seconds_from_now() {
+    let aws = aws();
+    let table = dynamo_table(&aws);
+    let mut sink = DynamoSink::open(aws_clone(), &table, Some(3_600_000)).unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    sink.write_batch(&[update("a", 1, 1_000, 0, false)])
+        .unwrap();
+    let items = scan(&aws, &table);
+    let AttributeValue::N(ttl) = &items["clicks:2:a"]["ttl"] else {
+        panic!("ttl")
+    };
+    let ttl: u64 = ttl.parse().unwrap();
+    assert!((now + 3_600..=now + 3_610).contains(&ttl), "{ttl} vs {now}");
+}
+
+#[test]
+fn dynamodb_missing_table_says_how_to_create_it() {
+    let name = unique("notable");
+    let err = DynamoSink::open(aws(), &name, None).err().unwrap();
+    assert!(!err.retryable);
+    assert!(
+        err.message
+            .contains(&format!("table `{name}` does not exist"))
+            && err.message.contains("string hash key `pk`"),
+        "{}",
+        err.message
+    );
+}
