@@ -175,24 +175,32 @@ impl Lowerer<'_> {
         })
     }
 
-    pub(super) fn lower_aggregate(&mut self, f: &ast::Function, name: &str) -> R<Typed> {
-        let (distinct, args) = match &f.args {
-            ast::FunctionArguments::List(l) => (
+    /// A call's arguments, and whether they are `DISTINCT`; `what` names them in the error
+    /// for a subquery argument ("aggregate arguments", "arguments").
+    pub(super) fn call_args<'f>(
+        &self,
+        f: &'f ast::Function,
+        what: &str,
+    ) -> R<(bool, &'f [ast::FunctionArg])> {
+        match &f.args {
+            ast::FunctionArguments::List(l) => Ok((
                 matches!(
                     l.duplicate_treatment,
                     Some(ast::DuplicateTreatment::Distinct)
                 ),
                 l.args.as_slice(),
-            ),
-            ast::FunctionArguments::None => (false, &[][..]),
-            ast::FunctionArguments::Subquery(_) => {
-                return Err(self.err(
-                    ErrorKind::Unsupported,
-                    f,
-                    "subqueries as aggregate arguments are not supported",
-                ))
-            }
-        };
+            )),
+            ast::FunctionArguments::None => Ok((false, &[][..])),
+            ast::FunctionArguments::Subquery(_) => Err(self.err(
+                ErrorKind::Unsupported,
+                f,
+                format!("subqueries as {what} are not supported"),
+            )),
+        }
+    }
+
+    pub(super) fn lower_aggregate(&mut self, f: &ast::Function, name: &str) -> R<Typed> {
+        let (distinct, args) = self.call_args(f, "aggregate arguments")?;
         if f.filter.is_some() || f.over.is_some() {
             return Err(self.err(
                 ErrorKind::Unsupported,

@@ -193,23 +193,7 @@ impl Lowerer<'_> {
     /// `f(..) OVER (..)`: an OVER aggregate, a leaf of the SELECT expression.
     pub(super) fn lower_over(&mut self, f: &ast::Function, name: &str) -> R<Typed> {
         self.over_window(f)?;
-        let (distinct, args) = match &f.args {
-            ast::FunctionArguments::List(l) => (
-                matches!(
-                    l.duplicate_treatment,
-                    Some(ast::DuplicateTreatment::Distinct)
-                ),
-                l.args.as_slice(),
-            ),
-            ast::FunctionArguments::None => (false, &[][..]),
-            ast::FunctionArguments::Subquery(_) => {
-                return Err(self.err(
-                    ErrorKind::Unsupported,
-                    f,
-                    "subqueries as arguments are not supported",
-                ))
-            }
-        };
+        let (distinct, args) = self.call_args(f, "arguments")?;
         if distinct || f.filter.is_some() {
             return Err(self.err(
                 ErrorKind::Unsupported,
