@@ -75,17 +75,7 @@ fn late_rows_correct_the_rows_whose_frame_holds_them() {
     os.advance(5_000, &mut out);
     assert_eq!(out.len(), 1, "only the row at 1 s is due: {out:?}");
     os.advance(30_000, &mut out);
-    let vals: Vec<(i64, u32, Value, Value)> = out
-        .drain(..)
-        .map(|r| {
-            (
-                r.window_end,
-                r.revision,
-                r.values[1].clone(),
-                r.values[2].clone(),
-            )
-        })
-        .collect();
+    let vals = end_revision_and_two_values(&mut out);
     assert_eq!(
         vals,
         vec![
@@ -98,17 +88,7 @@ fn late_rows_correct_the_rows_whose_frame_holds_them() {
     // in its frame [2 s, 12 s]) and the row at 20 s.
     os.insert(rec("a", 12_000, 8), &mut dirty);
     os.corrections(&mut dirty, &mut out);
-    let vals: Vec<(i64, u32, Value, Value)> = out
-        .drain(..)
-        .map(|r| {
-            (
-                r.window_end,
-                r.revision,
-                r.values[1].clone(),
-                r.values[2].clone(),
-            )
-        })
-        .collect();
+    let vals = end_revision_and_two_values(&mut out);
     assert_eq!(
         vals,
         vec![
@@ -246,4 +226,18 @@ fn emitted_rows_equal_recomputation_from_scratch() {
             assert!(expected > 2000, "most rows were on time: {expected}");
         }
     }
+}
+
+/// Drains `out` into (row time, revision, second value, third value) tuples.
+fn end_revision_and_two_values(out: &mut Vec<FeatureRow>) -> Vec<(i64, u32, Value, Value)> {
+    out.drain(..)
+        .map(|r| {
+            (
+                r.window_end,
+                r.revision,
+                r.values[1].clone(),
+                r.values[2].clone(),
+            )
+        })
+        .collect()
 }
