@@ -13,6 +13,9 @@ use cli::{Cli, Command, GenCommand};
 /// mimalloc instead of the system allocator: window output moves through large,
 /// short-lived batches, which glibc's malloc returns to the kernel and faults back in
 /// page by page (a quarter of a HOP backfill's time was the kernel clearing pages).
+/// Built with `no_thp` (workspace Cargo.toml): with transparent huge pages, every page
+/// mimalloc purges and reuses comes back as a 2 MiB page to clear, which cost a HOP
+/// backfill ~0.5 s of kernel time.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
