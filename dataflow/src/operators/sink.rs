@@ -210,13 +210,15 @@ impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
         let path = worker_path(&path, worker, peers);
         let mut encoder = RowEncoder::new(plan);
         let mut file: Option<FileSink> = None;
-        // Written to the file in pieces of at least the file's own buffer size (1 MiB),
-        // which `BufWriter` passes straight to the file instead of copying them.
-        let mut buf = Vec::with_capacity((1 << 20) + (1 << 12));
+        let mut finished = false;
         self.sink(
             Pipeline,
             &format!("Sink[{name}]"),
             move |(input, frontier)| {
+                if finished {
+                    input.for_each(|_, d| d.clear());
+                    return;
+                }
                 if file.is_none() {
                     match FileSink::create(&path) {
                         Ok(f) => file = Some(f),
@@ -229,31 +231,29 @@ impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
                 }
                 let f = file.as_mut().expect("sink file");
                 let mut rows = 0u64;
+                let mut result = Ok(());
                 input.for_each(|_, data| {
                     // By reference: moving each row out first copied it (~250 bytes).
                     for row in data.iter() {
-                        encoder.encode(&mut buf, row);
+                        encoder.encode(f.buffer(), row);
                         rows += 1;
-                        if buf.len() >= 1 << 20 {
-                            if let Err(e) = f.write(&buf) {
-                                state.fail(format!("sink: writing `{}`: {e}", path.display()));
-                            }
-                            buf.clear();
+                        if result.is_ok() {
+                            result = f.commit();
                         }
                     }
                     data.clear();
                 });
-                if !buf.is_empty() {
-                    if let Err(e) = f.write(&buf) {
-                        state.fail(format!("sink: writing `{}`: {e}", path.display()));
-                    }
-                    buf.clear();
-                }
                 RunState::add(&state.rows_written, rows);
-                if rows > 0 || frontier.is_empty() {
-                    if let Err(e) = f.flush() {
-                        state.fail(format!("sink: writing `{}`: {e}", path.display()));
-                    }
+                if frontier.is_empty() {
+                    // The input is complete: wait until the file is too, so the run's end
+                    // (and its summary) comes after the last byte is written.
+                    finished = true;
+                    result = result.and_then(|_| f.finish());
+                } else if rows > 0 {
+                    result = result.and_then(|_| f.flush());
+                }
+                if let Err(e) = result {
+                    state.fail(format!("sink: writing `{}`: {e}", path.display()));
                 }
             },
         );
@@ -274,7 +274,7 @@ impl SinkDeadLetters for Stream<'_, u64, Vec<DeadLetter>> {
         self.sink(
             Exchange::new(|_: &DeadLetter| 0),
             "DeadLetter",
-            move |(input, _frontier)| {
+            move |(input, frontier)| {
                 if worker != 0 {
                     input.for_each(|_, d| d.clear());
                     return;
@@ -303,7 +303,14 @@ impl SinkDeadLetters for Stream<'_, u64, Vec<DeadLetter>> {
                     }
                 }
                 let f = file.as_mut().expect("dead-letter file");
-                if let Err(e) = f.write(&buf).and_then(|_| f.flush()) {
+                let written = f.write(&buf).and_then(|_| {
+                    if frontier.is_empty() {
+                        f.finish()
+                    } else {
+                        f.flush()
+                    }
+                });
+                if let Err(e) = written {
                     state.fail(format!(
                         "writing dead-letter file `{}`: {e}",
                         path.display()
