@@ -82,22 +82,33 @@ impl Rows {
         }] = self.members.as_slice()
         {
             let width = key.len();
-            let aggs: SmallVec<[Value; 4]> = aggs.collect();
+            let mut agg_values: [Value; 4] = Default::default();
+            let mut spilled = Vec::new();
+            for (i, v) in aggs.enumerate() {
+                match agg_values.get_mut(i) {
+                    Some(slot) => *slot = v,
+                    None => spilled.push(v),
+                }
+            }
+            let column = |i: usize| match i {
+                i if i < width => key[i].clone(),
+                i if i == width => Value::Ts(start),
+                i if i == width + 1 => Value::Ts(end as i64),
+                i => {
+                    let a = i - width - 2;
+                    match agg_values.get(a) {
+                        Some(v) => v.clone(),
+                        None => spilled.get(a - 4).cloned().unwrap_or_default(),
+                    }
+                }
+            };
             out.push(FeatureRow {
                 feature: *feature,
                 window_start: start,
                 window_end: end as i64,
                 revision,
-                values: cols
-                    .iter()
-                    .map(|&i| match i {
-                        i if i < width => key[i].clone(),
-                        i if i == width => Value::Ts(start),
-                        i if i == width + 1 => Value::Ts(end as i64),
-                        i => aggs.get(i - width - 2).cloned().unwrap_or_default(),
-                    })
-                    .collect(),
-                key: key.clone(),
+                values: small(cols.len(), cols.iter().map(|&i| column(i))),
+                key: small(key.len(), key.iter().cloned()),
                 deleted: false,
             });
             return;
@@ -137,4 +148,22 @@ impl Rows {
             });
         }
     }
+}
+
+/// Collects `len` values into a SmallVec, filling its inline array directly when they fit
+/// (what `collect` does item by item, with a capacity check each: a fifth of a HOP
+/// feature's row-building time).
+#[inline]
+fn small<const N: usize>(len: usize, items: impl Iterator<Item = Value>) -> SmallVec<[Value; N]> {
+    if len > N {
+        return items.collect();
+    }
+    let mut buf: [Value; N] = std::array::from_fn(|_| Value::Null);
+    let mut n = 0;
+    for (slot, v) in buf.iter_mut().zip(items) {
+        *slot = v;
+        n += 1;
+    }
+    // The slots past `n` hold `Null`, which owns nothing, so not dropping them loses nothing.
+    SmallVec::from_buf_and_len(buf, n)
 }
