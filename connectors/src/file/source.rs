@@ -253,7 +253,7 @@ impl FileReader {
                 }
             }
             if past_end {
-                self.cursor = None;
+                self.finish_split();
                 continue;
             }
             if !cur.eof {
@@ -267,7 +267,7 @@ impl FileReader {
                     if cur.pos + (cur.head as u64) < e {
                         delivered += take_unterminated(cur, &mut on_item);
                     }
-                    self.cursor = None;
+                    self.finish_split();
                 }
                 None if self.next < self.splits.len() => {
                     // Following, and a newer file exists: this one is complete.
@@ -295,6 +295,23 @@ impl FileReader {
                     return Ok(lines_or(delivered, Poll::Idle));
                 }
             }
+        }
+    }
+
+    /// Closes the split being read. When the next split continues it in the same file,
+    /// its first line number follows from this one's: resolving a line there then needs
+    /// no pass over the file (with one worker, dead letters had re-read the whole input).
+    fn finish_split(&mut self) {
+        let Some(cur) = self.cursor.take() else {
+            return;
+        };
+        let i = cur.split;
+        let (Some(base), Some(next)) = (self.line_bases[i], self.splits.get(i + 1)) else {
+            return;
+        };
+        let split = &self.splits[i];
+        if next.path == split.path && split.end == Some(next.start) {
+            self.line_bases[i + 1].get_or_insert(base + cur.line);
         }
     }
 
@@ -337,6 +354,9 @@ impl FileReader {
             source,
         };
         let mut file = File::open(&split.path).map_err(io)?;
+        if split.start == 0 {
+            self.line_bases[i] = Some(0);
+        }
         self.header = None;
         if self.headers {
             match read_first_line(&split.path)? {
@@ -546,7 +566,7 @@ mod tests {
     use std::io::Write;
 
     fn read_all(pattern: &str, worker: usize, peers: usize, headers: bool) -> Vec<(String, u64)> {
-        read_all_blocks(pattern, worker, peers, headers, BLOCK_BYTES)
+        read_all_blocks(pattern, worker, peers, headers, BLOCK_BYTES).0
     }
 
     fn read_all_blocks(
@@ -555,7 +575,7 @@ mod tests {
         peers: usize,
         headers: bool,
         block: u64,
-    ) -> Vec<(String, u64)> {
+    ) -> (Vec<(String, u64)>, usize) {
         let files = list_files(pattern).unwrap();
         let (mut all, _) = plan_splits(&files, peers, block);
         let splits = all.swap_remove(worker);
@@ -577,7 +597,8 @@ mod tests {
                 lines.push((l, n));
             }
             if p == Poll::Done {
-                return lines;
+                // How many files line numbers were counted in by re-reading.
+                return (lines, r.newline_index.len());
             }
         }
     }
@@ -610,6 +631,57 @@ mod tests {
             let mut want = expected.clone();
             want.sort();
             assert_eq!(got, want, "peers = {peers}");
+        }
+    }
+
+    #[test]
+    fn line_numbers_are_right_across_blocks_and_one_reader_never_rereads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seed = 7u64;
+        let mut expected = Vec::new();
+        for f in 0..2 {
+            let mut text = String::new();
+            for i in 0..60 {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let line = format!("f{f}-{i}-{}", "y".repeat((seed >> 59) as usize));
+                text.push_str(&line);
+                text.push('\n');
+                expected.push((line, i as u64 + 1));
+            }
+            std::fs::write(dir.path().join(format!("part-{f}.jsonl")), text).unwrap();
+        }
+        expected.sort();
+        let pattern = dir.path().join("*.jsonl").to_string_lossy().into_owned();
+        for block in [1, 2, 5, 16, 37, 100, 1 << 20] {
+            for peers in 1..=3 {
+                let mut got = Vec::new();
+                for w in 0..peers {
+                    let (lines, reread) = read_all_blocks(&pattern, w, peers, false, block);
+                    if peers == 1 {
+                        assert_eq!(
+                            reread, 0,
+                            "block {block}: one reader knows every line number"
+                        );
+                    }
+                    got.extend(lines);
+                }
+                got.sort();
+                assert_eq!(got, expected, "block {block}, peers {peers}");
+            }
+        }
+        // With a header line, which is line 1 and not a record.
+        std::fs::write(dir.path().join("a.csv"), "h\nx1\nx22\nx333\nx4\n").unwrap();
+        let csv = dir.path().join("*.csv").to_string_lossy().into_owned();
+        for block in [1, 3, 4, 7, 64] {
+            let (got, reread) = read_all_blocks(&csv, 0, 1, true, block);
+            let want: Vec<(String, u64)> = ["x1", "x22", "x333", "x4"]
+                .iter()
+                .zip(2..)
+                .map(|(l, n)| (l.to_string(), n))
+                .collect();
+            assert_eq!((got, reread), (want, 0), "block {block}");
         }
     }
 
