@@ -253,7 +253,7 @@ impl FileReader {
                 }
             }
             if past_end {
-                self.finish_split();
+                self.finish_split(true);
                 continue;
             }
             if !cur.eof {
@@ -267,7 +267,7 @@ impl FileReader {
                     if cur.pos + (cur.head as u64) < e {
                         delivered += take_unterminated(cur, &mut on_item);
                     }
-                    self.finish_split();
+                    self.finish_split(false);
                 }
                 None if self.next < self.splits.len() => {
                     // Following, and a newer file exists: this one is complete.
@@ -298,20 +298,37 @@ impl FileReader {
         }
     }
 
-    /// Closes the split being read. When the next split continues it in the same file,
-    /// its first line number follows from this one's: resolving a line there then needs
-    /// no pass over the file (with one worker, dead letters had re-read the whole input).
-    fn finish_split(&mut self) {
+    /// Closes the split being read (`at_line_start`: the cursor stopped at the first line
+    /// past the split). When the next split continues it in the same file, its first line
+    /// number follows from this one's: resolving a line there then needs no pass over the
+    /// file (with one worker, dead letters had re-read the whole input). Otherwise the
+    /// split's end becomes a checkpoint, so a later pass starts there, not further back.
+    fn finish_split(&mut self, at_line_start: bool) {
         let Some(cur) = self.cursor.take() else {
             return;
         };
         let i = cur.split;
-        let (Some(base), Some(next)) = (self.line_bases[i], self.splits.get(i + 1)) else {
+        let Some(base) = self.line_bases[i] else {
             return;
         };
         let split = &self.splits[i];
-        if next.path == split.path && split.end == Some(next.start) {
-            self.line_bases[i + 1].get_or_insert(base + cur.line);
+        match self.splits.get(i + 1) {
+            Some(next) if next.path == split.path && split.end == Some(next.start) => {
+                self.line_bases[i + 1].get_or_insert(base + cur.line);
+            }
+            _ if at_line_start => {
+                // Every line of the split ended with a newline before `offset`.
+                let offset = cur.pos + cur.head as u64;
+                let checkpoints = self
+                    .newline_index
+                    .entry(split.path.clone())
+                    .or_insert_with(|| vec![(0, 0)]);
+                let at = checkpoints.partition_point(|(o, _)| *o < offset);
+                if checkpoints.get(at).is_none_or(|(o, _)| *o != offset) {
+                    checkpoints.insert(at, (offset, base + cur.line));
+                }
+            }
+            _ => {}
         }
     }
 
