@@ -123,6 +123,17 @@ pub trait RecordSource {
     /// Where a delivered record came from.
     fn resolve(&mut self, id: LineId) -> Origin;
 
+    /// Where a delivered record came from, if that is known without extra reading (a file
+    /// line's number may depend on splits other workers are still reading); `None`: ask
+    /// again later, or call [`RecordSource::resolve`].
+    fn try_resolve(&mut self, id: LineId) -> Option<Origin> {
+        Some(self.resolve(id))
+    }
+
+    /// Shares line counts with the process's other readers of the same source (files).
+    fn share_line_counts(&mut self, _counts: std::sync::Arc<crate::file::line_counts::LineCounts>) {
+    }
+
     /// Watermark partitions this reader owns (may grow, e.g. when a stream reshards).
     fn partitions(&self) -> usize {
         1

@@ -77,7 +77,7 @@ pub struct FeatureRow {
 }
 
 /// A record that could not be used, with where it came from and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeadLetter {
     /// `malformed`, `missing_required`, `wrong_type`, `bad_timestamp`, `too_late`.
     pub kind: String,

@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
+use connectors::file::line_counts::LineCounts;
+
 /// Counters and control shared by the workers of a process.
 #[derive(Debug, Default)]
 pub struct RunState {
@@ -24,6 +26,7 @@ pub struct RunState {
     stop: AtomicBool,
     error: Mutex<Option<String>>,
     watermarks: Mutex<HashMap<String, Arc<AtomicU64>>>,
+    line_counts: Mutex<HashMap<String, Arc<LineCounts>>>,
 }
 
 impl RunState {
@@ -56,6 +59,13 @@ impl RunState {
     /// the frontier back (Flink's source idleness, within a process).
     pub fn shared_watermark(&self, source: &str) -> Arc<AtomicU64> {
         let mut m = self.watermarks.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(m.entry(source.to_string()).or_default())
+    }
+
+    /// The line counts the workers of this process share for `source` (file sources
+    /// number dead letters' lines from them instead of re-reading each other's blocks).
+    pub fn line_counts(&self, source: &str) -> Arc<LineCounts> {
+        let mut m = self.line_counts.lock().unwrap_or_else(|p| p.into_inner());
         Arc::clone(m.entry(source.to_string()).or_default())
     }
 

@@ -1,4 +1,5 @@
 //! Local files: the file source (glob, splits across workers, following) and the JSON-lines sink.
 
+pub mod line_counts;
 pub mod sink;
 pub mod source;

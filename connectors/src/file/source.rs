@@ -19,7 +19,10 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use super::line_counts::LineCounts;
 
 /// Errors opening or reading files.
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +144,10 @@ pub struct FileReader {
     headers: bool,
     /// Per file: (offset, newlines before it) checkpoints, so line numbers cost one pass.
     newline_index: std::collections::HashMap<PathBuf, Vec<(u64, u64)>>,
+    /// Line counts of the splits this process's workers finished, when shared.
+    shared: Option<Arc<LineCounts>>,
+    /// Passes over a file to count newlines (what sharing and checkpoints avoid).
+    newline_passes: usize,
 }
 
 const CHUNK: usize = 1 << 20;
@@ -189,7 +196,16 @@ impl FileReader {
             header: None,
             headers,
             newline_index: Default::default(),
+            shared: None,
+            newline_passes: 0,
         })
+    }
+
+    /// Shares line counts with the other readers of this source in the process: this
+    /// reader publishes the count of each split it finishes, and numbers its own lines from
+    /// theirs (see [`FileReader::try_resolve`]).
+    pub fn share_line_counts(&mut self, counts: Arc<LineCounts>) {
+        self.shared = Some(counts);
     }
 
     /// The splits this reader owns (for tests and EXPLAIN).
@@ -308,10 +324,18 @@ impl FileReader {
             return;
         };
         let i = cur.split;
-        let Some(base) = self.line_bases[i] else {
+        let split = &self.splits[i];
+        if let (Some(shared), Some(end)) = (&self.shared, split.end) {
+            shared.publish(&split.path, split.start, end, cur.line);
+        }
+        let known = self.line_bases[i].or_else(|| {
+            let shared = self.shared.as_ref()?;
+            shared.lines_before(&split.path, split.start)
+        });
+        let Some(base) = known else {
             return;
         };
-        let split = &self.splits[i];
+        self.line_bases[i] = Some(base);
         match self.splits.get(i + 1) {
             Some(next) if next.path == split.path && split.end == Some(next.start) => {
                 self.line_bases[i + 1].get_or_insert(base + cur.line);
@@ -426,7 +450,24 @@ impl FileReader {
         Ok(Some(cur))
     }
 
-    /// The file and 1-based line number of a delivered line.
+    /// The file and 1-based line number of a delivered line, if they are known without
+    /// reading: the lines before its split were counted by this reader or published by
+    /// the others. `None`: ask again once more splits are finished, or call `resolve`.
+    pub fn try_resolve(&mut self, id: LineId) -> Option<(PathBuf, u64)> {
+        let i = id.split as usize;
+        let split = &self.splits[i];
+        if self.line_bases[i].is_none() {
+            let base = match split.start {
+                0 => 0,
+                start => self.shared.as_ref()?.lines_before(&split.path, start)?,
+            };
+            self.line_bases[i] = Some(base);
+        }
+        Some(self.resolve(id))
+    }
+
+    /// The file and 1-based line number of a delivered line (counting newlines in the file
+    /// up to its split if that is not known yet).
     pub fn resolve(&mut self, id: LineId) -> (PathBuf, u64) {
         let i = id.split as usize;
         let split = &self.splits[i];
@@ -437,8 +478,11 @@ impl FileReader {
             None => {
                 // Lines before the split's first line: every newline before `start - 1`, plus
                 // the line containing byte `start - 1` (complete, or skipped as partial).
+                let shared = self.shared.as_ref();
                 let b = if start == 0 {
                     0
+                } else if let Some(b) = shared.and_then(|c| c.lines_before(&path, start)) {
+                    b
                 } else {
                     self.newlines_before(&path, start - 1).unwrap_or(0) + 1
                 };
@@ -451,6 +495,7 @@ impl FileReader {
 
     /// Number of `\n` bytes in `[0, offset)` of a file, counted from the nearest checkpoint.
     fn newlines_before(&mut self, path: &Path, offset: u64) -> std::io::Result<u64> {
+        self.newline_passes += 1;
         let checkpoints = self
             .newline_index
             .entry(path.to_path_buf())
@@ -575,6 +620,15 @@ impl crate::source::RecordSource for FileReader {
         let (path, line) = FileReader::resolve(self, id);
         crate::source::file_origin(path, line)
     }
+
+    fn try_resolve(&mut self, id: LineId) -> Option<crate::source::Origin> {
+        let (path, line) = FileReader::try_resolve(self, id)?;
+        Some(crate::source::file_origin(path, line))
+    }
+
+    fn share_line_counts(&mut self, counts: Arc<LineCounts>) {
+        FileReader::share_line_counts(self, counts)
+    }
 }
 
 #[cfg(test)]
@@ -614,8 +668,8 @@ mod tests {
                 lines.push((l, n));
             }
             if p == Poll::Done {
-                // How many files line numbers were counted in by re-reading.
-                return (lines, r.newline_index.len());
+                // How often line numbers were counted by re-reading.
+                return (lines, r.newline_passes);
             }
         }
     }
@@ -699,6 +753,111 @@ mod tests {
                 .map(|(l, n)| (l.to_string(), n))
                 .collect();
             assert_eq!((got, reread), (want, 0), "block {block}");
+        }
+    }
+
+    /// Readers of one pattern sharing line counts, polled in turn (`lockstep`) or one
+    /// after another; every line's number is asked with `try_resolve` after each poll
+    /// (as the source operator does) and, once all readers are done, again. Returns the
+    /// numbered lines and how often a reader counted newlines itself.
+    fn read_shared(
+        pattern: &str,
+        peers: usize,
+        block: u64,
+        lockstep: bool,
+    ) -> (Vec<(String, u64)>, usize) {
+        let files = list_files(pattern).unwrap();
+        let (all, _) = plan_splits(&files, peers, block);
+        let counts = Arc::new(LineCounts::default());
+        let mut readers: Vec<FileReader> = all
+            .into_iter()
+            .enumerate()
+            .map(|(w, splits)| {
+                let mut r = FileReader::open(pattern, w, peers, ReadMode::Bounded, false).unwrap();
+                r.line_bases = vec![None; splits.len()];
+                r.splits = splits;
+                r.share_line_counts(Arc::clone(&counts));
+                r
+            })
+            .collect();
+        let mut pending: Vec<Vec<(String, LineId)>> = vec![Vec::new(); peers];
+        let mut lines = Vec::new();
+        let mut done = vec![false; peers];
+        let order: Vec<usize> = if lockstep {
+            (0..).map(|i| i % peers).take(100_000).collect()
+        } else {
+            (0..peers)
+                .flat_map(|w| std::iter::repeat_n(w, 50_000))
+                .collect()
+        };
+        for w in order {
+            if done.iter().all(|d| *d) {
+                break;
+            }
+            if done[w] {
+                continue;
+            }
+            let r = &mut readers[w];
+            let p = r
+                .poll(11, |item| {
+                    if let Item::Line(l, id) = item {
+                        pending[w].push((String::from_utf8(l.to_vec()).unwrap(), id))
+                    }
+                })
+                .unwrap();
+            done[w] = p == Poll::Done;
+            pending[w].retain(|(l, id)| match r.try_resolve(*id) {
+                Some((_, n)) => {
+                    lines.push((l.clone(), n));
+                    false
+                }
+                None => true,
+            });
+        }
+        assert!(done.iter().all(|d| *d));
+        for (r, pending) in readers.iter_mut().zip(&mut pending) {
+            for (l, id) in pending.drain(..) {
+                let (_, n) = r
+                    .try_resolve(id)
+                    .expect("every split is counted once all are read");
+                lines.push((l, n));
+            }
+        }
+        let reread = readers.iter().map(|r| r.newline_passes).sum();
+        (lines, reread)
+    }
+
+    #[test]
+    fn readers_sharing_line_counts_number_lines_without_rereading() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut expected = Vec::new();
+        for f in 0..2 {
+            let mut text = String::new();
+            for i in 0..80 {
+                let line = format!("f{f}-{i}-{}", "z".repeat((i * 7) % 23));
+                text.push_str(&line);
+                text.push('\n');
+                expected.push((line, i as u64 + 1));
+            }
+            std::fs::write(dir.path().join(format!("part-{f}.jsonl")), text).unwrap();
+        }
+        expected.sort();
+        let pattern = dir.path().join("*.jsonl").to_string_lossy().into_owned();
+        for block in [3, 16, 50, 1 << 20] {
+            for peers in 1..=4 {
+                for lockstep in [true, false] {
+                    let (mut got, reread) = read_shared(&pattern, peers, block, lockstep);
+                    got.sort();
+                    assert_eq!(
+                        got, expected,
+                        "block {block}, peers {peers}, lockstep {lockstep}"
+                    );
+                    assert_eq!(
+                        reread, 0,
+                        "block {block}, peers {peers}, lockstep {lockstep}"
+                    );
+                }
+            }
         }
     }
 

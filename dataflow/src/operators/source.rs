@@ -130,9 +130,19 @@ pub fn source<'s>(
         let mut bad: Vec<(LineId, String, RecordError)> = Vec::new();
         // Too-late records: (record, reason, feature).
         let mut late: Vec<(LineId, String, String, String)> = Vec::new();
+        let mut pending = PendingDeadLetters::default();
         move |_frontiers| {
             let Some(cs) = caps.as_mut() else { return };
             if state.stop_requested() {
+                // Stopping (a signal): dead letters still waiting for their line number
+                // are written with it now, not lost.
+                if let Some(r) = reader.as_mut() {
+                    let ready = pending.ready(&mut **r, true);
+                    if !ready.is_empty() {
+                        let dlq_cap = cs.last().expect("dead-letter capability");
+                        dlq_out.activate().session(dlq_cap).give_iterator(ready.into_iter());
+                    }
+                }
                 caps = None;
                 return;
             }
@@ -144,7 +154,10 @@ pub fn source<'s>(
                 // A bounded table is read completely, also in stream mode.
                 let mode = if plan.source.bounded { ReadMode::Bounded } else { mode };
                 match connectors::open_source(&plan.source, &infra, worker, peers, mode, decoder.has_header()) {
-                    Ok(r) => reader = Some(r),
+                    Ok(mut r) => {
+                        r.share_line_counts(state.line_counts(&plan.source.name));
+                        reader = Some(r)
+                    }
                     Err(e) => {
                         state.fail(format!("source `{}`: {e}", plan.source.name));
                         caps = None;
@@ -254,48 +267,46 @@ pub fn source<'s>(
                 }
             };
             let mut close = false;
-            if !bad.is_empty() || !late.is_empty() {
-                let dlq_cap = cs.last().expect("dead-letter capability");
-                let mut handle = dlq_out.activate();
-                let mut session = handle.session(dlq_cap);
-                RunState::add(&state.bad_records, bad.len() as u64);
-                RunState::add(&state.too_late, late.len() as u64);
-                for (id, record, e) in bad.drain(..) {
-                    let origin = r.resolve(id);
-                    let (file, line) = (origin.location, origin.position);
-                    match plan.source.on_error {
-                        OnError::Fail => {
-                            state.fail(format!(
-                                "{file}:{line}: {e} (source `{}` has on_error: fail; use dead_letter to keep going)",
-                                plan.source.name
-                            ));
-                            close = true;
-                            break;
-                        }
-                        OnError::Skip => {}
-                        OnError::DeadLetter => session.give(DeadLetter {
-                            kind: e.kind().into(),
-                            source: plan.source.name.clone(),
-                            file,
-                            line,
-                            reason: e.to_string(),
-                            feature: None,
-                            record,
-                        }),
+            RunState::add(&state.bad_records, bad.len() as u64);
+            RunState::add(&state.too_late, late.len() as u64);
+            for (id, record, e) in bad.drain(..) {
+                match plan.source.on_error {
+                    OnError::Fail => {
+                        let origin = r.resolve(id);
+                        state.fail(format!(
+                            "{}:{}: {e} (source `{}` has on_error: fail; use dead_letter to keep going)",
+                            origin.location, origin.position, plan.source.name
+                        ));
+                        close = true;
+                        break;
                     }
-                }
-                for (id, record, reason, feature) in late.drain(..) {
-                    let origin = r.resolve(id);
-                    session.give(DeadLetter {
-                        kind: "too_late".into(),
+                    OnError::Skip => {}
+                    OnError::DeadLetter => pending.push(id, DeadLetter {
+                        kind: e.kind().into(),
                         source: plan.source.name.clone(),
-                        file: origin.location,
-                        line: origin.position,
-                        reason,
-                        feature: Some(feature),
+                        file: String::new(),
+                        line: 0,
+                        reason: e.to_string(),
+                        feature: None,
                         record,
-                    });
+                    }),
                 }
+            }
+            for (id, record, reason, feature) in late.drain(..) {
+                pending.push(id, DeadLetter {
+                    kind: "too_late".into(),
+                    source: plan.source.name.clone(),
+                    file: String::new(),
+                    line: 0,
+                    reason,
+                    feature: Some(feature),
+                    record,
+                });
+            }
+            let ready = pending.ready(&mut **r, polled == Poll::Done);
+            if !ready.is_empty() {
+                let dlq_cap = cs.last().expect("dead-letter capability");
+                dlq_out.activate().session(dlq_cap).give_iterator(ready.into_iter());
             }
             if close {
                 caps = None;
@@ -329,5 +340,57 @@ pub fn source<'s>(
         features: streams,
         sides: side_streams,
         dead_letters: dlq_stream,
+    }
+}
+
+/// Dead letters waiting for their origin: a file line's number can depend on blocks other
+/// workers are still reading (see `connectors::file::line_counts`). They wait at most
+/// [`PendingDeadLetters::MAX_WAIT`] or until the input ends, then the reader counts the
+/// lines itself.
+#[derive(Default)]
+struct PendingDeadLetters {
+    waiting: Vec<(LineId, DeadLetter)>,
+    oldest: Option<std::time::Instant>,
+}
+
+impl PendingDeadLetters {
+    const MAX_WAIT: Duration = Duration::from_secs(1);
+    const MAX_WAITING: usize = 1 << 16;
+
+    fn push(&mut self, id: LineId, letter: DeadLetter) {
+        self.oldest.get_or_insert_with(std::time::Instant::now);
+        self.waiting.push((id, letter));
+    }
+
+    /// The dead letters whose origin is known now, in arrival order; with `end` (or once
+    /// the oldest has waited long enough) all of them.
+    fn ready(&mut self, r: &mut dyn RecordSource, end: bool) -> Vec<DeadLetter> {
+        if self.waiting.is_empty() {
+            return Vec::new();
+        }
+        let force = end
+            || self.waiting.len() >= Self::MAX_WAITING
+            || self.oldest.is_some_and(|t| t.elapsed() >= Self::MAX_WAIT);
+        let mut ready = Vec::new();
+        self.waiting.retain_mut(|(id, letter)| {
+            let origin = if force {
+                Some(r.resolve(*id))
+            } else {
+                r.try_resolve(*id)
+            };
+            match origin {
+                Some(o) => {
+                    letter.file = o.location;
+                    letter.line = o.position;
+                    ready.push(std::mem::take(letter));
+                    false
+                }
+                None => true,
+            }
+        });
+        if self.waiting.is_empty() {
+            self.oldest = None;
+        }
+        ready
     }
 }
