@@ -24,14 +24,36 @@ pub fn worker_path(path: &Path, worker: usize, peers: usize) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Removes a file, if it exists, without waiting for the kernel to drop its cached pages:
+/// it is unlinked while held open, and closed on a thread of its own. Truncating or
+/// removing the previous output of a large run (gigabytes, partly not yet written back)
+/// otherwise stalls the new run for up to a second. If the process ends first, the kernel
+/// frees the file as usual.
+pub fn remove_in_background(path: &Path) -> std::io::Result<()> {
+    // Only a regular file itself: a symlink (to a file elsewhere, or to /dev/null) is
+    // left for `File::create` to follow and truncate, as before.
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+        return Ok(());
+    }
+    let Ok(held) = File::open(path) else {
+        return Ok(());
+    };
+    std::fs::remove_file(path)?;
+    // Dropping pages only; if no thread can be started, the drop happens here.
+    let _ = std::thread::Builder::new()
+        .name("freshet:unlink".into())
+        .spawn(move || drop(held));
+    Ok(())
+}
+
 /// Removes output files of earlier runs that this run (with `peers` workers) will not
 /// overwrite, so a directory never mixes two runs' results.
 pub fn remove_stale_outputs(path: &Path, peers: usize) -> std::io::Result<()> {
     let Some(dir) = path.parent() else {
         return Ok(());
     };
-    if peers > 1 && path.exists() {
-        std::fs::remove_file(path)?;
+    if peers > 1 {
+        remove_in_background(path)?;
     }
     let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
         Path::new(".")
@@ -56,7 +78,7 @@ pub fn remove_stale_outputs(path: &Path, peers: usize) -> std::io::Result<()> {
         };
         if let Some(Ok(i)) = index.map(str::parse::<usize>) {
             if peers == 1 || i >= peers {
-                std::fs::remove_file(entry.path())?;
+                remove_in_background(&entry.path())?;
             }
         }
     }
@@ -97,6 +119,9 @@ impl FileSink {
                 std::fs::create_dir_all(dir)?;
             }
         }
+        // The previous run's output is unlinked, not truncated in place, and its last
+        // reference closed on another thread (see `remove_in_background`).
+        remove_in_background(path)?;
         let mut file = File::create(path)?;
         let (chunks, queue) = sync_channel::<Vec<u8>>(QUEUED);
         let (give_back, spare) = channel();
@@ -307,6 +332,30 @@ mod tests {
         assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "{e}");
         // And it stays failed.
         assert!(sink.finish().is_err());
+    }
+
+    #[test]
+    fn a_new_sink_replaces_the_previous_output_but_follows_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.jsonl");
+        std::fs::write(&p, "old line\n".repeat(1000)).unwrap();
+        let mut sink = FileSink::create(&p).unwrap();
+        sink.write(b"new\n").unwrap();
+        sink.finish().unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
+        // Through a symlink: the target is rewritten, the link stays.
+        let target = dir.path().join("target.jsonl");
+        std::fs::write(&target, "old\n").unwrap();
+        let link = dir.path().join("link.jsonl");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let mut sink = FileSink::create(&link).unwrap();
+        sink.write(b"via link\n").unwrap();
+        sink.finish().unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "via link\n");
     }
 
     #[test]
