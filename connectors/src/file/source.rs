@@ -705,26 +705,38 @@ mod tests {
         }
     }
 
-    #[test]
-    fn line_numbers_are_right_across_blocks_and_one_reader_never_rereads() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut seed = 7u64;
+    /// Two files of `lines` lines each, line `i` padded by `pad(i)` bytes; returns their
+    /// glob and every (line, 1-based number), sorted.
+    fn numbered_files(
+        dir: &Path,
+        lines: usize,
+        mut pad: impl FnMut(usize) -> usize,
+    ) -> (String, Vec<(String, u64)>) {
         let mut expected = Vec::new();
         for f in 0..2 {
             let mut text = String::new();
-            for i in 0..60 {
-                seed = seed
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                let line = format!("f{f}-{i}-{}", "y".repeat((seed >> 59) as usize));
+            for i in 0..lines {
+                let line = format!("f{f}-{i}-{}", "y".repeat(pad(i)));
                 text.push_str(&line);
                 text.push('\n');
                 expected.push((line, i as u64 + 1));
             }
-            std::fs::write(dir.path().join(format!("part-{f}.jsonl")), text).unwrap();
+            std::fs::write(dir.join(format!("part-{f}.jsonl")), text).unwrap();
         }
         expected.sort();
-        let pattern = dir.path().join("*.jsonl").to_string_lossy().into_owned();
+        (dir.join("*.jsonl").to_string_lossy().into_owned(), expected)
+    }
+
+    #[test]
+    fn line_numbers_are_right_across_blocks_and_one_reader_never_rereads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seed = 7u64;
+        let (pattern, expected) = numbered_files(dir.path(), 60, |_| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 59) as usize
+        });
         for block in [1, 2, 5, 16, 37, 100, 1 << 20] {
             for peers in 1..=3 {
                 let mut got = Vec::new();
@@ -830,19 +842,7 @@ mod tests {
     #[test]
     fn readers_sharing_line_counts_number_lines_without_rereading() {
         let dir = tempfile::tempdir().unwrap();
-        let mut expected = Vec::new();
-        for f in 0..2 {
-            let mut text = String::new();
-            for i in 0..80 {
-                let line = format!("f{f}-{i}-{}", "z".repeat((i * 7) % 23));
-                text.push_str(&line);
-                text.push('\n');
-                expected.push((line, i as u64 + 1));
-            }
-            std::fs::write(dir.path().join(format!("part-{f}.jsonl")), text).unwrap();
-        }
-        expected.sort();
-        let pattern = dir.path().join("*.jsonl").to_string_lossy().into_owned();
+        let (pattern, expected) = numbered_files(dir.path(), 80, |i| (i * 7) % 23);
         for block in [3, 16, 50, 1 << 20] {
             for peers in 1..=4 {
                 for lockstep in [true, false] {
