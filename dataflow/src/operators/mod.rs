@@ -5,6 +5,7 @@ pub mod interval_join;
 pub mod join_output;
 pub mod over;
 mod over_frame;
+mod pending_dead_letters;
 pub mod prefix;
 pub mod session;
 pub mod sink;

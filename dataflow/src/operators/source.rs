@@ -37,6 +37,7 @@ use planner::join::JoinSide;
 use planner::types::Value;
 use planner::{FeaturePlan, SourcePlan};
 
+use crate::operators::pending_dead_letters::PendingDeadLetters;
 use crate::operators::prefix::{new_output, FeatureStream, Out, Prefix, Pushed};
 use crate::record::{DeadLetter, Key, OverInput};
 use crate::state::RunState;
@@ -340,57 +341,5 @@ pub fn source<'s>(
         features: streams,
         sides: side_streams,
         dead_letters: dlq_stream,
-    }
-}
-
-/// Dead letters waiting for their origin: a file line's number can depend on blocks other
-/// workers are still reading (see `connectors::file::line_counts`). They wait at most
-/// [`PendingDeadLetters::MAX_WAIT`] or until the input ends, then the reader counts the
-/// lines itself.
-#[derive(Default)]
-struct PendingDeadLetters {
-    waiting: Vec<(LineId, DeadLetter)>,
-    oldest: Option<std::time::Instant>,
-}
-
-impl PendingDeadLetters {
-    const MAX_WAIT: Duration = Duration::from_secs(1);
-    const MAX_WAITING: usize = 1 << 16;
-
-    fn push(&mut self, id: LineId, letter: DeadLetter) {
-        self.oldest.get_or_insert_with(std::time::Instant::now);
-        self.waiting.push((id, letter));
-    }
-
-    /// The dead letters whose origin is known now, in arrival order; with `end` (or once
-    /// the oldest has waited long enough) all of them.
-    fn ready(&mut self, r: &mut dyn RecordSource, end: bool) -> Vec<DeadLetter> {
-        if self.waiting.is_empty() {
-            return Vec::new();
-        }
-        let force = end
-            || self.waiting.len() >= Self::MAX_WAITING
-            || self.oldest.is_some_and(|t| t.elapsed() >= Self::MAX_WAIT);
-        let mut ready = Vec::new();
-        self.waiting.retain_mut(|(id, letter)| {
-            let origin = if force {
-                Some(r.resolve(*id))
-            } else {
-                r.try_resolve(*id)
-            };
-            match origin {
-                Some(o) => {
-                    letter.file = o.location;
-                    letter.line = o.position;
-                    ready.push(std::mem::take(letter));
-                    false
-                }
-                None => true,
-            }
-        });
-        if self.waiting.is_empty() {
-            self.oldest = None;
-        }
-        ready
     }
 }
