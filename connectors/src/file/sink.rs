@@ -25,24 +25,28 @@ pub fn worker_path(path: &Path, worker: usize, peers: usize) -> PathBuf {
 }
 
 /// Removes a file, if it exists, without waiting for the kernel to drop its cached pages:
-/// it is unlinked while held open, and closed on a thread of its own. Truncating or
-/// removing the previous output of a large run (gigabytes, partly not yet written back)
-/// otherwise stalls the new run for up to a second. If the process ends first, the kernel
-/// frees the file as usual.
+/// a regular file is unlinked while held open, and closed on a thread of its own.
+/// Truncating or removing the previous output of a large run (gigabytes, partly not yet
+/// written back) otherwise stalls the new run for up to a second. If the process ends
+/// first, the kernel frees the file as usual. Anything else (a symlink) is just removed.
 pub fn remove_in_background(path: &Path) -> std::io::Result<()> {
-    // Only a regular file itself: a symlink (to a file elsewhere, or to /dev/null) is
-    // left for `File::create` to follow and truncate, as before.
-    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
-        return Ok(());
-    }
-    let Ok(held) = File::open(path) else {
-        return Ok(());
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let held = if meta.is_file() {
+        File::open(path).ok()
+    } else {
+        None
     };
     std::fs::remove_file(path)?;
-    // Dropping pages only; if no thread can be started, the drop happens here.
-    let _ = std::thread::Builder::new()
-        .name("freshet:unlink".into())
-        .spawn(move || drop(held));
+    if let Some(held) = held {
+        // Dropping pages only; if no thread can be started, the drop happens here.
+        let _ = std::thread::Builder::new()
+            .name("freshet:unlink".into())
+            .spawn(move || drop(held));
+    }
     Ok(())
 }
 
@@ -120,8 +124,11 @@ impl FileSink {
             }
         }
         // The previous run's output is unlinked, not truncated in place, and its last
-        // reference closed on another thread (see `remove_in_background`).
-        remove_in_background(path)?;
+        // reference closed on another thread (see `remove_in_background`). A symlink is
+        // followed (its target truncated) as `File::create` does.
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+            remove_in_background(path)?;
+        }
         let mut file = File::create(path)?;
         let (chunks, queue) = sync_channel::<Vec<u8>>(QUEUED);
         let (give_back, spare) = channel();
@@ -371,6 +378,8 @@ mod tests {
         ] {
             std::fs::write(dir.path().join(name), "x").unwrap();
         }
+        std::os::unix::fs::symlink(dir.path().join("g.0.jsonl"), dir.path().join("f.5.jsonl"))
+            .unwrap();
         remove_stale_outputs(&p, 2).unwrap();
         let mut left: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
