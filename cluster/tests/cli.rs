@@ -491,3 +491,56 @@ fn every_example_job_validates() {
     }
     assert!(n >= 2, "example jobs missing under {}", dir.display());
 }
+
+/// Dead letters from a file larger than the 8 MB blocks the workers share out name the
+/// same line on any number of workers: the line numbers of later blocks come from the
+/// line counts of earlier ones, read by other workers.
+#[test]
+fn dead_letters_name_their_line_across_blocks_and_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    // ~19 MB: three blocks. Every 997th line is malformed; line lengths vary so that
+    // block boundaries fall mid-line.
+    let mut text = String::new();
+    let mut bad = Vec::new();
+    for i in 0..200_000u64 {
+        if i % 997 == 500 {
+            text.push_str("{\"k\": broken\n");
+            bad.push(i + 1);
+        } else {
+            let pad = "p".repeat((i % 121) as usize);
+            text.push_str(&format!(
+                "{{\"k\":\"key{}\",\"t\":{},\"pad\":\"{pad}\"}}\n",
+                i % 13,
+                1_700_000_000_000u64 + i * 10
+            ));
+        }
+    }
+    assert!(text.len() > 16 << 20, "{} bytes", text.len());
+    std::fs::write(dir.path().join("data/a.jsonl"), text).unwrap();
+    let job = dir.path().join("job.yaml");
+    std::fs::write(
+        &job,
+        "name: lines\nsources:\n  - { name: s, connector: file, path: data/*.jsonl, format: json, schema: { k: string, t: timestamp, pad: string }, event_time: t, watermark_delay: 1h }\nfeatures:\n  - name: n\n    sql: SELECT k, COUNT(*) AS n FROM s GROUP BY k, TUMBLE(rowtime, INTERVAL '1' HOUR)\nsinks:\n  - { name: out, connector: file, path: out/f.jsonl }\n",
+    )
+    .unwrap();
+    for workers in ["1", "2", "3"] {
+        run_ok(&["run", job.to_str().unwrap(), "-q", "--workers", workers]);
+        let mut got: Vec<(String, u64)> =
+            std::fs::read_to_string(dir.path().join("out/dead_letter.jsonl"))
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    let d: serde_json::Value = serde_json::from_str(l).unwrap();
+                    assert_eq!(d["record"], "{\"k\": broken", "workers {workers}");
+                    (
+                        d["kind"].as_str().unwrap().to_string(),
+                        d["line"].as_u64().unwrap(),
+                    )
+                })
+                .collect();
+        got.sort_by_key(|(_, line)| *line);
+        let want: Vec<(String, u64)> = bad.iter().map(|l| ("malformed".into(), *l)).collect();
+        assert_eq!(got, want, "workers {workers}");
+    }
+}
