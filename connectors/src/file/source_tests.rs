@@ -1,0 +1,347 @@
+//! Tests of the file source: splitting, line numbers, headers, following.
+
+use super::*;
+use std::io::Write;
+
+fn read_all(pattern: &str, worker: usize, peers: usize, headers: bool) -> Vec<(String, u64)> {
+    read_all_blocks(pattern, worker, peers, headers, BLOCK_BYTES).0
+}
+
+fn read_all_blocks(
+    pattern: &str,
+    worker: usize,
+    peers: usize,
+    headers: bool,
+    block: u64,
+) -> (Vec<(String, u64)>, usize) {
+    let files = list_files(pattern).unwrap();
+    let (mut all, _) = plan_splits(&files, peers, block);
+    let splits = all.swap_remove(worker);
+    let mut r = FileReader::open(pattern, worker, peers, ReadMode::Bounded, headers).unwrap();
+    r.line_bases = vec![None; splits.len()];
+    r.splits = splits;
+    let mut lines = Vec::new();
+    loop {
+        let mut ids = Vec::new();
+        let p = r
+            .poll(7, |item| {
+                if let Item::Line(l, id) = item {
+                    ids.push((String::from_utf8(l.to_vec()).unwrap(), id))
+                }
+            })
+            .unwrap();
+        for (l, id) in ids {
+            let (_, n) = r.resolve(id);
+            lines.push((l, n));
+        }
+        if p == Poll::Done {
+            // How often line numbers were counted by re-reading.
+            return (lines, r.newline_passes);
+        }
+    }
+}
+
+#[test]
+fn every_line_is_read_once_with_its_line_number_for_any_worker_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected = Vec::new();
+    for f in 0..3 {
+        let mut file = File::create(dir.path().join(format!("part-{f}.jsonl"))).unwrap();
+        for i in 0..(5 + f * 7) {
+            let line = format!("file{f}-line{i}-{}", "x".repeat(i % 13));
+            writeln!(file, "{line}").unwrap();
+            expected.push((line, i as u64 + 1));
+        }
+    }
+    // A last line without a trailing newline.
+    let mut file = File::options()
+        .append(true)
+        .open(dir.path().join("part-2.jsonl"))
+        .unwrap();
+    write!(file, "tail").unwrap();
+    expected.push(("tail".into(), 20));
+    let pattern = dir.path().join("*.jsonl").to_string_lossy().into_owned();
+    for peers in 1..=5 {
+        let mut got: Vec<(String, u64)> = (0..peers)
+            .flat_map(|w| read_all(&pattern, w, peers, false))
+            .collect();
+        got.sort();
+        let mut want = expected.clone();
+        want.sort();
+        assert_eq!(got, want, "peers = {peers}");
+    }
+}
+
+/// Two files of `lines` lines each, line `i` padded by `pad(i)` bytes; returns their
+/// glob and every (line, 1-based number), sorted.
+fn numbered_files(
+    dir: &Path,
+    lines: usize,
+    mut pad: impl FnMut(usize) -> usize,
+) -> (String, Vec<(String, u64)>) {
+    let mut expected = Vec::new();
+    for f in 0..2 {
+        let mut text = String::new();
+        for i in 0..lines {
+            let line = format!("f{f}-{i}-{}", "y".repeat(pad(i)));
+            text.push_str(&line);
+            text.push('\n');
+            expected.push((line, i as u64 + 1));
+        }
+        std::fs::write(dir.join(format!("part-{f}.jsonl")), text).unwrap();
+    }
+    expected.sort();
+    (dir.join("*.jsonl").to_string_lossy().into_owned(), expected)
+}
+
+#[test]
+fn line_numbers_are_right_across_blocks_and_one_reader_never_rereads() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seed = 7u64;
+    let (pattern, expected) = numbered_files(dir.path(), 60, |_| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 59) as usize
+    });
+    for block in [1, 2, 5, 16, 37, 100, 1 << 20] {
+        for peers in 1..=3 {
+            let mut got = Vec::new();
+            for w in 0..peers {
+                let (lines, reread) = read_all_blocks(&pattern, w, peers, false, block);
+                if peers == 1 {
+                    assert_eq!(
+                        reread, 0,
+                        "block {block}: one reader knows every line number"
+                    );
+                }
+                got.extend(lines);
+            }
+            got.sort();
+            assert_eq!(got, expected, "block {block}, peers {peers}");
+        }
+    }
+    // With a header line, which is line 1 and not a record.
+    std::fs::write(dir.path().join("a.csv"), "h\nx1\nx22\nx333\nx4\n").unwrap();
+    let csv = dir.path().join("*.csv").to_string_lossy().into_owned();
+    for block in [1, 3, 4, 7, 64] {
+        let (got, reread) = read_all_blocks(&csv, 0, 1, true, block);
+        let want: Vec<(String, u64)> = ["x1", "x22", "x333", "x4"]
+            .iter()
+            .zip(2..)
+            .map(|(l, n)| (l.to_string(), n))
+            .collect();
+        assert_eq!((got, reread), (want, 0), "block {block}");
+    }
+}
+
+/// Readers of one pattern sharing line counts, polled in turn (`lockstep`) or one
+/// after another; every line's number is asked with `try_resolve` after each poll
+/// (as the source operator does) and, once all readers are done, again. Returns the
+/// numbered lines and how often a reader counted newlines itself.
+fn read_shared(
+    pattern: &str,
+    peers: usize,
+    block: u64,
+    lockstep: bool,
+) -> (Vec<(String, u64)>, usize) {
+    let files = list_files(pattern).unwrap();
+    let (all, _) = plan_splits(&files, peers, block);
+    let counts = Arc::new(LineCounts::default());
+    let mut readers: Vec<FileReader> = all
+        .into_iter()
+        .enumerate()
+        .map(|(w, splits)| {
+            let mut r = FileReader::open(pattern, w, peers, ReadMode::Bounded, false).unwrap();
+            r.line_bases = vec![None; splits.len()];
+            r.splits = splits;
+            r.share_line_counts(Arc::clone(&counts));
+            r
+        })
+        .collect();
+    let mut pending: Vec<Vec<(String, LineId)>> = vec![Vec::new(); peers];
+    let mut lines = Vec::new();
+    let mut done = vec![false; peers];
+    let order: Vec<usize> = if lockstep {
+        (0..).map(|i| i % peers).take(100_000).collect()
+    } else {
+        (0..peers)
+            .flat_map(|w| std::iter::repeat_n(w, 50_000))
+            .collect()
+    };
+    for w in order {
+        if done.iter().all(|d| *d) {
+            break;
+        }
+        if done[w] {
+            continue;
+        }
+        let r = &mut readers[w];
+        let p = r
+            .poll(11, |item| {
+                if let Item::Line(l, id) = item {
+                    pending[w].push((String::from_utf8(l.to_vec()).unwrap(), id))
+                }
+            })
+            .unwrap();
+        done[w] = p == Poll::Done;
+        pending[w].retain(|(l, id)| match r.try_resolve(*id) {
+            Some((_, n)) => {
+                lines.push((l.clone(), n));
+                false
+            }
+            None => true,
+        });
+    }
+    assert!(done.iter().all(|d| *d));
+    for (r, pending) in readers.iter_mut().zip(&mut pending) {
+        for (l, id) in pending.drain(..) {
+            let (_, n) = r
+                .try_resolve(id)
+                .expect("every split is counted once all are read");
+            lines.push((l, n));
+        }
+    }
+    let reread = readers.iter().map(|r| r.newline_passes).sum();
+    (lines, reread)
+}
+
+#[test]
+fn readers_sharing_line_counts_number_lines_without_rereading() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pattern, expected) = numbered_files(dir.path(), 80, |i| (i * 7) % 23);
+    for block in [3, 16, 50, 1 << 20] {
+        for peers in 1..=4 {
+            for lockstep in [true, false] {
+                let (mut got, reread) = read_shared(&pattern, peers, block, lockstep);
+                got.sort();
+                assert_eq!(
+                    got, expected,
+                    "block {block}, peers {peers}, lockstep {lockstep}"
+                );
+                assert_eq!(
+                    reread, 0,
+                    "block {block}, peers {peers}, lockstep {lockstep}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn blocks_are_dealt_round_robin_and_the_last_owner_follows() {
+    let files = vec![(PathBuf::from("a"), 20), (PathBuf::from("b"), 5)];
+    let (splits, last) = plan_splits(&files, 2, 8);
+    let show = |v: &Vec<Split>| {
+        v.iter()
+            .map(|s| {
+                (
+                    s.path.to_string_lossy().into_owned(),
+                    s.start,
+                    s.end.unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        show(&splits[0]),
+        vec![("a".into(), 0, 8), ("a".into(), 16, 20)]
+    );
+    assert_eq!(
+        show(&splits[1]),
+        vec![("a".into(), 8, 16), ("b".into(), 0, 5)]
+    );
+    assert_eq!(last, 1);
+}
+
+#[test]
+fn headers_are_not_records() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.csv"), "h1,h2\n1,2\n3,4\n").unwrap();
+    let pattern = dir.path().join("*.csv").to_string_lossy().into_owned();
+    for peers in 1..=3 {
+        let mut got: Vec<String> = (0..peers)
+            .flat_map(|w| read_all(&pattern, w, peers, true))
+            .map(|(l, _)| l)
+            .collect();
+        got.sort();
+        assert_eq!(got, vec!["1,2", "3,4"], "peers = {peers}");
+    }
+}
+
+#[test]
+fn a_followed_csv_file_is_read_once_its_header_is_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.csv"), "k,t\nx,1\n").unwrap();
+    let pattern = dir.path().join("*.csv").to_string_lossy().into_owned();
+    let mut r = FileReader::open(
+        &pattern,
+        0,
+        1,
+        ReadMode::Follow { exit_at_end: false },
+        true,
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let poll = |r: &mut FileReader, got: &mut Vec<String>| {
+        r.poll(1 << 20, |item| match item {
+            Item::Header(h) => got.push(format!("H:{}", String::from_utf8_lossy(h))),
+            Item::Line(l, _) => got.push(String::from_utf8_lossy(l).into_owned()),
+            Item::Message { .. } => unreachable!("files deliver lines"),
+        })
+        .unwrap()
+    };
+    poll(&mut r, &mut got);
+    // A new file appears empty, then its header is written in two steps.
+    let b = dir.path().join("b.csv");
+    std::fs::write(&b, "").unwrap();
+    std::thread::sleep(Duration::from_millis(250));
+    poll(&mut r, &mut got);
+    std::fs::write(&b, "k,").unwrap();
+    std::thread::sleep(Duration::from_millis(250));
+    poll(&mut r, &mut got);
+    std::fs::write(&b, "k,t\ny,2\n").unwrap();
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(50));
+        poll(&mut r, &mut got);
+    }
+    assert_eq!(got, vec!["H:k,t", "x,1", "H:k,t", "y,2"]);
+}
+
+#[test]
+fn following_picks_up_appended_lines_and_new_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.jsonl");
+    std::fs::write(&a, "1\n2\n").unwrap();
+    let pattern = dir.path().join("*.jsonl").to_string_lossy().into_owned();
+    let mut r = FileReader::open(
+        &pattern,
+        0,
+        1,
+        ReadMode::Follow { exit_at_end: false },
+        false,
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let poll = |r: &mut FileReader, got: &mut Vec<String>| {
+        r.poll(1 << 20, |item| {
+            if let Item::Line(l, _) = item {
+                got.push(String::from_utf8(l.to_vec()).unwrap())
+            }
+        })
+        .unwrap()
+    };
+    assert_eq!(poll(&mut r, &mut got), Poll::Lines(2));
+    assert_eq!(poll(&mut r, &mut got), Poll::Idle);
+    let mut f = File::options().append(true).open(&a).unwrap();
+    write!(f, "3\n4").unwrap();
+    assert_eq!(poll(&mut r, &mut got), Poll::Lines(1));
+    std::fs::write(dir.path().join("b.jsonl"), "5\n").unwrap();
+    std::thread::sleep(Duration::from_millis(250));
+    let mut rounds = 0;
+    while got.len() < 5 && rounds < 10 {
+        poll(&mut r, &mut got);
+        rounds += 1;
+    }
+    assert_eq!(got, vec!["1", "2", "3", "4", "5"]);
+}
