@@ -97,9 +97,11 @@ pub struct RunArgs {
     /// This process's index in the cluster hostfile.
     #[arg(long)]
     pub process: Option<usize>,
-    /// Bytes a source reads per watermark step (default 16 MiB). Smaller steps advance
-    /// watermarks more often; results do not depend on it.
-    #[arg(long)]
+    /// Bytes a source reads per watermark step (default 16 MiB): a number of bytes, or
+    /// with a unit (256KiB, 4MiB, 1GiB; KB/MB/GB are 1000-based). Smaller steps advance
+    /// watermarks more often, so a replay shows late events as corrections as a live
+    /// stream would; results do not depend on it.
+    #[arg(long, value_parser = parse_bytes)]
     pub batch_bytes: Option<usize>,
     /// Also write the run summary as JSON to this file.
     #[arg(long)]
@@ -166,4 +168,60 @@ pub enum GenCommand {
         #[arg(long, default_value_t = 1)]
         files: u32,
     },
+}
+
+/// A byte size: a whole number with an optional unit (B, KiB, MiB, GiB, KB, MB, GB; case
+/// and a space before the unit do not matter).
+pub fn parse_bytes(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let hint = "write a number of bytes, or one with a unit: 262144, 256KiB, 16MiB, 1GiB";
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size; {hint}"))?;
+    let scale: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        other => return Err(format!("unknown unit `{other}` in `{text}`; {hint}")),
+    };
+    match n.checked_mul(scale) {
+        Some(0) => Err(format!("`{text}` is zero bytes; {hint}")),
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("`{text}` is too large")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn sizes_take_binary_and_decimal_units() {
+        for (text, bytes) in [
+            ("262144", 262_144),
+            ("256KiB", 262_144),
+            ("256 kib", 262_144),
+            ("16MiB", 16 << 20),
+            ("1GiB", 1 << 30),
+            ("1G", 1 << 30),
+            ("5MB", 5_000_000),
+            ("400B", 400),
+        ] {
+            assert_eq!(parse_bytes(text), Ok(bytes), "{text}");
+        }
+        for bad in ["", "MiB", "1.5MiB", "16 MiBs", "0", "-1"] {
+            let e = parse_bytes(bad).unwrap_err();
+            assert!(e.contains(bad.trim()) || bad.is_empty(), "{bad}: {e}");
+            assert!(
+                e.contains("16MiB") || e.contains("too large"),
+                "{bad}: a hint: {e}"
+            );
+        }
+    }
 }
