@@ -5,49 +5,16 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
+use connectors::aws::local::{connect as aws, create_stream, endpoint, put_records, unique};
 use connectors::aws::Aws;
-use planner::job::{AwsAccount, Secret};
 
 /// 2026-11-01T00:00:00Z.
 const T0: i64 = 1_793_491_200_000;
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
 const USERS: u64 = 6;
-
-fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        panic!(
-            "AWS_ENDPOINT_URL is not set: these tests need a local AWS endpoint; \
-             start the local services: scripts/services.sh start \
-             (then export AWS_ENDPOINT_URL=http://127.0.0.1:5000)"
-        )
-    })
-}
-
-fn aws() -> Aws {
-    let account = AwsAccount {
-        region: "us-east-1".into(),
-        endpoint: Some(endpoint()),
-        access_key_id: Some(Secret("test".into())),
-        secret_access_key: Some(Secret("test".into())),
-        session_token: None,
-    };
-    Aws::from_account("local", &account).unwrap()
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{prefix}-{}-{nanos:x}", std::process::id())
-}
 
 /// (user, event time), in time order over about 2.2 hours.
 fn events() -> Vec<(String, i64)> {
@@ -129,30 +96,7 @@ sinks:
 }
 
 fn create_table(aws: &Aws) -> String {
-    let table = unique("e2e-features");
-    aws.block_on(
-        aws.dynamodb()
-            .create_table()
-            .table_name(&table)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("pk")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send(),
-    )
-    .unwrap();
-    table
+    connectors::aws::local::create_table(aws, "e2e-features")
 }
 
 /// pk → (n, window_start, window_end), checking each item's key column.
@@ -265,34 +209,9 @@ fn s3_backfill_and_kinesis_stream_fill_dynamodb_with_the_same_counts() {
     assert_eq!(read_table(&aws, &s3_table), want, "S3 backfill");
 
     // Kinesis: the same events over two shards, keyed by user.
-    let stream = unique("e2e-events");
-    let k = aws.kinesis();
-    aws.block_on(k.create_stream().stream_name(&stream).shard_count(2).send())
-        .unwrap();
-    for _ in 0..100 {
-        let d = aws
-            .block_on(k.describe_stream_summary().stream_name(&stream).send())
-            .unwrap();
-        if d.stream_description_summary()
-            .unwrap()
-            .stream_status()
-            .as_str()
-            == "ACTIVE"
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    for (u, t) in &evs {
-        aws.block_on(
-            k.put_record()
-                .stream_name(&stream)
-                .partition_key(u)
-                .data(aws_sdk_kinesis::primitives::Blob::new(line(u, *t)))
-                .send(),
-        )
-        .unwrap();
-    }
+    let stream = create_stream(&aws, "e2e-events", 2);
+    let records: Vec<(&String, String)> = evs.iter().map(|(u, t)| (u, line(u, *t))).collect();
+    put_records(&aws, &stream, &records);
     let kinesis_table = create_table(&aws);
     let dir = tempfile::tempdir().unwrap();
     let (job, infra) = write_job(

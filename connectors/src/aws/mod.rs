@@ -10,6 +10,7 @@
 
 pub mod dynamodb;
 pub mod kinesis;
+pub mod local;
 pub mod s3;
 
 use std::future::Future;

@@ -3,30 +3,7 @@
 use super::*;
 
 fn dynamo_table(aws: &Aws) -> String {
-    let table = unique("features");
-    let d = aws.dynamodb();
-    aws.block_on(
-        d.create_table()
-            .table_name(&table)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("pk")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send(),
-    )
-    .unwrap();
-    table
+    connectors::aws::local::create_table(aws, "features")
 }
 
 fn update(user: &str, count: i64, we: i64, revision: u32, deleted: bool) -> FeatureUpdate {

@@ -4,44 +4,11 @@
 use super::*;
 
 fn kinesis_stream(aws: &Aws, shards: i32) -> String {
-    let stream = unique("stream");
-    let k = aws.kinesis();
-    aws.block_on(
-        k.create_stream()
-            .stream_name(&stream)
-            .shard_count(shards)
-            .send(),
-    )
-    .unwrap();
-    for _ in 0..100 {
-        let d = aws
-            .block_on(k.describe_stream_summary().stream_name(&stream).send())
-            .unwrap();
-        if d.stream_description_summary()
-            .unwrap()
-            .stream_status()
-            .as_str()
-            == "ACTIVE"
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    stream
+    connectors::aws::local::create_stream(aws, "stream", shards)
 }
 
 fn kinesis_put(aws: &Aws, stream: &str, records: &[(String, String)]) {
-    let k = aws.kinesis();
-    for (key, data) in records {
-        aws.block_on(
-            k.put_record()
-                .stream_name(stream)
-                .partition_key(key)
-                .data(aws_sdk_kinesis::primitives::Blob::new(data.as_bytes()))
-                .send(),
-        )
-        .unwrap();
-    }
+    connectors::aws::local::put_records(aws, stream, records)
 }
 
 fn kinesis_records(tag: &str, n: usize) -> Vec<(String, String)> {

@@ -7,57 +7,21 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 use connectors::aws::kinesis::KinesisReader;
 use connectors::aws::s3::{S3Location, S3Reader};
 use connectors::aws::{dynamodb::DynamoSink, Aws};
 use connectors::sink::{FeatureUpdate, RowSink};
 use connectors::source::{Item, Origin, Poll, ReadMode, RecordSource};
-use planner::job::{AwsAccount, Compression, Secret, StartPosition};
+use planner::job::{Compression, StartPosition};
 use planner::types::Value;
 
 mod dynamodb;
 mod kinesis;
 mod s3;
 
-fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        panic!(
-            "AWS_ENDPOINT_URL is not set: these tests need a local AWS endpoint; \
-             start the local services: scripts/services.sh start \
-             (then export AWS_ENDPOINT_URL=http://127.0.0.1:5000)"
-        )
-    })
-}
-
-fn account() -> AwsAccount {
-    AwsAccount {
-        region: "us-east-1".into(),
-        endpoint: Some(endpoint()),
-        access_key_id: Some(Secret("test".into())),
-        secret_access_key: Some(Secret("test".into())),
-        session_token: None,
-    }
-}
-
-fn aws() -> Aws {
-    Aws::from_account("local", &account()).unwrap()
-}
-
-/// A name unique to this run.
-fn unique(prefix: &str) -> String {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{prefix}-{}-{nanos:x}-{n}", std::process::id())
-}
+use connectors::aws::local::{account, connect as aws, unique};
 
 /// A delivered record: its text and origin (or a header).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
