@@ -11,6 +11,17 @@ fn kinesis_put(aws: &Aws, stream: &str, records: &[(String, String)]) {
     connectors::aws::local::put_records(aws, stream, records)
 }
 
+/// A reader of `stream` for worker `worker` of `peers`.
+fn open_reader(
+    stream: &str,
+    start: StartPosition,
+    worker: usize,
+    peers: usize,
+    mode: ReadMode,
+) -> KinesisReader {
+    KinesisReader::open(aws_clone(), stream, start, worker, peers, mode).unwrap()
+}
+
 fn kinesis_records(tag: &str, n: usize) -> Vec<(String, String)> {
     (0..n)
         .map(|i| {
@@ -34,15 +45,13 @@ fn kinesis_bounded_reads_every_record_once_with_one_or_two_workers() {
         let mut all = Vec::new();
         let mut shard_counts = Vec::new();
         for worker in 0..peers {
-            let mut r = KinesisReader::open(
-                aws_clone(),
+            let mut r = open_reader(
                 &stream,
                 StartPosition::Earliest,
                 worker,
                 peers,
                 ReadMode::Bounded,
-            )
-            .unwrap();
+            );
             assert_eq!(r.partitions(), 2 / peers);
             let (got, p) = drain(&mut r, 64, |_| false);
             assert_eq!(p, Poll::Done, "peers {peers} worker {worker}");
@@ -82,15 +91,13 @@ fn kinesis_latest_skips_old_records() {
     let aws = aws();
     let stream = kinesis_stream(&aws, 2);
     kinesis_put(&aws, &stream, &kinesis_records("old", 10));
-    let mut r = KinesisReader::open(
-        aws_clone(),
+    let mut r = open_reader(
         &stream,
         StartPosition::Latest,
         0,
         1,
         ReadMode::Follow { exit_at_end: false },
-    )
-    .unwrap();
+    );
     // Let the reader take its LATEST iterators before the new records are put.
     let (got, _) = drain(&mut r, 1 << 20, |_| true);
     assert!(got.is_empty(), "{got:?}");
@@ -109,15 +116,7 @@ fn kinesis_latest_skips_old_records() {
     want.sort();
     assert_eq!(texts, want);
     // Bounded from latest: nothing, and done.
-    let mut r = KinesisReader::open(
-        aws_clone(),
-        &stream,
-        StartPosition::Latest,
-        0,
-        1,
-        ReadMode::Bounded,
-    )
-    .unwrap();
+    let mut r = open_reader(&stream, StartPosition::Latest, 0, 1, ReadMode::Bounded);
     let (got, p) = drain(&mut r, 1 << 20, |_| false);
     assert_eq!((got.len(), p), (0, Poll::Done));
 }
@@ -186,15 +185,13 @@ fn kinesis_reads_closed_parents_and_their_children() {
         let mut all = Vec::new();
         let mut shards = Vec::new();
         for worker in 0..peers {
-            let mut r = KinesisReader::open(
-                aws_clone(),
+            let mut r = open_reader(
                 &stream,
                 StartPosition::Earliest,
                 worker,
                 peers,
                 ReadMode::Bounded,
-            )
-            .unwrap();
+            );
             let (got, p) = drain(&mut r, 1 << 20, |_| false);
             assert_eq!(p, Poll::Done);
             assert!((0..r.partitions()).all(|p| r.finished(p)));
@@ -220,15 +217,13 @@ fn kinesis_reads_closed_parents_and_their_children() {
 fn kinesis_following_picks_up_children_after_a_split() {
     let aws = aws();
     let stream = kinesis_stream(&aws, 1);
-    let mut r = KinesisReader::open(
-        aws_clone(),
+    let mut r = open_reader(
         &stream,
         StartPosition::Earliest,
         0,
         1,
         ReadMode::Follow { exit_at_end: false },
-    )
-    .unwrap();
+    );
     kinesis_put(&aws, &stream, &kinesis_records("before", 4));
     let (got, _) = drain(&mut r, 1 << 20, |g| g.len() >= 4);
     assert_eq!(got.len(), 4);
@@ -274,15 +269,13 @@ fn kinesis_start_at_a_timestamp_skips_earlier_records() {
     std::thread::sleep(Duration::from_millis(100));
     let fresh = kinesis_records("new", 6);
     kinesis_put(&aws, &stream, &fresh);
-    let mut r = KinesisReader::open(
-        aws_clone(),
+    let mut r = open_reader(
         &stream,
         StartPosition::Timestamp(t),
         0,
         1,
         ReadMode::Bounded,
-    )
-    .unwrap();
+    );
     let (got, p) = drain(&mut r, 1 << 20, |_| false);
     assert_eq!(p, Poll::Done);
     let mut want: Vec<String> = fresh.into_iter().map(|(_, d)| d).collect();

@@ -74,6 +74,7 @@ fn drain(
 fn aws_clone() -> Aws {
     aws()
 }
+
 #[test]
 fn an_unreachable_endpoint_is_a_clear_error() {
     let mut acc = account();
