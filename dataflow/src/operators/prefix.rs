@@ -98,6 +98,9 @@ pub struct Prefix {
     projected: Vec<Value>,
     /// The values of computed (non-column) keys of the row at hand.
     computed_keys: Vec<Value>,
+    /// Per feature: the last (pane, watermark) judged and its cut (`on_time_cut`): rows
+    /// of a batch mostly share both, and the cut walks the pane's windows.
+    last_cut: Vec<Option<(u64, u64, Option<u64>)>>,
 }
 
 /// What happened to a row offered to a feature.
@@ -118,6 +121,7 @@ impl Prefix {
             .collect();
         Prefix {
             combiners: features.iter().map(|_| Combiner::default()).collect(),
+            last_cut: vec![None; features.len()],
             features,
             feature_ids,
             templates,
@@ -217,7 +221,15 @@ impl Prefix {
         }
         // The first window of its pane the record is on time for; none: too late.
         let pane = f.window.pane_of(t);
-        let Some(cut) = on_time_cut(&f.window, f.allowed_lateness_ms, pane, watermark) else {
+        let cut = match self.last_cut[fi] {
+            Some((p, w, cut)) if p == pane && w == watermark => cut,
+            _ => {
+                let cut = on_time_cut(&f.window, f.allowed_lateness_ms, pane, watermark);
+                self.last_cut[fi] = Some((pane, watermark, cut));
+                cut
+            }
+        };
+        let Some(cut) = cut else {
             return Pushed::TooLate;
         };
         // The key by reference to the row's values (computed keys evaluated aside): the

@@ -41,7 +41,7 @@ use crate::record::{FeatureRow, Key, PartialAggregate};
 use crate::state::RunState;
 
 use super::window_rows::Rows;
-use super::window_walk::{merge_into, Accs, Pane, Running, Walk};
+use super::window_walk::{merge_into, start_at, Accs, Pane, Running, Walk};
 
 /// Rows emitted per activation at most when many windows are due at once. Small enough
 /// that a chunk (~200 KB of rows) is still in the core's cache when it is handed on and
@@ -126,8 +126,12 @@ struct KeyState {
     timer: Option<u64>,
     /// Scheduled eviction time, if any.
     evict_at: Option<u64>,
-    /// With subtractable aggregates: the running state of the last window walked.
-    walk: Option<Walk>,
+    /// Start of the oldest pane (`u64::MAX`: none), kept here so that checking for
+    /// expired panes does not read the panes.
+    oldest: u64,
+    /// Where the panes of the last window walked are; with subtractable aggregates, their
+    /// running state.
+    walk: Walk,
 }
 
 impl KeyState {
@@ -138,19 +142,24 @@ impl KeyState {
         w: &Window,
         lateness: u64,
         frontier: u64,
-        empty: Option<&SmallVec<[Running; 2]>>,
+        empty: &SmallVec<[Running; 2]>,
     ) {
         let expired = |pane: u64| w.last_end_of_pane(pane).saturating_add(lateness) <= frontier;
-        while self.panes.front().is_some_and(|p| expired(p.start)) {
-            let p = self.panes.pop_front().expect("front exists");
-            if let (Some(walk), Some(empty)) = (self.walk.as_mut(), empty) {
+        debug_assert_eq!(self.oldest, start_at(&self.panes, 0));
+        if self.oldest != u64::MAX && expired(self.oldest) {
+            while self.panes.front().is_some_and(|p| expired(p.start)) {
+                let p = self.panes.pop_front().expect("front exists");
+                let walk = &mut self.walk;
                 if walk.covers(p.start) {
-                    walk.reset(empty, 0, 0);
+                    walk.reset(empty, 0, 0, &VecDeque::new());
                 } else if p.start < walk.a {
                     walk.lo -= 1;
                     walk.hi -= 1;
                 }
             }
+            self.oldest = start_at(&self.panes, 0);
+            // A pane removed at `lo` or `hi` moves the next one there.
+            self.walk.sync(&self.panes);
         }
         if !self.partials.is_empty() {
             self.partials.retain(|(p, _, _)| !expired(*p));
@@ -168,18 +177,20 @@ impl KeyState {
     /// fires within a slide of that (firing evicts too, see `WindowState::fire_key`), so
     /// state is freed at most one slide late.
     fn needs_eviction(&self, w: &Window, lateness: u64) -> Option<u64> {
-        let front = self.panes.front()?;
-        let x = w.last_end_of_pane(front.start).saturating_add(lateness);
+        if self.oldest == u64::MAX {
+            return None;
+        }
+        let x = w.last_end_of_pane(self.oldest).saturating_add(lateness);
         self.timer
             .is_none_or(|t| t > x.saturating_add(w.slide_ms))
             .then_some(x)
     }
+}
 
-    /// Whether a partial state belongs to a pane starting in `[a, b)`.
-    #[inline]
-    fn has_partial_in(&self, a: u64, b: u64) -> bool {
-        !self.partials.is_empty() && self.partials.iter().any(|(p, _, _)| a <= *p && *p < b)
-    }
+/// Whether one of `partials` belongs to a pane starting in `[a, b)`.
+#[inline]
+fn has_partial_in(partials: &[(u64, u64, Accs)], a: u64, b: u64) -> bool {
+    !partials.is_empty() && partials.iter().any(|(p, _, _)| a <= *p && *p < b)
 }
 
 struct WindowState {
@@ -194,6 +205,8 @@ struct WindowState {
     fired_through: Option<u64>,
     /// The empty running aggregates, when every aggregate can be subtracted (`Running`).
     running: Option<SmallVec<[Running; 2]>>,
+    /// The same, or none: what a walk starts from.
+    empty: SmallVec<[Running; 2]>,
     state: Arc<RunState>,
 }
 
@@ -207,6 +220,11 @@ impl WindowState {
     /// and have the same aggregates (the planner makes them so); the first one's plan runs.
     fn shared(members: &[(u32, &FeaturePlan)], policy: EmitPolicy, state: Arc<RunState>) -> Self {
         let plan = members[0].1;
+        let running: Option<SmallVec<[Running; 2]>> = plan
+            .aggs
+            .iter()
+            .map(|a| Running::for_acc(&Acc::new(a.func, a.ty)))
+            .collect();
         WindowState {
             rows: Rows::new(members),
             window: plan.window,
@@ -216,11 +234,8 @@ impl WindowState {
             timers: BTreeMap::new(),
             evictions: BTreeMap::new(),
             fired_through: None,
-            running: plan
-                .aggs
-                .iter()
-                .map(|a| Running::for_acc(&Acc::new(a.func, a.ty)))
-                .collect(),
+            running: running.clone(),
+            empty: running.unwrap_or_default(),
             state,
         }
     }
@@ -284,7 +299,7 @@ impl WindowState {
     #[inline]
     fn slot(&mut self, key: &Key) -> Slot {
         let first_unfired = self.first_unfired_end();
-        let running = &self.running;
+        let empty = &self.empty;
         self.keys.slot_or_insert(key, || KeyState {
             panes: VecDeque::new(),
             partials: Vec::new(),
@@ -292,7 +307,8 @@ impl WindowState {
             revisions: VecDeque::new(),
             timer: None,
             evict_at: None,
-            walk: running.as_ref().map(Walk::new),
+            oldest: u64::MAX,
+            walk: Walk::new(empty),
         })
     }
 
@@ -309,9 +325,7 @@ impl WindowState {
         let idx = match ks.panes.iter().rposition(|p| p.start <= pane) {
             Some(i) if ks.panes[i].start == pane => i,
             Some(i) => {
-                if let Some(walk) = ks.walk.as_mut() {
-                    walk.pane_inserted(pane);
-                }
+                ks.walk.pane_inserted(pane);
                 ks.panes.insert(
                     i + 1,
                     Pane {
@@ -323,20 +337,19 @@ impl WindowState {
                 i + 1
             }
             None => {
-                if let Some(walk) = ks.walk.as_mut() {
-                    walk.pane_inserted(pane);
-                }
+                ks.walk.pane_inserted(pane);
                 ks.panes.push_front(Pane {
                     start: pane,
                     has_full: false,
                     full: fresh(),
                 });
+                ks.oldest = pane;
                 0
             }
         };
         if cut == w.first_end_of_pane(pane) {
             let target = &mut ks.panes[idx];
-            let walk = ks.walk.as_mut().filter(|walk| walk.covers(pane));
+            let walk = Some(&mut ks.walk).filter(|walk| walk.covers(pane));
             if let Some(walk) = walk {
                 walk.leave(target);
                 target.has_full = true;
@@ -387,16 +400,21 @@ impl WindowState {
         }
     }
 
-    /// Merges the states of window `end` from the panes of `ks` starting in `[a, end)`
-    /// (pane by pane: its full state, then its partial states on time for `end`); `None`
-    /// if no state belongs to the window.
-    fn merge_panes(ks: &KeyState, a: u64, end: u64) -> Option<Accs> {
-        let lo = ks.panes.partition_point(|p| p.start < a);
-        let hi = ks.panes.partition_point(|p| p.start < end);
+    /// Merges the states of window `end` from a key's `panes` starting in `[a, end)`
+    /// (pane by pane: its full state, then its `partials` on time for `end`); `None` if no
+    /// state belongs to the window.
+    fn merge_panes(
+        panes: &VecDeque<Pane>,
+        partials: &[(u64, u64, Accs)],
+        a: u64,
+        end: u64,
+    ) -> Option<Accs> {
+        let lo = panes.partition_point(|p| p.start < a);
+        let hi = panes.partition_point(|p| p.start < end);
         let mut merged: Option<Accs> = None;
-        let parts = ks.panes.range(lo..hi).flat_map(|p| {
+        let parts = panes.range(lo..hi).flat_map(|p| {
             p.has_full.then_some(&p.full).into_iter().chain(
-                ks.partials
+                partials
                     .iter()
                     .filter(move |(pane, c, _)| *pane == p.start && *c <= end)
                     .map(|(_, _, a)| a),
@@ -412,11 +430,11 @@ impl WindowState {
     }
 
     /// Emits every due window of a key (trigger <= frontier), reschedules its next one.
-    /// Windows are walked in order with two pane pointers: one lookup per key, no search
-    /// per window. Window ends are `slide` apart and window starts never decrease along
-    /// them (TUMBLE, HOP and CUMULATE alike: `planner::window` tests this), so both
-    /// pointers only move forward. With subtractable aggregates the walk resumes the key's
-    /// running state where the last firing left it.
+    /// Windows are walked in order: one lookup per key, no search per window. Window ends
+    /// are `slide` apart and window starts never decrease along them (TUMBLE, HOP and
+    /// CUMULATE alike: `planner::window` tests this), so the walk only moves forward. It
+    /// resumes where the key's last firing left it; with subtractable aggregates it holds
+    /// their running state, so a window costs the pane entering and the pane leaving.
     ///
     /// `timer`: the timer entry that fired; stale entries (the key was rescheduled) do nothing.
     fn fire_key(&mut self, slot: Slot, timer: u64, frontier: u64, out: &mut Vec<FeatureRow>) {
@@ -424,6 +442,7 @@ impl WindowState {
         let slide = w.slide_ms;
         let record_revisions = self.policy == EmitPolicy::OnWatermark && self.lateness > 0;
         let (policy, lateness) = (self.policy, self.lateness);
+        let subtractable = self.running.is_some();
         let Some(entry) = self
             .keys
             .get_mut(slot)
@@ -432,69 +451,32 @@ impl WindowState {
             return;
         };
         let (key, ks) = (&entry.key, &mut entry.state);
+        let KeyState {
+            panes,
+            partials,
+            revisions,
+            walk,
+            ..
+        } = ks;
         let start_of = |e: u64| w.pane_window_start(e);
         let mut end = ks.next_end;
-        let mut walk = ks.walk.take();
-        let panes = &ks.panes;
-        let n = panes.len();
-        // Pane pointers of window `end`: `[lo, hi)` are the panes starting in
-        // `[start_of(end), end)`; the walk, if any, holds their running state.
-        let (mut lo, mut hi) = match walk.as_mut() {
-            Some(walk) => {
-                let (a, b) = (start_of(end), end);
-                if a < walk.a || b < walk.b || a >= walk.b {
-                    // Behind the walk, or past its range: start afresh.
-                    let pos = panes.partition_point(|p| p.start < a);
-                    walk.reset(self.running.as_ref().expect("walks run"), a, pos);
-                }
-                debug_assert_eq!(walk.lo, panes.partition_point(|p| p.start < walk.a));
-                debug_assert_eq!(walk.hi, panes.partition_point(|p| p.start < walk.b));
-                let mut hi = walk.hi;
-                while hi < n && panes[hi].start < b {
-                    walk.enter(&panes[hi]);
-                    hi += 1;
-                }
-                let mut lo = walk.lo;
-                while lo < n && panes[lo].start < a {
-                    walk.leave(&panes[lo]);
-                    lo += 1;
-                }
-                (walk.a, walk.b) = (a, b);
-                (lo, hi)
-            }
-            None => (
-                panes.partition_point(|p| p.start < start_of(end)),
-                panes.partition_point(|p| p.start < end),
-            ),
-        };
-        // Moves the window to `end`: panes entering first, then panes leaving (every pane
-        // leaving starts before `end`, so it has entered).
-        let advance = |lo: &mut usize, hi: &mut usize, end: u64, walk: &mut Option<Walk>| {
-            while *hi < n && panes[*hi].start < end {
-                if let Some(walk) = walk.as_mut() {
-                    walk.enter(&panes[*hi]);
-                }
-                *hi += 1;
-            }
-            while *lo < n && panes[*lo].start < start_of(end) {
-                if let Some(walk) = walk.as_mut() {
-                    walk.leave(&panes[*lo]);
-                }
-                *lo += 1;
-            }
-            if let Some(walk) = walk.as_mut() {
-                (walk.a, walk.b) = (start_of(end), end);
-            }
-        };
+        let (a, b) = (start_of(end), end);
+        if a < walk.a || b < walk.b || a >= walk.b {
+            // Behind the walk, or past its range: start afresh.
+            let pos = panes.partition_point(|p| p.start < a);
+            walk.reset(&self.empty, a, pos, panes);
+        }
+        walk.debug_check(panes);
+        walk.move_to(panes, a, b);
         let mut next_timer = None;
         loop {
-            if lo == hi {
+            if walk.lo == walk.hi {
                 // Window `end` is empty: jump to the first window holding the next pane.
-                if hi == n {
+                if walk.next_in == u64::MAX {
                     break;
                 }
-                end = end.max(w.first_end_of_pane(panes[hi].start));
-                advance(&mut lo, &mut hi, end, &mut walk);
+                end = end.max(w.first_end_of_pane(walk.next_in));
+                walk.move_to(panes, start_of(end), end);
                 continue;
             }
             let due = trigger(policy, lateness, end);
@@ -502,32 +484,22 @@ impl WindowState {
                 next_timer = Some(due);
                 break;
             }
-            match walk
-                .as_ref()
-                .filter(|_| !ks.has_partial_in(start_of(end), end))
-            {
-                Some(walk) if walk.full == 0 => {}
-                Some(walk) => {
+            if subtractable && !has_partial_in(partials, start_of(end), end) {
+                if walk.full > 0 {
                     self.rows
-                        .build(key, walk.accs.iter().map(Running::value), end, 0, out)
+                        .build(key, walk.accs.iter().map(Running::value), end, 0, out);
                 }
-                None => {
-                    if let Some(merged) = Self::merge_panes(ks, start_of(end), end) {
-                        self.rows
-                            .build(key, merged.iter().map(Acc::value), end, 0, out);
-                    }
-                }
+            } else if let Some(merged) = Self::merge_panes(panes, partials, start_of(end), end) {
+                self.rows
+                    .build(key, merged.iter().map(Acc::value), end, 0, out);
             }
             if record_revisions {
-                ks.revisions.push_back((end, 0));
+                revisions.push_back((end, 0));
             }
             end += slide;
-            advance(&mut lo, &mut hi, end, &mut walk);
+            walk.move_to(panes, start_of(end), end);
         }
-        if let Some(walk) = walk.as_mut() {
-            (walk.lo, walk.hi) = (lo, hi);
-        }
-        ks.walk = walk;
+        walk.debug_check(panes);
         ks.timer = next_timer;
         if let Some(due) = next_timer {
             self.timers.entry(due).or_default().push(slot);
@@ -538,7 +510,7 @@ impl WindowState {
         ks.next_end = first_unfired(&w, policy, lateness, frontier);
         // Evict here, while the key's state is in cache: a key that keeps firing needs no
         // eviction entry of its own.
-        ks.evict_expired(&w, lateness, frontier, self.running.as_ref());
+        ks.evict_expired(&w, lateness, frontier, &self.empty);
         if ks.panes.is_empty() && ks.timer.is_none() {
             self.keys.remove(slot);
         } else if let Some(x) = ks.needs_eviction(&w, lateness) {
@@ -563,7 +535,7 @@ impl WindowState {
             return;
         };
         let ks = &mut entry.state;
-        ks.evict_expired(&w, lateness, frontier, self.running.as_ref());
+        ks.evict_expired(&w, lateness, frontier, &self.empty);
         ks.evict_at = None;
         if ks.panes.is_empty() {
             if ks.timer.is_none() {
@@ -576,9 +548,9 @@ impl WindowState {
     }
 
     /// Reads the memory that firing `slots` will read first (each key's state, then the
-    /// panes its walk enters and leaves), a few keys at a time: the loads of different keys
-    /// do not depend on each other, so their cache misses overlap instead of coming one
-    /// after another inside `fire_key` (a safe stand-in for prefetching).
+    /// panes its walk will enter and leave), a few keys at a time: the loads of different
+    /// keys do not depend on each other, so their cache misses overlap instead of coming
+    /// one after another inside `fire_key` (a safe stand-in for prefetching).
     fn touch(&self, slots: &[Slot]) {
         let mut sum = 0u64;
         for &s in slots {
@@ -588,13 +560,13 @@ impl WindowState {
         }
         for &s in slots {
             if let Some(e) = self.keys.get(s) {
-                let ks = &e.state;
-                if let Some(walk) = &ks.walk {
-                    for i in [walk.lo, walk.hi] {
-                        if let Some(p) = ks.panes.get(i) {
-                            sum = sum.wrapping_add(p.start);
-                        }
-                    }
+                let (ks, walk) = (&e.state, &e.state.walk);
+                let end = ks.next_end;
+                if walk.next_in < end {
+                    sum = sum.wrapping_add(ks.panes.get(walk.hi).map_or(0, |p| p.start));
+                }
+                if walk.next_out < self.window.pane_window_start(end) {
+                    sum = sum.wrapping_add(ks.panes.get(walk.lo).map_or(0, |p| p.start));
                 }
             }
         }
@@ -675,7 +647,7 @@ impl WindowState {
                 }
             };
             let start = self.window.pane_window_start(end);
-            if let Some(merged) = Self::merge_panes(ks, start, end) {
+            if let Some(merged) = Self::merge_panes(&ks.panes, &ks.partials, start, end) {
                 self.rows
                     .build(&key, merged.iter().map(Acc::value), end, revision, out);
             }
@@ -718,6 +690,9 @@ impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<PartialAggregate>> {
                 let now = f.unwrap_or(u64::MAX);
                 let mut complete = true;
                 if ws.fired_through.is_none_or(|t| now > t) {
+                    // Room for a chunk and the windows of the key that crosses its limit,
+                    // so `out` is not regrown (and its rows copied) while rows are built.
+                    out.reserve(2 * EMIT_CHUNK);
                     complete = ws.advance(now, &mut out, EMIT_CHUNK);
                 }
                 if let Some(c) = cap.as_mut() {

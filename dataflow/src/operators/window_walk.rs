@@ -1,6 +1,8 @@
 //! The window operator's per-key panes, and the running aggregate a key keeps over the
 //! panes of its last emitted window (`window.rs` walks it from window to window).
 
+use std::collections::VecDeque;
+
 use smallvec::SmallVec;
 
 use planner::types::Value;
@@ -87,8 +89,23 @@ pub(super) struct Walk {
     /// are inserted or evicted.
     pub(super) lo: usize,
     pub(super) hi: usize,
+    /// The starts of `panes[lo]` and `panes[hi]` (`u64::MAX` past the last pane). The
+    /// walk decides from these, kept beside it, whether a pane enters or leaves a window,
+    /// instead of reading the panes, which live in memory of their own: most windows of a
+    /// key have neither, and reading two panes per key and slide was most of firing's
+    /// cache misses.
+    pub(super) next_out: u64,
+    pub(super) next_in: u64,
+    /// With subtractable aggregates, their running states; empty otherwise (the walk then
+    /// only tracks where the window's panes are).
     pub(super) accs: SmallVec<[Running; 2]>,
     pub(super) full: u32,
+}
+
+/// The start of `panes[i]`, `u64::MAX` past the last pane.
+#[inline]
+pub(super) fn start_at(panes: &VecDeque<Pane>, i: usize) -> u64 {
+    panes.get(i).map_or(u64::MAX, |p| p.start)
 }
 
 impl Walk {
@@ -98,6 +115,8 @@ impl Walk {
             b: 0,
             lo: 0,
             hi: 0,
+            next_out: u64::MAX,
+            next_in: u64::MAX,
             accs: empty.clone(),
             full: 0,
         }
@@ -130,23 +149,68 @@ impl Walk {
         }
     }
 
-    /// Empties the range and starts it at `at`, which is position `pos` in the panes.
-    pub(super) fn reset(&mut self, empty: &SmallVec<[Running; 2]>, at: u64, pos: usize) {
+    /// Empties the range and starts it at `at`, which is position `pos` in `panes`.
+    pub(super) fn reset(
+        &mut self,
+        empty: &SmallVec<[Running; 2]>,
+        at: u64,
+        pos: usize,
+        panes: &VecDeque<Pane>,
+    ) {
         self.accs.clone_from(empty);
         self.full = 0;
         (self.a, self.b) = (at, at);
         (self.lo, self.hi) = (pos, pos);
+        self.sync(panes);
     }
 
-    /// A pane starting at `start` was inserted into the key's panes.
+    /// Reads the starts of the panes at `lo` and `hi` again (after panes were removed).
+    pub(super) fn sync(&mut self, panes: &VecDeque<Pane>) {
+        self.next_out = start_at(panes, self.lo);
+        self.next_in = start_at(panes, self.hi);
+    }
+
+    /// Moves the range to `[a, b)`, forward: panes entering first, then panes leaving
+    /// (every pane leaving starts before `b`, so it has entered). Reads a pane only when
+    /// it enters or leaves (and the one after it, which is beside it in memory).
+    #[inline]
+    pub(super) fn move_to(&mut self, panes: &VecDeque<Pane>, a: u64, b: u64) {
+        while self.next_in < b {
+            self.enter(&panes[self.hi]);
+            self.hi += 1;
+            self.next_in = start_at(panes, self.hi);
+        }
+        while self.next_out < a {
+            self.leave(&panes[self.lo]);
+            self.lo += 1;
+            self.next_out = start_at(panes, self.lo);
+        }
+        (self.a, self.b) = (a, b);
+    }
+
+    /// A pane starting at `start` is being inserted into the key's panes (sorted by start):
+    /// it lands after `lo` unless it starts before `a`, and likewise for `hi` and `b`.
     #[inline]
     pub(super) fn pane_inserted(&mut self, start: u64) {
         if start < self.a {
             self.lo += 1;
+        } else {
+            self.next_out = self.next_out.min(start);
         }
         if start < self.b {
             self.hi += 1;
+        } else {
+            self.next_in = self.next_in.min(start);
         }
+    }
+
+    /// Checks (in debug builds) that the positions and starts match `panes`.
+    #[inline]
+    pub(super) fn debug_check(&self, panes: &VecDeque<Pane>) {
+        debug_assert_eq!(self.lo, panes.partition_point(|p| p.start < self.a));
+        debug_assert_eq!(self.hi, panes.partition_point(|p| p.start < self.b));
+        debug_assert_eq!(self.next_out, start_at(panes, self.lo));
+        debug_assert_eq!(self.next_in, start_at(panes, self.hi));
     }
 }
 
