@@ -346,6 +346,72 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// Lines that repeat one layout (the same names at the same positions, as a source's
+        /// records mostly do), each then mangled a little: one byte replaced, or spaces
+        /// added around a name. The fast path predicts each name from the line before
+        /// (`Fields::predict`); it must still agree with serde_json on every line.
+        #[test]
+        fn fast_path_agrees_on_repeated_layouts(
+            layout in proptest::collection::vec(fragment(), 1..7),
+            edits in proptest::collection::vec(proptest::option::of((0usize..200, proptest::prelude::any::<u8>(), 0usize..3)), 1..8),
+        ) {
+            let mut d = JsonDecoder::new(&plan());
+            for edit in edits {
+                let mut line = format!("{{{}}}", layout.join(","));
+                if let Some((pos, byte, how)) = edit {
+                    let mut bytes = line.into_bytes();
+                    let p = pos % bytes.len();
+                    match how {
+                        0 => bytes[p] = byte,
+                        1 => bytes.insert(p, b' '),
+                        _ => bytes[p] = bytes[p].to_ascii_uppercase(),
+                    }
+                    line = String::from_utf8_lossy(&bytes).into_owned();
+                }
+                let (mut a, mut b) = (vec![Value::Null; 5], vec![Value::Null; 5]);
+                let fast = d.decode(line.as_bytes(), &mut a);
+                let general = d.decode_general(line.as_bytes(), &mut b);
+                proptest::prop_assert_eq!(&fast, &general, "line {}", line);
+                if fast.is_ok() {
+                    proptest::prop_assert_eq!(a, b, "line {}", line);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_repeated_layout_is_read_by_prediction_and_a_changed_one_is_not() {
+        let mut d = JsonDecoder::new(&plan());
+        let mut row = vec![Value::Null; 5];
+        let line = |user: &str, t: u64| {
+            format!(r#"{{"user_id":"{user}","extra":"x","fare":12.5,"event_time":{t}}}"#)
+        };
+        d.decode(line("u1", 1000).as_bytes(), &mut row).unwrap();
+        d.decode(line("u22", 2000).as_bytes(), &mut row).unwrap();
+        assert_eq!(
+            (&row[0], &row[4]),
+            (&Value::Str("u22".into()), &Value::Ts(2000))
+        );
+        // The same names at other positions, and a name that only looks like one.
+        let moved = r#"{"event_time":3000,"fare":1.0,"extra":"y","user_id":"u3"}"#;
+        d.decode(moved.as_bytes(), &mut row).unwrap();
+        assert_eq!(
+            (&row[0], &row[1], &row[4]),
+            (
+                &Value::Str("u3".into()),
+                &Value::Float(1.0),
+                &Value::Ts(3000)
+            )
+        );
+        let lookalike = r#"{"event_timf":4000,"fare":1.0,"extra":"y","user_id":"u4"}"#;
+        assert!(
+            d.decode(lookalike.as_bytes(), &mut row).is_err(),
+            "event_time is required"
+        );
+    }
+
     /// Bytes that are not UTF-8, in names and in kept and skipped values, in short lines and
     /// in lines long enough to be checked at once: both paths agree.
     #[test]
