@@ -7,6 +7,7 @@ pub mod over;
 mod over_frame;
 mod pending_dead_letters;
 pub mod prefix;
+pub mod row_encoder;
 pub mod session;
 pub mod sink;
 pub mod source;
