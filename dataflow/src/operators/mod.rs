@@ -12,5 +12,6 @@ pub mod session;
 pub mod sink;
 pub mod source;
 pub mod window;
+mod window_delta;
 mod window_rows;
 mod window_walk;

@@ -40,13 +40,14 @@ use crate::operators::emit::{release_to_frontier, send_at_frontier};
 use crate::record::{FeatureRow, Key, PartialAggregate};
 use crate::state::RunState;
 
+use super::window_delta::{self, DeltaState};
 use super::window_rows::Rows;
 use super::window_walk::{merge_into, start_at, Accs, Pane, Running, Walk};
 
 /// Rows emitted per activation at most when many windows are due at once. Small enough
 /// that a chunk (~200 KB of rows) is still in the core's cache when it is handed on and
 /// encoded: with 64k rows per chunk a HOP backfill ran ~20% slower.
-const EMIT_CHUNK: usize = 1 << 10;
+pub(super) const EMIT_CHUNK: usize = 1 << 10;
 
 /// Keys whose state is read ahead together when timers fire (see `WindowState::touch`).
 const TOUCH_AHEAD: usize = 16;
@@ -387,6 +388,10 @@ impl WindowState {
                 break;
             }
         }
+        // The key's windows before `first_unfired` are handled now: those that were empty
+        // until this record were emitted above as corrections, and must not be emitted
+        // again, with revision 0, when the key's walk next starts from its `next_end`.
+        ks.next_end = ks.next_end.max(first_unfired);
         let trig = schedule.map(|e| trigger(self.policy, self.lateness, e));
         if let Some(t) = trig.filter(|t| ks.timer.is_none_or(|cur| *t < cur)) {
             ks.timer = Some(t);
@@ -664,6 +669,10 @@ impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<PartialAggregate>> {
     ) -> Stream<'s, u64, Vec<FeatureRow>> {
         let names: Vec<&str> = members.iter().map(|(_, p)| p.name.as_str()).collect();
         let name = format!("Window[{}]", names.join(", "));
+        if window_delta::subtractable(members[0].1) {
+            let ds = DeltaState::shared(members, policy, state);
+            return window_delta::render(self, &name, ds);
+        }
         let exchange = Exchange::new(|r: &PartialAggregate| key_hash(&r.key));
         let mut ws = WindowState::shared(members, policy, state);
         let scope = self.scope();
@@ -712,3 +721,7 @@ impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<PartialAggregate>> {
 #[cfg(test)]
 #[path = "window_tests.rs"]
 mod unit_tests;
+
+#[cfg(test)]
+#[path = "window_delta_tests.rs"]
+mod delta_tests;

@@ -1,0 +1,726 @@
+//! `Window[...]` for subtractable aggregates (COUNT, COUNT(x), integer SUM): each key's
+//! window value is a running sum that every pane's partial aggregate enters once and
+//! leaves once, in the order of window ends.
+//!
+//! A partial aggregate of pane `p` (what the source's combiner sends) belongs to the
+//! windows ending in `[e_in, last_end_of_pane(p)]`, `slide` apart, where `e_in` is the
+//! first window end of the pane, or its `cut` when some of them had expired when the
+//! records were read. So it is written down twice, as *deltas*: `+cells` in the bucket of
+//! window end `e_in` and `-cells` in the bucket of `e_out = last_end_of_pane(p) + slide`.
+//! Windows are then processed in order of their ends, all keys of a worker at once: when
+//! the frontier reaches window `E`'s trigger, its bucket is added into the keys' running
+//! sums, and every key whose window `E` holds anything is emitted, in slot order.
+//!
+//! Compared with the pane operator (`window.rs`), which keeps a deque of panes per key and
+//! walks each key's windows on its own timer, this reads and writes only dense arrays: an
+//! insert is a key lookup and two appends; firing a window is a pass over its bucket and a
+//! sequential scan of the running sums (a few bytes per key, in cache for ~10^5 keys),
+//! which is what a HOP feature (a row per key per slide) spends its time on.
+//!
+//! Late records (stream mode) whose first window already fired are added to the running
+//! sums at once (if they have not left yet) and correct every fired window they belong
+//! to: the values emitted for each window are kept, by slot, until the window's lateness
+//! has passed, and a correction is the kept value plus the record's delta, with
+//! `revision + 1` (or `revision 0` for a key the window had not emitted). In backfill mode a
+//! window fires at `end + allowed_lateness`, after every record it will ever get: nothing
+//! is kept and nothing corrected.
+//!
+//! A key's slot is freed when every delta it scheduled has been applied (its running sums
+//! are then zero) and, in stream mode, its kept values have expired, so memory is bounded
+//! by the windows in flight, not by history.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+
+use planner::aggregate::AggFunc;
+use planner::types::{DataType, Value};
+use planner::window::Window;
+use planner::FeaturePlan;
+
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::Stream;
+
+use crate::accumulator::Acc;
+use crate::key_slab::{KeySlab, Slot};
+use crate::operators::emit::{release_to_frontier, send_at_frontier};
+use crate::record::{FeatureRow, PartialAggregate};
+use crate::state::RunState;
+
+use super::window::{key_hash, EmitPolicy, EMIT_CHUNK};
+use super::window_rows::Rows;
+
+/// Records whose keys are looked up together (see `DeltaState::apply_batch`).
+const LOOK_AHEAD: usize = 16;
+
+/// Whether a feature's aggregates can all be kept as running sums (exact integer
+/// arithmetic, wrapping like `Acc::merge`): COUNT(*), COUNT(x) and SUM over integers.
+/// Float SUM and AVG are not (subtracting would change their rounding), nor MIN, MAX and
+/// COUNT(DISTINCT).
+pub fn subtractable(plan: &FeaturePlan) -> bool {
+    !plan.aggs.is_empty() && plan.aggs.iter().all(|a| Cell::of(a.func, a.ty).is_some())
+}
+
+/// How one aggregate is kept in a key's row of cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cell {
+    /// One cell: the count.
+    Count,
+    /// Two cells: the sum, and how many deltas with a non-null sum are in the window.
+    SumInt,
+}
+
+impl Cell {
+    fn of(func: AggFunc, ty: DataType) -> Option<Cell> {
+        match func {
+            AggFunc::CountStar | AggFunc::Count => Some(Cell::Count),
+            AggFunc::Sum if ty == DataType::Int => Some(Cell::SumInt),
+            _ => None,
+        }
+    }
+
+    fn width(self) -> usize {
+        match self {
+            Cell::Count => 1,
+            Cell::SumInt => 2,
+        }
+    }
+}
+
+/// The deltas to apply when a window end is processed: for each, the slot of its key and
+/// its `width` cells (cell 0 counts deltas in the window: +1 entering, -1 leaving).
+#[derive(Default)]
+struct Bucket {
+    slots: Vec<Slot>,
+    cells: Vec<i64>,
+}
+
+/// Buckets by window end: an arena of buckets (their allocations reused) indexed by a
+/// BTreeMap, with the last two ends looked up remembered (the records of a batch mostly
+/// share their pane, so their two ends).
+#[derive(Default)]
+struct Buckets {
+    index: BTreeMap<u64, usize>,
+    arena: Vec<Bucket>,
+    free: Vec<usize>,
+    memo: [(u64, usize); 2],
+}
+
+impl Buckets {
+    fn new() -> Self {
+        Buckets {
+            memo: [(u64::MAX, 0); 2],
+            ..Default::default()
+        }
+    }
+
+    /// The bucket of window end `end`, created empty if needed.
+    #[inline]
+    fn get(&mut self, end: u64) -> &mut Bucket {
+        let i = if self.memo[0].0 == end {
+            self.memo[0].1
+        } else if self.memo[1].0 == end {
+            self.memo.swap(0, 1);
+            self.memo[0].1
+        } else {
+            let (arena, free) = (&mut self.arena, &mut self.free);
+            let i = *self.index.entry(end).or_insert_with(|| {
+                free.pop().unwrap_or_else(|| {
+                    arena.push(Bucket::default());
+                    arena.len() - 1
+                })
+            });
+            self.memo[1] = self.memo[0];
+            self.memo[0] = (end, i);
+            i
+        };
+        &mut self.arena[i]
+    }
+
+    /// The smallest window end with a bucket.
+    fn first(&self) -> Option<u64> {
+        self.index.keys().next().copied()
+    }
+
+    /// Removes the bucket of `end` (the caller gives it back with `recycle`).
+    fn take(&mut self, end: u64) -> Option<Bucket> {
+        let i = self.index.remove(&end)?;
+        for m in &mut self.memo {
+            if m.0 == end {
+                *m = (u64::MAX, 0);
+            }
+        }
+        Some(std::mem::take(&mut self.arena[i])).inspect(|_| self.free.push(i))
+    }
+
+    /// Returns a processed bucket's allocations for reuse.
+    fn recycle(&mut self, mut bucket: Bucket) {
+        if let Some(&i) = self.free.last() {
+            bucket.slots.clear();
+            bucket.cells.clear();
+            self.arena[i] = bucket;
+        }
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+}
+
+/// The values a fired window emitted (stream mode), kept for corrections until its
+/// lateness has passed: by slot, in slot order as emitted, then those that corrections
+/// added later (keys the window had not emitted).
+#[derive(Default)]
+struct Emitted {
+    slots: Vec<Slot>,
+    /// Last revision emitted; `u32::MAX` for a value created by a correction and not yet
+    /// emitted.
+    revisions: Vec<u32>,
+    cells: Vec<i64>,
+    /// How many leading entries are in slot order (the window's own emission).
+    sorted: usize,
+    added: HashMap<Slot, usize>,
+}
+
+impl Emitted {
+    fn find(&self, slot: Slot) -> Option<usize> {
+        self.slots[..self.sorted]
+            .binary_search(&slot)
+            .ok()
+            .or_else(|| self.added.get(&slot).copied())
+    }
+}
+
+/// An emission in progress: window `end`, continuing at slot `next`.
+#[derive(Clone, Copy, Debug)]
+struct Cursor {
+    end: u64,
+    next: usize,
+}
+
+/// The state of one window operator (a worker's share of the keys).
+pub(super) struct DeltaState {
+    rows: Rows,
+    window: Window,
+    lateness: u64,
+    policy: EmitPolicy,
+    cells: SmallVec<[Cell; 2]>,
+    /// Cells per key: 1 (deltas in the window) plus each aggregate's.
+    width: usize,
+    keys: KeySlab<()>,
+    /// `stride = width + 1` cells per slot: the running sums of the last window processed,
+    /// then how many of the key's deltas are scheduled and not yet applied (beside the
+    /// sums, so that an insert or a delta applied touches one place per key).
+    running: Vec<i64>,
+    stride: usize,
+    /// Per slot (stream mode): the frontier at which its kept values have all expired.
+    keep_until: Vec<u64>,
+    /// Slots whose deltas are all applied, to free once their kept values expire.
+    evictions: BTreeMap<u64, Vec<Slot>>,
+    buckets: Buckets,
+    /// The smallest window end not processed yet (`None` before the first).
+    next_end: Option<u64>,
+    /// Slots with a non-empty window (cell 0 above zero).
+    active: usize,
+    cursor: Option<Cursor>,
+    /// Stream mode with lateness: what each fired window emitted, by window end.
+    history: Option<BTreeMap<u64, Emitted>>,
+    /// Batches that arrived while a window was being emitted (applied once it is done).
+    stash: Vec<Vec<PartialAggregate>>,
+    /// Corrections of the batch being inserted: (window end, slot).
+    dirty: Vec<(u64, Slot)>,
+    scratch: Vec<i64>,
+    state: Arc<RunState>,
+}
+
+impl DeltaState {
+    /// One state for `members` (as for the pane operator: they share keys, rows and
+    /// aggregates, and the first one's plan runs); every aggregate must be
+    /// [`subtractable`].
+    pub(super) fn shared(
+        members: &[(u32, &FeaturePlan)],
+        policy: EmitPolicy,
+        state: Arc<RunState>,
+    ) -> Self {
+        let plan = members[0].1;
+        let cells: SmallVec<[Cell; 2]> = plan
+            .aggs
+            .iter()
+            .map(|a| Cell::of(a.func, a.ty).expect("subtractable aggregates only"))
+            .collect();
+        let width = 1 + cells.iter().map(|c| c.width()).sum::<usize>();
+        let lateness = plan.allowed_lateness_ms;
+        DeltaState {
+            rows: Rows::new(members),
+            window: plan.window,
+            lateness,
+            policy,
+            cells,
+            width,
+            keys: KeySlab::default(),
+            running: Vec::new(),
+            stride: width + 1,
+            keep_until: Vec::new(),
+            evictions: BTreeMap::new(),
+            buckets: Buckets::new(),
+            next_end: None,
+            active: 0,
+            cursor: None,
+            history: (policy == EmitPolicy::OnWatermark && lateness > 0).then(BTreeMap::new),
+            stash: Vec::new(),
+            dirty: Vec::new(),
+            scratch: Vec::new(),
+            state,
+        }
+    }
+
+    /// The frontier time at which window `end` is processed.
+    #[inline]
+    fn trigger(&self, end: u64) -> u64 {
+        match self.policy {
+            EmitPolicy::OnWatermark => end,
+            EmitPolicy::Final => end.saturating_add(self.lateness),
+        }
+    }
+
+    /// Live keys (the state's size, with the buckets).
+    #[cfg(test)]
+    pub(super) fn keys(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Deltas held in buckets.
+    #[cfg(test)]
+    pub(super) fn deltas(&self) -> usize {
+        self.buckets
+            .index
+            .values()
+            .map(|&i| self.buckets.arena[i].slots.len())
+            .sum()
+    }
+
+    /// Whether nothing is held: no key, bucket, kept value or eviction.
+    #[cfg(test)]
+    pub(super) fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+            && self.buckets.is_empty()
+            && self.evictions.is_empty()
+            && self.history.as_ref().is_none_or(BTreeMap::is_empty)
+    }
+
+    /// Adds a batch of records; corrections of fired windows (stream mode) go to `out`.
+    /// While a window is being emitted the batch waits (see `advance`).
+    pub(super) fn insert_all(
+        &mut self,
+        recs: &mut Vec<PartialAggregate>,
+        out: &mut Vec<FeatureRow>,
+    ) {
+        if self.cursor.is_some() {
+            self.stash.push(std::mem::take(recs));
+            return;
+        }
+        self.apply_batch(recs, out);
+        recs.clear();
+    }
+
+    fn apply_batch(&mut self, recs: &[PartialAggregate], out: &mut Vec<FeatureRow>) {
+        // Three passes over a few records at a time, so that their cache misses overlap
+        // instead of queueing (each insert would otherwise wait for the index bucket, then
+        // the key's entry, then its running row, one after another): the index buckets of
+        // their keys, then the entries and rows those name, then the inserts themselves.
+        let mut found: SmallVec<[(u64, Option<Slot>); LOOK_AHEAD]> = SmallVec::new();
+        for chunk in recs.chunks(LOOK_AHEAD) {
+            let mut sum = 0u64;
+            found.clear();
+            found.extend(chunk.iter().map(|rec| {
+                let hash = self.keys.hash(&rec.key);
+                sum = sum.wrapping_add(self.keys.touch(hash));
+                (hash, None)
+            }));
+            for (hash, candidate) in found.iter_mut() {
+                *candidate = self.keys.candidate(*hash);
+                if let Some(s) = *candidate {
+                    sum = sum.wrapping_add(self.keys.get(s).map_or(0, |e| e.key.len() as u64));
+                    let pending = self.running.get(s as usize * self.stride + self.width);
+                    sum = sum.wrapping_add(pending.map_or(0, |p| *p as u64));
+                }
+            }
+            std::hint::black_box(sum);
+            for (rec, (_, candidate)) in chunk.iter().zip(&found) {
+                let Some(span) = self.span(rec) else {
+                    continue; // too late for every window: the source counted it
+                };
+                let slot = match *candidate {
+                    Some(s) if self.keys.get(s).is_some_and(|e| e.key == rec.key) => s as usize,
+                    _ => self.slot(rec),
+                };
+                self.insert(slot, rec, span);
+            }
+        }
+        if !self.dirty.is_empty() {
+            self.corrections(out);
+        }
+    }
+
+    /// The cells of `rec`'s aggregates, with `sign` (+1 entering, -1 leaving), into
+    /// `scratch`.
+    #[inline]
+    fn delta_cells(cells: &[Cell], rec: &PartialAggregate, sign: i64, scratch: &mut Vec<i64>) {
+        scratch.clear();
+        scratch.push(sign);
+        for (cell, acc) in cells.iter().zip(&rec.accs) {
+            match (cell, acc) {
+                (Cell::Count, Acc::Count(n)) => scratch.push(n.wrapping_mul(sign)),
+                (Cell::SumInt, Acc::SumInt(Some(s))) => {
+                    scratch.push(s.wrapping_mul(sign));
+                    scratch.push(sign);
+                }
+                (Cell::SumInt, Acc::SumInt(None)) => scratch.extend([0, 0]),
+                (c, a) => unreachable!("aggregate {a:?} for a {c:?} cell"),
+            }
+        }
+    }
+
+    /// The slot of a record's key, with its per-slot arrays grown to hold it.
+    #[inline]
+    fn slot(&mut self, rec: &PartialAggregate) -> usize {
+        let mut new = false;
+        let slot = self.keys.slot_or_insert(&rec.key, || new = true) as usize;
+        if (slot + 1) * self.stride > self.running.len() {
+            self.running.resize((slot + 1) * self.stride, 0);
+        }
+        if self.history.is_some() {
+            if slot >= self.keep_until.len() {
+                self.keep_until.resize(slot + 1, 0);
+            }
+            if new {
+                self.keep_until[slot] = 0;
+            }
+        }
+        slot
+    }
+
+    /// The window ends a record enters at, is last in and leaves at: `(e_in, last, e_out)`;
+    /// `None` if it is too late for every window of its pane.
+    #[inline]
+    fn span(&self, rec: &PartialAggregate) -> Option<(u64, u64, u64)> {
+        let w = &self.window;
+        let e_in = w.first_end_of_pane(rec.pane).max(rec.cut);
+        let last = w.last_end_of_pane(rec.pane);
+        (e_in <= last).then(|| (e_in, last, last.saturating_add(w.slide_ms)))
+    }
+
+    /// Adds a record of the key in `slot`, which enters, is last in and leaves the windows
+    /// ending at `span`.
+    fn insert(
+        &mut self,
+        slot: usize,
+        rec: &PartialAggregate,
+        (e_in, last, e_out): (u64, u64, u64),
+    ) {
+        let w = self.window;
+        let next_end = self.next_end.unwrap_or(0);
+        if e_in >= next_end {
+            Self::delta_cells(&self.cells, rec, 1, &mut self.scratch);
+            let b = self.buckets.get(e_in);
+            b.slots.push(slot as Slot);
+            b.cells.extend_from_slice(&self.scratch);
+            Self::delta_cells(&self.cells, rec, -1, &mut self.scratch);
+            let b = self.buckets.get(e_out);
+            b.slots.push(slot as Slot);
+            b.cells.extend_from_slice(&self.scratch);
+            *self.pending_mut(slot) += 2;
+            return;
+        }
+        // Its first windows fired already (stream mode): correct them, and join the
+        // running sums now if it has not left yet.
+        Self::delta_cells(&self.cells, rec, 1, &mut self.scratch);
+        let fired_last = next_end - w.slide_ms;
+        // Records are stamped at or below the watermark they were judged by, so in backfill
+        // mode (windows fire `lateness` after their end) and without lateness no record is
+        // for a fired window; were one, it would still join the running sums below.
+        debug_assert!(
+            self.history.is_some(),
+            "a record for a fired window: {rec:?}"
+        );
+        let Some(history) = self.history.as_mut() else {
+            return self.join_now(slot, rec, e_out, next_end);
+        };
+        let mut end = e_in;
+        while end <= last.min(fired_last) {
+            let kept = history.entry(end).or_default();
+            let i = kept.find(slot as Slot).unwrap_or_else(|| {
+                kept.slots.push(slot as Slot);
+                kept.revisions.push(u32::MAX);
+                kept.cells.extend(std::iter::repeat_n(0, self.width));
+                kept.added.insert(slot as Slot, kept.slots.len() - 1);
+                kept.slots.len() - 1
+            });
+            let cells = &mut kept.cells[i * self.width..(i + 1) * self.width];
+            cells
+                .iter_mut()
+                .zip(&self.scratch)
+                .for_each(|(c, d)| *c = c.wrapping_add(*d));
+            self.dirty.push((end, slot as Slot));
+            end += w.slide_ms;
+        }
+        let keep = fired_last.saturating_add(self.lateness);
+        self.keep_until[slot] = self.keep_until[slot].max(keep);
+        self.join_now(slot, rec, e_out, next_end);
+    }
+
+    /// Adds a record whose first windows were processed to its key's running sums, if it
+    /// has not left them yet (`e_out`), and schedules its leaving.
+    fn join_now(&mut self, slot: usize, rec: &PartialAggregate, e_out: u64, next_end: u64) {
+        Self::delta_cells(&self.cells, rec, 1, &mut self.scratch);
+        if e_out >= next_end {
+            let row = &mut self.running[slot * self.stride..][..self.width];
+            let was_active = row[0] > 0;
+            row.iter_mut()
+                .zip(&self.scratch)
+                .for_each(|(c, d)| *c = c.wrapping_add(*d));
+            self.active += usize::from(!was_active && row[0] > 0);
+            Self::delta_cells(&self.cells, rec, -1, &mut self.scratch);
+            let b = self.buckets.get(e_out);
+            b.slots.push(slot as Slot);
+            b.cells.extend_from_slice(&self.scratch);
+            *self.pending_mut(slot) += 1;
+        } else if self.pending(slot) == 0 {
+            self.schedule_eviction(slot as Slot);
+        }
+    }
+
+    /// How many of `slot`'s deltas are scheduled and not applied yet.
+    #[inline]
+    fn pending(&self, slot: usize) -> i64 {
+        self.running[slot * self.stride + self.width]
+    }
+
+    #[inline]
+    fn pending_mut(&mut self, slot: usize) -> &mut i64 {
+        &mut self.running[slot * self.stride + self.width]
+    }
+
+    /// The aggregate values of a row of cells.
+    #[inline]
+    fn values<'a>(cells: &'a [Cell], row: &'a [i64]) -> impl Iterator<Item = Value> + 'a {
+        let mut at = 1;
+        cells.iter().map(move |c| {
+            let v = match c {
+                Cell::Count => Value::Int(row[at]),
+                Cell::SumInt if row[at + 1] > 0 => Value::Int(row[at]),
+                Cell::SumInt => Value::Null,
+            };
+            at += c.width();
+            v
+        })
+    }
+
+    /// Emits the corrections noted in `dirty`: one row per (window, key), with the kept
+    /// value after all of the batch's records.
+    fn corrections(&mut self, out: &mut Vec<FeatureRow>) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        let history = self.history.as_mut().expect("corrections keep history");
+        let mut corrected = 0;
+        for &(end, slot) in &dirty {
+            let kept = history.get_mut(&end).expect("a corrected window is kept");
+            let i = kept.find(slot).expect("a corrected key is kept");
+            let revision = match kept.revisions[i] {
+                u32::MAX => 0,
+                r => r + 1,
+            };
+            kept.revisions[i] = revision;
+            corrected += u64::from(revision > 0);
+            let key = &self.keys.get(slot).expect("a kept key is live").key;
+            let row = &kept.cells[i * self.width..(i + 1) * self.width];
+            self.rows
+                .build(key, Self::values(&self.cells, row), end, revision, out);
+        }
+        RunState::add(&self.state.corrections, corrected);
+        dirty.clear();
+        self.dirty = dirty;
+    }
+
+    /// Frees `slot` once its kept values expire (at once without history).
+    fn schedule_eviction(&mut self, slot: Slot) {
+        match &self.history {
+            None => self.keys.remove(slot),
+            Some(_) => {
+                let at = self.keep_until[slot as usize];
+                self.evictions.entry(at).or_default().push(slot);
+            }
+        }
+    }
+
+    /// Adds the deltas of window `end` into the running sums.
+    fn apply_bucket(&mut self, end: u64) {
+        let Some(bucket) = self.buckets.take(end) else {
+            return;
+        };
+        let (width, stride) = (self.width, self.stride);
+        for (&slot, delta) in bucket.slots.iter().zip(bucket.cells.chunks_exact(width)) {
+            let s = slot as usize;
+            let row = &mut self.running[s * stride..][..stride];
+            let was_active = row[0] > 0;
+            row.iter_mut()
+                .zip(delta)
+                .for_each(|(c, d)| *c = c.wrapping_add(*d));
+            row[width] -= 1;
+            let (now_active, pending) = (row[0] > 0, row[width]);
+            if was_active != now_active {
+                if now_active {
+                    self.active += 1;
+                } else {
+                    self.active -= 1;
+                }
+            }
+            if pending == 0 {
+                debug_assert!(
+                    self.running[s * stride..][..width].iter().all(|c| *c == 0),
+                    "a key with no pending deltas has empty running sums"
+                );
+                if let Some(keep) = self.keep_until.get_mut(s) {
+                    *keep = (*keep).max(end.saturating_add(self.lateness));
+                }
+                self.schedule_eviction(slot);
+            }
+        }
+        self.buckets.recycle(bucket);
+    }
+
+    /// Emits window `cursor.end` for the slots from `cursor.next` on, until `out` holds
+    /// `limit` rows; returns whether the window is done.
+    fn emit(&mut self, cursor: &mut Cursor, out: &mut Vec<FeatureRow>, limit: usize) -> bool {
+        let (width, stride) = (self.width, self.stride);
+        let slots = self.running.len() / stride;
+        let end = cursor.end;
+        let mut kept = self.history.as_mut().map(|h| h.entry(end).or_default());
+        while cursor.next < slots {
+            let s = cursor.next;
+            cursor.next += 1;
+            let row = &self.running[s * stride..][..width];
+            if row[0] <= 0 {
+                continue;
+            }
+            let key = &self
+                .keys
+                .get(s as Slot)
+                .expect("a slot with deltas is live")
+                .key;
+            self.rows
+                .build(key, Self::values(&self.cells, row), end, 0, out);
+            if let Some(kept) = kept.as_mut() {
+                kept.slots.push(s as Slot);
+                kept.revisions.push(0);
+                kept.cells.extend_from_slice(row);
+                kept.sorted = kept.slots.len();
+            }
+            if out.len() >= limit {
+                return cursor.next >= slots;
+            }
+        }
+        true
+    }
+
+    /// Processes every window whose trigger is at or below `frontier`, in order, and
+    /// frees what expired. Stops early, returning false, once `out` holds `limit` rows;
+    /// call again to continue (batches inserted meanwhile wait until the window being
+    /// emitted is done).
+    pub(super) fn advance(
+        &mut self,
+        frontier: u64,
+        out: &mut Vec<FeatureRow>,
+        limit: usize,
+    ) -> bool {
+        loop {
+            if let Some(mut cursor) = self.cursor.take() {
+                if !self.emit(&mut cursor, out, limit) {
+                    self.cursor = Some(cursor);
+                    return false;
+                }
+                for mut batch in std::mem::take(&mut self.stash) {
+                    self.apply_batch(&batch, out);
+                    batch.clear();
+                }
+                if out.len() >= limit {
+                    return false;
+                }
+            }
+            let end = match self.next_end {
+                Some(e) if self.active > 0 => e,
+                _ => match self.buckets.first() {
+                    Some(e) => e,
+                    None => break,
+                },
+            };
+            if self.trigger(end) > frontier {
+                break;
+            }
+            self.apply_bucket(end);
+            self.next_end = Some(end.saturating_add(self.window.slide_ms));
+            if self.active > 0 {
+                self.cursor = Some(Cursor { end, next: 0 });
+            }
+        }
+        if let Some(history) = &mut self.history {
+            while history
+                .first_key_value()
+                .is_some_and(|(e, _)| e.saturating_add(self.lateness) <= frontier)
+            {
+                history.pop_first();
+            }
+        }
+        while let Some(entry) = self.evictions.first_entry() {
+            if *entry.key() > frontier {
+                break;
+            }
+            let (at, slots) = entry.remove_entry();
+            for slot in slots {
+                let s = slot as usize;
+                if self.pending(s) == 0 && self.keep_until[s] == at {
+                    self.keys.remove(slot);
+                }
+            }
+        }
+        true
+    }
+}
+
+/// The timely operator over a [`DeltaState`]: exchanged by key, windows processed as the
+/// frontier passes their triggers, rows stamped at the frontier.
+pub(super) fn render<'s>(
+    input: Stream<'s, u64, Vec<PartialAggregate>>,
+    name: &str,
+    mut ds: DeltaState,
+) -> Stream<'s, u64, Vec<FeatureRow>> {
+    let exchange = Exchange::new(|r: &PartialAggregate| key_hash(&r.key));
+    let scope = input.scope();
+    input.unary_frontier(exchange, name, move |cap, info| {
+        let activator = scope.activator_for(info.address);
+        let mut cap: Option<Capability<u64>> = Some(cap);
+        let mut out = Vec::new();
+        move |(input, frontier), output| {
+            input.for_each(|_, data| ds.insert_all(data, &mut out));
+            let f = frontier.frontier().first().copied();
+            // Room for a chunk and the rows of the member features of the slot that
+            // crosses the limit, so `out` is not regrown (and its rows copied).
+            out.reserve(2 * EMIT_CHUNK);
+            let complete = ds.advance(f.unwrap_or(u64::MAX), &mut out, EMIT_CHUNK);
+            if let Some(c) = cap.as_mut() {
+                send_at_frontier(c, f, &mut out, output);
+                if !complete {
+                    // More rows are due: keep the capability, come back soon.
+                    activator.activate();
+                    return;
+                }
+            }
+            release_to_frontier(&mut cap, f);
+        }
+    })
+}
