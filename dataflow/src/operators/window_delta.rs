@@ -53,6 +53,10 @@ use crate::state::RunState;
 use super::window::{key_hash, EmitPolicy, EMIT_CHUNK};
 use super::window_rows::Rows;
 
+/// `schedule`'s kinds of delta.
+const ENTERING: usize = 0;
+const LEAVING: usize = 1;
+
 /// Records whose keys are looked up together (see `DeltaState::apply_batch`).
 const LOOK_AHEAD: usize = 16;
 
@@ -212,9 +216,11 @@ pub(super) struct DeltaState {
     /// Cells per key: 1 (deltas in the window) plus each aggregate's.
     width: usize,
     keys: KeySlab<()>,
-    /// `stride = width + 1` cells per slot: the running sums of the last window processed,
-    /// then how many of the key's deltas are scheduled and not yet applied (beside the
-    /// sums, so that an insert or a delta applied touches one place per key).
+    /// `stride = width + 5` cells per slot: the running sums of the last window processed,
+    /// then how many of the key's deltas are scheduled and not yet applied, then the window
+    /// end and position in its bucket of the key's latest entering and leaving deltas (see
+    /// `schedule`); all beside the sums, so that an insert or a delta applied touches one
+    /// place per key.
     running: Vec<i64>,
     stride: usize,
     /// Per slot (stream mode): the frontier at which its kept values have all expired.
@@ -263,7 +269,7 @@ impl DeltaState {
             width,
             keys: KeySlab::default(),
             running: Vec::new(),
-            stride: width + 1,
+            stride: width + 5,
             keep_until: Vec::new(),
             evictions: BTreeMap::new(),
             buckets: Buckets::new(),
@@ -392,6 +398,10 @@ impl DeltaState {
         let slot = self.keys.slot_or_insert(&rec.key, || new = true) as usize;
         if (slot + 1) * self.stride > self.running.len() {
             self.running.resize((slot + 1) * self.stride, 0);
+        } else if new {
+            // A reused slot: its sums and pending count are zero; forget where the key
+            // before it had its latest deltas.
+            self.running[slot * self.stride..][..self.stride].fill(0);
         }
         if self.history.is_some() {
             if slot >= self.keep_until.len() {
@@ -426,14 +436,9 @@ impl DeltaState {
         let next_end = self.next_end.unwrap_or(0);
         if e_in >= next_end {
             Self::delta_cells(&self.cells, rec, 1, &mut self.scratch);
-            let b = self.buckets.get(e_in);
-            b.slots.push(slot as Slot);
-            b.cells.extend_from_slice(&self.scratch);
+            self.schedule(slot, e_in, ENTERING);
             Self::delta_cells(&self.cells, rec, -1, &mut self.scratch);
-            let b = self.buckets.get(e_out);
-            b.slots.push(slot as Slot);
-            b.cells.extend_from_slice(&self.scratch);
-            *self.pending_mut(slot) += 2;
+            self.schedule(slot, e_out, LEAVING);
             return;
         }
         // Its first windows fired already (stream mode): correct them, and join the
@@ -485,10 +490,7 @@ impl DeltaState {
                 .for_each(|(c, d)| *c = c.wrapping_add(*d));
             self.active += usize::from(!was_active && row[0] > 0);
             Self::delta_cells(&self.cells, rec, -1, &mut self.scratch);
-            let b = self.buckets.get(e_out);
-            b.slots.push(slot as Slot);
-            b.cells.extend_from_slice(&self.scratch);
-            *self.pending_mut(slot) += 1;
+            self.schedule(slot, e_out, LEAVING);
         } else if self.pending(slot) == 0 {
             self.schedule_eviction(slot as Slot);
         }
@@ -500,9 +502,30 @@ impl DeltaState {
         self.running[slot * self.stride + self.width]
     }
 
+    /// Schedules the delta in `scratch` for `slot` at window end `end`: added to the key's
+    /// latest delta of the same kind (`ENTERING` or `LEAVING`) if that is in the same bucket
+    /// (a key's records of one pane arrive in many batches: without this, a TUMBLE hour or
+    /// a 30-day window's leaving bucket would hold a delta per batch, not per key), else
+    /// appended.
     #[inline]
-    fn pending_mut(&mut self, slot: usize) -> &mut i64 {
-        &mut self.running[slot * self.stride + self.width]
+    fn schedule(&mut self, slot: usize, end: u64, kind: usize) {
+        let base = slot * self.stride + self.width;
+        let width = self.width;
+        let bucket = self.buckets.get(end);
+        let (last_end, last_at) = (base + 1 + 2 * kind, base + 2 + 2 * kind);
+        let at = self.running[last_at] as usize;
+        if self.running[last_end] as u64 == end && bucket.slots.get(at) == Some(&(slot as Slot)) {
+            bucket.cells[at * width..][..width]
+                .iter_mut()
+                .zip(&self.scratch)
+                .for_each(|(c, d)| *c = c.wrapping_add(*d));
+            return;
+        }
+        self.running[last_end] = end as i64;
+        self.running[last_at] = bucket.slots.len() as i64;
+        bucket.slots.push(slot as Slot);
+        bucket.cells.extend_from_slice(&self.scratch);
+        self.running[base] += 1;
     }
 
     /// The aggregate values of a row of cells.

@@ -253,3 +253,55 @@ fn running_state_is_bounded_by_windows_in_flight() {
         assert!(ds.is_empty(), "{policy:?}: all state freed at the end");
     }
 }
+
+/// A key's records of one pane arrive over many batches; they are kept as one delta per
+/// key and bucket, not one per batch (else a day-long window's leaving bucket would hold
+/// one per batch), and still count once each.
+#[test]
+fn records_of_a_pane_in_many_batches_share_one_delta() {
+    let p = plan(
+        "SELECT k, COUNT(*) AS n, SUM(v) AS total FROM s GROUP BY k, HOP(rowtime, INTERVAL '3600' SECOND, INTERVAL '86400' SECOND)",
+        0,
+    );
+    let mut ds = DeltaState::shared(&[(0, &p)], EmitPolicy::Final, Arc::new(RunState::default()));
+    let mut out = Vec::new();
+    // Three hours, one batch per second, each with one record of each of 3 keys.
+    let hours = 3u64;
+    for sec in 0..hours * 3600 {
+        let t = sec * 1000;
+        let mut recs: Vec<_> = (0..3u16)
+            .filter_map(|k| partial(&p, (k, t, Some(i64::from(k))), t))
+            .collect();
+        ds.insert_all(&mut recs, &mut out);
+        assert!(ds.advance(t, &mut out, usize::MAX));
+        // Per key: one entering and one leaving delta per pane seen so far.
+        let panes = sec / 3600 + 1;
+        assert!(
+            ds.deltas() <= (3 * 2 * panes) as usize,
+            "{} deltas after {sec} s",
+            ds.deltas()
+        );
+    }
+    assert!(ds.advance(u64::MAX, &mut out, usize::MAX));
+    // Every window of a key counts the seconds of the hours it covers.
+    assert_eq!(
+        out.len(),
+        3 * 24 + 3 * (hours as usize - 1),
+        "a row per key and window"
+    );
+    for r in &out {
+        let covered = (0..hours)
+            .filter(|h| {
+                let start = h * 3_600_000;
+                start as i64 >= r.window_start && start < r.window_end as u64
+            })
+            .count() as i64;
+        let Value::Str(k) = &r.key[0] else {
+            unreachable!()
+        };
+        let k: i64 = k[1..].parse().unwrap();
+        assert_eq!(r.values[1], Value::Int(3600 * covered), "{r:?}");
+        assert_eq!(r.values[2], Value::Int(3600 * covered * k), "{r:?}");
+    }
+    assert!(ds.is_empty());
+}
