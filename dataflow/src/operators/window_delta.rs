@@ -176,26 +176,38 @@ impl Buckets {
 }
 
 /// The values a fired window emitted (stream mode), kept for corrections until its
-/// lateness has passed: by slot, in slot order as emitted, then those that corrections
-/// added later (keys the window had not emitted).
+/// lateness has passed: the window's own emission, by slot in slot order, and the keys
+/// that corrections added later (the window had not emitted them).
 #[derive(Default)]
 struct Emitted {
     slots: Vec<Slot>,
-    /// Last revision emitted; `u32::MAX` for a value created by a correction and not yet
-    /// emitted.
+    /// Last revision emitted; `u32::MAX` for a value a correction created and that is not
+    /// emitted yet.
     revisions: Vec<u32>,
     cells: Vec<i64>,
-    /// How many leading entries are in slot order (the window's own emission).
-    sorted: usize,
-    added: HashMap<Slot, usize>,
+    added: HashMap<Slot, (u32, SmallVec<[i64; 4]>)>,
 }
 
 impl Emitted {
-    fn find(&self, slot: Slot) -> Option<usize> {
-        self.slots[..self.sorted]
-            .binary_search(&slot)
-            .ok()
-            .or_else(|| self.added.get(&slot).copied())
+    /// The kept revision and cells of `slot`, if any.
+    fn get_mut(&mut self, slot: Slot, width: usize) -> Option<(&mut u32, &mut [i64])> {
+        match self.slots.binary_search(&slot) {
+            Ok(i) => Some((
+                &mut self.revisions[i],
+                &mut self.cells[i * width..][..width],
+            )),
+            Err(_) => self.added.get_mut(&slot).map(|(r, c)| (r, &mut c[..])),
+        }
+    }
+
+    /// The same, created empty (and not emitted) if the window had no value for `slot`.
+    fn get_or_add(&mut self, slot: Slot, width: usize) -> (&mut u32, &mut [i64]) {
+        if self.slots.binary_search(&slot).is_err() {
+            self.added
+                .entry(slot)
+                .or_insert_with(|| (u32::MAX, smallvec::smallvec![0; width]));
+        }
+        self.get_mut(slot, width).expect("just added")
     }
 }
 
@@ -235,8 +247,6 @@ pub(super) struct DeltaState {
     cursor: Option<Cursor>,
     /// Stream mode with lateness: what each fired window emitted, by window end.
     history: Option<BTreeMap<u64, Emitted>>,
-    /// Batches that arrived while a window was being emitted (applied once it is done).
-    stash: Vec<Vec<PartialAggregate>>,
     /// Corrections of the batch being inserted: (window end, slot).
     dirty: Vec<(u64, Slot)>,
     scratch: Vec<i64>,
@@ -277,7 +287,6 @@ impl DeltaState {
             active: 0,
             cursor: None,
             history: (policy == EmitPolicy::OnWatermark && lateness > 0).then(BTreeMap::new),
-            stash: Vec::new(),
             dirty: Vec::new(),
             scratch: Vec::new(),
             state,
@@ -319,16 +328,11 @@ impl DeltaState {
     }
 
     /// Adds a batch of records; corrections of fired windows (stream mode) go to `out`.
-    /// While a window is being emitted the batch waits (see `advance`).
     pub(super) fn insert_all(
         &mut self,
         recs: &mut Vec<PartialAggregate>,
         out: &mut Vec<FeatureRow>,
     ) {
-        if self.cursor.is_some() {
-            self.stash.push(std::mem::take(recs));
-            return;
-        }
         self.apply_batch(recs, out);
         recs.clear();
     }
@@ -455,22 +459,25 @@ impl DeltaState {
         let Some(history) = self.history.as_mut() else {
             return self.join_now(slot, rec, e_out, next_end);
         };
+        // A window being emitted that has not reached this key yet will emit the running
+        // sums, which the record joins below: not a correction.
+        let unemitted = self
+            .cursor
+            .filter(|c| slot >= c.next)
+            .map_or(u64::MAX, |c| c.end);
         let mut end = e_in;
         while end <= last.min(fired_last) {
-            let kept = history.entry(end).or_default();
-            let i = kept.find(slot as Slot).unwrap_or_else(|| {
-                kept.slots.push(slot as Slot);
-                kept.revisions.push(u32::MAX);
-                kept.cells.extend(std::iter::repeat_n(0, self.width));
-                kept.added.insert(slot as Slot, kept.slots.len() - 1);
-                kept.slots.len() - 1
-            });
-            let cells = &mut kept.cells[i * self.width..(i + 1) * self.width];
-            cells
-                .iter_mut()
-                .zip(&self.scratch)
-                .for_each(|(c, d)| *c = c.wrapping_add(*d));
-            self.dirty.push((end, slot as Slot));
+            if end != unemitted {
+                let (_, cells) = history
+                    .entry(end)
+                    .or_default()
+                    .get_or_add(slot as Slot, self.width);
+                cells
+                    .iter_mut()
+                    .zip(&self.scratch)
+                    .for_each(|(c, d)| *c = c.wrapping_add(*d));
+                self.dirty.push((end, slot as Slot));
+            }
             end += w.slide_ms;
         }
         let keep = fired_last.saturating_add(self.lateness);
@@ -553,17 +560,17 @@ impl DeltaState {
         let mut corrected = 0;
         for &(end, slot) in &dirty {
             let kept = history.get_mut(&end).expect("a corrected window is kept");
-            let i = kept.find(slot).expect("a corrected key is kept");
-            let revision = match kept.revisions[i] {
+            let (revision, row) = kept
+                .get_mut(slot, self.width)
+                .expect("a corrected key is kept");
+            *revision = match *revision {
                 u32::MAX => 0,
                 r => r + 1,
             };
-            kept.revisions[i] = revision;
-            corrected += u64::from(revision > 0);
+            corrected += u64::from(*revision > 0);
             let key = &self.keys.get(slot).expect("a kept key is live").key;
-            let row = &kept.cells[i * self.width..(i + 1) * self.width];
             self.rows
-                .build(key, Self::values(&self.cells, row), end, revision, out);
+                .build(key, Self::values(&self.cells, row), end, *revision, out);
         }
         RunState::add(&self.state.corrections, corrected);
         dirty.clear();
@@ -619,11 +626,22 @@ impl DeltaState {
 
     /// Emits window `cursor.end` for the slots from `cursor.next` on, until `out` holds
     /// `limit` rows; returns whether the window is done.
-    fn emit(&mut self, cursor: &mut Cursor, out: &mut Vec<FeatureRow>, limit: usize) -> bool {
+    fn emit(
+        &mut self,
+        cursor: &mut Cursor,
+        frontier: u64,
+        out: &mut Vec<FeatureRow>,
+        limit: usize,
+    ) -> bool {
         let (width, stride) = (self.width, self.stride);
         let slots = self.running.len() / stride;
         let end = cursor.end;
-        let mut kept = self.history.as_mut().map(|h| h.entry(end).or_default());
+        // Kept for corrections only while a record may still be on time for the window
+        // (at the end of input, or after a jump of the frontier, none can).
+        let correctable = end.saturating_add(self.lateness) > frontier;
+        let mut kept = (self.history.as_mut())
+            .filter(|_| correctable)
+            .map(|h| h.entry(end).or_default());
         while cursor.next < slots {
             let s = cursor.next;
             cursor.next += 1;
@@ -642,7 +660,6 @@ impl DeltaState {
                 kept.slots.push(s as Slot);
                 kept.revisions.push(0);
                 kept.cells.extend_from_slice(row);
-                kept.sorted = kept.slots.len();
             }
             if out.len() >= limit {
                 return cursor.next >= slots;
@@ -653,8 +670,9 @@ impl DeltaState {
 
     /// Processes every window whose trigger is at or below `frontier`, in order, and
     /// frees what expired. Stops early, returning false, once `out` holds `limit` rows;
-    /// call again to continue (batches inserted meanwhile wait until the window being
-    /// emitted is done).
+    /// call again to continue. Batches may be inserted in between: a late record for the
+    /// window being emitted joins the running sums, and is a correction only for keys the
+    /// emission has passed.
     pub(super) fn advance(
         &mut self,
         frontier: u64,
@@ -663,15 +681,8 @@ impl DeltaState {
     ) -> bool {
         loop {
             if let Some(mut cursor) = self.cursor.take() {
-                if !self.emit(&mut cursor, out, limit) {
+                if !self.emit(&mut cursor, frontier, out, limit) {
                     self.cursor = Some(cursor);
-                    return false;
-                }
-                for mut batch in std::mem::take(&mut self.stash) {
-                    self.apply_batch(&batch, out);
-                    batch.clear();
-                }
-                if out.len() >= limit {
                     return false;
                 }
             }
@@ -685,12 +696,22 @@ impl DeltaState {
             if self.trigger(end) > frontier {
                 break;
             }
+            // Window by window, so that a frontier that jumps over many windows (the end of
+            // input) does not hold all their kept values and keys until the last is done.
+            self.expire(frontier);
             self.apply_bucket(end);
             self.next_end = Some(end.saturating_add(self.window.slide_ms));
             if self.active > 0 {
                 self.cursor = Some(Cursor { end, next: 0 });
             }
         }
+        self.expire(frontier);
+        true
+    }
+
+    /// Drops the kept values of windows that no record can correct any more at `frontier`
+    /// (`end + lateness <= frontier`), then frees the keys whose kept values all expired.
+    fn expire(&mut self, frontier: u64) {
         if let Some(history) = &mut self.history {
             while history
                 .first_key_value()
@@ -711,7 +732,6 @@ impl DeltaState {
                 }
             }
         }
-        true
     }
 }
 
