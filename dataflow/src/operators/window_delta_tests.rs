@@ -193,6 +193,17 @@ fn chunked_emission_with_batches_in_between_keeps_final_values() {
             }
             last
         };
+        // Each (key, window) is emitted once with revision 0, then corrected with
+        // revisions 1, 2, ... in order: a late record for the window being emitted is
+        // either in its first emission or a correction, never both.
+        let mut revisions = std::collections::BTreeMap::new();
+        for r in &out_ds {
+            let next = revisions
+                .entry((format!("{:?}", r.key), r.window_end))
+                .or_insert(0);
+            assert_eq!(r.revision, *next, "{policy:?}: {r:?}");
+            *next += 1;
+        }
         let (a, b) = (finals(&out_ws), finals(&out_ds));
         assert!(
             a.len() > 1_000,
