@@ -70,6 +70,20 @@ pub struct AggCall {
     pub ty: DataType,
 }
 
+impl AggCall {
+    /// Whether the aggregate's pane states can be subtracted exactly, so a sliding window
+    /// can keep a running value that panes enter and leave: COUNT(*), COUNT(x) and SUM over
+    /// integers (wrapping arithmetic). Not float SUM or AVG (subtracting would change their
+    /// rounding), nor MIN, MAX and COUNT(DISTINCT).
+    pub fn subtractable(&self) -> bool {
+        match self.func {
+            AggFunc::CountStar | AggFunc::Count => true,
+            AggFunc::Sum => self.ty == DataType::Int,
+            _ => false,
+        }
+    }
+}
+
 impl fmt::Display for AggCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.func, &self.arg) {

@@ -127,6 +127,15 @@ impl FeaturePlan {
         self.keys.len() + 2 + self.aggs.len()
     }
 
+    /// Whether the window state is running sums (every aggregate
+    /// [subtractable](AggCall::subtractable)): each pane's partial aggregate enters a key's
+    /// running value at its first window and leaves after its last, so a window costs the
+    /// panes entering and leaving it. Otherwise the state is per pane and a window merges
+    /// its panes.
+    pub fn running_sums(&self) -> bool {
+        !self.aggs.is_empty() && self.aggs.iter().all(AggCall::subtractable)
+    }
+
     /// Selected columns other than the window bounds (which every output row carries).
     pub fn value_outputs(&self) -> impl Iterator<Item = &NamedExpr> {
         let window = matches!(self.kind, FeatureKind::Window | FeatureKind::Session);
@@ -297,6 +306,7 @@ impl fmt::Display for Plan {
                     let aggs: Vec<String> = feat.aggs.iter().map(|a| a.to_string()).collect();
                     let state = match feat.shares_state_with {
                         Some(leader) => format!("shared_with={}", self.features[leader].name),
+                        None if feat.running_sums() => "running_sums".to_string(),
                         None => "per_pane".to_string(),
                     };
                     writeln!(

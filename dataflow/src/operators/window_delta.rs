@@ -60,12 +60,12 @@ const LEAVING: usize = 1;
 /// Records whose keys are looked up together (see `DeltaState::apply_batch`).
 const LOOK_AHEAD: usize = 16;
 
-/// Whether a feature's aggregates can all be kept as running sums (exact integer
-/// arithmetic, wrapping like `Acc::merge`): COUNT(*), COUNT(x) and SUM over integers.
-/// Float SUM and AVG are not (subtracting would change their rounding), nor MIN, MAX and
-/// COUNT(DISTINCT).
+/// Whether a feature's window state is running sums (the planner decides:
+/// `FeaturePlan::running_sums`, shown by `explain` as `state=running_sums`).
 pub fn subtractable(plan: &FeaturePlan) -> bool {
-    !plan.aggs.is_empty() && plan.aggs.iter().all(|a| Cell::of(a.func, a.ty).is_some())
+    let running = plan.running_sums();
+    debug_assert!(!running || plan.aggs.iter().all(|a| Cell::of(a.func, a.ty).is_some()));
+    running
 }
 
 /// How one aggregate is kept in a key's row of cells.
