@@ -31,6 +31,10 @@ for job in $JOBS; do
       summary=$(mktemp)
       : > "$summary.times"
       for _ in $(seq "$REPEAT"); do
+        # Start each run with no dirty pages left by the previous one: HOP writes 1.9 GB,
+        # and back to back the kernel's writeback throttled later runs' writes to the
+        # disk's speed (runs took up to twice as long, with the CPU half idle in iowait).
+        sync
         /usr/bin/time -f "%e %M" -a -o "$summary.times" "$bin" run "benches/jobs/$job.yaml" --mode "$mode" "${extra[@]}" --workers "$w" -q --summary-json "$summary"
       done
       summarize_row "$summary.times" "$EVENTS" "$(rows_written "$summary")" "$w" "$job" "$mode"
