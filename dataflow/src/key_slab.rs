@@ -14,6 +14,9 @@ use crate::slot_index::SlotIndex;
 /// A slot number.
 pub type Slot = u32;
 
+/// How many keys [`KeySlab::candidates`] looks up together at most.
+pub const AHEAD: usize = 16;
+
 /// Per-key states of type `S`, addressed by key or by slot.
 pub struct KeySlab<S> {
     index: SlotIndex,
@@ -62,6 +65,37 @@ impl<S> KeySlab<S> {
     #[inline]
     pub fn candidate(&self, hash: u64) -> Option<Slot> {
         self.index.find(hash, |_| true)
+    }
+
+    /// The probable slots of `keys` (as `candidate`), looked up together so that their
+    /// cache misses overlap instead of queueing: first every key's index bucket, then the
+    /// entries those name, with what `ahead` reads of each one's state (its value is only
+    /// summed, so the loads are not optimized away). Check each entry's key, when using
+    /// it, before trusting it.
+    pub fn candidates<'k>(
+        &self,
+        keys: impl Iterator<Item = &'k Key>,
+        found: &mut Vec<Option<Slot>>,
+        ahead: impl Fn(Slot, &Entry<S>) -> u64,
+    ) {
+        let mut sum = 0u64;
+        found.clear();
+        let mut hashes = [0u64; AHEAD];
+        let mut keys = keys;
+        // Slots first: `zip` then stops before taking a key there is no room for.
+        for (h, key) in hashes.iter_mut().zip(keys.by_ref()) {
+            *h = self.hash(key);
+            sum = sum.wrapping_add(self.touch(*h));
+            found.push(None);
+        }
+        assert!(keys.next().is_none(), "at most {AHEAD} keys at a time");
+        for (h, candidate) in hashes.iter().zip(found.iter_mut()) {
+            *candidate = self.candidate(*h);
+            if let Some((s, e)) = candidate.and_then(|s| Some(s).zip(self.get(s))) {
+                sum = sum.wrapping_add(ahead(s, e));
+            }
+        }
+        std::hint::black_box(sum);
     }
 
     /// The slot of `key`, inserting `make()` for a new key.
@@ -182,7 +216,25 @@ mod tests {
                     let s = slab.slot(&key(*k));
                     prop_assert_eq!(s.and_then(|s| slab.get(s)).map(|e| e.state), Some(*v));
                 }
+                // Looked up together, live keys name their own slots, in order.
+                let live: Vec<Key> = model.keys().take(AHEAD).map(|k| key(*k)).collect();
+                let mut found = Vec::new();
+                slab.candidates(live.iter(), &mut found, |_, e| u64::from(e.state));
+                prop_assert_eq!(found.len(), live.len());
+                for (k, s) in live.iter().zip(&found) {
+                    prop_assert_eq!(*s, slab.slot(k));
+                }
             }
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "at most 16 keys at a time")]
+    fn candidates_refuses_more_keys_than_it_has_room_for() {
+        let slab: KeySlab<()> = KeySlab::default();
+        let keys: Vec<Key> = (0..=AHEAD as i64)
+            .map(|i| smallvec::smallvec![Value::Int(i)])
+            .collect();
+        slab.candidates(keys.iter(), &mut Vec::new(), |_, _| 0);
     }
 }

@@ -5,6 +5,7 @@
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::OutputBuilderSession;
 use timely::dataflow::operators::Capability;
+use timely::scheduling::Activator;
 
 use crate::record::FeatureRow;
 
@@ -43,6 +44,28 @@ pub fn release_to_frontier(cap: &mut Option<Capability<u64>>, frontier: Option<u
         (Some(c), Some(t)) if *c.time() < t => c.downgrade(&t),
         _ => {}
     }
+}
+
+/// [`send_at_frontier`]; then, if the rows due at `frontier` are all out (`complete`),
+/// [`release_to_frontier`], else the capability stays where it is and the operator asks to
+/// be scheduled again for the next chunk (a frontier jump, such as the end of input, is
+/// emitted in bounded pieces).
+pub fn emit_chunk_at_frontier(
+    cap: &mut Option<Capability<u64>>,
+    frontier: Option<u64>,
+    out: &mut Vec<FeatureRow>,
+    output: &mut RowsOut<'_>,
+    complete: bool,
+    activator: &Activator,
+) {
+    if let Some(c) = cap.as_mut() {
+        send_at_frontier(c, frontier, out, output);
+        if !complete {
+            activator.activate();
+            return;
+        }
+    }
+    release_to_frontier(cap, frontier);
 }
 
 /// [`send_at_frontier`], then [`release_to_frontier`].

@@ -35,8 +35,8 @@ use planner::window::Window;
 use planner::FeaturePlan;
 
 use crate::accumulator::Acc;
-use crate::key_slab::{KeySlab, Slot};
-use crate::operators::emit::{release_to_frontier, send_at_frontier};
+use crate::key_slab::{KeySlab, Slot, AHEAD};
+use crate::operators::emit::emit_chunk_at_frontier;
 use crate::record::{FeatureRow, Key, PartialAggregate};
 use crate::state::RunState;
 
@@ -264,29 +264,16 @@ impl WindowState {
 
     /// Adds records (several keys' state is read at once, as in `touch`).
     fn insert_all(&mut self, recs: &[PartialAggregate], dirty: &mut Vec<(Key, u64)>) {
-        // Three passes over a few records at a time, so that their cache misses overlap
-        // instead of queueing: the index buckets of their keys, then the states those name
-        // (and their newest panes), then the inserts themselves. Records are read in place.
-        let mut found: SmallVec<[(u64, Option<Slot>); TOUCH_AHEAD]> = SmallVec::new();
-        for chunk in recs.chunks(TOUCH_AHEAD) {
-            let mut sum = 0u64;
-            found.clear();
-            found.extend(chunk.iter().map(|rec| {
-                let hash = self.keys.hash(&rec.key);
-                sum = sum.wrapping_add(self.keys.touch(hash));
-                (hash, None)
-            }));
-            for (hash, candidate) in found.iter_mut() {
-                *candidate = self.keys.candidate(*hash);
-                if let Some(e) = candidate.and_then(|s| self.keys.get(s)) {
-                    sum = sum.wrapping_add(e.state.next_end);
-                    if let Some(p) = e.state.panes.back() {
-                        sum = sum.wrapping_add(p.start);
-                    }
-                }
-            }
-            std::hint::black_box(sum);
-            for (rec, (_, candidate)) in chunk.iter().zip(&found) {
+        // A few records at a time: their keys' index buckets, then their states (and
+        // newest panes) are read together, so their misses overlap; then the inserts.
+        let mut found = Vec::with_capacity(AHEAD);
+        for chunk in recs.chunks(AHEAD) {
+            self.keys
+                .candidates(chunk.iter().map(|r| &r.key), &mut found, |_, e| {
+                    let newest = e.state.panes.back().map_or(0, |p| p.start);
+                    e.state.next_end.wrapping_add(newest)
+                });
+            for (rec, candidate) in chunk.iter().zip(&found) {
                 let slot = match *candidate {
                     Some(s) if self.keys.get(s).is_some_and(|e| e.key == rec.key) => s,
                     _ => self.slot(&rec.key),
@@ -704,15 +691,7 @@ impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<PartialAggregate>> {
                     out.reserve(2 * EMIT_CHUNK);
                     complete = ws.advance(now, &mut out, EMIT_CHUNK);
                 }
-                if let Some(c) = cap.as_mut() {
-                    send_at_frontier(c, f, &mut out, output);
-                    if !complete {
-                        // More windows are due: keep the capability, come back soon.
-                        activator.activate();
-                        return;
-                    }
-                }
-                release_to_frontier(&mut cap, f);
+                emit_chunk_at_frontier(&mut cap, f, &mut out, output, complete, &activator);
             }
         })
     }

@@ -45,8 +45,8 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
 use crate::accumulator::Acc;
-use crate::key_slab::{KeySlab, Slot};
-use crate::operators::emit::{release_to_frontier, send_at_frontier};
+use crate::key_slab::{KeySlab, Slot, AHEAD};
+use crate::operators::emit::emit_chunk_at_frontier;
 use crate::record::{FeatureRow, PartialAggregate};
 use crate::state::RunState;
 
@@ -56,9 +56,6 @@ use super::window_rows::Rows;
 /// `schedule`'s kinds of delta.
 const ENTERING: usize = 0;
 const LEAVING: usize = 1;
-
-/// Records whose keys are looked up together (see `DeltaState::apply_batch`).
-const LOOK_AHEAD: usize = 16;
 
 /// Whether a feature's window state is running sums (the planner decides:
 /// `FeaturePlan::running_sums`, shown by `explain` as `state=running_sums`).
@@ -338,29 +335,20 @@ impl DeltaState {
     }
 
     fn apply_batch(&mut self, recs: &[PartialAggregate], out: &mut Vec<FeatureRow>) {
-        // Three passes over a few records at a time, so that their cache misses overlap
-        // instead of queueing (each insert would otherwise wait for the index bucket, then
-        // the key's entry, then its running row, one after another): the index buckets of
-        // their keys, then the entries and rows those name, then the inserts themselves.
-        let mut found: SmallVec<[(u64, Option<Slot>); LOOK_AHEAD]> = SmallVec::new();
-        for chunk in recs.chunks(LOOK_AHEAD) {
-            let mut sum = 0u64;
-            found.clear();
-            found.extend(chunk.iter().map(|rec| {
-                let hash = self.keys.hash(&rec.key);
-                sum = sum.wrapping_add(self.keys.touch(hash));
-                (hash, None)
-            }));
-            for (hash, candidate) in found.iter_mut() {
-                *candidate = self.keys.candidate(*hash);
-                if let Some(s) = *candidate {
-                    sum = sum.wrapping_add(self.keys.get(s).map_or(0, |e| e.key.len() as u64));
-                    let pending = self.running.get(s as usize * self.stride + self.width);
-                    sum = sum.wrapping_add(pending.map_or(0, |p| *p as u64));
-                }
-            }
-            std::hint::black_box(sum);
-            for (rec, (_, candidate)) in chunk.iter().zip(&found) {
+        // A few records at a time: their keys' index buckets, then their entries and
+        // running rows are read together, so their misses overlap (one insert after
+        // another, each would wait for three misses in a row); then the inserts.
+        let mut found = Vec::with_capacity(AHEAD);
+        for chunk in recs.chunks(AHEAD) {
+            let (running, at) = (&self.running, |s: Slot| {
+                s as usize * self.stride + self.width
+            });
+            self.keys
+                .candidates(chunk.iter().map(|r| &r.key), &mut found, |s, e| {
+                    let pending = running.get(at(s)).map_or(0, |p| *p as u64);
+                    pending.wrapping_add(e.key.len() as u64)
+                });
+            for (rec, candidate) in chunk.iter().zip(&found) {
                 let Some(span) = self.span(rec) else {
                     continue; // too late for every window: the source counted it
                 };
@@ -755,15 +743,7 @@ pub(super) fn render<'s>(
             // crosses the limit, so `out` is not regrown (and its rows copied).
             out.reserve(2 * EMIT_CHUNK);
             let complete = ds.advance(f.unwrap_or(u64::MAX), &mut out, EMIT_CHUNK);
-            if let Some(c) = cap.as_mut() {
-                send_at_frontier(c, f, &mut out, output);
-                if !complete {
-                    // More rows are due: keep the capability, come back soon.
-                    activator.activate();
-                    return;
-                }
-            }
-            release_to_frontier(&mut cap, f);
+            emit_chunk_at_frontier(&mut cap, f, &mut out, output, complete, &activator);
         }
     })
 }
