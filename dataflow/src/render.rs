@@ -300,8 +300,13 @@ pub fn describe(plan: &Plan) -> Vec<String> {
                 })
                 .map(|m| m.name.as_str()),
         );
+        let state = if f.running_sums() {
+            "running_sums: deltas by window end, each window emits all live keys in slot order"
+        } else {
+            "per_pane: panes and a timer per key, each key walks its own windows"
+        };
         out.push(format!(
-            "  Exchange hash([{}]) ─▶ Window[{}] unary_frontier {} lateness={} (stream: emit at end, correct until end+lateness; backfill: emit once at end+lateness)",
+            "  Exchange hash([{}]) ─▶ Window[{}] unary_frontier {} lateness={} state={state} (stream: emit at end, correct until end+lateness; backfill: emit once at end+lateness)",
             keys.join(", "),
             names.join(", "),
             f.window,
