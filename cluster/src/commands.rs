@@ -63,9 +63,23 @@ pub fn explain(job: &Path, format: ExplainFormat, infra: Option<&Path>) -> Resul
     match format {
         ExplainFormat::Text => print!("{}", explain_text(&p)),
         ExplainFormat::Json => {
+            // The window state the planner picked, as the text stages show it.
+            let mut physical = serde_json::to_value(&p.physical)?;
+            if let Some(features) = physical["features"].as_array_mut() {
+                for (f, v) in p.physical.features.iter().zip(features) {
+                    if matches!(f.kind, planner::physical::FeatureKind::Window) {
+                        let state = if f.running_sums() {
+                            "running_sums"
+                        } else {
+                            "per_pane"
+                        };
+                        v["state"] = state.into();
+                    }
+                }
+            }
             let v = serde_json::json!({
                 "logical": p.logical,
-                "physical": p.physical,
+                "physical": physical,
                 "dataflow": describe(&p.physical),
             });
             println!("{}", serde_json::to_string_pretty(&v)?);

@@ -50,6 +50,9 @@ fn explain_json_is_machine_readable() {
     assert_eq!(hop["window"]["size_ms"], 1_800_000);
     assert_eq!(hop["window"]["slide_ms"], 60_000);
     assert_eq!(hop["allowed_lateness_ms"], 600_000);
+    // COUNT per user runs on running sums; the daily fare SUM (a float) keeps panes.
+    assert_eq!(hop["state"], "running_sums");
+    assert_eq!(v["physical"]["features"][2]["state"], "per_pane");
     assert!(!v["dataflow"].as_array().unwrap().is_empty());
 }
 
