@@ -656,7 +656,7 @@ impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<PartialAggregate>> {
     ) -> Stream<'s, u64, Vec<FeatureRow>> {
         let names: Vec<&str> = members.iter().map(|(_, p)| p.name.as_str()).collect();
         let name = format!("Window[{}]", names.join(", "));
-        if window_delta::subtractable(members[0].1) {
+        if members[0].1.running_sums() {
             let ds = DeltaState::shared(members, policy, state);
             return window_delta::render(self, &name, ds);
         }

@@ -57,14 +57,6 @@ use super::window_rows::Rows;
 const ENTERING: usize = 0;
 const LEAVING: usize = 1;
 
-/// Whether a feature's window state is running sums (the planner decides:
-/// `FeaturePlan::running_sums`, shown by `explain` as `state=running_sums`).
-pub fn subtractable(plan: &FeaturePlan) -> bool {
-    let running = plan.running_sums();
-    debug_assert!(!running || plan.aggs.iter().all(|a| Cell::of(a.func, a.ty).is_some()));
-    running
-}
-
 /// How one aggregate is kept in a key's row of cells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Cell {
@@ -252,8 +244,8 @@ pub(super) struct DeltaState {
 
 impl DeltaState {
     /// One state for `members` (as for the pane operator: they share keys, rows and
-    /// aggregates, and the first one's plan runs); every aggregate must be
-    /// [`subtractable`].
+    /// aggregates, and the first one's plan runs), whose plan has running sums
+    /// (`FeaturePlan::running_sums`, which the planner decides).
     pub(super) fn shared(
         members: &[(u32, &FeaturePlan)],
         policy: EmitPolicy,
@@ -325,16 +317,7 @@ impl DeltaState {
     }
 
     /// Adds a batch of records; corrections of fired windows (stream mode) go to `out`.
-    pub(super) fn insert_all(
-        &mut self,
-        recs: &mut Vec<PartialAggregate>,
-        out: &mut Vec<FeatureRow>,
-    ) {
-        self.apply_batch(recs, out);
-        recs.clear();
-    }
-
-    fn apply_batch(&mut self, recs: &[PartialAggregate], out: &mut Vec<FeatureRow>) {
+    pub(super) fn insert_all(&mut self, recs: &[PartialAggregate], out: &mut Vec<FeatureRow>) {
         // A few records at a time: their keys' index buckets, then their entries and
         // running rows are read together, so their misses overlap (one insert after
         // another, each would wait for three misses in a row); then the inserts.
@@ -364,19 +347,16 @@ impl DeltaState {
         }
     }
 
-    /// The cells of `rec`'s aggregates, with `sign` (+1 entering, -1 leaving), into
-    /// `scratch`.
+    /// The cells of `rec`'s aggregates as an entering delta, into `scratch` (a leaving
+    /// delta is their negation, see `schedule`).
     #[inline]
-    fn delta_cells(cells: &[Cell], rec: &PartialAggregate, sign: i64, scratch: &mut Vec<i64>) {
+    fn delta_cells(cells: &[Cell], rec: &PartialAggregate, scratch: &mut Vec<i64>) {
         scratch.clear();
-        scratch.push(sign);
+        scratch.push(1);
         for (cell, acc) in cells.iter().zip(&rec.accs) {
             match (cell, acc) {
-                (Cell::Count, Acc::Count(n)) => scratch.push(n.wrapping_mul(sign)),
-                (Cell::SumInt, Acc::SumInt(Some(s))) => {
-                    scratch.push(s.wrapping_mul(sign));
-                    scratch.push(sign);
-                }
+                (Cell::Count, Acc::Count(n)) => scratch.push(*n),
+                (Cell::SumInt, Acc::SumInt(Some(s))) => scratch.extend([*s, 1]),
                 (Cell::SumInt, Acc::SumInt(None)) => scratch.extend([0, 0]),
                 (c, a) => unreachable!("aggregate {a:?} for a {c:?} cell"),
             }
@@ -426,16 +406,14 @@ impl DeltaState {
     ) {
         let w = self.window;
         let next_end = self.next_end.unwrap_or(0);
+        Self::delta_cells(&self.cells, rec, &mut self.scratch);
         if e_in >= next_end {
-            Self::delta_cells(&self.cells, rec, 1, &mut self.scratch);
             self.schedule(slot, e_in, ENTERING);
-            Self::delta_cells(&self.cells, rec, -1, &mut self.scratch);
             self.schedule(slot, e_out, LEAVING);
             return;
         }
         // Its first windows fired already (stream mode): correct them, and join the
         // running sums now if it has not left yet.
-        Self::delta_cells(&self.cells, rec, 1, &mut self.scratch);
         let fired_last = next_end - w.slide_ms;
         // Records are stamped at or below the watermark they were judged by, so in backfill
         // mode (windows fire `lateness` after their end) and without lateness no record is
@@ -445,7 +423,7 @@ impl DeltaState {
             "a record for a fired window: {rec:?}"
         );
         let Some(history) = self.history.as_mut() else {
-            return self.join_now(slot, rec, e_out, next_end);
+            return self.join_now(slot, e_out, next_end);
         };
         // A window being emitted that has not reached this key yet will emit the running
         // sums, which the record joins below: not a correction.
@@ -470,13 +448,12 @@ impl DeltaState {
         }
         let keep = fired_last.saturating_add(self.lateness);
         self.keep_until[slot] = self.keep_until[slot].max(keep);
-        self.join_now(slot, rec, e_out, next_end);
+        self.join_now(slot, e_out, next_end);
     }
 
-    /// Adds a record whose first windows were processed to its key's running sums, if it
-    /// has not left them yet (`e_out`), and schedules its leaving.
-    fn join_now(&mut self, slot: usize, rec: &PartialAggregate, e_out: u64, next_end: u64) {
-        Self::delta_cells(&self.cells, rec, 1, &mut self.scratch);
+    /// Adds the delta in `scratch`, of a record whose first windows were processed, to its
+    /// key's running sums, if it has not left them yet (`e_out`), and schedules its leaving.
+    fn join_now(&mut self, slot: usize, e_out: u64, next_end: u64) {
         if e_out >= next_end {
             let row = &mut self.running[slot * self.stride..][..self.width];
             let was_active = row[0] > 0;
@@ -484,7 +461,6 @@ impl DeltaState {
                 .zip(&self.scratch)
                 .for_each(|(c, d)| *c = c.wrapping_add(*d));
             self.active += usize::from(!was_active && row[0] > 0);
-            Self::delta_cells(&self.cells, rec, -1, &mut self.scratch);
             self.schedule(slot, e_out, LEAVING);
         } else if self.pending(slot) == 0 {
             self.schedule_eviction(slot as Slot);
@@ -497,7 +473,8 @@ impl DeltaState {
         self.running[slot * self.stride + self.width]
     }
 
-    /// Schedules the delta in `scratch` for `slot` at window end `end`: added to the key's
+    /// Schedules the delta in `scratch` (negated for `LEAVING`) for `slot` at window end
+    /// `end`: added to the key's
     /// latest delta of the same kind (`ENTERING` or `LEAVING`) if that is in the same bucket
     /// (a key's records of one pane arrive in many batches: without this, a TUMBLE hour or
     /// a 30-day window's leaving bucket would hold a delta per batch, not per key), else
@@ -506,20 +483,22 @@ impl DeltaState {
     fn schedule(&mut self, slot: usize, end: u64, kind: usize) {
         let base = slot * self.stride + self.width;
         let width = self.width;
+        let sign = if kind == LEAVING { -1 } else { 1 };
+        let delta = self.scratch.iter().map(|d| d.wrapping_mul(sign));
         let bucket = self.buckets.get(end);
         let (last_end, last_at) = (base + 1 + 2 * kind, base + 2 + 2 * kind);
         let at = self.running[last_at] as usize;
         if self.running[last_end] as u64 == end && bucket.slots.get(at) == Some(&(slot as Slot)) {
             bucket.cells[at * width..][..width]
                 .iter_mut()
-                .zip(&self.scratch)
-                .for_each(|(c, d)| *c = c.wrapping_add(*d));
+                .zip(delta)
+                .for_each(|(c, d)| *c = c.wrapping_add(d));
             return;
         }
         self.running[last_end] = end as i64;
         self.running[last_at] = bucket.slots.len() as i64;
         bucket.slots.push(slot as Slot);
-        bucket.cells.extend_from_slice(&self.scratch);
+        bucket.cells.extend(delta);
         self.running[base] += 1;
     }
 
@@ -737,7 +716,10 @@ pub(super) fn render<'s>(
         let mut cap: Option<Capability<u64>> = Some(cap);
         let mut out = Vec::new();
         move |(input, frontier), output| {
-            input.for_each(|_, data| ds.insert_all(data, &mut out));
+            input.for_each(|_, data| {
+                ds.insert_all(data, &mut out);
+                data.clear();
+            });
             let f = frontier.frontier().first().copied();
             // Room for a chunk and the rows of the member features of the slot that
             // crosses the limit, so `out` is not regrown (and its rows copied).

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::operators::window_delta::{subtractable, DeltaState};
+use crate::operators::window_delta::DeltaState;
 use planner::aggregate::AggFunc;
 use planner::types::Value;
 use planner::{parse_job, plan_job};
@@ -100,7 +100,7 @@ fn run_both_shared(
             ws.insert(r.clone(), &mut dirty);
         }
         ws.corrections(&mut dirty, &mut out_ws);
-        ds.insert_all(&mut recs, &mut out_ds);
+        ds.insert_all(&recs, &mut out_ds);
         // The frontier moves to the watermark after the batch: the next batch's stamp.
         let frontier = watermark(max_t);
         prop_assert!(ws.advance(frontier, &mut out_ws, usize::MAX));
@@ -157,7 +157,7 @@ proptest! {
         delay in prop::sample::select(vec![0u64, 5_000, 30_000]),
     ) {
         let p = plan(QUERIES[query], lateness_s);
-        prop_assert!(subtractable(&p));
+        prop_assert!(p.running_sums());
         let policy = if stream { EmitPolicy::OnWatermark } else { EmitPolicy::Final };
         run_both(&p, policy, &events, batch, delay)?;
     }
@@ -214,7 +214,7 @@ fn chunked_emission_with_batches_in_between_keeps_final_values() {
             };
             ws.insert(r.clone(), &mut dirty);
             ws.corrections(&mut dirty, &mut out_ws);
-            ds.insert_all(&mut vec![r], &mut out_ds);
+            ds.insert_all(&[r], &mut out_ds);
             let frontier = max_t.saturating_sub(5_000);
             while !ws.advance(frontier, &mut out_ws, usize::MAX) {}
             // At most 3 rows per call: emissions span many calls and records.
@@ -276,7 +276,7 @@ fn running_state_is_bounded_by_windows_in_flight() {
         // event per key every 10 s, some 5 minutes late.
         for step in 0..(12 * 360u64) {
             let t = step * 10_000;
-            let mut recs: Vec<_> = (0..50u64)
+            let recs: Vec<_> = (0..50u64)
                 .filter_map(|k| {
                     let key = (k + 50 * (step / 360)) as u16;
                     let late = if (step + k) % 7 == 0 { 300_000 } else { 0 };
@@ -287,7 +287,7 @@ fn running_state_is_bounded_by_windows_in_flight() {
                     )
                 })
                 .collect();
-            ds.insert_all(&mut recs, &mut out);
+            ds.insert_all(&recs, &mut out);
             ds.advance(t.saturating_sub(60_000), &mut out, usize::MAX);
             emitted += out.len();
             out.clear();
@@ -325,10 +325,10 @@ fn records_of_a_pane_in_many_batches_share_one_delta() {
     let hours = 3u64;
     for sec in 0..hours * 3600 {
         let t = sec * 1000;
-        let mut recs: Vec<_> = (0..3u16)
+        let recs: Vec<_> = (0..3u16)
             .filter_map(|k| partial(&p, (k, t, Some(i64::from(k))), t))
             .collect();
-        ds.insert_all(&mut recs, &mut out);
+        ds.insert_all(&recs, &mut out);
         assert!(ds.advance(t, &mut out, usize::MAX));
         // Per key: one entering and one leaving delta per pane seen so far.
         let panes = sec / 3600 + 1;
