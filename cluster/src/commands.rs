@@ -68,12 +68,7 @@ pub fn explain(job: &Path, format: ExplainFormat, infra: Option<&Path>) -> Resul
             if let Some(features) = physical["features"].as_array_mut() {
                 for (f, v) in p.physical.features.iter().zip(features) {
                     if matches!(f.kind, planner::physical::FeatureKind::Window) {
-                        let state = if f.running_sums() {
-                            "running_sums"
-                        } else {
-                            "per_pane"
-                        };
-                        v["state"] = state.into();
+                        v["state"] = f.window_state().into();
                     }
                 }
             }

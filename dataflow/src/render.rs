@@ -300,11 +300,12 @@ pub fn describe(plan: &Plan) -> Vec<String> {
                 })
                 .map(|m| m.name.as_str()),
         );
-        let state = if f.running_sums() {
-            "running_sums: deltas by window end, each window emits all live keys in slot order"
+        let how = if f.running_sums() {
+            "deltas by window end, each window emits all live keys in slot order"
         } else {
-            "per_pane: panes and a timer per key, each key walks its own windows"
+            "panes and a timer per key, each key walks its own windows"
         };
+        let state = format!("{}: {how}", f.window_state());
         out.push(format!(
             "  Exchange hash([{}]) ─▶ Window[{}] unary_frontier {} lateness={} state={state} (stream: emit at end, correct until end+lateness; backfill: emit once at end+lateness)",
             keys.join(", "),

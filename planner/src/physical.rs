@@ -136,6 +136,15 @@ impl FeaturePlan {
         !self.aggs.is_empty() && self.aggs.iter().all(AggCall::subtractable)
     }
 
+    /// The window state's name, as `explain` shows it: `running_sums` or `per_pane`.
+    pub fn window_state(&self) -> &'static str {
+        if self.running_sums() {
+            "running_sums"
+        } else {
+            "per_pane"
+        }
+    }
+
     /// Selected columns other than the window bounds (which every output row carries).
     pub fn value_outputs(&self) -> impl Iterator<Item = &NamedExpr> {
         let window = matches!(self.kind, FeatureKind::Window | FeatureKind::Session);
@@ -306,8 +315,7 @@ impl fmt::Display for Plan {
                     let aggs: Vec<String> = feat.aggs.iter().map(|a| a.to_string()).collect();
                     let state = match feat.shares_state_with {
                         Some(leader) => format!("shared_with={}", self.features[leader].name),
-                        None if feat.running_sums() => "running_sums".to_string(),
-                        None => "per_pane".to_string(),
+                        None => feat.window_state().to_string(),
                     };
                     writeln!(
                         s,
