@@ -1,5 +1,9 @@
 //! `Window[...]`: keyed event-time window aggregation with panes, corrections and bounded state.
 //!
+//! This operator serves aggregates that cannot be subtracted (MIN, MAX, AVG, float SUM,
+//! COUNT(DISTINCT)); COUNT and integer SUM run on running sums (`window_delta.rs`), which
+//! `window_delta_tests.rs` holds to this operator's rows.
+//!
 //! State is kept per (key, pane), where a pane is `gcd(size, slide)` long (the step for
 //! CUMULATE); a window is the merge of the panes it covers, so a HOP window sliding every
 //! minute over 30 minutes keeps each record once, not 30 times, and a daily CUMULATE window
@@ -17,15 +21,13 @@
 //!
 //! Layout, for the hot path (a HOP feature emits a row per key per slide): per-key states
 //! live in a [`KeySlab`], so the timer and eviction queues hold 4-byte slots and firing a
-//! timer reads the state directly; each key keeps the running aggregate of the last window
-//! it emitted (`Walk`) with its pane positions, so its next window costs the pane entering
-//! and the pane leaving; a key that fires evicts its expired panes then and there, so only
+//! timer reads the state directly; each key keeps the pane positions of the last window it
+//! emitted (`Walk`), so finding its next window's panes needs no search; a key that fires evicts its expired panes then and there, so only
 //! keys that stop firing need eviction entries (state is freed at most one slide late).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use smallvec::SmallVec;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
@@ -42,7 +44,7 @@ use crate::state::RunState;
 
 use super::window_delta::{self, DeltaState};
 use super::window_rows::Rows;
-use super::window_walk::{merge_into, start_at, Accs, Pane, Running, Walk};
+use super::window_walk::{merge_into, start_at, Accs, Pane, Walk};
 
 /// Rows emitted per activation at most when many windows are due at once. Small enough
 /// that a chunk (~200 KB of rows) is still in the core's cache when it is handed on and
@@ -130,21 +132,14 @@ struct KeyState {
     /// Start of the oldest pane (`u64::MAX`: none), kept here so that checking for
     /// expired panes does not read the panes.
     oldest: u64,
-    /// Where the panes of the last window walked are; with subtractable aggregates, their
-    /// running state.
+    /// Where the panes of the last window walked are.
     walk: Walk,
 }
 
 impl KeyState {
     /// Frees the panes, partial states and revisions that no record can change any more
     /// at `frontier`: every window holding them ended `lateness` before it.
-    fn evict_expired(
-        &mut self,
-        w: &Window,
-        lateness: u64,
-        frontier: u64,
-        empty: &SmallVec<[Running; 2]>,
-    ) {
+    fn evict_expired(&mut self, w: &Window, lateness: u64, frontier: u64) {
         let expired = |pane: u64| w.last_end_of_pane(pane).saturating_add(lateness) <= frontier;
         debug_assert_eq!(self.oldest, start_at(&self.panes, 0));
         if self.oldest != u64::MAX && expired(self.oldest) {
@@ -152,7 +147,7 @@ impl KeyState {
                 let p = self.panes.pop_front().expect("front exists");
                 let walk = &mut self.walk;
                 if walk.covers(p.start) {
-                    walk.reset(empty, 0, 0, &VecDeque::new());
+                    walk.reset(0, 0, &VecDeque::new());
                 } else if p.start < walk.a {
                     walk.lo -= 1;
                     walk.hi -= 1;
@@ -188,12 +183,6 @@ impl KeyState {
     }
 }
 
-/// Whether one of `partials` belongs to a pane starting in `[a, b)`.
-#[inline]
-fn has_partial_in(partials: &[(u64, u64, Accs)], a: u64, b: u64) -> bool {
-    !partials.is_empty() && partials.iter().any(|(p, _, _)| a <= *p && *p < b)
-}
-
 struct WindowState {
     rows: Rows,
     window: Window,
@@ -204,10 +193,6 @@ struct WindowState {
     evictions: BTreeMap<u64, Vec<Slot>>,
     /// Every trigger at or below this has fired.
     fired_through: Option<u64>,
-    /// The empty running aggregates, when every aggregate can be subtracted (`Running`).
-    running: Option<SmallVec<[Running; 2]>>,
-    /// The same, or none: what a walk starts from.
-    empty: SmallVec<[Running; 2]>,
     state: Arc<RunState>,
 }
 
@@ -221,11 +206,6 @@ impl WindowState {
     /// and have the same aggregates (the planner makes them so); the first one's plan runs.
     fn shared(members: &[(u32, &FeaturePlan)], policy: EmitPolicy, state: Arc<RunState>) -> Self {
         let plan = members[0].1;
-        let running: Option<SmallVec<[Running; 2]>> = plan
-            .aggs
-            .iter()
-            .map(|a| Running::for_acc(&Acc::new(a.func, a.ty)))
-            .collect();
         WindowState {
             rows: Rows::new(members),
             window: plan.window,
@@ -235,8 +215,6 @@ impl WindowState {
             timers: BTreeMap::new(),
             evictions: BTreeMap::new(),
             fired_through: None,
-            running: running.clone(),
-            empty: running.unwrap_or_default(),
             state,
         }
     }
@@ -287,7 +265,6 @@ impl WindowState {
     #[inline]
     fn slot(&mut self, key: &Key) -> Slot {
         let first_unfired = self.first_unfired_end();
-        let empty = &self.empty;
         self.keys.slot_or_insert(key, || KeyState {
             panes: VecDeque::new(),
             partials: Vec::new(),
@@ -296,7 +273,7 @@ impl WindowState {
             timer: None,
             evict_at: None,
             oldest: u64::MAX,
-            walk: Walk::new(empty),
+            walk: Walk::default(),
         })
     }
 
@@ -337,16 +314,8 @@ impl WindowState {
         };
         if cut == w.first_end_of_pane(pane) {
             let target = &mut ks.panes[idx];
-            let walk = Some(&mut ks.walk).filter(|walk| walk.covers(pane));
-            if let Some(walk) = walk {
-                walk.leave(target);
-                target.has_full = true;
-                merge_into(&mut target.full, &rec.accs);
-                walk.enter(target);
-            } else {
-                target.has_full = true;
-                merge_into(&mut target.full, &rec.accs);
-            }
+            target.has_full = true;
+            merge_into(&mut target.full, &rec.accs);
         } else {
             match ks
                 .partials
@@ -425,8 +394,9 @@ impl WindowState {
     /// Windows are walked in order: one lookup per key, no search per window. Window ends
     /// are `slide` apart and window starts never decrease along them (TUMBLE, HOP and
     /// CUMULATE alike: `planner::window` tests this), so the walk only moves forward. It
-    /// resumes where the key's last firing left it; with subtractable aggregates it holds
-    /// their running state, so a window costs the pane entering and the pane leaving.
+    /// resumes where the key's last firing left it, and knows from the starts of the panes at
+    /// its ends, without reading them, when a window is empty. (COUNT and integer SUM
+    /// windows, which could keep running sums, run on `window_delta.rs` instead.)
     ///
     /// `timer`: the timer entry that fired; stale entries (the key was rescheduled) do nothing.
     fn fire_key(&mut self, slot: Slot, timer: u64, frontier: u64, out: &mut Vec<FeatureRow>) {
@@ -434,7 +404,6 @@ impl WindowState {
         let slide = w.slide_ms;
         let record_revisions = self.policy == EmitPolicy::OnWatermark && self.lateness > 0;
         let (policy, lateness) = (self.policy, self.lateness);
-        let subtractable = self.running.is_some();
         let Some(entry) = self
             .keys
             .get_mut(slot)
@@ -456,7 +425,7 @@ impl WindowState {
         if a < walk.a || b < walk.b || a >= walk.b {
             // Behind the walk, or past its range: start afresh.
             let pos = panes.partition_point(|p| p.start < a);
-            walk.reset(&self.empty, a, pos, panes);
+            walk.reset(a, pos, panes);
         }
         walk.debug_check(panes);
         walk.move_to(panes, a, b);
@@ -476,12 +445,7 @@ impl WindowState {
                 next_timer = Some(due);
                 break;
             }
-            if subtractable && !has_partial_in(partials, start_of(end), end) {
-                if walk.full > 0 {
-                    self.rows
-                        .build(key, walk.accs.iter().map(Running::value), end, 0, out);
-                }
-            } else if let Some(merged) = Self::merge_panes(panes, partials, start_of(end), end) {
+            if let Some(merged) = Self::merge_panes(panes, partials, start_of(end), end) {
                 self.rows
                     .build(key, merged.iter().map(Acc::value), end, 0, out);
             }
@@ -502,7 +466,7 @@ impl WindowState {
         ks.next_end = first_unfired(&w, policy, lateness, frontier);
         // Evict here, while the key's state is in cache: a key that keeps firing needs no
         // eviction entry of its own.
-        ks.evict_expired(&w, lateness, frontier, &self.empty);
+        ks.evict_expired(&w, lateness, frontier);
         if ks.panes.is_empty() && ks.timer.is_none() {
             self.keys.remove(slot);
         } else if let Some(x) = ks.needs_eviction(&w, lateness) {
@@ -527,7 +491,7 @@ impl WindowState {
             return;
         };
         let ks = &mut entry.state;
-        ks.evict_expired(&w, lateness, frontier, &self.empty);
+        ks.evict_expired(&w, lateness, frontier);
         ks.evict_at = None;
         if ks.panes.is_empty() {
             if ks.timer.is_none() {

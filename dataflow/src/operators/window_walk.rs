@@ -1,86 +1,18 @@
-//! The window operator's per-key panes, and the running aggregate a key keeps over the
-//! panes of its last emitted window (`window.rs` walks it from window to window).
+//! The pane window operator's per-key panes, and where a key's last emitted window's panes
+//! are (`window.rs` walks it from window to window).
 
 use std::collections::VecDeque;
 
 use smallvec::SmallVec;
-
-use planner::types::Value;
 
 use crate::accumulator::Acc;
 
 /// The aggregate states of one pane (or a merge of panes), one per aggregate.
 pub(super) type Accs = SmallVec<[Acc; 2]>;
 
-/// A running aggregate over the panes of a sliding window, for aggregates whose pane
-/// states can be subtracted exactly (integer arithmetic, wrapping like `Acc::merge`): the
-/// walk over a key's consecutive windows adds the pane entering and subtracts the pane
-/// leaving instead of merging every pane of every window. Float sums (SUM, AVG) are not
-/// here: subtracting would change their rounding; MIN, MAX and COUNT(DISTINCT) cannot be
-/// subtracted. Those merge the window's panes.
-#[derive(Clone, Copy)]
-pub(super) enum Running {
-    Count(i64),
-    /// Sum, and how many panes in the window hold a non-null sum.
-    SumInt(i64, u32),
-}
-
-impl Running {
-    pub(super) fn for_acc(acc: &Acc) -> Option<Running> {
-        match acc {
-            Acc::Count(_) => Some(Running::Count(0)),
-            Acc::SumInt(_) => Some(Running::SumInt(0, 0)),
-            _ => None,
-        }
-    }
-
-    #[inline]
-    pub(super) fn add(&mut self, acc: &Acc) {
-        match (self, acc) {
-            (Running::Count(a), Acc::Count(b)) => *a = a.wrapping_add(*b),
-            (Running::SumInt(a, n), Acc::SumInt(Some(b))) => {
-                *a = a.wrapping_add(*b);
-                *n += 1;
-            }
-            (Running::SumInt(..), Acc::SumInt(None)) => {}
-            _ => unreachable!("running aggregate of another kind"),
-        }
-    }
-
-    #[inline]
-    pub(super) fn sub(&mut self, acc: &Acc) {
-        match (self, acc) {
-            (Running::Count(a), Acc::Count(b)) => *a = a.wrapping_sub(*b),
-            (Running::SumInt(a, n), Acc::SumInt(Some(b))) => {
-                *a = a.wrapping_sub(*b);
-                *n -= 1;
-            }
-            (Running::SumInt(..), Acc::SumInt(None)) => {}
-            _ => unreachable!("running aggregate of another kind"),
-        }
-    }
-
-    #[inline]
-    pub(super) fn value(&self) -> Value {
-        match *self {
-            Running::Count(n) => Value::Int(n),
-            Running::SumInt(s, n) => {
-                if n > 0 {
-                    Value::Int(s)
-                } else {
-                    Value::Null
-                }
-            }
-        }
-    }
-}
-
-/// The running aggregates of the `full` states of the panes starting in `[a, b)`, and how
-/// many of those panes have one. Kept per key between firings, so emitting a key's next
-/// window adds the pane entering and subtracts the pane leaving: a few panes touched per
-/// window, not every pane of it, and no search. Records merged into a pane inside the
-/// range update it (subtract the pane's old state, add the new one); evicting a pane inside
-/// it resets it.
+/// Where the panes starting in `[a, b)` (the last window walked) are in a key's panes.
+/// Kept per key between firings, so the key's next window moves the range by the pane
+/// entering and the pane leaving: no search. Evicting a pane inside it resets it.
 pub(super) struct Walk {
     pub(super) a: u64,
     pub(super) b: u64,
@@ -96,10 +28,6 @@ pub(super) struct Walk {
     /// cache misses.
     pub(super) next_out: u64,
     pub(super) next_in: u64,
-    /// With subtractable aggregates, their running states; empty otherwise (the walk then
-    /// only tracks where the window's panes are).
-    pub(super) accs: SmallVec<[Running; 2]>,
-    pub(super) full: u32,
 }
 
 /// The start of `panes[i]`, `u64::MAX` past the last pane.
@@ -108,8 +36,8 @@ pub(super) fn start_at(panes: &VecDeque<Pane>, i: usize) -> u64 {
     panes.get(i).map_or(u64::MAX, |p| p.start)
 }
 
-impl Walk {
-    pub(super) fn new(empty: &SmallVec<[Running; 2]>) -> Self {
+impl Default for Walk {
+    fn default() -> Self {
         Walk {
             a: 0,
             b: 0,
@@ -117,48 +45,18 @@ impl Walk {
             hi: 0,
             next_out: u64::MAX,
             next_in: u64::MAX,
-            accs: empty.clone(),
-            full: 0,
         }
     }
+}
 
+impl Walk {
     #[inline]
     pub(super) fn covers(&self, pane: u64) -> bool {
         self.a <= pane && pane < self.b
     }
 
-    #[inline]
-    pub(super) fn enter(&mut self, p: &Pane) {
-        if p.has_full {
-            self.full += 1;
-            self.accs
-                .iter_mut()
-                .zip(&p.full)
-                .for_each(|(r, a)| r.add(a));
-        }
-    }
-
-    #[inline]
-    pub(super) fn leave(&mut self, p: &Pane) {
-        if p.has_full {
-            self.full -= 1;
-            self.accs
-                .iter_mut()
-                .zip(&p.full)
-                .for_each(|(r, a)| r.sub(a));
-        }
-    }
-
     /// Empties the range and starts it at `at`, which is position `pos` in `panes`.
-    pub(super) fn reset(
-        &mut self,
-        empty: &SmallVec<[Running; 2]>,
-        at: u64,
-        pos: usize,
-        panes: &VecDeque<Pane>,
-    ) {
-        self.accs.clone_from(empty);
-        self.full = 0;
+    pub(super) fn reset(&mut self, at: u64, pos: usize, panes: &VecDeque<Pane>) {
         (self.a, self.b) = (at, at);
         (self.lo, self.hi) = (pos, pos);
         self.sync(panes);
@@ -171,17 +69,15 @@ impl Walk {
     }
 
     /// Moves the range to `[a, b)`, forward: panes entering first, then panes leaving
-    /// (every pane leaving starts before `b`, so it has entered). Reads a pane only when
-    /// it enters or leaves (and the one after it, which is beside it in memory).
+    /// (every pane leaving starts before `b`, so it has entered). Reads only the start of
+    /// the pane after each one that enters or leaves.
     #[inline]
     pub(super) fn move_to(&mut self, panes: &VecDeque<Pane>, a: u64, b: u64) {
         while self.next_in < b {
-            self.enter(&panes[self.hi]);
             self.hi += 1;
             self.next_in = start_at(panes, self.hi);
         }
         while self.next_out < a {
-            self.leave(&panes[self.lo]);
             self.lo += 1;
             self.next_out = start_at(panes, self.lo);
         }
