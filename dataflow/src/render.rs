@@ -202,7 +202,8 @@ pub fn render(
         let rows = scope.concatenate(inputs);
         match &sink.connector {
             SinkConnector::File { path } => {
-                rows.sink_file(&sink.name, path.clone(), plan, Arc::clone(state))
+                let direct = mode == Mode::Backfill;
+                rows.sink_file(&sink.name, path.clone(), direct, plan, Arc::clone(state))
             }
             _ => dead_letters.push(rows.sink_store(sink, plan, Arc::clone(state))),
         }

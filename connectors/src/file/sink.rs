@@ -2,7 +2,8 @@
 //! configured path: `out/features.jsonl` becomes `out/features.0.jsonl`, `out/features.1.jsonl`, ...
 
 use std::fs::File;
-use std::io::Write;
+
+use super::direct::DirectWriter;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -116,8 +117,21 @@ pub struct FileSink {
 }
 
 impl FileSink {
-    /// Creates (truncates) the file, creating parent directories, and starts its writer.
+    /// Creates (truncates) the file, creating parent directories, and starts its writer,
+    /// which writes through the page cache: each flushed line is in the file at once.
     pub fn create(path: &Path) -> std::io::Result<Self> {
+        Self::create_with(path, false)
+    }
+
+    /// [`FileSink::create`], but the writer writes around the page cache (`O_DIRECT`, see
+    /// [`DirectWriter`]) where the file system allows it: for large outputs read after the
+    /// run, such as a backfill's. Lines reach the file in whole megabytes, and all of them
+    /// by [`FileSink::finish`]; a flush does not make them visible sooner.
+    pub fn create_direct(path: &Path) -> std::io::Result<Self> {
+        Self::create_with(path, true)
+    }
+
+    fn create_with(path: &Path, direct: bool) -> std::io::Result<Self> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)?;
@@ -129,7 +143,7 @@ impl FileSink {
         if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
             remove_in_background(path)?;
         }
-        let mut file = File::create(path)?;
+        let mut file = DirectWriter::create(path, direct)?;
         let (chunks, queue) = sync_channel::<Vec<u8>>(QUEUED);
         let (give_back, spare) = channel();
         let error = Arc::new(Mutex::new(None));
@@ -149,6 +163,14 @@ impl FileSink {
                     chunk.clear();
                     // The sink may be gone already; the chunk is then simply freed.
                     let _ = give_back.send(chunk);
+                }
+                let failed = writer_error.lock().map(|e| e.is_some()).unwrap_or(true);
+                if !failed {
+                    if let Err(e) = file.finish() {
+                        if let Ok(mut slot) = writer_error.lock() {
+                            *slot = Some(e);
+                        }
+                    }
                 }
             })?;
         Ok(FileSink {
@@ -268,6 +290,10 @@ mod tests {
         );
     }
 
+    /// Both ways of creating a sink: through the page cache, and around it.
+    const CREATE: [fn(&Path) -> std::io::Result<FileSink>; 2] =
+        [FileSink::create, FileSink::create_direct];
+
     /// Numbered lines of varying length, enough for several chunks.
     fn lines() -> Vec<String> {
         (0..60_000)
@@ -277,45 +303,49 @@ mod tests {
 
     #[test]
     fn every_line_reaches_the_file_in_order_once_finished() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("sub/f.jsonl");
-        let lines = lines();
-        let mut sink = FileSink::create(&p).unwrap();
-        for (i, line) in lines.iter().enumerate() {
-            // Both ways in: copied in, and appended to the buffer in place.
-            if i % 2 == 0 {
-                sink.write(line.as_bytes()).unwrap();
-            } else {
-                sink.buffer().extend_from_slice(line.as_bytes());
-                sink.commit().unwrap();
+        for create in CREATE {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("sub/f.jsonl");
+            let lines = lines();
+            let mut sink = create(&p).unwrap();
+            for (i, line) in lines.iter().enumerate() {
+                // Both ways in: copied in, and appended to the buffer in place.
+                if i % 2 == 0 {
+                    sink.write(line.as_bytes()).unwrap();
+                } else {
+                    sink.buffer().extend_from_slice(line.as_bytes());
+                    sink.commit().unwrap();
+                }
+                if i % 10_000 == 0 {
+                    sink.flush().unwrap();
+                }
             }
-            if i % 10_000 == 0 {
-                sink.flush().unwrap();
-            }
+            sink.finish().unwrap();
+            let written = std::fs::read_to_string(&p).unwrap();
+            assert!(
+                written.len() > 3 * CHUNK,
+                "several chunks: {}",
+                written.len()
+            );
+            assert_eq!(written, lines.concat());
+            assert!(sink.write(b"late\n").and_then(|_| sink.flush()).is_err());
         }
-        sink.finish().unwrap();
-        let written = std::fs::read_to_string(&p).unwrap();
-        assert!(
-            written.len() > 3 * CHUNK,
-            "several chunks: {}",
-            written.len()
-        );
-        assert_eq!(written, lines.concat());
-        assert!(sink.write(b"late\n").and_then(|_| sink.flush()).is_err());
     }
 
     #[test]
     fn dropping_the_sink_writes_what_it_buffered() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f.jsonl");
-        let lines = lines();
-        {
-            let mut sink = FileSink::create(&p).unwrap();
-            for line in &lines {
-                sink.write(line.as_bytes()).unwrap();
+        for create in CREATE {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("f.jsonl");
+            let lines = lines();
+            {
+                let mut sink = create(&p).unwrap();
+                for line in &lines {
+                    sink.write(line.as_bytes()).unwrap();
+                }
             }
+            assert_eq!(std::fs::read_to_string(&p).unwrap(), lines.concat());
         }
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), lines.concat());
     }
 
     #[test]
@@ -325,44 +355,48 @@ mod tests {
         if !full.exists() {
             return;
         }
-        let mut sink = FileSink::create(full).unwrap();
-        let line = "y".repeat(1000) + "\n";
-        let mut first_error = None;
-        for _ in 0..(8 * CHUNK / line.len()) {
-            if let Err(e) = sink.write(line.as_bytes()) {
-                first_error = Some(e);
-                break;
+        for create in CREATE {
+            let mut sink = create(full).unwrap();
+            let line = "y".repeat(1000) + "\n";
+            let mut first_error = None;
+            for _ in 0..(8 * CHUNK / line.len()) {
+                if let Err(e) = sink.write(line.as_bytes()) {
+                    first_error = Some(e);
+                    break;
+                }
             }
+            // Returned by a later write once the writer has failed, or else by finish.
+            let e = first_error.unwrap_or_else(|| sink.finish().unwrap_err());
+            assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "{e}");
+            // And it stays failed.
+            assert!(sink.finish().is_err());
         }
-        // Returned by a later write once the writer has failed, or else by finish.
-        let e = first_error.unwrap_or_else(|| sink.finish().unwrap_err());
-        assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "{e}");
-        // And it stays failed.
-        assert!(sink.finish().is_err());
     }
 
     #[test]
     fn a_new_sink_replaces_the_previous_output_but_follows_a_symlink() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f.jsonl");
-        std::fs::write(&p, "old line\n".repeat(1000)).unwrap();
-        let mut sink = FileSink::create(&p).unwrap();
-        sink.write(b"new\n").unwrap();
-        sink.finish().unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
-        // Through a symlink: the target is rewritten, the link stays.
-        let target = dir.path().join("target.jsonl");
-        std::fs::write(&target, "old\n").unwrap();
-        let link = dir.path().join("link.jsonl");
-        std::os::unix::fs::symlink(&target, &link).unwrap();
-        let mut sink = FileSink::create(&link).unwrap();
-        sink.write(b"via link\n").unwrap();
-        sink.finish().unwrap();
-        assert!(std::fs::symlink_metadata(&link)
-            .unwrap()
-            .file_type()
-            .is_symlink());
-        assert_eq!(std::fs::read_to_string(&target).unwrap(), "via link\n");
+        for create in CREATE {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("f.jsonl");
+            std::fs::write(&p, "old line\n".repeat(1000)).unwrap();
+            let mut sink = create(&p).unwrap();
+            sink.write(b"new\n").unwrap();
+            sink.finish().unwrap();
+            assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
+            // Through a symlink: the target is rewritten, the link stays.
+            let target = dir.path().join("target.jsonl");
+            std::fs::write(&target, "old\n").unwrap();
+            let link = dir.path().join("link.jsonl");
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            let mut sink = create(&link).unwrap();
+            sink.write(b"via link\n").unwrap();
+            sink.finish().unwrap();
+            assert!(std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink());
+            assert_eq!(std::fs::read_to_string(&target).unwrap(), "via link\n");
+        }
     }
 
     #[test]

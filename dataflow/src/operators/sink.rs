@@ -22,8 +22,10 @@ pub use super::row_encoder::RowEncoder;
 
 /// Writing feature rows.
 pub trait SinkRows {
-    /// Writes rows to a JSON-lines file (one per worker).
-    fn sink_file(self, name: &str, path: PathBuf, plan: &Plan, state: Arc<RunState>);
+    /// Writes rows to a JSON-lines file (one per worker); `direct`: around the page cache
+    /// (for a backfill, whose output is read after the run; see
+    /// `connectors::file::direct`).
+    fn sink_file(self, name: &str, path: PathBuf, direct: bool, plan: &Plan, state: Arc<RunState>);
 }
 
 /// Writing feature rows to a feature store or topic.
@@ -126,7 +128,7 @@ impl<'s> SinkStore<'s> for Stream<'s, u64, Vec<FeatureRow>> {
 }
 
 impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
-    fn sink_file(self, name: &str, path: PathBuf, plan: &Plan, state: Arc<RunState>) {
+    fn sink_file(self, name: &str, path: PathBuf, direct: bool, plan: &Plan, state: Arc<RunState>) {
         let (worker, peers) = (self.scope().index(), self.scope().peers());
         let path = worker_path(&path, worker, peers);
         let mut encoder = RowEncoder::new(plan);
@@ -141,7 +143,12 @@ impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
                     return;
                 }
                 if file.is_none() {
-                    match FileSink::create(&path) {
+                    let created = if direct {
+                        FileSink::create_direct(&path)
+                    } else {
+                        FileSink::create(&path)
+                    };
+                    match created {
                         Ok(f) => file = Some(f),
                         Err(e) => {
                             state.fail(format!("sink: cannot create `{}`: {e}", path.display()));
