@@ -66,9 +66,13 @@ pub fn explain(job: &Path, format: ExplainFormat, infra: Option<&Path>) -> Resul
             // The window state the planner picked, as the text stages show it.
             let mut physical = serde_json::to_value(&p.physical)?;
             if let Some(features) = physical["features"].as_array_mut() {
-                for (f, v) in p.physical.features.iter().zip(features) {
+                for (fi, (f, v)) in p.physical.features.iter().zip(features).enumerate() {
                     if matches!(f.kind, planner::physical::FeatureKind::Window) {
                         v["state"] = f.window_state().into();
+                    }
+                    // The file sink the window operator writes itself, if any.
+                    if let Some(k) = p.physical.fused_sink(fi) {
+                        v["fused_sink"] = p.physical.sinks[k].name.clone().into();
                     }
                 }
             }

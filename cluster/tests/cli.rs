@@ -200,6 +200,40 @@ fn a_missing_input_is_a_clear_error() {
     );
 }
 
+/// A file sink that cannot be created fails the run and names the file, whether the window
+/// operator writes it itself (COUNT alone in its sink) or a `Sink[...]` operator does (AVG),
+/// in both modes.
+#[test]
+fn a_sink_file_that_cannot_be_created_is_a_clear_error() {
+    for agg in ["COUNT(*)", "AVG(fare)"] {
+        for mode in [
+            &["--mode", "backfill"][..],
+            &["--mode", "stream", "--exit-at-end"],
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            write_inputs(dir.path(), &events(5, 200, MIN), 1);
+            // `blocked` is a file, so no file can be made under it.
+            std::fs::write(dir.path().join("blocked"), "").unwrap();
+            let job = format!(
+                "name: t\nsources:\n  - {{ name: ev, connector: file, path: data/*.jsonl, format: json, schema: {{ user_id: string!, fare: float, event_time: timestamp }}, event_time: event_time }}\nfeatures:\n  - name: f\n    sql: SELECT user_id, {agg} AS v FROM ev GROUP BY user_id, HOP(rowtime, INTERVAL '1' MINUTE, INTERVAL '5' MINUTES)\nsinks:\n  - {{ name: out, connector: file, path: blocked/f.jsonl }}\ndead_letter: dead_letter.jsonl\n"
+            );
+            let path = dir.path().join("job.yaml");
+            std::fs::write(&path, job).unwrap();
+            let out = freshet()
+                .args(["run", path.to_str().unwrap()])
+                .args(mode)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{agg} {mode:?}: {stderr}");
+            assert!(
+                stderr.contains("cannot create") && stderr.contains("blocked/f.jsonl"),
+                "{agg} {mode:?}: {stderr}"
+            );
+        }
+    }
+}
+
 #[test]
 fn sigterm_stops_a_live_run_cleanly_with_sinks_flushed() {
     let dir = tempfile::tempdir().unwrap();

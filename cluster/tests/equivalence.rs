@@ -11,8 +11,8 @@ mod common;
 
 use common::reference::reference;
 use common::{
-    assert_every_mode_gives, assert_watermark_rule, events, key_columns, write_inputs, write_job,
-    MIN,
+    assert_every_mode_gives, assert_watermark_rule, events, key_columns, run_ok, write_inputs,
+    write_job, write_job_with_own_sinks, MIN,
 };
 
 #[test]
@@ -32,6 +32,42 @@ fn lateness_covering_disorder_gives_naive_results_in_every_mode_and_worker_count
 
         assert_every_mode_gives(dir.path(), seed, &want, &key_columns());
     }
+}
+
+/// Window operators that write their file sink themselves (a running-sums state alone in
+/// its sink: HOP counts, and a count with HAVING) give the naive results too, in every mode
+/// and worker count; the per-pane feature beside them keeps its `Sink[...]` operator.
+#[test]
+fn windows_writing_their_own_file_sinks_give_naive_results() {
+    let seed = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let disorder = 6 * MIN;
+    let evs = events(seed, 2_500, disorder);
+    write_inputs(dir.path(), &evs, 3);
+    write_job_with_own_sinks(dir.path(), 30, disorder / 1000 + 1);
+    let job = dir.path().join("job.yaml");
+    let explain = run_ok(&["explain", job.to_str().unwrap(), "--format", "json"]);
+    let explain: serde_json::Value = serde_json::from_slice(&explain.stdout).unwrap();
+    let fused: Vec<(String, Option<String>)> = explain["physical"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let sink = f.get("fused_sink").map(|s| s.as_str().unwrap().to_string());
+            (f["name"].as_str().unwrap().to_string(), sink)
+        })
+        .collect();
+    let named = |n: &str, s: Option<&str>| (n.to_string(), s.map(str::to_string));
+    assert_eq!(
+        fused,
+        vec![
+            named("tumble_stats", None),
+            named("hop_counts", Some("hop_counts")),
+            named("tvf_having", Some("tvf_having")),
+        ]
+    );
+    let (want, _) = reference(&evs, 30, None);
+    assert_every_mode_gives(dir.path(), seed, &want, &key_columns());
 }
 
 #[test]

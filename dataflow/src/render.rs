@@ -19,12 +19,15 @@ use planner::job::SinkConnector;
 use planner::physical::FeatureKind;
 use planner::Plan;
 
+use connectors::file::sink::worker_path;
+
+use crate::operators::fused_sink::FusedFileSink;
 use crate::operators::interval_join::IntervalJoin;
 use crate::operators::join_output::join_output;
 use crate::operators::over::OverAggregate;
 use crate::operators::prefix::FeatureStream;
 use crate::operators::session::SessionAggregate;
-use crate::operators::sink::{SinkDeadLetters, SinkRows, SinkStore};
+use crate::operators::sink::{RowEncoder, SinkDeadLetters, SinkRows, SinkStore};
 use crate::operators::source::{source, SideSpec};
 use crate::operators::window::{EmitPolicy, WindowAggregate};
 use crate::state::RunState;
@@ -172,7 +175,10 @@ pub fn render(
             .map(|&m| (m as u32, &plan.features[m]))
             .collect();
         rows.push(Some(match concat_streams(scope, streams) {
-            FeatureStream::Window(s) => s.window_aggregate(&plans, policy, Arc::clone(state)),
+            FeatureStream::Window(s) => {
+                let fused = fused_sink(scope, plan, fi, mode, state);
+                s.window_aggregate(&plans, policy, Arc::clone(state), fused)
+            }
             FeatureStream::Over(s) => s.over_aggregate(fi as u32, f, policy, Arc::clone(state)),
             FeatureStream::Session(s) => {
                 s.session_aggregate(fi as u32, f, policy, Arc::clone(state))
@@ -181,6 +187,9 @@ pub fn render(
         }));
     }
     for (k, sink) in plan.sinks.iter().enumerate() {
+        if (0..plan.features.len()).any(|fi| plan.fused_sink(fi) == Some(k)) {
+            continue; // written by its window operator
+        }
         // Each operator's stream once, keeping only the rows of its features that write here.
         let mut inputs = Vec::new();
         for (fi, stream) in rows.iter().enumerate() {
@@ -238,7 +247,7 @@ pub fn describe(plan: &Plan) -> Vec<String> {
             feats.len()
         ));
     }
-    for f in &plan.features {
+    for (fi, f) in plan.features.iter().enumerate() {
         let keys: Vec<String> = f.keys.iter().map(|k| k.expr.to_string()).collect();
         let lateness = planner::duration::format_duration_ms(f.allowed_lateness_ms);
         if let Some(j) = f.join().filter(|j| j.table) {
@@ -307,8 +316,15 @@ pub fn describe(plan: &Plan) -> Vec<String> {
             "panes and a timer per key, each key walks its own windows"
         };
         let state = format!("{}: {how}", f.window_state());
+        let fused = match plan.fused_sink(fi) {
+            Some(k) => format!(
+                " ─▶ Sink[{}] fused (rows encoded into the sink's file as they are made)",
+                plan.sinks[k].name
+            ),
+            None => String::new(),
+        };
         out.push(format!(
-            "  Exchange hash([{}]) ─▶ Window[{}] unary_frontier {} lateness={} state={state} (stream: emit at end, correct until end+lateness; backfill: emit once at end+lateness)",
+            "  Exchange hash([{}]) ─▶ Window[{}] unary_frontier {} lateness={} state={state} (stream: emit at end, correct until end+lateness; backfill: emit once at end+lateness){fused}",
             keys.join(", "),
             names.join(", "),
             f.window,
@@ -316,6 +332,9 @@ pub fn describe(plan: &Plan) -> Vec<String> {
         ));
     }
     for (k, s) in plan.sinks.iter().enumerate() {
+        if (0..plan.features.len()).any(|fi| plan.fused_sink(fi) == Some(k)) {
+            continue; // shown with its window
+        }
         let feats: Vec<&str> = plan
             .features
             .iter()
@@ -330,6 +349,25 @@ pub fn describe(plan: &Plan) -> Vec<String> {
     }
     out.push("  Concatenate[dead letters] ─▶ Exchange(worker 0) ─▶ DeadLetter".into());
     out
+}
+
+/// The file sink that window state `fi` writes itself (`Plan::fused_sink`): this worker's
+/// file, written around the page cache in a backfill (as `Sink[...]` would).
+fn fused_sink(
+    scope: Scope<'_, u64>,
+    plan: &Plan,
+    fi: usize,
+    mode: Mode,
+    state: &Arc<RunState>,
+) -> Option<FusedFileSink> {
+    let k = plan.fused_sink(fi)?;
+    let SinkConnector::File { path } = &plan.sinks[k].connector else {
+        return None;
+    };
+    let path = worker_path(path, scope.index(), scope.peers());
+    let direct = mode == Mode::Backfill;
+    let encoder = RowEncoder::new(plan);
+    Some(FusedFileSink::new(path, direct, encoder, Arc::clone(state)))
 }
 
 /// One feature's streams from several sources (a UNION ALL) as one stream.

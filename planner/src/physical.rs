@@ -220,6 +220,41 @@ pub struct Plan {
     pub infra: Infra,
 }
 
+impl Plan {
+    /// The file sink fused into window state `fi`'s operator, if any: the operator encodes
+    /// its rows straight into the sink's file instead of building rows and handing them on
+    /// (operator chaining; a HOP count's backfill spent a fifth of its CPU building and
+    /// dropping rows). Only a running-sums window state (`FeaturePlan::running_sums`) whose
+    /// features, and nothing else, write to exactly that one file sink is fused.
+    pub fn fused_sink(&self, fi: usize) -> Option<usize> {
+        let f = &self.features[fi];
+        if f.shares_state_with.is_some() || !matches!(f.kind, FeatureKind::Window) {
+            return None;
+        }
+        if !f.running_sums() {
+            return None;
+        }
+        let [k] = f.sinks[..] else {
+            return None;
+        };
+        if !matches!(self.sinks[k].connector, SinkConnector::File { .. }) {
+            return None;
+        }
+        let member = |m: usize| m == fi || self.features[m].shares_state_with == Some(fi);
+        self.features
+            .iter()
+            .enumerate()
+            .all(|(m, g)| {
+                if member(m) {
+                    g.sinks == [k]
+                } else {
+                    !g.sinks.contains(&k)
+                }
+            })
+            .then_some(k)
+    }
+}
+
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = String::new();

@@ -205,6 +205,30 @@ pub fn write_job(dir: &Path, delay_s: i64, lateness_s: i64) {
     std::fs::write(dir.join("job.yaml"), job).unwrap();
 }
 
+/// [`write_job`], but each feature writes to a file sink of its own
+/// (`out/features_<feature>.jsonl`), so the window operators of the running-sums features
+/// write their files themselves (`Plan::fused_sink`).
+pub fn write_job_with_own_sinks(dir: &Path, delay_s: i64, lateness_s: i64) {
+    let names = ["tumble_stats", "hop_counts", "tvf_having"];
+    let sinks: String = names
+        .iter()
+        .map(|n| format!("  - {{ name: {n}, connector: file, path: out/features_{n}.jsonl }}\n"))
+        .collect();
+    let mut job = job_text(
+        delay_s,
+        lateness_s,
+        "connector: file\n    path: data/*.jsonl",
+        &sinks,
+        1,
+    );
+    for n in names {
+        let line = format!("  - name: {n}\n");
+        assert!(job.contains(&line));
+        job = job.replace(&line, &format!("{line}    sinks: [{n}]\n"));
+    }
+    std::fs::write(dir.join("job.yaml"), job).unwrap();
+}
+
 /// The test job (three features over the `events` stream) with the given source
 /// connector lines, sinks and feature version.
 pub fn job_text(

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 /// 4 KiB logical blocks.
 const ALIGN: usize = 4096;
 /// Bytes written per direct write (a multiple of [`ALIGN`]).
-const STAGE: usize = 1 << 20;
+const STAGE: usize = 4 << 20;
 
 /// How a [`DirectWriter`] writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

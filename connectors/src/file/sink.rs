@@ -93,7 +93,7 @@ pub fn remove_stale_outputs(path: &Path, peers: usize) -> std::io::Result<()> {
 /// Bytes handed to the writer thread at a time.
 const CHUNK: usize = 1 << 20;
 /// Chunks queued for the writer thread before `commit` waits for it (back-pressure).
-const QUEUED: usize = 4;
+const QUEUED: usize = 32;
 
 /// A line writer whose `write` system calls run on a thread of their own, so encoding the
 /// next rows overlaps copying the last ones into the kernel (for a HOP feature that is
@@ -106,6 +106,8 @@ const QUEUED: usize = 4;
 /// for every byte to be written; nothing is dropped silently.
 pub struct FileSink {
     path: PathBuf,
+    /// Written around the page cache: flushes ship nothing (see [`FileSink::flush`]).
+    direct: bool,
     buf: Vec<u8>,
     /// Full chunks to the writer (None once finished).
     chunks: Option<SyncSender<Vec<u8>>>,
@@ -175,6 +177,7 @@ impl FileSink {
             })?;
         Ok(FileSink {
             path: path.to_path_buf(),
+            direct,
             buf: Vec::with_capacity(CHUNK + (CHUNK >> 4)),
             chunks: Some(chunks),
             spare,
@@ -209,9 +212,12 @@ impl FileSink {
     }
 
     /// Hands everything buffered to the writer, which writes it to the file at once; does
-    /// not wait for it (see [`FileSink::finish`]).
+    /// not wait for it (see [`FileSink::finish`]). A direct sink ships whole chunks only.
     pub fn flush(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
+        // Around the page cache nothing would be visible before a whole piece is written
+        // anyway; shipping every small flush would only fill the queue with small chunks
+        // (it holds `QUEUED` chunks, not bytes) and stall the caller on the disk.
+        if self.buf.is_empty() || (self.direct && self.chunks.is_some()) {
             return self.check();
         }
         self.ship()
@@ -220,7 +226,9 @@ impl FileSink {
     /// Writes everything buffered and waits until the writer has written it all: the file
     /// is complete when this returns `Ok`.
     pub fn finish(&mut self) -> std::io::Result<()> {
-        self.flush()?;
+        if !self.buf.is_empty() {
+            self.ship()?;
+        }
         self.chunks = None;
         if let Some(writer) = self.writer.take() {
             if writer.join().is_err() {

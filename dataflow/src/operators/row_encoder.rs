@@ -7,6 +7,7 @@
 //! time is in storing the output bytes, not in choosing them. See benches/README.md.)
 
 use connectors::format::encode;
+use planner::types::Value;
 use planner::Plan;
 
 use crate::record::FeatureRow;
@@ -28,8 +29,12 @@ const BOUNDS: usize = 256;
 impl RowEncoder {
     /// The encoder for a plan's features.
     pub fn new(plan: &Plan) -> RowEncoder {
-        let features = plan
-            .features
+        Self::from_features(&plan.features)
+    }
+
+    /// hack
+    pub fn from_features(features: &[planner::FeaturePlan]) -> RowEncoder {
+        let features = features
             .iter()
             .map(|f| {
                 let mut head = vec![b'{'];
@@ -57,19 +62,44 @@ impl RowEncoder {
     /// Appends one feature row as a JSON object and a newline.
     #[inline]
     pub fn encode(&mut self, out: &mut Vec<u8>, row: &FeatureRow) {
-        let (head, names) = &self.features[row.feature as usize];
+        self.encode_parts(
+            out,
+            row.feature,
+            row.values.iter(),
+            row.window_start,
+            row.window_end,
+            row.revision,
+            row.deleted,
+        );
+    }
+
+    /// [`RowEncoder::encode`] of a row given by its parts (the values by reference, in
+    /// SELECT order), for an operator that writes rows without building them.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub fn encode_parts<'v>(
+        &mut self,
+        out: &mut Vec<u8>,
+        feature: u32,
+        values: impl Iterator<Item = &'v Value>,
+        window_start: i64,
+        window_end: i64,
+        revision: u32,
+        deleted: bool,
+    ) {
+        let (head, names) = &self.features[feature as usize];
         out.extend_from_slice(head);
-        for (name, v) in names.iter().zip(&row.values) {
+        for (name, v) in names.iter().zip(values) {
             out.extend_from_slice(name);
             encode::value(out, v);
         }
         out.extend_from_slice(b",\"window_start\":");
-        self.bound(out, row.window_start);
+        self.bound(out, window_start);
         out.extend_from_slice(b",\"window_end\":");
-        self.bound(out, row.window_end);
+        self.bound(out, window_end);
         out.extend_from_slice(b",\"revision\":");
-        encode::int(out, row.revision as i64);
-        if row.deleted {
+        encode::int(out, revision as i64);
+        if deleted {
             out.extend_from_slice(b",\"deleted\":true");
         }
         out.extend_from_slice(b"}\n");
@@ -94,7 +124,6 @@ impl RowEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use planner::types::Value;
     use planner::{parse_job, plan_job};
     use smallvec::smallvec;
 

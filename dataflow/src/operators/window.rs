@@ -42,6 +42,7 @@ use crate::operators::emit::emit_chunk_at_frontier;
 use crate::record::{FeatureRow, Key, PartialAggregate};
 use crate::state::RunState;
 
+use super::fused_sink::FusedFileSink;
 use super::window_delta::{self, DeltaState};
 use super::window_rows::Rows;
 use super::window_walk::{merge_into, start_at, Accs, Pane, Walk};
@@ -111,6 +112,7 @@ pub trait WindowAggregate<'s> {
         members: &[(u32, &FeaturePlan)],
         policy: EmitPolicy,
         state: Arc<RunState>,
+        fused: Option<FusedFileSink>,
     ) -> Stream<'s, u64, Vec<FeatureRow>>;
 }
 
@@ -617,13 +619,18 @@ impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<PartialAggregate>> {
         members: &[(u32, &FeaturePlan)],
         policy: EmitPolicy,
         state: Arc<RunState>,
+        fused: Option<FusedFileSink>,
     ) -> Stream<'s, u64, Vec<FeatureRow>> {
         let names: Vec<&str> = members.iter().map(|(_, p)| p.name.as_str()).collect();
         let name = format!("Window[{}]", names.join(", "));
         if members[0].1.running_sums() {
             let ds = DeltaState::shared(members, policy, state);
-            return window_delta::render(self, &name, ds);
+            return window_delta::render(self, &name, ds, fused);
         }
+        assert!(
+            fused.is_none(),
+            "only running-sums windows write their sink themselves (Plan::fused_sink)"
+        );
         let exchange = Exchange::new(|r: &PartialAggregate| key_hash(&r.key));
         let mut ws = WindowState::shared(members, policy, state);
         let scope = self.scope();

@@ -50,8 +50,9 @@ use crate::operators::emit::emit_chunk_at_frontier;
 use crate::record::{FeatureRow, PartialAggregate};
 use crate::state::RunState;
 
+use super::fused_sink::FusedFileSink;
 use super::window::{key_hash, EmitPolicy, EMIT_CHUNK};
-use super::window_rows::Rows;
+use super::window_rows::{RowOut, Rows};
 
 /// `schedule`'s kinds of delta.
 const ENTERING: usize = 0;
@@ -317,7 +318,7 @@ impl DeltaState {
     }
 
     /// Adds a batch of records; corrections of fired windows (stream mode) go to `out`.
-    pub(super) fn insert_all(&mut self, recs: &[PartialAggregate], out: &mut Vec<FeatureRow>) {
+    pub(super) fn insert_all<O: RowOut>(&mut self, recs: &[PartialAggregate], out: &mut O) {
         // A few records at a time: their keys' index buckets, then their entries and
         // running rows are read together, so their misses overlap (one insert after
         // another, each would wait for three misses in a row); then the inserts.
@@ -519,7 +520,7 @@ impl DeltaState {
 
     /// Emits the corrections noted in `dirty`: one row per (window, key), with the kept
     /// value after all of the batch's records.
-    fn corrections(&mut self, out: &mut Vec<FeatureRow>) {
+    fn corrections<O: RowOut>(&mut self, out: &mut O) {
         let mut dirty = std::mem::take(&mut self.dirty);
         dirty.sort_unstable();
         dirty.dedup();
@@ -593,11 +594,11 @@ impl DeltaState {
 
     /// Emits window `cursor.end` for the slots from `cursor.next` on, until `out` holds
     /// `limit` rows; returns whether the window is done.
-    fn emit(
+    fn emit<O: RowOut>(
         &mut self,
         cursor: &mut Cursor,
         frontier: u64,
-        out: &mut Vec<FeatureRow>,
+        out: &mut O,
         limit: usize,
     ) -> bool {
         let (width, stride) = (self.width, self.stride);
@@ -640,12 +641,7 @@ impl DeltaState {
     /// call again to continue. Batches may be inserted in between: a late record for the
     /// window being emitted joins the running sums, and is a correction only for keys the
     /// emission has passed.
-    pub(super) fn advance(
-        &mut self,
-        frontier: u64,
-        out: &mut Vec<FeatureRow>,
-        limit: usize,
-    ) -> bool {
+    pub(super) fn advance<O: RowOut>(&mut self, frontier: u64, out: &mut O, limit: usize) -> bool {
         loop {
             if let Some(mut cursor) = self.cursor.take() {
                 if !self.emit(&mut cursor, frontier, out, limit) {
@@ -703,11 +699,13 @@ impl DeltaState {
 }
 
 /// The timely operator over a [`DeltaState`]: exchanged by key, windows processed as the
-/// frontier passes their triggers, rows stamped at the frontier.
+/// frontier passes their triggers, rows stamped at the frontier; or, with a `fused` file
+/// sink, rows written to its file as they are made (the output stream then stays empty).
 pub(super) fn render<'s>(
     input: Stream<'s, u64, Vec<PartialAggregate>>,
     name: &str,
     mut ds: DeltaState,
+    fused: Option<FusedFileSink>,
 ) -> Stream<'s, u64, Vec<FeatureRow>> {
     let exchange = Exchange::new(|r: &PartialAggregate| key_hash(&r.key));
     let scope = input.scope();
@@ -715,12 +713,29 @@ pub(super) fn render<'s>(
         let activator = scope.activator_for(info.address);
         let mut cap: Option<Capability<u64>> = Some(cap);
         let mut out = Vec::new();
+        let mut fused = fused;
         move |(input, frontier), output| {
+            let f = frontier.frontier().first().copied();
+            if let Some(sink) = fused.as_mut() {
+                if !sink.ready() {
+                    input.for_each(|_, data| data.clear());
+                    cap = None;
+                    return;
+                }
+                input.for_each(|_, data| {
+                    ds.insert_all(data, sink);
+                    data.clear();
+                });
+                let complete = ds.advance(f.unwrap_or(u64::MAX), sink, EMIT_CHUNK);
+                sink.end_activation(complete && f.is_none());
+                // Nothing goes downstream; the capability only follows the frontier.
+                emit_chunk_at_frontier(&mut cap, f, &mut out, output, complete, &activator);
+                return;
+            }
             input.for_each(|_, data| {
                 ds.insert_all(data, &mut out);
                 data.clear();
             });
-            let f = frontier.frontier().first().copied();
             // Room for a chunk and the rows of the member features of the slot that
             // crosses the limit, so `out` is not regrown (and its rows copied).
             out.reserve(2 * EMIT_CHUNK);

@@ -43,6 +43,57 @@ impl Member {
     }
 }
 
+/// Where a window operator's rows go: a vector of rows handed downstream, or a file sink
+/// fused into the operator (`super::fused_sink`), which encodes them as they come.
+pub(super) trait RowOut {
+    /// Whether rows of the common shape are given by their parts ([`RowOut::push_parts`])
+    /// rather than built as [`FeatureRow`]s first.
+    const PARTS: bool;
+    /// Rows taken since the destination was last handed on (chunked emission counts them).
+    fn len(&self) -> usize;
+    /// Takes a built row.
+    fn push(&mut self, row: FeatureRow);
+    /// Takes a row by its parts: what identifies it, and its values by reference, in
+    /// SELECT order.
+    fn push_parts<'v>(&mut self, head: RowHead<'_>, values: impl Iterator<Item = &'v Value>);
+}
+
+/// What identifies a row given by its parts ([`RowOut::push_parts`]).
+pub(super) struct RowHead<'k> {
+    pub feature: u32,
+    pub key: &'k Key,
+    pub window_start: i64,
+    pub window_end: i64,
+    pub revision: u32,
+}
+
+impl RowOut for Vec<FeatureRow> {
+    const PARTS: bool = false;
+
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+
+    fn push(&mut self, row: FeatureRow) {
+        Vec::push(self, row);
+    }
+
+    fn push_parts<'v>(&mut self, head: RowHead<'_>, values: impl Iterator<Item = &'v Value>) {
+        Vec::push(
+            self,
+            FeatureRow {
+                feature: head.feature,
+                window_start: head.window_start,
+                window_end: head.window_end,
+                revision: head.revision,
+                values: values.cloned().collect(),
+                key: head.key.clone(),
+                deleted: false,
+            },
+        );
+    }
+}
+
 /// How output rows are built: the features and the reused aggregate row.
 pub(super) struct Rows {
     /// The features emitted from this state, in plan order.
@@ -63,13 +114,13 @@ impl Rows {
 
     /// Builds each member's output row of window `end` from its aggregate values, applying
     /// HAVING, into `out` (nothing for a member whose first emission HAVING rejects).
-    pub(super) fn build(
+    pub(super) fn build<O: RowOut>(
         &mut self,
         key: &Key,
         aggs: impl Iterator<Item = Value>,
         end: u64,
         revision: u32,
-        out: &mut Vec<FeatureRow>,
+        out: &mut O,
     ) {
         let start = self.plan.window.window_start(end);
         // One feature without HAVING whose columns are columns of the aggregate row (the
@@ -89,6 +140,24 @@ impl Rows {
                     Some(slot) => *slot = v,
                     None => spilled.push(v),
                 }
+            }
+            if O::PARTS && spilled.is_empty() {
+                // Straight to the destination, by reference: nothing cloned or built.
+                let bounds = [Value::Ts(start), Value::Ts(end as i64)];
+                let values = cols.iter().map(|&i| match i {
+                    i if i < width => &key[i],
+                    i if i < width + 2 => &bounds[i - width],
+                    i => &agg_values[i - width - 2],
+                });
+                let head = RowHead {
+                    feature: *feature,
+                    key,
+                    window_start: start,
+                    window_end: end as i64,
+                    revision,
+                };
+                out.push_parts(head, values);
+                return;
             }
             let column = |i: usize| match i {
                 i if i < width => key[i].clone(),
