@@ -124,17 +124,9 @@ impl RowOut for FusedFileSink {
     #[inline]
     fn push_parts<'v>(&mut self, head: RowHead<'_>, values: impl Iterator<Item = &'v Value>) {
         if let Some(f) = self.file.as_mut() {
-            let (start, end) = (head.window_start, head.window_end);
-            let out = f.buffer();
-            (self.encoder).encode_parts(
-                out,
-                head.feature,
-                values,
-                start,
-                end,
-                head.revision,
-                false,
-            );
+            let tail = (head.window_start, head.window_end, head.revision, false);
+            self.encoder
+                .encode_parts(f.buffer(), head.feature, values, tail);
         }
         self.committed();
     }

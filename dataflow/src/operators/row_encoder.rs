@@ -13,14 +13,29 @@ use planner::Plan;
 use crate::record::FeatureRow;
 
 /// Encodes feature rows as JSON lines, with the constant parts of each feature's rows (the
-/// feature name and version, the output column names) rendered once.
+/// feature name and version, the output column names) rendered once, and the end of a row
+/// (window bounds, revision) rendered once for all the rows of a window in a row.
 pub struct RowEncoder {
-    /// Per feature: `{"feature":"name","version":N` and `,"column":` per value output.
-    features: Vec<(Vec<u8>, Vec<Vec<u8>>)>,
+    features: Vec<Columns>,
     /// Window bounds already rendered (value, length, digits), by a hash of the value: the
     /// same few bounds repeat across the keys of a firing, and a hit copies the digits
     /// instead of formatting 13 of them.
     bounds: Vec<(i64, u8, [u8; 20])>,
+    /// What the last row's tail was made of, and the tail:
+    /// `,"window_start":S,"window_end":E,"revision":R}` and a newline. A window's rows
+    /// mostly come one after another, so most rows copy it whole.
+    tail_of: Option<(i64, i64, u32, bool)>,
+    tail: Vec<u8>,
+}
+
+/// The constant parts of one feature's rows.
+struct Columns {
+    /// `{"feature":"name","version":N`, then `,"column":` of the first value output if
+    /// there is one (`first`).
+    head: Vec<u8>,
+    first: bool,
+    /// `,"column":` of each later value output.
+    names: Vec<Vec<u8>>,
 }
 
 /// Number of remembered window bounds (a power of two).
@@ -29,12 +44,8 @@ const BOUNDS: usize = 256;
 impl RowEncoder {
     /// The encoder for a plan's features.
     pub fn new(plan: &Plan) -> RowEncoder {
-        Self::from_features(&plan.features)
-    }
-
-    /// hack
-    pub fn from_features(features: &[planner::FeaturePlan]) -> RowEncoder {
-        let features = features
+        let features = plan
+            .features
             .iter()
             .map(|f| {
                 let mut head = vec![b'{'];
@@ -42,20 +53,27 @@ impl RowEncoder {
                 encode::string(&mut head, &f.name);
                 head.extend_from_slice(b",\"version\":");
                 encode::int(&mut head, f.version as i64);
-                let names = f
-                    .value_outputs()
-                    .map(|o| {
-                        let mut k = vec![b','];
-                        encode::key(&mut k, &o.name);
-                        k
-                    })
-                    .collect();
-                (head, names)
+                let mut names = f.value_outputs().map(|o| {
+                    let mut k = vec![b','];
+                    encode::key(&mut k, &o.name);
+                    k
+                });
+                let first = names.next();
+                if let Some(name) = &first {
+                    head.extend_from_slice(name);
+                }
+                Columns {
+                    head,
+                    first: first.is_some(),
+                    names: names.collect(),
+                }
             })
             .collect();
         RowEncoder {
             features,
             bounds: vec![(0, 0, [0; 20]); BOUNDS],
+            tail_of: None,
+            tail: Vec::new(),
         }
     }
 
@@ -66,43 +84,54 @@ impl RowEncoder {
             out,
             row.feature,
             row.values.iter(),
-            row.window_start,
-            row.window_end,
-            row.revision,
-            row.deleted,
+            (row.window_start, row.window_end, row.revision, row.deleted),
         );
     }
 
-    /// [`RowEncoder::encode`] of a row given by its parts (the values by reference, in
-    /// SELECT order), for an operator that writes rows without building them.
+    /// [`RowEncoder::encode`] of a row given by its parts: its values by reference, in
+    /// SELECT order, and its tail (window start, window end, revision, deleted), for an
+    /// operator that writes rows without building them.
     #[inline]
-    #[allow(clippy::too_many_arguments)]
     pub fn encode_parts<'v>(
         &mut self,
         out: &mut Vec<u8>,
         feature: u32,
-        values: impl Iterator<Item = &'v Value>,
-        window_start: i64,
-        window_end: i64,
-        revision: u32,
-        deleted: bool,
+        mut values: impl Iterator<Item = &'v Value>,
+        tail: (i64, i64, u32, bool),
     ) {
-        let (head, names) = &self.features[feature as usize];
-        out.extend_from_slice(head);
-        for (name, v) in names.iter().zip(values) {
+        let columns = &self.features[feature as usize];
+        out.extend_from_slice(&columns.head);
+        if columns.first {
+            encode::value(out, values.next().unwrap_or(&Value::Null));
+        }
+        for (name, v) in columns.names.iter().zip(values) {
             out.extend_from_slice(name);
             encode::value(out, v);
         }
-        out.extend_from_slice(b",\"window_start\":");
-        self.bound(out, window_start);
-        out.extend_from_slice(b",\"window_end\":");
-        self.bound(out, window_end);
-        out.extend_from_slice(b",\"revision\":");
-        encode::int(out, revision as i64);
-        if deleted {
-            out.extend_from_slice(b",\"deleted\":true");
+        if self.tail_of != Some(tail) {
+            self.render_tail(tail);
         }
-        out.extend_from_slice(b"}\n");
+        out.extend_from_slice(&self.tail);
+    }
+
+    /// Renders a row's tail into `tail`.
+    #[cold]
+    fn render_tail(&mut self, tail: (i64, i64, u32, bool)) {
+        let (start, end, revision, deleted) = tail;
+        let mut t = std::mem::take(&mut self.tail);
+        t.clear();
+        t.extend_from_slice(b",\"window_start\":");
+        self.bound(&mut t, start);
+        t.extend_from_slice(b",\"window_end\":");
+        self.bound(&mut t, end);
+        t.extend_from_slice(b",\"revision\":");
+        encode::int(&mut t, revision as i64);
+        if deleted {
+            t.extend_from_slice(b",\"deleted\":true");
+        }
+        t.extend_from_slice(b"}\n");
+        self.tail = t;
+        self.tail_of = Some(tail);
     }
 
     /// Appends a window bound, rendered once per value while it stays in `bounds`.
@@ -154,5 +183,46 @@ mod tests {
                 assert_eq!(String::from_utf8(line).unwrap(), expected);
             }
         }
+    }
+
+    #[test]
+    fn a_row_repeating_the_last_rows_window_gets_its_own_revision_and_deletion() {
+        let job = "name: t\nsources:\n  - { name: s, connector: file, path: x, format: json, schema: { k: string, t: timestamp }, event_time: t }\nfeatures:\n  - name: f\n    sql: SELECT COUNT(*) AS n, k FROM s GROUP BY k, TUMBLE(rowtime, INTERVAL '1' MINUTE)\nsinks:\n  - { name: o, connector: file, path: o.jsonl }\n";
+        let job = parse_job(std::path::Path::new("t.yaml"), job).unwrap();
+        let plan = plan_job(&job).unwrap().physical;
+        let mut encoder = RowEncoder::new(&plan);
+        // Runs of rows of one window, then changes of one tail part at a time, and back.
+        let tails = [
+            (60_000, 120_000, 0, false),
+            (60_000, 120_000, 0, false),
+            (60_000, 120_000, 1, false),
+            (60_000, 120_000, 1, true),
+            (60_000, 120_000, 0, false),
+            (0, 120_000, 0, false),
+            (0, 60_000, 0, false),
+            (60_000, 120_000, 0, false),
+        ];
+        let mut lines = Vec::new();
+        for (i, &(start, end, revision, deleted)) in tails.iter().enumerate() {
+            let row = FeatureRow {
+                feature: 0,
+                window_start: start,
+                window_end: end,
+                revision,
+                values: smallvec![Value::Int(i as i64), Value::Str(format!("k{i}").into())],
+                key: smallvec![Value::Str(format!("k{i}").into())],
+                deleted,
+            };
+            encoder.encode(&mut lines, &row);
+        }
+        let expected: String = tails
+            .iter()
+            .enumerate()
+            .map(|(i, (start, end, revision, deleted))| {
+                let deleted = if *deleted { ",\"deleted\":true" } else { "" };
+                format!("{{\"feature\":\"f\",\"version\":1,\"n\":{i},\"k\":\"k{i}\",\"window_start\":{start},\"window_end\":{end},\"revision\":{revision}{deleted}}}\n")
+            })
+            .collect();
+        assert_eq!(String::from_utf8(lines).unwrap(), expected);
     }
 }
