@@ -87,6 +87,29 @@ impl DirectWriter {
             self.written += bytes.len() as u64;
             return self.file.write_all(bytes);
         }
+        // Whole blocks at an aligned address go to the device from where they are,
+        // without a copy (`FileSink` hands over such chunks, see `aligned_buffer`).
+        let whole = bytes.len() / ALIGN * ALIGN;
+        let aligned = whole > 0 && bytes.as_ptr().align_offset(ALIGN) == 0;
+        if aligned && self.staged > 0 && self.staged.is_multiple_of(ALIGN) {
+            // Whole blocks staged (after a chunk that was not aligned): out first.
+            self.write_stage(self.staged)?;
+            if self.mode == WriteMode::Buffered {
+                return self.write_all(bytes);
+            }
+        }
+        if aligned && self.staged == 0 {
+            let (blocks, rest) = bytes.split_at(whole);
+            match self.file.write_all(blocks) {
+                Ok(()) => self.written += whole as u64,
+                Err(e) if refused(&e) && self.written == 0 => {
+                    self.fall_back(blocks)?;
+                    return self.write_all(rest);
+                }
+                Err(e) => return Err(e),
+            }
+            bytes = rest;
+        }
         while !bytes.is_empty() {
             let n = bytes.len().min(STAGE - self.staged);
             let at = self.offset + self.staged;
@@ -128,23 +151,41 @@ impl DirectWriter {
                 self.staged = 0;
                 Ok(())
             }
-            Err(e) if refused(&e) && self.written == 0 => {
-                // Nothing written yet: reopen through the page cache and write the staged
-                // bytes there (not the padding: `finish` cuts nothing then).
-                let mut file = open(&self.path, false)?;
-                file.seek(SeekFrom::Start(0))?;
-                let staged = &self.stage[self.offset..self.offset + self.staged];
-                file.write_all(staged)?;
-                self.written = staged.len() as u64;
-                self.file = file;
-                self.mode = WriteMode::Buffered;
-                self.staged = 0;
-                Ok(())
-            }
+            Err(e) if refused(&e) && self.written == 0 => self.fall_back(&[]),
             Err(e) => Err(e),
         }
     }
+
+    /// The file system refused the first direct write: reopens the file through the page
+    /// cache and writes the staged bytes (not the padding: `finish` cuts nothing then) and
+    /// `pending` there. Later writes are buffered.
+    fn fall_back(&mut self, pending: &[u8]) -> std::io::Result<()> {
+        let mut file = open(&self.path, false)?;
+        file.seek(SeekFrom::Start(0))?;
+        let staged = &self.stage[self.offset..self.offset + self.staged];
+        file.write_all(staged)?;
+        file.write_all(pending)?;
+        self.written = (staged.len() + pending.len()) as u64;
+        self.file = file;
+        self.mode = WriteMode::Buffered;
+        self.staged = 0;
+        Ok(())
+    }
 }
+
+/// Makes the empty `buf` start with the zero bytes that put its next byte at an aligned
+/// address, with room for at least a block after them; returns their number. Whole blocks
+/// appended after them can be written without a copy, as long as `buf` is not regrown.
+pub fn align_start(buf: &mut Vec<u8>) -> usize {
+    debug_assert!(buf.is_empty());
+    buf.reserve(2 * ALIGN);
+    let pad = buf.as_ptr().align_offset(ALIGN);
+    buf.resize(pad, 0);
+    pad
+}
+
+/// Bytes of the blocks direct writes are made of.
+pub const BLOCK: usize = ALIGN;
 
 /// Opens `path` for writing from its start, truncated, with `O_DIRECT` if `direct`.
 fn open(path: &Path, direct: bool) -> std::io::Result<File> {
@@ -238,6 +279,41 @@ mod tests {
         w.write_all(&data[..STAGE + 5]).unwrap();
         assert_eq!(w.mode(), WriteMode::Buffered);
         w.write_all(&data[STAGE + 5..]).unwrap();
+        w.finish().unwrap();
+        assert!(std::fs::read(&path).unwrap() == data);
+    }
+
+    #[test]
+    fn aligned_whole_blocks_are_written_without_staging_and_mixed_pieces_keep_their_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data = bytes(40 * ALIGN + 321);
+        let mut w = DirectWriter::create(&path, true).unwrap();
+        let direct = w.mode() == WriteMode::Direct;
+        // (length, from an aligned buffer): aligned whole blocks, a misaligned piece, whole
+        // blocks again (after staged whole blocks, and after a partial stage), the rest.
+        let pieces = [
+            (3 * ALIGN, true),
+            (ALIGN, false),
+            (2 * ALIGN, true),
+            (100, true),
+            (5 * ALIGN, true),
+        ];
+        let mut at = 0;
+        for (len, aligned) in pieces {
+            let mut buf = Vec::new();
+            let pad = if aligned { align_start(&mut buf) } else { 1 };
+            buf.resize(pad, 0);
+            buf.extend_from_slice(&data[at..at + len]);
+            let piece = &buf[pad..];
+            let whole = aligned && len.is_multiple_of(ALIGN) && w.staged.is_multiple_of(ALIGN);
+            w.write_all(piece).unwrap();
+            if direct && whole {
+                assert_eq!(w.staged, 0, "whole aligned blocks are not staged");
+            }
+            at += len;
+        }
+        w.write_all(&data[at..]).unwrap();
         w.finish().unwrap();
         assert!(std::fs::read(&path).unwrap() == data);
     }

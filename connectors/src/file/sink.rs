@@ -3,7 +3,7 @@
 
 use std::fs::File;
 
-use super::direct::DirectWriter;
+use super::direct::{align_start, DirectWriter, BLOCK};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -109,8 +109,11 @@ pub struct FileSink {
     /// Written around the page cache: flushes ship nothing (see [`FileSink::flush`]).
     direct: bool,
     buf: Vec<u8>,
-    /// Full chunks to the writer (None once finished).
-    chunks: Option<SyncSender<Vec<u8>>>,
+    /// Bytes at the start of `buf` that are not lines: a direct sink's lines start at an
+    /// aligned address, so the writer hands whole blocks to the device without a copy.
+    pad: usize,
+    /// Full chunks to the writer, with their `pad` (None once finished).
+    chunks: Option<SyncSender<(Vec<u8>, usize)>>,
     /// Emptied chunks back from the writer, for reuse.
     spare: Receiver<Vec<u8>>,
     writer: Option<JoinHandle<()>>,
@@ -146,17 +149,17 @@ impl FileSink {
             remove_in_background(path)?;
         }
         let mut file = DirectWriter::create(path, direct)?;
-        let (chunks, queue) = sync_channel::<Vec<u8>>(QUEUED);
+        let (chunks, queue) = sync_channel::<(Vec<u8>, usize)>(QUEUED);
         let (give_back, spare) = channel();
         let error = Arc::new(Mutex::new(None));
         let writer_error = Arc::clone(&error);
         let writer = std::thread::Builder::new()
             .name("freshet:file-sink".into())
             .spawn(move || {
-                for mut chunk in queue {
+                for (mut chunk, pad) in queue {
                     let failed = writer_error.lock().map(|e| e.is_some()).unwrap_or(true);
                     if !failed {
-                        if let Err(e) = file.write_all(&chunk) {
+                        if let Err(e) = file.write_all(&chunk[pad..]) {
                             if let Ok(mut slot) = writer_error.lock() {
                                 *slot = Some(e);
                             }
@@ -175,10 +178,13 @@ impl FileSink {
                     }
                 }
             })?;
+        let mut buf = Vec::with_capacity(CHUNK + (CHUNK >> 4));
+        let pad = if direct { align_start(&mut buf) } else { 0 };
         Ok(FileSink {
             path: path.to_path_buf(),
             direct,
-            buf: Vec::with_capacity(CHUNK + (CHUNK >> 4)),
+            buf,
+            pad,
             chunks: Some(chunks),
             spare,
             writer: Some(writer),
@@ -200,7 +206,7 @@ impl FileSink {
     #[inline]
     pub fn commit(&mut self) -> std::io::Result<()> {
         if self.buf.len() >= CHUNK {
-            self.ship()?;
+            self.ship(false)?;
         }
         Ok(())
     }
@@ -217,17 +223,17 @@ impl FileSink {
         // Around the page cache nothing would be visible before a whole piece is written
         // anyway; shipping every small flush would only fill the queue with small chunks
         // (it holds `QUEUED` chunks, not bytes) and stall the caller on the disk.
-        if self.buf.is_empty() || (self.direct && self.chunks.is_some()) {
+        if !self.pending() || (self.direct && self.chunks.is_some()) {
             return self.check();
         }
-        self.ship()
+        self.ship(false)
     }
 
     /// Writes everything buffered and waits until the writer has written it all: the file
     /// is complete when this returns `Ok`.
     pub fn finish(&mut self) -> std::io::Result<()> {
-        if !self.buf.is_empty() {
-            self.ship()?;
+        if self.pending() {
+            self.ship(true)?;
         }
         self.chunks = None;
         if let Some(writer) = self.writer.take() {
@@ -238,17 +244,34 @@ impl FileSink {
         self.check()
     }
 
-    fn ship(&mut self) -> std::io::Result<()> {
+    /// Whether lines are buffered.
+    fn pending(&self) -> bool {
+        self.buf.len() > self.pad
+    }
+
+    /// Hands the buffer to the writer. A direct sink keeps the bytes after its last whole
+    /// block for the next chunk, unless this is the `last` one.
+    fn ship(&mut self, last: bool) -> std::io::Result<()> {
         self.check()?;
         let Some(chunks) = &self.chunks else {
             return Err(std::io::Error::other("file sink written after finish"));
         };
-        let next = match self.spare.try_recv() {
+        let mut next = match self.spare.try_recv() {
             Ok(spare) => spare,
             Err(_) => Vec::with_capacity(self.buf.capacity()),
         };
+        let mut next_pad = 0;
+        if self.direct {
+            next_pad = align_start(&mut next);
+            if !last {
+                let cut = self.pad + (self.buf.len() - self.pad) / BLOCK * BLOCK;
+                next.extend_from_slice(&self.buf[cut..]);
+                self.buf.truncate(cut);
+            }
+        }
         let full = std::mem::replace(&mut self.buf, next);
-        if chunks.send(full).is_err() {
+        let pad = std::mem::replace(&mut self.pad, next_pad);
+        if chunks.send((full, pad)).is_err() {
             self.check()?;
             return Err(std::io::Error::other("the file writer thread stopped"));
         }
