@@ -66,6 +66,13 @@ fn windows_writing_their_own_file_sinks_give_naive_results() {
             named("tvf_having", Some("tvf_having")),
         ]
     );
+    let text = run_ok(&["explain", job.to_str().unwrap()]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    for sink in ["hop_counts", "tvf_having"] {
+        let line = format!("─▶ Sink[{sink}] fused");
+        assert!(text.contains(&line), "explain lacks `{line}`:\n{text}");
+    }
+    assert!(text.contains("─▶ Sink[tumble_stats] pipeline"), "{text}");
     let (want, _) = reference(&evs, 30, None);
     assert_every_mode_gives(dir.path(), seed, &want, &key_columns());
 }
