@@ -73,6 +73,11 @@ fn windows_writing_their_own_file_sinks_give_naive_results() {
         assert!(text.contains(&line), "explain lacks `{line}`:\n{text}");
     }
     assert!(text.contains("─▶ Sink[tumble_stats] pipeline"), "{text}");
+    assert_eq!(
+        text.matches(".jsonl direct_io (backfill)").count(),
+        2,
+        "{text}"
+    );
     let (want, _) = reference(&evs, 30, None);
     assert_every_mode_gives(dir.path(), seed, &want, &key_columns());
 }

@@ -52,6 +52,16 @@ impl Mode {
         }
     }
 
+    /// How a file sink writes in this mode: `(batch, direct)`. A backfill's files are read
+    /// after the run (no flush per batch), around the page cache if the sink asks for
+    /// `direct_io`; a stream's lines are in the file as soon as they are emitted.
+    fn file_writes(self, direct_io: bool) -> (bool, bool) {
+        match self {
+            Mode::Backfill => (true, direct_io),
+            Mode::Stream { .. } => (false, false),
+        }
+    }
+
     fn policy(self) -> EmitPolicy {
         match self {
             Mode::Backfill => EmitPolicy::Final,
@@ -210,9 +220,9 @@ pub fn render(
         }
         let rows = scope.concatenate(inputs);
         match &sink.connector {
-            SinkConnector::File { path } => {
-                let direct = mode == Mode::Backfill;
-                rows.sink_file(&sink.name, path.clone(), direct, plan, Arc::clone(state))
+            SinkConnector::File { path, direct_io } => {
+                let how = mode.file_writes(*direct_io);
+                rows.sink_file(&sink.name, path.clone(), how, plan, Arc::clone(state))
             }
             _ => dead_letters.push(rows.sink_store(sink, plan, Arc::clone(state))),
         }
@@ -352,7 +362,7 @@ pub fn describe(plan: &Plan) -> Vec<String> {
 }
 
 /// The file sink that window state `fi` writes itself (`Plan::fused_sink`): this worker's
-/// file, written around the page cache in a backfill (as `Sink[...]` would).
+/// file, written as `Sink[...]` would write it (see `Mode::file_writes`).
 fn fused_sink(
     scope: Scope<'_, u64>,
     plan: &Plan,
@@ -361,13 +371,13 @@ fn fused_sink(
     state: &Arc<RunState>,
 ) -> Option<FusedFileSink> {
     let k = plan.fused_sink(fi)?;
-    let SinkConnector::File { path } = &plan.sinks[k].connector else {
+    let SinkConnector::File { path, direct_io } = &plan.sinks[k].connector else {
         return None;
     };
     let path = worker_path(path, scope.index(), scope.peers());
-    let direct = mode == Mode::Backfill;
+    let how = mode.file_writes(*direct_io);
     let encoder = RowEncoder::new(plan);
-    Some(FusedFileSink::new(path, direct, encoder, Arc::clone(state)))
+    Some(FusedFileSink::new(path, how, encoder, Arc::clone(state)))
 }
 
 /// One feature's streams from several sources (a UNION ALL) as one stream.

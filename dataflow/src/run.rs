@@ -97,7 +97,7 @@ pub fn run(
     let started = Instant::now();
     if topology.process() == 0 {
         for sink in &plan.sinks {
-            let SinkConnector::File { path } = &sink.connector else {
+            let SinkConnector::File { path, .. } = &sink.connector else {
                 continue;
             };
             remove_stale_outputs(path, topology.peers())

@@ -106,7 +106,9 @@ const QUEUED: usize = 32;
 /// for every byte to be written; nothing is dropped silently.
 pub struct FileSink {
     path: PathBuf,
-    /// Written around the page cache: flushes ship nothing (see [`FileSink::flush`]).
+    /// Read after the run: flushes ship nothing (see [`FileSink::create_batch`]).
+    batch: bool,
+    /// Written around the page cache.
     direct: bool,
     buf: Vec<u8>,
     /// Bytes at the start of `buf` that are not lines: a direct sink's lines start at an
@@ -125,18 +127,20 @@ impl FileSink {
     /// Creates (truncates) the file, creating parent directories, and starts its writer,
     /// which writes through the page cache: each flushed line is in the file at once.
     pub fn create(path: &Path) -> std::io::Result<Self> {
-        Self::create_with(path, false)
+        Self::create_with(path, false, false)
     }
 
-    /// [`FileSink::create`], but the writer writes around the page cache (`O_DIRECT`, see
-    /// [`DirectWriter`]) where the file system allows it: for large outputs read after the
-    /// run, such as a backfill's. Lines reach the file in whole megabytes, and all of them
-    /// by [`FileSink::finish`]; a flush does not make them visible sooner.
-    pub fn create_direct(path: &Path) -> std::io::Result<Self> {
-        Self::create_with(path, true)
+    /// [`FileSink::create`] for a file read after the run (a backfill's): lines reach the
+    /// file in whole chunks, and all of them by [`FileSink::finish`]; a flush does not
+    /// make them visible sooner (shipping every small flush would only fill the writer's
+    /// queue, which holds `QUEUED` chunks, not bytes, with small chunks). With `direct`
+    /// the writer writes around the page cache (`O_DIRECT`, see [`DirectWriter`]) where
+    /// the file system allows it.
+    pub fn create_batch(path: &Path, direct: bool) -> std::io::Result<Self> {
+        Self::create_with(path, true, direct)
     }
 
-    fn create_with(path: &Path, direct: bool) -> std::io::Result<Self> {
+    fn create_with(path: &Path, batch: bool, direct: bool) -> std::io::Result<Self> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)?;
@@ -182,6 +186,7 @@ impl FileSink {
         let pad = if direct { align_start(&mut buf) } else { 0 };
         Ok(FileSink {
             path: path.to_path_buf(),
+            batch,
             direct,
             buf,
             pad,
@@ -218,12 +223,9 @@ impl FileSink {
     }
 
     /// Hands everything buffered to the writer, which writes it to the file at once; does
-    /// not wait for it (see [`FileSink::finish`]). A direct sink ships whole chunks only.
+    /// not wait for it (see [`FileSink::finish`]). A batch sink ships whole chunks only.
     pub fn flush(&mut self) -> std::io::Result<()> {
-        // Around the page cache nothing would be visible before a whole piece is written
-        // anyway; shipping every small flush would only fill the queue with small chunks
-        // (it holds `QUEUED` chunks, not bytes) and stall the caller on the disk.
-        if !self.pending() || (self.direct && self.chunks.is_some()) {
+        if !self.pending() || (self.batch && self.chunks.is_some()) {
             return self.check();
         }
         self.ship(false)
@@ -321,9 +323,12 @@ mod tests {
         );
     }
 
-    /// Both ways of creating a sink: through the page cache, and around it.
-    const CREATE: [fn(&Path) -> std::io::Result<FileSink>; 2] =
-        [FileSink::create, FileSink::create_direct];
+    /// The ways of creating a sink: live, batch through the page cache, batch around it.
+    const CREATE: [fn(&Path) -> std::io::Result<FileSink>; 3] = [
+        FileSink::create,
+        |p| FileSink::create_batch(p, false),
+        |p| FileSink::create_batch(p, true),
+    ];
 
     /// Numbered lines of varying length, enough for several chunks.
     fn lines() -> Vec<String> {

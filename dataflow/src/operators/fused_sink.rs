@@ -19,6 +19,8 @@ use crate::state::RunState;
 /// The file end of a fused window operator: this worker's file of a file sink.
 pub struct FusedFileSink {
     path: PathBuf,
+    /// Backfill: the file is read after the run (see `FileSink::create_batch`).
+    batch: bool,
     direct: bool,
     encoder: RowEncoder,
     /// Opened by the first activation (`None` before, and after a failure to open).
@@ -33,11 +35,18 @@ pub struct FusedFileSink {
 }
 
 impl FusedFileSink {
-    /// This worker's file `path` (see `connectors::file::sink::worker_path`), written around
-    /// the page cache if `direct` (a backfill's output), with `encoder`'s lines.
-    pub fn new(path: PathBuf, direct: bool, encoder: RowEncoder, state: Arc<RunState>) -> Self {
+    /// This worker's file `path` (see `connectors::file::sink::worker_path`), with
+    /// `encoder`'s lines: read after the run if `batch` (a backfill's output), and then
+    /// written around the page cache if `direct`.
+    pub fn new(
+        path: PathBuf,
+        (batch, direct): (bool, bool),
+        encoder: RowEncoder,
+        state: Arc<RunState>,
+    ) -> Self {
         FusedFileSink {
             path,
+            batch,
             direct,
             encoder,
             file: None,
@@ -52,8 +61,8 @@ impl FusedFileSink {
     /// the reason) or was finished.
     pub fn ready(&mut self) -> bool {
         if self.file.is_none() && !self.closed {
-            let created = if self.direct {
-                FileSink::create_direct(&self.path)
+            let created = if self.batch {
+                FileSink::create_batch(&self.path, self.direct)
             } else {
                 FileSink::create(&self.path)
             };

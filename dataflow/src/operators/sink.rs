@@ -22,10 +22,17 @@ pub use super::row_encoder::RowEncoder;
 
 /// Writing feature rows.
 pub trait SinkRows {
-    /// Writes rows to a JSON-lines file (one per worker); `direct`: around the page cache
-    /// (for a backfill, whose output is read after the run; see
-    /// `connectors::file::direct`).
-    fn sink_file(self, name: &str, path: PathBuf, direct: bool, plan: &Plan, state: Arc<RunState>);
+    /// Writes rows to a JSON-lines file (one per worker); `(batch, direct)`: read after the
+    /// run (a backfill's), and then written around the page cache (see
+    /// `connectors::file::sink::FileSink::create_batch`).
+    fn sink_file(
+        self,
+        name: &str,
+        path: PathBuf,
+        mode: (bool, bool),
+        plan: &Plan,
+        state: Arc<RunState>,
+    );
 }
 
 /// Writing feature rows to a feature store or topic.
@@ -128,7 +135,14 @@ impl<'s> SinkStore<'s> for Stream<'s, u64, Vec<FeatureRow>> {
 }
 
 impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
-    fn sink_file(self, name: &str, path: PathBuf, direct: bool, plan: &Plan, state: Arc<RunState>) {
+    fn sink_file(
+        self,
+        name: &str,
+        path: PathBuf,
+        (batch, direct): (bool, bool),
+        plan: &Plan,
+        state: Arc<RunState>,
+    ) {
         let (worker, peers) = (self.scope().index(), self.scope().peers());
         let path = worker_path(&path, worker, peers);
         let mut encoder = RowEncoder::new(plan);
@@ -143,8 +157,8 @@ impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
                     return;
                 }
                 if file.is_none() {
-                    let created = if direct {
-                        FileSink::create_direct(&path)
+                    let created = if batch {
+                        FileSink::create_batch(&path, direct)
                     } else {
                         FileSink::create(&path)
                     };

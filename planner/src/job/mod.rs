@@ -177,6 +177,8 @@ pub struct SinkSpec {
     pub connector: String,
     /// Output path, relative to the job file (file connector).
     pub path: Option<String>,
+    /// Backfill runs write the file around the page cache (`O_DIRECT`), file connector.
+    pub direct_io: Option<bool>,
     /// Record format.
     #[serde(default = "json")]
     pub format: Format,
@@ -376,6 +378,11 @@ pub enum SinkConnector {
     File {
         /// Absolute path.
         path: PathBuf,
+        /// In backfill runs, write around the page cache (`O_DIRECT`): the bytes go from
+        /// the sink's buffers to the device, and the run ends once they are there. For
+        /// outputs much larger than memory, or to keep the page cache for the input.
+        /// Stream runs always write through the page cache, so lines are visible at once.
+        direct_io: bool,
     },
     /// A Kafka topic, keyed by (feature, version, key) for compaction.
     Kafka {
@@ -545,7 +552,13 @@ impl std::fmt::Display for SinkConnector {
             None => "none".to_string(),
         };
         match self {
-            SinkConnector::File { path } => write!(f, "file path={}", path.display()),
+            SinkConnector::File { path, direct_io } => {
+                write!(f, "file path={}", path.display())?;
+                if *direct_io {
+                    write!(f, " direct_io (backfill)")?;
+                }
+                Ok(())
+            }
             SinkConnector::Kafka { cluster, topic } => {
                 write!(f, "kafka cluster={cluster} topic={topic} key=(feature, version, key)")
             }

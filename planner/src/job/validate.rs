@@ -106,7 +106,7 @@ pub fn parse_job_with_infra(
         None => sinks
             .iter()
             .find_map(|s| match &s.connector {
-                SinkConnector::File { path } => Some(
+                SinkConnector::File { path, .. } => Some(
                     path.parent()
                         .unwrap_or(Path::new("."))
                         .join("dead_letter.jsonl"),
@@ -443,6 +443,44 @@ sinks:
         );
         let err = parse_job(Path::new("j.yaml"), &bad).unwrap_err();
         assert!(err.0[0].message.contains("which has no `ttl`"), "{}", err);
+    }
+
+    #[test]
+    fn direct_io_is_a_file_sink_key() {
+        use crate::job::SinkConnector;
+        let file = |text: &str| {
+            let job = parse_job(Path::new("j.yaml"), text).unwrap_or_else(|d| panic!("{d}"));
+            match &job.sinks[0].connector {
+                SinkConnector::File { direct_io, .. } => *direct_io,
+                other => panic!("{other}"),
+            }
+        };
+        assert!(!file(GOOD), "off unless asked for");
+        let on = GOOD.replace(
+            "    path: out/f.jsonl",
+            "    path: out/f.jsonl\n    direct_io: true",
+        );
+        assert!(file(&on));
+        // Not a source key; not a key of other sink connectors; a boolean.
+        let bad = GOOD.replace(
+            "    path: data/*.jsonl",
+            "    path: data/*.jsonl\n    direct_io: true",
+        );
+        assert!(parse_job(Path::new("j.yaml"), &bad).is_err());
+        let bad = on.replace(
+            "connector: file\n    path: out/f.jsonl",
+            "connector: redis\n    store: features",
+        );
+        let err = parse_job(Path::new("j.yaml"), &bad).unwrap_err();
+        let d = &err.0[0];
+        assert!(
+            d.message
+                .contains("redis connector, which has no `direct_io`"),
+            "{d}"
+        );
+        assert!(d.hint.as_ref().unwrap().contains("applies to: file"), "{d}");
+        let bad = on.replace("direct_io: true", "direct_io: yes please");
+        assert!(parse_job(Path::new("j.yaml"), &bad).is_err());
     }
 
     #[test]

@@ -458,6 +458,7 @@ pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, 
         &s.connector,
         &[
             ("path", s.path.is_some(), &["file"]),
+            ("direct_io", s.direct_io.is_some(), &["file"]),
             ("cluster", s.cluster.is_some(), &["kafka"]),
             ("topic", s.topic.is_some(), &["kafka"]),
             ("store", s.store.is_some(), &["redis"]),
@@ -484,6 +485,7 @@ pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, 
             };
             SinkConnector::File {
                 path: resolve(base, p),
+                direct_io: s.direct_io.unwrap_or(false),
             }
         }
         "kafka" => {
