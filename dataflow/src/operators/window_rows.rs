@@ -133,22 +133,18 @@ impl Rows {
         }] = self.members.as_slice()
         {
             let width = key.len();
-            let mut agg_values: [Value; 4] = Default::default();
-            let mut spilled = Vec::new();
-            for (i, v) in aggs.enumerate() {
-                match agg_values.get_mut(i) {
-                    Some(slot) => *slot = v,
-                    None => spilled.push(v),
-                }
-            }
-            if O::PARTS && spilled.is_empty() {
-                // Straight to the destination, by reference: nothing cloned or built.
-                // Timestamps own nothing: not dropping them skips a check per value.
+            if O::PARTS {
+                // Straight to the destination, by reference: nothing cloned or built. The
+                // aggregate values go to a reused vector (an array of them was initialized
+                // and dropped per row); timestamps own nothing, so they are not dropped.
+                let aggs_now = &mut self.agg_row;
+                aggs_now.clear();
+                aggs_now.extend(aggs);
                 let bounds = std::mem::ManuallyDrop::new([Value::Ts(start), Value::Ts(end as i64)]);
                 let values = cols.iter().map(|&i| match i {
                     i if i < width => &key[i],
                     i if i < width + 2 => &bounds[i - width],
-                    i => &agg_values[i - width - 2],
+                    i => &aggs_now[i - width - 2],
                 });
                 let head = RowHead {
                     feature: *feature,
@@ -159,6 +155,14 @@ impl Rows {
                 };
                 out.push_parts(head, values);
                 return;
+            }
+            let mut agg_values: [Value; 4] = Default::default();
+            let mut spilled = Vec::new();
+            for (i, v) in aggs.enumerate() {
+                match agg_values.get_mut(i) {
+                    Some(slot) => *slot = v,
+                    None => spilled.push(v),
+                }
             }
             let column = |i: usize| match i {
                 i if i < width => key[i].clone(),
