@@ -154,6 +154,52 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Strings of every length around the word-at-a-time path (8-16 bytes), made of
+        /// plain ASCII, every byte that needs escaping and multi-byte UTF-8, read back as
+        /// themselves.
+        #[test]
+        fn strings_are_written_like_serde_json(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => proptest::char::range('a', 'z'),
+                    1 => proptest::char::range('\u{0}', '\u{20}'),
+                    1 => proptest::prop_oneof![proptest::strategy::Just('"'), proptest::strategy::Just('\\'), proptest::strategy::Just('é'), proptest::strategy::Just('\u{7f}'), proptest::strategy::Just('\u{2028}')],
+                ],
+                0..24,
+            )
+        ) {
+            let s: String = parts.into_iter().collect();
+            let mut out = b"x".to_vec();
+            string(&mut out, &s);
+            let text = std::str::from_utf8(&out[1..]).unwrap();
+            let back: String = serde_json::from_str(text).unwrap();
+            proptest::prop_assert_eq!(&back, &s);
+            // Without escapes, exactly serde_json's text (escapes may differ in form:
+            // `\u0008` for `\b`).
+            if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+                proptest::prop_assert_eq!(text, serde_json::to_string(&s).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn plain_strings_of_every_length_are_copied_whole() {
+        let alphabet = "abcdefghijklmnopqrstuvwxyz0123456789é€ü";
+        for len in 0..=alphabet.chars().count() {
+            for skip in [0, 3, 26] {
+                let s: String = alphabet.chars().cycle().skip(skip).take(len).collect();
+                let mut out = b"x".to_vec();
+                string(&mut out, &s);
+                assert_eq!(
+                    out[1..],
+                    *serde_json::to_string(&s).unwrap().as_bytes(),
+                    "{s:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn output_is_valid_json() {
         let mut out = Vec::new();
