@@ -9,7 +9,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{
-    assert_same, events, freshet, key_columns, read_finals, run_ok, write_inputs, write_job, MIN,
+    assert_same, events, freshet, key_columns, read_finals, run_ok, write_inputs, write_job,
+    write_job_with_own_sinks, MIN,
 };
 
 fn example_job() -> String {
@@ -298,44 +299,57 @@ fn two_processes_on_loopback_give_the_same_output_as_one() {
         format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
     )
     .unwrap();
-    for mode in [
-        &["--mode", "backfill"][..],
-        &[
-            "--mode",
-            "stream",
-            "--exit-at-end",
-            "--batch-bytes",
-            "20000",
-        ][..],
-    ] {
-        let mut args = vec![
-            "launch",
-            "--hostfile",
-            hostfile.to_str().unwrap(),
-            job,
-            "-q",
-            "--workers",
-            "2",
-        ];
-        args.extend_from_slice(mode);
-        run_ok(&args);
-        let files: Vec<String> = std::fs::read_dir(dir.path().join("out"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("features"))
-            .collect();
-        assert_eq!(
-            files.len(),
-            4,
-            "one file per worker (2 processes x 2 workers): {files:?}"
-        );
-        let two = read_finals(&dir.path().join("out"), "features", &key_columns());
-        let want = one
-            .rows
-            .iter()
-            .map(|(k, (_, v))| (k.clone(), v.clone()))
-            .collect();
-        assert_same(&format!("2 processes {mode:?}"), &two, &want);
+    // Then the same job with each feature in a sink of its own: two window operators
+    // write their files themselves (one file per worker and sink), two sinks with
+    // `direct_io` in the backfill.
+    for (own_sinks, sinks) in [(false, 1), (true, 3)] {
+        if own_sinks {
+            write_job_with_own_sinks(dir.path(), 30, 300);
+        }
+        for mode in [
+            &["--mode", "backfill"][..],
+            &[
+                "--mode",
+                "stream",
+                "--exit-at-end",
+                "--batch-bytes",
+                "20000",
+            ][..],
+        ] {
+            let _ = std::fs::remove_dir_all(dir.path().join("out"));
+            let mut args = vec![
+                "launch",
+                "--hostfile",
+                hostfile.to_str().unwrap(),
+                job,
+                "-q",
+                "--workers",
+                "2",
+            ];
+            args.extend_from_slice(mode);
+            run_ok(&args);
+            let files: Vec<String> = std::fs::read_dir(dir.path().join("out"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("features"))
+                .collect();
+            assert_eq!(
+                files.len(),
+                4 * sinks,
+                "one file per worker (2 processes x 2 workers) and sink: {files:?}"
+            );
+            let two = read_finals(&dir.path().join("out"), "features", &key_columns());
+            let want = one
+                .rows
+                .iter()
+                .map(|(k, (_, v))| (k.clone(), v.clone()))
+                .collect();
+            assert_same(
+                &format!("2 processes {mode:?}, own sinks {own_sinks}"),
+                &two,
+                &want,
+            );
+        }
     }
 }
 
