@@ -19,7 +19,7 @@ use planner::job::SinkConnector;
 use planner::physical::FeatureKind;
 use planner::Plan;
 
-use connectors::file::sink::worker_path;
+use connectors::file::sink::{worker_path, Writes};
 
 use crate::operators::fused_sink::FusedFileSink;
 use crate::operators::interval_join::IntervalJoin;
@@ -52,13 +52,16 @@ impl Mode {
         }
     }
 
-    /// How a file sink writes in this mode: `(batch, direct)`. A backfill's files are read
-    /// after the run (no flush per batch), around the page cache if the sink asks for
-    /// `direct_io`; a stream's lines are in the file as soon as they are emitted.
-    fn file_writes(self, direct_io: bool) -> (bool, bool) {
+    /// How a file sink writes in this mode. A backfill's files are read after the run (no
+    /// flush per batch), around the page cache if the sink asks for `direct_io`; a
+    /// stream's lines are in the file as soon as they are emitted.
+    fn file_writes(self, direct_io: bool) -> Writes {
         match self {
-            Mode::Backfill => (true, direct_io),
-            Mode::Stream { .. } => (false, false),
+            Mode::Backfill => Writes {
+                batch: true,
+                direct: direct_io,
+            },
+            Mode::Stream { .. } => Writes::default(),
         }
     }
 
@@ -197,7 +200,7 @@ pub fn render(
         }));
     }
     for (k, sink) in plan.sinks.iter().enumerate() {
-        if (0..plan.features.len()).any(|fi| plan.fused_sink(fi) == Some(k)) {
+        if plan.is_fused_sink(k) {
             continue; // written by its window operator
         }
         // Each operator's stream once, keeping only the rows of its features that write here.
@@ -342,7 +345,7 @@ pub fn describe(plan: &Plan) -> Vec<String> {
         ));
     }
     for (k, s) in plan.sinks.iter().enumerate() {
-        if (0..plan.features.len()).any(|fi| plan.fused_sink(fi) == Some(k)) {
+        if plan.is_fused_sink(k) {
             continue; // shown with its window
         }
         let feats: Vec<&str> = plan

@@ -223,15 +223,13 @@ pub struct Plan {
 impl Plan {
     /// The file sink fused into window state `fi`'s operator, if any: the operator encodes
     /// its rows straight into the sink's file instead of building rows and handing them on
-    /// (operator chaining; a HOP count's backfill spent a fifth of its CPU building and
-    /// dropping rows). Only a running-sums window state (`FeaturePlan::running_sums`) whose
-    /// features, and nothing else, write to exactly that one file sink is fused.
+    /// (operator chaining; building and dropping rows was a quarter of a HOP count's
+    /// backfill user time). Only a running-sums window state (`FeaturePlan::running_sums`)
+    /// whose features, and nothing else, write to exactly that one file sink is fused.
     pub fn fused_sink(&self, fi: usize) -> Option<usize> {
         let f = &self.features[fi];
-        if f.shares_state_with.is_some() || !matches!(f.kind, FeatureKind::Window) {
-            return None;
-        }
-        if !f.running_sums() {
+        let window = matches!(f.kind, FeatureKind::Window) && f.shares_state_with.is_none();
+        if !window || !f.running_sums() {
             return None;
         }
         let [k] = f.sinks[..] else {
@@ -252,6 +250,11 @@ impl Plan {
                 }
             })
             .then_some(k)
+    }
+
+    /// Whether sink `k` is written by a window operator ([`Plan::fused_sink`]).
+    pub fn is_fused_sink(&self, k: usize) -> bool {
+        (0..self.features.len()).any(|fi| self.fused_sink(fi) == Some(k))
     }
 }
 

@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-/// A job with `features` (name, SELECT list, sinks; by default grouped by `k` and a HOP) over one source and the sinks `o` and
-/// `p` (files) and `q` (a Kafka topic of the local infrastructure profile).
+/// A job with `features` (name, SELECT list, sinks; grouped by `k` and a HOP unless the
+/// list brings its own FROM) over one source and the sinks `o` and `p` (files) and `q` (a
+/// Kafka topic of the local infrastructure profile).
 fn job(features: &[(&str, &str, &str)]) -> String {
     let mut text = String::from(
         "name: j\nsources:\n  - { name: s, connector: file, path: x.jsonl, format: json, schema: { k: string, n: int, f: float, t: timestamp }, event_time: t }\nfeatures:\n",

@@ -1,19 +1,22 @@
-//! Writing a file around the page cache (`O_DIRECT`), for outputs of gigabytes.
+//! Writing a file around the page cache (`O_DIRECT`): a file sink's `direct_io: true`, for
+//! backfill outputs of gigabytes.
 //!
 //! A buffered `write` copies every byte into page-cache pages, which the kernel writes back
-//! later. On the benchmark VM that copy ran at 0.4-0.6 GB/s (fresh guest pages are faulted
-//! in by the host: `copy_folio_from_iter_atomic` was 38% of a HOP run's CPU, as much as the
-//! whole feature pipeline on the other core), and the dirty pages it left behind throttled
-//! the next run's writes. With `O_DIRECT` the device reads the bytes from one reused,
-//! aligned buffer: the same 2 GB took 1.5 s with the CPU idle (`dd oflag=direct` did
-//! 1.1-1.4 GB/s, buffered `dd` 0.37 GB/s). When this returns from `finish`, the bytes are
-//! on the device (its metadata not yet synced), not just in memory.
+//! later. On the benchmark VM that copy cost 0.8-1.0 s of system time for HOP's 1.9 GB when
+//! memory was warm, and up to 4.5 s right after boot or after large files were deleted
+//! (`copy_folio_from_iter_atomic`: the host faults fresh guest pages in). With `O_DIRECT`
+//! the device reads the bytes from the sink's own buffers, with the CPU idle; the run then
+//! ends once the bytes are on the device (its metadata not yet synced), so it waits on the
+//! disk (1.1-1.5 GB/s here), which made two workers slower: hence an option, off by
+//! default (`benches/README.md`, session 8).
 //!
 //! Direct writes need the buffer address, the length and the file offset aligned to the
-//! device's logical block. Bytes are staged in a [`ALIGN`]-aligned buffer and written in
-//! whole [`STAGE`]-sized pieces; the last, partial piece is padded to a block and the file
-//! cut back to its length. File systems without `O_DIRECT` (tmpfs) refuse it when the file
-//! is opened or first written; the writer then writes through the page cache as usual.
+//! device's logical block. Whole blocks at an aligned address are written from where they
+//! are (`FileSink` hands over such chunks, see [`align_start`]); anything else is staged
+//! in an aligned buffer and written in whole [`STAGE`]-sized pieces. The last, partial
+//! piece is padded to a block and the file cut back to its length. File systems without
+//! `O_DIRECT` refuse it when the file is opened or first written; the writer then writes
+//! through the page cache as usual.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
@@ -21,8 +24,8 @@ use std::path::{Path, PathBuf};
 
 /// Alignment of direct writes' memory, lengths and offsets: 4 KiB covers 512-byte and
 /// 4 KiB logical blocks.
-const ALIGN: usize = 4096;
-/// Bytes written per direct write (a multiple of [`ALIGN`]).
+pub const BLOCK: usize = 4096;
+/// Bytes written per direct write (a multiple of [`BLOCK`]).
 const STAGE: usize = 4 << 20;
 
 /// How a [`DirectWriter`] writes.
@@ -63,8 +66,12 @@ impl DirectWriter {
             Some(f) => f,
             None => (open(path, false)?, WriteMode::Buffered),
         };
-        let stage = vec![0u8; STAGE + ALIGN];
-        let offset = stage.as_ptr().align_offset(ALIGN);
+        // Only direct writes stage bytes.
+        let stage = match mode {
+            WriteMode::Direct => vec![0u8; STAGE + BLOCK],
+            WriteMode::Buffered => Vec::new(),
+        };
+        let offset = stage.as_ptr().align_offset(BLOCK);
         Ok(DirectWriter {
             path: path.to_path_buf(),
             file,
@@ -88,10 +95,10 @@ impl DirectWriter {
             return self.file.write_all(bytes);
         }
         // Whole blocks at an aligned address go to the device from where they are,
-        // without a copy (`FileSink` hands over such chunks, see `aligned_buffer`).
-        let whole = bytes.len() / ALIGN * ALIGN;
-        let aligned = whole > 0 && bytes.as_ptr().align_offset(ALIGN) == 0;
-        if aligned && self.staged > 0 && self.staged.is_multiple_of(ALIGN) {
+        // without a copy.
+        let whole = bytes.len() / BLOCK * BLOCK;
+        let aligned = whole > 0 && bytes.as_ptr().align_offset(BLOCK) == 0;
+        if aligned && self.staged > 0 && self.staged.is_multiple_of(BLOCK) {
             // Whole blocks staged (after a chunk that was not aligned): out first.
             self.write_stage(self.staged)?;
             if self.mode == WriteMode::Buffered {
@@ -133,7 +140,7 @@ impl DirectWriter {
         }
         // The last piece, padded with zeros to a whole block, then cut back.
         let len = self.staged;
-        let padded = len.div_ceil(ALIGN) * ALIGN;
+        let padded = len.div_ceil(BLOCK) * BLOCK;
         let at = self.offset + len;
         self.stage[at..self.offset + padded].fill(0);
         let end = self.written + len as u64;
@@ -141,7 +148,7 @@ impl DirectWriter {
         self.file.set_len(end)
     }
 
-    /// Writes `stage[..len]` (a multiple of [`ALIGN`]) at the end of the file; if the file
+    /// Writes `stage[..len]` (a multiple of [`BLOCK`]) at the end of the file; if the file
     /// system refuses the direct write, switches to buffered writes for it and the rest.
     fn write_stage(&mut self, len: usize) -> std::io::Result<()> {
         let piece = &self.stage[self.offset..self.offset + len];
@@ -178,14 +185,11 @@ impl DirectWriter {
 /// appended after them can be written without a copy, as long as `buf` is not regrown.
 pub fn align_start(buf: &mut Vec<u8>) -> usize {
     debug_assert!(buf.is_empty());
-    buf.reserve(2 * ALIGN);
-    let pad = buf.as_ptr().align_offset(ALIGN);
+    buf.reserve(2 * BLOCK);
+    let pad = buf.as_ptr().align_offset(BLOCK);
     buf.resize(pad, 0);
     pad
 }
-
-/// Bytes of the blocks direct writes are made of.
-pub const BLOCK: usize = ALIGN;
 
 /// Opens `path` for writing from its start, truncated, with `O_DIRECT` if `direct`.
 fn open(path: &Path, direct: bool) -> std::io::Result<File> {
@@ -248,9 +252,9 @@ mod tests {
             for total in [
                 0,
                 1,
-                ALIGN - 1,
-                ALIGN,
-                ALIGN + 1,
+                BLOCK - 1,
+                BLOCK,
+                BLOCK + 1,
                 STAGE,
                 STAGE + 1,
                 3 * STAGE + 777,
@@ -287,17 +291,17 @@ mod tests {
     fn aligned_whole_blocks_are_written_without_staging_and_mixed_pieces_keep_their_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        let data = bytes(40 * ALIGN + 321);
+        let data = bytes(40 * BLOCK + 321);
         let mut w = DirectWriter::create(&path, true).unwrap();
         let direct = w.mode() == WriteMode::Direct;
         // (length, from an aligned buffer): aligned whole blocks, a misaligned piece, whole
         // blocks again (after staged whole blocks, and after a partial stage), the rest.
         let pieces = [
-            (3 * ALIGN, true),
-            (ALIGN, false),
-            (2 * ALIGN, true),
+            (3 * BLOCK, true),
+            (BLOCK, false),
+            (2 * BLOCK, true),
             (100, true),
-            (5 * ALIGN, true),
+            (5 * BLOCK, true),
         ];
         let mut at = 0;
         for (len, aligned) in pieces {
@@ -306,7 +310,7 @@ mod tests {
             buf.resize(pad, 0);
             buf.extend_from_slice(&data[at..at + len]);
             let piece = &buf[pad..];
-            let whole = aligned && len.is_multiple_of(ALIGN) && w.staged.is_multiple_of(ALIGN);
+            let whole = aligned && len.is_multiple_of(BLOCK) && w.staged.is_multiple_of(BLOCK);
             w.write_all(piece).unwrap();
             if direct && whole {
                 assert_eq!(w.staged, 0, "whole aligned blocks are not staged");
@@ -333,9 +337,9 @@ mod tests {
         else {
             return false;
         };
-        let block = vec![7u8; 2 * ALIGN];
-        let at = block.as_ptr().align_offset(ALIGN);
-        f.write_all(&block[at..at + ALIGN]).is_ok()
+        let block = vec![7u8; 2 * BLOCK];
+        let at = block.as_ptr().align_offset(BLOCK);
+        f.write_all(&block[at..at + BLOCK]).is_ok()
     }
 
     #[cfg(target_os = "linux")]

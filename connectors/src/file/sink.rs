@@ -2,12 +2,12 @@
 //! configured path: `out/features.jsonl` becomes `out/features.0.jsonl`, `out/features.1.jsonl`, ...
 
 use std::fs::File;
-
-use super::direct::{align_start, DirectWriter, BLOCK};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
+use super::direct::{align_start, DirectWriter, BLOCK};
 
 /// Path written by worker `worker` of `peers` for a configured sink path.
 pub fn worker_path(path: &Path, worker: usize, peers: usize) -> PathBuf {
@@ -106,10 +106,7 @@ const QUEUED: usize = 32;
 /// for every byte to be written; nothing is dropped silently.
 pub struct FileSink {
     path: PathBuf,
-    /// Read after the run: flushes ship nothing (see [`FileSink::create_batch`]).
-    batch: bool,
-    /// Written around the page cache.
-    direct: bool,
+    writes: Writes,
     buf: Vec<u8>,
     /// Bytes at the start of `buf` that are not lines: a direct sink's lines start at an
     /// aligned address, so the writer hands whole blocks to the device without a copy.
@@ -123,24 +120,31 @@ pub struct FileSink {
     error: Arc<Mutex<Option<std::io::Error>>>,
 }
 
+/// How a [`FileSink`] writes its file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Writes {
+    /// The file is read after the run (a backfill's): lines reach it in whole chunks, and
+    /// all of them by [`FileSink::finish`]; a flush does not make them visible sooner
+    /// (shipping every small flush would only fill the writer's queue, which holds
+    /// `QUEUED` chunks, not bytes, with small chunks). Otherwise each flushed line is in
+    /// the file at once.
+    pub batch: bool,
+    /// With `batch`: around the page cache (`O_DIRECT`, see [`DirectWriter`]) where the
+    /// file system allows it.
+    pub direct: bool,
+}
+
 impl FileSink {
     /// Creates (truncates) the file, creating parent directories, and starts its writer,
     /// which writes through the page cache: each flushed line is in the file at once.
     pub fn create(path: &Path) -> std::io::Result<Self> {
-        Self::create_with(path, false, false)
+        Self::create_with(path, Writes::default())
     }
 
-    /// [`FileSink::create`] for a file read after the run (a backfill's): lines reach the
-    /// file in whole chunks, and all of them by [`FileSink::finish`]; a flush does not
-    /// make them visible sooner (shipping every small flush would only fill the writer's
-    /// queue, which holds `QUEUED` chunks, not bytes, with small chunks). With `direct`
-    /// the writer writes around the page cache (`O_DIRECT`, see [`DirectWriter`]) where
-    /// the file system allows it.
-    pub fn create_batch(path: &Path, direct: bool) -> std::io::Result<Self> {
-        Self::create_with(path, true, direct)
-    }
-
-    fn create_with(path: &Path, batch: bool, direct: bool) -> std::io::Result<Self> {
+    /// [`FileSink::create`], writing as `writes` says.
+    pub fn create_with(path: &Path, writes: Writes) -> std::io::Result<Self> {
+        let direct = writes.batch && writes.direct;
+        let writes = Writes { direct, ..writes };
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)?;
@@ -160,34 +164,30 @@ impl FileSink {
         let writer = std::thread::Builder::new()
             .name("freshet:file-sink".into())
             .spawn(move || {
+                // After the first error nothing more is written; the error is kept.
+                let failed = || writer_error.lock().map(|e| e.is_some()).unwrap_or(true);
+                let keep = |result: std::io::Result<()>| {
+                    if let (Err(e), Ok(mut slot)) = (result, writer_error.lock()) {
+                        *slot = Some(e);
+                    }
+                };
                 for (mut chunk, pad) in queue {
-                    let failed = writer_error.lock().map(|e| e.is_some()).unwrap_or(true);
-                    if !failed {
-                        if let Err(e) = file.write_all(&chunk[pad..]) {
-                            if let Ok(mut slot) = writer_error.lock() {
-                                *slot = Some(e);
-                            }
-                        }
+                    if !failed() {
+                        keep(file.write_all(&chunk[pad..]));
                     }
                     chunk.clear();
                     // The sink may be gone already; the chunk is then simply freed.
                     let _ = give_back.send(chunk);
                 }
-                let failed = writer_error.lock().map(|e| e.is_some()).unwrap_or(true);
-                if !failed {
-                    if let Err(e) = file.finish() {
-                        if let Ok(mut slot) = writer_error.lock() {
-                            *slot = Some(e);
-                        }
-                    }
+                if !failed() {
+                    keep(file.finish());
                 }
             })?;
         let mut buf = Vec::with_capacity(CHUNK + (CHUNK >> 4));
         let pad = if direct { align_start(&mut buf) } else { 0 };
         Ok(FileSink {
             path: path.to_path_buf(),
-            batch,
-            direct,
+            writes,
             buf,
             pad,
             chunks: Some(chunks),
@@ -225,7 +225,7 @@ impl FileSink {
     /// Hands everything buffered to the writer, which writes it to the file at once; does
     /// not wait for it (see [`FileSink::finish`]). A batch sink ships whole chunks only.
     pub fn flush(&mut self) -> std::io::Result<()> {
-        if !self.pending() || (self.batch && self.chunks.is_some()) {
+        if !self.pending() || (self.writes.batch && self.chunks.is_some()) {
             return self.check();
         }
         self.ship(false)
@@ -263,7 +263,7 @@ impl FileSink {
             Err(_) => Vec::with_capacity(self.buf.capacity()),
         };
         let mut next_pad = 0;
-        if self.direct {
+        if self.writes.direct {
             next_pad = align_start(&mut next);
             if !last {
                 let cut = self.pad + (self.buf.len() - self.pad) / BLOCK * BLOCK;
@@ -326,8 +326,24 @@ mod tests {
     /// The ways of creating a sink: live, batch through the page cache, batch around it.
     const CREATE: [fn(&Path) -> std::io::Result<FileSink>; 3] = [
         FileSink::create,
-        |p| FileSink::create_batch(p, false),
-        |p| FileSink::create_batch(p, true),
+        |p| {
+            FileSink::create_with(
+                p,
+                Writes {
+                    batch: true,
+                    direct: false,
+                },
+            )
+        },
+        |p| {
+            FileSink::create_with(
+                p,
+                Writes {
+                    batch: true,
+                    direct: true,
+                },
+            )
+        },
     ];
 
     /// Numbered lines of varying length, enough for several chunks.

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use connectors::file::sink::FileSink;
+use connectors::file::sink::{FileSink, Writes};
 use planner::types::Value;
 
 use super::row_encoder::RowEncoder;
@@ -20,9 +20,7 @@ use crate::state::RunState;
 /// The file end of a fused window operator: this worker's file of a file sink.
 pub struct FusedFileSink {
     path: PathBuf,
-    /// Backfill: the file is read after the run (see `FileSink::create_batch`).
-    batch: bool,
-    direct: bool,
+    writes: Writes,
     encoder: RowEncoder,
     /// Opened by the first activation (`None` before, and after a failure to open).
     file: Option<FileSink>,
@@ -36,19 +34,12 @@ pub struct FusedFileSink {
 }
 
 impl FusedFileSink {
-    /// This worker's file `path` (see `connectors::file::sink::worker_path`), with
-    /// `encoder`'s lines: read after the run if `batch` (a backfill's output), and then
-    /// written around the page cache if `direct`.
-    pub fn new(
-        path: PathBuf,
-        (batch, direct): (bool, bool),
-        encoder: RowEncoder,
-        state: Arc<RunState>,
-    ) -> Self {
+    /// This worker's file `path` (see `connectors::file::sink::worker_path`), written as
+    /// `writes` says, with `encoder`'s lines.
+    pub fn new(path: PathBuf, writes: Writes, encoder: RowEncoder, state: Arc<RunState>) -> Self {
         FusedFileSink {
             path,
-            batch,
-            direct,
+            writes,
             encoder,
             file: None,
             closed: false,
@@ -62,12 +53,7 @@ impl FusedFileSink {
     /// the reason) or was finished.
     pub fn ready(&mut self) -> bool {
         if self.file.is_none() && !self.closed {
-            let created = if self.batch {
-                FileSink::create_batch(&self.path, self.direct)
-            } else {
-                FileSink::create(&self.path)
-            };
-            match created {
+            match FileSink::create_with(&self.path, self.writes) {
                 Ok(f) => self.file = Some(f),
                 Err(e) => {
                     let path = self.path.display();

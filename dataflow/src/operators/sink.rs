@@ -10,7 +10,7 @@ use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::Stream;
 
-use connectors::file::sink::{worker_path, FileSink};
+use connectors::file::sink::{worker_path, FileSink, Writes};
 use connectors::sink::{Fanout, FeatureUpdate};
 use planner::job::Sink;
 use planner::Plan;
@@ -22,14 +22,12 @@ pub use super::row_encoder::RowEncoder;
 
 /// Writing feature rows.
 pub trait SinkRows {
-    /// Writes rows to a JSON-lines file (one per worker); `(batch, direct)`: read after the
-    /// run (a backfill's), and then written around the page cache (see
-    /// `connectors::file::sink::FileSink::create_batch`).
+    /// Writes rows to a JSON-lines file (one per worker), as `writes` says.
     fn sink_file(
         self,
         name: &str,
         path: PathBuf,
-        mode: (bool, bool),
+        writes: Writes,
         plan: &Plan,
         state: Arc<RunState>,
     );
@@ -139,7 +137,7 @@ impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
         self,
         name: &str,
         path: PathBuf,
-        (batch, direct): (bool, bool),
+        writes: Writes,
         plan: &Plan,
         state: Arc<RunState>,
     ) {
@@ -157,12 +155,7 @@ impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
                     return;
                 }
                 if file.is_none() {
-                    let created = if batch {
-                        FileSink::create_batch(&path, direct)
-                    } else {
-                        FileSink::create(&path)
-                    };
-                    match created {
+                    match FileSink::create_with(&path, writes) {
                         Ok(f) => file = Some(f),
                         Err(e) => {
                             state.fail(format!("sink: cannot create `{}`: {e}", path.display()));

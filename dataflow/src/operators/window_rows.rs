@@ -78,6 +78,8 @@ impl RowOut for Vec<FeatureRow> {
         Vec::push(self, row);
     }
 
+    /// Not called by [`Rows::build`] (`PARTS` is false, so rows for a vector are built
+    /// by moving values, not cloning them); the row a destination given parts stands for.
     fn push_parts<'v>(&mut self, head: RowHead<'_>, values: impl Iterator<Item = &'v Value>) {
         Vec::push(
             self,
