@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     assert_same, events, freshet, key_columns, read_finals, run_ok, write_inputs, write_job,
-    write_job_with_own_sinks, MIN,
+    write_job_with_own_sinks, write_job_with_parquet_sinks, MIN,
 };
 
 fn example_job() -> String {
@@ -206,7 +206,13 @@ fn a_missing_input_is_a_clear_error() {
 /// in both modes.
 #[test]
 fn a_sink_file_that_cannot_be_created_is_a_clear_error() {
-    for agg in ["COUNT(*)", "AVG(fare)"] {
+    // COUNT's window operator writes the file itself, AVG's rows go to `Sink[out]`.
+    for (agg, sink) in [
+        ("COUNT(*)", "f.jsonl }"),
+        ("AVG(fare)", "f.jsonl }"),
+        ("COUNT(*)", "f.parquet, format: parquet }"),
+        ("AVG(fare)", "f.parquet, format: parquet }"),
+    ] {
         for mode in [
             &["--mode", "backfill"][..],
             &["--mode", "stream", "--exit-at-end"],
@@ -216,7 +222,7 @@ fn a_sink_file_that_cannot_be_created_is_a_clear_error() {
             // `blocked` is a file, so no file can be made under it.
             std::fs::write(dir.path().join("blocked"), "").unwrap();
             let job = format!(
-                "name: t\nsources:\n  - {{ name: ev, connector: file, path: data/*.jsonl, format: json, schema: {{ user_id: string!, fare: float, event_time: timestamp }}, event_time: event_time }}\nfeatures:\n  - name: f\n    sql: SELECT user_id, {agg} AS v FROM ev GROUP BY user_id, HOP(rowtime, INTERVAL '1' MINUTE, INTERVAL '5' MINUTES)\nsinks:\n  - {{ name: out, connector: file, path: blocked/f.jsonl }}\ndead_letter: dead_letter.jsonl\n"
+                "name: t\nsources:\n  - {{ name: ev, connector: file, path: data/*.jsonl, format: json, schema: {{ user_id: string!, fare: float, event_time: timestamp }}, event_time: event_time }}\nfeatures:\n  - name: f\n    sql: SELECT user_id, {agg} AS v FROM ev GROUP BY user_id, HOP(rowtime, INTERVAL '1' MINUTE, INTERVAL '5' MINUTES)\nsinks:\n  - {{ name: out, connector: file, path: blocked/{sink}\ndead_letter: dead_letter.jsonl\n"
             );
             let path = dir.path().join("job.yaml");
             std::fs::write(&path, job).unwrap();
@@ -228,7 +234,7 @@ fn a_sink_file_that_cannot_be_created_is_a_clear_error() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(!out.status.success(), "{agg} {mode:?}: {stderr}");
             assert!(
-                stderr.contains("cannot create") && stderr.contains("blocked/f.jsonl"),
+                stderr.contains("cannot create") && stderr.contains("blocked/f."),
                 "{agg} {mode:?}: {stderr}"
             );
         }
@@ -301,10 +307,13 @@ fn two_processes_on_loopback_give_the_same_output_as_one() {
     .unwrap();
     // Then the same job with each feature in a sink of its own: two window operators
     // write their files themselves (one file per worker and sink), two sinks with
-    // `direct_io` in the backfill.
-    for (own_sinks, sinks) in [(false, 1), (true, 3)] {
-        if own_sinks {
-            write_job_with_own_sinks(dir.path(), 30, 300);
+    // `direct_io` in the backfill; then with two Parquet sinks (one written by its
+    // window operator).
+    for (layout, sinks) in [("one sink", 1), ("own sinks", 3), ("parquet", 2)] {
+        match layout {
+            "own sinks" => write_job_with_own_sinks(dir.path(), 30, 300),
+            "parquet" => write_job_with_parquet_sinks(dir.path(), 30, 300),
+            _ => {}
         }
         for mode in [
             &["--mode", "backfill"][..],
@@ -344,11 +353,7 @@ fn two_processes_on_loopback_give_the_same_output_as_one() {
                 .iter()
                 .map(|(k, (_, v))| (k.clone(), v.clone()))
                 .collect();
-            assert_same(
-                &format!("2 processes {mode:?}, own sinks {own_sinks}"),
-                &two,
-                &want,
-            );
+            assert_same(&format!("2 processes {mode:?}, {layout}"), &two, &want);
         }
     }
 }

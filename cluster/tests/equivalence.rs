@@ -12,7 +12,7 @@ mod common;
 use common::reference::reference;
 use common::{
     assert_every_mode_gives, assert_watermark_rule, events, key_columns, run_ok, write_inputs,
-    write_job, write_job_with_own_sinks, MIN,
+    write_job, write_job_with_own_sinks, write_job_with_parquet_sinks, MIN,
 };
 
 #[test]
@@ -77,6 +77,30 @@ fn windows_writing_their_own_file_sinks_give_naive_results() {
         text.matches(".jsonl direct_io (backfill)").count(),
         2,
         "{text}"
+    );
+    let (want, _) = reference(&evs, 30, None);
+    assert_every_mode_gives(dir.path(), seed, &want, &key_columns());
+}
+
+/// Parquet file sinks give the naive results in every mode and worker count, read back
+/// with the `parquet` crate's reader: one written by its window operator (HOP counts), one
+/// shared by two features whose columns it unites (nulls where a feature has no column).
+#[test]
+fn parquet_sinks_give_naive_results() {
+    let seed = 5;
+    let dir = tempfile::tempdir().unwrap();
+    let disorder = 6 * MIN;
+    let evs = events(seed, 2_500, disorder);
+    write_inputs(dir.path(), &evs, 3);
+    write_job_with_parquet_sinks(dir.path(), 30, disorder / 1000 + 1);
+    let job = dir.path().join("job.yaml");
+    let text = String::from_utf8(run_ok(&["explain", job.to_str().unwrap()]).stdout).unwrap();
+    assert!(text.contains("─▶ Sink[hop] fused"), "{text}");
+    assert!(text.contains("─▶ Sink[rest] pipeline"), "{text}");
+    let want_columns = "format=parquet columns=[feature: string, version: int, geohash: string, n: int, s: float, lo: float, hi: float, a: float, users: int, action: string, window_start: timestamp, window_end: timestamp, revision: int, deleted: bool]";
+    assert!(
+        text.contains(want_columns),
+        "explain lacks `{want_columns}`:\n{text}"
     );
     let (want, _) = reference(&evs, 30, None);
     assert_every_mode_gives(dir.path(), seed, &want, &key_columns());

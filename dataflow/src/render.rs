@@ -19,15 +19,16 @@ use planner::job::SinkConnector;
 use planner::physical::FeatureKind;
 use planner::Plan;
 
-use connectors::file::sink::{worker_path, Writes};
+use connectors::file::sink::Writes;
 
+use crate::operators::file_target::FileSpec;
 use crate::operators::fused_sink::FusedFileSink;
 use crate::operators::interval_join::IntervalJoin;
 use crate::operators::join_output::join_output;
 use crate::operators::over::OverAggregate;
 use crate::operators::prefix::FeatureStream;
 use crate::operators::session::SessionAggregate;
-use crate::operators::sink::{RowEncoder, SinkDeadLetters, SinkRows, SinkStore};
+use crate::operators::sink::{SinkDeadLetters, SinkRows, SinkStore};
 use crate::operators::source::{source, SideSpec};
 use crate::operators::window::{EmitPolicy, WindowAggregate};
 use crate::state::RunState;
@@ -223,9 +224,10 @@ pub fn render(
         }
         let rows = scope.concatenate(inputs);
         match &sink.connector {
-            SinkConnector::File { path, direct_io } => {
+            SinkConnector::File { direct_io, .. } => {
                 let how = mode.file_writes(*direct_io);
-                rows.sink_file(&sink.name, path.clone(), how, plan, Arc::clone(state))
+                let spec = FileSpec::new(plan, k, scope.index(), scope.peers(), how);
+                rows.sink_file(&sink.name, spec, Arc::clone(state))
             }
             _ => dead_letters.push(rows.sink_store(sink, plan, Arc::clone(state))),
         }
@@ -374,13 +376,12 @@ fn fused_sink(
     state: &Arc<RunState>,
 ) -> Option<FusedFileSink> {
     let k = plan.fused_sink(fi)?;
-    let SinkConnector::File { path, direct_io } = &plan.sinks[k].connector else {
+    let SinkConnector::File { direct_io, .. } = &plan.sinks[k].connector else {
         return None;
     };
-    let path = worker_path(path, scope.index(), scope.peers());
     let how = mode.file_writes(*direct_io);
-    let encoder = RowEncoder::new(plan);
-    Some(FusedFileSink::new(path, how, encoder, Arc::clone(state)))
+    let spec = FileSpec::new(plan, k, scope.index(), scope.peers(), how);
+    Some(FusedFileSink::new(spec, Arc::clone(state)))
 }
 
 /// One feature's streams from several sources (a UNION ALL) as one stream.

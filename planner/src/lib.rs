@@ -21,6 +21,7 @@ pub mod physical;
 pub mod plan;
 pub mod scalar;
 pub mod sql;
+pub mod table;
 pub mod types;
 pub mod window;
 
@@ -28,4 +29,5 @@ pub use error::{Diagnostic, Diagnostics, ErrorKind};
 pub use job::{load_job, parse_job, Job};
 pub use physical::{FeaturePlan, Plan, SourcePlan};
 pub use plan::{plan_job, PlannedJob};
+pub use table::SinkTable;
 pub use types::{DataType, Row, Value};

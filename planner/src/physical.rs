@@ -427,7 +427,7 @@ impl fmt::Display for Plan {
             )
             .map_err(|_| fmt::Error)?;
         }
-        for sink in &self.sinks {
+        for (k, sink) in self.sinks.iter().enumerate() {
             let fanout = match &sink.connector {
                 SinkConnector::File { .. } => String::new(),
                 _ => format!(
@@ -439,9 +439,16 @@ impl fmt::Display for Plan {
                     sink.fanout.retry_count
                 ),
             };
+            let format = match sink.format {
+                crate::job::Format::Parquet => match crate::table::SinkTable::of(self, k) {
+                    Ok(t) => format!("parquet columns=[{}]", t.describe()),
+                    Err(_) => "parquet".to_string(),
+                },
+                other => other.name().to_string(),
+            };
             writeln!(
                 s,
-                "Sink {} {} format=json{fanout}",
+                "Sink {} {} format={format}{fanout}",
                 sink.name, sink.connector
             )
             .map_err(|_| fmt::Error)?;

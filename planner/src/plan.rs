@@ -125,17 +125,24 @@ pub fn plan_job(job: &Job) -> Result<PlannedJob, Diagnostics> {
             }
         })
         .collect();
-    Ok(PlannedJob {
-        logical,
-        physical: Plan {
-            job: job.name.clone(),
-            sources,
-            features,
-            sinks: job.sinks.clone(),
-            dead_letter: job.dead_letter.clone(),
-            infra: job.infra.clone(),
-        },
-    })
+    let physical = Plan {
+        job: job.name.clone(),
+        sources,
+        features,
+        sinks: job.sinks.clone(),
+        dead_letter: job.dead_letter.clone(),
+        infra: job.infra.clone(),
+    };
+    // A parquet sink's features must agree on its columns.
+    let tables: Vec<Diagnostic> = (0..physical.sinks.len())
+        .filter(|k| physical.sinks[*k].format == crate::job::Format::Parquet)
+        .filter_map(|k| crate::table::SinkTable::of(&physical, k).err())
+        .map(|d| d.in_file(&job.path))
+        .collect();
+    if !tables.is_empty() {
+        return Err(Diagnostics(tables));
+    }
+    Ok(PlannedJob { logical, physical })
 }
 
 impl Diagnostic {

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod parquet_rows;
 pub mod reference;
 pub mod services;
 
@@ -48,7 +49,8 @@ pub struct Finals {
     pub max_revision: u64,
 }
 
-/// Reads every `<stem>*.jsonl` feature file in `dir` (one per worker) into final values.
+/// Reads every `<stem>*` feature file in `dir` (one per worker and sink; JSON lines, or
+/// Parquet for `.parquet` files) into final values.
 /// `keys` names the key columns of each feature.
 pub fn read_finals(dir: &Path, stem: &str, keys: &BTreeMap<&str, Vec<&str>>) -> Finals {
     let mut f = Finals::default();
@@ -65,10 +67,20 @@ pub fn read_finals(dir: &Path, stem: &str, keys: &BTreeMap<&str, Vec<&str>>) -> 
         dir.display()
     );
     for file in files {
-        for line in std::fs::read_to_string(&file).unwrap().lines() {
-            let v: Value = serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("bad output line {line}: {e}"));
-            let obj = v.as_object().unwrap();
+        let objects: Vec<serde_json::Map<String, Value>> =
+            if file.extension().is_some_and(|e| e == "parquet") {
+                parquet_rows::parquet_rows(&file)
+            } else {
+                std::fs::read_to_string(&file)
+                    .unwrap()
+                    .lines()
+                    .map(|line| match serde_json::from_str(line) {
+                        Ok(Value::Object(o)) => o,
+                        other => panic!("bad output line {line}: {other:?}"),
+                    })
+                    .collect()
+            };
+        for obj in &objects {
             let feature = obj["feature"].as_str().unwrap().to_string();
             let key_cols = &keys[feature.as_str()];
             let key: Vec<&Value> = key_cols.iter().map(|k| &obj[*k]).collect();
@@ -234,6 +246,30 @@ pub fn write_job_with_own_sinks(dir: &Path, delay_s: i64, lateness_s: i64) {
         let line = format!("  - name: {n}\n");
         assert!(job.contains(&line));
         job = job.replace(&line, &format!("{line}    sinks: [{n}]\n"));
+    }
+    std::fs::write(dir.join("job.yaml"), job).unwrap();
+}
+
+/// [`write_job`], but writing Parquet: `hop_counts` to a sink of its own
+/// (`out/features_hop.parquet`, written by its window operator), the other two features to
+/// one shared sink (`out/features_rest.parquet`, whose table is the union of their columns).
+pub fn write_job_with_parquet_sinks(dir: &Path, delay_s: i64, lateness_s: i64) {
+    let sinks = "  - { name: hop, connector: file, path: out/features_hop.parquet, format: parquet }\n  - { name: rest, connector: file, path: out/features_rest.parquet, format: parquet }\n";
+    let mut job = job_text(
+        delay_s,
+        lateness_s,
+        "connector: file\n    path: data/*.jsonl",
+        sinks,
+        1,
+    );
+    for (feature, sink) in [
+        ("tumble_stats", "rest"),
+        ("hop_counts", "hop"),
+        ("tvf_having", "rest"),
+    ] {
+        let line = format!("  - name: {feature}\n");
+        assert!(job.contains(&line));
+        job = job.replace(&line, &format!("{line}    sinks: [{sink}]\n"));
     }
     std::fs::write(dir.join("job.yaml"), job).unwrap();
 }

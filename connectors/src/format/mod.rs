@@ -100,6 +100,9 @@ impl Decoder {
             Format::Csv => Ok(Decoder::Csv(csv::CsvDecoder::new(plan))),
             Format::Avro => Ok(Decoder::Avro(avro::AvroDecoder::new(plan)?)),
             Format::Protobuf => Ok(Decoder::Protobuf(protobuf::ProtobufDecoder::new(plan)?)),
+            Format::Parquet => {
+                Err("parquet is a sink format; sources read json, csv, avro or protobuf".into())
+            }
         }
     }
 

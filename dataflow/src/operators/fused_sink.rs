@@ -4,29 +4,28 @@
 //! HOP count that emits 1.5 rows per input event this was a quarter of a backfill's user
 //! time (handing built rows on cost nothing measurable; building and dropping them did).
 //! The planner decides which sinks are fused (`Plan::fused_sink`); the lines written are
-//! the same as `Sink[...]`'s, one file per worker, counted the same way.
+//! the same as `Sink[...]`'s (JSON lines or Parquet), one file per worker, counted the
+//! same way.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use connectors::file::sink::{FileSink, Writes};
 use planner::types::Value;
 
-use super::row_encoder::RowEncoder;
+use super::file_target::{FileSpec, FileTarget};
 use super::window_rows::{RowHead, RowOut};
 use crate::record::FeatureRow;
 use crate::state::RunState;
 
-/// The file end of a fused window operator: this worker's file of a file sink.
+/// The file end of a fused window operator: this worker's file of a file sink (JSON lines
+/// or Parquet, see `super::file_target`).
 pub struct FusedFileSink {
-    path: PathBuf,
-    writes: Writes,
-    encoder: RowEncoder,
-    /// Opened by the first activation (`None` before, and after a failure to open).
-    file: Option<FileSink>,
+    path: String,
+    /// Taken by the first activation, which opens the file.
+    spec: Option<FileSpec>,
+    file: Option<FileTarget>,
     /// The file could not be opened, or the input is complete and the file finished.
     closed: bool,
-    /// Rows encoded since the last [`FusedFileSink::end_activation`].
+    /// Rows written since the last [`FusedFileSink::end_activation`].
     taken: usize,
     /// The first write error since the last activation ended.
     error: Option<std::io::Error>,
@@ -34,13 +33,11 @@ pub struct FusedFileSink {
 }
 
 impl FusedFileSink {
-    /// This worker's file `path` (see `connectors::file::sink::worker_path`), written as
-    /// `writes` says, with `encoder`'s lines.
-    pub fn new(path: PathBuf, writes: Writes, encoder: RowEncoder, state: Arc<RunState>) -> Self {
+    /// The file `spec` opens.
+    pub fn new(spec: FileSpec, state: Arc<RunState>) -> Self {
         FusedFileSink {
-            path,
-            writes,
-            encoder,
+            path: spec.path().display().to_string(),
+            spec: Some(spec),
             file: None,
             closed: false,
             taken: 0,
@@ -52,11 +49,11 @@ impl FusedFileSink {
     /// Opens the file on the first call; false if it cannot be (the run is failed with
     /// the reason) or was finished.
     pub fn ready(&mut self) -> bool {
-        if self.file.is_none() && !self.closed {
-            match FileSink::create_with(&self.path, self.writes) {
+        if let Some(spec) = self.spec.take() {
+            match spec.open() {
                 Ok(f) => self.file = Some(f),
                 Err(e) => {
-                    let path = self.path.display();
+                    let path = &self.path;
                     self.state
                         .fail(format!("sink: cannot create `{path}`: {e}"));
                     self.closed = true;
@@ -67,7 +64,7 @@ impl FusedFileSink {
     }
 
     /// Ends an activation of the operator: counts the rows written, hands them to the
-    /// writer (stream mode sees them in the file at once), and once the input is
+    /// writer (stream mode sees JSON lines in the file at once), and once the input is
     /// `complete`, waits until the file is written whole. A write error fails the run.
     pub fn end_activation(&mut self, complete: bool) {
         RunState::add(&self.state.rows_written, self.taken as u64);
@@ -86,17 +83,18 @@ impl FusedFileSink {
             result = result.and_then(|_| f.flush());
         }
         if let Err(e) = result {
-            let path = self.path.display();
+            let path = &self.path;
             self.state.fail(format!("sink: writing `{path}`: {e}"));
         }
     }
 
-    /// Hands the buffer on once it is full; keeps the first error for `end_activation`.
+    /// Counts a row and hands the buffer on once it is full; keeps the first error for
+    /// `end_activation`.
     #[inline]
-    fn committed(&mut self) {
+    fn committed(&mut self, pushed: std::io::Result<()>) {
         self.taken += 1;
         if let Some(f) = self.file.as_mut() {
-            if let Err(e) = f.commit() {
+            if let Err(e) = pushed.and_then(|_| f.commit()) {
                 self.error.get_or_insert(e);
             }
         }
@@ -111,19 +109,22 @@ impl RowOut for FusedFileSink {
     }
 
     fn push(&mut self, row: FeatureRow) {
-        if let Some(f) = self.file.as_mut() {
-            self.encoder.encode(f.buffer(), &row);
-        }
-        self.committed();
+        let pushed = match self.file.as_mut() {
+            Some(f) => f.push(&row),
+            None => Ok(()),
+        };
+        self.committed(pushed);
     }
 
     #[inline]
     fn push_parts<'v>(&mut self, head: RowHead<'_>, values: impl Iterator<Item = &'v Value>) {
-        if let Some(f) = self.file.as_mut() {
-            let tail = (head.window_start, head.window_end, head.revision, false);
-            self.encoder
-                .encode_parts(f.buffer(), head.feature, values, tail);
-        }
-        self.committed();
+        let pushed = match self.file.as_mut() {
+            Some(f) => {
+                let tail = (head.window_start, head.window_end, head.revision, false);
+                f.push_parts(head.feature, values, tail)
+            }
+            None => Ok(()),
+        };
+        self.committed(pushed);
     }
 }

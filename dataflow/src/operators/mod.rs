@@ -1,6 +1,7 @@
 //! The operators freshet renders, one per file.
 
 pub mod emit;
+pub mod file_target;
 pub mod fused_sink;
 pub mod interval_join;
 pub mod join_output;

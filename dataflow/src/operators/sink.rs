@@ -1,4 +1,5 @@
-//! `Sink[...]` and `DeadLetter`: write feature rows and dead letters as JSON lines.
+//! `Sink[...]` and `DeadLetter`: write feature rows (JSON lines or Parquet files, feature
+//! stores, topics) and dead letters (JSON lines).
 //!
 //! Each worker writes its own file for a sink (see `connectors::file::sink::worker_path`);
 //! dead letters are exchanged to worker 0, which writes the single dead-letter file.
@@ -10,7 +11,7 @@ use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::Stream;
 
-use connectors::file::sink::{worker_path, FileSink, Writes};
+use connectors::file::sink::FileSink;
 use connectors::sink::{Fanout, FeatureUpdate};
 use planner::job::Sink;
 use planner::Plan;
@@ -18,19 +19,14 @@ use planner::Plan;
 use crate::record::{DeadLetter, FeatureRow};
 use crate::state::RunState;
 
+use super::file_target::{FileSpec, FileTarget};
 pub use super::row_encoder::RowEncoder;
 
 /// Writing feature rows.
 pub trait SinkRows {
-    /// Writes rows to a JSON-lines file (one per worker), as `writes` says.
-    fn sink_file(
-        self,
-        name: &str,
-        path: PathBuf,
-        writes: Writes,
-        plan: &Plan,
-        state: Arc<RunState>,
-    );
+    /// Writes rows to this worker's file of file sink `name`, as `spec` says (JSON lines
+    /// or Parquet).
+    fn sink_file(self, name: &str, spec: FileSpec, state: Arc<RunState>);
 }
 
 /// Writing feature rows to a feature store or topic.
@@ -133,18 +129,10 @@ impl<'s> SinkStore<'s> for Stream<'s, u64, Vec<FeatureRow>> {
 }
 
 impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
-    fn sink_file(
-        self,
-        name: &str,
-        path: PathBuf,
-        writes: Writes,
-        plan: &Plan,
-        state: Arc<RunState>,
-    ) {
-        let (worker, peers) = (self.scope().index(), self.scope().peers());
-        let path = worker_path(&path, worker, peers);
-        let mut encoder = RowEncoder::new(plan);
-        let mut file: Option<FileSink> = None;
+    fn sink_file(self, name: &str, spec: FileSpec, state: Arc<RunState>) {
+        let path = spec.path().display().to_string();
+        let mut spec = Some(spec);
+        let mut file: Option<FileTarget> = None;
         let mut finished = false;
         self.sink(
             Pipeline,
@@ -154,11 +142,12 @@ impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
                     input.for_each(|_, d| d.clear());
                     return;
                 }
-                if file.is_none() {
-                    match FileSink::create_with(&path, writes) {
+                if let Some(spec) = spec.take() {
+                    match spec.open() {
                         Ok(f) => file = Some(f),
                         Err(e) => {
-                            state.fail(format!("sink: cannot create `{}`: {e}", path.display()));
+                            state.fail(format!("sink: cannot create `{path}`: {e}"));
+                            finished = true;
                             input.for_each(|_, d| d.clear());
                             return;
                         }
@@ -170,10 +159,10 @@ impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
                 input.for_each(|_, data| {
                     // By reference: moving each row out first copied it (~250 bytes).
                     for row in data.iter() {
-                        encoder.encode(f.buffer(), row);
+                        let pushed = f.push(row);
                         rows += 1;
                         if result.is_ok() {
-                            result = f.commit();
+                            result = pushed.and_then(|_| f.commit());
                         }
                     }
                     data.clear();
@@ -188,7 +177,7 @@ impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
                     result = result.and_then(|_| f.flush());
                 }
                 if let Err(e) = result {
-                    state.fail(format!("sink: writing `{}`: {e}", path.display()));
+                    state.fail(format!("sink: writing `{path}`: {e}"));
                 }
             },
         );

@@ -48,6 +48,8 @@ pub enum Format {
     Avro,
     /// Protobuf messages (one per message) from `descriptor_set` and `message`.
     Protobuf,
+    /// Apache Parquet (file sinks only): one table per file, training data for backfills.
+    Parquet,
 }
 
 impl Format {
@@ -58,6 +60,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Avro => "avro",
             Format::Protobuf => "protobuf",
+            Format::Parquet => "parquet",
         }
     }
 }

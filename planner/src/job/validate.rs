@@ -484,6 +484,60 @@ sinks:
     }
 
     #[test]
+    fn parquet_is_a_file_sink_format() {
+        let good = GOOD.replace(
+            "path: out/f.jsonl\n    format: json",
+            "path: out/f.parquet\n    format: parquet",
+        );
+        let job = parse_job(Path::new("j.yaml"), &good).unwrap_or_else(|d| panic!("{d}"));
+        assert_eq!(job.sinks[0].format, crate::job::Format::Parquet);
+        // Not for store sinks; not with direct_io; not (yet) for sources.
+        let bad = good.replace(
+            "connector: file\n    path: out/f.parquet",
+            "connector: redis\n    store: features",
+        );
+        let err = parse_job(Path::new("j.yaml"), &bad).unwrap_err();
+        let d = &err.0[0];
+        assert!(
+            d.message
+                .contains("format parquet is not supported for redis sinks"),
+            "{d}"
+        );
+        assert!(d.hint.as_ref().unwrap().contains("`format: json`"), "{d}");
+        let bad = good.replace("format: parquet", "format: parquet\n    direct_io: true");
+        let err = parse_job(Path::new("j.yaml"), &bad).unwrap_err();
+        assert!(
+            err.0[0]
+                .message
+                .contains("direct_io applies to json file sinks"),
+            "{err}"
+        );
+        let bad = GOOD.replace(
+            "path: data/*.jsonl\n    format: json",
+            "path: data/*.parquet\n    format: parquet",
+        );
+        let err = parse_job(Path::new("j.yaml"), &bad).unwrap_err();
+        let d = &err.0[0];
+        assert!(d.message.contains("parquet is a sink format"), "{d}");
+        assert_eq!(d.location.as_ref().map(|l| l.line), Some(7), "{d}");
+        let bad = GOOD.replace(
+            "path: out/f.jsonl\n    format: json",
+            "path: out/f.jsonl\n    format: avro",
+        );
+        let err = parse_job(Path::new("j.yaml"), &bad).unwrap_err();
+        let d = &err.0[0];
+        assert!(
+            d.message
+                .contains("format avro is not supported for file sinks"),
+            "{d}"
+        );
+        assert!(
+            d.hint.as_ref().unwrap().contains("`format: parquet`"),
+            "{d}"
+        );
+    }
+
+    #[test]
     fn a_bad_duration_names_the_units() {
         let bad = GOOD.replace("watermark_delay: 5m", "watermark_delay: 5 parsecs");
         let err = parse_job(Path::new("j.yaml"), &bad).unwrap_err();

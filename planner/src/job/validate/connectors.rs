@@ -368,6 +368,16 @@ fn validate_format(
             .with_hint(format!("`{key}` applies to format: {applies}")))
     };
     match s.format {
+        Format::Parquet => {
+            return Err(cx
+                .err_at_key(
+                    "format",
+                    format!("{what}: parquet is a sink format, sources do not read it yet"),
+                )
+                .with_hint(
+                    "sources read json, csv (files, S3), avro or protobuf (kafka, kinesis)",
+                ));
+        }
         Format::Avro => {
             if s.descriptor_set.is_some() {
                 return stray("descriptor_set", "protobuf");
@@ -470,6 +480,33 @@ pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, 
             ("retry_count", s.retry_count.is_some(), STORES),
         ],
     )?;
+    let file = s.connector == "file";
+    let parquet_file = file && s.format == Format::Parquet;
+    if s.format != Format::Json && !parquet_file {
+        return Err(cx
+            .err_at_value(
+                &s.name,
+                format!(
+                    "sink `{}`: format {} is not supported for {} sinks",
+                    s.name,
+                    s.format.name(),
+                    s.connector
+                ),
+            )
+            .with_hint(if file {
+                "file sinks write `format: json` (one object per line) or `format: parquet` (a table, for training data)"
+            } else {
+                "store and topic sinks write `format: json`"
+            }));
+    }
+    if parquet_file && s.direct_io == Some(true) {
+        return Err(cx
+            .err_at_value(
+                &s.name,
+                format!("sink `{}`: direct_io applies to json file sinks, not parquet", s.name),
+            )
+            .with_hint("remove `direct_io`: a parquet file is small (dictionary-encoded, compressed) and written through the page cache"));
+    }
     let connector = match s.connector.as_str() {
         "file" => {
             let Some(p) = &s.path else {
@@ -516,18 +553,6 @@ pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, 
             }
         }
     };
-    if s.format != Format::Json {
-        return Err(cx
-            .err_at_value(
-                &s.name,
-                format!(
-                    "sink `{}`: format {} is not supported for sinks",
-                    s.name,
-                    s.format.name()
-                ),
-            )
-            .with_hint("sinks write `format: json` (one object per line)"));
-    }
     let mut fanout = Fanout::default();
     if let Some(r) = s.write_rate {
         if !(r.is_finite() && r > 0.0) {

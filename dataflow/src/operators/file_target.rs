@@ -1,0 +1,141 @@
+//! What a file sink writes, as `Sink[...]` and a fused window operator
+//! (`super::fused_sink`) both use it: JSON lines (`format: json`) or a Parquet table
+//! (`format: parquet`, `connectors::file::parquet`), one file per worker.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use connectors::file::parquet::{ParquetFile, ParquetRows};
+use connectors::file::sink::{worker_path, FileSink, Writes};
+use planner::job::{Format, SinkConnector};
+use planner::types::Value;
+use planner::{Plan, SinkTable};
+
+use super::row_encoder::RowEncoder;
+use crate::record::FeatureRow;
+
+/// How to open this worker's file of a file sink.
+pub struct FileSpec {
+    /// This worker's file (`worker_path`).
+    pub path: PathBuf,
+    how: How,
+}
+
+enum How {
+    Json(Writes, Box<RowEncoder>),
+    Parquet(Box<ParquetRows>),
+}
+
+impl FileSpec {
+    /// Sink `k` of `plan`, a file sink, for worker `worker` of `peers`; JSON lines are
+    /// written as `writes` says.
+    pub fn new(plan: &Plan, k: usize, worker: usize, peers: usize, writes: Writes) -> FileSpec {
+        let sink = &plan.sinks[k];
+        let SinkConnector::File { path, .. } = &sink.connector else {
+            panic!("sink `{}` is not a file sink", sink.name);
+        };
+        let how = match sink.format {
+            Format::Parquet => {
+                let table = SinkTable::of(plan, k).expect("checked by the planner");
+                How::Parquet(Box::new(ParquetRows::new(plan, &table)))
+            }
+            _ => How::Json(writes, Box::new(RowEncoder::new(plan))),
+        };
+        FileSpec {
+            path: worker_path(path, worker, peers),
+            how,
+        }
+    }
+
+    /// Creates the file.
+    pub fn open(self) -> io::Result<FileTarget> {
+        match self.how {
+            How::Json(writes, encoder) => Ok(FileTarget::Json(
+                FileSink::create_with(&self.path, writes)?,
+                encoder,
+            )),
+            How::Parquet(rows) => Ok(FileTarget::Parquet(Box::new(ParquetFile::create(
+                &self.path, *rows,
+            )?))),
+        }
+    }
+
+    /// The file's path, for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// An open file of a file sink.
+pub enum FileTarget {
+    /// JSON lines.
+    Json(FileSink, Box<RowEncoder>),
+    /// A Parquet table.
+    Parquet(Box<ParquetFile>),
+}
+
+impl FileTarget {
+    /// Writes a built row (buffered; see [`FileTarget::commit`]).
+    #[inline]
+    pub fn push(&mut self, row: &FeatureRow) -> io::Result<()> {
+        match self {
+            FileTarget::Json(f, encoder) => {
+                encoder.encode(f.buffer(), row);
+                Ok(())
+            }
+            FileTarget::Parquet(f) => {
+                let tail = (row.window_start, row.window_end, row.revision, row.deleted);
+                f.rows()
+                    .push(row.feature, row.values.iter(), tail)
+                    .map_err(|e| io::Error::other(e.0))
+            }
+        }
+    }
+
+    /// Writes a row given by its parts: feature, value outputs in order, and
+    /// `(window_start, window_end, revision, deleted)`.
+    #[inline]
+    pub fn push_parts<'v>(
+        &mut self,
+        feature: u32,
+        values: impl Iterator<Item = &'v Value>,
+        tail: (i64, i64, u32, bool),
+    ) -> io::Result<()> {
+        match self {
+            FileTarget::Json(f, encoder) => {
+                encoder.encode_parts(f.buffer(), feature, values, tail);
+                Ok(())
+            }
+            FileTarget::Parquet(f) => f
+                .rows()
+                .push(feature, values, tail)
+                .map_err(|e| io::Error::other(e.0)),
+        }
+    }
+
+    /// Hands buffered rows on to the writer thread once there are enough of them.
+    #[inline]
+    pub fn commit(&mut self) -> io::Result<()> {
+        match self {
+            FileTarget::Json(f, _) => f.commit(),
+            FileTarget::Parquet(f) => f.commit(),
+        }
+    }
+
+    /// Makes the rows so far visible in the file where the format allows (JSON lines in
+    /// stream mode; a Parquet file is readable once finished).
+    pub fn flush(&mut self) -> io::Result<()> {
+        match self {
+            FileTarget::Json(f, _) => f.flush(),
+            FileTarget::Parquet(_) => Ok(()),
+        }
+    }
+
+    /// Writes everything and waits until the file is whole.
+    pub fn finish(&mut self) -> io::Result<()> {
+        match self {
+            FileTarget::Json(f, _) => f.finish(),
+            FileTarget::Parquet(f) => f.finish(),
+        }
+    }
+}
