@@ -15,7 +15,7 @@ use timely::dataflow::operators::Concatenate;
 use timely::dataflow::Scope;
 
 use connectors::file::source::ReadMode;
-use planner::job::SinkConnector;
+use planner::job::{Format, SinkConnector};
 use planner::physical::FeatureKind;
 use planner::Plan;
 
@@ -201,6 +201,13 @@ pub fn render(
         }));
     }
     for (k, sink) in plan.sinks.iter().enumerate() {
+        let endless = matches!(mode, Mode::Stream { exit_at_end: false });
+        if endless && sink.format == Format::Parquet && scope.index() == 0 {
+            tracing::warn!(
+                "sink `{}` writes parquet, whose files are readable only once the run ends (their footer is written last); for live features use a json file sink or a feature store",
+                sink.name
+            );
+        }
         if plan.is_fused_sink(k) {
             continue; // written by its window operator
         }
