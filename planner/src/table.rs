@@ -2,8 +2,9 @@
 //! features' rows, as the JSON lines of a `format: json` sink would have them.
 //!
 //! Columns, in order: `feature` and `version`; then the value outputs of the sink's
-//! features (grouping keys and aggregates, in SELECT order), the union by name in order of
-//! first appearance; then `window_start`, `window_end` (timestamps, UTC), `revision` and
+//! features (grouping keys and aggregates, in SELECT order), the union by name (ignoring
+//! ASCII case, as SQL does; the first spelling names the column) in order of first
+//! appearance; then `window_start`, `window_end` (timestamps, UTC), `revision` and
 //! `deleted`. A row leaves null the value columns its feature does not select. Two features
 //! of one sink that give a column the same name must give it the same type. (The SQL
 //! planner reserves the fixed columns' names: no value output takes one.)
@@ -45,7 +46,11 @@ impl SinkTable {
             }
             let mut at = Vec::new();
             for o in f.value_outputs() {
-                match columns.iter().position(|(n, _)| *n == o.name) {
+                // SQL names are case-insensitive, and so are most Parquet readers'.
+                match columns
+                    .iter()
+                    .position(|(n, _)| n.eq_ignore_ascii_case(&o.name))
+                {
                     Some(c) if columns[c].1 == o.ty => at.push(c),
                     Some(c) => {
                         return Err(Diagnostic::new(
@@ -138,14 +143,14 @@ mod tests {
     #[test]
     fn one_column_with_two_types_is_an_error_naming_both_features() {
         let err = plan(&format!(
-            "  - {{ name: a, sinks: [o], sql: \"SELECT k, COUNT(*) AS n FROM s {WINDOW}\" }}\n  - {{ name: b, sinks: [o], sql: \"SELECT k, AVG(x) AS n FROM s {WINDOW}\" }}\n"
+            "  - {{ name: a, sinks: [o], sql: \"SELECT k, COUNT(*) AS n FROM s {WINDOW}\" }}\n  - {{ name: b, sinks: [o], sql: \"SELECT k, AVG(x) AS N FROM s {WINDOW}\" }}\n"
         ))
         .unwrap_err();
         let d = &err.0[0];
         assert_eq!(d.kind, ErrorKind::TypeMismatch);
         assert!(
             d.message.contains(
-                "parquet sink `o`: column `n` is int in feature `a` but float in feature `b`"
+                "parquet sink `o`: column `N` is int in feature `a` but float in feature `b`"
             ),
             "{d}"
         );

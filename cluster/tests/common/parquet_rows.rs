@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int64Type, TimestampMillisecondType, UInt32Type};
+use arrow_array::types::{Int64Type, TimestampMillisecondType};
 use arrow_array::Array;
 use arrow_schema::{DataType, TimeUnit};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -42,7 +42,6 @@ pub fn parquet_rows(path: &Path) -> Vec<Map<String, Value>> {
                             }
                         }
                         DataType::Int64 => col.as_primitive::<Int64Type>().value(row).into(),
-                        DataType::UInt32 => col.as_primitive::<UInt32Type>().value(row).into(),
                         DataType::Float64 => {
                             let f = col
                                 .as_primitive::<arrow_array::types::Float64Type>()

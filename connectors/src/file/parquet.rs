@@ -19,7 +19,6 @@ use std::thread::JoinHandle;
 
 use arrow_array::builder::{
     BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
-    UInt32Builder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType as ArrowType, Field, Schema, SchemaRef, TimeUnit};
@@ -89,6 +88,9 @@ impl Column {
             (Column::Bool(b), Value::Bool(x)) => b.append_value(*x),
             (Column::Int(b), Value::Int(x)) => b.append_value(*x),
             (Column::Float(b), Value::Float(x)) => b.append_value(*x),
+            // Mixed numeric CASE and COALESCE branches are typed float but keep an
+            // integer branch's value (`COALESCE(AVG(x), 0)`); JSON writes it as is.
+            (Column::Float(b), Value::Int(x)) => b.append_value(*x as f64),
             (Column::Str(b), Value::Str(s)) => b.append_value(s.as_str()),
             (Column::Ts(b), Value::Ts(x) | Value::Int(x)) => b.append_value(*x),
             (Column::Json(b), v) => {
@@ -148,11 +150,11 @@ pub struct ParquetRows {
     schema: SchemaRef,
     features: Vec<Option<FeatureColumns>>,
     feature: StringBuilder,
-    version: UInt32Builder,
+    version: Int64Builder,
     values: Vec<Column>,
     window_start: TimestampMillisecondBuilder,
     window_end: TimestampMillisecondBuilder,
-    revision: UInt32Builder,
+    revision: Int64Builder,
     deleted: BooleanBuilder,
     len: usize,
     scratch: Vec<u8>,
@@ -168,7 +170,7 @@ impl ParquetRows {
     pub fn new(plan: &Plan, table: &SinkTable) -> ParquetRows {
         let mut fields = vec![
             Field::new(LEADING[0], ArrowType::Utf8, false),
-            Field::new(LEADING[1], ArrowType::UInt32, false),
+            Field::new(LEADING[1], ArrowType::Int64, false),
         ];
         fields.extend(table.columns.iter().map(|(n, t)| {
             let field = Field::new(n, Column::arrow_type(*t), true);
@@ -183,7 +185,7 @@ impl ParquetRows {
         fields.extend([
             Field::new(TRAILING[0], timestamp(), false),
             Field::new(TRAILING[1], timestamp(), false),
-            Field::new(TRAILING[2], ArrowType::UInt32, false),
+            Field::new(TRAILING[2], ArrowType::Int64, false),
             Field::new(TRAILING[3], ArrowType::Boolean, false),
         ]);
         let features = plan
@@ -206,7 +208,7 @@ impl ParquetRows {
             schema: Arc::new(Schema::new(fields)),
             features,
             feature: StringBuilder::with_capacity(BATCH, BATCH * 8),
-            version: UInt32Builder::with_capacity(BATCH),
+            version: Int64Builder::with_capacity(BATCH),
             values: table
                 .columns
                 .iter()
@@ -214,7 +216,7 @@ impl ParquetRows {
                 .collect(),
             window_start: timestamps(BATCH),
             window_end: timestamps(BATCH),
-            revision: UInt32Builder::with_capacity(BATCH),
+            revision: Int64Builder::with_capacity(BATCH),
             deleted: BooleanBuilder::with_capacity(BATCH),
             len: 0,
             scratch: Vec::new(),
@@ -250,7 +252,9 @@ impl ParquetRows {
             .as_ref()
             .expect("rows come from the sink's features");
         let mut misfit = None;
+        let mut given = 0;
         for (v, c) in values.zip(&f.columns) {
+            given += 1;
             if !self.values[*c].append(v, &mut self.scratch) {
                 self.values[*c].append_null();
                 misfit.get_or_insert_with(|| {
@@ -262,14 +266,26 @@ impl ParquetRows {
                 });
             }
         }
+        if given < f.columns.len() {
+            for c in &f.columns[given..] {
+                self.values[*c].append_null();
+            }
+            misfit.get_or_insert_with(|| {
+                TypeError(format!(
+                    "feature `{}`: a row has {given} values for {} columns",
+                    f.name,
+                    f.columns.len()
+                ))
+            });
+        }
         for c in &f.absent {
             self.values[*c].append_null();
         }
         self.feature.append_value(&f.name);
-        self.version.append_value(f.version);
+        self.version.append_value(i64::from(f.version));
         self.window_start.append_value(window_start);
         self.window_end.append_value(window_end);
-        self.revision.append_value(revision);
+        self.revision.append_value(i64::from(revision));
         self.deleted.append_value(deleted);
         self.len += 1;
         misfit.map_or(Ok(()), Err)
@@ -283,7 +299,7 @@ impl ParquetRows {
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(feature),
             Arc::new(
-                std::mem::replace(&mut self.version, UInt32Builder::with_capacity(rows)).finish(),
+                std::mem::replace(&mut self.version, Int64Builder::with_capacity(rows)).finish(),
             ),
         ];
         columns.extend(self.values.iter_mut().map(Column::finish));
@@ -291,7 +307,7 @@ impl ParquetRows {
             Arc::new(std::mem::replace(&mut self.window_start, timestamps(rows)).finish()),
             Arc::new(std::mem::replace(&mut self.window_end, timestamps(rows)).finish()),
             Arc::new(
-                std::mem::replace(&mut self.revision, UInt32Builder::with_capacity(rows)).finish(),
+                std::mem::replace(&mut self.revision, Int64Builder::with_capacity(rows)).finish(),
             ),
             Arc::new(
                 std::mem::replace(&mut self.deleted, BooleanBuilder::with_capacity(rows)).finish(),
@@ -321,10 +337,7 @@ fn writer_properties(schema: &Schema) -> WriterProperties {
         .set_created_by(format!("freshet {}", env!("CARGO_PKG_VERSION")));
     for f in schema.fields() {
         let col = ColumnPath::from(f.name().as_str());
-        if matches!(
-            f.data_type(),
-            ArrowType::Int64 | ArrowType::UInt32 | ArrowType::Timestamp(..)
-        ) {
+        if matches!(f.data_type(), ArrowType::Int64 | ArrowType::Timestamp(..)) {
             props = props
                 .set_column_dictionary_enabled(col.clone(), false)
                 .set_column_encoding(col.clone(), Encoding::DELTA_BINARY_PACKED);
@@ -339,6 +352,7 @@ fn writer_properties(schema: &Schema) -> WriterProperties {
 /// This worker's Parquet file of a sink: rows are gathered with [`ParquetFile::rows`] and
 /// handed to the writer thread by [`ParquetFile::commit`].
 pub struct ParquetFile {
+    path: std::path::PathBuf,
     rows: ParquetRows,
     queue: Option<SyncSender<RecordBatch>>,
     writer: Option<JoinHandle<std::io::Result<()>>>,
@@ -366,6 +380,7 @@ impl ParquetFile {
                 Ok(())
             })?;
         Ok(ParquetFile {
+            path: path.to_path_buf(),
             rows,
             queue: Some(queue),
             writer: Some(writer),
@@ -417,9 +432,17 @@ impl ParquetFile {
 }
 
 impl Drop for ParquetFile {
+    /// Writes the gathered rows and the footer and waits for the writer, as
+    /// [`ParquetFile::finish`] does, if the sink did not (a run that another operator
+    /// failed drops its sinks unfinished; a signal closes the sources, so sinks finish
+    /// through the dataflow). The rows so far stay in a readable file; an error here can
+    /// only be logged.
     fn drop(&mut self) {
-        // An unfinished file (the run failed): stop the writer; the file has no footer.
-        self.queue = None;
+        if self.writer.is_some() {
+            if let Err(e) = self.finish() {
+                tracing::error!(path = %self.path.display(), "parquet sink: {e}");
+            }
+        }
     }
 }
 
@@ -427,7 +450,7 @@ impl Drop for ParquetFile {
 mod tests {
     use super::*;
     use arrow_array::cast::AsArray;
-    use arrow_array::types::{Float64Type, Int64Type, TimestampMillisecondType, UInt32Type};
+    use arrow_array::types::{Float64Type, Int64Type, TimestampMillisecondType};
     use arrow_array::Array;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use planner::types::List;
@@ -511,9 +534,9 @@ mod tests {
                 let ws = col("window_start")
                     .as_primitive::<TimestampMillisecondType>()
                     .value(r);
-                let rev = col("revision").as_primitive::<UInt32Type>().value(r);
+                let rev = col("revision").as_primitive::<Int64Type>().value(r);
                 let deleted = col("deleted").as_boolean().value(r);
-                let version = col("version").as_primitive::<UInt32Type>().value(r);
+                let version = col("version").as_primitive::<Int64Type>().value(r);
                 if i % 2 == 0 {
                     assert_eq!(col("feature").as_string::<i32>().value(r), "counts");
                     assert_eq!((version, ws, rev, deleted), (2, i * 60_000, 0, false));
@@ -599,13 +622,48 @@ mod tests {
         ];
         let err = rows.push(0, bad.iter(), (0, 60_000, 0, false)).unwrap_err();
         assert!(err.0.contains("feature `counts` column `n`"), "{}", err.0);
-        let good = [Value::Str("k".into()), Value::Int(4), Value::Float(1.0)];
+        // An integer in a float column (a float COALESCE or CASE with an integer branch).
+        let good = [Value::Str("k".into()), Value::Int(4), Value::Int(0)];
         rows.push(0, good.iter(), (0, 60_000, 1, false)).unwrap();
+        let short = [Value::Str("k".into()), Value::Int(5)];
+        let err = rows
+            .push(0, short.iter(), (0, 60_000, 2, false))
+            .unwrap_err();
+        assert!(
+            err.0.contains("a row has 2 values for 3 columns"),
+            "{}",
+            err.0
+        );
         let batch = rows.take();
-        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(batch.num_rows(), 3);
         let n = batch.column_by_name("n").unwrap();
         assert!(n.is_null(0));
         assert_eq!(n.as_primitive::<Int64Type>().value(1), 4);
+        let a = batch.column_by_name("a").unwrap();
+        assert_eq!(a.as_primitive::<Float64Type>().value(1), 0.0);
+        assert!(a.is_null(2));
+    }
+
+    #[test]
+    fn a_file_dropped_unfinished_still_holds_its_rows() {
+        let plan = plan();
+        let table = SinkTable::of(&plan, 0).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.parquet");
+        let mut file = ParquetFile::create(&path, ParquetRows::new(&plan, &table)).unwrap();
+        for i in 0..10i64 {
+            let values = [Value::Str("k".into()), Value::Int(i), Value::Null];
+            file.rows()
+                .push(0, values.iter(), (0, 60_000, 0, false))
+                .unwrap();
+        }
+        drop(file);
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
+        assert_eq!(rows, 10);
     }
 
     #[test]
