@@ -241,6 +241,31 @@ fn a_sink_file_that_cannot_be_created_is_a_clear_error() {
     }
 }
 
+/// Runs `job` live, waits until `out` has bytes and `linger_ms` more, sends SIGTERM, and
+/// asserts the run stops cleanly.
+fn run_live_until_output_then_sigterm(job: &Path, out: &Path, linger_ms: u64) {
+    let mut child = freshet()
+        .args(["run", job.to_str().unwrap(), "--mode", "stream", "-q"])
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::fs::metadata(out).map(|m| m.len()).unwrap_or(0) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no output from the live run"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(linger_ms));
+    let rc = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(rc.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "a signal stops the run cleanly: {status}");
+}
+
 /// A live run stopped by a signal leaves its Parquet sinks readable, with the rows made so
 /// far: `hop_counts` and `tvf_having` write Parquet, `tumble_stats` JSON lines (whose
 /// output says the run is live and has fired windows).
@@ -266,28 +291,9 @@ fn sigterm_leaves_parquet_sinks_readable_with_their_rows() {
         "{text}"
     );
     std::fs::write(&job, text).unwrap();
-    let mut child = freshet()
-        .args(["run", job.to_str().unwrap(), "--mode", "stream", "-q"])
-        .spawn()
-        .unwrap();
-    let out = dir.path().join("out/features_json.jsonl");
-    let started = Instant::now();
-    while std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0) == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no output from the live run"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // The 7-minute HOP windows of the first minutes have closed by then too.
-    std::thread::sleep(Duration::from_millis(500));
-    let rc = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(rc.success());
-    let status = child.wait().unwrap();
-    assert!(status.success(), "a signal stops the run cleanly: {status}");
+    // The 7-minute HOP windows of the first minutes have closed once the 10-minute
+    // TUMBLE's have, and half a second later.
+    run_live_until_output_then_sigterm(&job, &dir.path().join("out/features_json.jsonl"), 500);
     let rows = common::parquet_rows::parquet_rows(&dir.path().join("out/features_hop.parquet"));
     assert!(!rows.is_empty(), "the live run's HOP rows are in the file");
     assert!(rows
@@ -302,27 +308,8 @@ fn sigterm_stops_a_live_run_cleanly_with_sinks_flushed() {
     write_inputs(dir.path(), &evs, 1);
     write_job(dir.path(), 0, 60);
     let job = dir.path().join("job.yaml");
-    let mut child = freshet()
-        .args(["run", job.to_str().unwrap(), "--mode", "stream", "-q"])
-        .spawn()
-        .unwrap();
-    // Wait until the live run has written rows, then ask it to stop.
     let out = dir.path().join("out/features.jsonl");
-    let started = Instant::now();
-    while std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0) == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no output from the live run"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let rc = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(rc.success());
-    let status = child.wait().unwrap();
-    assert!(status.success(), "a signal stops the run cleanly: {status}");
+    run_live_until_output_then_sigterm(&job, &out, 0);
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(
         text.ends_with('\n')
