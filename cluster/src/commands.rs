@@ -76,6 +76,20 @@ pub fn explain(job: &Path, format: ExplainFormat, infra: Option<&Path>) -> Resul
                     }
                 }
             }
+            // A parquet sink's table (planner::SinkTable): its columns, by name and type.
+            if let Some(sinks) = physical["sinks"].as_array_mut() {
+                for (k, (sink, v)) in p.physical.sinks.iter().zip(sinks).enumerate() {
+                    if sink.format == planner::job::Format::Parquet {
+                        let table = planner::SinkTable::of(&p.physical, k)
+                            .map_err(|d| anyhow::anyhow!("{d}"))?;
+                        v["table"] = table
+                            .all_columns()
+                            .into_iter()
+                            .map(|(name, ty)| serde_json::json!({ "name": name, "type": ty }))
+                            .collect();
+                    }
+                }
+            }
             let v = serde_json::json!({
                 "logical": p.logical,
                 "physical": physical,

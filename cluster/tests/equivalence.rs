@@ -98,6 +98,24 @@ fn parquet_sinks_give_naive_results() {
     assert!(text.contains("─▶ Sink[hop] fused"), "{text}");
     assert!(text.contains("─▶ Sink[rest] pipeline"), "{text}");
     let want_columns = "format=parquet columns=[feature: string, version: int, geohash: string, n: int, s: float, lo: float, hi: float, a: float, users: int, action: string, window_start: timestamp, window_end: timestamp, revision: int, deleted: bool]";
+    let json = run_ok(&["explain", job.to_str().unwrap(), "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let table: Vec<String> = json["physical"]["sinks"][0]["table"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{}: {}",
+                c["name"].as_str().unwrap(),
+                c["type"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        table.join(", "),
+        "feature: string, version: int, user_id: string, n: int, window_start: timestamp, window_end: timestamp, revision: int, deleted: bool"
+    );
     assert!(
         text.contains(want_columns),
         "explain lacks `{want_columns}`:\n{text}"

@@ -75,19 +75,27 @@ impl SinkTable {
         Ok(SinkTable { columns, features })
     }
 
-    /// All column names and types, for `explain`: `feature: string, version: int, ...`.
-    pub fn describe(&self) -> String {
-        let fixed = |n: &str| match n {
-            "feature" => "string",
-            "version" | "revision" => "int",
-            "deleted" => "bool",
-            _ => "timestamp",
+    /// Every column of the table, in order, with its type's name.
+    pub fn all_columns(&self) -> Vec<(&str, &'static str)> {
+        let fixed = |n: &'static str| match n {
+            "feature" => (n, "string"),
+            "version" | "revision" => (n, "int"),
+            "deleted" => (n, "bool"),
+            _ => (n, "timestamp"),
         };
         LEADING
+            .into_iter()
+            .map(fixed)
+            .chain(self.columns.iter().map(|(n, t)| (n.as_str(), t.name())))
+            .chain(TRAILING.into_iter().map(fixed))
+            .collect()
+    }
+
+    /// All column names and types, for `explain`: `feature: string, version: int, ...`.
+    pub fn describe(&self) -> String {
+        self.all_columns()
             .iter()
-            .map(|n| format!("{n}: {}", fixed(n)))
-            .chain(self.columns.iter().map(|(n, t)| format!("{n}: {t}")))
-            .chain(TRAILING.iter().map(|n| format!("{n}: {}", fixed(n))))
+            .map(|(n, t)| format!("{n}: {t}"))
             .collect::<Vec<_>>()
             .join(", ")
     }
