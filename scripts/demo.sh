@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds freshet, generates a deterministic ride-sharing event stream (1M events, once)
-# and runs the example job in backfill mode, then replays it through the live path.
+# and runs the example job in backfill mode, then replays it through the live path, then
+# writes the same features as Parquet training data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS="${EVENTS:-1000000}"
@@ -23,6 +24,10 @@ echo "== stream, replaying the same files through the live path (--exit-at-end) 
 # default 16 MiB steps a step spans ~20 minutes of this data's event time, so the same
 # events would still be on time.) The final values are the same either way.
 "$bin" run configs/examples/rides.yaml --mode stream --exit-at-end --workers 2 --batch-bytes 256KiB
+echo
+echo "== the same features as training data: a Parquet table per worker =="
+"$bin" run configs/examples/rides_training.yaml --mode backfill --workers 2
+ls -l out/training/
 echo
 echo "a few feature rows (out/features.*.jsonl, one file per worker):"
 head -n 3 out/features.0.jsonl
