@@ -1,11 +1,12 @@
-//! Encoding feature rows as JSON lines (the file sink's per-row work: a HOP feature writes
-//! a row per key per slide, 14.8M rows for the 10M-event benchmark).
+//! Encoding feature rows as JSON lines and as Parquet (the file sink's per-row work: a HOP
+//! feature writes a row per key per slide, 14.8M rows for the 10M-event benchmark).
 //!
 //! `cargo bench -p freshet-dataflow --bench encode`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use smallvec::smallvec;
 
+use connectors::file::parquet::{ParquetFile, ParquetRows};
 use dataflow::operators::sink::RowEncoder;
 use dataflow::record::FeatureRow;
 use planner::types::Value;
@@ -42,6 +43,28 @@ fn bench(c: &mut Criterion) {
                 encoder.encode(&mut out, r);
             }
             std::hint::black_box(out.len())
+        })
+    });
+    // The same rows as a Parquet file: arrow builders on this thread, the parquet crate's
+    // encoding on the writer thread, and the file's footer (a file per iteration).
+    let parquet_job = JOB.replace("path: o.jsonl }", "path: o.parquet, format: parquet }");
+    let job = planner::parse_job(std::path::Path::new("b.yaml"), &parquet_job).expect("job");
+    let plan = planner::plan_job(&job).expect("plan").physical;
+    let table = planner::SinkTable::of(&plan, 0).expect("table");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("o.parquet");
+    g.bench_function("hop_rows_parquet", |b| {
+        b.iter(|| {
+            let rows_out = ParquetRows::new(&plan, &table);
+            let mut file = ParquetFile::create(&path, rows_out).expect("parquet file");
+            for r in &rows {
+                let tail = (r.window_start, r.window_end, r.revision, r.deleted);
+                file.rows()
+                    .push(r.feature, r.values.iter(), tail)
+                    .expect("typed");
+                file.commit().expect("written");
+            }
+            file.finish().expect("finished");
         })
     });
     g.finish();
