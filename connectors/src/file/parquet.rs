@@ -1,8 +1,9 @@
 //! Parquet file sinks (`format: parquet`): a sink's feature rows as one table
 //! ([`planner::SinkTable`]), for training data. Backfills of sliding windows write many
-//! rows of a few distinct keys and windows; dictionary and run-length encoding plus snappy
-//! pages make the file about 15x smaller than the same rows as JSON lines (see
-//! benches/README.md), and readers (pandas, Spark, DuckDB, DataFusion) load it typed.
+//! rows of a few distinct keys and windows; delta and dictionary encoding plus snappy
+//! pages make the file about 20x smaller than the same rows as JSON lines (see
+//! benches/README.md, session 9), and readers (pandas, Spark, DuckDB, DataFusion) load it
+//! typed.
 //!
 //! Rows are gathered in arrow column builders on the worker, and every [`BATCH`] rows
 //! handed as a record batch to a writer thread, which encodes and writes them with the
@@ -18,7 +19,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use arrow_array::builder::{
-    BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
+    ArrayBuilder, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
+    TimestampMillisecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType as ArrowType, Field, Schema, SchemaRef, TimeUnit};
@@ -80,11 +82,7 @@ impl Column {
     #[inline]
     fn append(&mut self, v: &Value, scratch: &mut Vec<u8>) -> bool {
         match (self, v) {
-            (Column::Bool(b), Value::Null) => b.append_null(),
-            (Column::Int(b), Value::Null) => b.append_null(),
-            (Column::Float(b), Value::Null) => b.append_null(),
-            (Column::Str(b) | Column::Json(b), Value::Null) => b.append_null(),
-            (Column::Ts(b), Value::Null) => b.append_null(),
+            (c, Value::Null) => c.append_null(),
             (Column::Bool(b), Value::Bool(x)) => b.append_value(*x),
             (Column::Int(b), Value::Int(x)) => b.append_value(*x),
             (Column::Float(b), Value::Float(x)) => b.append_value(*x),
@@ -104,7 +102,13 @@ impl Column {
     }
 
     fn append_null(&mut self) {
-        self.append(&Value::Null, &mut Vec::new());
+        match self {
+            Column::Bool(b) => b.append_null(),
+            Column::Int(b) => b.append_null(),
+            Column::Float(b) => b.append_null(),
+            Column::Str(b) | Column::Json(b) => b.append_null(),
+            Column::Ts(b) => b.append_null(),
+        }
     }
 
     /// The values so far; the builder starts over with room for as many (arrow's
@@ -293,25 +297,22 @@ impl ParquetRows {
 
     /// The gathered rows as a record batch; empties the builders (keeping their room).
     pub fn take(&mut self) -> RecordBatch {
+        /// The builder's values; it starts over as `fresh`.
+        fn renew<B: ArrayBuilder>(b: &mut B, fresh: B) -> ArrayRef {
+            std::mem::replace(b, fresh).finish()
+        }
         let rows = self.len.max(BATCH);
-        let feature = self.feature.finish();
-        self.feature = StringBuilder::with_capacity(rows, feature.value_data().len());
-        let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(feature),
-            Arc::new(
-                std::mem::replace(&mut self.version, Int64Builder::with_capacity(rows)).finish(),
-            ),
+        let text = self.feature.values_slice().len();
+        let mut columns = vec![
+            renew(&mut self.feature, StringBuilder::with_capacity(rows, text)),
+            renew(&mut self.version, Int64Builder::with_capacity(rows)),
         ];
         columns.extend(self.values.iter_mut().map(Column::finish));
-        columns.extend::<[ArrayRef; 4]>([
-            Arc::new(std::mem::replace(&mut self.window_start, timestamps(rows)).finish()),
-            Arc::new(std::mem::replace(&mut self.window_end, timestamps(rows)).finish()),
-            Arc::new(
-                std::mem::replace(&mut self.revision, Int64Builder::with_capacity(rows)).finish(),
-            ),
-            Arc::new(
-                std::mem::replace(&mut self.deleted, BooleanBuilder::with_capacity(rows)).finish(),
-            ),
+        columns.extend([
+            renew(&mut self.window_start, timestamps(rows)),
+            renew(&mut self.window_end, timestamps(rows)),
+            renew(&mut self.revision, Int64Builder::with_capacity(rows)),
+            renew(&mut self.deleted, BooleanBuilder::with_capacity(rows)),
         ]);
         self.len = 0;
         RecordBatch::try_new(Arc::clone(&self.schema), columns)
@@ -320,8 +321,9 @@ impl ParquetRows {
 }
 
 /// How the columns are encoded. Measured with callgrind on the HOP benchmark job (1M
-/// events, 1.48M rows; benches/README.md): the parquet crate's defaults (dictionaries for
-/// every column, page statistics, snappy) cost 3.5 G instructions; this, 2.4 G.
+/// events, 1.48M rows; benches/README.md, session 9): the whole run took 7.59 G
+/// instructions with the parquet crate's defaults (dictionaries for every column, page
+/// statistics, snappy) and 6.50 G with these (4.08 G writing JSON lines).
 /// - Integers and timestamps: delta encoding instead of dictionaries (window bounds,
 ///   versions and revisions repeat or grow slowly: a few bits per value, and no hashing).
 /// - Strings (feature names, keys): dictionaries, which fall back to plain pages for
@@ -361,10 +363,7 @@ pub struct ParquetFile {
 impl ParquetFile {
     /// Creates (truncates) `path` for `rows`' table.
     pub fn create(path: &Path, rows: ParquetRows) -> std::io::Result<ParquetFile> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        super::sink::remove_in_background(path)?;
+        super::sink::prepare_output(path)?;
         let file = File::create(path)?;
         let props = writer_properties(&rows.schema());
         let mut writer = ArrowWriter::try_new(file, rows.schema(), Some(props))
@@ -664,6 +663,34 @@ mod tests {
             .unwrap();
         let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
         assert_eq!(rows, 10);
+    }
+
+    #[test]
+    fn a_symlinked_output_is_followed_as_json_sinks_do() {
+        let plan = plan();
+        let table = SinkTable::of(&plan, 0).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (target, link) = (
+            dir.path().join("target.parquet"),
+            dir.path().join("o.parquet"),
+        );
+        std::fs::write(&target, "old").unwrap();
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let mut file = ParquetFile::create(&link, ParquetRows::new(&plan, &table)).unwrap();
+        let values = [Value::Str("k".into()), Value::Int(1), Value::Float(1.0)];
+        file.rows()
+            .push(0, values.iter(), (0, 60_000, 0, false))
+            .unwrap();
+        file.finish().unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&target).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(reader.map(|b| b.unwrap().num_rows()).sum::<usize>(), 1);
     }
 
     #[test]

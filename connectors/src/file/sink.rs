@@ -51,6 +51,20 @@ pub fn remove_in_background(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Makes ready to create the output file `path`: its directory exists, and the previous
+/// run's output is unlinked, not truncated in place, its last reference closed on another
+/// thread (see [`remove_in_background`]). A symlink is followed (its target truncated by
+/// the `File::create` that comes next).
+pub fn prepare_output(path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+        remove_in_background(path)?;
+    }
+    Ok(())
+}
+
 /// Removes output files of earlier runs that this run (with `peers` workers) will not
 /// overwrite, so a directory never mixes two runs' results.
 pub fn remove_stale_outputs(path: &Path, peers: usize) -> std::io::Result<()> {
@@ -145,17 +159,7 @@ impl FileSink {
     pub fn create_with(path: &Path, writes: Writes) -> std::io::Result<Self> {
         let direct = writes.batch && writes.direct;
         let writes = Writes { direct, ..writes };
-        if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)?;
-            }
-        }
-        // The previous run's output is unlinked, not truncated in place, and its last
-        // reference closed on another thread (see `remove_in_background`). A symlink is
-        // followed (its target truncated) as `File::create` does.
-        if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
-            remove_in_background(path)?;
-        }
+        prepare_output(path)?;
         let mut file = DirectWriter::create(path, direct)?;
         let (chunks, queue) = sync_channel::<(Vec<u8>, usize)>(QUEUED);
         let (give_back, spare) = channel();

@@ -17,7 +17,7 @@ use crate::record::FeatureRow;
 /// How to open this worker's file of a file sink.
 pub struct FileSpec {
     /// This worker's file (`worker_path`).
-    pub path: PathBuf,
+    path: PathBuf,
     how: How,
 }
 
