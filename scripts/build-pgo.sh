@@ -9,7 +9,8 @@
 # for deployments and the benchmark figures quoted for it (benches/README.md gives both:
 # on the HOP benchmark it runs 16% fewer instructions than the release build).
 # Needs the llvm-tools rustup component (installed here if missing). Takes two release
-# builds (~10 minutes each on 2 cores) and a minute of training runs.
+# builds (~25 minutes on 2 cores from nothing); a rerun takes ~11 (the instrumented build
+# is cached; the optimized one is rebuilt for the new profile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
