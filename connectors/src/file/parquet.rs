@@ -463,6 +463,22 @@ mod tests {
         plan_job(&job).unwrap().physical
     }
 
+    /// A Parquet file at `path` for the sink of [`plan`].
+    fn create(path: &Path) -> std::io::Result<ParquetFile> {
+        let plan = plan();
+        let table = SinkTable::of(&plan, 0).unwrap();
+        ParquetFile::create(path, ParquetRows::new(&plan, &table))
+    }
+
+    /// The record batches of the finished file at `path`.
+    fn read(path: &Path) -> impl Iterator<Item = arrow_array::RecordBatch> {
+        ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap())
+    }
+
     #[test]
     fn rows_read_back_as_written() {
         let plan = plan();
@@ -475,7 +491,7 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/o.parquet");
-        let mut file = ParquetFile::create(&path, ParquetRows::new(&plan, &table)).unwrap();
+        let mut file = create(&path).unwrap();
         // More rows than a batch, so several batches reach the writer thread.
         let n = BATCH + 10;
         for i in 0..n as i64 {
@@ -505,13 +521,8 @@ mod tests {
         }
         file.finish().unwrap();
 
-        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap())
-            .unwrap()
-            .build()
-            .unwrap();
         let mut row = 0i64;
-        for batch in reader {
-            let b = batch.unwrap();
+        for b in read(&path) {
             let col = |name: &str| b.column_by_name(name).unwrap().clone();
             let schema = b.schema();
             assert_eq!(
@@ -565,11 +576,9 @@ mod tests {
     #[test]
     fn columns_are_encoded_as_chosen() {
         use parquet::file::reader::{FileReader, SerializedFileReader};
-        let plan = plan();
-        let table = SinkTable::of(&plan, 0).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("o.parquet");
-        let mut file = ParquetFile::create(&path, ParquetRows::new(&plan, &table)).unwrap();
+        let mut file = create(&path).unwrap();
         for i in 0..1000i64 {
             let values = [
                 Value::Str(format!("k{}", i % 5).into()),
@@ -645,11 +654,9 @@ mod tests {
 
     #[test]
     fn a_file_dropped_unfinished_still_holds_its_rows() {
-        let plan = plan();
-        let table = SinkTable::of(&plan, 0).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("o.parquet");
-        let mut file = ParquetFile::create(&path, ParquetRows::new(&plan, &table)).unwrap();
+        let mut file = create(&path).unwrap();
         for i in 0..10i64 {
             let values = [Value::Str("k".into()), Value::Int(i), Value::Null];
             file.rows()
@@ -657,18 +664,12 @@ mod tests {
                 .unwrap();
         }
         drop(file);
-        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap())
-            .unwrap()
-            .build()
-            .unwrap();
-        let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
+        let rows: usize = read(&path).map(|b| b.num_rows()).sum();
         assert_eq!(rows, 10);
     }
 
     #[test]
     fn a_symlinked_output_is_followed_as_json_sinks_do() {
-        let plan = plan();
-        let table = SinkTable::of(&plan, 0).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let (target, link) = (
             dir.path().join("target.parquet"),
@@ -676,7 +677,7 @@ mod tests {
         );
         std::fs::write(&target, "old").unwrap();
         std::os::unix::fs::symlink(&target, &link).unwrap();
-        let mut file = ParquetFile::create(&link, ParquetRows::new(&plan, &table)).unwrap();
+        let mut file = create(&link).unwrap();
         let values = [Value::Str("k".into()), Value::Int(1), Value::Float(1.0)];
         file.rows()
             .push(0, values.iter(), (0, 60_000, 0, false))
@@ -686,21 +687,14 @@ mod tests {
             .unwrap()
             .file_type()
             .is_symlink());
-        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&target).unwrap())
-            .unwrap()
-            .build()
-            .unwrap();
-        assert_eq!(reader.map(|b| b.unwrap().num_rows()).sum::<usize>(), 1);
+        assert_eq!(read(&target).map(|b| b.num_rows()).sum::<usize>(), 1);
     }
 
     #[test]
     fn a_file_that_cannot_be_created_is_an_error() {
-        let plan = plan();
-        let table = SinkTable::of(&plan, 0).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let blocker = dir.path().join("file");
         std::fs::write(&blocker, "").unwrap();
-        let err = ParquetFile::create(&blocker.join("o.parquet"), ParquetRows::new(&plan, &table));
-        assert!(err.is_err());
+        assert!(create(&blocker.join("o.parquet")).is_err());
     }
 }
