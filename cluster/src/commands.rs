@@ -174,7 +174,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
         if stopper.stop_requested() {
             std::process::exit(130);
         }
-        eprintln!("freshet: stopping (signal received); flushing sinks");
+        eprintln!(
+            "freshet: stopping (signal received); flushing sinks (windows the watermark has not closed are not emitted)"
+        );
         stopper.request_stop();
     });
     let mut tuning = Tuning::default();

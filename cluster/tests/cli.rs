@@ -174,17 +174,27 @@ fn bad_records_follow_the_sources_policy_and_nothing_is_lost() {
         (Some(3), Some(0))
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let job = bad_input_job(dir.path(), "fail");
-    let out = freshet().args(["run", &job]).output().unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("data/a.jsonl:2:")
-            && err.contains("cannot parse timestamp `soon`")
-            && err.contains("on_error: fail"),
-        "{err}"
-    );
+    for mode in ["backfill", "stream"] {
+        let dir = tempfile::tempdir().unwrap();
+        let job = bad_input_job(dir.path(), "fail");
+        let mut args = vec!["run", job.as_str(), "--mode", mode];
+        if mode == "stream" {
+            args.push("--exit-at-end");
+        }
+        let out = freshet().args(&args).output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("data/a.jsonl:2:")
+                && err.contains("cannot parse timestamp `soon`")
+                && err.contains("on_error: fail"),
+            "{err}"
+        );
+        // The failure is not the end of the input: the minute window the watermark never
+        // closed is not emitted as if it were final.
+        let rows = rows_of(&dir.path().join("out/f.jsonl"));
+        assert!(rows.is_empty(), "{mode}: {rows:?}");
+    }
 }
 
 #[test]
@@ -498,6 +508,10 @@ fn a_live_run_emits_windows_as_appended_data_moves_the_watermark() {
         .status()
         .unwrap();
     assert!(child.wait().unwrap().success());
+    // The window [120000, 180000) holding the last event was still open: a stop does not
+    // emit it (its value would be incomplete).
+    let rows = rows_of(&out);
+    assert_eq!(rows.len(), 2, "only closed windows: {rows:?}");
 }
 
 #[test]

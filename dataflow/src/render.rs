@@ -140,11 +140,22 @@ pub fn render(
             continue;
         }
         let feature_ids: Vec<u32> = ids.iter().map(|&f| f as u32).collect();
+        let sharers: Vec<Vec<String>> = ids
+            .iter()
+            .map(|&fi| {
+                plan.features
+                    .iter()
+                    .filter(|m| m.shares_state_with == Some(fi))
+                    .map(|m| m.name.clone())
+                    .collect()
+            })
+            .collect();
         let streams = source(
             scope,
             sp,
             &feats,
             &feature_ids,
+            &sharers,
             &specs,
             mode.read_mode(),
             tuning.batch_bytes,
@@ -163,7 +174,8 @@ pub fn render(
         let Some(j) = f.join() else { continue };
         let [left, right] = std::mem::take(&mut sides[fi]);
         let (left, right) = (left.expect("left side"), right.expect("right side"));
-        let joined = left.interval_join(right, &f.name, j, f.allowed_lateness_ms);
+        let joined =
+            left.interval_join(right, &f.name, j, f.allowed_lateness_ms, Arc::clone(state));
         let out = join_output(joined, f, fi as u32);
         by_feature[fi].push(out.feature);
         dead_letters.push(out.dead_letters);

@@ -86,6 +86,9 @@ pub struct RunSummary {
     pub workers: usize,
 }
 
+/// How long a stopping worker waits for its dataflow to drain.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
 /// Runs a plan to completion (or until `state` is asked to stop).
 pub fn run(
     plan: &Plan,
@@ -109,8 +112,15 @@ pub fn run(
     let guards = timely::execute(topology.config(), move |worker| {
         let state = Arc::clone(&worker_state);
         worker.dataflow::<u64, _, _>(|scope| render(scope, &plan, mode, tuning, &state));
+        // A stop (a signal or a failure) makes the sources drop their capabilities: what
+        // they emitted drains to the sinks and the dataflow completes (windows the watermark
+        // has not closed are dropped, see `emit::fire_through`). A process whose peers are
+        // not stopping gives up waiting for them after `STOP_GRACE`.
+        let mut stopping: Option<Instant> = None;
         while worker.step_or_park(Some(Duration::from_millis(100))) {
-            if state.stop_requested() {
+            if state.stop_requested()
+                && stopping.get_or_insert_with(Instant::now).elapsed() > STOP_GRACE
+            {
                 break;
             }
         }

@@ -57,6 +57,8 @@ impl JsonDecoder {
         for (_, i) in &self.wanted {
             row[*i] = Value::Null;
         }
+        // A byte-order mark (some Windows tools start files with one) is not part of the record.
+        let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
         let mut failure = None;
         let mut de = serde_json::Deserializer::from_slice(line);
         let seed = RowSeed {

@@ -42,7 +42,20 @@ pub enum RecordError {
         /// The text.
         text: String,
     },
+    /// An event time outside [`EVENT_TIME_RANGE`]: timely's clock is unsigned epoch
+    /// milliseconds, and window ends and lateness must not overflow it.
+    EventTimeOutOfRange {
+        /// The event-time column.
+        column: String,
+        /// Its value, epoch milliseconds.
+        millis: i64,
+    },
 }
+
+/// The event times a record may carry, epoch milliseconds: 1970-01-01T00:00:00Z up to
+/// 9999-12-31T23:59:59.999Z. Before 1970 there is no event-time clock (timely's
+/// timestamps are unsigned); past year 9999 window ends plus lateness could overflow it.
+pub const EVENT_TIME_RANGE: std::ops::RangeInclusive<i64> = 0..=253_402_300_799_999;
 
 impl RecordError {
     /// Short machine-readable kind.
@@ -51,7 +64,9 @@ impl RecordError {
             RecordError::Malformed(_) => "malformed",
             RecordError::MissingRequired(_) => "missing_required",
             RecordError::WrongType { .. } => "wrong_type",
-            RecordError::BadTimestamp { .. } => "bad_timestamp",
+            RecordError::BadTimestamp { .. } | RecordError::EventTimeOutOfRange { .. } => {
+                "bad_timestamp"
+            }
         }
     }
 }
@@ -68,6 +83,16 @@ impl fmt::Display for RecordError {
                 f,
                 "column `{column}`: cannot parse timestamp `{text}` (expected epoch milliseconds or RFC 3339)"
             ),
+            RecordError::EventTimeOutOfRange { column, millis } => {
+                let when = chrono::DateTime::from_timestamp_millis(*millis)
+                    .map_or_else(String::new, |d| format!(" ({})", d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+                write!(
+                    f,
+                    "column `{column}`: event time {millis} ms{when} is outside the supported range \
+                     1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z (hint: event times are epoch \
+                     milliseconds; check the producer's clock and the column's unit)"
+                )
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ use timely::dataflow::operators::Capability;
 use timely::scheduling::Activator;
 
 use crate::record::FeatureRow;
+use crate::state::RunState;
 
 /// The output port of a keyed operator.
 pub type RowsOut<'a> = OutputBuilderSession<'a, u64, CapacityContainerBuilder<Vec<FeatureRow>>>;
@@ -79,4 +80,17 @@ pub fn emit_at_frontier(
         send_at_frontier(c, frontier, out, output);
     }
     release_to_frontier(cap, frontier);
+}
+
+/// The time through which an operator fires its windows: its input `frontier`, or
+/// everything (`u64::MAX`) once the input is done. `None` when the input is done because
+/// the run was stopped (a signal, or a failure such as `on_error: fail`): the frontier's
+/// jump to the end is then not a watermark, so windows it has not closed are dropped
+/// instead of emitted with incomplete values. Rows already emitted still reach the sinks.
+pub fn fire_through(frontier: Option<u64>, state: &RunState) -> Option<u64> {
+    match frontier {
+        Some(t) => Some(t),
+        None if state.stop_requested() => None,
+        None => Some(u64::MAX),
+    }
 }

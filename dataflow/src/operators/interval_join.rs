@@ -22,6 +22,7 @@
 //!   with its own time (which the held capability never passes before then).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use smallvec::SmallVec;
 use timely::dataflow::channels::pact::Exchange;
@@ -32,8 +33,10 @@ use timely::dataflow::Stream;
 use planner::join::{JoinKind, JoinPlan};
 use planner::types::Value;
 
+use crate::operators::emit::fire_through;
 use crate::operators::window::key_hash;
 use crate::record::{Key, OverInput};
+use crate::state::RunState;
 
 /// A joined row: the left side's values, then the right side's.
 pub type JoinedRow = Vec<Value>;
@@ -41,12 +44,14 @@ pub type JoinedRow = Vec<Value>;
 /// Interval join as an extension trait on the left side's keyed rows.
 pub trait IntervalJoin<'s> {
     /// Joins with `right` as `join` says; `lateness_ms` is the feature's allowed lateness.
+    /// A stopped run (`state`) does not pad the LEFT rows still waiting for a match.
     fn interval_join(
         self,
         right: Stream<'s, u64, Vec<OverInput>>,
         name: &str,
         join: &JoinPlan,
         lateness_ms: u64,
+        state: Arc<RunState>,
     ) -> Stream<'s, u64, Vec<JoinedRow>>;
 }
 
@@ -234,6 +239,7 @@ impl<'s> IntervalJoin<'s> for Stream<'s, u64, Vec<OverInput>> {
         name: &str,
         join: &JoinPlan,
         lateness_ms: u64,
+        state: Arc<RunState>,
     ) -> Stream<'s, u64, Vec<JoinedRow>> {
         let name = format!("IntervalJoin[{name}]");
         let delay = join.delay_ms;
@@ -293,7 +299,9 @@ impl<'s> IntervalJoin<'s> for Stream<'s, u64, Vec<OverInput>> {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
-                st.expire(f.unwrap_or(u64::MAX), &mut out);
+                if let Some(now) = fire_through(f, &state) {
+                    st.expire(now, &mut out);
+                }
                 if let Some(c) = held.as_mut() {
                     out.sort_unstable_by_key(|(t, _)| *t);
                     let mut i = 0;

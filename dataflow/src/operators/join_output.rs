@@ -66,7 +66,7 @@ pub fn join_output<'s>(
                             source: source.clone(),
                             file: String::new(),
                             line: 0,
-                            reason: prefix.late_reason(0),
+                            reason: prefix.late_reason(0, &prefix.features()[0].name),
                             feature: Some(prefix.features()[0].name.clone()),
                             record: format!("{row:?}"),
                         });

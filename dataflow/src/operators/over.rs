@@ -52,7 +52,7 @@ use planner::types::{List, ListBuf, Value};
 use planner::FeaturePlan;
 
 use crate::accumulator::Acc;
-use crate::operators::emit::emit_at_frontier;
+use crate::operators::emit::{emit_at_frontier, fire_through};
 use crate::operators::over_frame::{SlideAgg, Sliding};
 use crate::operators::window::{key_hash, EmitPolicy};
 use crate::record::{FeatureRow, Key, OverInput};
@@ -629,7 +629,10 @@ impl<'s> OverAggregate<'s> for Stream<'s, u64, Vec<OverInput>> {
                     }
                 });
                 let f = frontier.frontier().first().copied();
-                let now = f.unwrap_or(u64::MAX);
+                let Some(now) = fire_through(f, &state) else {
+                    cap = None;
+                    return;
+                };
                 if os.fired_through.is_none_or(|t| now > t) {
                     os.advance(now, &mut out);
                 }

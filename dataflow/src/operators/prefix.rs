@@ -301,23 +301,24 @@ impl Prefix {
         }
     }
 
-    /// Why a row was too late for feature `fi`, for its dead letter.
-    pub fn late_reason(&self, fi: usize) -> String {
+    /// Why a row was too late for feature `fi`, for the dead letter of `feature` (`fi`
+    /// itself, or a feature sharing its window state: same window and lateness).
+    pub fn late_reason(&self, fi: usize, feature: &str) -> String {
         let f = &self.features[fi];
         let lateness = planner::duration::format_duration_ms(f.allowed_lateness_ms);
         match &f.kind {
             FeatureKind::Over(_) => format!(
                 "too late for feature `{}`: the watermark had passed this row's event time plus allowed_lateness ({lateness})",
-                f.name
+                feature
             ),
             FeatureKind::Session => format!(
                 "too late for feature `{}`: the watermark had passed this event's time plus the session gap ({}) plus allowed_lateness ({lateness})",
-                f.name,
+                feature,
                 planner::duration::format_duration_ms(f.window.size_ms)
             ),
             _ => format!(
                 "too late for feature `{}`: the watermark had passed the end of every window of this event ({}) plus allowed_lateness ({lateness})",
-                f.name, f.window
+                feature, f.window
             ),
         }
     }

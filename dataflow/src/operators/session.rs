@@ -42,7 +42,7 @@ use planner::types::Value;
 use planner::FeaturePlan;
 
 use crate::accumulator::Acc;
-use crate::operators::emit::emit_at_frontier;
+use crate::operators::emit::{emit_at_frontier, fire_through};
 use crate::operators::window::{key_hash, EmitPolicy};
 use crate::record::{FeatureRow, Key, SessionInput};
 use crate::state::RunState;
@@ -388,7 +388,10 @@ impl<'s> SessionAggregate<'s> for Stream<'s, u64, Vec<SessionInput>> {
                     }
                 });
                 let f = frontier.frontier().first().copied();
-                let now = f.unwrap_or(u64::MAX);
+                let Some(now) = fire_through(f, &state) else {
+                    cap = None;
+                    return;
+                };
                 if ss.fired_through.is_none_or(|t| now > t) {
                     ss.advance(now, &mut out);
                 }

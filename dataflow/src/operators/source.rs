@@ -30,6 +30,7 @@ use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::{Scope, Stream};
 
+use connectors::format::EVENT_TIME_RANGE;
 use connectors::source::{Item, LineId, Poll, ReadMode, RecordSource, Watermarks};
 use connectors::{Decoder, RecordError};
 use planner::job::{Infra, OnError, SourceConnector};
@@ -67,13 +68,15 @@ pub struct SourceStreams<'s> {
 }
 
 /// Builds the source operator for `plan`, feeding `features` (all reading this source;
-/// `feature_ids`: their indices in the plan).
+/// `feature_ids`: their indices in the plan; `sharers`: per feature, the names of the
+/// features sharing its window state, which get their own too-late dead letters).
 #[allow(clippy::too_many_arguments)]
 pub fn source<'s>(
     scope: Scope<'s, u64>,
     plan: &SourcePlan,
     features: &[FeaturePlan],
     feature_ids: &[u32],
+    sharers: &[Vec<String>],
     sides: &[SideSpec],
     mode: ReadMode,
     batch_bytes: usize,
@@ -106,6 +109,7 @@ pub fn source<'s>(
     let plan = plan.clone();
     let mut prefix = Prefix::new(features.to_vec(), feature_ids.to_vec());
     let sides: Vec<SideSpec> = sides.to_vec();
+    let sharers: Vec<Vec<String>> = sharers.to_vec();
     let infra = infra.clone();
     builder.build(move |caps| {
         let mut caps = Some(caps);
@@ -172,6 +176,8 @@ pub fn source<'s>(
             let r_finished: Vec<bool> = (0..r_partitions).map(|p| r.finished(p)).collect();
             let mut read = 0u64;
             let mut header_error: Option<RecordError> = None;
+            let fail_fast = plan.source.on_error == OnError::Fail;
+            let mut failed = false;
             let polled = r.poll(batch_bytes.max(1), &mut |item| {
                 let (line, id, partition) = match item {
                     Item::Header(h) => {
@@ -192,16 +198,26 @@ pub fn source<'s>(
                     }
                 };
                 {
+                    if failed {
+                        // `on_error: fail`: nothing after the failing record is used.
+                        return;
+                    }
                     read += 1;
                     if let Err(e) = decoder.decode(line, &mut row) {
                         bad.push((id, String::from_utf8_lossy(line).into_owned(), e));
+                        failed = fail_fast;
                         return;
                     }
                     let t = match &row[et] {
-                        Value::Ts(t) if *t >= 0 => *t as u64,
+                        Value::Ts(t) if EVENT_TIME_RANGE.contains(t) => *t as u64,
                         other => {
-                            let e = RecordError::BadTimestamp { column: plan.source.columns[et].name.clone(), text: other.to_string() };
+                            let column = plan.source.columns[et].name.clone();
+                            let e = match other {
+                                Value::Ts(millis) => RecordError::EventTimeOutOfRange { column, millis: *millis },
+                                other => RecordError::BadTimestamp { column, text: other.to_string() },
+                            };
                             bad.push((id, String::from_utf8_lossy(line).into_owned(), e));
+                            failed = fail_fast;
                             return;
                         }
                     };
@@ -218,7 +234,9 @@ pub fn source<'s>(
                     for (fi, out) in outputs.iter_mut().enumerate() {
                         if prefix.push(fi, out, &row, t, watermark) == Pushed::TooLate {
                             let f = &prefix.features()[fi];
-                            late.push((id, String::from_utf8_lossy(line).into_owned(), prefix.late_reason(fi), f.name.clone()));
+                            for name in std::iter::once(&f.name).chain(&sharers[fi]) {
+                                late.push((id, String::from_utf8_lossy(line).into_owned(), prefix.late_reason(fi, name), name.clone()));
+                            }
                         }
                     }
                     for (spec, (_, buf)) in sides.iter().zip(side_outputs.iter_mut()) {

@@ -38,7 +38,7 @@ use planner::FeaturePlan;
 
 use crate::accumulator::Acc;
 use crate::key_slab::{KeySlab, Slot, AHEAD};
-use crate::operators::emit::emit_chunk_at_frontier;
+use crate::operators::emit::{emit_chunk_at_frontier, fire_through};
 use crate::record::{FeatureRow, Key, PartialAggregate};
 use crate::state::RunState;
 
@@ -654,7 +654,10 @@ impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<PartialAggregate>> {
                     }
                 });
                 let f = frontier.frontier().first().copied();
-                let now = f.unwrap_or(u64::MAX);
+                let Some(now) = fire_through(f, &ws.state) else {
+                    cap = None;
+                    return;
+                };
                 let mut complete = true;
                 if ws.fired_through.is_none_or(|t| now > t) {
                     // Room for a chunk and the windows of the key that crosses its limit,

@@ -46,7 +46,7 @@ use timely::dataflow::Stream;
 
 use crate::accumulator::Acc;
 use crate::key_slab::{KeySlab, Slot, AHEAD};
-use crate::operators::emit::emit_chunk_at_frontier;
+use crate::operators::emit::{emit_chunk_at_frontier, fire_through};
 use crate::record::{FeatureRow, PartialAggregate};
 use crate::state::RunState;
 
@@ -726,7 +726,13 @@ pub(super) fn render<'s>(
                     ds.insert_all(data, sink);
                     data.clear();
                 });
-                let complete = ds.advance(f.unwrap_or(u64::MAX), sink, EMIT_CHUNK);
+                let Some(now) = fire_through(f, &ds.state) else {
+                    // Stopped: the file keeps the rows made so far, written whole.
+                    sink.end_activation(true);
+                    cap = None;
+                    return;
+                };
+                let complete = ds.advance(now, sink, EMIT_CHUNK);
                 sink.end_activation(complete && f.is_none());
                 // Nothing goes downstream; the capability only follows the frontier.
                 emit_chunk_at_frontier(&mut cap, f, &mut out, output, complete, &activator);
@@ -738,8 +744,12 @@ pub(super) fn render<'s>(
             });
             // Room for a chunk and the rows of the member features of the slot that
             // crosses the limit, so `out` is not regrown (and its rows copied).
+            let Some(now) = fire_through(f, &ds.state) else {
+                cap = None;
+                return;
+            };
             out.reserve(2 * EMIT_CHUNK);
-            let complete = ds.advance(f.unwrap_or(u64::MAX), &mut out, EMIT_CHUNK);
+            let complete = ds.advance(now, &mut out, EMIT_CHUNK);
             emit_chunk_at_frontier(&mut cap, f, &mut out, output, complete, &activator);
         }
     })
