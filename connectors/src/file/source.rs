@@ -12,7 +12,10 @@
 //! end: it keeps reading what is appended to the last file and picks up new files (names
 //! sorting after the known ones) as they appear; a file is opened once its first line (the
 //! header, for CSV) is complete. When a newer file appears, the older one is taken as
-//! complete: an unterminated last line in it is read as it is. With `exit_at_end` the
+//! complete once its last line is: an unterminated last line gets [`ROTATION_GRACE`] for
+//! its writer to finish it, and is then read as it is. Bytes appended to a file after
+//! that, and new files whose names sort before the one being followed, are not read: a
+//! warning names them (nothing goes missing without a word). With `exit_at_end` the
 //! source stops once everything present is read.
 
 use std::collections::BTreeSet;
@@ -127,7 +130,13 @@ struct Cursor {
     head: usize,
     line: u64,
     eof: bool,
+    /// Since when a newer file exists while this one ends in an unterminated line.
+    tail_since: Option<Instant>,
 }
+
+/// How long a followed file's unterminated last line may wait for its writer once a newer
+/// file has appeared, before it is read as it is.
+pub const ROTATION_GRACE: Duration = Duration::from_secs(2);
 
 /// Reads one worker's share of a file source.
 pub struct FileReader {
@@ -148,6 +157,11 @@ pub struct FileReader {
     shared: Option<Arc<LineCounts>>,
     /// Passes over a file to count newlines (what sharing and checkpoints avoid).
     newline_passes: usize,
+    /// Followed files left for a newer one: their size then, and whether their growth
+    /// since was reported.
+    left: Vec<(PathBuf, u64, bool)>,
+    /// New files skipped (and reported) because they sort before the followed one.
+    skipped: BTreeSet<PathBuf>,
 }
 
 const CHUNK: usize = 1 << 20;
@@ -198,6 +212,8 @@ impl FileReader {
             newline_index: Default::default(),
             shared: None,
             newline_passes: 0,
+            left: Vec::new(),
+            skipped: BTreeSet::new(),
         })
     }
 
@@ -286,8 +302,23 @@ impl FileReader {
                     self.finish_split(false);
                 }
                 None if self.next < self.splits.len() => {
-                    // Following, and a newer file exists: this one is complete.
+                    // Following, and a newer file exists: this one is complete, once an
+                    // unterminated last line has had its grace to be finished.
+                    if cur.head < cur.end && !exit_at_end {
+                        cur.eof = false;
+                        if fill(cur, &self.splits[cur.split].path)? > 0 {
+                            cur.tail_since = None;
+                            continue;
+                        }
+                        let since = *cur.tail_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() < ROTATION_GRACE {
+                            return Ok(lines_or(delivered, Poll::Idle));
+                        }
+                    }
                     delivered += take_unterminated(cur, &mut on_item);
+                    let size = cur.pos + cur.end as u64;
+                    self.left
+                        .push((self.splits[cur.split].path.clone(), size, false));
                     self.cursor = None;
                 }
                 None => {
@@ -369,10 +400,21 @@ impl FileReader {
             return Ok(0);
         }
         self.last_scan = Instant::now();
+        self.report_unread_appends();
         let newest = self.known.iter().next_back().cloned();
         let mut added = 0;
         for (p, _) in list_files(&self.pattern)? {
-            if self.known.contains(&p) || newest.as_ref().is_some_and(|n| &p < n) {
+            if self.known.contains(&p) {
+                continue;
+            }
+            if let Some(n) = newest.as_ref().filter(|n| &p < *n) {
+                if self.skipped.insert(p.clone()) {
+                    tracing::warn!(
+                        "file `{}` appeared after `{}`, which sorts after it and is already being read; it is not read (hint: name files so that newer ones sort last, e.g. by a zero-padded sequence number or timestamp)",
+                        p.display(),
+                        n.display()
+                    );
+                }
                 continue;
             }
             self.known.insert(p.clone());
@@ -385,6 +427,24 @@ impl FileReader {
             added += 1;
         }
         Ok(added)
+    }
+
+    /// Warns (once per file) about bytes appended to a followed file after a newer file
+    /// took its place: they are not read.
+    fn report_unread_appends(&mut self) {
+        for (path, size, reported) in self.left.iter_mut().filter(|l| !l.2) {
+            let Ok(now) = std::fs::metadata(&*path).map(|m| m.len()) else {
+                continue;
+            };
+            if now > *size {
+                *reported = true;
+                tracing::warn!(
+                    "`{}` grew by {} bytes after a newer file appeared; freshet follows only the newest file of a source, so they are not read (hint: finish writing a file before starting the next)",
+                    path.display(),
+                    now - *size
+                );
+            }
+        }
     }
 
     /// Opens split `i`; `None` if it is a followed file whose header is not complete yet.
@@ -417,6 +477,7 @@ impl FileReader {
             head: 0,
             line: 0,
             eof: false,
+            tail_since: None,
         };
         if split.start > 0 {
             // Begin at the first line that starts at or after `start`.

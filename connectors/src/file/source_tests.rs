@@ -336,12 +336,29 @@ fn following_picks_up_appended_lines_and_new_files() {
     let mut f = File::options().append(true).open(&a).unwrap();
     write!(f, "3\n4").unwrap();
     assert_eq!(poll(&mut r, &mut got), Poll::Lines(1));
-    std::fs::write(dir.path().join("b.jsonl"), "5\n").unwrap();
+    std::fs::write(dir.path().join("b.jsonl"), "5\n6").unwrap();
     std::thread::sleep(Duration::from_millis(250));
+    // A newer file exists, but a.jsonl's last line is unfinished: its writer gets time.
+    for _ in 0..5 {
+        assert_eq!(poll(&mut r, &mut got), Poll::Idle);
+    }
+    writeln!(f, "0").unwrap();
     let mut rounds = 0;
     while got.len() < 5 && rounds < 10 {
         poll(&mut r, &mut got);
         rounds += 1;
     }
-    assert_eq!(got, vec!["1", "2", "3", "4", "5"]);
+    assert_eq!(got, vec!["1", "2", "3", "40", "5"]);
+    // b.jsonl's unfinished "6" waits for its writer, and with a newer file and no writer
+    // it is read as it is once the grace has passed.
+    std::fs::write(dir.path().join("c.jsonl"), "7\n").unwrap();
+    std::thread::sleep(Duration::from_millis(250));
+    assert_eq!(poll(&mut r, &mut got), Poll::Idle);
+    std::thread::sleep(ROTATION_GRACE);
+    let mut rounds = 0;
+    while got.len() < 7 && rounds < 10 {
+        poll(&mut r, &mut got);
+        rounds += 1;
+    }
+    assert_eq!(got, vec!["1", "2", "3", "40", "5", "6", "7"]);
 }
