@@ -84,19 +84,22 @@ fn int_arith(op: BinOp, a: i64, b: i64) -> Option<i64> {
     }
 }
 
-/// SQL LIKE: `%` any run, `_` one character.
+/// SQL LIKE: `%` any run, `_` one character; every other pattern character matches
+/// itself. A `%` or `_` in the pattern is always a wildcard, even where the subject has
+/// the same character (there is no ESCAPE).
 pub(super) fn like(s: &str, p: &str) -> bool {
     let s: Vec<char> = s.chars().collect();
     let p: Vec<char> = p.chars().collect();
     let (mut si, mut pi) = (0, 0);
     let (mut star, mut mark) = (None, 0);
     while si < s.len() {
-        if pi < p.len() && (p[pi] == '_' || p[pi] == s[si]) {
-            si += 1;
-            pi += 1;
-        } else if pi < p.len() && p[pi] == '%' {
+        // `%` first: it must not be taken for a literal match of a `%` in the subject.
+        if pi < p.len() && p[pi] == '%' {
             star = Some(pi);
             mark = si;
+            pi += 1;
+        } else if pi < p.len() && (p[pi] == '_' || p[pi] == s[si]) {
+            si += 1;
             pi += 1;
         } else if let Some(st) = star {
             pi = st + 1;
@@ -284,5 +287,71 @@ fn call_scalar(func: Func, args: &[Expr], row: &[Value]) -> Value {
             _ => Value::Null,
         },
         _ => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::like;
+    use crate::expr::Expr;
+    use crate::types::Value;
+
+    /// LIKE by its definition, recursing on the pattern's first character (exponential,
+    /// so only for short inputs): an independent reference for [`like`].
+    fn like_reference(s: &[char], p: &[char]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some(('%', rest)) => (0..=s.len()).any(|k| like_reference(&s[k..], rest)),
+            Some(('_', rest)) => !s.is_empty() && like_reference(&s[1..], rest),
+            Some((c, rest)) => s.first() == Some(c) && like_reference(&s[1..], rest),
+        }
+    }
+
+    #[test]
+    fn wildcards_in_the_pattern_match_wildcard_characters_in_the_subject() {
+        assert!(like("a%c", "a%"));
+        assert!(like("%x", "%"));
+        assert!(like("50% off", "50%"));
+        assert!(like("a%c", "a%c"));
+        assert!(like("a_c", "a_c"));
+        assert!(like("_", "_"));
+        assert!(like("__x", "_%"));
+        assert!(like("%%", "%"));
+        assert!(like("a%b%c", "a%c"));
+        assert!(!like("50% off", "50%x"));
+        assert!(!like("_", "__"));
+    }
+
+    #[test]
+    fn ilike_shares_the_wildcard_rules() {
+        let ilike = |s: &str, p: &str| {
+            Expr::Like {
+                expr: Box::new(Expr::Literal(Value::Str(s.into()))),
+                pattern: Box::new(Expr::Literal(Value::Str(p.into()))),
+                negated: false,
+                case_insensitive: true,
+            }
+            .eval(&[])
+        };
+        assert_eq!(ilike("50% OFF", "50%"), Value::Bool(true));
+        assert_eq!(ilike("A%C", "a%"), Value::Bool(true));
+        assert_eq!(ilike("A%C", "b%"), Value::Bool(false));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// Subjects and patterns over an alphabet where the wildcards also occur as
+        /// subject characters.
+        #[test]
+        fn like_agrees_with_the_reference(
+            s in "[ab%_]{0,8}",
+            p in "[ab%_]{0,6}",
+        ) {
+            let (sc, pc): (Vec<char>, Vec<char>) = (s.chars().collect(), p.chars().collect());
+            prop_assert_eq!(like(&s, &p), like_reference(&sc, &pc), "{:?} LIKE {:?}", s, p);
+        }
     }
 }
