@@ -1,6 +1,8 @@
 //! Evaluating expressions: operators with SQL's three-valued logic, arithmetic that yields
 //! NULL rather than failing, LIKE, casts and scalar function calls.
 
+use std::cmp::Ordering;
+
 use compact_str::{CompactString, ToCompactString};
 
 use crate::scalar::{self};
@@ -31,14 +33,37 @@ pub(super) fn binary(op: BinOp, left: &Expr, right: &Expr, row: &[Value]) -> Val
         return Value::Null;
     }
     match op {
-        Eq => Value::Bool(l == r),
-        NotEq => Value::Bool(l != r),
-        Lt => Value::Bool(l < r),
-        LtEq => Value::Bool(l <= r),
-        Gt => Value::Bool(l > r),
-        GtEq => Value::Bool(l >= r),
+        Eq | NotEq | Lt | LtEq | Gt | GtEq => Value::Bool(compare(op, &l, &r)),
         Add | Sub | Mul | Div | Mod => arith(op, l, r),
         And | Or => unreachable!("handled above"),
+    }
+}
+
+/// A SQL comparison (`=`, `<>`, `<`, `<=`, `>`, `>=`) of two non-NULL values; BETWEEN,
+/// IN and simple CASE compare with it too.
+///
+/// When either side is a float, both compare as IEEE doubles, like Flink's comparison
+/// of primitive doubles: `-0.0 = 0.0`, and NaN is unordered, so every comparison with
+/// NaN is false except `<>`, which is true (also `NaN <> NaN`). This is deliberately
+/// not [`Value`]'s `Ord`/`Eq`, which order floats by `total_cmp` (`-0.0 < 0.0`, NaN
+/// equal to itself) so that values can be grouping keys and be sorted.
+pub(super) fn compare(op: BinOp, l: &Value, r: &Value) -> bool {
+    let ord = match (l, r) {
+        (Value::Float(_), _) | (_, Value::Float(_)) => match (l.as_f64(), r.as_f64()) {
+            (Some(a), Some(b)) => a.partial_cmp(&b),
+            _ => Some(l.cmp(r)),
+        },
+        _ => Some(l.cmp(r)),
+    };
+    use Ordering::*;
+    match op {
+        BinOp::Eq => ord == Some(Equal),
+        BinOp::NotEq => ord != Some(Equal),
+        BinOp::Lt => ord == Some(Less),
+        BinOp::LtEq => matches!(ord, Some(Less | Equal)),
+        BinOp::Gt => ord == Some(Greater),
+        BinOp::GtEq => matches!(ord, Some(Greater | Equal)),
+        _ => unreachable!("not a comparison: {op:?}"),
     }
 }
 
@@ -294,8 +319,8 @@ fn call_scalar(func: Func, args: &[Expr], row: &[Value]) -> Value {
 mod tests {
     use proptest::prelude::*;
 
-    use super::like;
-    use crate::expr::Expr;
+    use super::{compare, like};
+    use crate::expr::{BinOp, Expr};
     use crate::types::Value;
 
     /// LIKE by its definition, recursing on the pattern's first character (exponential,
@@ -352,6 +377,108 @@ mod tests {
         ) {
             let (sc, pc): (Vec<char>, Vec<char>) = (s.chars().collect(), p.chars().collect());
             prop_assert_eq!(like(&s, &p), like_reference(&sc, &pc), "{:?} LIKE {:?}", s, p);
+        }
+    }
+
+    const COMPARISONS: [BinOp; 6] = [
+        BinOp::Eq,
+        BinOp::NotEq,
+        BinOp::Lt,
+        BinOp::LtEq,
+        BinOp::Gt,
+        BinOp::GtEq,
+    ];
+
+    /// Rust's primitive `f64` operators: IEEE 754 comparison, the reference for floats.
+    fn ieee(op: BinOp, a: f64, b: f64) -> bool {
+        match op {
+            BinOp::Eq => a == b,
+            BinOp::NotEq => a != b,
+            BinOp::Lt => a < b,
+            BinOp::LtEq => a <= b,
+            BinOp::Gt => a > b,
+            BinOp::GtEq => a >= b,
+            _ => unreachable!(),
+        }
+    }
+
+    fn float() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            Just(0.0),
+            Just(-0.0),
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            (-3i32..3).prop_map(f64::from),
+            any::<f64>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        #[test]
+        fn float_comparisons_are_ieee(a in float(), b in float(), i in -3i64..3) {
+            for op in COMPARISONS {
+                let (fa, fb) = (Value::Float(a), Value::Float(b));
+                prop_assert_eq!(compare(op, &fa, &fb), ieee(op, a, b), "{} {:?} {}", a, op, b);
+                prop_assert_eq!(compare(op, &Value::Int(i), &fb), ieee(op, i as f64, b));
+                prop_assert_eq!(compare(op, &fa, &Value::Int(i)), ieee(op, a, i as f64));
+            }
+        }
+    }
+
+    fn lit(v: Value) -> Box<Expr> {
+        Box::new(Expr::Literal(v))
+    }
+
+    #[test]
+    fn negative_zero_equals_zero_in_between_in_and_case() {
+        let neg = || lit(Value::Float(-0.0));
+        let between = Expr::Between {
+            expr: neg(),
+            low: lit(Value::Int(0)),
+            high: lit(Value::Int(1)),
+            negated: false,
+        };
+        assert_eq!(between.eval(&[]), Value::Bool(true));
+        let in_list = Expr::InList {
+            expr: neg(),
+            list: vec![Expr::Literal(Value::Float(0.0))],
+            negated: false,
+        };
+        assert_eq!(in_list.eval(&[]), Value::Bool(true));
+        let case = Expr::Case {
+            operand: Some(neg()),
+            whens: vec![(Expr::Literal(Value::Int(0)), Expr::Literal(Value::Int(1)))],
+            otherwise: Some(lit(Value::Int(2))),
+        };
+        assert_eq!(case.eval(&[]), Value::Int(1));
+        // Grouping and sorting keep the total order, where the two zeros differ.
+        assert!(Value::Float(-0.0) < Value::Float(0.0));
+    }
+
+    #[test]
+    fn nan_is_neither_between_nor_outside_and_never_in_a_list() {
+        let nan = || lit(Value::Float(f64::NAN));
+        for negated in [false, true] {
+            let between = Expr::Between {
+                expr: nan(),
+                low: lit(Value::Int(0)),
+                high: lit(Value::Int(1)),
+                negated,
+            };
+            assert_eq!(between.eval(&[]), Value::Bool(false), "negated: {negated}");
+            let in_list = Expr::InList {
+                expr: nan(),
+                list: vec![Expr::Literal(Value::Float(f64::NAN))],
+                negated,
+            };
+            assert_eq!(
+                in_list.eval(&[]),
+                Value::Bool(negated),
+                "negated: {negated}"
+            );
         }
     }
 }
