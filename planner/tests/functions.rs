@@ -5,7 +5,8 @@
 
 use std::path::Path;
 
-use planner::{parse_job, plan_job, Value};
+use planner::logical::NamedExpr;
+use planner::{parse_job, plan_job, DataType, Value};
 
 const T: i64 = 1_710_079_509_007;
 
@@ -16,6 +17,17 @@ fn eval(e: &str, s: &str) -> (Value, String) {
 }
 
 fn eval_on(e: &str, s: Value) -> (Value, String) {
+    let key = planned_key(e);
+    (key.expr.eval(&row(s)), key.name)
+}
+
+/// The row `(s, n, t, ms)`.
+fn row(s: Value) -> Vec<Value> {
+    vec![s, Value::Int(7), Value::Ts(T), Value::Int(1_700_000_000)]
+}
+
+/// The planned grouping key of `SELECT <e> AS k, COUNT(*) AS c ... GROUP BY <e>, TUMBLE(...)`.
+fn planned_key(e: &str) -> NamedExpr {
     let job = format!(
         r#"name: f
 sources:
@@ -36,9 +48,7 @@ sinks:
     );
     let job = parse_job(Path::new("f.yaml"), &job).unwrap();
     let plan = plan_job(&job).unwrap_or_else(|d| panic!("{e}: {d}"));
-    let f = &plan.physical.features[0];
-    let row = vec![s, Value::Int(7), Value::Ts(T), Value::Int(1_700_000_000)];
-    (f.keys[0].expr.eval(&row), f.keys[0].name.clone())
+    plan.physical.features[0].keys[0].clone()
 }
 
 fn check(e: &str, s: &str, want: Value) {
@@ -128,4 +138,23 @@ fn keys_display_like_sql() {
     );
     assert_eq!(eval("EXTRACT(DOW FROM t)", "").1, "EXTRACT(DOW FROM t)");
     assert_eq!(eval("POSITION('a' IN s)", "").1, "POSITION('a' IN s)");
+}
+
+/// A float-typed CASE or COALESCE yields floats from its int branches too (an int value
+/// would be written as a JSON integer, or not fit a float Parquet column).
+#[test]
+fn int_branches_of_float_expressions_yield_floats() {
+    for (e, want) in [
+        ("COALESCE(n, 2.5)", 7.0),
+        ("COALESCE(CAST(NULL AS INT), n, 2.5)", 7.0),
+        ("CASE WHEN n > 0 THEN 1 ELSE 2.5 END", 1.0),
+        ("CASE WHEN n > 0 THEN n ELSE 2.5 END", 7.0),
+        ("CASE WHEN n < 0 THEN 2.5 ELSE n END", 7.0),
+        ("CASE n WHEN 7 THEN 1 WHEN 8 THEN 0.5 END", 1.0),
+    ] {
+        let key = planned_key(e);
+        assert_eq!(key.ty, DataType::Float, "{e}");
+        let v = key.expr.eval(&row(Value::Null));
+        assert!(matches!(v, Value::Float(x) if x == want), "{e} gave {v:?}");
+    }
 }

@@ -169,16 +169,18 @@ impl<'a> Lowerer<'a> {
                     };
                     let r = self.lower(&cw.result)?;
                     ty = self.unify(&cw.result, ty, r.ty)?;
-                    whens.push((c, r.expr));
+                    whens.push((c, r));
                 }
                 let otherwise = match else_result {
                     Some(x) => {
                         let r = self.lower(x)?;
                         ty = self.unify(x, ty, r.ty)?;
-                        Some(Box::new(r.expr))
+                        Some(r)
                     }
                     None => None,
                 };
+                let whens = whens.into_iter().map(|(c, r)| (c, r.widened_to(ty))).collect();
+                let otherwise = otherwise.map(|r| Box::new(r.widened_to(ty)));
                 Ok(Typed { expr: Expr::Case { operand: op.map(|o| Box::new(o.expr)), whens, otherwise }, ty })
             }
             E::Cast { expr, data_type, kind, .. } => {
@@ -705,10 +707,15 @@ impl<'a> Lowerer<'a> {
                 Some(Str)
             }
         };
+        // Only COALESCE unifies its arguments' types: the others keep theirs.
+        let arg_ty = if func == Func::Coalesce { ty } else { None };
         Ok(Typed {
             expr: Expr::Call {
                 func,
-                args: args.into_iter().map(|(_, t)| t.expr).collect(),
+                args: args
+                    .into_iter()
+                    .map(|(_, t)| t.widened_to(arg_ty))
+                    .collect(),
             },
             ty,
         })
