@@ -268,3 +268,11 @@ fn a_bad_date_format_pattern_is_caught_at_plan_time() {
     assert_eq!(d.kind, ErrorKind::Syntax);
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn round_digits_must_be_an_int() {
+    let (d, _) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events WHERE ROUND(fare, 1.5) > 2\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::TypeMismatch);
+    assert_eq!(line_col(&d), (21, 37));
+    assert!(d.message.contains("ROUND expects int"), "{}", d.message);
+}

@@ -158,3 +158,16 @@ fn int_branches_of_float_expressions_yield_floats() {
         assert!(matches!(v, Value::Float(x) if x == want), "{e} gave {v:?}");
     }
 }
+
+/// ROUND of an int to negative digits rounds to tens, hundreds, ... halves away from
+/// zero (Flink: `BigDecimal` `HALF_UP`); `n` is 7.
+#[test]
+fn round_of_an_int_honours_negative_digits() {
+    check("ROUND(n, -1)", "", Value::Int(10));
+    check("ROUND(n - 162, -2)", "", Value::Int(-200));
+    check("ROUND(n * 100 - 50, -3)", "", Value::Int(1000));
+    check("ROUND(n, -2)", "", Value::Int(0));
+    check("ROUND(n, 2)", "", Value::Int(7));
+    check("ROUND(n + 9223372036854775800, -1)", "", Value::Null);
+    check("ROUND(n, CAST(NULL AS INT))", "", Value::Null);
+}

@@ -245,23 +245,36 @@ pub(super) fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
             Some(Value::Float(f)) => Value::Float(f.abs()),
             _ => Value::Null,
         },
-        Func::Floor | Func::Ceil | Func::Round => match args.first().map(|a| a.eval(row)) {
-            Some(Value::Int(i)) => Value::Int(i),
-            Some(Value::Float(f)) => {
-                let digits = match args.get(1).map(|a| a.eval(row)) {
-                    Some(Value::Int(d)) => d as i32,
-                    _ => 0,
-                };
-                let scale = 10f64.powi(digits);
-                Value::Float(match func {
-                    Func::Floor => f.floor(),
-                    Func::Ceil => f.ceil(),
-                    _ => (f * scale).round() / scale,
-                })
-            }
-            _ => Value::Null,
-        },
+        Func::Floor | Func::Ceil | Func::Round => {
+            // ROUND's digits (0 when absent); only ROUND has a second argument.
+            let digits = match args.get(1).map(|a| a.eval(row)) {
+                None => 0,
+                Some(Value::Int(d)) => d,
+                Some(_) => return Value::Null,
+            };
+            round(func, args.first().map(|a| a.eval(row)), digits)
+        }
         _ => call_scalar(func, args, row),
+    }
+}
+
+/// FLOOR, CEIL and ROUND (to `digits` decimal places) of a number.
+fn round(func: Func, v: Option<Value>, digits: i64) -> Value {
+    match v {
+        Some(Value::Int(i)) if func == Func::Round => {
+            scalar::round_int(i, digits).map_or(Value::Null, Value::Int)
+        }
+        Some(Value::Int(i)) => Value::Int(i),
+        Some(Value::Float(f)) => {
+            let digits = digits.clamp(i32::MIN.into(), i32::MAX.into()) as i32;
+            let scale = 10f64.powi(digits);
+            Value::Float(match func {
+                Func::Floor => f.floor(),
+                Func::Ceil => f.ceil(),
+                _ => (f * scale).round() / scale,
+            })
+        }
+        _ => Value::Null,
     }
 }
 

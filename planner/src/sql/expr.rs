@@ -623,7 +623,10 @@ impl<'a> Lowerer<'a> {
                     }
                     return Err(d);
                 }
-                t.ty
+                if args.len() == 2 {
+                    want(1, Int)?;
+                }
+                args[0].1.ty
             }
             Func::DateFormat => {
                 arity_err(2, 2)?;
