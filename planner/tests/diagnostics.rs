@@ -276,3 +276,43 @@ fn round_digits_must_be_an_int() {
     assert_eq!(line_col(&d), (21, 37));
     assert!(d.message.contains("ROUND expects int"), "{}", d.message);
 }
+
+/// i64::MAX ms is 106751991167.3 days: one day more does not fit. Before, the
+/// multiplication wrapped and the window silently got another size.
+#[test]
+fn an_interval_past_64_bit_milliseconds_is_too_large() {
+    let tumble = |iv: &str| {
+        with_sql(&format!(
+            "SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL {iv})"
+        ))
+    };
+    let job = parse_job(Path::new("job.yaml"), &tumble("'106751991167' DAY")).unwrap();
+    plan_job(&job).expect("the largest interval in days plans");
+    let (d, text) = one(&tumble("'106751991168' DAY"));
+    assert_eq!(d.kind, ErrorKind::Syntax);
+    // At the interval's value (sqlparser's span of an interval starts there).
+    assert_eq!(line_col(&d), (22, 50));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("the largest is INTERVAL '106751991167' DAY")
+    );
+    insta::assert_snapshot!(text);
+    for iv in [
+        "'9007199254740992' DAY",
+        "'106751991167301' DAY",
+        "'99999999999999999999' SECOND",
+        "'-9223372036854775808' SECOND",
+    ] {
+        let (d, _) = one(&tumble(iv));
+        assert!(d.message.contains("interval too large"), "{iv}: {d:?}");
+    }
+}
+
+#[test]
+fn a_negative_window_interval_says_so() {
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '-1' MINUTE)"));
+    assert_eq!(d.kind, ErrorKind::InvalidWindow);
+    assert_eq!(line_col(&d), (22, 50));
+    assert_eq!(d.hint.as_deref(), Some("did you mean INTERVAL '1' MINUTE?"));
+    insta::assert_snapshot!(text);
+}

@@ -81,6 +81,8 @@ fn date_and_time_functions() {
     // 1700000000 s = 2023-11-14T22:13:20Z.
     check("TO_TIMESTAMP_LTZ(ms, 0)", "", Value::Ts(1_700_000_000_000));
     check("TO_TIMESTAMP_LTZ(ms, 3)", "", Value::Ts(1_700_000_000));
+    // A negative interval is fine in an expression.
+    check("rowtime + INTERVAL '-1' HOUR", "", Value::Ts(T - 3_600_000));
     check(
         "DATE_FORMAT(TO_TIMESTAMP_LTZ(ms, 0), 'yyyy-MM-dd HH:mm')",
         "",

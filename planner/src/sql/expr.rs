@@ -15,7 +15,7 @@ use crate::scalar::{TimeField, TimeUnit, TrimSide};
 use crate::types::{DataType, Value};
 
 use super::functions::{
-    cast_target, function_args, function_name, interval_ms, literal, window_aux,
+    cast_target, function_args, function_name, literal, signed_interval_ms, window_aux,
 };
 use super::SqlText;
 
@@ -84,7 +84,7 @@ impl<'a> Lowerer<'a> {
             }
             E::Nested(inner) => self.lower(inner),
             E::Value(v) => literal(self.sql, e, &v.value),
-            E::Interval(_) => Ok(Typed { expr: Expr::Literal(Value::Int(interval_ms(self.sql, e)? as i64)), ty: Some(DataType::Int) }),
+            E::Interval(_) => Ok(Typed { expr: Expr::Literal(Value::Int(signed_interval_ms(self.sql, e)?)), ty: Some(DataType::Int) }),
             E::UnaryOp { op, expr } => {
                 let t = self.lower(expr)?;
                 match op {
