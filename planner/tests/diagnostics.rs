@@ -316,3 +316,17 @@ fn a_negative_window_interval_says_so() {
     assert_eq!(d.hint.as_deref(), Some("did you mean INTERVAL '1' MINUTE?"));
     insta::assert_snapshot!(text);
 }
+
+/// `GROUP BY k, k` is `GROUP BY k` (Flink accepts it); it used to report the selected key
+/// as not selected.
+#[test]
+fn a_repeated_grouping_key_counts_once() {
+    let plan = |group_by: &str| {
+        let sql = format!("SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY {group_by}, TUMBLE(rowtime, INTERVAL '1' HOUR)");
+        let job = parse_job(Path::new("job.yaml"), &with_sql(&sql)).unwrap();
+        let planned = plan_job(&job).unwrap_or_else(|d| panic!("{group_by}: {d}"));
+        format!("{}\n{}", planned.logical[0].plan, planned.physical)
+    };
+    assert_eq!(plan("geohash, geohash"), plan("geohash"));
+    assert_eq!(plan("geohash, GEOHASH, events.geohash"), plan("geohash"));
+}

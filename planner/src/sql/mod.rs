@@ -308,6 +308,11 @@ impl Planner<'_> {
                 clause: "GROUP BY",
             }
             .lower(g)?;
+            // A repeated key (`GROUP BY k, k`) groups nothing further: keep it once, as
+            // Flink does, so SELECT's `k` is that key.
+            if keys.iter().any(|(e, _, _)| *e == t.expr) {
+                continue;
+            }
             let name = match &t.expr {
                 crate::expr::Expr::Column { name, .. } => name.clone(),
                 other => other.to_string(),
