@@ -330,3 +330,41 @@ fn a_repeated_grouping_key_counts_once() {
     assert_eq!(plan("geohash, geohash"), plan("geohash"));
     assert_eq!(plan("geohash, GEOHASH, events.geohash"), plan("geohash"));
 }
+
+/// A window table function's bounds may be qualified by its alias, as in Flink, in
+/// GROUP BY, SELECT, HAVING (also inside MIN/MAX) and SELECT DISTINCT: the plan is that
+/// of the unqualified query.
+#[test]
+fn window_bounds_qualified_by_the_table_function_alias_plan_like_bare_ones() {
+    let plan = |sql: &str| {
+        let job = parse_job(Path::new("job.yaml"), &with_sql(sql)).unwrap();
+        let planned = plan_job(&job).unwrap_or_else(|d| panic!("{sql}: {d}"));
+        format!("{}\n{}", planned.logical[0].plan, planned.physical)
+    };
+    let tvf = "TABLE(TUMBLE(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' HOUR))";
+    assert_eq!(
+        plan(&format!("SELECT w.geohash, COUNT(*) AS rides, w.window_start, w.window_end\nFROM {tvf} AS w\nGROUP BY w.geohash, w.window_start, w.window_end\nHAVING MAX(w.window_end) > w.window_start")),
+        plan(&format!("SELECT geohash, COUNT(*) AS rides, window_start, window_end\nFROM {tvf}\nGROUP BY geohash, window_start, window_end\nHAVING window_end > window_start")),
+    );
+    assert_eq!(
+        plan(&format!(
+            "SELECT DISTINCT w.geohash, w.window_start, w.window_end\nFROM {tvf} AS w"
+        )),
+        plan(&format!(
+            "SELECT DISTINCT geohash, window_start, window_end\nFROM {tvf}"
+        )),
+    );
+}
+
+/// `window_start` in GROUP BY without a window table function: the hint no longer says
+/// to use it in GROUP BY.
+#[test]
+fn window_start_in_group_by_without_a_table_function_points_to_one() {
+    let (d, _) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, window_start, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::UnknownColumn);
+    let hint = d.hint.unwrap();
+    assert!(
+        hint.contains("FROM TABLE(TUMBLE(") && !hint.contains("use them in SELECT, GROUP BY"),
+        "{hint}"
+    );
+}

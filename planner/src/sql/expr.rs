@@ -284,7 +284,11 @@ impl<'a> Lowerer<'a> {
                 if lower == "window_start" || lower == "window_end" {
                     return Err(self
                         .err(ErrorKind::UnknownColumn, node, format!("`{name}` cannot be used in {}", self.clause))
-                        .with_hint("window bounds exist only after grouping: use them in SELECT, GROUP BY or HAVING"));
+                        .with_hint(if self.clause == "GROUP BY" {
+                            "`window_start` and `window_end` are columns of a window table function: FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(rowtime), INTERVAL '1' HOUR)); with GROUP BY TUMBLE(...) select TUMBLE_START(...) / TUMBLE_END(...)"
+                        } else {
+                            "window bounds exist only after grouping: use them in SELECT, GROUP BY or HAVING"
+                        }));
                 }
                 if lower == "rowtime" && !self.row.time_attrs.is_empty() {
                     let msg = match qualifier {

@@ -7,7 +7,7 @@ use crate::error::{Diagnostic, ErrorKind};
 use crate::expr::Expr;
 use crate::types::{DataType, Value};
 
-use super::expr::Typed;
+use super::expr::{RowScope, Typed};
 use super::SqlText;
 
 type R<T> = Result<T, Diagnostic>;
@@ -28,6 +28,28 @@ pub(crate) fn window_aux(name: &str) -> Option<Bound> {
             Some(Bound::Rowtime)
         }
         _ => None,
+    }
+}
+
+/// The window bound a column reference names: `window_start` or `window_end` of a window
+/// table function, bare or qualified by its alias (`w.window_end`); qualifiers resolve as
+/// for columns (any qualifier when FROM has one table). Whether the query has a window
+/// table function is for the caller to check.
+pub(crate) fn window_bound_column(e: &ast::Expr, row: &RowScope) -> Option<Bound> {
+    let name = match e {
+        ast::Expr::Identifier(id) => &id.value,
+        ast::Expr::CompoundIdentifier(parts) => match parts.as_slice() {
+            [q, name] if row.resolve_qualified(&q.value, &name.value).is_ok() => &name.value,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    if name.eq_ignore_ascii_case("window_start") {
+        Some(Bound::Start)
+    } else if name.eq_ignore_ascii_case("window_end") {
+        Some(Bound::End)
+    } else {
+        None
     }
 }
 

@@ -28,7 +28,7 @@ use crate::window::Window;
 
 use self::expr::{AggScope, Lowerer, OverScope, RowScope};
 use self::from::Relation;
-use self::functions::function_name;
+use self::functions::{function_name, window_bound_column};
 pub(crate) use self::rewrite::TOP_FOR_PARSER;
 use self::rewrite::{blank_tvf_table_keywords, rename_top_calls};
 use self::session::mark_session_partition;
@@ -234,8 +234,7 @@ impl Planner<'_> {
                     }
                 }
             }
-            let is_bound = |e: &ast::Expr| matches!(e, ast::Expr::Identifier(id) if id.value.eq_ignore_ascii_case("window_start") || id.value.eq_ignore_ascii_case("window_end"));
-            keys.retain(|e| !is_bound(e));
+            keys.retain(|e| window_bound_column(e, &row).is_none());
             keys.push(ast::Expr::Identifier(ast::Ident::new("window_start")));
             distinct_keys = keys;
             &distinct_keys
@@ -293,12 +292,9 @@ impl Planner<'_> {
                     continue;
                 }
             }
-            if let ast::Expr::Identifier(id) = g {
-                let lower = id.value.to_ascii_lowercase();
-                if (lower == "window_start" || lower == "window_end") && tvf_window.is_some() {
-                    saw_bound = true;
-                    continue;
-                }
+            if tvf_window.is_some() && window_bound_column(g, &row).is_some() {
+                saw_bound = true;
+                continue;
             }
             let t = Lowerer {
                 sql,
