@@ -368,3 +368,30 @@ fn window_start_in_group_by_without_a_table_function_points_to_one() {
         "{hint}"
     );
 }
+
+/// Diagnostics in SQL written as a quoted or folded YAML scalar point at the file's
+/// character, through `''` and backslash escapes and folded lines; the expected position
+/// is where `nope` is in the file text.
+#[test]
+fn quoted_and_folded_sql_keeps_line_and_column() {
+    let sql_values = [
+        "    sql: \"SELECT geohash, COUNT(*) AS rides FROM events WHERE action = '\\u00e9\\\\' AND nope > 1 GROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)\"\n",
+        "    sql: 'SELECT geohash, COUNT(*) AS rides FROM events WHERE action = ''x'' AND nope > 1 GROUP BY geohash, TUMBLE(rowtime, INTERVAL ''1'' HOUR)'\n",
+        "    sql: >\n      SELECT geohash, COUNT(*) AS rides\n      FROM events\n      WHERE action = 'x' AND nope > 1\n      GROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)\n",
+        "    sql: \"SELECT geohash, COUNT(*) AS rides\n      FROM events WHERE action = 'x'\n\n      AND nope > 1 GROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)\"\n",
+    ];
+    for value in sql_values {
+        let start = JOB.find("    sql: |").unwrap();
+        let end = JOB.find("sinks:").unwrap();
+        let text = format!("{}{value}{}", &JOB[..start], &JOB[end..]);
+        let (d, _) = one(&text);
+        assert_eq!(d.kind, ErrorKind::UnknownColumn, "{value}");
+        let (i, line) = text
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains("nope"))
+            .unwrap();
+        let col = line[..line.find("nope").unwrap()].chars().count() + 1;
+        assert_eq!(line_col(&d), (i + 1, col), "{value}");
+    }
+}

@@ -21,7 +21,7 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Location, Span};
 
 use crate::error::{closest, Diagnostic, ErrorKind};
-use crate::job::{Feature, Job};
+use crate::job::{Feature, Job, SqlPositions};
 use crate::logical::{LogicalPlan, NamedExpr};
 use crate::types::DataType;
 use crate::window::Window;
@@ -45,6 +45,8 @@ pub struct SqlText<'a> {
     pub line0: usize,
     /// Indentation of the SQL block.
     pub indent: usize,
+    /// For a quoted or folded scalar (`line0` is 0): where each SQL character is.
+    pub positions: Option<&'a SqlPositions>,
 }
 
 impl SqlText<'_> {
@@ -58,6 +60,9 @@ impl SqlText<'_> {
         let (line, col) = (at.line as usize, at.column as usize);
         if line == 0 {
             return d.in_file(self.job_path);
+        }
+        if let Some((line, col)) = self.positions.and_then(|p| p.locate(line, col)) {
+            return d.at(self.job_path, self.job_text, line, col);
         }
         if self.line0 == 0 {
             // SQL not found verbatim in the file: point into the SQL text itself.
@@ -83,6 +88,7 @@ pub fn plan_feature(job: &Job, feature: &Feature) -> Result<LogicalPlan, Diagnos
         job_text: &job.text,
         line0: feature.sql_line,
         indent: feature.sql_indent,
+        positions: feature.sql_positions.as_ref(),
     };
     let statements = Parser::parse_sql(&GenericDialect {}, &sql.text)
         .map_err(|e| parse_error(&sql, &e.to_string()))?;
