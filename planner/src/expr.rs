@@ -13,7 +13,7 @@ use crate::types::{DataType, Value};
 mod eval;
 
 pub use self::eval::cast;
-use self::eval::{binary, call, like};
+use self::eval::{binary, call, compare, like};
 
 /// Unary operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -424,7 +424,7 @@ impl Expr {
                     let c = e.eval(row);
                     if c.is_null() {
                         saw_null = true;
-                    } else if c == v {
+                    } else if compare(BinOp::Eq, &c, &v) {
                         return Value::Bool(!negated);
                     }
                 }
@@ -444,7 +444,13 @@ impl Expr {
                 if v.is_null() || lo.is_null() || hi.is_null() {
                     return Value::Null;
                 }
-                Value::Bool((lo <= v && v <= hi) != *negated)
+                // As `v >= lo AND v <= hi` and `v < lo OR v > hi` (not the negation of
+                // BETWEEN): with NaN, both are false.
+                Value::Bool(if *negated {
+                    compare(BinOp::Lt, &v, &lo) || compare(BinOp::Gt, &v, &hi)
+                } else {
+                    compare(BinOp::GtEq, &v, &lo) && compare(BinOp::LtEq, &v, &hi)
+                })
             }
             Expr::Like {
                 expr,
@@ -472,7 +478,7 @@ impl Expr {
                     let hit = match &subject {
                         Some(s) => {
                             let c = w.eval(row);
-                            !s.is_null() && !c.is_null() && *s == c
+                            !s.is_null() && !c.is_null() && compare(BinOp::Eq, s, &c)
                         }
                         None => w.eval(row).is_true(),
                     };

@@ -1,4 +1,4 @@
-//! Date/time and string scalar functions (Flink semantics, UTC), evaluated by
+//! Date/time, string and integer rounding scalar functions (Flink semantics, UTC), evaluated by
 //! [`Expr::eval`](crate::expr::Expr::eval).
 //!
 //! Timestamps are epoch milliseconds (`Value::Ts`), possibly negative; every calendar
@@ -365,9 +365,77 @@ pub fn split_index<'s>(s: &'s str, sep: &str, i: i64) -> Option<&'s str> {
     s.split(sep).nth(i as usize)
 }
 
+/// `ROUND(i, digits)` of an integer: unchanged for `digits >= 0`; otherwise rounded to a
+/// multiple of `10^-digits`, halves away from zero (Java's `BigDecimal` `HALF_UP`, as in
+/// Flink): `ROUND(7, -1)` is 10, `ROUND(-155, -2)` is -200. `None` when the result does
+/// not fit an i64 (`ROUND(i64::MAX, -1)`), as integer arithmetic overflows to NULL.
+pub fn round_int(i: i64, digits: i64) -> Option<i64> {
+    if digits >= 0 {
+        return Some(i);
+    }
+    // |i| < 10^19, so from 10^20 on every value rounds to 0; i128 holds 10^20 and the
+    // rounded results (at most 10^19 in magnitude).
+    let Some(unit) = u32::try_from(digits.unsigned_abs())
+        .ok()
+        .filter(|n| *n <= 20)
+        .map(|n| 10i128.pow(n))
+    else {
+        return Some(0);
+    };
+    let i = i128::from(i);
+    let rest = i % unit;
+    let mut rounded = i - rest;
+    if 2 * rest.abs() >= unit {
+        rounded += i.signum() * unit;
+    }
+    i64::try_from(rounded).ok()
+}
+
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// HALF_UP by its textbook recipe: add half a unit to the magnitude, drop the rest,
+    /// restore the sign (an independent reference for [`round_int`]).
+    fn round_half_up_reference(i: i64, digits: i64) -> Option<i64> {
+        if digits >= 0 {
+            return Some(i);
+        }
+        let unit = 10u128.checked_pow(u32::try_from(-digits).ok()?)?;
+        let magnitude = (u128::from(i.unsigned_abs()) + unit / 2) / unit * unit;
+        let signed = i128::try_from(magnitude).ok()?;
+        i64::try_from(if i < 0 { -signed } else { signed }).ok()
+    }
+
+    #[test]
+    fn round_int_rounds_halves_away_from_zero() {
+        assert_eq!(round_int(7, -1), Some(10));
+        assert_eq!(round_int(-155, -2), Some(-200));
+        assert_eq!(round_int(-150, -2), Some(-200));
+        assert_eq!(round_int(150, -2), Some(200));
+        assert_eq!(round_int(149, -2), Some(100));
+        assert_eq!(round_int(-149, -2), Some(-100));
+        assert_eq!(round_int(7, 2), Some(7));
+        assert_eq!(round_int(7, -40), Some(0));
+        assert_eq!(round_int(7, i64::MIN), Some(0));
+        // 9223372036854775807 rounds to ...810, past i64::MAX.
+        assert_eq!(round_int(i64::MAX, -1), None);
+        assert_eq!(round_int(i64::MIN, -1), None);
+        assert_eq!(round_int(i64::MAX, -19), None);
+        assert_eq!(round_int(i64::MAX, -20), Some(0));
+    }
+
+    proptest! {
+        #[test]
+        fn round_int_agrees_with_the_reference(
+            i in prop_oneof![any::<i64>(), -1_000i64..1_000],
+            digits in -21i64..3,
+        ) {
+            prop_assert_eq!(round_int(i, digits), round_half_up_reference(i, digits));
+        }
+    }
 
     /// 2024-03-10T14:05:09.007Z, a Sunday (checked with `date -u -d @1710079509.007`).
     const T: i64 = 1_710_079_509_007;

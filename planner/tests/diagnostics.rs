@@ -268,3 +268,130 @@ fn a_bad_date_format_pattern_is_caught_at_plan_time() {
     assert_eq!(d.kind, ErrorKind::Syntax);
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn round_digits_must_be_an_int() {
+    let (d, _) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events WHERE ROUND(fare, 1.5) > 2\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::TypeMismatch);
+    assert_eq!(line_col(&d), (21, 37));
+    assert!(d.message.contains("ROUND expects int"), "{}", d.message);
+}
+
+/// i64::MAX ms is 106751991167.3 days: one day more does not fit. Before, the
+/// multiplication wrapped and the window silently got another size.
+#[test]
+fn an_interval_past_64_bit_milliseconds_is_too_large() {
+    let tumble = |iv: &str| {
+        with_sql(&format!(
+            "SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL {iv})"
+        ))
+    };
+    let job = parse_job(Path::new("job.yaml"), &tumble("'106751991167' DAY")).unwrap();
+    plan_job(&job).expect("the largest interval in days plans");
+    let (d, text) = one(&tumble("'106751991168' DAY"));
+    assert_eq!(d.kind, ErrorKind::Syntax);
+    // At the interval's value (sqlparser's span of an interval starts there).
+    assert_eq!(line_col(&d), (22, 50));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("the largest is INTERVAL '106751991167' DAY")
+    );
+    insta::assert_snapshot!(text);
+    for iv in [
+        "'9007199254740992' DAY",
+        "'106751991167301' DAY",
+        "'99999999999999999999' SECOND",
+        "'-9223372036854775808' SECOND",
+    ] {
+        let (d, _) = one(&tumble(iv));
+        assert!(d.message.contains("interval too large"), "{iv}: {d:?}");
+    }
+}
+
+#[test]
+fn a_negative_window_interval_says_so() {
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '-1' MINUTE)"));
+    assert_eq!(d.kind, ErrorKind::InvalidWindow);
+    assert_eq!(line_col(&d), (22, 50));
+    assert_eq!(d.hint.as_deref(), Some("did you mean INTERVAL '1' MINUTE?"));
+    insta::assert_snapshot!(text);
+}
+
+/// `GROUP BY k, k` is `GROUP BY k` (Flink accepts it); it used to report the selected key
+/// as not selected.
+#[test]
+fn a_repeated_grouping_key_counts_once() {
+    let plan = |group_by: &str| {
+        let sql = format!("SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY {group_by}, TUMBLE(rowtime, INTERVAL '1' HOUR)");
+        let job = parse_job(Path::new("job.yaml"), &with_sql(&sql)).unwrap();
+        let planned = plan_job(&job).unwrap_or_else(|d| panic!("{group_by}: {d}"));
+        format!("{}\n{}", planned.logical[0].plan, planned.physical)
+    };
+    assert_eq!(plan("geohash, geohash"), plan("geohash"));
+    assert_eq!(plan("geohash, GEOHASH, events.geohash"), plan("geohash"));
+}
+
+/// A window table function's bounds may be qualified by its alias, as in Flink, in
+/// GROUP BY, SELECT, HAVING (also inside MIN/MAX) and SELECT DISTINCT: the plan is that
+/// of the unqualified query.
+#[test]
+fn window_bounds_qualified_by_the_table_function_alias_plan_like_bare_ones() {
+    let plan = |sql: &str| {
+        let job = parse_job(Path::new("job.yaml"), &with_sql(sql)).unwrap();
+        let planned = plan_job(&job).unwrap_or_else(|d| panic!("{sql}: {d}"));
+        format!("{}\n{}", planned.logical[0].plan, planned.physical)
+    };
+    let tvf = "TABLE(TUMBLE(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' HOUR))";
+    assert_eq!(
+        plan(&format!("SELECT w.geohash, COUNT(*) AS rides, w.window_start, w.window_end\nFROM {tvf} AS w\nGROUP BY w.geohash, w.window_start, w.window_end\nHAVING MAX(w.window_end) > w.window_start")),
+        plan(&format!("SELECT geohash, COUNT(*) AS rides, window_start, window_end\nFROM {tvf}\nGROUP BY geohash, window_start, window_end\nHAVING window_end > window_start")),
+    );
+    assert_eq!(
+        plan(&format!(
+            "SELECT DISTINCT w.geohash, w.window_start, w.window_end\nFROM {tvf} AS w"
+        )),
+        plan(&format!(
+            "SELECT DISTINCT geohash, window_start, window_end\nFROM {tvf}"
+        )),
+    );
+}
+
+/// `window_start` in GROUP BY without a window table function: the hint no longer says
+/// to use it in GROUP BY.
+#[test]
+fn window_start_in_group_by_without_a_table_function_points_to_one() {
+    let (d, _) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, window_start, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::UnknownColumn);
+    let hint = d.hint.unwrap();
+    assert!(
+        hint.contains("FROM TABLE(TUMBLE(") && !hint.contains("use them in SELECT, GROUP BY"),
+        "{hint}"
+    );
+}
+
+/// Diagnostics in SQL written as a quoted or folded YAML scalar point at the file's
+/// character, through `''` and backslash escapes and folded lines; the expected position
+/// is where `nope` is in the file text.
+#[test]
+fn quoted_and_folded_sql_keeps_line_and_column() {
+    let sql_values = [
+        "    sql: \"SELECT geohash, COUNT(*) AS rides FROM events WHERE action = '\\u00e9\\\\' AND nope > 1 GROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)\"\n",
+        "    sql: 'SELECT geohash, COUNT(*) AS rides FROM events WHERE action = ''x'' AND nope > 1 GROUP BY geohash, TUMBLE(rowtime, INTERVAL ''1'' HOUR)'\n",
+        "    sql: >\n      SELECT geohash, COUNT(*) AS rides\n      FROM events\n      WHERE action = 'x' AND nope > 1\n      GROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)\n",
+        "    sql: \"SELECT geohash, COUNT(*) AS rides\n      FROM events WHERE action = 'x'\n\n      AND nope > 1 GROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)\"\n",
+    ];
+    for value in sql_values {
+        let start = JOB.find("    sql: |").unwrap();
+        let end = JOB.find("sinks:").unwrap();
+        let text = format!("{}{value}{}", &JOB[..start], &JOB[end..]);
+        let (d, _) = one(&text);
+        assert_eq!(d.kind, ErrorKind::UnknownColumn, "{value}");
+        let (i, line) = text
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains("nope"))
+            .unwrap();
+        let col = line[..line.find("nope").unwrap()].chars().count() + 1;
+        assert_eq!(line_col(&d), (i + 1, col), "{value}");
+    }
+}

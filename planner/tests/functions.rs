@@ -5,7 +5,8 @@
 
 use std::path::Path;
 
-use planner::{parse_job, plan_job, Value};
+use planner::logical::NamedExpr;
+use planner::{parse_job, plan_job, DataType, Value};
 
 const T: i64 = 1_710_079_509_007;
 
@@ -16,6 +17,17 @@ fn eval(e: &str, s: &str) -> (Value, String) {
 }
 
 fn eval_on(e: &str, s: Value) -> (Value, String) {
+    let key = planned_key(e);
+    (key.expr.eval(&row(s)), key.name)
+}
+
+/// The row `(s, n, t, ms)`.
+fn row(s: Value) -> Vec<Value> {
+    vec![s, Value::Int(7), Value::Ts(T), Value::Int(1_700_000_000)]
+}
+
+/// The planned grouping key of `SELECT <e> AS k, COUNT(*) AS c ... GROUP BY <e>, TUMBLE(...)`.
+fn planned_key(e: &str) -> NamedExpr {
     let job = format!(
         r#"name: f
 sources:
@@ -36,9 +48,7 @@ sinks:
     );
     let job = parse_job(Path::new("f.yaml"), &job).unwrap();
     let plan = plan_job(&job).unwrap_or_else(|d| panic!("{e}: {d}"));
-    let f = &plan.physical.features[0];
-    let row = vec![s, Value::Int(7), Value::Ts(T), Value::Int(1_700_000_000)];
-    (f.keys[0].expr.eval(&row), f.keys[0].name.clone())
+    plan.physical.features[0].keys[0].clone()
 }
 
 fn check(e: &str, s: &str, want: Value) {
@@ -71,6 +81,8 @@ fn date_and_time_functions() {
     // 1700000000 s = 2023-11-14T22:13:20Z.
     check("TO_TIMESTAMP_LTZ(ms, 0)", "", Value::Ts(1_700_000_000_000));
     check("TO_TIMESTAMP_LTZ(ms, 3)", "", Value::Ts(1_700_000_000));
+    // A negative interval is fine in an expression.
+    check("rowtime + INTERVAL '-1' HOUR", "", Value::Ts(T - 3_600_000));
     check(
         "DATE_FORMAT(TO_TIMESTAMP_LTZ(ms, 0), 'yyyy-MM-dd HH:mm')",
         "",
@@ -128,4 +140,36 @@ fn keys_display_like_sql() {
     );
     assert_eq!(eval("EXTRACT(DOW FROM t)", "").1, "EXTRACT(DOW FROM t)");
     assert_eq!(eval("POSITION('a' IN s)", "").1, "POSITION('a' IN s)");
+}
+
+/// A float-typed CASE or COALESCE yields floats from its int branches too (an int value
+/// would be written as a JSON integer, or not fit a float Parquet column).
+#[test]
+fn int_branches_of_float_expressions_yield_floats() {
+    for (e, want) in [
+        ("COALESCE(n, 2.5)", 7.0),
+        ("COALESCE(CAST(NULL AS INT), n, 2.5)", 7.0),
+        ("CASE WHEN n > 0 THEN 1 ELSE 2.5 END", 1.0),
+        ("CASE WHEN n > 0 THEN n ELSE 2.5 END", 7.0),
+        ("CASE WHEN n < 0 THEN 2.5 ELSE n END", 7.0),
+        ("CASE n WHEN 7 THEN 1 WHEN 8 THEN 0.5 END", 1.0),
+    ] {
+        let key = planned_key(e);
+        assert_eq!(key.ty, DataType::Float, "{e}");
+        let v = key.expr.eval(&row(Value::Null));
+        assert!(matches!(v, Value::Float(x) if x == want), "{e} gave {v:?}");
+    }
+}
+
+/// ROUND of an int to negative digits rounds to tens, hundreds, ... halves away from
+/// zero (Flink: `BigDecimal` `HALF_UP`); `n` is 7.
+#[test]
+fn round_of_an_int_honours_negative_digits() {
+    check("ROUND(n, -1)", "", Value::Int(10));
+    check("ROUND(n - 162, -2)", "", Value::Int(-200));
+    check("ROUND(n * 100 - 50, -3)", "", Value::Int(1000));
+    check("ROUND(n, -2)", "", Value::Int(0));
+    check("ROUND(n, 2)", "", Value::Int(7));
+    check("ROUND(n + 9223372036854775800, -1)", "", Value::Null);
+    check("ROUND(n, CAST(NULL AS INT))", "", Value::Null);
 }

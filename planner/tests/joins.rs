@@ -283,3 +283,16 @@ fn only_file_and_s3_sources_can_be_bounded() {
     let rendered = d.to_string();
     assert!(rendered.contains("cannot be bounded"), "{rendered}");
 }
+
+/// Time bounds add their intervals with overflow checks: two intervals that together
+/// pass 64-bit milliseconds are an error at the bound, not a wrapped offset.
+#[test]
+fn a_time_bound_past_64_bit_milliseconds_is_an_error() {
+    let sql = ISSUE_SQL.replace(
+        "l.rowtime - INTERVAL '4' HOUR",
+        "l.rowtime - INTERVAL '106751991167' DAY - INTERVAL '1' DAY",
+    );
+    let (d, _) = one(&sql);
+    assert_eq!(d.kind, ErrorKind::Syntax);
+    assert!(d.message.contains("time bound too far"), "{}", d.message);
+}

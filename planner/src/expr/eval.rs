@@ -1,6 +1,8 @@
 //! Evaluating expressions: operators with SQL's three-valued logic, arithmetic that yields
 //! NULL rather than failing, LIKE, casts and scalar function calls.
 
+use std::cmp::Ordering;
+
 use compact_str::{CompactString, ToCompactString};
 
 use crate::scalar::{self};
@@ -31,14 +33,37 @@ pub(super) fn binary(op: BinOp, left: &Expr, right: &Expr, row: &[Value]) -> Val
         return Value::Null;
     }
     match op {
-        Eq => Value::Bool(l == r),
-        NotEq => Value::Bool(l != r),
-        Lt => Value::Bool(l < r),
-        LtEq => Value::Bool(l <= r),
-        Gt => Value::Bool(l > r),
-        GtEq => Value::Bool(l >= r),
+        Eq | NotEq | Lt | LtEq | Gt | GtEq => Value::Bool(compare(op, &l, &r)),
         Add | Sub | Mul | Div | Mod => arith(op, l, r),
         And | Or => unreachable!("handled above"),
+    }
+}
+
+/// A SQL comparison (`=`, `<>`, `<`, `<=`, `>`, `>=`) of two non-NULL values; BETWEEN,
+/// IN and simple CASE compare with it too.
+///
+/// When either side is a float, both compare as IEEE doubles, like Flink's comparison
+/// of primitive doubles: `-0.0 = 0.0`, and NaN is unordered, so every comparison with
+/// NaN is false except `<>`, which is true (also `NaN <> NaN`). This is deliberately
+/// not [`Value`]'s `Ord`/`Eq`, which order floats by `total_cmp` (`-0.0 < 0.0`, NaN
+/// equal to itself) so that values can be grouping keys and be sorted.
+pub(super) fn compare(op: BinOp, l: &Value, r: &Value) -> bool {
+    let ord = match (l, r) {
+        (Value::Float(_), _) | (_, Value::Float(_)) => match (l.as_f64(), r.as_f64()) {
+            (Some(a), Some(b)) => a.partial_cmp(&b),
+            _ => Some(l.cmp(r)),
+        },
+        _ => Some(l.cmp(r)),
+    };
+    use Ordering::*;
+    match op {
+        BinOp::Eq => ord == Some(Equal),
+        BinOp::NotEq => ord != Some(Equal),
+        BinOp::Lt => ord == Some(Less),
+        BinOp::LtEq => matches!(ord, Some(Less | Equal)),
+        BinOp::Gt => ord == Some(Greater),
+        BinOp::GtEq => matches!(ord, Some(Greater | Equal)),
+        _ => unreachable!("not a comparison: {op:?}"),
     }
 }
 
@@ -84,19 +109,22 @@ fn int_arith(op: BinOp, a: i64, b: i64) -> Option<i64> {
     }
 }
 
-/// SQL LIKE: `%` any run, `_` one character.
+/// SQL LIKE: `%` any run, `_` one character; every other pattern character matches
+/// itself. A `%` or `_` in the pattern is always a wildcard, even where the subject has
+/// the same character (there is no ESCAPE).
 pub(super) fn like(s: &str, p: &str) -> bool {
     let s: Vec<char> = s.chars().collect();
     let p: Vec<char> = p.chars().collect();
     let (mut si, mut pi) = (0, 0);
     let (mut star, mut mark) = (None, 0);
     while si < s.len() {
-        if pi < p.len() && (p[pi] == '_' || p[pi] == s[si]) {
-            si += 1;
-            pi += 1;
-        } else if pi < p.len() && p[pi] == '%' {
+        // `%` first: it must not be taken for a literal match of a `%` in the subject.
+        if pi < p.len() && p[pi] == '%' {
             star = Some(pi);
             mark = si;
+            pi += 1;
+        } else if pi < p.len() && (p[pi] == '_' || p[pi] == s[si]) {
+            si += 1;
             pi += 1;
         } else if let Some(st) = star {
             pi = st + 1;
@@ -217,23 +245,36 @@ pub(super) fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
             Some(Value::Float(f)) => Value::Float(f.abs()),
             _ => Value::Null,
         },
-        Func::Floor | Func::Ceil | Func::Round => match args.first().map(|a| a.eval(row)) {
-            Some(Value::Int(i)) => Value::Int(i),
-            Some(Value::Float(f)) => {
-                let digits = match args.get(1).map(|a| a.eval(row)) {
-                    Some(Value::Int(d)) => d as i32,
-                    _ => 0,
-                };
-                let scale = 10f64.powi(digits);
-                Value::Float(match func {
-                    Func::Floor => f.floor(),
-                    Func::Ceil => f.ceil(),
-                    _ => (f * scale).round() / scale,
-                })
-            }
-            _ => Value::Null,
-        },
+        Func::Floor | Func::Ceil | Func::Round => {
+            // ROUND's digits (0 when absent); only ROUND has a second argument.
+            let digits = match args.get(1).map(|a| a.eval(row)) {
+                None => 0,
+                Some(Value::Int(d)) => d,
+                Some(_) => return Value::Null,
+            };
+            round(func, args.first().map(|a| a.eval(row)), digits)
+        }
         _ => call_scalar(func, args, row),
+    }
+}
+
+/// FLOOR, CEIL and ROUND (to `digits` decimal places) of a number.
+fn round(func: Func, v: Option<Value>, digits: i64) -> Value {
+    match v {
+        Some(Value::Int(i)) if func == Func::Round => {
+            scalar::round_int(i, digits).map_or(Value::Null, Value::Int)
+        }
+        Some(Value::Int(i)) => Value::Int(i),
+        Some(Value::Float(f)) => {
+            let digits = digits.clamp(i32::MIN.into(), i32::MAX.into()) as i32;
+            let scale = 10f64.powi(digits);
+            Value::Float(match func {
+                Func::Floor => f.floor(),
+                Func::Ceil => f.ceil(),
+                _ => (f * scale).round() / scale,
+            })
+        }
+        _ => Value::Null,
     }
 }
 
@@ -284,5 +325,173 @@ fn call_scalar(func: Func, args: &[Expr], row: &[Value]) -> Value {
             _ => Value::Null,
         },
         _ => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{compare, like};
+    use crate::expr::{BinOp, Expr};
+    use crate::types::Value;
+
+    /// LIKE by its definition, recursing on the pattern's first character (exponential,
+    /// so only for short inputs): an independent reference for [`like`].
+    fn like_reference(s: &[char], p: &[char]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some(('%', rest)) => (0..=s.len()).any(|k| like_reference(&s[k..], rest)),
+            Some(('_', rest)) => !s.is_empty() && like_reference(&s[1..], rest),
+            Some((c, rest)) => s.first() == Some(c) && like_reference(&s[1..], rest),
+        }
+    }
+
+    #[test]
+    fn wildcards_in_the_pattern_match_wildcard_characters_in_the_subject() {
+        assert!(like("a%c", "a%"));
+        assert!(like("%x", "%"));
+        assert!(like("50% off", "50%"));
+        assert!(like("a%c", "a%c"));
+        assert!(like("a_c", "a_c"));
+        assert!(like("_", "_"));
+        assert!(like("__x", "_%"));
+        assert!(like("%%", "%"));
+        assert!(like("a%b%c", "a%c"));
+        assert!(!like("50% off", "50%x"));
+        assert!(!like("_", "__"));
+    }
+
+    #[test]
+    fn ilike_shares_the_wildcard_rules() {
+        let ilike = |s: &str, p: &str| {
+            Expr::Like {
+                expr: Box::new(Expr::Literal(Value::Str(s.into()))),
+                pattern: Box::new(Expr::Literal(Value::Str(p.into()))),
+                negated: false,
+                case_insensitive: true,
+            }
+            .eval(&[])
+        };
+        assert_eq!(ilike("50% OFF", "50%"), Value::Bool(true));
+        assert_eq!(ilike("A%C", "a%"), Value::Bool(true));
+        assert_eq!(ilike("A%C", "b%"), Value::Bool(false));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// Subjects and patterns over an alphabet where the wildcards also occur as
+        /// subject characters.
+        #[test]
+        fn like_agrees_with_the_reference(
+            s in "[ab%_]{0,8}",
+            p in "[ab%_]{0,6}",
+        ) {
+            let (sc, pc): (Vec<char>, Vec<char>) = (s.chars().collect(), p.chars().collect());
+            prop_assert_eq!(like(&s, &p), like_reference(&sc, &pc), "{:?} LIKE {:?}", s, p);
+        }
+    }
+
+    const COMPARISONS: [BinOp; 6] = [
+        BinOp::Eq,
+        BinOp::NotEq,
+        BinOp::Lt,
+        BinOp::LtEq,
+        BinOp::Gt,
+        BinOp::GtEq,
+    ];
+
+    /// Rust's primitive `f64` operators: IEEE 754 comparison, the reference for floats.
+    fn ieee(op: BinOp, a: f64, b: f64) -> bool {
+        match op {
+            BinOp::Eq => a == b,
+            BinOp::NotEq => a != b,
+            BinOp::Lt => a < b,
+            BinOp::LtEq => a <= b,
+            BinOp::Gt => a > b,
+            BinOp::GtEq => a >= b,
+            _ => unreachable!(),
+        }
+    }
+
+    fn float() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            Just(0.0),
+            Just(-0.0),
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            (-3i32..3).prop_map(f64::from),
+            any::<f64>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        #[test]
+        fn float_comparisons_are_ieee(a in float(), b in float(), i in -3i64..3) {
+            for op in COMPARISONS {
+                let (fa, fb) = (Value::Float(a), Value::Float(b));
+                prop_assert_eq!(compare(op, &fa, &fb), ieee(op, a, b), "{} {:?} {}", a, op, b);
+                prop_assert_eq!(compare(op, &Value::Int(i), &fb), ieee(op, i as f64, b));
+                prop_assert_eq!(compare(op, &fa, &Value::Int(i)), ieee(op, a, i as f64));
+            }
+        }
+    }
+
+    fn lit(v: Value) -> Box<Expr> {
+        Box::new(Expr::Literal(v))
+    }
+
+    #[test]
+    fn negative_zero_equals_zero_in_between_in_and_case() {
+        let neg = || lit(Value::Float(-0.0));
+        let between = Expr::Between {
+            expr: neg(),
+            low: lit(Value::Int(0)),
+            high: lit(Value::Int(1)),
+            negated: false,
+        };
+        assert_eq!(between.eval(&[]), Value::Bool(true));
+        let in_list = Expr::InList {
+            expr: neg(),
+            list: vec![Expr::Literal(Value::Float(0.0))],
+            negated: false,
+        };
+        assert_eq!(in_list.eval(&[]), Value::Bool(true));
+        let case = Expr::Case {
+            operand: Some(neg()),
+            whens: vec![(Expr::Literal(Value::Int(0)), Expr::Literal(Value::Int(1)))],
+            otherwise: Some(lit(Value::Int(2))),
+        };
+        assert_eq!(case.eval(&[]), Value::Int(1));
+        // Grouping and sorting keep the total order, where the two zeros differ.
+        assert!(Value::Float(-0.0) < Value::Float(0.0));
+    }
+
+    #[test]
+    fn nan_is_neither_between_nor_outside_and_never_in_a_list() {
+        let nan = || lit(Value::Float(f64::NAN));
+        for negated in [false, true] {
+            let between = Expr::Between {
+                expr: nan(),
+                low: lit(Value::Int(0)),
+                high: lit(Value::Int(1)),
+                negated,
+            };
+            assert_eq!(between.eval(&[]), Value::Bool(false), "negated: {negated}");
+            let in_list = Expr::InList {
+                expr: nan(),
+                list: vec![Expr::Literal(Value::Float(f64::NAN))],
+                negated,
+            };
+            assert_eq!(
+                in_list.eval(&[]),
+                Value::Bool(negated),
+                "negated: {negated}"
+            );
+        }
     }
 }

@@ -465,6 +465,10 @@ pub struct Feature {
     pub sql_line: usize,
     /// Column offset of the SQL text on its lines (block indentation).
     pub sql_indent: usize,
+    /// Where each SQL character is in the job file, for SQL written as a quoted or folded
+    /// scalar (then `sql_line` is 0).
+    #[serde(skip)]
+    pub sql_positions: Option<SqlPositions>,
     /// Indices into [`Job::sinks`].
     pub sinks: Vec<usize>,
 }
@@ -492,7 +496,10 @@ pub struct Job {
 }
 
 mod infra;
+mod sql_position;
 mod validate;
+
+pub use self::sql_position::SqlPositions;
 
 pub use infra::{load_infra, parse_infra, AwsAccount, Infra, KafkaCluster, RedisStore, Secret};
 pub use validate::{load_job, load_job_with_infra, parse_job, parse_job_with_infra};

@@ -317,7 +317,13 @@ fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature,
             idx
         }
     };
-    let (sql_line, sql_indent) = locate_sql(cx.text, &f.sql);
+    // A quoted or folded scalar is mapped character by character; block and plain ones
+    // by line and indentation.
+    let sql_positions = super::sql_position::map_sql(cx.text, &f.sql);
+    let (sql_line, sql_indent) = match sql_positions {
+        Some(_) => (0, 0),
+        None => locate_sql(cx.text, &f.sql),
+    };
     Ok(Feature {
         name: f.name.clone(),
         version: f.version,
@@ -327,6 +333,7 @@ fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature,
         sql: f.sql.clone(),
         sql_line,
         sql_indent,
+        sql_positions,
         sinks: sink_idx,
     })
 }

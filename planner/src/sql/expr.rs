@@ -15,7 +15,7 @@ use crate::scalar::{TimeField, TimeUnit, TrimSide};
 use crate::types::{DataType, Value};
 
 use super::functions::{
-    cast_target, function_args, function_name, interval_ms, literal, window_aux,
+    cast_target, function_args, function_name, literal, signed_interval_ms, window_aux,
 };
 use super::SqlText;
 
@@ -84,7 +84,7 @@ impl<'a> Lowerer<'a> {
             }
             E::Nested(inner) => self.lower(inner),
             E::Value(v) => literal(self.sql, e, &v.value),
-            E::Interval(_) => Ok(Typed { expr: Expr::Literal(Value::Int(interval_ms(self.sql, e)? as i64)), ty: Some(DataType::Int) }),
+            E::Interval(_) => Ok(Typed { expr: Expr::Literal(Value::Int(signed_interval_ms(self.sql, e)?)), ty: Some(DataType::Int) }),
             E::UnaryOp { op, expr } => {
                 let t = self.lower(expr)?;
                 match op {
@@ -169,16 +169,18 @@ impl<'a> Lowerer<'a> {
                     };
                     let r = self.lower(&cw.result)?;
                     ty = self.unify(&cw.result, ty, r.ty)?;
-                    whens.push((c, r.expr));
+                    whens.push((c, r));
                 }
                 let otherwise = match else_result {
                     Some(x) => {
                         let r = self.lower(x)?;
                         ty = self.unify(x, ty, r.ty)?;
-                        Some(Box::new(r.expr))
+                        Some(r)
                     }
                     None => None,
                 };
+                let whens = whens.into_iter().map(|(c, r)| (c, r.widened_to(ty))).collect();
+                let otherwise = otherwise.map(|r| Box::new(r.widened_to(ty)));
                 Ok(Typed { expr: Expr::Case { operand: op.map(|o| Box::new(o.expr)), whens, otherwise }, ty })
             }
             E::Cast { expr, data_type, kind, .. } => {
@@ -282,7 +284,11 @@ impl<'a> Lowerer<'a> {
                 if lower == "window_start" || lower == "window_end" {
                     return Err(self
                         .err(ErrorKind::UnknownColumn, node, format!("`{name}` cannot be used in {}", self.clause))
-                        .with_hint("window bounds exist only after grouping: use them in SELECT, GROUP BY or HAVING"));
+                        .with_hint(if self.clause == "GROUP BY" {
+                            "`window_start` and `window_end` are columns of a window table function: FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(rowtime), INTERVAL '1' HOUR)); with GROUP BY TUMBLE(...) select TUMBLE_START(...) / TUMBLE_END(...)"
+                        } else {
+                            "window bounds exist only after grouping: use them in SELECT, GROUP BY or HAVING"
+                        }));
                 }
                 if lower == "rowtime" && !self.row.time_attrs.is_empty() {
                     let msg = match qualifier {
@@ -621,7 +627,10 @@ impl<'a> Lowerer<'a> {
                     }
                     return Err(d);
                 }
-                t.ty
+                if args.len() == 2 {
+                    want(1, Int)?;
+                }
+                args[0].1.ty
             }
             Func::DateFormat => {
                 arity_err(2, 2)?;
@@ -705,10 +714,15 @@ impl<'a> Lowerer<'a> {
                 Some(Str)
             }
         };
+        // Only COALESCE unifies its arguments' types: the others keep theirs.
+        let arg_ty = if func == Func::Coalesce { ty } else { None };
         Ok(Typed {
             expr: Expr::Call {
                 func,
-                args: args.into_iter().map(|(_, t)| t.expr).collect(),
+                args: args
+                    .into_iter()
+                    .map(|(_, t)| t.widened_to(arg_ty))
+                    .collect(),
             },
             ty,
         })

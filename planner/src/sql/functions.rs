@@ -7,7 +7,7 @@ use crate::error::{Diagnostic, ErrorKind};
 use crate::expr::Expr;
 use crate::types::{DataType, Value};
 
-use super::expr::Typed;
+use super::expr::{RowScope, Typed};
 use super::SqlText;
 
 type R<T> = Result<T, Diagnostic>;
@@ -28,6 +28,28 @@ pub(crate) fn window_aux(name: &str) -> Option<Bound> {
             Some(Bound::Rowtime)
         }
         _ => None,
+    }
+}
+
+/// The window bound a column reference names: `window_start` or `window_end` of a window
+/// table function, bare or qualified by its alias (`w.window_end`); qualifiers resolve as
+/// for columns (any qualifier when FROM has one table). Whether the query has a window
+/// table function is for the caller to check.
+pub(crate) fn window_bound_column(e: &ast::Expr, row: &RowScope) -> Option<Bound> {
+    let name = match e {
+        ast::Expr::Identifier(id) => &id.value,
+        ast::Expr::CompoundIdentifier(parts) => match parts.as_slice() {
+            [q, name] if row.resolve_qualified(&q.value, &name.value).is_ok() => &name.value,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    if name.eq_ignore_ascii_case("window_start") {
+        Some(Bound::Start)
+    } else if name.eq_ignore_ascii_case("window_end") {
+        Some(Bound::End)
+    } else {
+        None
     }
 }
 
@@ -60,12 +82,46 @@ pub(crate) fn function_args<'f>(sql: &SqlText, f: &'f ast::Function) -> R<Vec<&'
     }
 }
 
-/// `INTERVAL '1' HOUR` (also `INTERVAL '30' MINUTES`, `INTERVAL '1 hour'`) in ms.
+/// A window size, slide, gap or OVER range: `INTERVAL '1' HOUR` (also
+/// `INTERVAL '30' MINUTES`, `INTERVAL '1 hour'`) in ms, which must not be negative.
 pub(crate) fn interval_ms(sql: &SqlText, e: &ast::Expr) -> R<u64> {
+    let ms = signed_interval_ms(sql, e)?;
+    u64::try_from(ms).map_err(|_| {
+        sql.error(
+            ErrorKind::InvalidWindow,
+            e.span(),
+            format!(
+                "negative interval `{e}`: window sizes, slides, gaps and OVER ranges cannot be negative"
+            ),
+        )
+        .with_hint(format!(
+            "did you mean {}?",
+            e.to_string().replacen("'-", "'", 1)
+        ))
+    })
+}
+
+/// `INTERVAL '1' HOUR` (also `INTERVAL '30' MINUTES`, `INTERVAL '1 hour'`,
+/// `INTERVAL '-1' HOUR`) in ms, which may be negative (`rowtime + INTERVAL '-1' HOUR`).
+/// An interval must fit in an i64 of milliseconds (about 292 million years).
+pub(crate) fn signed_interval_ms(sql: &SqlText, e: &ast::Expr) -> R<i64> {
     let bad = |msg: String| {
         sql.error(ErrorKind::Syntax, e.span(), msg).with_hint(
             "write intervals like INTERVAL '1' HOUR, INTERVAL '30' MINUTES or INTERVAL '10' SECOND",
         )
+    };
+    // Names the largest value in the interval's unit (`scale` ms).
+    let too_large = |scale: i64, unit: &str| {
+        sql.error(
+            ErrorKind::Syntax,
+            e.span(),
+            format!("interval too large: `{e}`"),
+        )
+        .with_detail("intervals are counted in milliseconds, in a 64-bit integer")
+        .with_hint(format!(
+            "the largest is INTERVAL '{}' {unit}",
+            i64::MAX / scale
+        ))
     };
     let ast::Expr::Interval(iv) = e else {
         return Err(bad(format!("expected an interval, found `{e}`")));
@@ -86,8 +142,9 @@ pub(crate) fn interval_ms(sql: &SqlText, e: &ast::Expr) -> R<u64> {
     use ast::DateTimeField as F;
     let scale = match &iv.leading_field {
         None => {
-            return crate::duration::parse_duration_ms(&text.replace(' ', ""))
-                .map_err(|m| bad(format!("bad interval: {m}")))
+            let ms = crate::duration::parse_duration_ms(&text.replace(' ', ""))
+                .map_err(|m| bad(format!("bad interval: {m}")))?;
+            return i64::try_from(ms).map_err(|_| too_large(1, "MILLISECOND"));
         }
         Some(F::Millisecond | F::Milliseconds) => 1,
         Some(F::Second | F::Seconds) => 1_000,
@@ -101,11 +158,20 @@ pub(crate) fn interval_ms(sql: &SqlText, e: &ast::Expr) -> R<u64> {
             )))
         }
     };
-    let n: u64 = text
-        .trim()
-        .parse()
-        .map_err(|_| bad(format!("interval value '{text}' is not a whole number")))?;
-    Ok(n * scale)
+    let unit = iv
+        .leading_field
+        .as_ref()
+        .map_or(String::new(), |f| f.to_string());
+    let digits = text.trim();
+    let n: i64 = digits.parse().map_err(|_| {
+        let unsigned = digits.strip_prefix(['-', '+']).unwrap_or(digits);
+        if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+            too_large(scale, &unit)
+        } else {
+            bad(format!("interval value '{text}' is not a whole number"))
+        }
+    })?;
+    n.checked_mul(scale).ok_or_else(|| too_large(scale, &unit))
 }
 
 pub(crate) fn literal(sql: &SqlText, e: &ast::Expr, v: &ast::Value) -> R<Typed> {

@@ -11,7 +11,7 @@ use crate::logical::LogicalPlan;
 
 use super::expr::{Lowerer, RowScope, TableRef};
 use super::from::Relation;
-use super::functions::interval_ms;
+use super::functions::signed_interval_ms;
 use super::Planner;
 
 type R<T> = Result<T, Diagnostic>;
@@ -306,15 +306,24 @@ impl Planner<'_> {
                 let Some(t) = self.time_term(left, row)? else {
                     return Ok(None);
                 };
-                let d = interval_ms(self.sql, right)? as i64;
+                let d = signed_interval_ms(self.sql, right)?;
                 let d = if matches!(op, ast::BinaryOperator::Minus) {
-                    -d
+                    d.checked_neg()
                 } else {
-                    d
+                    Some(d)
                 };
+                let offset_ms = d.and_then(|d| t.offset_ms.checked_add(d)).ok_or_else(|| {
+                    self.sql
+                        .error(
+                            ErrorKind::Syntax,
+                            e.span(),
+                            format!("time bound too far: `{e}`"),
+                        )
+                        .with_hint("the intervals of a time bound add up past 64-bit milliseconds")
+                })?;
                 Ok(Some(TimeTerm {
                     column: t.column,
-                    offset_ms: t.offset_ms + d,
+                    offset_ms,
                 }))
             }
             _ => Ok(None),

@@ -21,14 +21,14 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Location, Span};
 
 use crate::error::{closest, Diagnostic, ErrorKind};
-use crate::job::{Feature, Job};
+use crate::job::{Feature, Job, SqlPositions};
 use crate::logical::{LogicalPlan, NamedExpr};
 use crate::types::DataType;
 use crate::window::Window;
 
 use self::expr::{AggScope, Lowerer, OverScope, RowScope};
 use self::from::Relation;
-use self::functions::function_name;
+use self::functions::{function_name, window_bound_column};
 pub(crate) use self::rewrite::TOP_FOR_PARSER;
 use self::rewrite::{blank_tvf_table_keywords, rename_top_calls};
 use self::session::mark_session_partition;
@@ -45,6 +45,8 @@ pub struct SqlText<'a> {
     pub line0: usize,
     /// Indentation of the SQL block.
     pub indent: usize,
+    /// For a quoted or folded scalar (`line0` is 0): where each SQL character is.
+    pub positions: Option<&'a SqlPositions>,
 }
 
 impl SqlText<'_> {
@@ -58,6 +60,9 @@ impl SqlText<'_> {
         let (line, col) = (at.line as usize, at.column as usize);
         if line == 0 {
             return d.in_file(self.job_path);
+        }
+        if let Some((line, col)) = self.positions.and_then(|p| p.locate(line, col)) {
+            return d.at(self.job_path, self.job_text, line, col);
         }
         if self.line0 == 0 {
             // SQL not found verbatim in the file: point into the SQL text itself.
@@ -83,6 +88,7 @@ pub fn plan_feature(job: &Job, feature: &Feature) -> Result<LogicalPlan, Diagnos
         job_text: &job.text,
         line0: feature.sql_line,
         indent: feature.sql_indent,
+        positions: feature.sql_positions.as_ref(),
     };
     let statements = Parser::parse_sql(&GenericDialect {}, &sql.text)
         .map_err(|e| parse_error(&sql, &e.to_string()))?;
@@ -234,8 +240,7 @@ impl Planner<'_> {
                     }
                 }
             }
-            let is_bound = |e: &ast::Expr| matches!(e, ast::Expr::Identifier(id) if id.value.eq_ignore_ascii_case("window_start") || id.value.eq_ignore_ascii_case("window_end"));
-            keys.retain(|e| !is_bound(e));
+            keys.retain(|e| window_bound_column(e, &row).is_none());
             keys.push(ast::Expr::Identifier(ast::Ident::new("window_start")));
             distinct_keys = keys;
             &distinct_keys
@@ -293,12 +298,9 @@ impl Planner<'_> {
                     continue;
                 }
             }
-            if let ast::Expr::Identifier(id) = g {
-                let lower = id.value.to_ascii_lowercase();
-                if (lower == "window_start" || lower == "window_end") && tvf_window.is_some() {
-                    saw_bound = true;
-                    continue;
-                }
+            if tvf_window.is_some() && window_bound_column(g, &row).is_some() {
+                saw_bound = true;
+                continue;
             }
             let t = Lowerer {
                 sql,
@@ -308,6 +310,11 @@ impl Planner<'_> {
                 clause: "GROUP BY",
             }
             .lower(g)?;
+            // A repeated key (`GROUP BY k, k`) groups nothing further: keep it once, as
+            // Flink does, so SELECT's `k` is that key.
+            if keys.iter().any(|(e, _, _)| *e == t.expr) {
+                continue;
+            }
             let name = match &t.expr {
                 crate::expr::Expr::Column { name, .. } => name.clone(),
                 other => other.to_string(),

@@ -8,7 +8,9 @@ use crate::error::ErrorKind;
 use crate::expr::{BinOp, Expr};
 use crate::types::{DataType, Value};
 
-use super::super::functions::{function_args, function_name, interval_ms, window_aux, Bound};
+use super::super::functions::{
+    function_args, function_name, interval_ms, window_aux, window_bound_column, Bound,
+};
 use super::{Lowerer, Typed, R};
 
 impl Lowerer<'_> {
@@ -16,30 +18,19 @@ impl Lowerer<'_> {
     pub(super) fn lower_grouped_leaf(&mut self, e: &ast::Expr) -> R<Option<Typed>> {
         let agg = self.agg.as_deref().expect("aggregate context");
         // Window bound columns of the TVF form.
-        if let ast::Expr::Identifier(id) = e {
-            let lower = id.value.to_ascii_lowercase();
-            if lower == "window_start" || lower == "window_end" {
-                if agg.group_fn.is_some() {
-                    return Err(self
-                        .err(
-                            ErrorKind::UnknownColumn,
-                            e,
-                            format!("`{}` exists only with the window table functions", id.value),
-                        )
-                        .with_hint(
-                            "with GROUP BY TUMBLE(...) use TUMBLE_START(...) / TUMBLE_END(...)",
-                        ));
-                }
-                let (idx, name) = if lower == "window_start" {
-                    (agg.window_start_index(), "window_start")
-                } else {
-                    (agg.window_end_index(), "window_end")
-                };
-                return Ok(Some(Typed {
-                    expr: Expr::column(idx, name),
-                    ty: Some(DataType::Timestamp),
-                }));
+        if let Some(bound) = window_bound_column(e, self.row) {
+            if agg.group_fn.is_some() {
+                return Err(self
+                    .err(
+                        ErrorKind::UnknownColumn,
+                        e,
+                        format!("`{e}` exists only with the window table functions"),
+                    )
+                    .with_hint(
+                        "with GROUP BY TUMBLE(...) use TUMBLE_START(...) / TUMBLE_END(...)",
+                    ));
             }
+            return Ok(Some(self.window_bound(bound)));
         }
         if let ast::Expr::Function(f) = e {
             let name = function_name(f);
@@ -159,6 +150,11 @@ impl Lowerer<'_> {
                 )
                 .with_hint(format!("write {name}(rowtime, ...)")));
         }
+        Ok(self.window_bound(bound))
+    }
+
+    /// The window bound `bound` of the group at hand.
+    fn window_bound(&self, bound: Bound) -> Typed {
         let agg = self.agg.as_deref().expect("aggregate context");
         let expr = match bound {
             Bound::Start => Expr::column(agg.window_start_index(), "window_start"),
@@ -169,10 +165,10 @@ impl Lowerer<'_> {
                 right: Box::new(Expr::Literal(Value::Int(1))),
             },
         };
-        Ok(Typed {
+        Typed {
             expr,
             ty: Some(DataType::Timestamp),
-        })
+        }
     }
 
     /// A call's arguments, and whether they are `DISTINCT`; `what` names them in the error
@@ -209,6 +205,19 @@ impl Lowerer<'_> {
             ));
         }
         let upper = name.to_ascii_uppercase();
+        // Every row of a group has the group's window bounds: MIN and MAX of one
+        // (`MAX(w.window_end)` in HAVING) are the bound itself.
+        if let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a))] = args {
+            let tvf = self
+                .agg
+                .as_deref()
+                .is_some_and(|agg| agg.group_fn.is_none());
+            if tvf && matches!(upper.as_str(), "MIN" | "MAX") {
+                if let Some(bound) = window_bound_column(a, self.row) {
+                    return Ok(self.window_bound(bound));
+                }
+            }
+        }
         let call = match args {
             [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard)]
                 if upper == "COUNT" && !distinct =>

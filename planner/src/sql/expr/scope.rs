@@ -2,7 +2,7 @@
 //! attributes), and in grouped or OVER queries the aggregate row.
 
 use crate::aggregate::AggCall;
-use crate::expr::Expr;
+use crate::expr::{cast, Expr};
 use crate::logical::NamedExpr;
 use crate::over::{OverAgg, OverFrame};
 use crate::types::DataType;
@@ -13,6 +13,24 @@ use crate::window::Window;
 pub(crate) struct Typed {
     pub expr: Expr,
     pub ty: Option<DataType>,
+}
+
+impl Typed {
+    /// The expression as one of type `to`, the type its branches unified to: an int
+    /// branch of a float CASE or COALESCE is cast to float (a literal is converted at
+    /// plan time), so every row carries a float, not sometimes an int.
+    pub fn widened_to(self, to: Option<DataType>) -> Expr {
+        match (self.ty, to) {
+            (Some(DataType::Int), Some(DataType::Float)) => match self.expr {
+                Expr::Literal(v) => Expr::Literal(cast(v, DataType::Float)),
+                e => Expr::Cast {
+                    expr: Box::new(e),
+                    to: DataType::Float,
+                },
+            },
+            _ => self.expr,
+        }
+    }
 }
 
 /// A table visible in FROM: its qualifier and where its columns sit in the row.
