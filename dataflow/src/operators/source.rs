@@ -186,6 +186,9 @@ pub fn source<'s>(
                         }
                         return;
                     }
+                    // A blank line (an editor's trailing newline, CRLF debris) holds no
+                    // record: it is neither read nor a dead letter.
+                    Item::Line(line, _) if is_blank(line) => return,
                     Item::Line(line, id) => (line, id, None),
                     Item::Message { payload, id, partition, meta } => {
                         if let Some(k) = key_column {
@@ -360,4 +363,10 @@ pub fn source<'s>(
         sides: side_streams,
         dead_letters: dlq_stream,
     }
+}
+
+/// Whether a line is empty or only whitespace.
+#[inline]
+fn is_blank(line: &[u8]) -> bool {
+    line.first().is_none_or(u8::is_ascii_whitespace) && line.iter().all(u8::is_ascii_whitespace)
 }
