@@ -404,7 +404,7 @@ impl Expr {
             Expr::Literal(v) => v.clone(),
             Expr::Unary { op, expr } => match (op, expr.eval(row)) {
                 (UnaryOp::Not, Value::Bool(b)) => Value::Bool(!b),
-                (UnaryOp::Neg, Value::Int(i)) => Value::Int(i.wrapping_neg()),
+                (UnaryOp::Neg, Value::Int(i)) => i.checked_neg().map_or(Value::Null, Value::Int),
                 (UnaryOp::Neg, Value::Float(f)) => Value::Float(-f),
                 _ => Value::Null,
             },
@@ -607,6 +607,26 @@ mod tests {
 
     fn lit(v: Value) -> Box<Expr> {
         Box::new(Expr::Literal(v))
+    }
+
+    #[test]
+    fn integer_overflow_is_null_for_negation_as_for_arithmetic() {
+        let neg = |i: i64| {
+            Expr::Unary {
+                op: UnaryOp::Neg,
+                expr: lit(Value::Int(i)),
+            }
+            .eval(&[])
+        };
+        assert_eq!(neg(i64::MIN), Value::Null);
+        assert_eq!(neg(i64::MAX), Value::Int(-i64::MAX));
+        assert_eq!(neg(-7), Value::Int(7));
+        let add = Expr::Binary {
+            op: BinOp::Add,
+            left: lit(Value::Int(i64::MAX)),
+            right: lit(Value::Int(1)),
+        };
+        assert_eq!(add.eval(&[]), Value::Null);
     }
 
     #[test]
