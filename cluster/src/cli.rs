@@ -40,7 +40,7 @@ pub enum Command {
     Run(RunArgs),
     /// Start one process per hostfile line on this machine, as one timely cluster, and supervise them.
     Launch {
-        /// One `host:port` per line; line i is process i.
+        /// One `host:port` per line (blank and `#` lines skipped); the i-th address is process i.
         #[arg(long)]
         hostfile: PathBuf,
         /// The run's arguments.
@@ -97,6 +97,10 @@ pub struct RunArgs {
     /// This process's index in the cluster hostfile.
     #[arg(long)]
     pub process: Option<usize>,
+    /// How long a cluster process waits for all its peers to connect before failing
+    /// (e.g. 30s, 2m).
+    #[arg(long, value_parser = parse_timeout, default_value = "60s")]
+    pub connect_timeout: std::time::Duration,
     /// Bytes a source reads per watermark step (default 16 MiB): a number of bytes, or
     /// with a unit (256KiB, 4MiB, 1GiB; KB/MB/GB are 1000-based). Smaller steps advance
     /// watermarks more often, so a replay shows late events as corrections as a live
@@ -168,6 +172,13 @@ pub enum GenCommand {
         #[arg(long, default_value_t = 1)]
         files: u32,
     },
+}
+
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match planner::duration::parse_duration_ms(text)? {
+        0 => Err(format!("`{text}` is no time at all; write e.g. 60s or 2m")),
+        ms => Ok(std::time::Duration::from_millis(ms)),
+    }
 }
 
 /// A byte size: a whole number with an optional unit (B, KiB, MiB, GiB, KB, MB, GB; case

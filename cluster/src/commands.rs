@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
@@ -112,14 +113,21 @@ pub fn read_hostfile(path: &Path) -> Result<Vec<String>> {
         .map(String::from)
         .collect();
     for (i, h) in hosts.iter().enumerate() {
-        if h.rsplit_once(':')
-            .and_then(|(_, p)| p.parse::<u16>().ok())
-            .is_none()
-        {
+        match h.rsplit_once(':').map(|(_, p)| p.parse::<u16>()) {
+            Some(Ok(0)) => bail!(
+                "{}: `{h}` (process {i}) has port 0, which no peer can connect to (hint: give each process a fixed free port, e.g. 127.0.0.1:2101)",
+                path.display()
+            ),
+            Some(Ok(_)) => {}
+            _ => bail!(
+                "{}: `{h}` (process {i}) is not host:port (hint: one address per line, e.g. 127.0.0.1:2101)",
+                path.display()
+            ),
+        }
+        if let Some(j) = hosts[..i].iter().position(|o| o == h) {
             bail!(
-                "{}:{}: `{h}` is not host:port (hint: one address per line, e.g. 127.0.0.1:2101)",
-                path.display(),
-                i + 1
+                "{}: `{h}` is listed for process {j} and process {i} (hint: each process needs its own port)",
+                path.display()
             );
         }
     }
@@ -169,8 +177,15 @@ pub fn run(args: &RunArgs) -> Result<()> {
     };
     let state = Arc::new(RunState::default());
     let stopper = Arc::clone(&state);
-    // SIGINT / SIGTERM: stop reading, flush sinks, exit cleanly. A second signal exits at once.
+    // SIGINT / SIGTERM: stop reading, flush sinks, exit cleanly. A second signal, or one
+    // while a cluster process is still waiting for its peers, exits at once.
     let _ = ctrlc::set_handler(move || {
+        if !stopper.started() {
+            eprintln!(
+                "freshet: stopped (signal received) before the run started; nothing was read"
+            );
+            std::process::exit(130);
+        }
         if stopper.stop_requested() {
             std::process::exit(130);
         }
@@ -179,6 +194,17 @@ pub fn run(args: &RunArgs) -> Result<()> {
         );
         stopper.request_stop();
     });
+    if let Topology::Cluster {
+        process, addresses, ..
+    } = &topology
+    {
+        watch_connect(
+            Arc::clone(&state),
+            args.connect_timeout,
+            *process,
+            addresses,
+        );
+    }
     let mut tuning = Tuning::default();
     if let Some(b) = args.batch_bytes {
         tuning.batch_bytes = b;
@@ -193,6 +219,34 @@ pub fn run(args: &RunArgs) -> Result<()> {
         print_summary(&p, &summary, args);
     }
     Ok(())
+}
+
+/// Fails the process if the cluster has not connected within `timeout` (timely retries
+/// its peers forever).
+fn watch_connect(state: Arc<RunState>, timeout: Duration, process: usize, addresses: &[String]) {
+    let peers = addresses
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != process)
+        .map(|(_, a)| a.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        while started.elapsed() < timeout {
+            if state.started() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if !state.started() {
+            eprintln!(
+                "error: process {process} could not connect to its peers ({peers}) within {:?} (hint: start every process of the hostfile, or use `freshet launch`; raise --connect-timeout if they start slowly)",
+                timeout
+            );
+            std::process::exit(1);
+        }
+    });
 }
 
 fn print_summary(p: &PlannedJob, s: &RunSummary, args: &RunArgs) {

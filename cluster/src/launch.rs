@@ -1,18 +1,42 @@
 //! `freshet launch`: start one `freshet run` process per hostfile line on this machine,
 //! as one timely cluster, and supervise them: if one fails, stop the others and fail.
+//!
+//! SIGINT / SIGTERM to the supervisor are forwarded once, as SIGTERM, to every process
+//! (each stops cleanly, flushing its sinks); a second signal kills them. The processes run
+//! in their own process group, so a terminal's Ctrl-C reaches them only through the
+//! supervisor.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 
 use crate::cli::{RunArgs, RunMode};
 use crate::commands::read_hostfile;
 
 /// Runs the cluster; returns when every process has exited.
 pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
+    if run.cluster_hostfile.is_some() || run.process.is_some() {
+        bail!(
+            "`launch` starts every process of --hostfile itself; --cluster-hostfile and --process are for `freshet run` (hint: drop them, or use `freshet run --cluster-hostfile H --process I` to start one process by hand)"
+        );
+    }
+    if run.workers == 0 {
+        bail!("--workers must be at least 1");
+    }
     let hosts = read_hostfile(hostfile)?;
     let exe = std::env::current_exe().context("locating the freshet binary")?;
+    let signals = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&signals);
+    ctrlc::set_handler(move || {
+        seen.fetch_add(1, Ordering::SeqCst);
+    })
+    .context("installing the signal handler")?;
     let mut children: Vec<(usize, Child)> = Vec::new();
     for i in 0..hosts.len() {
         let mut cmd = Command::new(&exe);
@@ -31,6 +55,8 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
         if let Some(b) = run.batch_bytes {
             cmd.arg("--batch-bytes").arg(b.to_string());
         }
+        cmd.arg("--connect-timeout")
+            .arg(format!("{}ms", run.connect_timeout.as_millis()));
         cmd.arg("--cluster-hostfile")
             .arg(hostfile)
             .arg("--process")
@@ -42,18 +68,23 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
         if run.quiet || i > 0 {
             cmd.arg("--quiet");
         }
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting process {i}"))?;
-        children.push((i, child));
+        cmd.process_group(0);
+        match cmd.spawn() {
+            Ok(child) => children.push((i, child)),
+            Err(e) => {
+                signal_all(&mut children, Signal::SIGKILL);
+                return Err(e).with_context(|| format!("starting process {i}"));
+            }
+        }
     }
-    // Supervise: the first failure stops everyone.
+    // Supervise: the first failure stops everyone; signals are passed on.
     let mut failed: Option<String> = None;
+    let mut forwarded = 0;
     loop {
         let mut running = 0;
         for (i, c) in children.iter_mut() {
             match c.try_wait()? {
-                Some(status) if !status.success() && failed.is_none() => {
+                Some(status) if !status.success() && failed.is_none() && forwarded == 0 => {
                     failed = Some(format!("process {i} exited with {status}"));
                 }
                 Some(_) => {}
@@ -62,6 +93,16 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
         }
         if running == 0 {
             break;
+        }
+        let received = signals.load(Ordering::SeqCst);
+        if received > forwarded {
+            if forwarded == 0 {
+                eprintln!("freshet launch: stopping {running} process(es) (signal received); a second signal kills them");
+                signal_all(&mut children, Signal::SIGTERM);
+            } else {
+                signal_all(&mut children, Signal::SIGKILL);
+            }
+            forwarded = received;
         }
         if failed.is_some() {
             for (_, c) in children.iter_mut() {
@@ -73,5 +114,27 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
     if let Some(f) = failed {
         bail!("cluster run failed: {f}; the other processes were stopped");
     }
+    if forwarded > 0 {
+        let unclean: Vec<String> = children
+            .iter_mut()
+            .filter_map(|(i, c)| match c.wait() {
+                Ok(s) if s.success() => None,
+                Ok(s) => Some(format!("process {i} exited with {s}")),
+                Err(e) => Some(format!("process {i}: {e}")),
+            })
+            .collect();
+        if !unclean.is_empty() {
+            bail!("stopped by a signal: {}", unclean.join("; "));
+        }
+    }
     Ok(())
+}
+
+/// Sends `signal` to every process that has not exited.
+fn signal_all(children: &mut [(usize, Child)], signal: Signal) {
+    for (_, c) in children.iter_mut() {
+        if matches!(c.try_wait(), Ok(None)) {
+            let _ = kill(Pid::from_raw(c.id() as i32), signal);
+        }
+    }
 }

@@ -254,12 +254,24 @@ fn a_sink_file_that_cannot_be_created_is_a_clear_error() {
 /// Runs `job` live, waits until `out` has bytes and `linger_ms` more, sends SIGTERM, and
 /// asserts the run stops cleanly.
 fn run_live_until_output_then_sigterm(job: &Path, out: &Path, linger_ms: u64) {
-    let mut child = freshet()
+    let child = freshet()
         .args(["run", job.to_str().unwrap(), "--mode", "stream", "-q"])
         .spawn()
         .unwrap();
+    sigterm_once_output(child, linger_ms, || {
+        std::fs::metadata(out).map(|m| m.len()).unwrap_or(0) > 0
+    });
+}
+
+/// Waits until `has_output`, then `linger_ms`, sends SIGTERM to `child` and asserts it
+/// exits successfully.
+fn sigterm_once_output(
+    mut child: std::process::Child,
+    linger_ms: u64,
+    has_output: impl Fn() -> bool,
+) {
     let started = Instant::now();
-    while std::fs::metadata(out).map(|m| m.len()).unwrap_or(0) == 0 {
+    while !has_output() {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "no output from the live run"
@@ -267,13 +279,32 @@ fn run_live_until_output_then_sigterm(job: &Path, out: &Path, linger_ms: u64) {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(linger_ms));
+    sigterm(&child);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "a signal stops the run cleanly: {status}");
+}
+
+fn sigterm(child: &std::process::Child) {
     let rc = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(rc.success());
-    let status = child.wait().unwrap();
-    assert!(status.success(), "a signal stops the run cleanly: {status}");
+}
+
+/// Processes whose command line mentions `needle` (other than this test's own).
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.contains(needle) && e.file_name() != std::process::id().to_string().as_str() {
+            found.push(format!("{}: {cmd}", e.file_name().to_string_lossy()));
+        }
+    }
+    found
 }
 
 /// A live run stopped by a signal leaves its Parquet sinks readable, with the rows made so
@@ -431,6 +462,144 @@ fn launch_fails_cleanly_when_a_process_fails() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+/// SIGTERM to `launch` reaches every process: each stops cleanly, flushing its sinks, the
+/// supervisor exits 0, and no process is left behind.
+#[test]
+fn sigterm_to_launch_stops_every_process_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let evs = events(7, 500, MIN);
+    write_inputs(dir.path(), &evs, 1);
+    write_job(dir.path(), 0, 60);
+    let job = dir.path().join("job.yaml");
+    let hostfile = dir.path().join("hosts");
+    std::fs::write(
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
+    )
+    .unwrap();
+    let child = freshet()
+        .args(["launch", "--hostfile", hostfile.to_str().unwrap()])
+        .args([job.to_str().unwrap(), "--mode", "stream", "-q"])
+        .spawn()
+        .unwrap();
+    let out = dir.path().join("out");
+    let outputs = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&out)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let has_rows = || {
+        outputs()
+            .iter()
+            .any(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0) > 0)
+    };
+    sigterm_once_output(child, 300, has_rows);
+    let left = processes_mentioning(job.to_str().unwrap());
+    assert!(left.is_empty(), "processes left running: {left:?}");
+    for p in outputs() {
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            text.is_empty() || text.ends_with('\n'),
+            "{}: complete lines only",
+            p.display()
+        );
+    }
+}
+
+/// A cluster process whose peers never come fails after --connect-timeout with a hint, and
+/// one still waiting for them stops at the first signal.
+#[test]
+fn a_process_waiting_for_its_peers_times_out_or_stops_at_a_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    write_inputs(dir.path(), &events(3, 50, MIN), 1);
+    write_job(dir.path(), 0, 60);
+    let job = dir.path().join("job.yaml");
+    let hostfile = dir.path().join("hosts");
+    std::fs::write(
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
+    )
+    .unwrap();
+    let run = |timeout: &str| {
+        let mut c = freshet();
+        c.args(["run", job.to_str().unwrap(), "-q", "--cluster-hostfile"])
+            .arg(&hostfile)
+            .args(["--process", "0", "--connect-timeout", timeout]);
+        c
+    };
+    let started = Instant::now();
+    let out = run("1s").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("could not connect to its peers") && stderr.contains("--connect-timeout"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+
+    let mut child = run("10m")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    sigterm(&child);
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the first SIGTERM stops a process waiting for its peers"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("before the run started"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Hostfiles and flags `launch` cannot use are refused before anything starts.
+#[test]
+fn launch_refuses_unusable_hostfiles_and_run_only_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    write_inputs(dir.path(), &events(3, 50, MIN), 1);
+    write_job(dir.path(), 0, 60);
+    let job = dir.path().join("job.yaml");
+    let job = job.to_str().unwrap();
+    let hostfile = dir.path().join("hosts");
+    let port = free_port();
+    for (hosts, flags, want) in [
+        ("127.0.0.1:0\n127.0.0.1:2101\n", &[][..], "port 0"),
+        (
+            &*format!("# the cluster\n127.0.0.1:{port}\n\n127.0.0.1:{port}\n"),
+            &[],
+            "listed for process 0 and process 1",
+        ),
+        ("127.0.0.1\n", &[], "is not host:port"),
+        (
+            &*format!("127.0.0.1:{port}\n"),
+            &["--process", "0"],
+            "--process are for `freshet run`",
+        ),
+    ] {
+        std::fs::write(&hostfile, hosts).unwrap();
+        let started = Instant::now();
+        let out = freshet()
+            .args(["launch", "--hostfile", hostfile.to_str().unwrap(), job])
+            .args(flags)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(want),
+            "{hosts:?}: {stderr}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(20), "{hosts:?}");
+        assert!(!dir.path().join("out").exists(), "{hosts:?}: nothing ran");
+    }
 }
 
 fn rows_of(path: &Path) -> Vec<serde_json::Value> {

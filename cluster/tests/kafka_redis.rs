@@ -250,6 +250,51 @@ fn an_unreachable_broker_is_a_clear_error_after_retries() {
     );
 }
 
+/// A Kafka or Redis sink that cannot be reached fails the run when it opens, with what to
+/// check (it used to run on, retrying every batch, and exit 0 with the rows dead-lettered).
+#[test]
+fn unreachable_sinks_fail_the_run_at_its_start() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_inputs(dir.path(), &events(5, 200, MIN), 1);
+    let (kafka_port, redis_port) = (free_port(), free_port());
+    let infra = dir.path().join("infra.yaml");
+    std::fs::write(
+        &infra,
+        format!("kafka:\n  local: {{ bootstrap_servers: \"127.0.0.1:{kafka_port}\" }}\nredis:\n  features: {{ url: \"redis://127.0.0.1:{redis_port}\" }}\n"),
+    )
+    .unwrap();
+    for (sink, want) in [
+        (
+            "{ name: topic, connector: kafka, cluster: local, topic: features }",
+            format!("127.0.0.1:{kafka_port}"),
+        ),
+        (
+            "{ name: store, connector: redis, store: features }",
+            "redis store `features`: cannot connect".to_string(),
+        ),
+    ] {
+        let job = job_text(
+            0,
+            0,
+            "connector: file\n    path: data/*.jsonl",
+            &format!("  - {sink}\n"),
+            1,
+        );
+        std::fs::write(dir.path().join("job.yaml"), job).unwrap();
+        let out = freshet()
+            .args(["run", dir.path().join("job.yaml").to_str().unwrap()])
+            .args(["--infra", infra.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{sink}: {err}");
+        assert!(
+            err.contains(&want) && err.contains("hint:"),
+            "{sink}: {err}"
+        );
+    }
+}
+
 #[test]
 fn a_broker_restart_mid_run_loses_no_records() {
     let dir = tempfile::tempdir().unwrap();

@@ -51,21 +51,29 @@ pub struct RedisSink {
 }
 
 impl RedisSink {
-    /// A sink for store `name` (the profile's entry) with an optional TTL. Connects lazily,
-    /// so an unreachable Redis is retried like any failed write.
+    /// A sink for store `name` (the profile's entry) with an optional TTL. Connects at once,
+    /// so an unreachable store fails the run at its start; a connection lost later is
+    /// re-made and retried like any failed write.
     pub fn open(name: &str, store: &RedisStore, ttl_ms: Option<u64>) -> Result<Self, SinkError> {
         let client = redis::Client::open(store.url.0.as_str()).map_err(|e| {
             SinkError::permanent(format!(
                 "redis store `{name}`: bad url: {e} (hint: write redis://host:port in the infrastructure profile)"
             ))
         })?;
-        Ok(RedisSink {
+        let mut sink = RedisSink {
             name: name.to_string(),
             client,
             conn: None,
             script: redis::Script::new(UPSERT),
             ttl_ms: ttl_ms.unwrap_or(0),
-        })
+        };
+        sink.connection().map_err(|e| {
+            SinkError::permanent(format!(
+                "{} (hint: is the Redis server running? `scripts/services.sh start` starts a local one; check `url` of store `{name}` in the infrastructure profile)",
+                e.message
+            ))
+        })?;
+        Ok(sink)
     }
 
     fn connection(&mut self) -> Result<&mut redis::Connection, SinkError> {

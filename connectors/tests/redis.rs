@@ -121,9 +121,8 @@ impl Drop for Server {
     }
 }
 
-#[test]
-fn a_redis_refusing_writes_for_a_while_is_retried_until_nothing_is_lost() {
-    // Started here, not shared: the test makes it refuse writes.
+/// Starts a private redis-server on a free port; returns it with an admin connection.
+fn private_server() -> (Server, String, redis::Connection) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -140,13 +139,21 @@ fn a_redis_refusing_writes_for_a_while_is_retried_until_nothing_is_lost() {
     let url = format!("redis://127.0.0.1:{port}");
     let client = redis::Client::open(url.as_str()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut admin = loop {
+    let admin = loop {
         match client.get_connection() {
             Ok(c) => break c,
             Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
             Err(e) => panic!("redis-server did not start: {e}"),
         }
     };
+    (server, url, admin)
+}
+
+#[test]
+fn a_redis_refusing_writes_for_a_while_is_retried_until_nothing_is_lost() {
+    // Started here, not shared: the test makes it refuse writes.
+    let (server, url, mut admin) = private_server();
+    let client = redis::Client::open(url.as_str()).unwrap();
     // Refuse writes: no replica is good enough.
     let _: () = redis::cmd("CONFIG")
         .arg("SET")
@@ -191,9 +198,9 @@ fn a_redis_refusing_writes_for_a_while_is_retried_until_nothing_is_lost() {
 
 #[test]
 fn rows_still_refused_after_the_retries_come_back_as_failures() {
-    let url = "redis://127.0.0.1:1"; // nothing listens there
+    let (server, url, _admin) = private_server();
     let mut fanout = Fanout::new(
-        sink(url, None),
+        sink(&url, None),
         FanoutSpec {
             write_rate: None,
             batch_size: 10,
@@ -201,6 +208,7 @@ fn rows_still_refused_after_the_retries_come_back_as_failures() {
         },
     );
     fanout.base_backoff = Duration::from_millis(10);
+    drop(server); // gone after the sink connected
     fanout.push(update("gone", "u1", 60_000, 0, 1, false));
     let failed = fanout.flush();
     assert_eq!(failed.len(), 1);
@@ -210,4 +218,24 @@ fn rows_still_refused_after_the_retries_come_back_as_failures() {
         failed[0].error
     );
     assert_eq!(fanout.retries, 2);
+}
+
+#[test]
+fn an_unreachable_store_fails_when_the_sink_opens() {
+    let err = RedisSink::open(
+        "features",
+        &RedisStore {
+            url: Secret("redis://127.0.0.1:1".to_string()), // nothing listens there
+        },
+        None,
+    )
+    .err()
+    .expect("no server: the sink does not open");
+    assert!(!err.retryable, "{err}");
+    assert!(
+        err.message
+            .contains("redis store `features`: cannot connect")
+            && err.message.contains("hint: is the Redis server running?"),
+        "{err}"
+    );
 }

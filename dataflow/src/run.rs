@@ -111,6 +111,7 @@ pub fn run(
     let worker_state = Arc::clone(&state);
     let guards = timely::execute(topology.config(), move |worker| {
         let state = Arc::clone(&worker_state);
+        state.mark_started();
         worker.dataflow::<u64, _, _>(|scope| render(scope, &plan, mode, tuning, &state));
         // A stop (a signal or a failure) makes the sources drop their capabilities: what
         // they emitted drains to the sinks and the dataflow completes (windows the watermark

@@ -24,6 +24,7 @@ pub struct RunState {
     /// Dead-letter entries written.
     pub dead_letters: AtomicU64,
     stop: AtomicBool,
+    started: AtomicBool,
     error: Mutex<Option<String>>,
     watermarks: Mutex<HashMap<String, Arc<AtomicU64>>>,
     line_counts: Mutex<HashMap<String, Arc<LineCounts>>>,
@@ -38,6 +39,16 @@ impl RunState {
     /// Whether a stop was requested.
     pub fn stop_requested(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Marks the workers as running: in a cluster, every process has connected.
+    pub fn mark_started(&self) {
+        self.started.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the workers are running (a cluster process is still connecting until then).
+    pub fn started(&self) -> bool {
+        self.started.load(Ordering::SeqCst)
     }
 
     /// Records a fatal error (the first wins) and stops.

@@ -1,5 +1,8 @@
 //! Kafka: the topic source and the compacted-topic sink, on librdkafka (rdkafka).
 
+use std::time::Duration;
+
+use rdkafka::client::{Client, ClientContext};
 use rdkafka::ClientConfig;
 
 use planner::job::KafkaCluster;
@@ -31,4 +34,48 @@ pub fn describe_error(name: &str, conn: &KafkaCluster, e: &rdkafka::error::Kafka
         "kafka cluster `{name}` at {}: {e} (hint: is the broker running? `scripts/services.sh start` starts a local one; check `bootstrap_servers` in the infrastructure profile)",
         conn.bootstrap_servers
     )
+}
+
+/// The sorted partition ids of `topic`, trying the cluster [`CONNECT_ATTEMPTS`] times: an
+/// unreachable cluster or a missing topic is an error that says what to check.
+pub fn topic_partitions<C: ClientContext>(
+    client: &Client<C>,
+    name: &str,
+    conn: &KafkaCluster,
+    topic: &str,
+) -> Result<Vec<i32>, String> {
+    let timeout = Duration::from_secs(3);
+    let mut attempt = 0;
+    let metadata = loop {
+        match client.fetch_metadata(Some(topic), timeout) {
+            Ok(m) => break m,
+            Err(e) if attempt + 1 < CONNECT_ATTEMPTS => {
+                attempt += 1;
+                tracing::warn!(
+                    "kafka cluster `{name}` ({}): {e}; retrying ({attempt}/{CONNECT_ATTEMPTS})",
+                    conn.bootstrap_servers
+                );
+                std::thread::sleep(Duration::from_millis(500 * attempt as u64));
+            }
+            Err(e) => return Err(describe_error(name, conn, &e)),
+        }
+    };
+    let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else {
+        return Err(format!(
+            "kafka cluster `{name}`: topic `{topic}` not found (hint: create it, or check `topic:` in the job)"
+        ));
+    };
+    if let Some(err) = t.error() {
+        return Err(format!(
+            "kafka cluster `{name}`: topic `{topic}`: {err:?} (hint: create the topic, or check `topic:` in the job)"
+        ));
+    }
+    let mut all: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+    all.sort_unstable();
+    if all.is_empty() {
+        return Err(format!(
+            "kafka cluster `{name}`: topic `{topic}` has no partitions"
+        ));
+    }
+    Ok(all)
 }

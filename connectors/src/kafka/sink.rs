@@ -53,11 +53,16 @@ impl KafkaSink {
             .set("enable.idempotence", "false")
             .set("message.timeout.ms", "30000")
             .set("linger.ms", "5");
-        let producer = cfg.create_with_context(deliveries.clone()).map_err(|e| {
-            SinkError::permanent(format!(
-                "kafka cluster `{name}`: cannot create a producer: {e}"
-            ))
-        })?;
+        let producer: BaseProducer<Deliveries> =
+            cfg.create_with_context(deliveries.clone()).map_err(|e| {
+                SinkError::permanent(format!(
+                    "kafka cluster `{name}`: cannot create a producer: {e}"
+                ))
+            })?;
+        // An unreachable cluster or a missing topic fails the run at its start, not after
+        // every batch has timed out and been retried.
+        super::topic_partitions(producer.client(), name, conn, topic)
+            .map_err(SinkError::permanent)?;
         Ok(KafkaSink {
             name: name.to_string(),
             topic: topic.to_string(),

@@ -30,7 +30,7 @@ use planner::job::{KafkaCluster, StartPosition};
 
 use crate::source::{Item, LineId, MessageMeta, Origin, Poll, ReadMode, RecordSource, SourceError};
 
-use super::{client_config, describe_error, CONNECT_ATTEMPTS};
+use super::{client_config, topic_partitions};
 
 /// Logs client errors, except the partition EOF a bounded read asks for.
 struct Quiet;
@@ -104,43 +104,9 @@ impl KafkaReader {
                 spec.cluster
             ))
         })?;
+        let all = topic_partitions(consumer.client(), spec.cluster, spec.conn, spec.topic)
+            .map_err(SourceError)?;
         let timeout = Duration::from_secs(3);
-        let mut attempt = 0;
-        let metadata = loop {
-            match consumer.fetch_metadata(Some(spec.topic), timeout) {
-                Ok(m) => break m,
-                Err(e) if attempt + 1 < CONNECT_ATTEMPTS => {
-                    attempt += 1;
-                    tracing::warn!(
-                        "kafka cluster `{}` ({}): {e}; retrying ({attempt}/{CONNECT_ATTEMPTS})",
-                        spec.cluster,
-                        spec.conn.bootstrap_servers
-                    );
-                    std::thread::sleep(Duration::from_millis(500 * attempt as u64));
-                }
-                Err(e) => return Err(SourceError(describe_error(spec.cluster, spec.conn, &e))),
-            }
-        };
-        let Some(t) = metadata.topics().iter().find(|t| t.name() == spec.topic) else {
-            return Err(SourceError(format!(
-                "kafka cluster `{}`: topic `{}` not found (hint: create it, or check `topic:` in the job)",
-                spec.cluster, spec.topic
-            )));
-        };
-        if let Some(err) = t.error() {
-            return Err(SourceError(format!(
-                "kafka cluster `{}`: topic `{}`: {:?} (hint: create the topic, or check `topic:` in the job)",
-                spec.cluster, spec.topic, err
-            )));
-        }
-        let mut all: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
-        all.sort_unstable();
-        if all.is_empty() {
-            return Err(SourceError(format!(
-                "kafka cluster `{}`: topic `{}` has no partitions",
-                spec.cluster, spec.topic
-            )));
-        }
         let partitions: Vec<i32> = all
             .iter()
             .enumerate()
