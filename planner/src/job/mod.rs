@@ -122,8 +122,9 @@ pub struct SourceSpec {
     pub message: Option<String>,
     /// Record format.
     pub format: Format,
-    /// Columns and types; a trailing `!` marks a column required.
-    pub schema: IndexMap<String, String>,
+    /// Columns and types, as written; a trailing `!` marks a column required.
+    #[serde(deserialize_with = "de::entries")]
+    pub schema: Vec<(String, String)>,
     /// Further required columns.
     #[serde(default)]
     pub required: Vec<String>,
@@ -495,7 +496,9 @@ pub struct Job {
     pub infra: Infra,
 }
 
+mod de;
 mod infra;
+pub(crate) mod locate;
 mod sql_position;
 mod validate;
 
