@@ -157,3 +157,63 @@ fn a_file_the_locator_cannot_read_names_only_the_file() {
         "{d}"
     );
 }
+
+/// A bad duration names its key and item, at its line, for any value written there.
+#[test]
+fn a_bad_duration_names_its_key_and_item_at_its_line() {
+    let with = |key_line: &str, value: &str| {
+        let text = match key_line {
+            "watermark_delay" => JOB.replace(
+                "    event_time: event_time\n",
+                &format!("    event_time: event_time\n    watermark_delay: {value}\n"),
+            ),
+            "allowed_lateness" => JOB.replace(
+                "    sql: |",
+                &format!("    allowed_lateness: {value}\n    sql: |"),
+            ),
+            _ => JOB.replace(
+                "{ name: out, connector: file, path: out/f.jsonl }",
+                &format!("{{ name: out, connector: redis, store: s, ttl: {value} }}"),
+            ),
+        };
+        let d = one(&text);
+        let (line, _, there) = at(&text, &d);
+        assert!(there.starts_with(value), "{d}");
+        (d, line)
+    };
+    let (d, line) = with("watermark_delay", "5 parsecs");
+    assert_eq!(line, 13, "{d}");
+    assert!(
+        d.message.starts_with(
+            "`watermark_delay` of source `events`: `5 parsecs`: unknown unit `parsecs`"
+        ),
+        "{d}"
+    );
+    assert!(d.hint.as_deref().unwrap().contains("`1h30m`"), "{d}");
+    let (d, line) = with("allowed_lateness", "x");
+    assert_eq!(line, 15, "{d}");
+    assert!(
+        d.message
+            .starts_with("`allowed_lateness` of feature `f`: `x` is not a duration"),
+        "{d}"
+    );
+    let (d, _) = with("ttl", "5");
+    assert!(
+        d.message
+            .starts_with("`ttl` of sink `out`: `5` has no unit"),
+        "{d}"
+    );
+    // Values of other types say what was expected, not serde's "did not match any
+    // variant of untagged enum".
+    for value in ["[1]", "-5", "1.5", "{ a: 1 }", "true"] {
+        let (d, line) = with("allowed_lateness", value);
+        assert_eq!(line, 15, "{d}");
+        assert!(!d.message.contains("variant"), "{d}");
+        assert!(
+            d.message.contains("expected a duration such as `5m`")
+                || d.message.contains("cannot be negative"),
+            "{d}"
+        );
+        assert!(d.hint.is_some(), "{d}");
+    }
+}

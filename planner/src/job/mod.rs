@@ -9,32 +9,11 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::duration::parse_duration_ms;
 use crate::types::DataType;
 
 /// A duration written as text in the job file (`5m`), held in milliseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Millis(pub u64);
-
-impl<'de> Deserialize<'de> for Millis {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            Number(u64),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Text(t) => parse_duration_ms(&t)
-                .map(Millis)
-                .map_err(serde::de::Error::custom),
-            Raw::Number(0) => Ok(Millis(0)),
-            Raw::Number(n) => Err(serde::de::Error::custom(format!(
-                "`{n}` has no unit; write e.g. `{n}s` or `{n}ms`"
-            ))),
-        }
-    }
-}
 
 /// Record format of a source or sink.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

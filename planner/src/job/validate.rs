@@ -7,9 +7,11 @@ use crate::types::DataType;
 
 mod connectors;
 mod cx;
+mod yaml_error;
 
 use connectors::{validate_sink, validate_source};
 use cx::Cx;
+use yaml_error::yaml_error;
 
 use super::locate::Seg;
 
@@ -169,27 +171,6 @@ fn resolve(base: &Path, p: &str) -> PathBuf {
         out.push(".");
     }
     out
-}
-
-fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Diagnostics {
-    let msg = e.to_string();
-    // serde_norway appends " at line L column C"; keep the message clean and use the location.
-    let clean = match msg.find(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.clone(),
-    };
-    let mut d = Diagnostic::new(ErrorKind::Config, clean.clone());
-    if let Some(loc) = e.location() {
-        d = d.at(path, text, loc.line(), loc.column());
-    } else {
-        d = d.in_file(path);
-    }
-    if clean.contains("unknown field") {
-        d = d.with_hint("check the spelling of the key; the expected keys are listed above");
-    } else if clean.contains("missing field") {
-        d = d.with_hint("add the missing key");
-    }
-    Diagnostics(vec![d])
 }
 
 /// Names of `list` (`sources`, `sinks`) must differ, also in case (SQL identifiers are
