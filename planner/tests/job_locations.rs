@@ -217,3 +217,45 @@ fn a_bad_duration_names_its_key_and_item_at_its_line() {
         assert!(d.hint.is_some(), "{d}");
     }
 }
+
+/// A schema key given twice, or in two cases, is an error at the second, not the last
+/// type silently winning.
+#[test]
+fn a_schema_column_declared_twice_is_an_error_at_the_second() {
+    for (second, message) in [
+        (
+            "user_id: int",
+            "column `user_id` is declared twice in the schema of source `events`",
+        ),
+        (
+            "USER_ID: string",
+            "column `USER_ID` of source `events` is column `user_id` again",
+        ),
+    ] {
+        let text = JOB.replace(
+            "      fare: float\n",
+            &format!("      fare: float\n      {second}\n"),
+        );
+        let d = one(&text);
+        assert!(d.message.contains(message), "{d}");
+        assert_eq!(at(&text, &d).0, 11, "{d}");
+        assert!(
+            d.hint
+                .as_deref()
+                .unwrap()
+                .contains("declared first (line 9)"),
+            "{d}"
+        );
+        // Flow style too.
+        let flow = JOB.replace(
+            "      user_id: string!   # fare: flaot\n      fare: float\n      event_time: timestamp\n",
+            &format!("      {{ user_id: string!, fare: float, event_time: timestamp, {second} }}\n"),
+        )
+        .replace("    schema:\n      {", "    schema: {");
+        let d = one(&flow);
+        assert!(d.message.contains(message), "{d}");
+        let (line, _, there) = at(&flow, &d);
+        assert_eq!(line, 8, "{d}");
+        assert!(there.starts_with(second), "{there}");
+    }
+}

@@ -190,6 +190,7 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
             }
         }
     };
+    check_schema_names(cx, s)?;
     let mut columns = Vec::new();
     for (k, (name, ty)) in s.schema.iter().enumerate() {
         let (ty_name, required) = match ty.trim().strip_suffix('!') {
@@ -441,6 +442,41 @@ fn validate_format(
         descriptor_set: s.descriptor_set.as_deref().map(|p| resolve(base, p)),
         message: s.message.clone(),
     })
+}
+
+/// A column declared twice, also in another case (SQL names are case-insensitive), is an
+/// error at its second declaration: a map would keep only the last type.
+fn check_schema_names(cx: &Cx, s: &SourceSpec) -> Result<(), Diagnostic> {
+    for (k, (name, _)) in s.schema.iter().enumerate() {
+        let Some(first) = s.schema[..k]
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(name))
+        else {
+            continue;
+        };
+        let earlier = &s.schema[first].0;
+        let msg = if earlier == name {
+            format!(
+                "column `{name}` is declared twice in the schema of source `{}`",
+                s.name
+            )
+        } else {
+            format!(
+                "column `{name}` of source `{}` is column `{earlier}` again: SQL names are case-insensitive",
+                s.name
+            )
+        };
+        let at = cx
+            .find(&[Seg::Key("schema"), Seg::Entry(first, earlier)])
+            .map(|f| format!(" (line {})", f.key.0))
+            .unwrap_or_default();
+        return Err(cx
+            .err_key(&[Seg::Key("schema"), Seg::Entry(k, name)], msg)
+            .with_hint(format!(
+                "`{earlier}` is declared first{at}; remove one, or rename it"
+            )));
+    }
+    Ok(())
 }
 
 fn suggest_column(name: &str, columns: &[Column]) -> String {
