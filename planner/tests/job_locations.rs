@@ -259,3 +259,46 @@ fn a_schema_column_declared_twice_is_an_error_at_the_second() {
         assert!(there.starts_with(second), "{there}");
     }
 }
+
+/// The job, a source, a sink or a feature without a name (empty or blank) is an error.
+#[test]
+fn an_empty_name_is_an_error() {
+    for (from, to, message, line) in [
+        ("name: rides", "name: \"\"", "the job has an empty name", 2),
+        ("name: rides", "name:", "the job has an empty name", 2),
+        (
+            "  - name: events",
+            "  - name: ' '",
+            "sources[0] has an empty name",
+            4,
+        ),
+        (
+            "  - name: f\n",
+            "  - name: \"\\t\"\n",
+            "features[0] has an empty name",
+            14,
+        ),
+        (
+            "{name: other,",
+            "{name: '',",
+            "sinks[1] has an empty name",
+            21,
+        ),
+    ] {
+        let text = JOB.replace(from, to);
+        let d = one(&text);
+        assert_eq!(d.message, message, "{d}");
+        assert!(d.hint.as_deref().unwrap().starts_with("name the"), "{d}");
+        assert_eq!(at(&text, &d).0, line, "{d}");
+    }
+    // Two blank sink names are two empty names, not also a repeated name.
+    let text = JOB
+        .replace("{ name: out,", "{ name: '',")
+        .replace("{name: other,", "{name: '',");
+    let d = errors(&text);
+    assert_eq!(d.0.len(), 2, "{d}");
+    assert!(
+        d.0.iter().all(|d| d.message.ends_with("has an empty name")),
+        "{d}"
+    );
+}

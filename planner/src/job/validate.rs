@@ -53,6 +53,12 @@ pub fn parse_job_with_infra(
     let mut errors = Vec::new();
     let doc = cx::locate(text, &spec);
     let cx = Cx::new(path, text, infra.as_ref(), &spec.name, &doc);
+    if let Err(d) = cx.check_name(
+        &spec.name,
+        "name the job, e.g. `name: rides`: it names the run and the default Kafka consumer group",
+    ) {
+        errors.push(d);
+    }
 
     let sources = validate_all(&spec.sources, &mut errors, |i, s| {
         validate_source(&cx.item("sources", i), &base, s)
@@ -91,7 +97,7 @@ pub fn parse_job_with_infra(
     }
     let mut seen = std::collections::BTreeSet::new();
     for (i, f) in spec.features.iter().enumerate() {
-        if !seen.insert((f.name.as_str(), f.version)) {
+        if !f.name.trim().is_empty() && !seen.insert((f.name.as_str(), f.version)) {
             errors.push(
                 cx.item("features", i)
                     .err_at_value(
@@ -184,7 +190,7 @@ fn check_unique<'a>(
     let what = list.trim_end_matches('s');
     let mut seen = std::collections::BTreeSet::new();
     for (i, n) in names.enumerate() {
-        if !seen.insert(n.to_ascii_lowercase()) {
+        if !n.trim().is_empty() && !seen.insert(n.to_ascii_lowercase()) {
             errors.push(
                 cx.item(list, i)
                     .err_at_value("name", format!("{what} `{n}` is defined twice"))
@@ -195,6 +201,10 @@ fn check_unique<'a>(
 }
 
 fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature, Diagnostic> {
+    cx.check_name(
+        &f.name,
+        "name the feature: the name is the `feature` field of its output rows",
+    )?;
     let value_type = match &f.value_type {
         None => None,
         Some(t) => Some(DataType::parse(t).ok_or_else(|| {

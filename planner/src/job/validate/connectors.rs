@@ -81,6 +81,10 @@ fn parse_start(cx: &Cx, text: &str, connector: &str) -> Result<StartPosition, Di
 }
 
 pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<Source, Diagnostic> {
+    cx.check_name(
+        &s.name,
+        "name the source: SQL reads it as a table of that name",
+    )?;
     let what = format!("source `{}`", s.name);
     let known = ["file", "kafka", "kinesis", "s3"];
     if !known.contains(&s.connector.as_str()) {
@@ -494,6 +498,10 @@ fn suggest_column(name: &str, columns: &[Column]) -> String {
 }
 
 pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, Diagnostic> {
+    cx.check_name(
+        &s.name,
+        "name the sink: a feature's `sinks:` list refers to it",
+    )?;
     let what = format!("sink `{}`", s.name);
     let known = ["file", "kafka", "redis", "dynamodb"];
     if !known.contains(&s.connector.as_str()) {

@@ -92,6 +92,21 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// The job's or the item's `name` must have text: SQL, sink lists, output rows and
+    /// consumer groups refer to it.
+    pub(crate) fn check_name(&self, name: &str, hint: &str) -> Result<(), Diagnostic> {
+        if !name.trim().is_empty() {
+            return Ok(());
+        }
+        let whose = match self.item {
+            Some((list, i)) => format!("{list}[{i}]"),
+            None => "the job".to_string(),
+        };
+        Err(self
+            .err_at_value("name", format!("{whose} has an empty name"))
+            .with_hint(hint.to_string()))
+    }
+
     /// Checks that `name`, the value of the item's key `key`, is an entry of the profile's
     /// `section`, naming `what` uses it.
     pub(crate) fn infra_ref(
