@@ -140,6 +140,18 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
                         "add `path: data/events/*.jsonl` (a glob relative to the job file)",
                     ));
             };
+            if let Err(e) = glob::Pattern::new(p) {
+                return Err(cx
+                    .err_at_value(
+                        "path",
+                        format!(
+                            "{what}: `{p}` is not a valid glob: {} (at character {})",
+                            e.msg,
+                            e.pos + 1
+                        ),
+                    )
+                    .with_hint("`*`, `?` and `[...]` are wildcards, `**` a whole path component; write `[[]` for a `[` and `[]]` for a `]` in a name"));
+            }
             SourceConnector::File {
                 path: resolve(base, p).to_string_lossy().into_owned(),
             }
