@@ -62,3 +62,93 @@ fn a_bad_glob_is_an_error_at_the_path() {
     )
     .unwrap_or_else(|d| panic!("{d}"));
 }
+
+fn validates(text: &str) {
+    parse_job(Path::new("/jobs/job.yaml"), text).unwrap_or_else(|d| panic!("{d}\n{text}"));
+}
+
+/// Two file sinks writing one file (after resolving their paths, and counting the
+/// per-worker files `out/f.0.jsonl`, ... of `out/f.jsonl`) would lose rows.
+#[test]
+fn two_sinks_writing_one_file_are_an_error() {
+    for (first, second, message) in [
+        (
+            "out/f.jsonl",
+            "out/f.jsonl",
+            "sinks `out` and `other` write the same file `/jobs/out/f.jsonl`",
+        ),
+        (
+            "out/f.jsonl",
+            "./out/../out/f.jsonl",
+            "sinks `out` and `other` write the same file `/jobs/out/f.jsonl`",
+        ),
+        (
+            "out/f.jsonl",
+            "/jobs/out/f.jsonl",
+            "sinks `out` and `other` write the same file `/jobs/out/f.jsonl`",
+        ),
+        (
+            "out/f.jsonl",
+            "out/f.2.jsonl",
+            "sink `other` writes `/jobs/out/f.2.jsonl`, sink `out`'s file for worker 2",
+        ),
+        (
+            "out/f.0.jsonl",
+            "out/f.jsonl",
+            "sink `other`'s file for worker 0 (a sink writes one file per worker when the job runs on several) is `/jobs/out/f.0.jsonl`, which sink `out` writes",
+        ),
+        (
+            "out/f.parquet",
+            "out/f.1.parquet",
+            "sink `other` writes `/jobs/out/f.1.parquet`, sink `out`'s file for worker 1",
+        ),
+    ] {
+        let text = JOB
+            .replace("path: out/f.jsonl", &format!("path: {first}"))
+            .replace("path: out/g.jsonl", &format!("path: {second}"));
+        let d = one(&text);
+        assert!(d.message.starts_with(message), "{d}");
+        assert_eq!(line(&d), 16, "{d}");
+        assert!(d.hint.as_deref().unwrap().contains("a path of its own"), "{d}");
+    }
+    for (first, second) in [
+        ("out/f.jsonl", "out/f.x.jsonl"),
+        ("out/f.jsonl", "other/f.jsonl"),
+        ("out/f.jsonl", "out/f.jsonl.1"),
+        ("out/f.jsonl", "out/f.json"),
+    ] {
+        validates(
+            &JOB.replace("path: out/f.jsonl", &format!("path: {first}"))
+                .replace("path: out/g.jsonl", &format!("path: {second}")),
+        );
+    }
+}
+
+/// The dead-letter file is written by worker 0 alone; it must not be a sink's file.
+#[test]
+fn the_dead_letter_file_must_not_be_a_sink_s_file() {
+    let text = format!("{JOB}dead_letter: out/g.jsonl\n");
+    let d = one(&text);
+    assert!(
+        d.message
+            .starts_with("the dead-letter file `/jobs/out/g.jsonl` is sink `other`'s file"),
+        "{d}"
+    );
+    assert_eq!(line(&d), 17, "{d}");
+    assert!(d.hint.as_deref().unwrap().contains("dead_letter:"), "{d}");
+    let d = one(&format!("{JOB}dead_letter: out/g.5.jsonl\n"));
+    assert!(
+        d.message.contains("is sink `other`'s file for worker 5"),
+        "{d}"
+    );
+    // By default it is `dead_letter.jsonl` beside the first file sink's file.
+    let d = one(&JOB.replace("path: out/g.jsonl", "path: out/dead_letter.jsonl"));
+    assert!(
+        d.message.starts_with(
+            "the dead-letter file `/jobs/out/dead_letter.jsonl` is sink `other`'s file"
+        ),
+        "{d}"
+    );
+    assert_eq!(line(&d), 16, "{d}");
+    validates(&format!("{JOB}dead_letter: out/dead.jsonl\n"));
+}

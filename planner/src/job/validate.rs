@@ -7,6 +7,7 @@ use crate::types::DataType;
 
 mod connectors;
 mod cx;
+mod paths;
 mod yaml_error;
 
 use connectors::{validate_sink, validate_source};
@@ -15,7 +16,7 @@ use yaml_error::yaml_error;
 
 use super::locate::Seg;
 
-use super::{Feature, FeatureSpec, Infra, Job, JobSpec, SinkConnector};
+use super::{Feature, FeatureSpec, Infra, Job, JobSpec};
 
 /// Reads and validates a job file that uses only local connectors (files).
 pub fn load_job(path: &Path) -> Result<Job, Diagnostics> {
@@ -112,16 +113,15 @@ pub fn parse_job_with_infra(
         }
     }
 
-    if !errors.is_empty() {
-        return Err(Diagnostics(errors));
-    }
     let dead_letter = match &spec.dead_letter {
         Some(p) => resolve(&base, p),
-        None => sinks
+        None => spec
+            .sinks
             .iter()
-            .find_map(|s| match &s.connector {
-                SinkConnector::File { path, .. } => Some(
-                    path.parent()
+            .find_map(|s| match (s.connector.as_str(), &s.path) {
+                ("file", Some(p)) => Some(
+                    resolve(&base, p)
+                        .parent()
                         .unwrap_or(Path::new("."))
                         .join("dead_letter.jsonl"),
                 ),
@@ -129,6 +129,11 @@ pub fn parse_job_with_infra(
             })
             .unwrap_or_else(|| base.join("dead_letter.jsonl")),
     };
+    paths::check_paths(&cx, &base, &spec, &dead_letter, &mut errors);
+
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
     Ok(Job {
         name: spec.name,
         path: path.to_path_buf(),
@@ -160,9 +165,14 @@ fn validate_all<S, T>(
 
 /// Joins a path to the job's directory and removes `.` and `..` lexically (no I/O).
 fn resolve(base: &Path, p: &str) -> PathBuf {
+    lexical(&base.join(p))
+}
+
+/// `p` with `.` and `..` removed lexically.
+fn lexical(p: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
-    for c in base.join(p).components() {
+    for c in p.components() {
         match c {
             Component::CurDir => {}
             Component::ParentDir
