@@ -152,3 +152,69 @@ fn the_dead_letter_file_must_not_be_a_sink_s_file() {
     assert_eq!(line(&d), 16, "{d}");
     validates(&format!("{JOB}dead_letter: out/dead.jsonl\n"));
 }
+
+/// A sink, one of its per-worker files or the dead-letter file matching a file source's
+/// glob would overwrite the input or be read back as input.
+#[test]
+fn an_output_inside_a_source_s_glob_is_an_error() {
+    let d = one(&JOB.replace("path: out/g.jsonl", "path: data/g.jsonl"));
+    assert!(
+        d.message.starts_with(
+            "sink `other` writes `/jobs/data/g.jsonl`, inside the glob of source `events`"
+        ),
+        "{d}"
+    );
+    assert_eq!(line(&d), 16, "{d}");
+    let hint = d.hint.as_deref().unwrap();
+    assert!(
+        hint.starts_with("source `events` reads `data/*.jsonl` (line 5)"),
+        "{d}"
+    );
+
+    // Only its per-worker files match.
+    let text = JOB
+        .replace("path: data/*.jsonl", "path: data/*.[0-9].jsonl")
+        .replace("path: out/g.jsonl", "path: data/g.jsonl");
+    let d = one(&text);
+    assert!(
+        d.message.starts_with(
+            "sink `other` writes `/jobs/data/g.0.jsonl` (its file for one of several workers), inside"
+        ),
+        "{d}"
+    );
+
+    // A recursive glob reaches subdirectories; `*` does not.
+    let text = JOB.replace("path: out/g.jsonl", "path: data/sub/g.jsonl");
+    validates(&text);
+    let d = one(&text.replace("path: data/*.jsonl", "path: data/**/*.jsonl"));
+    assert!(
+        d.message.contains("inside the glob of source `events`"),
+        "{d}"
+    );
+
+    // The dead-letter file, given or by default beside the first file sink.
+    let d = one(&format!("{JOB}dead_letter: data/dead.jsonl\n"));
+    assert!(
+        d.message.starts_with(
+            "the dead-letter file `/jobs/data/dead.jsonl` is inside the glob of source `events`"
+        ),
+        "{d}"
+    );
+    assert_eq!(line(&d), 17, "{d}");
+    assert!(
+        d.hint.as_deref().unwrap().contains("set `dead_letter:`"),
+        "{d}"
+    );
+    let text = JOB.replace(
+        "{ name: out, connector: file, path: out/f.jsonl }",
+        "{ name: out, connector: file, path: data/f.parquet, format: parquet }",
+    );
+    let d = one(&text);
+    assert!(
+        d.message.starts_with(
+            "the dead-letter file `/jobs/data/dead_letter.jsonl` is inside the glob of source `events`"
+        ),
+        "{d}"
+    );
+    assert_eq!(line(&d), 13, "{d}");
+}

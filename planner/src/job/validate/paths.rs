@@ -1,17 +1,32 @@
-//! The files a job writes must not overlap: two file sinks writing one file (or one
-//! sink's per-worker file, see `connectors::file::sink::worker_path`: `out/f.jsonl`
-//! becomes `out/f.0.jsonl`, `out/f.1.jsonl`, ... with several workers, and a one-worker
-//! run removes those of earlier runs) lose rows, and so does the dead-letter file written
-//! over a sink's. Paths are compared after resolving them against the job's directory,
+//! The files a job writes must not overlap each other or what it reads: two file sinks
+//! writing one file (or one sink's per-worker file, see `connectors::file::sink::
+//! worker_path`: `out/f.jsonl` becomes `out/f.0.jsonl`, `out/f.1.jsonl`, ... with several
+//! workers, and a one-worker run removes those of earlier runs) lose rows; a sink or the
+//! dead-letter file inside a file source's glob overwrites its input or reads its own
+//! output. Paths are compared after resolving them against the job's directory,
 //! lexically (validation does no I/O): symlinks and case-insensitive file systems are not
 //! seen through.
 
 use std::path::{Path, PathBuf};
 
+use glob::{MatchOptions, Pattern};
+
 use crate::error::Diagnostic;
 
+use super::super::locate::Seg;
 use super::super::JobSpec;
 use super::{lexical, resolve, Cx};
+
+/// Worker files checked against a source's glob: those of runs with up to this many
+/// workers.
+const MAX_WORKERS: usize = 1024;
+
+/// What `glob::glob` matches: `*` and `?` stay within a path component.
+const GLOB: MatchOptions = MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
 
 /// The file written by worker `worker` of several for the sink path `path` (as
 /// `connectors::file::sink::worker_path` names it).
@@ -142,6 +157,75 @@ pub(super) fn check_paths(
                 o.name
             );
             errors.push(dead_letter_error(cx, origin, Some(o.index), msg));
+        }
+    }
+    check_globs(cx, base, spec, &outs, &dead_letter, origin, errors);
+}
+
+/// No output is inside a file source's glob.
+fn check_globs(
+    cx: &Cx,
+    base: &Path,
+    spec: &JobSpec,
+    outs: &[Out],
+    dead_letter: &Path,
+    origin: DeadLetter,
+    errors: &mut Vec<Diagnostic>,
+) {
+    for (i, s) in spec.sources.iter().enumerate() {
+        let Some(p) = s.path.as_deref().filter(|_| s.connector == "file") else {
+            continue;
+        };
+        let glob = resolve(base, p);
+        let Ok(pattern) = Pattern::new(&glob.to_string_lossy()) else {
+            continue; // A bad glob is reported by the source's own checks.
+        };
+        let source_cx = cx.item("sources", i);
+        let at = source_cx
+            .find(&[Seg::Key("path")])
+            .map(|f| format!(" (line {})", f.value.0))
+            .unwrap_or_default();
+        let reads = format!("source `{}` reads `{p}`{at}", s.name);
+        for o in outs {
+            let file = std::iter::once(o.path.clone())
+                .chain((0..MAX_WORKERS).map(|n| worker_file(&o.path, n)))
+                .find(|f| pattern.matches_path_with(f, GLOB));
+            if let Some(file) = file {
+                let whose = if file == o.path {
+                    String::new()
+                } else {
+                    " (its file for one of several workers)".to_string()
+                };
+                errors.push(
+                    cx.item("sinks", o.index)
+                        .err_at_value(
+                            "path",
+                            format!(
+                                "sink `{}` writes `{}`{whose}, inside the glob of source `{}`",
+                                o.name,
+                                file.display(),
+                                s.name
+                            ),
+                        )
+                        .with_hint(format!(
+                            "{reads}: the sink would replace the input or be read back as input; write it elsewhere or narrow the glob"
+                        )),
+                );
+            }
+        }
+        if pattern.matches_path_with(dead_letter, GLOB) {
+            let msg = format!(
+                "the dead-letter file `{}` is inside the glob of source `{}`",
+                dead_letter.display(),
+                s.name
+            );
+            let d = match origin {
+                DeadLetter::InJobDir => source_cx.err_at_value("path", msg),
+                _ => dead_letter_error(cx, origin, None, msg),
+            };
+            errors.push(d.with_hint(format!(
+                "{reads}: dead letters would be read back as input; set `dead_letter:` to a file outside it"
+            )));
         }
     }
 }
