@@ -206,8 +206,7 @@ impl Reader {
 
     fn document(&self) -> Option<Node> {
         let (mut l, mut i) = self.next_content(0)??;
-        let line = &self.lines[l];
-        if line.starts_with(&['-', '-', '-']) && line.get(3).is_none_or(|c| is_ws(*c)) {
+        if self.lines[l].starts_with(&['-', '-', '-']) && self.is_marker(l) {
             if !self.rest_empty((l, 3)) {
                 return None;
             }
@@ -219,7 +218,9 @@ impl Reader {
         let (node, next) = self.block((l, 0), None, false)?;
         match self.next_content(next)? {
             None => Some(node),
-            Some((l, 0)) if self.lines[l].starts_with(&['.', '.', '.']) => Some(node),
+            Some((l, 0)) if self.lines[l].starts_with(&['.', '.', '.']) && self.is_marker(l) => {
+                Some(node)
+            }
             Some(_) => None,
         }
     }
@@ -410,7 +411,7 @@ impl Reader {
             };
             entries.push((key, self.spot(at), value));
             match self.next_content(next)? {
-                Some((nl, ni)) if ni == indent => {
+                Some((nl, ni)) if ni == indent && !self.is_marker(nl) => {
                     if self.is_dash((nl, ni)) {
                         return None;
                     }
@@ -426,6 +427,13 @@ impl Reader {
                 }
             }
         }
+    }
+
+    /// A document marker (`---`, `...`) at the start of line `l`.
+    fn is_marker(&self, l: usize) -> bool {
+        let line = &self.lines[l];
+        (line.starts_with(&['-', '-', '-']) || line.starts_with(&['.', '.', '.']))
+            && line.get(3).is_none_or(|c| is_ws(*c))
     }
 
     fn is_dash(&self, (l, c): Pos) -> bool {
