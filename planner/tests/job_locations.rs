@@ -243,7 +243,7 @@ fn a_schema_column_declared_twice_is_an_error_at_the_second() {
             d.hint
                 .as_deref()
                 .unwrap()
-                .contains("declared first (line 9)"),
+                .contains("declared first (line 9, column 7)"),
             "{d}"
         );
         // Flow style too.

@@ -484,7 +484,7 @@ fn check_schema_names(cx: &Cx, s: &SourceSpec) -> Result<(), Diagnostic> {
         };
         let at = cx
             .find(&[Seg::Key("schema"), Seg::Entry(first, earlier)])
-            .map(|f| format!(" (line {})", f.key.0))
+            .map(|f| format!(" (line {}, column {})", f.key.0, f.key.1))
             .unwrap_or_default();
         return Err(cx
             .err_key(&[Seg::Key("schema"), Seg::Entry(k, name)], msg)
