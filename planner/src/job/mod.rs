@@ -9,32 +9,11 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::duration::parse_duration_ms;
 use crate::types::DataType;
 
 /// A duration written as text in the job file (`5m`), held in milliseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Millis(pub u64);
-
-impl<'de> Deserialize<'de> for Millis {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            Number(u64),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Text(t) => parse_duration_ms(&t)
-                .map(Millis)
-                .map_err(serde::de::Error::custom),
-            Raw::Number(0) => Ok(Millis(0)),
-            Raw::Number(n) => Err(serde::de::Error::custom(format!(
-                "`{n}` has no unit; write e.g. `{n}s` or `{n}ms`"
-            ))),
-        }
-    }
-}
 
 /// Record format of a source or sink.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,8 +101,9 @@ pub struct SourceSpec {
     pub message: Option<String>,
     /// Record format.
     pub format: Format,
-    /// Columns and types; a trailing `!` marks a column required.
-    pub schema: IndexMap<String, String>,
+    /// Columns and types, as written; a trailing `!` marks a column required.
+    #[serde(deserialize_with = "de::entries")]
+    pub schema: Vec<(String, String)>,
     /// Further required columns.
     #[serde(default)]
     pub required: Vec<String>,
@@ -495,7 +475,9 @@ pub struct Job {
     pub infra: Infra,
 }
 
+mod de;
 mod infra;
+pub(crate) mod locate;
 mod sql_position;
 mod validate;
 

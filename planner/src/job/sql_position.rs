@@ -45,9 +45,11 @@ impl SqlPositions {
 
 /// Maps `sql`, the value of a `sql:` key in the job file `text` written as a quoted or
 /// folded scalar; `None` for other styles, or when no `sql:` value decodes to `sql`.
-pub fn map_sql(text: &str, sql: &str) -> Option<SqlPositions> {
+/// Keys before line `from` (0-based; the feature's own `sql:` key when known) are not
+/// considered, so a feature with the same SQL as an earlier one maps to its own.
+pub fn map_sql(text: &str, sql: &str, from: usize) -> Option<SqlPositions> {
     let lines: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
-    for (i, line) in lines.iter().enumerate() {
+    for (i, line) in lines.iter().enumerate().skip(from) {
         // `sql:` as a key: only indentation, or a sequence entry's `- `, before it.
         let Some(key) = (0..line.len()).find(|&k| line[k..].starts_with(&['s', 'q', 'l', ':']))
         else {
@@ -242,7 +244,7 @@ mod tests {
     /// escapes (to their backslash) and folded line breaks (spaces and newlines).
     fn check(text: &str) {
         let sql = parsed_sql(text);
-        let map = map_sql(text, &sql).unwrap_or_else(|| panic!("not mapped: {text:?}"));
+        let map = map_sql(text, &sql, 0).unwrap_or_else(|| panic!("not mapped: {text:?}"));
         let file: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
         for (i, line) in sql.split('\n').enumerate() {
             for (j, c) in line.chars().enumerate() {
@@ -273,17 +275,17 @@ mod tests {
         let text = "sql: 'SELECT a FROM t WHERE s = ''x''\n  AND nope > 1'\n";
         let sql = parsed_sql(text);
         let col = sql.find("nope").unwrap() + 1;
-        let map = map_sql(text, &sql).unwrap();
+        let map = map_sql(text, &sql, 0).unwrap();
         assert_eq!(map.locate(1, col), Some((2, 7)));
         let text = "sql: >\n  SELECT a\n  FROM t\n  WHERE nope > 1\n";
         let sql = parsed_sql(text);
-        let map = map_sql(text, &sql).unwrap();
+        let map = map_sql(text, &sql, 0).unwrap();
         assert_eq!(map.locate(1, sql.find("nope").unwrap() + 1), Some((4, 9)));
     }
 
     #[test]
     fn block_and_plain_scalars_are_not_mapped_here() {
-        assert_eq!(map_sql("sql: |\n  SELECT a\n", "SELECT a\n"), None);
-        assert_eq!(map_sql("sql: SELECT a\n", "SELECT a"), None);
+        assert_eq!(map_sql("sql: |\n  SELECT a\n", "SELECT a\n", 0), None);
+        assert_eq!(map_sql("sql: SELECT a\n", "SELECT a", 0), None);
     }
 }

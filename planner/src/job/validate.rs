@@ -2,14 +2,21 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{closest, Diagnostic, Diagnostics, ErrorKind};
+use crate::error::{Diagnostic, Diagnostics, ErrorKind};
 use crate::types::DataType;
 
 mod connectors;
+mod cx;
+mod paths;
+mod yaml_error;
 
 use connectors::{validate_sink, validate_source};
+use cx::Cx;
+use yaml_error::yaml_error;
 
-use super::{Feature, FeatureSpec, Infra, Job, JobSpec, SinkConnector};
+use super::locate::Seg;
+
+use super::{Feature, FeatureSpec, Infra, Job, JobSpec};
 
 /// Reads and validates a job file that uses only local connectors (files).
 pub fn load_job(path: &Path) -> Result<Job, Diagnostics> {
@@ -45,69 +52,76 @@ pub fn parse_job_with_infra(
         base
     };
     let mut errors = Vec::new();
-    let cx = Cx {
-        path,
-        text,
-        infra: infra.as_ref(),
-        job: &spec.name,
-    };
+    let doc = cx::locate(text, &spec);
+    let cx = Cx::new(path, text, infra.as_ref(), &spec.name, &doc);
+    if let Err(d) = cx.check_name(
+        &spec.name,
+        "name the job, e.g. `name: rides`: it names the run and the default Kafka consumer group",
+    ) {
+        errors.push(d);
+    }
 
-    let sources = validate_all(&spec.sources, &mut errors, |s| {
-        validate_source(&cx, &base, s)
+    let sources = validate_all(&spec.sources, &mut errors, |i, s| {
+        validate_source(&cx.item("sources", i), &base, s)
     });
     check_unique(
         &cx,
-        "source",
+        "sources",
         spec.sources.iter().map(|s| s.name.as_str()),
         &mut errors,
     );
 
-    let sinks = validate_all(&spec.sinks, &mut errors, |s| validate_sink(&cx, &base, s));
+    let sinks = validate_all(&spec.sinks, &mut errors, |i, s| {
+        validate_sink(&cx.item("sinks", i), &base, s)
+    });
     check_unique(
         &cx,
-        "sink",
+        "sinks",
         spec.sinks.iter().map(|s| s.name.as_str()),
         &mut errors,
     );
     if spec.sinks.is_empty() {
-        errors.push(cx.err_at_key("features", "the job has no sinks").with_hint(
+        errors.push(cx.err_at_key("sinks", "the job has no sinks").with_hint(
             "add a `sinks:` list, e.g. `- { name: out, connector: file, path: out/features.jsonl, format: json }`",
         ));
     }
 
     let sink_names: Vec<&str> = spec.sinks.iter().map(|s| s.name.as_str()).collect();
-    let features = validate_all(&spec.features, &mut errors, |f| {
-        validate_feature(&cx, f, &sink_names)
+    let features = validate_all(&spec.features, &mut errors, |i, f| {
+        validate_feature(&cx.item("features", i), f, &sink_names)
     });
     if spec.features.is_empty() {
-        errors.push(cx.err_at_key("features", "the job defines no features"));
+        errors.push(
+            cx.err_at_key("features", "the job defines no features")
+                .with_hint("add a `features:` list, e.g. `- { name: rides, sql: SELECT ... }`"),
+        );
     }
     let mut seen = std::collections::BTreeSet::new();
-    for f in &spec.features {
-        if !seen.insert((f.name.as_str(), f.version)) {
+    for (i, f) in spec.features.iter().enumerate() {
+        if !f.name.trim().is_empty() && !seen.insert((f.name.as_str(), f.version)) {
             errors.push(
-                cx.err_at_value(
-                    &f.name,
-                    format!(
-                        "feature `{}` version {} is defined twice",
-                        f.name, f.version
-                    ),
-                )
-                .with_hint("give each feature a distinct name or version"),
+                cx.item("features", i)
+                    .err_at_value(
+                        "name",
+                        format!(
+                            "feature `{}` version {} is defined twice",
+                            f.name, f.version
+                        ),
+                    )
+                    .with_hint("give each feature a distinct name or version"),
             );
         }
     }
 
-    if !errors.is_empty() {
-        return Err(Diagnostics(errors));
-    }
     let dead_letter = match &spec.dead_letter {
         Some(p) => resolve(&base, p),
-        None => sinks
+        None => spec
+            .sinks
             .iter()
-            .find_map(|s| match &s.connector {
-                SinkConnector::File { path, .. } => Some(
-                    path.parent()
+            .find_map(|s| match (s.connector.as_str(), &s.path) {
+                ("file", Some(p)) => Some(
+                    resolve(&base, p)
+                        .parent()
                         .unwrap_or(Path::new("."))
                         .join("dead_letter.jsonl"),
                 ),
@@ -115,6 +129,11 @@ pub fn parse_job_with_infra(
             })
             .unwrap_or_else(|| base.join("dead_letter.jsonl")),
     };
+    paths::check_paths(&cx, &base, &spec, &dead_letter, &mut errors);
+
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
     Ok(Job {
         name: spec.name,
         path: path.to_path_buf(),
@@ -132,11 +151,11 @@ pub fn parse_job_with_infra(
 fn validate_all<S, T>(
     items: &[S],
     errors: &mut Vec<Diagnostic>,
-    check: impl Fn(&S) -> Result<T, Diagnostic>,
+    check: impl Fn(usize, &S) -> Result<T, Diagnostic>,
 ) -> Vec<T> {
     let mut ok = Vec::new();
-    for item in items {
-        match check(item) {
+    for (i, item) in items.iter().enumerate() {
+        match check(i, item) {
             Ok(v) => ok.push(v),
             Err(d) => errors.push(d),
         }
@@ -146,9 +165,14 @@ fn validate_all<S, T>(
 
 /// Joins a path to the job's directory and removes `.` and `..` lexically (no I/O).
 fn resolve(base: &Path, p: &str) -> PathBuf {
+    lexical(&base.join(p))
+}
+
+/// `p` with `.` and `..` removed lexically.
+fn lexical(p: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
-    for c in base.join(p).components() {
+    for c in p.components() {
         match c {
             Component::CurDir => {}
             Component::ParentDir
@@ -165,133 +189,37 @@ fn resolve(base: &Path, p: &str) -> PathBuf {
     out
 }
 
-struct Cx<'a> {
-    path: &'a Path,
-    text: &'a str,
-    infra: Option<&'a Infra>,
-    job: &'a str,
-}
-
-impl Cx<'_> {
-    /// Checks that `name` is an entry of the profile's `section`, naming `what` uses it.
-    fn infra_ref(
-        &self,
-        section: &str,
-        names: Option<Vec<&str>>,
-        name: &str,
-        what: &str,
-    ) -> Result<(), Diagnostic> {
-        let Some(names) = names else {
-            return Err(self
-                .err_at_value(
-                    name,
-                    format!("{what} refers to {section} `{name}`, but no infrastructure profile was given"),
-                )
-                .with_hint("pass --infra configs/infra/local.yaml (or set FRESHET_INFRA)"));
-        };
-        if names.contains(&name) {
-            return Ok(());
-        }
-        let file = self
-            .infra
-            .map(|i| i.path.display().to_string())
-            .unwrap_or_default();
-        let hint = match closest(name, names.iter().copied()) {
-            Some(c) => format!(
-                "did you mean `{c}`? `{section}:` in {file} has: {}",
-                names.join(", ")
-            ),
-            None if names.is_empty() => format!("add `{section}: {{ {name}: ... }}` to {file}"),
-            None => format!("`{section}:` in {file} has: {}", names.join(", ")),
-        };
-        Err(self
-            .err_at_value(name, format!("{what} refers to unknown {section} `{name}`"))
-            .with_hint(hint))
-    }
-
-    fn kafka_names(&self) -> Option<Vec<&str>> {
-        self.infra
-            .map(|i| i.kafka.keys().map(String::as_str).collect())
-    }
-
-    fn redis_names(&self) -> Option<Vec<&str>> {
-        self.infra
-            .map(|i| i.redis.keys().map(String::as_str).collect())
-    }
-
-    fn aws_names(&self) -> Option<Vec<&str>> {
-        self.infra
-            .map(|i| i.aws.keys().map(String::as_str).collect())
-    }
-
-    /// An error located at the first line containing `key:` (best effort).
-    fn err_at_key(&self, key: &str, msg: impl Into<String>) -> Diagnostic {
-        let needle = format!("{key}:");
-        self.err_at(
-            |l| l.trim_start().trim_start_matches("- ").starts_with(&needle),
-            msg,
-        )
-    }
-
-    /// An error located at the first line mentioning `value` as a YAML value or key.
-    fn err_at_value(&self, value: &str, msg: impl Into<String>) -> Diagnostic {
-        self.err_at(|l| l.contains(value), msg)
-    }
-
-    fn err_at(&self, pred: impl Fn(&str) -> bool, msg: impl Into<String>) -> Diagnostic {
-        let d = Diagnostic::new(ErrorKind::Config, msg);
-        match self.text.lines().position(pred) {
-            Some(i) => {
-                let line = self.text.lines().nth(i).unwrap_or("");
-                let col = line.len() - line.trim_start().len() + 1;
-                d.at(self.path, self.text, i + 1, col)
-            }
-            None => d.in_file(self.path),
-        }
-    }
-}
-
-fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Diagnostics {
-    let msg = e.to_string();
-    // serde_norway appends " at line L column C"; keep the message clean and use the location.
-    let clean = match msg.find(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.clone(),
-    };
-    let mut d = Diagnostic::new(ErrorKind::Config, clean.clone());
-    if let Some(loc) = e.location() {
-        d = d.at(path, text, loc.line(), loc.column());
-    } else {
-        d = d.in_file(path);
-    }
-    if clean.contains("unknown field") {
-        d = d.with_hint("check the spelling of the key; the expected keys are listed above");
-    } else if clean.contains("missing field") {
-        d = d.with_hint("add the missing key");
-    }
-    Diagnostics(vec![d])
-}
-
+/// Names of `list` (`sources`, `sinks`) must differ, also in case (SQL identifiers are
+/// case-insensitive); a repeat is reported at its second definition.
 fn check_unique<'a>(
     cx: &Cx,
-    what: &str,
+    list: &'static str,
     names: impl Iterator<Item = &'a str>,
     errors: &mut Vec<Diagnostic>,
 ) {
+    let what = list.trim_end_matches('s');
     let mut seen = std::collections::BTreeSet::new();
-    for n in names {
-        if !seen.insert(n.to_ascii_lowercase()) {
-            errors.push(cx.err_at_value(n, format!("{what} `{n}` is defined twice")));
+    for (i, n) in names.enumerate() {
+        if !n.trim().is_empty() && !seen.insert(n.to_ascii_lowercase()) {
+            errors.push(
+                cx.item(list, i)
+                    .err_at_value("name", format!("{what} `{n}` is defined twice"))
+                    .with_hint(format!("give each {what} a name of its own")),
+            );
         }
     }
 }
 
 fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature, Diagnostic> {
+    cx.check_name(
+        &f.name,
+        "name the feature: the name is the `feature` field of its output rows",
+    )?;
     let value_type = match &f.value_type {
         None => None,
         Some(t) => Some(DataType::parse(t).ok_or_else(|| {
-            cx.err_at(
-                |l| l.trim_start().starts_with("type:") && l.contains(t.as_str()),
+            cx.err_at_value(
+                "type",
                 format!("unknown type `{t}` for feature `{}`", f.name),
             )
             .with_hint("types: string, int, float, bool, timestamp")
@@ -301,13 +229,13 @@ fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature,
         None => (0..sinks.len()).collect(),
         Some(names) => {
             let mut idx = Vec::new();
-            for n in names {
+            for (k, n) in names.iter().enumerate() {
                 match sinks.iter().position(|s| s == n) {
                     Some(i) => idx.push(i),
                     None => {
                         return Err(cx
-                            .err_at_value(
-                                n,
+                            .err_value(
+                                &[Seg::Key("sinks"), Seg::Index(k)],
                                 format!("feature `{}` writes to unknown sink `{n}`", f.name),
                             )
                             .with_hint(format!("sinks: {}", sinks.join(", "))))
@@ -319,10 +247,12 @@ fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature,
     };
     // A quoted or folded scalar is mapped character by character; block and plain ones
     // by line and indentation.
-    let sql_positions = super::sql_position::map_sql(cx.text, &f.sql);
+    // Searched from the feature's own `sql:` key: features may share SQL text.
+    let from = cx.find(&[Seg::Key("sql")]).map_or(0, |f| f.key.0 - 1);
+    let sql_positions = super::sql_position::map_sql(cx.text, &f.sql, from);
     let (sql_line, sql_indent) = match sql_positions {
         Some(_) => (0, 0),
-        None => locate_sql(cx.text, &f.sql),
+        None => locate_sql(cx.text, &f.sql, from),
     };
     Ok(Feature {
         name: f.name.clone(),
@@ -338,15 +268,16 @@ fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature,
     })
 }
 
-/// Finds the job-file line where the SQL text begins, and its indentation.
-fn locate_sql(text: &str, sql: &str) -> (usize, usize) {
+/// Finds the job-file line where the SQL text begins, and its indentation, from line
+/// `from` (0-based) on.
+fn locate_sql(text: &str, sql: &str, from: usize) -> (usize, usize) {
     let Some(first) = sql.lines().find(|l| !l.trim().is_empty()) else {
         return (0, 0);
     };
     let first_trim = first.trim();
     let offset = sql.lines().position(|l| !l.trim().is_empty()).unwrap_or(0);
     let lines: Vec<&str> = text.lines().collect();
-    for (i, l) in lines.iter().enumerate() {
+    for (i, l) in lines.iter().enumerate().skip(from) {
         if let Some(col) = l.find(first_trim) {
             // Either a block scalar line (only the SQL) or an inline `sql: ...`.
             let before = &l[..col];

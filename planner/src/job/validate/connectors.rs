@@ -6,6 +6,8 @@ use std::path::Path;
 use crate::error::{closest, Diagnostic};
 use crate::types::DataType;
 
+use super::super::locate::Seg;
+
 use super::super::{
     Column, Compression, Fanout, Format, FormatOptions, Sink, SinkConnector, SinkSpec, Source,
     SourceConnector, SourceSpec, StartPosition,
@@ -68,7 +70,7 @@ fn parse_start(cx: &Cx, text: &str, connector: &str) -> Result<StartPosition, Di
         {
             Some(ms) => StartPosition::Timestamp(ms),
             None => return Err(cx
-                .err_at_key("start", format!("`start: {t}` is not a starting position"))
+                .err_at_value("start", format!("`start: {t}` is not a starting position"))
                 .with_hint(if connector == "kafka" {
                     "write earliest, latest, committed, or a timestamp (RFC 3339 or epoch ms)"
                 } else {
@@ -79,11 +81,15 @@ fn parse_start(cx: &Cx, text: &str, connector: &str) -> Result<StartPosition, Di
 }
 
 pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<Source, Diagnostic> {
+    cx.check_name(
+        &s.name,
+        "name the source: SQL reads it as a table of that name",
+    )?;
     let what = format!("source `{}`", s.name);
     let known = ["file", "kafka", "kinesis", "s3"];
     if !known.contains(&s.connector.as_str()) {
         let other = s.connector.as_str();
-        let mut d = cx.err_at_value(other, format!("unknown source connector `{other}`"));
+        let mut d = cx.err_at_value("connector", format!("unknown source connector `{other}`"));
         d = d.with_hint(match closest(other, known) {
             Some(c) => format!("did you mean `{c}`? available: {}", known.join(", ")),
             None => format!("available source connectors: {}", known.join(", ")),
@@ -123,8 +129,8 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
         "file" => {
             let Some(p) = &s.path else {
                 return Err(cx
-                    .err_at_value(
-                        &s.name,
+                    .err_at_key(
+                        "connector",
                         format!(
                             "source `{}` uses the file connector but has no `path`",
                             s.name
@@ -134,13 +140,25 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
                         "add `path: data/events/*.jsonl` (a glob relative to the job file)",
                     ));
             };
+            if let Err(e) = glob::Pattern::new(p) {
+                return Err(cx
+                    .err_at_value(
+                        "path",
+                        format!(
+                            "{what}: `{p}` is not a valid glob: {} (at character {})",
+                            e.msg,
+                            e.pos + 1
+                        ),
+                    )
+                    .with_hint("`*`, `?` and `[...]` are wildcards, `**` a whole path component; write `[[]` for a `[` and `[]]` for a `]` in a name"));
+            }
             SourceConnector::File {
                 path: resolve(base, p).to_string_lossy().into_owned(),
             }
         }
         "kafka" => {
             let cluster = need(cx, &what, "kafka", "cluster", &s.cluster, "local")?;
-            cx.infra_ref("kafka", cx.kafka_names(), cluster, &what)?;
+            cx.infra_ref("kafka", cx.kafka_names(), "cluster", cluster, &what)?;
             let topic = need(cx, &what, "kafka", "topic", &s.topic, "events")?;
             SourceConnector::Kafka {
                 cluster: cluster.to_string(),
@@ -157,7 +175,7 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
         }
         "kinesis" => {
             let aws = need(cx, &what, "kinesis", "aws", &s.aws, "local")?;
-            cx.infra_ref("aws", cx.aws_names(), aws, &what)?;
+            cx.infra_ref("aws", cx.aws_names(), "aws", aws, &what)?;
             let stream = need(cx, &what, "kinesis", "stream", &s.stream, "events")?;
             SourceConnector::Kinesis {
                 aws: aws.to_string(),
@@ -168,7 +186,7 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
         }
         _ => {
             let aws = need(cx, &what, "s3", "aws", &s.aws, "local")?;
-            cx.infra_ref("aws", cx.aws_names(), aws, &what)?;
+            cx.infra_ref("aws", cx.aws_names(), "aws", aws, &what)?;
             let bucket = need(cx, &what, "s3", "bucket", &s.bucket, "history")?;
             let compression = match s.compression.as_deref().unwrap_or("auto") {
                 "auto" => Compression::Auto,
@@ -176,7 +194,7 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
                 "none" => Compression::None,
                 other => {
                     return Err(cx
-                        .err_at_key("compression", format!("unknown compression `{other}`"))
+                        .err_at_value("compression", format!("unknown compression `{other}`"))
                         .with_hint("write auto (by extension: .gz is gzip), gzip or none"))
                 }
             };
@@ -188,8 +206,9 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
             }
         }
     };
+    check_schema_names(cx, s)?;
     let mut columns = Vec::new();
-    for (name, ty) in &s.schema {
+    for (k, (name, ty)) in s.schema.iter().enumerate() {
         let (ty_name, required) = match ty.trim().strip_suffix('!') {
             Some(t) => (t, true),
             None => (ty.as_str(), false),
@@ -200,8 +219,8 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
                 None => "types: string, int, float, bool, timestamp (append `!` for required)".into(),
             };
             return Err(cx
-                .err_at(
-                    |l| l.trim_start().starts_with(&format!("{name}:")) && l.contains(ty.as_str()),
+                .err_value(
+                    &[Seg::Key("schema"), Seg::Entry(k, name)],
                     format!(
                         "unknown type `{ty_name}` for column `{name}` of source `{}`",
                         s.name
@@ -217,13 +236,13 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
     }
     let find =
         |columns: &[Column], n: &str| columns.iter().position(|c| c.name.eq_ignore_ascii_case(n));
-    for r in &s.required {
+    for (k, r) in s.required.iter().enumerate() {
         match find(&columns, r) {
             Some(i) => columns[i].required = true,
             None => {
                 return Err(cx
-                    .err_at_value(
-                        r,
+                    .err_value(
+                        &[Seg::Key("required"), Seg::Index(k)],
                         format!(
                             "required column `{r}` is not in the schema of source `{}`",
                             s.name
@@ -235,8 +254,8 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
     }
     let Some(et) = find(&columns, &s.event_time) else {
         return Err(cx
-            .err_at(
-                |l| l.trim_start().starts_with("event_time:") && l.contains(s.event_time.as_str()),
+            .err_at_value(
+                "event_time",
                 format!(
                     "event_time column `{}` is not in the schema of source `{}`",
                     s.event_time, s.name
@@ -247,7 +266,7 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
     if !matches!(columns[et].ty, DataType::Timestamp | DataType::Int) {
         return Err(cx
             .err_at_value(
-                &s.event_time,
+                "event_time",
                 format!(
                     "event_time column `{}` has type {}; it must be a timestamp",
                     s.event_time, columns[et].ty
@@ -257,14 +276,14 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
     }
     columns[et].ty = DataType::Timestamp;
     columns[et].required = true;
-    if columns
+    if let Some(k) = columns
         .iter()
-        .any(|c| c.name.eq_ignore_ascii_case("rowtime"))
-        && !columns[et].name.eq_ignore_ascii_case("rowtime")
+        .position(|c| c.name.eq_ignore_ascii_case("rowtime"))
+        .filter(|_| !columns[et].name.eq_ignore_ascii_case("rowtime"))
     {
         return Err(cx
-            .err_at_value(
-                "rowtime",
+            .err_key(
+                &[Seg::Key("schema"), Seg::Entry(k, &columns[k].name)],
                 format!(
                     "source `{}` declares a column `rowtime`, which is reserved",
                     s.name
@@ -277,7 +296,7 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
         Some(c) if c.is_ascii() && s.format == Format::Csv => c as u8,
         Some(c) => {
             return Err(cx
-                .err_at_key("delimiter", format!("delimiter `{c}` is not allowed here"))
+                .err_at_value("delimiter", format!("delimiter `{c}` is not allowed here"))
                 .with_hint("`delimiter` is a single ASCII character and applies to format: csv"))
         }
     };
@@ -307,20 +326,26 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
             idle_timeout_ms,
             ..
         } => {
-            let col = |n: &str| {
+            let col = |n: &str, at: &[Seg]| {
                 find(&columns, n).ok_or_else(|| {
-                    cx.err_at_value(
-                        n,
+                    cx.err_value(
+                        at,
                         format!("column `{n}` is not in the schema of source `{}`", s.name),
                     )
                     .with_hint(suggest_column(n, &columns))
                 })
             };
-            let key_column = s.key_column.as_deref().map(col).transpose()?;
+            let key_column = match s.key_column.as_deref() {
+                Some(n) => Some(col(n, &[Seg::Key("key_column")])?),
+                None => None,
+            };
             let header_columns = s
                 .header_columns
                 .iter()
-                .map(|(h, c)| col(c).map(|i| (h.clone(), i)))
+                .enumerate()
+                .map(|(k, (h, c))| {
+                    col(c, &[Seg::Key("header_columns"), Seg::Entry(k, h)]).map(|i| (h.clone(), i))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             SourceConnector::Kafka {
                 cluster,
@@ -370,7 +395,7 @@ fn validate_format(
     match s.format {
         Format::Parquet => {
             return Err(cx
-                .err_at_key(
+                .err_at_value(
                     "format",
                     format!("{what}: parquet is a sink format, sources do not read it yet"),
                 )
@@ -417,7 +442,7 @@ fn validate_format(
         && !matches!(s.connector.as_str(), "kafka" | "kinesis")
     {
         return Err(cx
-            .err_at_key(
+            .err_at_value(
                 "format",
                 format!(
                     "{what}: format {} is read from message connectors (kafka, kinesis), not `{}`",
@@ -435,6 +460,41 @@ fn validate_format(
     })
 }
 
+/// A column declared twice, also in another case (SQL names are case-insensitive), is an
+/// error at its second declaration: a map would keep only the last type.
+fn check_schema_names(cx: &Cx, s: &SourceSpec) -> Result<(), Diagnostic> {
+    for (k, (name, _)) in s.schema.iter().enumerate() {
+        let Some(first) = s.schema[..k]
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(name))
+        else {
+            continue;
+        };
+        let earlier = &s.schema[first].0;
+        let msg = if earlier == name {
+            format!(
+                "column `{name}` is declared twice in the schema of source `{}`",
+                s.name
+            )
+        } else {
+            format!(
+                "column `{name}` of source `{}` is column `{earlier}` again: SQL names are case-insensitive",
+                s.name
+            )
+        };
+        let at = cx
+            .find(&[Seg::Key("schema"), Seg::Entry(first, earlier)])
+            .map(|f| format!(" (line {}, column {})", f.key.0, f.key.1))
+            .unwrap_or_default();
+        return Err(cx
+            .err_key(&[Seg::Key("schema"), Seg::Entry(k, name)], msg)
+            .with_hint(format!(
+                "`{earlier}` is declared first{at}; remove one, or rename it"
+            )));
+    }
+    Ok(())
+}
+
 fn suggest_column(name: &str, columns: &[Column]) -> String {
     match closest(name, columns.iter().map(|c| c.name.as_str())) {
         Some(c) => format!("did you mean `{c}`?"),
@@ -450,12 +510,16 @@ fn suggest_column(name: &str, columns: &[Column]) -> String {
 }
 
 pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, Diagnostic> {
+    cx.check_name(
+        &s.name,
+        "name the sink: a feature's `sinks:` list refers to it",
+    )?;
     let what = format!("sink `{}`", s.name);
     let known = ["file", "kafka", "redis", "dynamodb"];
     if !known.contains(&s.connector.as_str()) {
         let other = s.connector.as_str();
         return Err(cx
-            .err_at_value(other, format!("unknown sink connector `{other}`"))
+            .err_at_value("connector", format!("unknown sink connector `{other}`"))
             .with_hint(match closest(other, known) {
                 Some(c) => format!("did you mean `{c}`? available: {}", known.join(", ")),
                 None => format!("available sink connectors: {}", known.join(", ")),
@@ -485,7 +549,7 @@ pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, 
     if s.format != Format::Json && !parquet_file {
         return Err(cx
             .err_at_value(
-                &s.name,
+                "format",
                 format!(
                     "sink `{}`: format {} is not supported for {} sinks",
                     s.name,
@@ -501,8 +565,8 @@ pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, 
     }
     if parquet_file && s.direct_io == Some(true) {
         return Err(cx
-            .err_at_value(
-                &s.name,
+            .err_at_key(
+                "direct_io",
                 format!("sink `{}`: direct_io applies to json file sinks, not parquet", s.name),
             )
             .with_hint("remove `direct_io`: a parquet file is small (dictionary-encoded, compressed) and written through the page cache"));
@@ -511,8 +575,8 @@ pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, 
         "file" => {
             let Some(p) = &s.path else {
                 return Err(cx
-                    .err_at_value(
-                        &s.name,
+                    .err_at_key(
+                        "connector",
                         format!(
                             "sink `{}` uses the file connector but has no `path`",
                             s.name
@@ -527,7 +591,7 @@ pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, 
         }
         "kafka" => {
             let cluster = need(cx, &what, "kafka", "cluster", &s.cluster, "local")?;
-            cx.infra_ref("kafka", cx.kafka_names(), cluster, &what)?;
+            cx.infra_ref("kafka", cx.kafka_names(), "cluster", cluster, &what)?;
             let topic = need(cx, &what, "kafka", "topic", &s.topic, "features")?;
             SinkConnector::Kafka {
                 cluster: cluster.into(),
@@ -536,7 +600,7 @@ pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, 
         }
         "redis" => {
             let store = need(cx, &what, "redis", "store", &s.store, "features")?;
-            cx.infra_ref("redis", cx.redis_names(), store, &what)?;
+            cx.infra_ref("redis", cx.redis_names(), "store", store, &what)?;
             SinkConnector::Redis {
                 store: store.into(),
                 ttl_ms: s.ttl.map(|t| t.0),
@@ -544,7 +608,7 @@ pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, 
         }
         _ => {
             let aws = need(cx, &what, "dynamodb", "aws", &s.aws, "local")?;
-            cx.infra_ref("aws", cx.aws_names(), aws, &what)?;
+            cx.infra_ref("aws", cx.aws_names(), "aws", aws, &what)?;
             let table = need(cx, &what, "dynamodb", "table", &s.table, "features")?;
             SinkConnector::Dynamodb {
                 aws: aws.into(),
@@ -557,7 +621,7 @@ pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, 
     if let Some(r) = s.write_rate {
         if !(r.is_finite() && r > 0.0) {
             return Err(cx
-                .err_at_key(
+                .err_at_value(
                     "write_rate",
                     format!("{what}: write_rate must be a positive number of records per second"),
                 )
@@ -568,7 +632,7 @@ pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, 
     if let Some(b) = s.batch_size {
         if b == 0 {
             return Err(cx
-                .err_at_key(
+                .err_at_value(
                     "batch_size",
                     format!("{what}: batch_size must be at least 1"),
                 )

@@ -1,0 +1,71 @@
+//! Deserializers of job-file values that serde's derives do not read as the job file
+//! means them.
+
+use serde::de::{Deserialize, Deserializer, Error, MapAccess, Visitor};
+
+use super::Millis;
+use crate::duration::parse_duration_ms;
+
+impl<'de> Deserialize<'de> for Millis {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A visitor, not an untagged enum: serde then reports the key and line of a bad
+        // value, and says what was expected, not "did not match any variant".
+        d.deserialize_any(MillisVisitor)
+    }
+}
+
+struct MillisVisitor;
+
+impl Visitor<'_> for MillisVisitor {
+    type Value = Millis;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a duration such as `5m`, `30s`, `1h` or `500ms`")
+    }
+
+    fn visit_str<E: Error>(self, t: &str) -> Result<Millis, E> {
+        parse_duration_ms(t).map(Millis).map_err(E::custom)
+    }
+
+    fn visit_u64<E: Error>(self, n: u64) -> Result<Millis, E> {
+        match n {
+            0 => Ok(Millis(0)),
+            n => Err(E::custom(format!(
+                "`{n}` has no unit; write e.g. `{n}s` or `{n}ms`"
+            ))),
+        }
+    }
+
+    fn visit_i64<E: Error>(self, n: i64) -> Result<Millis, E> {
+        match u64::try_from(n) {
+            Ok(n) => self.visit_u64(n),
+            Err(_) => Err(E::custom(format!(
+                "`{n}`: a duration cannot be negative; write e.g. `5m`, or `0`"
+            ))),
+        }
+    }
+}
+
+/// A mapping as its entries in written order, a repeated key kept (validation reports
+/// it, where a map would keep only its last value).
+pub(super) fn entries<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+    struct Entries;
+    impl<'de> Visitor<'de> for Entries {
+        type Value = Vec<(String, String)>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str(
+                "a mapping of column names to types, e.g. `{ user_id: string!, fare: float }`",
+            )
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(entry) = map.next_entry()? {
+                out.push(entry);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Entries)
+}

@@ -1,0 +1,89 @@
+//! A job file serde cannot read into a [`JobSpec`](super::super::JobSpec): serde_norway's
+//! message, located where it says, with the item it is about named (`source `events``
+//! rather than `sources[0]`) and a hint.
+
+use std::path::Path;
+
+use crate::error::{Diagnostic, Diagnostics, ErrorKind};
+
+use super::super::locate::{Doc, Seg};
+
+/// Keys whose values are durations.
+const DURATIONS: [&str; 4] = ["watermark_delay", "allowed_lateness", "idle_timeout", "ttl"];
+
+pub(super) fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Diagnostics {
+    let msg = e.to_string();
+    // serde_norway appends " at line L column C"; keep the message clean and use the location.
+    let clean = match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.clone(),
+    };
+    let line = e.location().map_or(0, |l| l.line());
+    let (message, key) = match split_path(&clean) {
+        Some((yaml_path, rest)) => (name_item(text, yaml_path, rest, line), last_key(yaml_path)),
+        None => (clean.clone(), None),
+    };
+    let mut d = Diagnostic::new(ErrorKind::Config, message);
+    if let Some(loc) = e.location() {
+        d = d.at(path, text, loc.line(), loc.column());
+    } else {
+        d = d.in_file(path);
+    }
+    if clean.contains("unknown field") {
+        d = d.with_hint("check the spelling of the key; the expected keys are listed above");
+    } else if clean.contains("missing field") {
+        d = d.with_hint("add the missing key");
+    } else if key.is_some_and(|k| DURATIONS.contains(&k)) {
+        d = d.with_hint(
+            "a duration is whole numbers with units ms, s, m, h or d: `500ms`, `30s`, `5m`, `1h30m`; `0` needs no unit",
+        );
+    }
+    Diagnostics(vec![d])
+}
+
+/// serde_norway's message `sources[0].watermark_delay: what is wrong` as the path and the
+/// rest; `None` when it has no path (an error at the top of the file).
+fn split_path(msg: &str) -> Option<(&str, &str)> {
+    let (p, rest) = msg.split_once(": ")?;
+    let ok = p.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !p.contains(char::is_whitespace)
+        && !p.contains('`');
+    ok.then_some((p, rest))
+}
+
+/// The last key of a path (`watermark_delay` of `sources[0].watermark_delay`).
+fn last_key(path: &str) -> Option<&str> {
+    let last = path.rsplit('.').next()?;
+    Some(last.split('[').next().unwrap_or(last))
+}
+
+/// `sources[0].watermark_delay`, `msg` as "`watermark_delay` of source `events`: msg" when
+/// the item's name is known and the error (at `line`) is within that item; else the path
+/// as serde_norway gave it.
+fn name_item(text: &str, path: &str, msg: &str, line: usize) -> String {
+    let fallback = format!("{path}: {msg}");
+    let (head, rest) = path.split_once('.').unwrap_or((path, ""));
+    let Some((list, index)) = head.strip_suffix(']').and_then(|h| h.split_once('[')) else {
+        return fallback;
+    };
+    let what = match list {
+        "sources" => "source",
+        "sinks" => "sink",
+        "features" => "feature",
+        _ => return fallback,
+    };
+    let Ok(i) = index.parse::<usize>() else {
+        return fallback;
+    };
+    let doc = Doc::parse(text);
+    let item = |i| [Seg::Key(list), Seg::Index(i)];
+    let name = doc.scalar(&[Seg::Key(list), Seg::Index(i), Seg::Key("name")]);
+    let starts = doc.find(&item(i)).map(|f| f.key.0);
+    let next = doc.find(&item(i + 1)).map(|f| f.key.0);
+    let within = starts.is_some_and(|s| s <= line) && next.is_none_or(|n| line < n);
+    match name {
+        Some(name) if within && rest.is_empty() => format!("{what} `{name}`: {msg}"),
+        Some(name) if within => format!("`{rest}` of {what} `{name}`: {msg}"),
+        _ => fallback,
+    }
+}
