@@ -211,6 +211,55 @@ fn a_missing_input_is_a_clear_error() {
     );
 }
 
+/// A glob that matches nothing: `--exit-at-end` would read nothing, so it fails as a
+/// backfill does; a live run waits for files and warns that none match yet.
+#[test]
+fn a_missing_input_fails_a_stream_run_that_exits_at_end_and_warns_a_live_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = bad_input_job(dir.path(), "fail");
+    std::fs::remove_dir_all(dir.path().join("data")).unwrap();
+    let out = freshet()
+        .args(["run", &job, "--mode", "stream", "--exit-at-end"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("no files match"), "{stderr}");
+
+    let mut child = freshet()
+        .args(["run", &job, "--mode", "stream", "-q"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    let warned = loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) if line.contains("WARN") && line.contains("no files match") => break true,
+            Ok(line) => seen.push(line),
+            Err(_) if started.elapsed() > Duration::from_secs(30) => break false,
+            Err(_) => {}
+        }
+    };
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(warned, "no warning that nothing matches: {seen:?}");
+    assert!(status.success(), "a signal stops the waiting run: {status}");
+}
+
 /// A file sink that cannot be created fails the run and names the file, whether the window
 /// operator writes it itself (COUNT alone in its sink) or a `Sink[...]` operator does (AVG),
 /// in both modes.
