@@ -260,6 +260,31 @@ fn a_missing_input_fails_a_stream_run_that_exits_at_end_and_warns_a_live_one() {
     assert!(status.success(), "a signal stops the waiting run: {status}");
 }
 
+/// `gen` into a directory an earlier run wrote more files to removes its left-over part
+/// files (a job's glob would read them) and says so.
+#[test]
+fn gen_with_fewer_files_removes_the_earlier_runs_extra_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    for (what, count) in [("events", "--events"), ("deliveries", "--deliveries")] {
+        let out = dir.path().join(what);
+        let out_s = out.to_str().unwrap();
+        run_ok(&["gen", what, "--out", out_s, count, "100", "--files", "4"]);
+        let again = run_ok(&["gen", what, "--out", out_s, count, "100", "--files", "2"]);
+        let stdout = String::from_utf8_lossy(&again.stdout);
+        assert!(
+            stdout.contains("removed 2 part file(s)")
+                && stdout.contains("part-00002.jsonl, part-00003.jsonl"),
+            "{what}: {stdout}"
+        );
+        let mut left: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["part-00000.jsonl", "part-00001.jsonl"], "{what}");
+    }
+}
+
 /// A file sink that cannot be created fails the run and names the file, whether the window
 /// operator writes it itself (COUNT alone in its sink) or a `Sink[...]` operator does (AVG),
 /// in both modes.
