@@ -285,6 +285,43 @@ fn gen_with_fewer_files_removes_the_earlier_runs_extra_parts() {
     }
 }
 
+/// A `type: float` feature whose SQL value is an int (a COUNT) writes floats, `2.0`, as its
+/// declared type says, in both modes and whether or not the window operator writes the
+/// file itself (one feature per sink) or hands its rows to `Sink[...]` (two).
+#[test]
+fn an_int_value_of_a_float_feature_is_written_as_a_float() {
+    for extra in ["", "  - name: m\n    sql: SELECT k, MAX(t) AS latest FROM s GROUP BY k, TUMBLE(rowtime, INTERVAL '1' MINUTE)\n"] {
+        for mode in ["backfill", "stream"] {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(dir.path().join("data")).unwrap();
+            std::fs::write(
+                dir.path().join("data/a.jsonl"),
+                "{\"k\":\"a\",\"t\":1000}\n{\"k\":\"a\",\"t\":2000}\n{\"k\":\"b\",\"t\":3000}\n",
+            )
+            .unwrap();
+            let job = dir.path().join("job.yaml");
+            std::fs::write(
+                &job,
+                format!("name: t\nsources:\n  - {{ name: s, connector: file, path: data/*.jsonl, format: json, schema: {{ k: string, t: timestamp }}, event_time: t }}\nfeatures:\n  - name: n\n    type: float\n    sql: SELECT k, COUNT(*) AS n FROM s GROUP BY k, TUMBLE(rowtime, INTERVAL '1' MINUTE)\n{extra}sinks:\n  - {{ name: out, connector: file, path: out/f.jsonl }}\n"),
+            )
+            .unwrap();
+            let mut args = vec!["run", job.to_str().unwrap(), "--mode", mode];
+            if mode == "stream" {
+                args.push("--exit-at-end");
+            }
+            run_ok(&args);
+            let text = std::fs::read_to_string(dir.path().join("out/f.jsonl")).unwrap();
+            let mut counts: Vec<&str> = text
+                .lines()
+                .filter(|l| l.contains("\"feature\":\"n\""))
+                .map(|l| l.split("\"n\":").nth(1).unwrap().split(',').next().unwrap())
+                .collect();
+            counts.sort();
+            assert_eq!(counts, ["1.0", "2.0"], "{mode} {extra}: {text}");
+        }
+    }
+}
+
 /// A file sink that cannot be created fails the run and names the file, whether the window
 /// operator writes it itself (COUNT alone in its sink) or a `Sink[...]` operator does (AVG),
 /// in both modes.
