@@ -107,8 +107,11 @@ pub struct RunArgs {
     /// stream would; results do not depend on it.
     #[arg(long, value_parser = parse_bytes)]
     pub batch_bytes: Option<usize>,
-    /// Also write the run summary as JSON to this file.
-    #[arg(long)]
+    /// Also write the run summary as JSON to this file. Under `launch` every process
+    /// writes its own summary (its share of the counts) to FILE.0, FILE.1, ... (process i
+    /// to FILE.i), and only process 0's summary is printed: add the files up for the
+    /// whole cluster.
+    #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
     /// Print no summary.
     #[arg(long, short = 'q')]

@@ -35,7 +35,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -116,12 +116,15 @@ pub fn generate<W: Write>(opts: &GenOptions, out: &mut W) -> io::Result<GenStats
 ///
 /// The files concatenate to exactly the output of [`generate`]; chunk sizes differ by at
 /// most one event (earlier files get the extras) and every file is created, even if empty.
-pub fn generate_files(opts: &GenOptions, dir: &Path) -> io::Result<GenStats> {
+/// Part files of an earlier run with more files are removed (see [`remove_stale_parts`]);
+/// their paths are returned with the stats.
+pub fn generate_files(opts: &GenOptions, dir: &Path) -> io::Result<(GenStats, Vec<PathBuf>)> {
     if opts.files == 0 {
         return Err(invalid("files must be at least 1"));
     }
     validate(opts)?;
     fs::create_dir_all(dir)?;
+    let removed = remove_stale_parts(dir, opts.files)?;
     let files = u64::from(opts.files);
     let open = |i: u64| -> io::Result<BufWriter<File>> {
         let file = File::create(dir.join(format!("part-{i:05}.jsonl")))?;
@@ -142,7 +145,40 @@ pub fn generate_files(opts: &GenOptions, dir: &Path) -> io::Result<GenStats> {
     for i in idx + 1..files {
         open(i)?.flush()?;
     }
-    Ok(stats)
+    Ok((stats, removed))
+}
+
+/// Removes the files in `dir` that a generator writing `files` files would not write but
+/// an earlier run with more files did: `part-NNNNN.jsonl` numbered `files` or higher. A
+/// job's glob over `dir` would otherwise read them along with the new ones. No other file
+/// is touched. Returns the removed paths, sorted.
+pub fn remove_stale_parts(dir: &Path, files: u32) -> io::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(n) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("part-")?.strip_suffix(".jsonl"))
+            .filter(|n| n.len() >= 5 && n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        // More digits than a u64 holds is still a part number past `files`.
+        let stale = n.parse::<u64>().map_or(true, |i| i >= u64::from(files));
+        if stale && entry.file_type()?.is_file() {
+            let path = entry.path();
+            fs::remove_file(&path).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot remove stale `{}`: {e}", path.display()),
+                )
+            })?;
+            removed.push(path);
+        }
+    }
+    removed.sort();
+    Ok(removed)
 }
 
 const GEOHASH_ALPHABET: &[u8; 32] = b"0123456789bcdefghjkmnpqrstuvwxyz";
@@ -508,7 +544,8 @@ mod tests {
         for (events, files) in [(10_007u64, 4u32), (3, 5), (0, 2)] {
             let o = with(events, |o| o.files = files);
             let sub = dir.path().join(format!("{events}-{files}"));
-            let stats = generate_files(&o, &sub).unwrap();
+            let (stats, removed) = generate_files(&o, &sub).unwrap();
+            assert!(removed.is_empty());
             let part = |i: u32| sub.join(format!("part-{i:05}.jsonl"));
             let parts: Vec<String> = (0..files)
                 .map(|i| fs::read_to_string(part(i)).unwrap())
@@ -518,5 +555,44 @@ mod tests {
             assert!(sizes.windows(2).all(|w| w[0] >= w[1] && w[0] <= w[1] + 1));
             assert!(!part(files).exists());
         }
+    }
+
+    #[test]
+    fn fewer_files_than_last_time_removes_the_stale_parts_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let (stats, removed) = generate_files(&with(100, |o| o.files = 4), dir.path()).unwrap();
+        assert_eq!((stats.events, removed.len()), (100, 0));
+        for other in [
+            "part-7.jsonl",
+            "part-00009.json",
+            "notes.txt",
+            "xpart-00005.jsonl",
+        ] {
+            fs::write(dir.path().join(other), "keep").unwrap();
+        }
+        fs::create_dir(dir.path().join("part-00006.jsonl")).unwrap();
+        let o = with(100, |o| o.files = 2);
+        let (_, removed) = generate_files(&o, dir.path()).unwrap();
+        let part = |i: u32| dir.path().join(format!("part-{i:05}.jsonl"));
+        assert_eq!(removed, vec![part(2), part(3)]);
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "notes.txt",
+                "part-00000.jsonl",
+                "part-00001.jsonl",
+                "part-00006.jsonl",
+                "part-00009.json",
+                "part-7.jsonl",
+                "xpart-00005.jsonl"
+            ]
+        );
+        let parts = fs::read_to_string(part(0)).unwrap() + &fs::read_to_string(part(1)).unwrap();
+        assert_eq!(parts, gen_str(&o).0);
     }
 }

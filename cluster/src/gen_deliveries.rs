@@ -15,7 +15,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -55,8 +55,10 @@ impl Default for DeliveryOptions {
 /// An event waiting to be written: (release time, event time, line).
 type Pending = Reverse<(i64, i64, u64, String)>;
 
-/// Writes `part-NNNNN.jsonl` files to `dir`; returns the number of events.
-pub fn generate_files(o: &DeliveryOptions, dir: &Path) -> io::Result<u64> {
+/// Writes `part-NNNNN.jsonl` files to `dir`; returns the number of events and the part
+/// files of an earlier run with more files, which are removed
+/// ([`crate::gen::remove_stale_parts`]).
+pub fn generate_files(o: &DeliveryOptions, dir: &Path) -> io::Result<(u64, Vec<PathBuf>)> {
     if o.files == 0 || o.stores == 0 || o.rate_per_sec <= 0.0 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -64,6 +66,7 @@ pub fn generate_files(o: &DeliveryOptions, dir: &Path) -> io::Result<u64> {
         ));
     }
     fs::create_dir_all(dir)?;
+    let removed = crate::gen::remove_stale_parts(dir, o.files)?;
     let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
     // Cumulative weights 1/k for the stores.
     let mut cum = Vec::with_capacity(o.stores as usize);
@@ -135,7 +138,7 @@ pub fn generate_files(o: &DeliveryOptions, dir: &Path) -> io::Result<u64> {
     for w in &mut out {
         w.flush()?;
     }
-    Ok(written)
+    Ok((written, removed))
 }
 
 #[cfg(test)]
@@ -149,8 +152,9 @@ mod tests {
             deliveries: 2_000,
             ..Default::default()
         };
-        let n = generate_files(&o, a.path()).unwrap();
-        assert_eq!(generate_files(&o, b.path()).unwrap(), n);
+        let (n, removed) = generate_files(&o, a.path()).unwrap();
+        assert!(removed.is_empty());
+        assert_eq!(generate_files(&o, b.path()).unwrap().0, n);
         let text = std::fs::read_to_string(a.path().join("part-00000.jsonl")).unwrap();
         assert_eq!(
             text,
@@ -184,5 +188,24 @@ mod tests {
                 d["event_time"].as_i64().unwrap() - creates[d["delivery_id"].as_str().unwrap()];
             assert!((10 * MIN..=60 * MIN).contains(&gap), "{gap}");
         }
+    }
+
+    #[test]
+    fn fewer_files_than_last_time_removes_the_stale_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = |files| DeliveryOptions {
+            deliveries: 200,
+            files,
+            ..Default::default()
+        };
+        generate_files(&o(4), dir.path()).unwrap();
+        let (n, removed) = generate_files(&o(2), dir.path()).unwrap();
+        let part = |i: u32| dir.path().join(format!("part-{i:05}.jsonl"));
+        assert_eq!(removed, vec![part(2), part(3)]);
+        assert!(!part(2).exists() && !part(3).exists());
+        let lines = (0..2)
+            .map(|i| std::fs::read_to_string(part(i)).unwrap().lines().count() as u64)
+            .sum::<u64>();
+        assert_eq!(lines, n);
     }
 }

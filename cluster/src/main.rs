@@ -65,7 +65,8 @@ fn main() {
             };
             let started = std::time::Instant::now();
             gen_deliveries::generate_files(&opts, out)
-                .map(|n| {
+                .map(|(n, removed)| {
+                    report_removed(&removed);
                     println!(
                         "wrote {n} events of {deliveries} deliveries to {} in {:.1}s",
                         out.display(),
@@ -99,7 +100,8 @@ fn main() {
             }
             let started = std::time::Instant::now();
             gen::generate_files(&opts, out)
-                .map(|s| {
+                .map(|(s, removed)| {
+                    report_removed(&removed);
                     println!(
                         "wrote {} events ({} minutes late, {} hours late, {:.1} MB) to {} in {:.1}s",
                         s.events,
@@ -122,4 +124,27 @@ fn main() {
         }
         std::process::exit(1);
     }
+}
+
+/// Says which part files of an earlier `gen` run with more files were removed.
+fn report_removed(removed: &[std::path::PathBuf]) {
+    let name = |p: &std::path::PathBuf| {
+        p.file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let (Some(first), Some(last)) = (removed.first(), removed.last()) else {
+        return;
+    };
+    let names = if removed.len() <= 4 {
+        removed.iter().map(name).collect::<Vec<_>>().join(", ")
+    } else {
+        format!("{} ... {}", name(first), name(last))
+    };
+    println!(
+        "removed {} part file(s) of an earlier run with more files from {}: {names}",
+        removed.len(),
+        first.parent().unwrap_or(first).display(),
+    );
 }

@@ -211,6 +211,117 @@ fn a_missing_input_is_a_clear_error() {
     );
 }
 
+/// A glob that matches nothing: `--exit-at-end` would read nothing, so it fails as a
+/// backfill does; a live run waits for files and warns that none match yet.
+#[test]
+fn a_missing_input_fails_a_stream_run_that_exits_at_end_and_warns_a_live_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = bad_input_job(dir.path(), "fail");
+    std::fs::remove_dir_all(dir.path().join("data")).unwrap();
+    let out = freshet()
+        .args(["run", &job, "--mode", "stream", "--exit-at-end"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("no files match"), "{stderr}");
+
+    let mut child = freshet()
+        .args(["run", &job, "--mode", "stream", "-q"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    let warned = loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) if line.contains("WARN") && line.contains("no files match") => break true,
+            Ok(line) => seen.push(line),
+            Err(_) if started.elapsed() > Duration::from_secs(30) => break false,
+            Err(_) => {}
+        }
+    };
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(warned, "no warning that nothing matches: {seen:?}");
+    assert!(status.success(), "a signal stops the waiting run: {status}");
+}
+
+/// `gen` into a directory an earlier run wrote more files to removes its left-over part
+/// files (a job's glob would read them) and says so.
+#[test]
+fn gen_with_fewer_files_removes_the_earlier_runs_extra_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    for (what, count) in [("events", "--events"), ("deliveries", "--deliveries")] {
+        let out = dir.path().join(what);
+        let out_s = out.to_str().unwrap();
+        run_ok(&["gen", what, "--out", out_s, count, "100", "--files", "4"]);
+        let again = run_ok(&["gen", what, "--out", out_s, count, "100", "--files", "2"]);
+        let stdout = String::from_utf8_lossy(&again.stdout);
+        assert!(
+            stdout.contains("removed 2 part file(s)")
+                && stdout.contains("part-00002.jsonl, part-00003.jsonl"),
+            "{what}: {stdout}"
+        );
+        let mut left: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["part-00000.jsonl", "part-00001.jsonl"], "{what}");
+    }
+}
+
+/// A `type: float` feature whose SQL value is an int (a COUNT) writes floats, `2.0`, as its
+/// declared type says, in both modes and whether or not the window operator writes the
+/// file itself (one feature per sink) or hands its rows to `Sink[...]` (two).
+#[test]
+fn an_int_value_of_a_float_feature_is_written_as_a_float() {
+    for extra in ["", "  - name: m\n    sql: SELECT k, MAX(t) AS latest FROM s GROUP BY k, TUMBLE(rowtime, INTERVAL '1' MINUTE)\n"] {
+        for mode in ["backfill", "stream"] {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(dir.path().join("data")).unwrap();
+            std::fs::write(
+                dir.path().join("data/a.jsonl"),
+                "{\"k\":\"a\",\"t\":1000}\n{\"k\":\"a\",\"t\":2000}\n{\"k\":\"b\",\"t\":3000}\n",
+            )
+            .unwrap();
+            let job = dir.path().join("job.yaml");
+            std::fs::write(
+                &job,
+                format!("name: t\nsources:\n  - {{ name: s, connector: file, path: data/*.jsonl, format: json, schema: {{ k: string, t: timestamp }}, event_time: t }}\nfeatures:\n  - name: n\n    type: float\n    sql: SELECT k, COUNT(*) AS n FROM s GROUP BY k, TUMBLE(rowtime, INTERVAL '1' MINUTE)\n{extra}sinks:\n  - {{ name: out, connector: file, path: out/f.jsonl }}\n"),
+            )
+            .unwrap();
+            let mut args = vec!["run", job.to_str().unwrap(), "--mode", mode];
+            if mode == "stream" {
+                args.push("--exit-at-end");
+            }
+            run_ok(&args);
+            let text = std::fs::read_to_string(dir.path().join("out/f.jsonl")).unwrap();
+            let mut counts: Vec<&str> = text
+                .lines()
+                .filter(|l| l.contains("\"feature\":\"n\""))
+                .map(|l| l.split("\"n\":").nth(1).unwrap().split(',').next().unwrap())
+                .collect();
+            counts.sort();
+            assert_eq!(counts, ["1.0", "2.0"], "{mode} {extra}: {text}");
+        }
+    }
+}
+
 /// A file sink that cannot be created fails the run and names the file, whether the window
 /// operator writes it itself (COUNT alone in its sink) or a `Sink[...]` operator does (AVG),
 /// in both modes.

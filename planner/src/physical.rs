@@ -147,12 +147,16 @@ impl FeaturePlan {
 
     /// Selected columns other than the window bounds (which every output row carries).
     pub fn value_outputs(&self) -> impl Iterator<Item = &NamedExpr> {
+        self.outputs.iter().filter(|o| self.is_value_output(o))
+    }
+
+    /// Whether `o`, one of [`FeaturePlan::outputs`], is other than a window bound.
+    fn is_value_output(&self, o: &NamedExpr) -> bool {
         let window = matches!(self.kind, FeatureKind::Window | FeatureKind::Session);
         let (ws, we) = (self.keys.len(), self.keys.len() + 1);
-        self.outputs.iter().filter(move |o| {
-            !(window && matches!(&o.expr, Expr::Column { index, .. } if (*index == ws || *index == we)
-                && (o.name.eq_ignore_ascii_case("window_start") || o.name.eq_ignore_ascii_case("window_end"))))
-        })
+        !(window
+            && matches!(&o.expr, Expr::Column { index, .. } if (*index == ws || *index == we)
+            && (o.name.eq_ignore_ascii_case("window_start") || o.name.eq_ignore_ascii_case("window_end"))))
     }
 
     /// The source a feature reads directly (`None` for a join or a union).
@@ -469,20 +473,31 @@ pub fn on_error_name(o: OnError) -> &'static str {
 
 /// The type of a feature's value column, if it has exactly one non-key, non-window column.
 pub fn single_value_type(f: &FeaturePlan) -> Option<DataType> {
+    single_value_output(f).map(|i| f.outputs[i].ty)
+}
+
+/// The index in `f.outputs` of the feature's value column, if it has exactly one
+/// non-key, non-window column (what a feature's declared `type:` is about).
+pub fn single_value_output(f: &FeaturePlan) -> Option<usize> {
     let nk = f.keys.len();
-    let vals: Vec<&NamedExpr> = match &f.kind {
-        FeatureKind::Window | FeatureKind::Session => f
-            .value_outputs()
-            .filter(|o| !matches!(&o.expr, Expr::Column { index, .. } if *index < nk))
+    let values = f
+        .outputs
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| f.is_value_output(o));
+    let vals: Vec<usize> = match &f.kind {
+        FeatureKind::Window | FeatureKind::Session => values
+            .filter(|(_, o)| !matches!(&o.expr, Expr::Column { index, .. } if *index < nk))
+            .map(|(i, _)| i)
             .collect(),
-        FeatureKind::Over(_) => f
-            .value_outputs()
-            .filter(|o| !f.keys.iter().any(|k| k.expr == o.expr))
+        FeatureKind::Over(_) => values
+            .filter(|(_, o)| !f.keys.iter().any(|k| k.expr == o.expr))
+            .map(|(i, _)| i)
             .collect(),
-        FeatureKind::Stateless => f.value_outputs().skip(1).collect(),
+        FeatureKind::Stateless => values.skip(1).map(|(i, _)| i).collect(),
     };
     match vals.as_slice() {
-        [one] => Some(one.ty),
+        [one] => Some(*one),
         _ => None,
     }
 }

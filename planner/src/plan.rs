@@ -11,7 +11,7 @@ use crate::join::{JoinKind, JoinPlan, JoinSide};
 use crate::logical::LogicalPlan;
 use crate::logical::NamedExpr;
 use crate::physical::{
-    single_value_type, FeatureInput, FeatureKind, FeaturePlan, Plan, SourcePlan, UnionBranch,
+    single_value_output, FeatureInput, FeatureKind, FeaturePlan, Plan, SourcePlan, UnionBranch,
 };
 use crate::sql::plan_feature;
 use crate::types::DataType;
@@ -290,28 +290,54 @@ fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagno
             prune_join_columns(j, &mut phys.filter, &mut phys.project);
         }
     }
-    if let (Some(declared), Some(actual)) = (feature.value_type, single_value_type(&phys)) {
-        let compatible =
-            declared == actual || (declared == DataType::Float && actual == DataType::Int);
-        if !compatible {
-            let d = Diagnostic::new(
+    if let (Some(declared), Some(i)) = (feature.value_type, single_value_output(&phys)) {
+        let value = &mut phys.outputs[i];
+        let actual = value.ty;
+        if declared == DataType::Float && actual == DataType::Int {
+            // Widening, exact for counts and sums below 2^53: the value is written as the
+            // declared float (`3.0`), as Flink widens a BIGINT inserted into a DOUBLE column.
+            value.expr = Expr::Cast {
+                expr: Box::new(value.expr.clone()),
+                to: DataType::Float,
+            };
+            value.ty = DataType::Float;
+        } else if declared != actual {
+            let name = value.name.clone();
+            let hint = |item: Option<&str>| {
+                match sql_type(declared) {
+                Some(to) if actual != DataType::Array => format!(
+                    "CAST the value to the declared type, `CAST({} AS {to}) AS {name}`, or declare `type: {actual}`",
+                    item.unwrap_or("...")
+                ),
+                _ => format!("declare `type: {actual}`, or remove `type:`"),
+            }
+            };
+            return Err(crate::sql::error_at_output(
+                job,
+                feature,
+                &name,
                 ErrorKind::TypeMismatch,
-                format!("declared type {declared}, but its value has type {actual}"),
+                format!("declared `type: {declared}`, but its value `{name}` has type {actual}"),
+                hint,
             )
-            .with_hint(format!(
-                "set `type: {actual}`, or CAST the value AS {declared}"
+            .with_detail(
+                "the feature's `type:` is what its value is written as; only an int value of a float feature is converted (widened)",
             ));
-            let line = job
-                .text
-                .lines()
-                .position(|l| l.trim_start().starts_with("type:") && l.contains(declared.name()));
-            return Err(match line {
-                Some(i) => d.at(&job.path, &job.text, i + 1, 5),
-                None => d.in_file(&job.path),
-            });
         }
     }
     Ok(phys)
+}
+
+/// The SQL name of a type to CAST to (`None`: no CAST makes it).
+fn sql_type(t: DataType) -> Option<&'static str> {
+    Some(match t {
+        DataType::String => "STRING",
+        DataType::Int => "BIGINT",
+        DataType::Float => "DOUBLE",
+        DataType::Bool => "BOOLEAN",
+        DataType::Timestamp => "TIMESTAMP",
+        DataType::Array => return None,
+    })
 }
 
 /// Lets window features that read the same rows and group them by the same keys and window

@@ -185,10 +185,48 @@ fn the_event_time_column_must_exist() {
 
 #[test]
 fn the_declared_type_must_match_the_value() {
+    // A float value of an int feature would lose its fraction: an error at the value.
     let (d, text) = one(&with_sql("SELECT geohash, AVG(fare) AS avg_fare\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
     assert_eq!(d.kind, ErrorKind::TypeMismatch);
-    assert_eq!(line_col(&d).0, 17);
+    assert_eq!(line_col(&d), (20, 23));
+    assert!(
+        d.hint
+            .as_deref()
+            .unwrap()
+            .contains("`CAST(AVG(fare) AS BIGINT) AS avg_fare`"),
+        "{text}"
+    );
     insta::assert_snapshot!(text);
+    // A string value too, and in the feature that declares it (here the second one).
+    let second = JOB.replace(
+        "sinks:",
+        "  - name: g\n    type: int\n    sql: SELECT geohash, MAX(action) AS last_action FROM events GROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)\nsinks:",
+    );
+    let (d, text) = one(&second);
+    assert_eq!(d.kind, ErrorKind::TypeMismatch);
+    assert!(text.contains("feature `g`"), "{text}");
+    assert_eq!(line_col(&d), (25, 26), "{text}");
+    assert!(
+        d.hint
+            .as_deref()
+            .unwrap()
+            .contains("`CAST(MAX(action) AS BIGINT) AS last_action`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_int_value_of_a_float_feature_is_written_as_a_float() {
+    let job = parse_job(
+        Path::new("job.yaml"),
+        &JOB.replace("type: int", "type: float"),
+    )
+    .unwrap();
+    let planned = plan_job(&job).unwrap_or_else(|e| panic!("{e}"));
+    let f = &planned.physical.features[0];
+    let rides = f.outputs.iter().find(|o| o.name == "rides").unwrap();
+    assert_eq!(rides.ty, planner::DataType::Float);
+    assert_eq!(rides.expr.to_string(), "CAST(count(*) AS float)");
 }
 
 #[test]

@@ -16,7 +16,8 @@
 //! its writer to finish it, and is then read as it is. Bytes appended to a file after
 //! that, and new files whose names sort before the one being followed, are not read: a
 //! warning names them (nothing goes missing without a word). With `exit_at_end` the
-//! source stops once everything present is read.
+//! source stops once everything present is read, and, as in a bounded read, a glob that
+//! matches nothing is an error; without it a warning says the source waits for files.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -177,13 +178,20 @@ impl FileReader {
         headers: bool,
     ) -> Result<Self, FileSourceError> {
         let files = list_files(pattern)?;
-        if files.is_empty() && mode == ReadMode::Bounded {
+        // A run that stops at the input present (backfill, `--exit-at-end`) would read
+        // nothing: an error. A live run waits for files to appear, and says so.
+        if files.is_empty() && mode.stops_at_end() {
             return Err(FileSourceError::NoFiles {
                 pattern: pattern.into(),
             });
         }
         let (mut all, last_owner) = plan_splits(&files, peers, BLOCK_BYTES);
         let live = matches!(mode, ReadMode::Follow { .. }) && worker == last_owner;
+        if files.is_empty() && live {
+            tracing::warn!(
+                "no files match `{pattern}` yet; waiting for them to appear (hint: check the source's `path`; it is a glob relative to the job file)"
+            );
+        }
         let mut splits = all.swap_remove(worker);
         if live {
             if let Some((last, size)) = files.last() {

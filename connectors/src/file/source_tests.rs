@@ -362,3 +362,37 @@ fn following_picks_up_appended_lines_and_new_files() {
     }
     assert_eq!(got, vec!["1", "2", "3", "40", "5", "6", "7"]);
 }
+
+#[test]
+fn a_glob_matching_nothing_is_an_error_unless_the_source_waits_for_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let pattern = dir.path().join("*.jsonl").to_string_lossy().into_owned();
+    for mode in [ReadMode::Bounded, ReadMode::Follow { exit_at_end: true }] {
+        match FileReader::open(&pattern, 0, 1, mode, false) {
+            Err(FileSourceError::NoFiles { pattern: p }) => assert_eq!(p, pattern),
+            Err(e) => panic!("{mode:?}: {e}"),
+            Ok(_) => panic!("{mode:?}: opened a source with no files"),
+        }
+    }
+    // Live, the source waits for files (with a warning) and picks them up.
+    let mut r = FileReader::open(
+        &pattern,
+        0,
+        1,
+        ReadMode::Follow { exit_at_end: false },
+        false,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("a.jsonl"), "1\n").unwrap();
+    std::thread::sleep(Duration::from_millis(250));
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        r.poll(1 << 20, |item| {
+            if let Item::Line(l, _) = item {
+                got.push(String::from_utf8(l.to_vec()).unwrap())
+            }
+        })
+        .unwrap();
+    }
+    assert_eq!(got, vec!["1"]);
+}

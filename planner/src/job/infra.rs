@@ -3,16 +3,20 @@
 //! `aws: local`) and says only the topic, stream, bucket or table, so moving a job from
 //! a laptop to production changes the profile, not the job.
 //!
-//! `${VAR}` and `${VAR:-default}` are substituted from the environment before parsing; a
-//! variable that is unset and has no default is an error naming its line. Credentials are
-//! [`Secret`]s: printed and serialized as `***`.
+//! `${VAR}` and `${VAR:-default}` in string values are substituted from the environment
+//! after the YAML is parsed (never in comments or keys, and a value's characters are never
+//! read as YAML); a variable that is unset and has no default is an error naming its
+//! line. Credentials are [`Secret`]s: printed and serialized as `***`.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
+use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use serde_norway::{Mapping, Value};
 
 use crate::error::{Diagnostic, Diagnostics, ErrorKind};
 
@@ -100,74 +104,226 @@ pub fn load_infra(path: &Path) -> Result<Infra, Diagnostics> {
 }
 
 /// Parses a profile's text; `env` looks up variables.
+///
+/// `${VAR}` and `${VAR:-default}` are replaced in string values after the YAML is parsed,
+/// so a value may hold any characters (`#`, `: `, quotes, backslashes) without being read
+/// as YAML, and comments and keys are left alone. A variable set to the empty string
+/// counts as unset.
 pub fn parse_infra(
     path: &Path,
     text: &str,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Infra, Diagnostics> {
-    let substituted = substitute(path, text, env)?;
-    let mut infra: Infra = serde_norway::from_str(&substituted).map_err(|e| {
-        let msg = e.to_string();
-        let clean = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-        let mut d = Diagnostic::new(ErrorKind::Config, clean.clone());
-        d = match e.location() {
-            Some(l) => d.at(path, text, l.line(), l.column()),
-            None => d.in_file(path),
-        };
-        if clean.contains("unknown field") {
-            d = d.with_hint("check the spelling; a profile has `kafka:`, `redis:` and `aws:` maps of named entries");
-        }
-        Diagnostics(vec![d])
+    // The shape first, on the text as written, so a misspelt key is reported where it is.
+    serde_norway::from_str::<Infra>(text).map_err(|e| yaml_error(path, text, &e))?;
+    let failure = RefCell::new(None);
+    let seed = Substitute {
+        env: &env,
+        failure: &failure,
+        key: false,
+    };
+    let value = seed
+        .deserialize(serde_norway::Deserializer::from_str(text))
+        .map_err(|e| match failure.take() {
+            Some(f) => substitution_error(path, text, &e, f),
+            None => yaml_error(path, text, &e),
+        })?;
+    let mut infra: Infra = serde_norway::from_value(value).map_err(|e| {
+        Diagnostics(vec![Diagnostic::new(
+            ErrorKind::Config,
+            format!("after substituting environment variables: {e}"),
+        )
+        .in_file(path)
+        .with_hint("every setting in a profile is a string; quote it")])
     })?;
     infra.path = path.to_path_buf();
     Ok(infra)
 }
 
-/// Replaces `${VAR}` and `${VAR:-default}` line by line.
-fn substitute(
-    path: &Path,
-    text: &str,
-    env: impl Fn(&str) -> Option<String>,
-) -> Result<String, Diagnostics> {
-    let mut out = String::with_capacity(text.len());
-    for (i, line) in text.split_inclusive('\n').enumerate() {
-        let mut rest = line;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let Some(end) = after.find('}') else {
-                let col = line.len() - rest.len() + start + 1;
-                return Err(Diagnostics(vec![Diagnostic::new(
-                    ErrorKind::Config,
-                    "unterminated `${` in the infrastructure profile",
-                )
-                .at(path, text, i + 1, col)
-                .with_hint("write `${NAME}` or `${NAME:-default}`")]));
-            };
-            let inner = &after[..end];
-            let (name, default) = match inner.split_once(":-") {
-                Some((n, d)) => (n, Some(d)),
-                None => (inner, None),
-            };
-            match (env(name).filter(|v| !v.is_empty()), default) {
-                (Some(v), _) => out.push_str(&v),
-                (None, Some(d)) => out.push_str(d),
-                (None, None) => {
-                    let col = line.len() - rest.len() + start + 1;
-                    return Err(Diagnostics(vec![Diagnostic::new(
-                        ErrorKind::Config,
-                        format!("environment variable `{name}` is not set"),
-                    )
-                    .at(path, text, i + 1, col)
-                    .with_hint(format!(
-                        "export {name}=..., or give a default: `${{{name}:-value}}`"
-                    ))]));
-                }
-            }
-            rest = &after[end + 1..];
+/// A YAML or shape error, at its position.
+fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Diagnostics {
+    let msg = e.to_string();
+    let clean = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+    let mut d = Diagnostic::new(ErrorKind::Config, clean.clone());
+    let mut line = "";
+    match e.location() {
+        Some(l) => {
+            d = d.at(path, text, l.line(), l.column());
+            line = text.lines().nth(l.line().saturating_sub(1)).unwrap_or("");
         }
-        out.push_str(rest);
+        None => d = d.in_file(path),
     }
+    if clean.contains("unknown field") {
+        d = d.with_hint(
+            "check the spelling; a profile has `kafka:`, `redis:` and `aws:` maps of named entries",
+        );
+    } else if line.contains("${") {
+        // `{ url: ${URL} }`: in a flow mapping the braces of a plain value are YAML.
+        d = d.with_hint("quote a value that uses a variable: `key: \"${NAME}\"`");
+    }
+    Diagnostics(vec![d])
+}
+
+/// Why a value's `${...}` could not be replaced.
+struct Failure {
+    message: String,
+    hint: String,
+    /// The text to point at within the value's line, when it is there.
+    needle: String,
+}
+
+/// A failed substitution: the YAML error gives the value's position; the caret goes to
+/// the `${` on that line when it is found there (a value continued on later lines keeps
+/// the value's start).
+fn substitution_error(path: &Path, text: &str, e: &serde_norway::Error, f: Failure) -> Diagnostics {
+    let d = Diagnostic::new(ErrorKind::Config, f.message).with_hint(f.hint);
+    let d = match e.location() {
+        Some(l) => {
+            let src = text.lines().nth(l.line().saturating_sub(1)).unwrap_or("");
+            let from: usize = src
+                .chars()
+                .take(l.column().saturating_sub(1))
+                .map(char::len_utf8)
+                .sum();
+            let column = match src.get(from..).and_then(|rest| rest.find(&f.needle)) {
+                Some(at) => src[..from + at].chars().count() + 1,
+                None => l.column(),
+            };
+            d.at(path, text, l.line(), column)
+        }
+        None => d.in_file(path),
+    };
+    Diagnostics(vec![d])
+}
+
+/// Reads any YAML into a [`serde_norway::Value`], replacing `${...}` in string values.
+/// Scalars become strings (every setting in a profile is one); keys are names and are
+/// kept as written.
+#[derive(Clone, Copy)]
+struct Substitute<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    /// The first failure; the error returned to serde_norway gets its position from it.
+    failure: &'a RefCell<Option<Failure>>,
+    key: bool,
+}
+
+impl Substitute<'_> {
+    fn string<E: de::Error>(self, s: &str) -> Result<Value, E> {
+        if self.key {
+            return Ok(Value::String(s.to_string()));
+        }
+        expand(s, self.env).map(Value::String).map_err(|f| {
+            let e = E::custom(&f.message);
+            *self.failure.borrow_mut() = Some(f);
+            e
+        })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Substitute<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Substitute<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a YAML value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        self.string(v)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        self.deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(self)? {
+            out.push(v);
+        }
+        Ok(Value::Sequence(out))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Mapping::new();
+        while let Some(k) = map.next_key_seed(Substitute { key: true, ..self })? {
+            let v = map.next_value_seed(self)?;
+            out.insert(k, v);
+        }
+        Ok(Value::Mapping(out))
+    }
+
+    fn visit_enum<A: EnumAccess<'de>>(self, _: A) -> Result<Value, A::Error> {
+        Err(de::Error::custom(
+            "YAML tags (`!name`) are not supported in an infrastructure profile",
+        ))
+    }
+}
+
+/// Replaces `${VAR}` and `${VAR:-default}` in one string value.
+fn expand(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, Failure> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            return Err(Failure {
+                message: "unterminated `${` in the infrastructure profile".to_string(),
+                hint: "write `${NAME}` or `${NAME:-default}`".to_string(),
+                needle: "${".to_string(),
+            });
+        };
+        let inner = &after[..end];
+        let (name, default) = match inner.split_once(":-") {
+            Some((n, d)) => (n, Some(d)),
+            None => (inner, None),
+        };
+        match (env(name).filter(|v| !v.is_empty()), default) {
+            (Some(v), _) => out.push_str(&v),
+            (None, Some(d)) => out.push_str(d),
+            (None, None) => {
+                return Err(Failure {
+                    message: format!("environment variable `{name}` is not set"),
+                    hint: format!("export {name}=..., or give a default: `${{{name}:-value}}`"),
+                    needle: format!("${{{inner}}}"),
+                })
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
     Ok(out)
 }
 
@@ -224,5 +380,74 @@ aws:
             .message
             .contains("unknown field `bootstrap_server`"));
         assert_eq!(err.0[0].location.as_ref().unwrap().line, 2);
+    }
+
+    #[test]
+    fn a_variable_in_a_comment_is_not_substituted() {
+        let profile = "# ${UNSET} is documentation, not a value\n\
+kafka:\n  local:\n    bootstrap_servers: \"${BROKERS:-h:1}\"  # ${ALSO_UNSET}\n";
+        let infra =
+            parse_infra(Path::new("p.yaml"), profile, |_| None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(infra.kafka["local"].bootstrap_servers, "h:1");
+    }
+
+    #[test]
+    fn a_value_is_never_read_as_yaml() {
+        let profile = "kafka:\n  local:\n    bootstrap_servers: \"${BROKERS}\"\n    properties:\n      sasl.password: \"${PASSWORD}\"\n      sasl.username: '${USER}'\n      plain: ${PLAIN}\n";
+        let env = |v: &str| match v {
+            "BROKERS" => Some("a:9092,b:9092".to_string()),
+            "PASSWORD" => Some(r#"p#ss: "q" \n \" x"#.to_string()),
+            "USER" => Some("o'brien # not a comment".to_string()),
+            "PLAIN" => Some("k: v\nnext: line".to_string()),
+            _ => None,
+        };
+        let infra =
+            parse_infra(Path::new("p.yaml"), profile, env).unwrap_or_else(|e| panic!("{e}"));
+        let kafka = &infra.kafka["local"];
+        assert_eq!(kafka.bootstrap_servers, "a:9092,b:9092");
+        assert_eq!(kafka.properties["sasl.password"].0, r#"p#ss: "q" \n \" x"#);
+        assert_eq!(
+            kafka.properties["sasl.username"].0,
+            "o'brien # not a comment"
+        );
+        assert_eq!(kafka.properties["plain"].0, "k: v\nnext: line");
+    }
+
+    #[test]
+    fn a_setting_written_as_a_number_or_boolean_is_its_text() {
+        let profile = "kafka:\n  local:\n    bootstrap_servers: \"${B:-h:1}\"\n    properties: { linger.ms: 5, enable.idempotence: true }\n";
+        let infra = parse_infra(Path::new("p.yaml"), profile, |_| None).unwrap();
+        let props = &infra.kafka["local"].properties;
+        assert_eq!(props["linger.ms"].0, "5");
+        assert_eq!(props["enable.idempotence"].0, "true");
+        assert_eq!(infra.kafka["local"].bootstrap_servers, "h:1");
+    }
+
+    #[test]
+    fn an_unset_variable_is_pointed_at_within_its_value() {
+        let profile = "redis:\n  features: { url: \"redis://${HOST:-x}:${PORT}/0\" }\n";
+        let err = parse_infra(Path::new("p.yaml"), profile, |_| None).unwrap_err();
+        let d = &err.0[0];
+        assert!(d.message.contains("`PORT` is not set"), "{d}");
+        let loc = d.location.as_ref().unwrap();
+        assert_eq!((loc.line, loc.column), (2, 40), "{d}");
+        assert!(d.hint.as_ref().unwrap().contains("${PORT:-value}"), "{d}");
+        let unterminated = "aws:\n  a: { region: \"${REGION\" }\n";
+        let err = parse_infra(Path::new("p.yaml"), unterminated, |_| None).unwrap_err();
+        assert!(
+            err.0[0].message.contains("unterminated `${`"),
+            "{}",
+            err.0[0]
+        );
+        assert_eq!(err.0[0].location.as_ref().unwrap().line, 2);
+    }
+
+    #[test]
+    fn an_unquoted_variable_in_a_flow_mapping_gets_a_hint() {
+        let profile = "redis:\n  features: { url: ${URL} }\n";
+        let err = parse_infra(Path::new("p.yaml"), profile, |_| Some("x".into())).unwrap_err();
+        let d = &err.0[0];
+        assert_eq!(d.location.as_ref().unwrap().line, 2, "{d}");
+        assert!(d.hint.as_ref().unwrap().contains("quote a value"), "{d}");
     }
 }

@@ -78,18 +78,69 @@ impl SqlText<'_> {
     }
 }
 
+impl<'a> SqlText<'a> {
+    /// `feature`'s SQL as the parser reads it.
+    fn of(job: &'a Job, feature: &'a Feature) -> Self {
+        SqlText {
+            text: rename_top_calls(&blank_tvf_table_keywords(&mark_session_partition(
+                &feature.sql,
+            ))),
+            job_path: &job.path,
+            job_text: &job.text,
+            line0: feature.sql_line,
+            indent: feature.sql_indent,
+            positions: feature.sql_positions.as_ref(),
+        }
+    }
+}
+
+/// A diagnostic at the SELECT item of `feature`'s query that makes output column `column`
+/// (for checks after planning, which keeps no SQL positions); in the job file without a
+/// line when the item is not found. `hint` is given the item's SQL text.
+pub(crate) fn error_at_output(
+    job: &Job,
+    feature: &Feature,
+    column: &str,
+    kind: ErrorKind,
+    msg: impl Into<String>,
+    hint: impl FnOnce(Option<&str>) -> String,
+) -> Diagnostic {
+    let sql = SqlText::of(job, feature);
+    let statements = Parser::parse_sql(&GenericDialect {}, &sql.text).unwrap_or_default();
+    let item = match statements.as_slice() {
+        [ast::Statement::Query(q)] => match q.body.as_ref() {
+            ast::SetExpr::Select(s) => {
+                s.projection
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, item)| match item {
+                        ast::SelectItem::UnnamedExpr(e)
+                            if derived_name(e, i).eq_ignore_ascii_case(column) =>
+                        {
+                            Some(e)
+                        }
+                        ast::SelectItem::ExprWithAlias { expr, alias }
+                            if alias.value.eq_ignore_ascii_case(column) =>
+                        {
+                            Some(expr)
+                        }
+                        _ => None,
+                    })
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    let d = match item {
+        Some(e) => sql.error(kind, e.span(), msg),
+        None => Diagnostic::new(kind, msg).in_file(&job.path),
+    };
+    d.with_hint(hint(item.map(|e| e.to_string()).as_deref()))
+}
+
 /// Plans one feature's SQL to a logical plan.
 pub fn plan_feature(job: &Job, feature: &Feature) -> Result<LogicalPlan, Diagnostic> {
-    let sql = SqlText {
-        text: rename_top_calls(&blank_tvf_table_keywords(&mark_session_partition(
-            &feature.sql,
-        ))),
-        job_path: &job.path,
-        job_text: &job.text,
-        line0: feature.sql_line,
-        indent: feature.sql_indent,
-        positions: feature.sql_positions.as_ref(),
-    };
+    let sql = SqlText::of(job, feature);
     let statements = Parser::parse_sql(&GenericDialect {}, &sql.text)
         .map_err(|e| parse_error(&sql, &e.to_string()))?;
     let [statement] = statements.as_slice() else {
