@@ -14,15 +14,7 @@ pub fn worker_path(path: &Path, worker: usize, peers: usize) -> PathBuf {
     if peers == 1 {
         return path.to_path_buf();
     }
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name = match path.extension() {
-        Some(ext) => format!("{stem}.{worker}.{}", ext.to_string_lossy()),
-        None => format!("{stem}.{worker}"),
-    };
-    path.with_file_name(name)
+    planner::job::worker_file(path, worker)
 }
 
 /// Removes a file, if it exists, without waiting for the kernel to drop its cached pages:

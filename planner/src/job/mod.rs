@@ -475,6 +475,21 @@ pub struct Job {
     pub infra: Infra,
 }
 
+/// The file worker `worker` writes when several workers share the file sink `path`:
+/// `out/f.jsonl` becomes `out/f.3.jsonl` (one name for the sink that writes it and the
+/// validation that keeps sinks and sources apart).
+pub fn worker_file(path: &std::path::Path, worker: usize) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}.{worker}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{worker}"),
+    };
+    path.with_file_name(name)
+}
+
 mod de;
 mod infra;
 pub(crate) mod locate;

@@ -28,20 +28,6 @@ const GLOB: MatchOptions = MatchOptions {
     require_literal_leading_dot: false,
 };
 
-/// The file written by worker `worker` of several for the sink path `path` (as
-/// `connectors::file::sink::worker_path` names it).
-fn worker_file(path: &Path, worker: usize) -> PathBuf {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name = match path.extension() {
-        Some(ext) => format!("{stem}.{worker}.{}", ext.to_string_lossy()),
-        None => format!("{stem}.{worker}"),
-    };
-    path.with_file_name(name)
-}
-
 /// Which worker's file of sink path `sink` the file `file` is, if any.
 fn worker_of(file: &Path, sink: &Path) -> Option<usize> {
     if file.parent() != sink.parent() {
@@ -55,7 +41,7 @@ fn worker_of(file: &Path, sink: &Path) -> Option<usize> {
         None => rest,
     };
     let n = index.parse::<usize>().ok()?;
-    (worker_file(sink, n) == file).then_some(n)
+    (crate::job::worker_file(sink, n) == file).then_some(n)
 }
 
 /// How the output `file` overlaps sink path `sink`: `""` for the same file, else which
@@ -188,7 +174,7 @@ fn check_globs(
         let reads = format!("source `{}` reads `{p}`{at}", s.name);
         for o in outs {
             let file = std::iter::once(o.path.clone())
-                .chain((0..MAX_WORKERS).map(|n| worker_file(&o.path, n)))
+                .chain((0..MAX_WORKERS).map(|n| crate::job::worker_file(&o.path, n)))
                 .find(|f| pattern.matches_path_with(f, GLOB));
             if let Some(file) = file {
                 let whose = if file == o.path {
@@ -250,7 +236,7 @@ mod tests {
     #[test]
     fn worker_files_are_named_as_the_file_sink_names_them() {
         let p = Path::new("/o/f.jsonl");
-        assert_eq!(worker_file(p, 3), Path::new("/o/f.3.jsonl"));
+        assert_eq!(crate::job::worker_file(p, 3), Path::new("/o/f.3.jsonl"));
         assert_eq!(worker_of(Path::new("/o/f.3.jsonl"), p), Some(3));
         assert_eq!(worker_of(Path::new("/o/f.x.jsonl"), p), None);
         assert_eq!(worker_of(Path::new("/p/f.3.jsonl"), p), None);
