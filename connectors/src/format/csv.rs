@@ -130,6 +130,13 @@ impl CsvDecoder {
         });
         self.mapping = mapping;
         self.columns = columns;
+        // Quotes inside a quoted field are doubled, so an odd count leaves one open: the
+        // field went on past the line break, and records are read one per line.
+        if line.iter().filter(|&&b| b == b'"').count() % 2 == 1 {
+            return Err(RecordError::Malformed(
+                "a quoted field is not closed on its line: freshet reads one CSV record per line, so a field cannot hold a line break (hint: write line breaks in fields as an escape such as \\n, or use JSON lines)".into(),
+            ));
+        }
         result?;
         if count != self.mapping.len() {
             return Err(RecordError::Malformed(format!(
@@ -190,6 +197,25 @@ mod tests {
         );
         d.decode(b"2000,,u2,", &mut row).unwrap();
         assert_eq!(row[1], Value::Null);
+    }
+
+    #[test]
+    fn a_field_spanning_lines_is_named_as_such() {
+        let mut d = decoder();
+        d.set_header(b"user_id,fare,event_time").unwrap();
+        let mut row = vec![Value::Null; 3];
+        // Both halves of a record whose quoted field holds a line break; the second would
+        // otherwise decode (3 fields) with the quote swallowed.
+        for half in [&b"u1,\"2.5"[..], b"x\",1.0,1000"] {
+            match d.decode(half, &mut row) {
+                Err(RecordError::Malformed(m)) => {
+                    assert!(m.contains("quoted field is not closed on its line"), "{m}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        d.decode(b"u1,\"2.5\",1000", &mut row).unwrap();
+        assert_eq!(row[1], Value::Float(2.5));
     }
 
     #[test]
