@@ -297,7 +297,8 @@ impl Source {
 pub enum SourceConnector {
     /// Local files matching a glob.
     File {
-        /// Absolute glob.
+        /// The glob: the source's `path` joined to the job's directory, which is escaped
+        /// (`jobs[1]` is `jobs[[]1[]]` here) so that it matches only itself.
         path: String,
     },
     /// A Kafka topic.

@@ -168,6 +168,14 @@ fn resolve(base: &Path, p: &str) -> PathBuf {
     lexical(&base.join(p))
 }
 
+/// The glob a file source with `path: p` reads: `p` joined to the job's directory as
+/// [`resolve`] does, but with the directory escaped, so that a `[`, `]`, `*` or `?` in the
+/// job's directory matches itself instead of being a wildcard (`p` stays a glob).
+fn source_glob(base: &Path, p: &str) -> PathBuf {
+    let dir = glob::Pattern::escape(&base.to_string_lossy());
+    lexical(&Path::new(&dir).join(p))
+}
+
 /// `p` with `.` and `..` removed lexically.
 fn lexical(p: &Path) -> PathBuf {
     use std::path::Component;

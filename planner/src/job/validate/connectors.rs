@@ -12,7 +12,7 @@ use super::super::{
     Column, Compression, Fanout, Format, FormatOptions, Sink, SinkConnector, SinkSpec, Source,
     SourceConnector, SourceSpec, StartPosition,
 };
-use super::{resolve, Cx};
+use super::{resolve, source_glob, Cx};
 
 /// A key given for a connector that does not use it is an error (a typo or a leftover).
 /// `keys`: each connector-specific key, whether the spec gives it, and the connectors that
@@ -153,7 +153,7 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
                     .with_hint("`*`, `?` and `[...]` are wildcards, `**` a whole path component; write `[[]` for a `[` and `[]]` for a `]` in a name"));
             }
             SourceConnector::File {
-                path: resolve(base, p).to_string_lossy().into_owned(),
+                path: source_glob(base, p).to_string_lossy().into_owned(),
             }
         }
         "kafka" => {
