@@ -67,7 +67,7 @@ pub fn parse_job_with_infra(
     check_unique(
         &cx,
         "sources",
-        spec.sources.iter().map(|s| s.name.as_str()),
+        spec.sources.iter().map(|s| (s.name.as_str(), None)),
         &mut errors,
     );
 
@@ -77,7 +77,7 @@ pub fn parse_job_with_infra(
     check_unique(
         &cx,
         "sinks",
-        spec.sinks.iter().map(|s| s.name.as_str()),
+        spec.sinks.iter().map(|s| (s.name.as_str(), None)),
         &mut errors,
     );
     if spec.sinks.is_empty() {
@@ -96,22 +96,14 @@ pub fn parse_job_with_infra(
                 .with_hint("add a `features:` list, e.g. `- { name: rides, sql: SELECT ... }`"),
         );
     }
-    let mut seen = std::collections::BTreeSet::new();
-    for (i, f) in spec.features.iter().enumerate() {
-        if !f.name.trim().is_empty() && !seen.insert((f.name.as_str(), f.version)) {
-            errors.push(
-                cx.item("features", i)
-                    .err_at_value(
-                        "name",
-                        format!(
-                            "feature `{}` version {} is defined twice",
-                            f.name, f.version
-                        ),
-                    )
-                    .with_hint("give each feature a distinct name or version"),
-            );
-        }
-    }
+    check_unique(
+        &cx,
+        "features",
+        spec.features
+            .iter()
+            .map(|f| (f.name.as_str(), Some(f.version))),
+        &mut errors,
+    );
 
     let dead_letter = match &spec.dead_letter {
         Some(p) => resolve(&base, p),
@@ -197,24 +189,57 @@ fn lexical(p: &Path) -> PathBuf {
     out
 }
 
-/// Names of `list` (`sources`, `sinks`) must differ, also in case (SQL identifiers are
-/// case-insensitive); a repeat is reported at its second definition.
+/// Items of `list` (`sources`, `sinks`, `features`) must differ in name (a feature: in name
+/// or version), also in case: source and sink names are SQL identifiers, which are
+/// case-insensitive, and a feature's name is the `feature` of its rows and the start of its
+/// store keys (`<feature>:<version>:<key>`), where `rides` beside `Rides` would be two
+/// features a reader takes for one. A repeat is reported at its second definition, naming
+/// the first.
 fn check_unique<'a>(
     cx: &Cx,
     list: &'static str,
-    names: impl Iterator<Item = &'a str>,
+    items: impl Iterator<Item = (&'a str, Option<u32>)>,
     errors: &mut Vec<Diagnostic>,
 ) {
     let what = list.trim_end_matches('s');
-    let mut seen = std::collections::BTreeSet::new();
-    for (i, n) in names.enumerate() {
-        if !n.trim().is_empty() && !seen.insert(n.to_ascii_lowercase()) {
-            errors.push(
-                cx.item(list, i)
-                    .err_at_value("name", format!("{what} `{n}` is defined twice"))
-                    .with_hint(format!("give each {what} a name of its own")),
-            );
+    let mut seen = std::collections::BTreeMap::new();
+    for (i, (name, version)) in items.enumerate() {
+        if name.trim().is_empty() {
+            continue; // Reported as an empty name.
         }
+        let Some(&(first, first_name)) = seen.get(&(name.to_ascii_lowercase(), version)) else {
+            seen.insert((name.to_ascii_lowercase(), version), (i, name));
+            continue;
+        };
+        let version_text = version.map(|v| format!(" version {v}")).unwrap_or_default();
+        let line = cx
+            .item(list, first)
+            .find(&[Seg::Key("name")])
+            .map(|f| format!(" at line {}", f.value.0))
+            .unwrap_or_default();
+        let (first_as, case) = if first_name == name {
+            (String::new(), "")
+        } else {
+            (
+                format!(" as `{first_name}`"),
+                "; names that differ only in case are the same name",
+            )
+        };
+        let other = if version.is_some() {
+            " or another `version`"
+        } else {
+            ""
+        };
+        errors.push(
+            cx.item(list, i)
+                .err_at_value(
+                    "name",
+                    format!(
+                        "{what} `{name}`{version_text} is defined twice (first{first_as}{line})"
+                    ),
+                )
+                .with_hint(format!("give each {what} a name of its own{other}{case}")),
+        );
     }
 }
 
