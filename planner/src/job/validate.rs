@@ -10,7 +10,7 @@ mod cx;
 mod paths;
 mod yaml_error;
 
-use connectors::{validate_sink, validate_source};
+use connectors::{check_kafka_loops, validate_sink, validate_source};
 use cx::Cx;
 use yaml_error::yaml_error;
 
@@ -80,6 +80,7 @@ pub fn parse_job_with_infra(
         spec.sinks.iter().map(|s| (s.name.as_str(), None)),
         &mut errors,
     );
+    check_kafka_loops(&cx, &spec, &mut errors);
     if spec.sinks.is_empty() {
         errors.push(cx.err_at_key("sinks", "the job has no sinks").with_hint(
             "add a `sinks:` list, e.g. `- { name: out, connector: file, path: out/features.jsonl, format: json }`",

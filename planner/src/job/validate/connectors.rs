@@ -9,8 +9,8 @@ use crate::types::DataType;
 use super::super::locate::Seg;
 
 use super::super::{
-    Column, Compression, Fanout, Format, FormatOptions, Sink, SinkConnector, SinkSpec, Source,
-    SourceConnector, SourceSpec, StartPosition,
+    Column, Compression, Fanout, Format, FormatOptions, Infra, JobSpec, Sink, SinkConnector,
+    SinkSpec, Source, SourceConnector, SourceSpec, StartPosition,
 };
 use super::{resolve, source_glob, Cx};
 
@@ -649,4 +649,82 @@ pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, 
         format: s.format,
         fanout,
     })
+}
+
+/// No Kafka sink writes a topic a Kafka source of the job reads on the same cluster: the
+/// job would read its own feature rows back as input events, a feedback loop. Reported at
+/// the sink's `topic`.
+pub(super) fn check_kafka_loops(cx: &Cx, spec: &JobSpec, errors: &mut Vec<Diagnostic>) {
+    for (j, sink) in spec.sinks.iter().enumerate() {
+        let Some((sink_cluster, topic)) = kafka_topic(&sink.connector, &sink.cluster, &sink.topic)
+        else {
+            continue;
+        };
+        for (i, source) in spec.sources.iter().enumerate() {
+            let Some((source_cluster, source_topic)) =
+                kafka_topic(&source.connector, &source.cluster, &source.topic)
+            else {
+                continue;
+            };
+            if source_topic != topic {
+                continue;
+            }
+            let Some(same) = same_kafka_cluster(cx.infra, source_cluster, sink_cluster) else {
+                continue;
+            };
+            let at = cx
+                .item("sources", i)
+                .find(&[Seg::Key("topic")])
+                .map(|f| format!(" (line {})", f.value.0))
+                .unwrap_or_default();
+            errors.push(
+                cx.item("sinks", j)
+                    .err_at_value(
+                        "topic",
+                        format!(
+                            "sink `{}` writes Kafka topic `{topic}` {same}, which source `{}` reads{at}",
+                            sink.name, source.name
+                        ),
+                    )
+                    .with_hint(format!(
+                        "the job would read its own feature rows back as input events (a feedback loop); write the features to another topic, e.g. `topic: {topic}-features`"
+                    )),
+            );
+        }
+    }
+}
+
+/// The cluster and topic of a Kafka source or sink that names both.
+fn kafka_topic<'a>(
+    connector: &str,
+    cluster: &'a Option<String>,
+    topic: &'a Option<String>,
+) -> Option<(&'a str, &'a str)> {
+    match (connector, cluster, topic) {
+        ("kafka", Some(c), Some(t)) => Some((c, t)),
+        _ => None,
+    }
+}
+
+/// Whether the Kafka clusters named `a` (a source's) and `b` (a sink's) are one, said of
+/// the sink: the same name, or two profile entries listing a common bootstrap server
+/// (compared as written: `localhost` and `127.0.0.1` are not seen as one).
+fn same_kafka_cluster(infra: Option<&Infra>, a: &str, b: &str) -> Option<String> {
+    if a == b {
+        return Some(format!("on cluster `{b}`"));
+    }
+    let brokers = |name: &str| {
+        infra.and_then(|i| i.kafka.get(name)).map(|c| {
+            c.bootstrap_servers
+                .split(',')
+                .map(|s| s.trim().to_ascii_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect::<std::collections::BTreeSet<_>>()
+        })
+    };
+    let (x, y) = (brokers(a)?, brokers(b)?);
+    let shared = x.intersection(&y).next()?;
+    Some(format!(
+        "on cluster `{b}` (the same cluster as `{a}`: both list the broker `{shared}`)"
+    ))
 }
