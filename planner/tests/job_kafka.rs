@@ -83,3 +83,30 @@ fn a_sink_writing_the_topic_a_source_reads_is_a_feedback_loop() {
     ))
     .unwrap_or_else(|d| panic!("{d}"));
 }
+
+/// A header mapped twice in `header_columns` is an error at its second mapping, which a map
+/// would have kept silently in place of the first.
+#[test]
+fn a_header_mapped_twice_is_an_error() {
+    let with = |headers: &str| {
+        JOB.replace(
+            "    format: json\n",
+            &format!("    header_columns: {headers}\n    format: json\n"),
+        )
+    };
+    parse(&with("{ origin: origin, Origin: user_id }")).unwrap_or_else(|d| panic!("{d}"));
+    let text = with("{ origin: origin, trace: user_id, origin: user_id }");
+    let d = one(&text);
+    assert_eq!(
+        d.message,
+        "header `origin` is mapped twice in `header_columns` of source `events`: to `origin` and to `user_id`"
+    );
+    assert_eq!(line_col(&d), (7, 55), "{d}");
+    assert!(
+        d.hint
+            .as_deref()
+            .unwrap()
+            .starts_with("its first mapping is (line 7, column 23); keep one"),
+        "{d}"
+    );
+}

@@ -339,6 +339,7 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
                 Some(n) => Some(col(n, &[Seg::Key("key_column")])?),
                 None => None,
             };
+            check_header_names(cx, s)?;
             let header_columns = s
                 .header_columns
                 .iter()
@@ -490,6 +491,34 @@ fn check_schema_names(cx: &Cx, s: &SourceSpec) -> Result<(), Diagnostic> {
             .err_key(&[Seg::Key("schema"), Seg::Entry(k, name)], msg)
             .with_hint(format!(
                 "`{earlier}` is declared first{at}; remove one, or rename it"
+            )));
+    }
+    Ok(())
+}
+
+/// Each Kafka header of `header_columns` is mapped once: a map would keep only the last of
+/// a repeated one, and the message's header goes to one column. Header names are compared
+/// exactly, as Kafka does.
+fn check_header_names(cx: &Cx, s: &SourceSpec) -> Result<(), Diagnostic> {
+    for (k, (header, column)) in s.header_columns.iter().enumerate() {
+        let Some(first) = s.header_columns[..k].iter().position(|(h, _)| h == header) else {
+            continue;
+        };
+        let earlier = &s.header_columns[first].1;
+        let at = cx
+            .find(&[Seg::Key("header_columns"), Seg::Entry(first, header)])
+            .map(|f| format!(" (line {}, column {})", f.key.0, f.key.1))
+            .unwrap_or_default();
+        return Err(cx
+            .err_key(
+                &[Seg::Key("header_columns"), Seg::Entry(k, header)],
+                format!(
+                    "header `{header}` is mapped twice in `header_columns` of source `{}`: to `{earlier}` and to `{column}`",
+                    s.name
+                ),
+            )
+            .with_hint(format!(
+                "its first mapping is{at}; keep one: a header fills one column (copy the column in SQL if two are needed)"
             )));
     }
     Ok(())
