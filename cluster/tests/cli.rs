@@ -211,6 +211,27 @@ fn a_missing_input_is_a_clear_error() {
     );
 }
 
+/// A job in a directory whose name has glob wildcards (`jobs[1]`) reads its own data: the
+/// directory is a literal part of the source's glob, not the pattern `jobs1`.
+#[test]
+fn a_job_directory_with_glob_wildcards_in_its_name_reads_its_own_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("jobs[1]");
+    let job = bad_input_job(&dir, "skip");
+    run_ok(&["run", &job, "--mode", "backfill"]);
+    let mut counts: Vec<(String, i64)> = rows_of(&dir.join("out/f.jsonl"))
+        .iter()
+        .map(|r| {
+            (
+                r["k"].as_str().unwrap().to_string(),
+                r["n"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    counts.sort();
+    assert_eq!(counts, [("a".to_string(), 1), ("b".to_string(), 1)]);
+}
+
 /// A glob that matches nothing: `--exit-at-end` would read nothing, so it fails as a
 /// backfill does; a live run waits for files and warns that none match yet.
 #[test]

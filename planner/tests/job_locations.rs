@@ -87,27 +87,64 @@ fn a_key_of_a_flow_style_entry_is_located_in_its_entry() {
     assert!(there.starts_with("path: out/g.jsonl"), "{there}");
 }
 
+/// Sources, sinks and features (name and version) are unique, also in the case of the
+/// name; a repeat is reported at its second definition and names the first.
 #[test]
 fn a_repeated_name_is_reported_at_its_second_definition() {
     let text = JOB.replace("{name: other,", "{name: out,");
     let d = one(&text);
-    assert!(d.message.contains("sink `out` is defined twice"), "{d}");
-    assert!(d.hint.is_some(), "{d}");
+    assert_eq!(d.message, "sink `out` is defined twice (first at line 20)");
+    assert_eq!(d.hint.as_deref(), Some("give each sink a name of its own"));
     let (line, col, _) = at(&text, &d);
     assert_eq!((line, col), (21, 12), "{d}");
     // Names differing only in case are the same name in SQL.
     let text = JOB.replace("{name: other,", "{name: OUT,");
     let d = one(&text);
-    assert!(d.message.contains("sink `OUT` is defined twice"), "{d}");
+    assert_eq!(
+        d.message,
+        "sink `OUT` is defined twice (first as `out` at line 20)"
+    );
+    assert!(
+        d.hint.as_deref().unwrap().contains("differ only in case"),
+        "{d}"
+    );
+    assert_eq!(at(&text, &d).0, 21, "{d}");
 
     let feature = "  - name: f\n    sql: SELECT 1\n";
     let text = JOB.replace("sinks:\n", &format!("{feature}sinks:\n"));
     let d = one(&text);
-    assert!(
-        d.message.contains("feature `f` version 1 is defined twice"),
-        "{d}"
+    assert_eq!(
+        d.message,
+        "feature `f` version 1 is defined twice (first at line 14)"
     );
-    assert_eq!(at(&text, &d).0, 19, "{d}");
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("give each feature a name of its own or another `version`")
+    );
+    assert_eq!(at(&text, &d), (19, 11, "f"), "{d}");
+}
+
+/// A feature's name is the `feature` of its rows and the start of its store keys: one
+/// differing from another only in case would be read as the same feature, so it is the
+/// same name, as for sources and sinks. Another version is another feature.
+#[test]
+fn a_feature_repeated_in_another_case_is_an_error_at_its_name() {
+    let feature = "  - name: F\n    sql: SELECT 1\n";
+    let text = JOB.replace("sinks:\n", &format!("{feature}sinks:\n"));
+    let d = one(&text);
+    assert_eq!(
+        d.message,
+        "feature `F` version 1 is defined twice (first as `f` at line 14)"
+    );
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("give each feature a name of its own or another `version`; names that differ only in case are the same name")
+    );
+    assert_eq!(at(&text, &d), (19, 11, "F"), "{d}");
+
+    let v2 = "  - name: F\n    version: 2\n    sql: SELECT user_id, COUNT(*) AS n FROM events GROUP BY user_id, TUMBLE(rowtime, INTERVAL '1' HOUR)\n";
+    let text = JOB.replace("sinks:\n", &format!("{v2}sinks:\n"));
+    parse_job(Path::new("job.yaml"), &text).unwrap_or_else(|d| panic!("{d}"));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use planner::{parse_job, Diagnostic, Diagnostics};
+use planner::{parse_job, Diagnostic};
 
 const JOB: &str = r#"name: rides
 sources:
@@ -24,12 +24,13 @@ sinks:
     path: out/g.jsonl
 "#;
 
-fn errors(text: &str) -> Diagnostics {
-    parse_job(Path::new("/jobs/job.yaml"), text).expect_err("the job should not validate")
+fn one(text: &str) -> Diagnostic {
+    one_at("/jobs/job.yaml", text)
 }
 
-fn one(text: &str) -> Diagnostic {
-    let d = errors(text);
+/// The one diagnostic of `text` as the job file `job`.
+fn one_at(job: &str, text: &str) -> Diagnostic {
+    let d = parse_job(Path::new(job), text).expect_err("the job should not validate");
     assert_eq!(d.0.len(), 1, "{d}");
     d.0.into_iter().next().unwrap()
 }
@@ -217,4 +218,43 @@ fn an_output_inside_a_source_s_glob_is_an_error() {
         "{d}"
     );
     assert_eq!(line(&d), 13, "{d}");
+}
+
+/// The job's directory is a literal part of a file source's glob: `[`, `]`, `*` and `?` in
+/// it match themselves (the source's own `path` is still a glob).
+#[test]
+fn wildcards_in_the_job_s_directory_match_only_themselves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("jobs[1]");
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::write(dir.join("data/a.jsonl"), "{}\n").unwrap();
+    // `jobs[1]` as a glob is `jobs1`: a directory that must not be read.
+    std::fs::create_dir_all(tmp.path().join("jobs1/data")).unwrap();
+    std::fs::write(tmp.path().join("jobs1/data/b.jsonl"), "{}\n").unwrap();
+    let job = parse_job(&dir.join("job.yaml"), JOB).unwrap_or_else(|d| panic!("{d}"));
+    let planner::job::SourceConnector::File { path } = &job.sources[0].connector else {
+        panic!("{}", job.sources[0].connector);
+    };
+    let read: Vec<_> = glob::glob(path).unwrap().map(Result::unwrap).collect();
+    assert_eq!(read, [dir.join("data/a.jsonl")], "{path}");
+
+    // The check that no output is inside a source's glob sees the same files: a sink in
+    // `jobs[1]/data` is inside it, one in `jobs1/data` is not.
+    let d = one_at(
+        "/jobs[1]/job.yaml",
+        &JOB.replace("path: out/g.jsonl", "path: data/g.jsonl"),
+    );
+    assert!(
+        d.message.starts_with(
+            "sink `other` writes `/jobs[1]/data/g.jsonl`, inside the glob of source `events`"
+        ),
+        "{d}"
+    );
+    for job_dir in ["/jobs[1]", "/jobs?", "/jobs*"] {
+        parse_job(
+            Path::new(&format!("{job_dir}/job.yaml")),
+            &JOB.replace("path: out/g.jsonl", "path: /jobs1/data/g.jsonl"),
+        )
+        .unwrap_or_else(|d| panic!("{job_dir}: {d}"));
+    }
 }

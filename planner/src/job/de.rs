@@ -46,26 +46,39 @@ impl Visitor<'_> for MillisVisitor {
     }
 }
 
-/// A mapping as its entries in written order, a repeated key kept (validation reports
-/// it, where a map would keep only its last value).
+/// A schema mapping as its entries in written order, a repeated key kept (validation
+/// reports it, where a map would keep only its last value).
 pub(super) fn entries<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
-    struct Entries;
-    impl<'de> Visitor<'de> for Entries {
-        type Value = Vec<(String, String)>;
+    d.deserialize_map(Entries(
+        "a mapping of column names to types, e.g. `{ user_id: string!, fare: float }`",
+    ))
+}
 
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str(
-                "a mapping of column names to types, e.g. `{ user_id: string!, fare: float }`",
-            )
-        }
+/// `header_columns` as its entries in written order, a repeated header kept (validation
+/// reports it).
+pub(super) fn header_entries<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<(String, String)>, D::Error> {
+    d.deserialize_map(Entries(
+        "a mapping of Kafka header names to columns, e.g. `{ origin: origin }`",
+    ))
+}
 
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(entry) = map.next_entry()? {
-                out.push(entry);
-            }
-            Ok(out)
-        }
+/// A mapping's entries in written order; the text is what a non-mapping is told it should be.
+struct Entries(&'static str);
+
+impl<'de> Visitor<'de> for Entries {
+    type Value = Vec<(String, String)>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.0)
     }
-    d.deserialize_map(Entries)
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(entry) = map.next_entry()? {
+            out.push(entry);
+        }
+        Ok(out)
+    }
 }

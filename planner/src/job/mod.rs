@@ -6,7 +6,6 @@
 
 use std::path::PathBuf;
 
-use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::types::DataType;
@@ -90,9 +89,10 @@ pub struct SourceSpec {
     pub idle_timeout: Option<Millis>,
     /// Column that receives the Kafka message key (as a string).
     pub key_column: Option<String>,
-    /// Kafka headers to columns: `{header name: column}`.
-    #[serde(default)]
-    pub header_columns: IndexMap<String, String>,
+    /// Kafka headers to columns: `{header name: column}`, in written order (a repeated
+    /// header is kept here and reported by validation).
+    #[serde(default, deserialize_with = "de::header_entries")]
+    pub header_columns: Vec<(String, String)>,
     /// Avro writer schema (`.avsc`), relative to the job file.
     pub schema_file: Option<String>,
     /// Protobuf descriptor set (`protoc --descriptor_set_out`), relative to the job file.
@@ -297,7 +297,8 @@ impl Source {
 pub enum SourceConnector {
     /// Local files matching a glob.
     File {
-        /// Absolute glob.
+        /// The glob: the source's `path` joined to the job's directory, which is escaped
+        /// (`jobs[1]` is `jobs[[]1[]]` here) so that it matches only itself.
         path: String,
     },
     /// A Kafka topic.

@@ -10,7 +10,7 @@ mod cx;
 mod paths;
 mod yaml_error;
 
-use connectors::{validate_sink, validate_source};
+use connectors::{check_kafka_loops, validate_sink, validate_source};
 use cx::Cx;
 use yaml_error::yaml_error;
 
@@ -67,7 +67,7 @@ pub fn parse_job_with_infra(
     check_unique(
         &cx,
         "sources",
-        spec.sources.iter().map(|s| s.name.as_str()),
+        spec.sources.iter().map(|s| (s.name.as_str(), None)),
         &mut errors,
     );
 
@@ -77,9 +77,10 @@ pub fn parse_job_with_infra(
     check_unique(
         &cx,
         "sinks",
-        spec.sinks.iter().map(|s| s.name.as_str()),
+        spec.sinks.iter().map(|s| (s.name.as_str(), None)),
         &mut errors,
     );
+    check_kafka_loops(&cx, &spec, &mut errors);
     if spec.sinks.is_empty() {
         errors.push(cx.err_at_key("sinks", "the job has no sinks").with_hint(
             "add a `sinks:` list, e.g. `- { name: out, connector: file, path: out/features.jsonl, format: json }`",
@@ -96,22 +97,14 @@ pub fn parse_job_with_infra(
                 .with_hint("add a `features:` list, e.g. `- { name: rides, sql: SELECT ... }`"),
         );
     }
-    let mut seen = std::collections::BTreeSet::new();
-    for (i, f) in spec.features.iter().enumerate() {
-        if !f.name.trim().is_empty() && !seen.insert((f.name.as_str(), f.version)) {
-            errors.push(
-                cx.item("features", i)
-                    .err_at_value(
-                        "name",
-                        format!(
-                            "feature `{}` version {} is defined twice",
-                            f.name, f.version
-                        ),
-                    )
-                    .with_hint("give each feature a distinct name or version"),
-            );
-        }
-    }
+    check_unique(
+        &cx,
+        "features",
+        spec.features
+            .iter()
+            .map(|f| (f.name.as_str(), Some(f.version))),
+        &mut errors,
+    );
 
     let dead_letter = match &spec.dead_letter {
         Some(p) => resolve(&base, p),
@@ -168,6 +161,14 @@ fn resolve(base: &Path, p: &str) -> PathBuf {
     lexical(&base.join(p))
 }
 
+/// The glob a file source with `path: p` reads: `p` joined to the job's directory as
+/// [`resolve`] does, but with the directory escaped, so that a `[`, `]`, `*` or `?` in the
+/// job's directory matches itself instead of being a wildcard (`p` stays a glob).
+fn source_glob(base: &Path, p: &str) -> PathBuf {
+    let dir = glob::Pattern::escape(&base.to_string_lossy());
+    lexical(&Path::new(&dir).join(p))
+}
+
 /// `p` with `.` and `..` removed lexically.
 fn lexical(p: &Path) -> PathBuf {
     use std::path::Component;
@@ -189,24 +190,57 @@ fn lexical(p: &Path) -> PathBuf {
     out
 }
 
-/// Names of `list` (`sources`, `sinks`) must differ, also in case (SQL identifiers are
-/// case-insensitive); a repeat is reported at its second definition.
+/// Items of `list` (`sources`, `sinks`, `features`) must differ in name (a feature: in name
+/// or version), also in case: source and sink names are SQL identifiers, which are
+/// case-insensitive, and a feature's name is the `feature` of its rows and the start of its
+/// store keys (`<feature>:<version>:<key>`), where `rides` beside `Rides` would be two
+/// features a reader takes for one. A repeat is reported at its second definition, naming
+/// the first.
 fn check_unique<'a>(
     cx: &Cx,
     list: &'static str,
-    names: impl Iterator<Item = &'a str>,
+    items: impl Iterator<Item = (&'a str, Option<u32>)>,
     errors: &mut Vec<Diagnostic>,
 ) {
     let what = list.trim_end_matches('s');
-    let mut seen = std::collections::BTreeSet::new();
-    for (i, n) in names.enumerate() {
-        if !n.trim().is_empty() && !seen.insert(n.to_ascii_lowercase()) {
-            errors.push(
-                cx.item(list, i)
-                    .err_at_value("name", format!("{what} `{n}` is defined twice"))
-                    .with_hint(format!("give each {what} a name of its own")),
-            );
+    let mut seen = std::collections::BTreeMap::new();
+    for (i, (name, version)) in items.enumerate() {
+        if name.trim().is_empty() {
+            continue; // Reported as an empty name.
         }
+        let Some(&(first, first_name)) = seen.get(&(name.to_ascii_lowercase(), version)) else {
+            seen.insert((name.to_ascii_lowercase(), version), (i, name));
+            continue;
+        };
+        let version_text = version.map(|v| format!(" version {v}")).unwrap_or_default();
+        let line = cx
+            .item(list, first)
+            .find(&[Seg::Key("name")])
+            .map(|f| format!(" at line {}", f.value.0))
+            .unwrap_or_default();
+        let (first_as, case) = if first_name == name {
+            (String::new(), "")
+        } else {
+            (
+                format!(" as `{first_name}`"),
+                "; names that differ only in case are the same name",
+            )
+        };
+        let other = if version.is_some() {
+            " or another `version`"
+        } else {
+            ""
+        };
+        errors.push(
+            cx.item(list, i)
+                .err_at_value(
+                    "name",
+                    format!(
+                        "{what} `{name}`{version_text} is defined twice (first{first_as}{line})"
+                    ),
+                )
+                .with_hint(format!("give each {what} a name of its own{other}{case}")),
+        );
     }
 }
 

@@ -1,6 +1,7 @@
 //! Group windows in SQL: `TUMBLE`/`HOP`/`CUMULATE`/`SESSION` in GROUP BY and the window
 //! table functions in FROM, checked (positive sizes, HOP size >= slide, CUMULATE multiples,
-//! the event-time attribute) with the swapped call as a hint where the arguments look reversed.
+//! at most [`MAX_WINDOWS_PER_RECORD`] windows per record, the event-time attribute) with the
+//! swapped call as a hint where the arguments look reversed.
 
 use sqlparser::ast::{self, Spanned};
 
@@ -9,7 +10,7 @@ use crate::window::Window;
 
 use super::expr::{Lowerer, RowScope};
 use super::functions::{function_args, function_name, interval_ms};
-use super::{GroupWindow, Planner};
+use super::{GroupWindow, Planner, SqlText};
 
 impl Planner<'_> {
     /// `TUMBLE(TABLE t, DESCRIPTOR(col), size)` and the other window table functions in FROM.
@@ -161,16 +162,22 @@ impl Planner<'_> {
                 ));
             }
         }
-        // The call with its two intervals swapped, for hints.
-        let swapped = || {
-            let (a, b) = (args[skip + 1], args[skip + 2]);
+        // The call with the given two intervals, for hints.
+        let call = |a: &dyn std::fmt::Display, b: &dyn std::fmt::Display| {
             let prefix: Vec<String> = args[..skip + 1].iter().map(|x| x.to_string()).collect();
             let prefix = if skip == 1 {
                 format!("TABLE {}", prefix.join(", "))
             } else {
                 prefix.join(", ")
             };
-            format!("{name}({prefix}, {b}, {a})")
+            format!("{name}({prefix}, {a}, {b})")
+        };
+        let swapped = || call(args[skip + 2], args[skip + 1]);
+        let count = |slide: u64, size: u64| {
+            let (slide_arg, size_arg) = (args[skip + 1], args[skip + 2]);
+            check_windows_per_record(sql, name, slide_arg, size_arg, slide, size, |s| {
+                call(&s, size_arg)
+            })
         };
         let dur = crate::duration::format_duration_ms;
         let (window, group_fn) = match name {
@@ -186,6 +193,7 @@ impl Planner<'_> {
                         .with_detail("HOP takes the slide first and the size second; events between windows would belong to none")
                         .with_hint(format!("did you mean {}?", swapped())));
                 }
+                count(slide, size)?;
                 (Window::hop(slide, size), "HOP")
             }
             "CUMULATE" => {
@@ -200,6 +208,7 @@ impl Planner<'_> {
                         .with_detail("CUMULATE takes the step first and the max size second; windows grow by one step until they reach the max size")
                         .with_hint(format!("did you mean {}?", swapped())));
                 }
+                count(step, size)?;
                 if !size.is_multiple_of(step) {
                     let (lo, hi) = (size / step * step, size.div_ceil(step) * step);
                     return Err(sql
@@ -228,4 +237,127 @@ impl Planner<'_> {
             partition: Vec::new(),
         })
     }
+}
+
+/// A HOP (`slide`, `size`) or CUMULATE (`slide` the step, `size` the max size) putting a
+/// record in more than [`MAX_WINDOWS_PER_RECORD`] windows is an error at its slide (step),
+/// with a round coarser one (`example` writes the call with it) and, for HOP, an OVER
+/// window as hints.
+fn check_windows_per_record(
+    sql: &SqlText,
+    name: &str,
+    slide_arg: &ast::Expr,
+    size_arg: &ast::Expr,
+    slide: u64,
+    size: u64,
+    example: impl Fn(String) -> String,
+) -> Result<(), Diagnostic> {
+    let n = size.div_ceil(slide);
+    if n <= MAX_WINDOWS_PER_RECORD {
+        return Ok(());
+    }
+    let dur = crate::duration::format_duration_ms;
+    let hop = name == "HOP";
+    // A CUMULATE step must divide the max size.
+    let coarser = match coarser_slide(size, !hop) {
+        Some((ms, interval)) => format!("{} or more, e.g. {}", dur(ms), example(interval)),
+        None => format!(
+            "{} or more{}",
+            dur(size.div_ceil(MAX_WINDOWS_PER_RECORD)),
+            if hop {
+                ""
+            } else {
+                " that divides the max size"
+            }
+        ),
+    };
+    let (message, hint) = if hop {
+        (
+            format!("{} sliding every {}", dur(size), dur(slide)),
+            format!("slide by {coarser}; or, for a value as of each event, use an OVER window: `OVER (PARTITION BY ... ORDER BY rowtime RANGE {size_arg} PRECEDING)`"),
+        )
+    } else {
+        (
+            format!("{} growing every {}", dur(size), dur(slide)),
+            format!("use a step of {coarser}"),
+        )
+    };
+    Err(sql
+        .error(
+            ErrorKind::InvalidWindow,
+            slide_arg.span(),
+            format!(
+                "{name} puts each record in up to {} windows ({message}); at most {} are allowed",
+                thousands(n),
+                thousands(MAX_WINDOWS_PER_RECORD)
+            ),
+        )
+        .with_detail(format!(
+            "a record counts in every window that covers it, and each window is emitted per key: one event may become up to {} rows of its key, and a late one as many corrections",
+            thousands(n)
+        ))
+        .with_hint(hint))
+}
+
+/// The most windows a HOP or CUMULATE window may put each record in (`size / slide`, rounded
+/// up; `max size / step`). A record counts in every window covering it and each window is
+/// emitted per key, so this bounds the rows one event makes, the corrections a late one
+/// makes, and the per-key work of each emission. Generous for features ("30 days sliding
+/// hourly" is 720, "1 day by the minute" 1,440) while refusing the accidental second-level
+/// slide over days (`HOP(rowtime, INTERVAL '1' SECOND, INTERVAL '30' DAY)`: 2,592,000).
+pub const MAX_WINDOWS_PER_RECORD: u64 = 10_000;
+
+/// The finest round slide (as an interval literal) giving `size` at most
+/// [`MAX_WINDOWS_PER_RECORD`] windows, preferring one that divides `size` (one pane per
+/// slide); with `divides` (a CUMULATE step) only one that divides it.
+fn coarser_slide(size: u64, divides: bool) -> Option<(u64, String)> {
+    const S: u64 = 1_000;
+    const M: u64 = 60 * S;
+    const H: u64 = 60 * M;
+    const D: u64 = 24 * H;
+    const ROUND: [(u64, u64, &str); 20] = [
+        (1, S, "SECOND"),
+        (2, S, "SECOND"),
+        (5, S, "SECOND"),
+        (10, S, "SECOND"),
+        (15, S, "SECOND"),
+        (30, S, "SECOND"),
+        (1, M, "MINUTE"),
+        (2, M, "MINUTE"),
+        (5, M, "MINUTE"),
+        (10, M, "MINUTE"),
+        (15, M, "MINUTE"),
+        (30, M, "MINUTE"),
+        (1, H, "HOUR"),
+        (2, H, "HOUR"),
+        (3, H, "HOUR"),
+        (6, H, "HOUR"),
+        (12, H, "HOUR"),
+        (1, D, "DAY"),
+        (7, D, "DAY"),
+        (30, D, "DAY"),
+    ];
+    let fits = ROUND
+        .iter()
+        .map(|&(n, unit, name)| (n * unit, format!("INTERVAL '{n}' {name}")))
+        .filter(|(ms, _)| size.div_ceil(*ms) <= MAX_WINDOWS_PER_RECORD);
+    let dividing = fits.clone().find(|(ms, _)| size.is_multiple_of(*ms));
+    if divides {
+        dividing
+    } else {
+        dividing.or_else(|| fits.clone().next())
+    }
+}
+
+/// `n` with thousands separated by commas.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

@@ -9,10 +9,10 @@ use crate::types::DataType;
 use super::super::locate::Seg;
 
 use super::super::{
-    Column, Compression, Fanout, Format, FormatOptions, Sink, SinkConnector, SinkSpec, Source,
-    SourceConnector, SourceSpec, StartPosition,
+    Column, Compression, Fanout, Format, FormatOptions, Infra, JobSpec, Sink, SinkConnector,
+    SinkSpec, Source, SourceConnector, SourceSpec, StartPosition,
 };
-use super::{resolve, Cx};
+use super::{resolve, source_glob, Cx};
 
 /// A key given for a connector that does not use it is an error (a typo or a leftover).
 /// `keys`: each connector-specific key, whether the spec gives it, and the connectors that
@@ -153,7 +153,7 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
                     .with_hint("`*`, `?` and `[...]` are wildcards, `**` a whole path component; write `[[]` for a `[` and `[]]` for a `]` in a name"));
             }
             SourceConnector::File {
-                path: resolve(base, p).to_string_lossy().into_owned(),
+                path: source_glob(base, p).to_string_lossy().into_owned(),
             }
         }
         "kafka" => {
@@ -339,6 +339,7 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
                 Some(n) => Some(col(n, &[Seg::Key("key_column")])?),
                 None => None,
             };
+            check_header_names(cx, s)?;
             let header_columns = s
                 .header_columns
                 .iter()
@@ -490,6 +491,34 @@ fn check_schema_names(cx: &Cx, s: &SourceSpec) -> Result<(), Diagnostic> {
             .err_key(&[Seg::Key("schema"), Seg::Entry(k, name)], msg)
             .with_hint(format!(
                 "`{earlier}` is declared first{at}; remove one, or rename it"
+            )));
+    }
+    Ok(())
+}
+
+/// Each Kafka header of `header_columns` is mapped once: a map would keep only the last of
+/// a repeated one, and the message's header goes to one column. Header names are compared
+/// exactly, as Kafka does.
+fn check_header_names(cx: &Cx, s: &SourceSpec) -> Result<(), Diagnostic> {
+    for (k, (header, column)) in s.header_columns.iter().enumerate() {
+        let Some(first) = s.header_columns[..k].iter().position(|(h, _)| h == header) else {
+            continue;
+        };
+        let earlier = &s.header_columns[first].1;
+        let at = cx
+            .find(&[Seg::Key("header_columns"), Seg::Entry(first, header)])
+            .map(|f| format!(" (line {}, column {})", f.key.0, f.key.1))
+            .unwrap_or_default();
+        return Err(cx
+            .err_key(
+                &[Seg::Key("header_columns"), Seg::Entry(k, header)],
+                format!(
+                    "header `{header}` is mapped twice in `header_columns` of source `{}`: to `{earlier}` and to `{column}`",
+                    s.name
+                ),
+            )
+            .with_hint(format!(
+                "its first mapping is{at}; keep one: a header fills one column (copy the column in SQL if two are needed)"
             )));
     }
     Ok(())
@@ -649,4 +678,82 @@ pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, 
         format: s.format,
         fanout,
     })
+}
+
+/// No Kafka sink writes a topic a Kafka source of the job reads on the same cluster: the
+/// job would read its own feature rows back as input events, a feedback loop. Reported at
+/// the sink's `topic`.
+pub(super) fn check_kafka_loops(cx: &Cx, spec: &JobSpec, errors: &mut Vec<Diagnostic>) {
+    for (j, sink) in spec.sinks.iter().enumerate() {
+        let Some((sink_cluster, topic)) = kafka_topic(&sink.connector, &sink.cluster, &sink.topic)
+        else {
+            continue;
+        };
+        for (i, source) in spec.sources.iter().enumerate() {
+            let Some((source_cluster, source_topic)) =
+                kafka_topic(&source.connector, &source.cluster, &source.topic)
+            else {
+                continue;
+            };
+            if source_topic != topic {
+                continue;
+            }
+            let Some(same) = same_kafka_cluster(cx.infra, source_cluster, sink_cluster) else {
+                continue;
+            };
+            let at = cx
+                .item("sources", i)
+                .find(&[Seg::Key("topic")])
+                .map(|f| format!(" (line {})", f.value.0))
+                .unwrap_or_default();
+            errors.push(
+                cx.item("sinks", j)
+                    .err_at_value(
+                        "topic",
+                        format!(
+                            "sink `{}` writes Kafka topic `{topic}` {same}, which source `{}` reads{at}",
+                            sink.name, source.name
+                        ),
+                    )
+                    .with_hint(format!(
+                        "the job would read its own feature rows back as input events (a feedback loop); write the features to another topic, e.g. `topic: {topic}-features`"
+                    )),
+            );
+        }
+    }
+}
+
+/// The cluster and topic of a Kafka source or sink that names both.
+fn kafka_topic<'a>(
+    connector: &str,
+    cluster: &'a Option<String>,
+    topic: &'a Option<String>,
+) -> Option<(&'a str, &'a str)> {
+    match (connector, cluster, topic) {
+        ("kafka", Some(c), Some(t)) => Some((c, t)),
+        _ => None,
+    }
+}
+
+/// Whether the Kafka clusters named `a` (a source's) and `b` (a sink's) are one, said of
+/// the sink: the same name, or two profile entries listing a common bootstrap server
+/// (compared as written: `localhost` and `127.0.0.1` are not seen as one).
+fn same_kafka_cluster(infra: Option<&Infra>, a: &str, b: &str) -> Option<String> {
+    if a == b {
+        return Some(format!("on cluster `{b}`"));
+    }
+    let brokers = |name: &str| {
+        infra.and_then(|i| i.kafka.get(name)).map(|c| {
+            c.bootstrap_servers
+                .split(',')
+                .map(|s| s.trim().to_ascii_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect::<std::collections::BTreeSet<_>>()
+        })
+    };
+    let (x, y) = (brokers(a)?, brokers(b)?);
+    let shared = x.intersection(&y).next()?;
+    Some(format!(
+        "on cluster `{b}` (the same cluster as `{a}`: both list the broker `{shared}`)"
+    ))
 }

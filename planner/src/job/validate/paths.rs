@@ -15,7 +15,7 @@ use crate::error::Diagnostic;
 
 use super::super::locate::Seg;
 use super::super::JobSpec;
-use super::{lexical, resolve, Cx};
+use super::{lexical, resolve, source_glob, Cx};
 
 /// Worker files checked against a source's glob: those of runs with up to this many
 /// workers.
@@ -162,7 +162,7 @@ fn check_globs(
         let Some(p) = s.path.as_deref().filter(|_| s.connector == "file") else {
             continue;
         };
-        let glob = resolve(base, p);
+        let glob = source_glob(base, p);
         let Ok(pattern) = Pattern::new(&glob.to_string_lossy()) else {
             continue; // A bad glob is reported by the source's own checks.
         };

@@ -1,0 +1,112 @@
+//! Kafka sources and sinks in a job: a sink may not write a topic a source of the job reads
+//! on the same cluster (a feedback loop), and `header_columns` maps each header once.
+
+use std::path::Path;
+
+use planner::job::{parse_infra, parse_job_with_infra, Infra};
+use planner::{Diagnostic, Job};
+
+const JOB: &str = r#"name: rides
+sources:
+  - name: events
+    connector: kafka
+    cluster: local
+    topic: ride-events
+    format: json
+    schema: { user_id: string, origin: string, event_time: timestamp }
+    event_time: event_time
+features:
+  - name: f
+    sql: SELECT user_id, COUNT(*) AS n FROM events GROUP BY user_id, TUMBLE(rowtime, INTERVAL '1' HOUR)
+sinks:
+  - { name: out, connector: kafka, cluster: local, topic: ride-features }
+"#;
+
+/// `local` and `other` share a broker; `remote` is another cluster.
+const INFRA: &str = r#"kafka:
+  local: { bootstrap_servers: "127.0.0.1:9092" }
+  other: { bootstrap_servers: "10.0.0.7:9092, 127.0.0.1:9092" }
+  remote: { bootstrap_servers: "10.0.0.8:9092" }
+"#;
+
+fn infra() -> Infra {
+    parse_infra(Path::new("local.yaml"), INFRA, |_| None).unwrap()
+}
+
+fn parse(text: &str) -> Result<Job, planner::Diagnostics> {
+    parse_job_with_infra(Path::new("job.yaml"), text, Some(infra()))
+}
+
+fn one(text: &str) -> Diagnostic {
+    let d = parse(text).expect_err("the job should not validate");
+    assert_eq!(d.0.len(), 1, "{d}");
+    d.0.into_iter().next().unwrap()
+}
+
+fn line_col(d: &Diagnostic) -> (usize, usize) {
+    let l = d.location.as_ref().expect("a location");
+    (l.line, l.column)
+}
+
+#[test]
+fn the_base_job_validates() {
+    parse(JOB).unwrap_or_else(|d| panic!("{d}"));
+}
+
+#[test]
+fn a_sink_writing_the_topic_a_source_reads_is_a_feedback_loop() {
+    let text = JOB.replace("topic: ride-features", "topic: ride-events");
+    let d = one(&text);
+    assert_eq!(
+        d.message,
+        "sink `out` writes Kafka topic `ride-events` on cluster `local`, which source `events` reads (line 6)"
+    );
+    assert_eq!(line_col(&d), (14, 59), "{d}");
+    let hint = d.hint.as_deref().unwrap();
+    assert!(hint.contains("feedback loop"), "{d}");
+    assert!(hint.contains("`topic: ride-events-features`"), "{d}");
+
+    // Another name for the same cluster (a shared broker) is the same cluster.
+    let d = one(&text.replace(
+        "cluster: local, topic: ride-events",
+        "cluster: other, topic: ride-events",
+    ));
+    assert_eq!(
+        d.message,
+        "sink `out` writes Kafka topic `ride-events` on cluster `other` (the same cluster as `local`: both list the broker `127.0.0.1:9092`), which source `events` reads (line 6)"
+    );
+
+    // The same topic name on another cluster is another topic.
+    parse(&text.replace(
+        "cluster: local, topic: ride-events",
+        "cluster: remote, topic: ride-events",
+    ))
+    .unwrap_or_else(|d| panic!("{d}"));
+}
+
+/// A header mapped twice in `header_columns` is an error at its second mapping, which a map
+/// would have kept silently in place of the first.
+#[test]
+fn a_header_mapped_twice_is_an_error() {
+    let with = |headers: &str| {
+        JOB.replace(
+            "    format: json\n",
+            &format!("    header_columns: {headers}\n    format: json\n"),
+        )
+    };
+    parse(&with("{ origin: origin, Origin: user_id }")).unwrap_or_else(|d| panic!("{d}"));
+    let text = with("{ origin: origin, trace: user_id, origin: user_id }");
+    let d = one(&text);
+    assert_eq!(
+        d.message,
+        "header `origin` is mapped twice in `header_columns` of source `events`: to `origin` and to `user_id`"
+    );
+    assert_eq!(line_col(&d), (7, 55), "{d}");
+    assert!(
+        d.hint
+            .as_deref()
+            .unwrap()
+            .starts_with("its first mapping is (line 7, column 23); keep one"),
+        "{d}"
+    );
+}
