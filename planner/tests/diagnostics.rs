@@ -139,9 +139,9 @@ fn hop_with_size_below_slide_shows_the_swapped_call() {
     insta::assert_snapshot!(text);
 }
 
-/// A HOP putting each record in more than 10,000 windows (here 2,592,000) is an error at its
+/// A HOP putting each record in more than 50,000 windows (here 2,592,000) is an error at its
 /// slide, with a round coarser slide and an OVER window as hints; 30 days sliding hourly
-/// (720, the README's example) and exactly 10,000 windows plan.
+/// (720, the README's example), 7 days by the minute (10,080) and exactly 50,000 windows plan.
 #[test]
 fn hop_with_too_many_windows_per_record_suggests_a_coarser_slide() {
     let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, HOP(rowtime, INTERVAL '1' SECOND, INTERVAL '30' DAY)"));
@@ -149,13 +149,14 @@ fn hop_with_too_many_windows_per_record_suggests_a_coarser_slide() {
     assert_eq!(line_col(&d), (22, 47));
     assert_eq!(
         d.hint.as_deref(),
-        Some("slide by 5m or more, e.g. HOP(rowtime, INTERVAL '5' MINUTE, INTERVAL '30' DAY); or, for a value as of each event, use an OVER window: `OVER (PARTITION BY ... ORDER BY rowtime RANGE INTERVAL '30' DAY PRECEDING)`")
+        Some("slide by 1m or more, e.g. HOP(rowtime, INTERVAL '1' MINUTE, INTERVAL '30' DAY); or, for a value as of each event, use an OVER window: `OVER (PARTITION BY ... ORDER BY rowtime RANGE INTERVAL '30' DAY PRECEDING)`")
     );
     insta::assert_snapshot!(text);
 
     for window in [
         "HOP(rowtime, INTERVAL '1' HOUR, INTERVAL '30' DAY)",
-        "HOP(rowtime, INTERVAL '1' SECOND, INTERVAL '10000' SECOND)",
+        "HOP(rowtime, INTERVAL '1' MINUTE, INTERVAL '7' DAY)",
+        "HOP(rowtime, INTERVAL '1' SECOND, INTERVAL '50000' SECOND)",
     ] {
         let job = with_sql(&format!(
             "SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, {window}"
@@ -163,10 +164,10 @@ fn hop_with_too_many_windows_per_record_suggests_a_coarser_slide() {
         plan_job(&parse_job(Path::new("job.yaml"), &job).unwrap())
             .unwrap_or_else(|d| panic!("{window}: {d}"));
     }
-    let (d, _) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, HOP(rowtime, INTERVAL '1' SECOND, INTERVAL '10001' SECOND)"));
+    let (d, _) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, HOP(rowtime, INTERVAL '1' SECOND, INTERVAL '50001' SECOND)"));
     assert!(
         d.message
-            .contains("HOP puts each record in up to 10,001 windows (10001s sliding every 1s)"),
+            .contains("HOP puts each record in up to 50,001 windows (50001s sliding every 1s)"),
         "{d}"
     );
 }
@@ -180,7 +181,7 @@ fn cumulate_with_too_many_windows_per_record_suggests_a_coarser_step() {
     assert_eq!(line_col(&d), (21, 71));
     assert_eq!(
         d.hint.as_deref(),
-        Some("use a step of 10s or more, e.g. CUMULATE(TABLE events, DESCRIPTOR(rowtime), INTERVAL '10' SECOND, INTERVAL '1' DAY)")
+        Some("use a step of 2s or more, e.g. CUMULATE(TABLE events, DESCRIPTOR(rowtime), INTERVAL '2' SECOND, INTERVAL '1' DAY)")
     );
     insta::assert_snapshot!(text);
 }

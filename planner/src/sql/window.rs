@@ -303,9 +303,10 @@ fn check_windows_per_record(
 /// up; `max size / step`). A record counts in every window covering it and each window is
 /// emitted per key, so this bounds the rows one event makes, the corrections a late one
 /// makes, and the per-key work of each emission. Generous for features ("30 days sliding
-/// hourly" is 720, "1 day by the minute" 1,440) while refusing the accidental second-level
-/// slide over days (`HOP(rowtime, INTERVAL '1' SECOND, INTERVAL '30' DAY)`: 2,592,000).
-pub const MAX_WINDOWS_PER_RECORD: u64 = 10_000;
+/// hourly" is 720, "7 days by the minute" 10,080, "30 days by the minute" 43,200) while
+/// refusing the accidental second-level slide over days (`HOP(rowtime, INTERVAL '1'
+/// SECOND, INTERVAL '30' DAY)`: 2,592,000).
+pub const MAX_WINDOWS_PER_RECORD: u64 = 50_000;
 
 /// The finest round slide (as an interval literal) giving `size` at most
 /// [`MAX_WINDOWS_PER_RECORD`] windows, preferring one that divides `size` (one pane per
