@@ -156,6 +156,20 @@ fn an_unknown_sink_of_a_feature_points_at_that_list_item() {
     assert_eq!((line, col), (15, 18), "{d}");
 }
 
+/// A feature's sink list matches sink names regardless of case (as their uniqueness is
+/// checked), and a sink listed twice is an error at the second.
+#[test]
+fn a_features_sink_list_ignores_case_and_refuses_repeats() {
+    let text = JOB.replace("    sql: |", "    sinks: [OUT]\n    sql: |");
+    let job = parse_job(Path::new("job.yaml"), &text).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(job.features[0].sinks, vec![0]);
+    let text = JOB.replace("    sql: |", "    sinks: [out, Out]\n    sql: |");
+    let d = one(&text);
+    assert!(d.message.contains("lists sink `Out` twice"), "{d}");
+    let (line, col, _) = at(&text, &d);
+    assert_eq!((line, col), (15, 18), "{d}");
+}
+
 /// Features with the same SQL text (or the same first line): an error in the second is
 /// in the second.
 #[test]

@@ -264,7 +264,19 @@ fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature,
         Some(names) => {
             let mut idx = Vec::new();
             for (k, n) in names.iter().enumerate() {
-                match sinks.iter().position(|s| s == n) {
+                // Sink names are unique regardless of case, so they are matched so too.
+                match sinks.iter().position(|s| s.eq_ignore_ascii_case(n)) {
+                    Some(i) if idx.contains(&i) => {
+                        return Err(cx
+                            .err_value(
+                                &[Seg::Key("sinks"), Seg::Index(k)],
+                                format!(
+                                    "feature `{}` lists sink `{n}` twice (its rows would be written twice)",
+                                    f.name
+                                ),
+                            )
+                            .with_hint("list each sink once"))
+                    }
                     Some(i) => idx.push(i),
                     None => {
                         return Err(cx
