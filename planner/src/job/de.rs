@@ -82,3 +82,51 @@ impl<'de> Visitor<'de> for Entries {
         Ok(out)
     }
 }
+
+/// A map whose keys must be distinct: a name given twice is an error, where serde would
+/// keep only the last entry (two profile entries named alike, a property set twice).
+pub(super) fn unique_index_map<'de, D, V>(d: D) -> Result<indexmap::IndexMap<String, V>, D::Error>
+where
+    D: Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    Ok(d.deserialize_map(Unique(std::marker::PhantomData))?
+        .into_iter()
+        .collect())
+}
+
+/// [`unique_index_map`], sorted by key.
+pub(super) fn unique_btree_map<'de, D, V>(
+    d: D,
+) -> Result<std::collections::BTreeMap<String, V>, D::Error>
+where
+    D: Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    Ok(d.deserialize_map(Unique(std::marker::PhantomData))?
+        .into_iter()
+        .collect())
+}
+
+struct Unique<V>(std::marker::PhantomData<V>);
+
+impl<'de, V: Deserialize<'de>> Visitor<'de> for Unique<V> {
+    type Value = Vec<(String, V)>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a mapping of names to settings")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out: Vec<(String, V)> = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.iter().any(|(k, _)| *k == key) {
+                return Err(A::Error::custom(format!(
+                    "`{key}` is given twice; the second would silently replace the first (give each entry a name of its own)"
+                )));
+            }
+            out.push((key, map.next_value()?));
+        }
+        Ok(out)
+    }
+}

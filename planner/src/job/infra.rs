@@ -44,7 +44,7 @@ pub struct KafkaCluster {
     /// `host:port[,host:port...]`.
     pub bootstrap_servers: String,
     /// Extra librdkafka properties (`security.protocol`, `sasl.mechanism`, ...).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::de::unique_btree_map")]
     pub properties: BTreeMap<String, Secret>,
 }
 
@@ -80,13 +80,13 @@ pub struct Infra {
     #[serde(skip_deserializing)]
     pub path: PathBuf,
     /// Kafka clusters by name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::de::unique_index_map")]
     pub kafka: IndexMap<String, KafkaCluster>,
     /// Redis stores by name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::de::unique_index_map")]
     pub redis: IndexMap<String, RedisStore>,
     /// AWS accounts by name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::de::unique_index_map")]
     pub aws: IndexMap<String, AwsAccount>,
 }
 
@@ -148,7 +148,9 @@ fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Diagnostics {
     let mut line = "";
     match e.location() {
         Some(l) => {
-            d = d.at(path, text, l.line(), l.column());
+            let (at_line, at_col) =
+                repeated_key(&clean, text, l.line(), l.column()).unwrap_or((l.line(), l.column()));
+            d = d.at(path, text, at_line, at_col);
             line = text.lines().nth(l.line().saturating_sub(1)).unwrap_or("");
         }
         None => d = d.in_file(path),
@@ -162,6 +164,34 @@ fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Diagnostics {
         d = d.with_hint("quote a value that uses a variable: `key: \"${NAME}\"`");
     }
     Diagnostics(vec![d])
+}
+
+/// For "`key` is given twice" in the block mapping whose first key is at (`line`, `col`)
+/// (where serde points): the second `key:` at that indentation.
+fn repeated_key(message: &str, text: &str, line: usize, col: usize) -> Option<(usize, usize)> {
+    let key = message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.contains("is given twice"))?;
+    let needle = format!("{key}:");
+    let mut seen = 0;
+    for (i, l) in text.lines().enumerate().skip(line.saturating_sub(1)) {
+        let indent = l.len() - l.trim_start().len();
+        let body = l.trim_start();
+        if body.is_empty() || body.starts_with('#') || indent > col.saturating_sub(1) {
+            continue;
+        }
+        if indent < col.saturating_sub(1) {
+            break;
+        }
+        if body.starts_with(&needle) {
+            seen += 1;
+            if seen == 2 {
+                return Some((i + 1, col));
+            }
+        }
+    }
+    None
 }
 
 /// Why a value's `${...}` could not be replaced.
@@ -341,6 +371,32 @@ aws:
     endpoint: "${AWS_ENDPOINT_URL:-http://127.0.0.1:5000}"
     access_key_id: ${AWS_KEY}
 "#;
+
+    #[test]
+    fn a_name_or_property_given_twice_is_an_error_at_its_line() {
+        let env = |_: &str| None;
+        for (text, name, line) in [
+            (
+                "kafka:\n  local: { bootstrap_servers: a:1 }\n  local: { bootstrap_servers: b:1 }\n",
+                "local",
+                3,
+            ),
+            ("redis:\n  s: { url: \"redis://a\" }\n  s: { url: \"redis://b\" }\n", "s", 3),
+            (
+                "kafka:\n  k:\n    bootstrap_servers: a:1\n    properties:\n      linger.ms: \"5\"\n      linger.ms: \"50\"\n",
+                "linger.ms",
+                6,
+            ),
+        ] {
+            let err = parse_infra(Path::new("p.yaml"), text, env).unwrap_err();
+            let d = &err.0[0];
+            assert!(
+                d.message.contains(&format!("`{name}` is given twice")),
+                "{text}: {d}"
+            );
+            assert_eq!(d.location.as_ref().map(|l| l.line), Some(line), "{text}: {d}");
+        }
+    }
 
     #[test]
     fn variables_and_defaults_are_substituted() {
