@@ -391,11 +391,102 @@ pub fn round_int(i: i64, digits: i64) -> Option<i64> {
     i64::try_from(rounded).ok()
 }
 
+/// `ROUND(f, digits)` of a float, on its decimal value as written (the shortest decimal
+/// that reads back as `f`, Java's `BigDecimal.valueOf` as Flink uses it), halves away
+/// from zero: `ROUND(2.675, 2)` is 2.68 and `ROUND(1.005, 2)` 1.01, where rounding the
+/// binary value (2.67499999...) would give 2.67 and 1.0. NaN and infinities are unchanged.
+pub fn round_float(f: f64, digits: i64) -> f64 {
+    if !f.is_finite() || f == 0.0 {
+        return f;
+    }
+    // `d.ddd...e<exp>`: digit k of the mantissa has the place value 10^(exp - k).
+    let text = format!("{:e}", f.abs());
+    let Some((mantissa, exp)) = text.split_once('e') else {
+        return f;
+    };
+    let Ok(exp) = exp.parse::<i64>() else {
+        return f;
+    };
+    let mantissa: Vec<u8> = mantissa
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| b - b'0')
+        .collect();
+    // Digits whose place value is at least 10^-digits.
+    let keep = exp.saturating_add(digits).saturating_add(1);
+    let Ok(keep) = usize::try_from(keep) else {
+        return 0.0; // below half of the last kept place
+    };
+    if keep >= mantissa.len() {
+        return f; // already exact at this precision
+    }
+    // At most 17 significant digits, so the kept ones fit a u64.
+    let mut n = mantissa[..keep]
+        .iter()
+        .fold(0u64, |n, d| n * 10 + u64::from(*d));
+    if mantissa[keep] >= 5 {
+        n += 1;
+    }
+    if n == 0 {
+        return 0.0;
+    }
+    let rounded: f64 = format!("{n}e{}", digits.saturating_neg())
+        .parse()
+        .unwrap_or(f);
+    rounded.copysign(f)
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn round_float_rounds_the_decimal_value_halves_away_from_zero() {
+        for (f, digits, want) in [
+            (2.675, 2, 2.68),
+            (-2.675, 2, -2.68),
+            (1.005, 2, 1.01),
+            (0.125, 2, 0.13),
+            (0.5, 0, 1.0),
+            (2.5, 0, 3.0),
+            (-2.5, 0, -3.0),
+            (2.4999, 0, 2.0),
+            (1234.5, -2, 1200.0),
+            (1250.0, -2, 1300.0),
+            (0.004, 2, 0.0),
+            (0.004, 20, 0.004),
+            (1e300, 2, 1e300),
+            (1e300, -300, 1e300),
+            (4e300, -301, 0.0),
+            (6e300, -301, 1e301),
+            (123.456, i64::MAX, 123.456),
+            (123.456, i64::MIN, 0.0),
+        ] {
+            assert_eq!(round_float(f, digits), want, "ROUND({f}, {digits})");
+        }
+        assert!(round_float(f64::NAN, 2).is_nan());
+        assert_eq!(round_float(f64::INFINITY, 2), f64::INFINITY);
+    }
+
+    proptest! {
+        /// Against integer arithmetic: `n / 10^k` rounded to `d` places is
+        /// `round_int(n, d - k) / 10^k`.
+        #[test]
+        fn round_float_agrees_with_integer_rounding(
+            n in -10_000_000_000i64..10_000_000_000,
+            k in 0i64..8,
+            d in -3i64..8,
+        ) {
+            let f: f64 = format!("{n}e-{k}").parse().unwrap();
+            let want: f64 = match round_int(n, d - k) {
+                Some(m) => format!("{m}e-{k}").parse().unwrap(),
+                None => unreachable!("in range"),
+            };
+            prop_assert_eq!(round_float(f, d), want, "ROUND({}, {})", f, d);
+        }
+    }
 
     /// HALF_UP by its textbook recipe: add half a unit to the magnitude, drop the rest,
     /// restore the sign (an independent reference for [`round_int`]).

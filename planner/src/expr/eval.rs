@@ -265,15 +265,11 @@ fn round(func: Func, v: Option<Value>, digits: i64) -> Value {
             scalar::round_int(i, digits).map_or(Value::Null, Value::Int)
         }
         Some(Value::Int(i)) => Value::Int(i),
-        Some(Value::Float(f)) => {
-            let digits = digits.clamp(i32::MIN.into(), i32::MAX.into()) as i32;
-            let scale = 10f64.powi(digits);
-            Value::Float(match func {
-                Func::Floor => f.floor(),
-                Func::Ceil => f.ceil(),
-                _ => (f * scale).round() / scale,
-            })
-        }
+        Some(Value::Float(f)) => Value::Float(match func {
+            Func::Floor => f.floor(),
+            Func::Ceil => f.ceil(),
+            _ => scalar::round_float(f, digits),
+        }),
         _ => Value::Null,
     }
 }
