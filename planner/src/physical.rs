@@ -479,15 +479,31 @@ pub fn single_value_type(f: &FeaturePlan) -> Option<DataType> {
 /// The index in `f.outputs` of the feature's value column, if it has exactly one
 /// non-key, non-window column (what a feature's declared `type:` is about).
 pub fn single_value_output(f: &FeaturePlan) -> Option<usize> {
+    match value_outputs(f).as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    }
+}
+
+/// The indexes in `f.outputs` of the feature's value columns: neither keys nor window
+/// bounds (for a stateless feature, all but the first column, its key).
+pub fn value_outputs(f: &FeaturePlan) -> Vec<usize> {
     let nk = f.keys.len();
     let values = f
         .outputs
         .iter()
         .enumerate()
         .filter(|(_, o)| f.is_value_output(o));
-    let vals: Vec<usize> = match &f.kind {
+    match &f.kind {
         FeatureKind::Window | FeatureKind::Session => values
             .filter(|(_, o)| !matches!(&o.expr, Expr::Column { index, .. } if *index < nk))
+            // The window's bounds under other names (`TUMBLE_ROWTIME(...) AS t`,
+            // `w.window_start AS ws`) are about the window, not values.
+            .filter(|(_, o)| {
+                let mut used = Vec::new();
+                o.expr.columns(&mut used);
+                used.is_empty() || used.iter().any(|c| *c < nk || *c > nk + 1)
+            })
             .map(|(i, _)| i)
             .collect(),
         FeatureKind::Over(_) => values
@@ -495,9 +511,5 @@ pub fn single_value_output(f: &FeaturePlan) -> Option<usize> {
             .map(|(i, _)| i)
             .collect(),
         FeatureKind::Stateless => values.skip(1).map(|(i, _)| i).collect(),
-    };
-    match vals.as_slice() {
-        [one] => Some(*one),
-        _ => None,
     }
 }

@@ -262,6 +262,71 @@ fn the_declared_type_must_match_the_value() {
     );
 }
 
+/// A feature with several value columns declares a type per column; one `type:` for
+/// several values, a column that is not a value, a repeated or unknown type are errors
+/// at the `type:` entry.
+#[test]
+fn a_feature_with_several_values_declares_a_type_per_column() {
+    let two = with_sql("SELECT geohash, SUM(fare) AS fare_sum, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)");
+    let (d, _) = one(&two);
+    assert_eq!(d.kind, ErrorKind::TypeMismatch);
+    assert!(
+        d.message.contains(
+            "declares `type: int` for its value, but it has 2 value columns (fare_sum, rides)"
+        ),
+        "{d}"
+    );
+    assert_eq!(line_col(&d), (17, 5), "{d}");
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("declare a type per value column, e.g. `type: { fare_sum: float, rides: int }`, or remove `type:`")
+    );
+
+    // Per column: `rides` (an int) widened to float, `fare_sum` as it is.
+    let per_column = two.replace("type: int", "type: { fare_sum: float, rides: float }");
+    let job = parse_job(Path::new("job.yaml"), &per_column).unwrap_or_else(|d| panic!("{d}"));
+    let planned = plan_job(&job).unwrap_or_else(|e| panic!("{e}"));
+    let f = &planned.physical.features[0];
+    let ty = |n: &str| f.outputs.iter().find(|o| o.name == n).unwrap().ty;
+    assert_eq!(ty("rides"), planner::DataType::Float);
+    assert_eq!(ty("fare_sum"), planner::DataType::Float);
+    // Listing some columns checks those only.
+    let some = two.replace("type: int", "type: { RIDES: int }");
+    plan_job(&parse_job(Path::new("job.yaml"), &some).unwrap()).unwrap_or_else(|e| panic!("{e}"));
+
+    for (types, message, at) in [
+        (
+            "{ fare_sum: float, ride: int }",
+            "`type:` names `ride`, which is not one of its value columns",
+            (17, 30),
+        ),
+        (
+            "{ fare_sum: int }",
+            "declared `type: int`, but its value `fare_sum` has type float",
+            (20, 23),
+        ),
+        (
+            "{ fare_sum: flaot }",
+            "unknown type `flaot` for column `fare_sum` of feature `f`",
+            (17, 23),
+        ),
+        (
+            "{ rides: int, Rides: int }",
+            "`type:` of feature `f` gives column `Rides` twice",
+            (17, 25),
+        ),
+    ] {
+        let (d, text) = one(&two.replace("type: int", &format!("type: {types}")));
+        assert!(d.message.contains(message), "{types}: {text}");
+        assert_eq!(line_col(&d), at, "{types}: {text}");
+    }
+    let (d, _) = one(&two.replace("type: int", "type: { fare_sum: float, ride: int }"));
+    assert!(
+        d.hint.as_deref().unwrap().contains("did you mean `rides`?"),
+        "{d}"
+    );
+}
+
 #[test]
 fn an_int_value_of_a_float_feature_is_written_as_a_float() {
     let job = parse_job(
@@ -422,7 +487,9 @@ fn a_repeated_grouping_key_counts_once() {
 #[test]
 fn window_bounds_qualified_by_the_table_function_alias_plan_like_bare_ones() {
     let plan = |sql: &str| {
-        let job = parse_job(Path::new("job.yaml"), &with_sql(sql)).unwrap();
+        // Some of these features have no value column to declare a type of.
+        let text = with_sql(sql).replace("    type: int\n", "");
+        let job = parse_job(Path::new("job.yaml"), &text).unwrap();
         let planned = plan_job(&job).unwrap_or_else(|d| panic!("{sql}: {d}"));
         format!("{}\n{}", planned.logical[0].plan, planned.physical)
     };

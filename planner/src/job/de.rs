@@ -3,7 +3,7 @@
 
 use serde::de::{Deserialize, Deserializer, Error, MapAccess, Visitor};
 
-use super::Millis;
+use super::{Millis, TypeSpec};
 use crate::duration::parse_duration_ms;
 
 impl<'de> Deserialize<'de> for Millis {
@@ -128,5 +128,31 @@ impl<'de, V: Deserialize<'de>> Visitor<'de> for Unique<V> {
             out.push((key, map.next_value()?));
         }
         Ok(out)
+    }
+}
+
+impl<'de> Deserialize<'de> for TypeSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TypeSpecVisitor)
+    }
+}
+
+struct TypeSpecVisitor;
+
+impl<'de> Visitor<'de> for TypeSpecVisitor {
+    type Value = TypeSpec;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(
+            "a type (`type: float`), or value columns and their types (`type: { fare_sum: float, rides: int }`)",
+        )
+    }
+
+    fn visit_str<E: Error>(self, t: &str) -> Result<TypeSpec, E> {
+        Ok(TypeSpec::One(t.to_string()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TypeSpec, A::Error> {
+        Entries("").visit_map(map).map(TypeSpec::Columns)
     }
 }

@@ -132,9 +132,10 @@ pub struct FeatureSpec {
     /// Feature version.
     #[serde(default = "one")]
     pub version: u32,
-    /// Declared type of the feature value.
-    #[serde(rename = "type")]
-    pub value_type: Option<String>,
+    /// Declared type of the feature value: one type (a feature with one value column), or
+    /// a mapping of value columns to types.
+    #[serde(rename = "type", default)]
+    pub value_type: Option<TypeSpec>,
     /// Free text.
     pub description: Option<String>,
     /// How long after a window closes late records still correct it.
@@ -427,6 +428,24 @@ pub struct Sink {
     pub fanout: Fanout,
 }
 
+/// A feature's `type:` as written: `type: float`, or `type: { fare_sum: float, rides: int }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TypeSpec {
+    /// The type of the feature's one value column.
+    One(String),
+    /// Value columns and their types, in written order.
+    Columns(Vec<(String, String)>),
+}
+
+/// A feature's declared value types, validated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum ValueTypes {
+    /// The type of the feature's one value column.
+    One(DataType),
+    /// Value columns (by output name) and their types.
+    Columns(Vec<(String, DataType)>),
+}
+
 /// A validated feature (SQL not yet planned).
 #[derive(Clone, Debug, Serialize)]
 pub struct Feature {
@@ -434,8 +453,8 @@ pub struct Feature {
     pub name: String,
     /// Version.
     pub version: u32,
-    /// Declared value type.
-    pub value_type: Option<DataType>,
+    /// Declared value types.
+    pub value_type: Option<ValueTypes>,
     /// Description.
     pub description: Option<String>,
     /// Allowed lateness, ms.

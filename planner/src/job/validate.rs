@@ -16,7 +16,7 @@ use yaml_error::yaml_error;
 
 use super::locate::Seg;
 
-use super::{Feature, FeatureSpec, Infra, Job, JobSpec};
+use super::{Feature, FeatureSpec, Infra, Job, JobSpec, TypeSpec, ValueTypes};
 
 /// Reads and validates a job file that uses only local connectors (files).
 pub fn load_job(path: &Path) -> Result<Job, Diagnostics> {
@@ -249,15 +249,43 @@ fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature,
         &f.name,
         "name the feature: the name is the `feature` field of its output rows",
     )?;
+    let type_error = |at: Diagnostic| at.with_hint("types: string, int, float, bool, timestamp");
     let value_type = match &f.value_type {
         None => None,
-        Some(t) => Some(DataType::parse(t).ok_or_else(|| {
-            cx.err_at_value(
+        Some(TypeSpec::One(t)) => Some(ValueTypes::One(DataType::parse(t).ok_or_else(|| {
+            type_error(cx.err_at_value(
                 "type",
                 format!("unknown type `{t}` for feature `{}`", f.name),
-            )
-            .with_hint("types: string, int, float, bool, timestamp")
-        })?),
+            ))
+        })?)),
+        Some(TypeSpec::Columns(columns)) => {
+            let mut out: Vec<(String, DataType)> = Vec::new();
+            for (k, (column, t)) in columns.iter().enumerate() {
+                let at = [Seg::Key("type"), Seg::Entry(k, column.as_str())];
+                if out.iter().any(|(c, _)| c.eq_ignore_ascii_case(column)) {
+                    return Err(cx
+                        .err_key(
+                            &at,
+                            format!(
+                                "`type:` of feature `{}` gives column `{column}` twice",
+                                f.name
+                            ),
+                        )
+                        .with_hint("give each value column one type"));
+                }
+                let ty = DataType::parse(t).ok_or_else(|| {
+                    type_error(cx.err_value(
+                        &at,
+                        format!(
+                            "unknown type `{t}` for column `{column}` of feature `{}`",
+                            f.name
+                        ),
+                    ))
+                })?;
+                out.push((column.clone(), ty));
+            }
+            Some(ValueTypes::Columns(out))
+        }
     };
     let sink_idx = match &f.sinks {
         None => (0..sinks.len()).collect(),
