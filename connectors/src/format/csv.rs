@@ -199,6 +199,28 @@ mod tests {
         assert_eq!(row[1], Value::Null);
     }
 
+    /// `NaN`, `inf` and `1e400` parse as Rust floats but are no values a float column may
+    /// hold: wrong type (a NULL would have been taken for a missing value by every
+    /// aggregate of the window).
+    #[test]
+    fn non_finite_floats_are_wrong_types() {
+        let mut d = decoder();
+        d.set_header(b"user_id,fare,event_time").unwrap();
+        let mut row = vec![Value::Null; 3];
+        for bad in ["NaN", "nan", "inf", "-infinity", "1e400"] {
+            let line = format!("u1,{bad},1000");
+            assert!(
+                matches!(
+                    d.decode(line.as_bytes(), &mut row),
+                    Err(RecordError::WrongType { .. })
+                ),
+                "{bad}"
+            );
+        }
+        d.decode(b"u1,1e300,1000", &mut row).unwrap();
+        assert_eq!(row[1], Value::Float(1e300));
+    }
+
     #[test]
     fn a_field_spanning_lines_is_named_as_such() {
         let mut d = decoder();

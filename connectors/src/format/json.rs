@@ -74,17 +74,20 @@ impl JsonDecoder {
         check_required(&self.columns, &self.required, row)
     }
 
+    /// The column a field name fills, and whether the name is the column's exactly (a
+    /// name matching only case-insensitively fills it unless the exact name is there too).
     #[inline]
-    fn lookup(&self, key: &str) -> Option<usize> {
+    fn lookup(&self, key: &str) -> Option<(usize, bool)> {
         self.wanted
             .iter()
             .find(|(n, _)| n == key)
+            .map(|(_, i)| (*i, true))
             .or_else(|| {
                 self.wanted
                     .iter()
                     .find(|(n, _)| n.eq_ignore_ascii_case(key))
+                    .map(|(_, i)| (*i, false))
             })
-            .map(|(_, i)| *i)
     }
 }
 
@@ -109,12 +112,26 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // JSON names are case-sensitive: `id` wins over `ID` in either order, and a value
+        // of `ID` that does not decode matters only if there is no `id`.
+        let mut exact: Vec<usize> = Vec::new();
+        let mut pending: Vec<(usize, RecordError)> = Vec::new();
         while let Some(col) = map.next_key_seed(KeySeed { dec: self.dec })? {
             match col {
-                Some(i) => {
+                Some((i, false)) if exact.contains(&i) => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                Some((i, is_exact)) => {
                     let column = &self.dec.columns[i];
+                    if is_exact {
+                        if !exact.contains(&i) {
+                            exact.push(i);
+                        }
+                        pending.retain(|(c, _)| *c != i);
+                    }
                     match map.next_value_seed(ValueSeed { column })? {
                         Ok(v) => self.row[i] = v,
+                        Err(e) if !is_exact => pending.push((i, e)),
                         Err(e) => {
                             if self.failure.is_none() {
                                 *self.failure = Some(e);
@@ -127,6 +144,9 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
                 }
             }
         }
+        if self.failure.is_none() {
+            *self.failure = pending.into_iter().next().map(|(_, e)| e);
+        }
         Ok(())
     }
 }
@@ -136,18 +156,21 @@ struct KeySeed<'a> {
 }
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = Option<usize>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+    type Value = Option<(usize, bool)>;
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> Result<Option<(usize, bool)>, D::Error> {
         d.deserialize_str(self)
     }
 }
 
 impl<'de> Visitor<'de> for KeySeed<'_> {
-    type Value = Option<usize>;
+    type Value = Option<(usize, bool)>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a field name")
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<usize>, E> {
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<(usize, bool)>, E> {
         Ok(self.dec.lookup(v))
     }
 }
@@ -205,6 +228,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
         match i64::try_from(v) {
             Ok(i) => self.visit_i64(i),
+            Err(_) if self.column.ty == DataType::Float => Ok(Ok(Value::Float(v as f64))),
             Err(_) => Ok(self.wrong(format!("number {v} (out of range)"))),
         }
     }
@@ -296,6 +320,57 @@ mod tests {
         let row = decode(r#"{"user_id":"a\"b\u00e9","event_time":5}"#).unwrap();
         assert_eq!(row[0], Value::Str("a\"bé".into()));
         assert_eq!(row[1], Value::Null);
+    }
+
+    /// JSON names are case-sensitive: the exact name wins over one differing in case, in
+    /// either order, and a bad value under the other name does not matter then.
+    #[test]
+    fn the_exact_name_wins_over_one_in_another_case() {
+        for line in [
+            r#"{"user_id":"exact","USER_ID":"other","event_time":5}"#,
+            r#"{"USER_ID":"other","user_id":"exact","event_time":5}"#,
+        ] {
+            assert_eq!(
+                decode(line).unwrap()[0],
+                Value::Str("exact".into()),
+                "{line}"
+            );
+        }
+        let row = decode(r#"{"user_id":"u","n":2,"N":"y","event_time":5}"#).unwrap();
+        assert_eq!(row[2], Value::Int(2));
+        let row = decode(r#"{"user_id":"u","N":"y","n":2,"event_time":5}"#).unwrap();
+        assert_eq!(row[2], Value::Int(2));
+        // Alone, a name in another case still fills the column, and its errors count.
+        let row = decode(r#"{"USER_ID":"u","N":7,"event_time":5}"#).unwrap();
+        assert_eq!(
+            (&row[0], &row[2]),
+            (&Value::Str("u".into()), &Value::Int(7))
+        );
+        assert!(matches!(
+            decode(r#"{"user_id":"u","N":"y","event_time":5}"#),
+            Err(RecordError::WrongType { .. })
+        ));
+    }
+
+    /// Every JSON integer is a float, also those past i64 (up to u64::MAX and beyond).
+    #[test]
+    fn large_integers_are_floats() {
+        for (text, want) in [
+            ("9223372036854775807", 9.223372036854775807e18),
+            ("9223372036854775808", 9.223372036854775808e18),
+            ("18446744073709551615", 1.8446744073709551615e19),
+            ("18446744073709551616", 1.8446744073709551616e19),
+        ] {
+            let row = decode(&format!(
+                r#"{{"user_id":"u","fare":{text},"event_time":5}}"#
+            ))
+            .unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(row[1], Value::Float(want), "{text}");
+        }
+        assert!(matches!(
+            decode(r#"{"user_id":"u","n":9223372036854775808,"event_time":5}"#),
+            Err(RecordError::WrongType { .. })
+        ));
     }
 
     #[test]

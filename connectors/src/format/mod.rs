@@ -182,7 +182,15 @@ pub(crate) fn value_from_text(col: &Column, text: &str) -> Result<Value, RecordE
     Ok(match col.ty {
         DataType::String => Value::Str(text.into()),
         DataType::Int => Value::Int(text.trim().parse().map_err(|_| wrong())?),
-        DataType::Float => Value::Float(text.trim().parse().map_err(|_| wrong())?),
+        // `NaN`, `inf` and overflowing numbers (`1e400`) parse as floats in Rust, but are
+        // not numbers a source may hold (JSON has no such numbers either): wrong type.
+        DataType::Float => Value::Float(
+            text.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .ok_or_else(wrong)?,
+        ),
         DataType::Bool => match text.trim() {
             "true" | "TRUE" | "True" | "1" => Value::Bool(true),
             "false" | "FALSE" | "False" | "0" => Value::Bool(false),
