@@ -355,12 +355,13 @@ mod tests {
     /// Every JSON integer is a float, also those past i64 (up to u64::MAX and beyond).
     #[test]
     fn large_integers_are_floats() {
-        for (text, want) in [
-            ("9223372036854775807", 9.223372036854775807e18),
-            ("9223372036854775808", 9.223372036854775808e18),
-            ("18446744073709551615", 1.8446744073709551615e19),
-            ("18446744073709551616", 1.8446744073709551616e19),
+        for text in [
+            "9223372036854775807",
+            "9223372036854775808",
+            "18446744073709551615",
+            "18446744073709551616",
         ] {
+            let want: f64 = text.parse().unwrap();
             let row = decode(&format!(
                 r#"{{"user_id":"u","fare":{text},"event_time":5}}"#
             ))
