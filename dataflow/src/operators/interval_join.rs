@@ -210,21 +210,27 @@ impl JoinState {
                 break;
             }
         }
+        let pad = self.kind == JoinKind::Left;
         for (at, key, left) in due {
             let side = &mut self.rows[usize::from(!left)];
             let Some(rows) = side.get_mut(&key) else {
                 continue;
             };
-            // The entry's own row, or one of the same key and side expiring no later.
-            if let Some(i) = rows
-                .iter()
-                .position(|s| expires(s.time, left, bounds) <= at)
-            {
-                let s = rows.swap_remove(i);
-                if left && !s.matched && self.kind == JoinKind::Left {
+            // Every row of the key and side expiring no later than this entry: all are due
+            // (their entries are at or below `f` too, and find nothing then). Taking one
+            // row per entry instead lost rows whenever a key's entries came out of the
+            // buckets in another order than its rows' expiries: an entry took a row
+            // expiring earlier than its own, the earlier entry then found none, and its
+            // row was never dropped, nor padded.
+            rows.retain(|s| {
+                if expires(s.time, left, bounds) > at {
+                    return true;
+                }
+                if left && !s.matched && pad {
                     padded.push((s.time, joined(&s.values, None, width)));
                 }
-            }
+                false
+            });
             if rows.is_empty() {
                 side.remove(&key);
             }
@@ -329,3 +335,7 @@ impl<'s> IntervalJoin<'s> for Stream<'s, u64, Vec<OverInput>> {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "interval_join_tests.rs"]
+mod tests;
