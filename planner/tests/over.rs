@@ -127,6 +127,28 @@ fn following_frames_are_rejected() {
     insta::assert_snapshot!(text);
 }
 
+/// A named window (`WINDOW w AS (...)`) is pointed at, with the inline form as the hint.
+#[test]
+fn named_windows_are_rejected_with_the_inline_form() {
+    let (d, text) = error(
+        "SELECT user_id, COUNT(*) OVER w AS n\nFROM event_user_action\nWINDOW w AS (PARTITION BY user_id ORDER BY rowtime RANGE INTERVAL '1' HOUR PRECEDING)",
+    );
+    assert_eq!(d.kind, ErrorKind::Unsupported);
+    assert!(
+        d.message.contains("named windows (`WINDOW w AS (...)`)"),
+        "{text}"
+    );
+    assert!(
+        d.hint.as_deref().unwrap().contains("instead of `OVER w`"),
+        "{text}"
+    );
+    let snippet = d.snippet.as_deref().unwrap();
+    assert!(
+        snippet.contains("WINDOW w AS"),
+        "points at the WINDOW clause: {text}"
+    );
+}
+
 #[test]
 fn mixed_window_specs_are_rejected() {
     let (d, text) = error(

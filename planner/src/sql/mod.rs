@@ -197,15 +197,22 @@ impl Planner<'_> {
                     .with_hint("group by the columns instead"))
             }
         };
-        if s.qualify.is_some()
-            || !s.lateral_views.is_empty()
-            || !s.named_window.is_empty()
-            || s.prewhere.is_some()
-        {
+        if let Some(ast::NamedWindowDefinition(name, _)) = s.named_window.first() {
+            return Err(sql
+                .error(
+                    ErrorKind::Unsupported,
+                    name.span,
+                    format!("named windows (`WINDOW {name} AS (...)`) are not supported"),
+                )
+                .with_hint(format!(
+                    "write the window in each OVER: `OVER (PARTITION BY ... ORDER BY rowtime RANGE INTERVAL ... PRECEDING)` instead of `OVER {name}`"
+                )));
+        }
+        if s.qualify.is_some() || !s.lateral_views.is_empty() || s.prewhere.is_some() {
             return Err(sql.error(
                 ErrorKind::Unsupported,
                 here,
-                "QUALIFY, LATERAL VIEW, WINDOW and PREWHERE are not supported",
+                "QUALIFY, LATERAL VIEW and PREWHERE are not supported",
             ));
         }
         let [from] = s.from.as_slice() else {
