@@ -85,23 +85,11 @@ impl<'de> Visitor<'de> for Entries {
 
 /// A map whose keys must be distinct: a name given twice is an error, where serde would
 /// keep only the last entry (two profile entries named alike, a property set twice).
-pub(super) fn unique_index_map<'de, D, V>(d: D) -> Result<indexmap::IndexMap<String, V>, D::Error>
+pub(super) fn unique_map<'de, D, V, M>(d: D) -> Result<M, D::Error>
 where
     D: Deserializer<'de>,
     V: Deserialize<'de>,
-{
-    Ok(d.deserialize_map(Unique(std::marker::PhantomData))?
-        .into_iter()
-        .collect())
-}
-
-/// [`unique_index_map`], sorted by key.
-pub(super) fn unique_btree_map<'de, D, V>(
-    d: D,
-) -> Result<std::collections::BTreeMap<String, V>, D::Error>
-where
-    D: Deserializer<'de>,
-    V: Deserialize<'de>,
+    M: FromIterator<(String, V)>,
 {
     Ok(d.deserialize_map(Unique(std::marker::PhantomData))?
         .into_iter()

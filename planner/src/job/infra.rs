@@ -44,7 +44,7 @@ pub struct KafkaCluster {
     /// `host:port[,host:port...]`.
     pub bootstrap_servers: String,
     /// Extra librdkafka properties (`security.protocol`, `sasl.mechanism`, ...).
-    #[serde(default, deserialize_with = "super::de::unique_btree_map")]
+    #[serde(default, deserialize_with = "super::de::unique_map")]
     pub properties: BTreeMap<String, Secret>,
 }
 
@@ -80,13 +80,13 @@ pub struct Infra {
     #[serde(skip_deserializing)]
     pub path: PathBuf,
     /// Kafka clusters by name.
-    #[serde(default, deserialize_with = "super::de::unique_index_map")]
+    #[serde(default, deserialize_with = "super::de::unique_map")]
     pub kafka: IndexMap<String, KafkaCluster>,
     /// Redis stores by name.
-    #[serde(default, deserialize_with = "super::de::unique_index_map")]
+    #[serde(default, deserialize_with = "super::de::unique_map")]
     pub redis: IndexMap<String, RedisStore>,
     /// AWS accounts by name.
-    #[serde(default, deserialize_with = "super::de::unique_index_map")]
+    #[serde(default, deserialize_with = "super::de::unique_map")]
     pub aws: IndexMap<String, AwsAccount>,
 }
 
