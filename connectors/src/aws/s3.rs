@@ -298,6 +298,10 @@ fn deliver(cur: &mut Cursor, line: &[u8], on_item: &mut dyn FnMut(Item<'_>)) -> 
         line: cur.line,
     };
     cur.line += 1;
+    // Blank lines hold no record, before the header too: it is the first other line.
+    if cur.header_pending && line.iter().all(u8::is_ascii_whitespace) {
+        return false;
+    }
     if cur.header_pending {
         cur.header_pending = false;
         on_item(Item::Header(line));

@@ -21,7 +21,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufRead, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -467,14 +467,17 @@ impl FileReader {
             self.line_bases[i] = Some(0);
         }
         self.header = None;
+        let mut preamble = (0, 0);
         if self.headers {
-            match read_first_line(&split.path)? {
-                (line, true) => self.header = Some(line),
+            let p = read_first_line(&split.path)?;
+            match p.complete {
+                true => self.header = Some(p.header),
                 // A growing file: the writer has not finished the header line yet.
-                (_, false) if split.end.is_none() => return Ok(None),
-                // A complete file of one unterminated line: that line is the header.
-                (line, false) => self.header = Some(line),
+                false if split.end.is_none() => return Ok(None),
+                // A complete file ending in an unterminated line: that line is the header.
+                false => self.header = Some(p.header),
             }
+            preamble = (p.lines, p.bytes);
         }
         let mut cur = Cursor {
             split: i,
@@ -488,10 +491,12 @@ impl FileReader {
             tail_since: None,
         };
         if split.start > 0 {
-            // Begin at the first line that starts at or after `start`.
-            file.seek(SeekFrom::Start(split.start - 1)).map_err(io)?;
+            // Begin at the first line that starts at or after `start`, and after the header
+            // (a split may start among the blank lines before it).
+            let start = split.start.max(preamble.1);
+            file.seek(SeekFrom::Start(start - 1)).map_err(io)?;
             cur.file = file;
-            cur.pos = split.start - 1;
+            cur.pos = start - 1;
             loop {
                 if let Some(nl) = memchr::memchr(b'\n', &cur.buf[cur.head..cur.end]) {
                     cur.head += nl + 1;
@@ -503,12 +508,12 @@ impl FileReader {
                 }
             }
         } else if self.headers {
-            // Skip the header line of a split that starts the file.
-            loop {
+            // Skip the header line (and blank lines before it) of a split that starts the file.
+            while cur.line < preamble.0 {
                 if let Some(nl) = memchr::memchr(b'\n', &cur.buf[cur.head..cur.end]) {
                     cur.head += nl + 1;
                     cur.line += 1;
-                    break;
+                    continue;
                 }
                 if fill(&mut cur, &self.splits[i].path)? == 0 {
                     cur.head = cur.end;
@@ -655,24 +660,45 @@ fn fill(cur: &mut Cursor, path: &Path) -> Result<usize, FileSourceError> {
 }
 
 /// The first line of a file, and whether it is terminated by a newline.
-fn read_first_line(path: &Path) -> Result<(Vec<u8>, bool), FileSourceError> {
+/// A CSV file's header: its first line that is not blank (blank lines hold no record,
+/// before the header too).
+struct Preamble {
+    /// The header line, without its line end.
+    header: Vec<u8>,
+    /// Whether the header line is complete (ends with a newline).
+    complete: bool,
+    /// Lines up to and including the header.
+    lines: u64,
+    /// Bytes up to and including the header's newline.
+    bytes: u64,
+}
+
+fn read_first_line(path: &Path) -> Result<Preamble, FileSourceError> {
     let io = |source| FileSourceError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let mut f = File::open(path).map_err(io)?;
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
+    let f = File::open(path).map_err(io)?;
+    let mut reader = std::io::BufReader::new(f);
+    let (mut lines, mut bytes) = (0u64, 0u64);
     loop {
-        let n = f.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            return Ok((trim_cr(&out).to_vec(), false));
+        let mut line = Vec::new();
+        let n = reader.read_until(b'\n', &mut line).map_err(io)?;
+        let complete = line.last() == Some(&b'\n');
+        if complete {
+            line.pop();
         }
-        if let Some(nl) = memchr::memchr(b'\n', &buf[..n]) {
-            out.extend_from_slice(&buf[..nl]);
-            return Ok((trim_cr(&out).to_vec(), true));
+        let blank = line.iter().all(u8::is_ascii_whitespace);
+        if n == 0 || !complete || !blank {
+            return Ok(Preamble {
+                header: trim_cr(&line).to_vec(),
+                complete,
+                lines: lines + 1,
+                bytes: bytes + n as u64,
+            });
         }
-        out.extend_from_slice(&buf[..n]);
+        lines += 1;
+        bytes += n as u64;
     }
 }
 

@@ -269,6 +269,39 @@ fn headers_are_not_records() {
     }
 }
 
+/// Blank lines before a CSV header hold no record, so the header is the first line that
+/// is not blank; records keep their line numbers, whatever split starts among the blank
+/// lines (small blocks put split boundaries there).
+#[test]
+fn blank_lines_before_the_header_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.csv"), "\n  \r\nh1,h2\n1,2\n\n3,4\n").unwrap();
+    let pattern = dir.path().join("*.csv").to_string_lossy().into_owned();
+    let want = vec![
+        ("".to_string(), 5),
+        ("1,2".to_string(), 4),
+        ("3,4".to_string(), 6),
+    ];
+    for block in [1, 2, 3, 5, 8, BLOCK_BYTES] {
+        for peers in 1..=3 {
+            let mut got: Vec<(String, u64)> = (0..peers)
+                .flat_map(|w| read_all_blocks(&pattern, w, peers, true, block).0)
+                .collect();
+            got.sort();
+            assert_eq!(got, want, "peers = {peers}, block = {block}");
+        }
+    }
+    let mut r = FileReader::open(&pattern, 0, 1, ReadMode::Bounded, true).unwrap();
+    let mut headers = Vec::new();
+    r.poll(1 << 20, |item| {
+        if let Item::Header(h) = item {
+            headers.push(String::from_utf8(h.to_vec()).unwrap());
+        }
+    })
+    .unwrap();
+    assert_eq!(headers, vec!["h1,h2"]);
+}
+
 #[test]
 fn a_followed_csv_file_is_read_once_its_header_is_complete() {
     let dir = tempfile::tempdir().unwrap();
