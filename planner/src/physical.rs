@@ -23,7 +23,6 @@ use crate::job::{Infra, OnError, Sink, SinkConnector, Source};
 use crate::join::JoinPlan;
 use crate::logical::NamedExpr;
 use crate::over::OverSpec;
-use crate::types::DataType;
 use crate::window::Window;
 
 /// How a source is read.
@@ -468,20 +467,6 @@ pub fn on_error_name(o: OnError) -> &'static str {
         OnError::Fail => "fail",
         OnError::Skip => "skip",
         OnError::DeadLetter => "dead_letter",
-    }
-}
-
-/// The type of a feature's value column, if it has exactly one non-key, non-window column.
-pub fn single_value_type(f: &FeaturePlan) -> Option<DataType> {
-    single_value_output(f).map(|i| f.outputs[i].ty)
-}
-
-/// The index in `f.outputs` of the feature's value column, if it has exactly one
-/// non-key, non-window column (what a feature's declared `type:` is about).
-pub fn single_value_output(f: &FeaturePlan) -> Option<usize> {
-    match value_outputs(f).as_slice() {
-        [one] => Some(*one),
-        _ => None,
     }
 }
 

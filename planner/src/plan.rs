@@ -6,17 +6,15 @@ use serde::Serialize;
 use crate::aggregate::AggCall;
 use crate::error::{Diagnostic, Diagnostics, ErrorKind};
 use crate::expr::Expr;
-use crate::job::locate::{Doc, Seg};
-use crate::job::{Feature, Job, ValueTypes};
+use crate::job::Job;
 use crate::join::{JoinKind, JoinPlan, JoinSide};
 use crate::logical::LogicalPlan;
 use crate::logical::NamedExpr;
-use crate::physical::{
-    value_outputs, FeatureInput, FeatureKind, FeaturePlan, Plan, SourcePlan, UnionBranch,
-};
+use crate::physical::{FeatureInput, FeatureKind, FeaturePlan, Plan, SourcePlan, UnionBranch};
 use crate::sql::plan_feature;
-use crate::types::DataType;
 use crate::window::Window;
+
+mod value_types;
 
 /// A feature's logical plan.
 #[derive(Clone, Debug, Serialize)]
@@ -291,160 +289,8 @@ fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagno
             prune_join_columns(j, &mut phys.filter, &mut phys.project);
         }
     }
-    declare_value_types(job, feature, &mut phys)?;
+    value_types::declare(job, fi, &mut phys)?;
     Ok(phys)
-}
-
-/// Applies a feature's declared `type:` to its value columns: an int value of a float
-/// column is widened, any other mismatch is an error at the value.
-fn declare_value_types(
-    job: &Job,
-    feature: &Feature,
-    phys: &mut FeaturePlan,
-) -> Result<(), Diagnostic> {
-    let values = value_outputs(phys);
-    let value_names: Vec<String> = values
-        .iter()
-        .map(|i| phys.outputs[*i].name.clone())
-        .collect();
-    let names = || value_names.clone();
-    match &feature.value_type {
-        None => Ok(()),
-        Some(ValueTypes::One(declared)) => {
-            match values.as_slice() {
-                [i] => declare_value_type(job, feature, phys, *i, *declared),
-                _ => {
-                    let names = names();
-                    let hint = match names.as_slice() {
-                        [] => "remove `type:`".to_string(),
-                        _ => format!(
-                        "declare a type per value column, e.g. `type: {{ {} }}`, or remove `type:`",
-                        names
-                            .iter()
-                            .zip(&values)
-                            .map(|(n, i)| format!("{n}: {}", phys.outputs[*i].ty))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                    };
-                    Err(at_type_key(
-                    job,
-                    feature,
-                    &[],
-                    format!(
-                        "declares `type: {declared}` for its value, but it has {} value columns{}",
-                        names.len(),
-                        if names.is_empty() { String::new() } else { format!(" ({})", names.join(", ")) }
-                    ),
-                )
-                .with_hint(hint))
-                }
-            }
-        }
-        Some(ValueTypes::Columns(columns)) => {
-            for (k, (column, declared)) in columns.iter().enumerate() {
-                match value_names
-                    .iter()
-                    .position(|n| n.eq_ignore_ascii_case(column))
-                {
-                    Some(p) => declare_value_type(job, feature, phys, values[p], *declared)?,
-                    None => {
-                        let names = names();
-                        let hint =
-                            match crate::error::closest(column, names.iter().map(String::as_str)) {
-                                Some(c) => format!(
-                                    "did you mean `{c}`? value columns: {}",
-                                    names.join(", ")
-                                ),
-                                None => format!("value columns: {}", names.join(", ")),
-                            };
-                        return Err(at_type_key(
-                            job,
-                            feature,
-                            &[Seg::Entry(k, column.as_str())],
-                            format!(
-                                "`type:` names `{column}`, which is not one of its value columns"
-                            ),
-                        )
-                        .with_hint(hint));
-                    }
-                }
-            }
-            Ok(())
-        }
-    }
-}
-
-/// An error at the feature's `type:` key (or an entry below it) in the job file.
-fn at_type_key(job: &Job, feature: &Feature, below: &[Seg], msg: String) -> Diagnostic {
-    let d = Diagnostic::new(ErrorKind::TypeMismatch, msg);
-    let index = job.features.iter().position(|f| std::ptr::eq(f, feature));
-    let mut path = vec![Seg::Key("features")];
-    path.extend(index.map(Seg::Index));
-    path.push(Seg::Key("type"));
-    path.extend_from_slice(below);
-    match index.and_then(|_| Doc::parse(&job.text).find(&path)) {
-        Some(found) => d.at(&job.path, &job.text, found.key.0, found.key.1),
-        None => d.in_file(&job.path),
-    }
-}
-
-/// One value column's declared type.
-fn declare_value_type(
-    job: &Job,
-    feature: &Feature,
-    phys: &mut FeaturePlan,
-    i: usize,
-    declared: DataType,
-) -> Result<(), Diagnostic> {
-    let value = &mut phys.outputs[i];
-    let actual = value.ty;
-    if declared == actual {
-        return Ok(());
-    }
-    if declared == DataType::Float && actual == DataType::Int {
-        // Widening, exact for counts and sums below 2^53: the value is written as the
-        // declared float (`3.0`), as Flink widens a BIGINT inserted into a DOUBLE column.
-        value.expr = Expr::Cast {
-            expr: Box::new(value.expr.clone()),
-            to: DataType::Float,
-        };
-        value.ty = DataType::Float;
-        return Ok(());
-    }
-    let name = value.name.clone();
-    let hint = |item: Option<&str>| {
-        match sql_type(declared) {
-        Some(to) if actual != DataType::Array => format!(
-            "CAST the value to the declared type, `CAST({} AS {to}) AS {name}`, or declare `type: {actual}`",
-            item.unwrap_or("...")
-        ),
-        _ => format!("declare `type: {actual}`, or remove `type:`"),
-    }
-    };
-    Err(crate::sql::error_at_output(
-        job,
-        feature,
-        &name,
-        ErrorKind::TypeMismatch,
-        format!("declared `type: {declared}`, but its value `{name}` has type {actual}"),
-        hint,
-    )
-    .with_detail(
-        "the feature's `type:` is what its value is written as; only an int value of a float feature is converted (widened)",
-    ))
-}
-
-/// The SQL name of a type to CAST to (`None`: no CAST makes it).
-fn sql_type(t: DataType) -> Option<&'static str> {
-    Some(match t {
-        DataType::String => "STRING",
-        DataType::Int => "BIGINT",
-        DataType::Float => "DOUBLE",
-        DataType::Bool => "BOOLEAN",
-        DataType::Timestamp => "TIMESTAMP",
-        DataType::Array => return None,
-    })
 }
 
 /// Lets window features that read the same rows and group them by the same keys and window
