@@ -264,6 +264,13 @@ impl Watermarks {
     }
 }
 
+/// Whether a line is empty or only whitespace: it holds no record (an editor's trailing
+/// newline, CRLF debris), in the data and before a CSV header alike.
+#[inline]
+pub fn is_blank(line: &[u8]) -> bool {
+    line.first().is_none_or(u8::is_ascii_whitespace) && line.iter().all(u8::is_ascii_whitespace)
+}
+
 /// A file path as a dead-letter location.
 pub fn file_origin(path: PathBuf, line: u64) -> Origin {
     Origin {

@@ -299,7 +299,7 @@ fn deliver(cur: &mut Cursor, line: &[u8], on_item: &mut dyn FnMut(Item<'_>)) -> 
     };
     cur.line += 1;
     // Blank lines hold no record, before the header too: it is the first other line.
-    if cur.header_pending && line.iter().all(u8::is_ascii_whitespace) {
+    if cur.header_pending && crate::source::is_blank(line) {
         return false;
     }
     if cur.header_pending {

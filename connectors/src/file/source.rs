@@ -469,7 +469,7 @@ impl FileReader {
         self.header = None;
         let mut preamble = (0, 0);
         if self.headers {
-            let p = read_first_line(&split.path)?;
+            let p = read_header(&split.path)?;
             match p.complete {
                 true => self.header = Some(p.header),
                 // A growing file: the writer has not finished the header line yet.
@@ -673,7 +673,7 @@ struct Preamble {
     bytes: u64,
 }
 
-fn read_first_line(path: &Path) -> Result<Preamble, FileSourceError> {
+fn read_header(path: &Path) -> Result<Preamble, FileSourceError> {
     let io = |source| FileSourceError::Io {
         path: path.to_path_buf(),
         source,
@@ -688,7 +688,7 @@ fn read_first_line(path: &Path) -> Result<Preamble, FileSourceError> {
         if complete {
             line.pop();
         }
-        let blank = line.iter().all(u8::is_ascii_whitespace);
+        let blank = crate::source::is_blank(&line);
         if n == 0 || !complete || !blank {
             return Ok(Preamble {
                 header: trim_cr(&line).to_vec(),

@@ -132,7 +132,7 @@ impl CsvDecoder {
         self.columns = columns;
         // Quotes inside a quoted field are doubled, so an odd count leaves one open: the
         // field went on past the line break, and records are read one per line.
-        if line.iter().filter(|&&b| b == b'"').count() % 2 == 1 {
+        if memchr::memchr_iter(b'"', line).count() % 2 == 1 {
             return Err(RecordError::Malformed(
                 "a quoted field is not closed on its line: freshet reads one CSV record per line, so a field cannot hold a line break (hint: write line breaks in fields as an escape such as \\n, or use JSON lines)".into(),
             ));

@@ -114,19 +114,17 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         // JSON names are case-sensitive: `id` wins over `ID` in either order, and a value
         // of `ID` that does not decode matters only if there is no `id`.
-        let mut exact: Vec<usize> = Vec::new();
+        let mut exact = Columns::default();
         let mut pending: Vec<(usize, RecordError)> = Vec::new();
         while let Some(col) = map.next_key_seed(KeySeed { dec: self.dec })? {
             match col {
-                Some((i, false)) if exact.contains(&i) => {
+                Some((i, false)) if exact.contains(i) => {
                     map.next_value::<IgnoredAny>()?;
                 }
                 Some((i, is_exact)) => {
                     let column = &self.dec.columns[i];
                     if is_exact {
-                        if !exact.contains(&i) {
-                            exact.push(i);
-                        }
+                        exact.insert(i);
                         pending.retain(|(c, _)| *c != i);
                     }
                     match map.next_value_seed(ValueSeed { column })? {
@@ -148,6 +146,31 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
             *self.failure = pending.into_iter().next().map(|(_, e)| e);
         }
         Ok(())
+    }
+}
+
+/// A set of column indices: a bit each below 64, a list past that (no allocation for
+/// the schemas sources have).
+#[derive(Default)]
+struct Columns {
+    bits: u64,
+    more: Vec<usize>,
+}
+
+impl Columns {
+    fn insert(&mut self, i: usize) {
+        match 1u64.checked_shl(i as u32).filter(|_| i < 64) {
+            Some(bit) => self.bits |= bit,
+            None if !self.more.contains(&i) => self.more.push(i),
+            None => {}
+        }
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        match i < 64 {
+            true => self.bits & (1 << i) != 0,
+            false => self.more.contains(&i),
+        }
     }
 }
 
@@ -353,6 +376,17 @@ mod tests {
     }
 
     /// Every JSON integer is a float, also those past i64 (up to u64::MAX and beyond).
+    #[test]
+    fn column_sets_hold_columns_past_64() {
+        let mut c = super::Columns::default();
+        for i in [0, 63, 64, 200, 200] {
+            c.insert(i);
+        }
+        assert!([0, 63, 64, 200].iter().all(|i| c.contains(*i)));
+        assert!(![1, 62, 65, 199].iter().any(|i| c.contains(*i)));
+        assert_eq!(c.more, vec![64, 200]);
+    }
+
     #[test]
     fn large_integers_are_floats() {
         for text in [

@@ -31,7 +31,7 @@ use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::{Scope, Stream};
 
 use connectors::format::EVENT_TIME_RANGE;
-use connectors::source::{Item, LineId, Poll, ReadMode, RecordSource, Watermarks};
+use connectors::source::{is_blank, Item, LineId, Poll, ReadMode, RecordSource, Watermarks};
 use connectors::{Decoder, RecordError};
 use planner::job::{Infra, OnError, SourceConnector};
 use planner::join::JoinSide;
@@ -363,10 +363,4 @@ pub fn source<'s>(
         sides: side_streams,
         dead_letters: dlq_stream,
     }
-}
-
-/// Whether a line is empty or only whitespace.
-#[inline]
-fn is_blank(line: &[u8]) -> bool {
-    line.first().is_none_or(u8::is_ascii_whitespace) && line.iter().all(u8::is_ascii_whitespace)
 }
