@@ -6,6 +6,7 @@
 pub mod parquet_rows;
 pub mod reference;
 pub mod services;
+pub mod signals;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -442,4 +443,21 @@ pub fn assert_watermark_rule(
             "seed {seed} {args:?}: every too-late (record, feature) is a dead letter"
         );
     }
+}
+
+/// A job over five records, three of them bad (a timestamp that is text, a key that is a
+/// number, a line that is not JSON), with the source's `on_error` policy; returns its path.
+pub fn bad_input_job(dir: &Path, on_error: &str) -> String {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::write(
+        dir.join("data/a.jsonl"),
+        "{\"k\":\"a\",\"t\":1000}\n{\"k\":\"a\",\"t\":\"soon\"}\n{\"k\":7,\"t\":2000}\n{oops\n{\"k\":\"b\",\"t\":3000}\n",
+    )
+    .unwrap();
+    let job = format!(
+        "name: bad\nsources:\n  - {{ name: s, connector: file, path: data/*.jsonl, format: json, schema: {{ k: string, t: timestamp }}, event_time: t, on_error: {on_error} }}\nfeatures:\n  - name: n\n    sql: SELECT k, COUNT(*) AS n FROM s GROUP BY k, TUMBLE(rowtime, INTERVAL '1' MINUTE)\nsinks:\n  - {{ name: out, connector: file, path: out/f.jsonl }}\n"
+    );
+    let p = dir.join("job.yaml");
+    std::fs::write(&p, job).unwrap();
+    p.to_string_lossy().into_owned()
 }

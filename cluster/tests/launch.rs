@@ -1,0 +1,247 @@
+//! `freshet launch` and cluster processes on loopback: two processes give the output of
+//! one, a failing process stops the others, signals reach every process, a process whose
+//! peers never come gives up, and unusable hostfiles are refused.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::services::free_port;
+use common::signals::{processes_mentioning, sigterm, sigterm_once_output};
+use common::{
+    assert_same, bad_input_job, events, freshet, key_columns, read_finals, run_ok, write_inputs,
+    write_job, write_job_with_own_sinks, write_job_with_parquet_sinks, MIN,
+};
+
+#[test]
+fn two_processes_on_loopback_give_the_same_output_as_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let evs = events(21, 3_000, 4 * MIN);
+    write_inputs(dir.path(), &evs, 2);
+    write_job(dir.path(), 30, 300);
+    let job = dir.path().join("job.yaml");
+    let job = job.to_str().unwrap();
+    run_ok(&["run", job, "-q", "--mode", "backfill"]);
+    let one = read_finals(&dir.path().join("out"), "features", &key_columns());
+    assert!(one.rows.len() > 100);
+
+    let hostfile = dir.path().join("hosts");
+    std::fs::write(
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
+    )
+    .unwrap();
+    // Then the same job with each feature in a sink of its own: two window operators
+    // write their files themselves (one file per worker and sink), two sinks with
+    // `direct_io` in the backfill; then with two Parquet sinks (one written by its
+    // window operator).
+    for (layout, sinks) in [("one sink", 1), ("own sinks", 3), ("parquet", 2)] {
+        match layout {
+            "own sinks" => write_job_with_own_sinks(dir.path(), 30, 300),
+            "parquet" => write_job_with_parquet_sinks(dir.path(), 30, 300),
+            _ => {}
+        }
+        for mode in [
+            &["--mode", "backfill"][..],
+            &[
+                "--mode",
+                "stream",
+                "--exit-at-end",
+                "--batch-bytes",
+                "20000",
+            ][..],
+        ] {
+            let _ = std::fs::remove_dir_all(dir.path().join("out"));
+            let mut args = vec![
+                "launch",
+                "--hostfile",
+                hostfile.to_str().unwrap(),
+                job,
+                "-q",
+                "--workers",
+                "2",
+            ];
+            args.extend_from_slice(mode);
+            run_ok(&args);
+            let files: Vec<String> = std::fs::read_dir(dir.path().join("out"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("features"))
+                .collect();
+            assert_eq!(
+                files.len(),
+                4 * sinks,
+                "one file per worker (2 processes x 2 workers) and sink: {files:?}"
+            );
+            let two = read_finals(&dir.path().join("out"), "features", &key_columns());
+            let want = one
+                .rows
+                .iter()
+                .map(|(k, (_, v))| (k.clone(), v.clone()))
+                .collect();
+            assert_same(&format!("2 processes {mode:?}, {layout}"), &two, &want);
+        }
+    }
+}
+
+#[test]
+fn launch_fails_cleanly_when_a_process_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = bad_input_job(dir.path(), "fail");
+    let hostfile = dir.path().join("hosts");
+    std::fs::write(
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = freshet()
+        .args(["launch", "--hostfile", hostfile.to_str().unwrap(), &job])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cluster run failed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+/// SIGTERM to `launch` reaches every process: each stops cleanly, flushing its sinks, the
+/// supervisor exits 0, and no process is left behind.
+#[test]
+fn sigterm_to_launch_stops_every_process_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let evs = events(7, 500, MIN);
+    write_inputs(dir.path(), &evs, 1);
+    write_job(dir.path(), 0, 60);
+    let job = dir.path().join("job.yaml");
+    let hostfile = dir.path().join("hosts");
+    std::fs::write(
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
+    )
+    .unwrap();
+    let child = freshet()
+        .args(["launch", "--hostfile", hostfile.to_str().unwrap()])
+        .args([job.to_str().unwrap(), "--mode", "stream", "-q"])
+        .spawn()
+        .unwrap();
+    let out = dir.path().join("out");
+    let outputs = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&out)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let has_rows = || {
+        outputs()
+            .iter()
+            .any(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0) > 0)
+    };
+    sigterm_once_output(child, 300, has_rows);
+    let left = processes_mentioning(job.to_str().unwrap());
+    assert!(left.is_empty(), "processes left running: {left:?}");
+    for p in outputs() {
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            text.is_empty() || text.ends_with('\n'),
+            "{}: complete lines only",
+            p.display()
+        );
+    }
+}
+
+/// A cluster process whose peers never come fails after --connect-timeout with a hint, and
+/// one still waiting for them stops at the first signal.
+#[test]
+fn a_process_waiting_for_its_peers_times_out_or_stops_at_a_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    write_inputs(dir.path(), &events(3, 50, MIN), 1);
+    write_job(dir.path(), 0, 60);
+    let job = dir.path().join("job.yaml");
+    let hostfile = dir.path().join("hosts");
+    std::fs::write(
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
+    )
+    .unwrap();
+    let run = |timeout: &str| {
+        let mut c = freshet();
+        c.args(["run", job.to_str().unwrap(), "-q", "--cluster-hostfile"])
+            .arg(&hostfile)
+            .args(["--process", "0", "--connect-timeout", timeout]);
+        c
+    };
+    let started = Instant::now();
+    let out = run("1s").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("could not connect to its peers") && stderr.contains("--connect-timeout"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+
+    let mut child = run("10m")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    sigterm(&child);
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the first SIGTERM stops a process waiting for its peers"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("before the run started"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Hostfiles and flags `launch` cannot use are refused before anything starts.
+#[test]
+fn launch_refuses_unusable_hostfiles_and_run_only_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    write_inputs(dir.path(), &events(3, 50, MIN), 1);
+    write_job(dir.path(), 0, 60);
+    let job = dir.path().join("job.yaml");
+    let job = job.to_str().unwrap();
+    let hostfile = dir.path().join("hosts");
+    let port = free_port();
+    for (hosts, flags, want) in [
+        ("127.0.0.1:0\n127.0.0.1:2101\n", &[][..], "port 0"),
+        (
+            &*format!("# the cluster\n127.0.0.1:{port}\n\n127.0.0.1:{port}\n"),
+            &[],
+            "listed for process 0 and process 1",
+        ),
+        ("127.0.0.1\n", &[], "is not host:port"),
+        (
+            &*format!("127.0.0.1:{port}\n"),
+            &["--process", "0"],
+            "--process are for `freshet run`",
+        ),
+    ] {
+        std::fs::write(&hostfile, hosts).unwrap();
+        let started = Instant::now();
+        let out = freshet()
+            .args(["launch", "--hostfile", hostfile.to_str().unwrap(), job])
+            .args(flags)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(want),
+            "{hosts:?}: {stderr}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(20), "{hosts:?}");
+        assert!(!dir.path().join("out").exists(), "{hosts:?}: nothing ran");
+    }
+}
