@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::signals::sigterm_once_output;
 use common::{
-    bad_input_job, events, freshet, run_ok, write_inputs, write_job, write_job_with_parquet_sinks,
-    MIN,
+    bad_input_job, events, freshet, rows_of, run_ok, write_inputs, write_job,
+    write_job_with_parquet_sinks, MIN,
 };
 
 fn example_job() -> String {
@@ -432,14 +432,6 @@ fn sigterm_stops_a_live_run_cleanly_with_sinks_flushed() {
                 .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
         "complete lines only"
     );
-}
-
-fn rows_of(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 #[test]

@@ -61,8 +61,10 @@ impl MessageMeta for NoMeta {
 /// What a poll delivers.
 #[derive(Clone, Copy)]
 pub enum Item<'a> {
-    /// The header line of the file about to be read (CSV files only).
-    Header(&'a [u8]),
+    /// The header line of the file about to be read (CSV files only), with where it is
+    /// for the first reader of the file: the one that reports the header's problems
+    /// (`None` for the other splits of a file read by several workers).
+    Header(&'a [u8], Option<&'a Origin>),
     /// A record line of a file (without its line terminator); watermark partition 0.
     Line(&'a [u8], LineId),
     /// A message (Kafka record, Kinesis record, a line of an S3 object).

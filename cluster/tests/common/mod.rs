@@ -36,6 +36,15 @@ pub fn run_ok(args: &[&str]) -> Output {
     out
 }
 
+/// The JSON lines of a file (none if it does not exist).
+pub fn rows_of(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// (feature, key columns as JSON text, window_start, window_end)
 pub type RowKey = (String, String, i64, i64);
 

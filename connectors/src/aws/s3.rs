@@ -51,6 +51,8 @@ pub struct S3Location {
 struct Cursor {
     /// Index into `S3Reader::objects`.
     index: usize,
+    /// The object's `s3://` URL, for reports on its header.
+    url: String,
     body: ByteStream,
     gz: Option<MultiGzDecoder<Vec<u8>>>,
     /// Decoded bytes; `buf[head..]` is unconsumed.
@@ -222,6 +224,7 @@ impl S3Reader {
         };
         Ok(Cursor {
             index,
+            url: self.url(&self.objects[index]),
             body: resp.body,
             gz: gzip.then(|| MultiGzDecoder::new(Vec::new())),
             buf: Vec::new(),
@@ -304,7 +307,12 @@ fn deliver(cur: &mut Cursor, line: &[u8], on_item: &mut dyn FnMut(Item<'_>)) -> 
     }
     if cur.header_pending {
         cur.header_pending = false;
-        on_item(Item::Header(line));
+        // Objects are not split: every reader of one reports on its header.
+        let origin = crate::source::Origin {
+            location: cur.url.clone(),
+            position: id.line + 1,
+        };
+        on_item(Item::Header(line, Some(&origin)));
         false
     } else {
         on_item(Item::Line(line, id));

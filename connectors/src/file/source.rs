@@ -150,7 +150,8 @@ pub struct FileReader {
     cursor: Option<Cursor>,
     known: BTreeSet<PathBuf>,
     last_scan: Instant,
-    header: Option<Vec<u8>>,
+    /// The header line of the file being read, and where it is.
+    header: Option<(Vec<u8>, crate::source::Origin)>,
     headers: bool,
     /// Per file: (offset, newlines before it) checkpoints, so line numbers cost one pass.
     newline_index: std::collections::HashMap<PathBuf, Vec<(u64, u64)>>,
@@ -239,7 +240,7 @@ impl FileReader {
 
     /// The header line of the file being read (when `headers`).
     pub fn header(&self) -> Option<&[u8]> {
-        self.header.as_deref()
+        self.header.as_ref().map(|(h, _)| h.as_slice())
     }
 
     /// Delivers up to about `max_bytes` of complete lines (and file headers) to `on_item`.
@@ -263,8 +264,10 @@ impl FileReader {
                 };
                 self.next += 1;
                 self.cursor = Some(c);
-                if let Some(h) = &self.header {
-                    on_item(Item::Header(h));
+                if let Some((h, origin)) = &self.header {
+                    // The split at the file's start reports on its header.
+                    let first = self.splits[self.next - 1].start == 0;
+                    on_item(Item::Header(h, first.then_some(origin)));
                 }
             }
             let cur = self.cursor.as_mut().expect("cursor");
@@ -470,13 +473,13 @@ impl FileReader {
         let mut preamble = (0, 0);
         if self.headers {
             let p = read_header(&split.path)?;
-            match p.complete {
-                true => self.header = Some(p.header),
+            if !p.complete && split.end.is_none() {
                 // A growing file: the writer has not finished the header line yet.
-                false if split.end.is_none() => return Ok(None),
-                // A complete file ending in an unterminated line: that line is the header.
-                false => self.header = Some(p.header),
+                return Ok(None);
             }
+            // (A complete file ending in an unterminated line: that line is the header.)
+            let origin = crate::source::file_origin(split.path.clone(), p.lines);
+            self.header = Some((p.header, origin));
             preamble = (p.lines, p.bytes);
         }
         let mut cur = Cursor {

@@ -294,7 +294,7 @@ fn blank_lines_before_the_header_are_skipped() {
     let mut r = FileReader::open(&pattern, 0, 1, ReadMode::Bounded, true).unwrap();
     let mut headers = Vec::new();
     r.poll(1 << 20, |item| {
-        if let Item::Header(h) = item {
+        if let Item::Header(h, _) = item {
             headers.push(String::from_utf8(h.to_vec()).unwrap());
         }
     })
@@ -318,7 +318,7 @@ fn a_followed_csv_file_is_read_once_its_header_is_complete() {
     let mut got = Vec::new();
     let poll = |r: &mut FileReader, got: &mut Vec<String>| {
         r.poll(1 << 20, |item| match item {
-            Item::Header(h) => got.push(format!("H:{}", String::from_utf8_lossy(h))),
+            Item::Header(h, _) => got.push(format!("H:{}", String::from_utf8_lossy(h))),
             Item::Line(l, _) => got.push(String::from_utf8_lossy(l).into_owned()),
             Item::Message { .. } => unreachable!("files deliver lines"),
         })

@@ -4,7 +4,7 @@
 use csv_core::{ReadFieldResult, Reader, ReaderBuilder};
 
 use planner::job::Column;
-use planner::types::Value;
+use planner::types::{DataType, Value};
 use planner::SourcePlan;
 
 use super::{check_required, required_columns, value_from_text, RecordError};
@@ -18,6 +18,8 @@ pub struct CsvDecoder {
     mapping: Vec<Option<usize>>,
     reader: Reader,
     field: Vec<u8>,
+    /// Why the current file's header is unusable (its records are malformed).
+    bad_header: Option<String>,
 }
 
 impl CsvDecoder {
@@ -31,48 +33,125 @@ impl CsvDecoder {
             mapping: Vec::new(),
             reader: ReaderBuilder::new().delimiter(delimiter).build(),
             field: vec![0; 256],
+            bad_header: None,
         }
     }
 
-    /// Reads the header line of a file.
-    pub fn set_header(&mut self, line: &[u8]) -> Result<(), RecordError> {
-        let names = self.fields(line)?;
-        self.mapping = names
-            .iter()
-            .map(|n| {
-                let n = n.trim();
+    /// Reads the header line of a file and matches its names to the schema's columns: a
+    /// name equal to a column's wins over one equal but for case (as in JSON objects).
+    ///
+    /// Returns the header's problems, for a warning naming the file. A header that names a
+    /// needed column twice, or lacks a required one, is unusable: every record of the file
+    /// is then a `malformed` record with the reason (nothing is read wrongly or lost). A
+    /// needed column the header lacks is NULL in every record of the file (older files may
+    /// predate a column), which the returned warning says.
+    pub fn set_header(&mut self, line: &[u8]) -> Vec<String> {
+        let names: Vec<String> = self
+            .fields(line)
+            .into_iter()
+            .map(|n| n.trim().to_string())
+            .collect();
+        let find = |n: &str| {
+            let exact = self.columns.iter().position(|c| c.name == n);
+            exact.map(|i| (i, true)).or_else(|| {
                 self.columns
                     .iter()
-                    .position(|c| c.name == n)
-                    .or_else(|| {
-                        self.columns
-                            .iter()
-                            .position(|c| c.name.eq_ignore_ascii_case(n))
-                    })
-                    .filter(|i| self.needed[*i])
+                    .position(|c| c.name.eq_ignore_ascii_case(n))
+                    .map(|i| (i, false))
             })
-            .collect();
-        Ok(())
+        };
+        let found: Vec<Option<(usize, bool)>> = names.iter().map(|n| find(n)).collect();
+        // Per column, the field that fills it: an exact name wins over other-case names.
+        let mut field_of: Vec<Option<usize>> = vec![None; self.columns.len()];
+        let mut problems = Vec::new();
+        let mut unusable = Vec::new();
+        for (ci, column) in self.columns.iter().enumerate() {
+            if !self.needed[ci] {
+                continue;
+            }
+            let exact: Vec<usize> = (0..names.len())
+                .filter(|&p| found[p] == Some((ci, true)))
+                .collect();
+            let other: Vec<usize> = (0..names.len())
+                .filter(|&p| found[p] == Some((ci, false)))
+                .collect();
+            let candidates = if exact.is_empty() { &other } else { &exact };
+            match candidates.as_slice() {
+                [] => {
+                    let hint =
+                        planner::error::closest(&column.name, names.iter().map(String::as_str))
+                            .map(|c| format!(" (did you mean `{c}`?)"))
+                            .unwrap_or_default();
+                    let listed = names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    if column.required {
+                        unusable.push(format!(
+                            "has no column `{}`, which is required{hint}; its names are {listed}",
+                            column.name
+                        ));
+                    } else {
+                        problems.push(format!(
+                            "the CSV header has no column `{}`{hint}: it is NULL in every record of this file; the header's names are {listed}",
+                            column.name
+                        ));
+                    }
+                }
+                [p] => field_of[ci] = Some(*p),
+                [p, q, ..] => unusable.push(format!(
+                    "names column `{}` twice (fields {} and {}: `{}` and `{}`)",
+                    column.name,
+                    p + 1,
+                    q + 1,
+                    names[*p],
+                    names[*q]
+                )),
+            }
+        }
+        self.mapping = vec![None; names.len()];
+        for (ci, p) in field_of.iter().enumerate() {
+            if let Some(p) = p {
+                self.mapping[*p] = Some(ci);
+            }
+        }
+        self.bad_header = None;
+        if !unusable.is_empty() {
+            let what = unusable.join("; it ");
+            problems.insert(
+                0,
+                format!("the CSV header {what}: every record of this file is a malformed record (hint: correct the header line)"),
+            );
+            self.bad_header = Some(format!(
+                "the file's CSV header {what} (hint: correct the header line)"
+            ));
+        }
+        problems
     }
 
-    fn fields(&mut self, line: &[u8]) -> Result<Vec<String>, RecordError> {
+    fn fields(&mut self, line: &[u8]) -> Vec<String> {
         let mut out = Vec::new();
-        self.for_each_field(line, |_, f| {
+        let read = self.for_each_field(line, |_, f, _| {
             out.push(String::from_utf8_lossy(f).into_owned());
             Ok(())
-        })?;
-        Ok(out)
+        });
+        debug_assert!(read.is_ok(), "the header's callback does not fail");
+        out
     }
 
     fn for_each_field(
         &mut self,
         line: &[u8],
-        mut f: impl FnMut(usize, &[u8]) -> Result<(), RecordError>,
+        mut f: impl FnMut(usize, &[u8], bool) -> Result<(), RecordError>,
     ) -> Result<(), RecordError> {
         self.reader.reset();
         let mut input = line;
         let mut index = 0;
         let mut len = 0;
+        // Whether the field being read started with a quote (`""` is an empty string, an
+        // empty unquoted field is NULL).
+        let mut quoted = line.first() == Some(&b'"');
         loop {
             let (result, nin, nout) = self.reader.read_field(input, &mut self.field[len..]);
             input = &input[nin..];
@@ -87,15 +166,16 @@ impl CsvDecoder {
                     let (result, _, nout) = self.reader.read_field(&[], &mut self.field[len..]);
                     len += nout;
                     if let ReadFieldResult::Field { .. } = result {
-                        f(index, &self.field[..len])?;
+                        f(index, &self.field[..len], quoted)?;
                     }
                     return Ok(());
                 }
                 ReadFieldResult::InputEmpty => {}
                 ReadFieldResult::Field { record_end } => {
-                    f(index, &self.field[..len])?;
+                    f(index, &self.field[..len], quoted)?;
                     index += 1;
                     len = 0;
+                    quoted = input.first() == Some(&b'"');
                     if record_end {
                         return Ok(());
                     }
@@ -115,12 +195,17 @@ impl CsvDecoder {
         let mapping = std::mem::take(&mut self.mapping);
         let columns = std::mem::take(&mut self.columns);
         let mut count = 0;
-        let result = self.for_each_field(line, |pos, bytes| {
+        let result = self.for_each_field(line, |pos, bytes, quoted| {
             count = pos + 1;
             let Some(Some(ci)) = mapping.get(pos) else {
                 return Ok(());
             };
             if bytes.is_empty() {
+                // An empty field is NULL, but `""` in a string column is the empty string
+                // (as in PostgreSQL's and Spark's CSV readers).
+                if quoted && columns[*ci].ty == DataType::String {
+                    row[*ci] = Value::Str("".into());
+                }
                 return Ok(());
             }
             let text = std::str::from_utf8(bytes)
@@ -130,6 +215,9 @@ impl CsvDecoder {
         });
         self.mapping = mapping;
         self.columns = columns;
+        if let Some(reason) = &self.bad_header {
+            return Err(RecordError::Malformed(reason.clone()));
+        }
         // Quotes inside a quoted field are doubled, so an odd count leaves one open: the
         // field went on past the line break, and records are read one per line.
         if memchr::memchr_iter(b'"', line).count() % 2 == 1 {
@@ -152,7 +240,6 @@ impl CsvDecoder {
 mod tests {
     use super::*;
     use planner::job::{Format, OnError, Source, SourceConnector};
-    use planner::types::DataType;
 
     fn decoder() -> CsvDecoder {
         let col = |name: &str, ty, required| Column {
@@ -183,7 +270,7 @@ mod tests {
     #[test]
     fn decodes_by_header_order_with_quotes() {
         let mut d = decoder();
-        d.set_header(b"event_time,extra,user_id,fare").unwrap();
+        assert!(d.set_header(b"event_time,extra,user_id,fare").is_empty());
         let mut row = vec![Value::Null; 3];
         d.decode(b"1000,\"x, y\",\"u \"\"1\"\"\",2.5", &mut row)
             .unwrap();
@@ -199,13 +286,86 @@ mod tests {
         assert_eq!(row[1], Value::Null);
     }
 
+    /// `""` is an empty string in a string column; an empty field is NULL, and so is `""`
+    /// in other columns.
+    #[test]
+    fn a_quoted_empty_field_is_an_empty_string() {
+        let mut d = decoder();
+        assert!(d.set_header(b"fare,user_id,event_time").is_empty());
+        let mut row = vec![Value::Null; 3];
+        d.decode(b"\"\",\"\",1000", &mut row).unwrap();
+        assert_eq!(row[0], Value::Str("".into()));
+        assert_eq!(row[1], Value::Null);
+        d.decode(b"2.5,\"\"\"\"\"\",1000", &mut row).unwrap();
+        assert_eq!(row[0], Value::Str("\"\"".into()));
+        assert_eq!(row[1], Value::Float(2.5));
+        // The last field, and fields after a quoted one.
+        assert!(d.set_header(b"event_time,fare,user_id").is_empty());
+        d.decode(b"\"1000\",,\"\"", &mut row).unwrap();
+        assert_eq!(
+            row,
+            vec![Value::Str("".into()), Value::Null, Value::Ts(1000)]
+        );
+        assert!(matches!(
+            d.decode(b"1000,,", &mut row),
+            Err(RecordError::MissingRequired(c)) if c == "user_id"
+        ));
+    }
+
+    /// A header without a needed column: NULL in every record, and a warning says so. One
+    /// without a required column, or naming a column twice, makes every record malformed
+    /// with the reason; the next file's header is read afresh.
+    #[test]
+    fn header_problems_are_reported_and_bad_headers_keep_every_record() {
+        let mut d = decoder();
+        let mut row = vec![Value::Null; 3];
+        let problems = d.set_header(b"user_id,event_time,fares_eur");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("no column `fare`")
+                && problems[0].contains("NULL in every record"),
+            "{problems:?}"
+        );
+        d.decode(b"u1,1000,2.5", &mut row).unwrap();
+        assert_eq!(row[1], Value::Null);
+
+        let problems = d.set_header(b"userid,fare,event_time");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("did you mean `userid`?"),
+            "{problems:?}"
+        );
+        match d.decode(b"u1,2.5,1000", &mut row) {
+            Err(RecordError::Malformed(m)) => assert!(
+                m.contains("has no column `user_id`, which is required"),
+                "{m}"
+            ),
+            other => panic!("{other:?}"),
+        }
+
+        let problems = d.set_header(b"user_id,Fare,event_time,FARE");
+        assert!(
+            problems[0].contains("names column `fare` twice (fields 2 and 4"),
+            "{problems:?}"
+        );
+        assert!(matches!(
+            d.decode(b"u1,2.5,1000,3.5", &mut row),
+            Err(RecordError::Malformed(_))
+        ));
+
+        // An exact name wins over one in another case.
+        assert!(d.set_header(b"user_id,FARE,event_time,fare").is_empty());
+        d.decode(b"u1,2.5,1000,3.5", &mut row).unwrap();
+        assert_eq!(row[1], Value::Float(3.5));
+    }
+
     /// `NaN`, `inf` and `1e400` parse as Rust floats but are no values a float column may
     /// hold: wrong type (a NULL would have been taken for a missing value by every
     /// aggregate of the window).
     #[test]
     fn non_finite_floats_are_wrong_types() {
         let mut d = decoder();
-        d.set_header(b"user_id,fare,event_time").unwrap();
+        assert!(d.set_header(b"user_id,fare,event_time").is_empty());
         let mut row = vec![Value::Null; 3];
         for bad in ["NaN", "nan", "inf", "-infinity", "1e400"] {
             let line = format!("u1,{bad},1000");
@@ -224,7 +384,7 @@ mod tests {
     #[test]
     fn a_field_spanning_lines_is_named_as_such() {
         let mut d = decoder();
-        d.set_header(b"user_id,fare,event_time").unwrap();
+        assert!(d.set_header(b"user_id,fare,event_time").is_empty());
         let mut row = vec![Value::Null; 3];
         // Both halves of a record whose quoted field holds a line break; the second would
         // otherwise decode (3 fields) with the quote swallowed.
@@ -243,7 +403,7 @@ mod tests {
     #[test]
     fn bad_rows_are_errors() {
         let mut d = decoder();
-        d.set_header(b"user_id,fare,event_time").unwrap();
+        assert!(d.set_header(b"user_id,fare,event_time").is_empty());
         let mut row = vec![Value::Null; 3];
         assert!(matches!(
             d.decode(b"u1,2.5", &mut row),

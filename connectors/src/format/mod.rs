@@ -136,10 +136,11 @@ impl Decoder {
         matches!(self, Decoder::Csv(_))
     }
 
-    /// Sets the header (CSV only) for the file being read.
-    pub fn set_header(&mut self, line: &[u8]) -> Result<(), RecordError> {
+    /// Sets the header (CSV only) for the file being read; returns its problems, for a
+    /// warning naming the file (see [`csv::CsvDecoder::set_header`]).
+    pub fn set_header(&mut self, line: &[u8]) -> Vec<String> {
         match self {
-            Decoder::Json(_) | Decoder::Avro(_) | Decoder::Protobuf(_) => Ok(()),
+            Decoder::Json(_) | Decoder::Avro(_) | Decoder::Protobuf(_) => Vec::new(),
             Decoder::Csv(c) => c.set_header(line),
         }
     }

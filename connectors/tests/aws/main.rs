@@ -42,7 +42,7 @@ fn drain(
         let mut batch = Vec::new();
         let p = r
             .poll(max_bytes, &mut |item| match item {
-                Item::Header(h) => batch.push((String::from_utf8_lossy(h).into_owned(), None)),
+                Item::Header(h, _) => batch.push((String::from_utf8_lossy(h).into_owned(), None)),
                 Item::Line(l, id) => {
                     batch.push((String::from_utf8_lossy(l).into_owned(), Some(id)))
                 }

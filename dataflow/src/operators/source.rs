@@ -175,14 +175,16 @@ pub fn source<'s>(
             let r_partitions = r.partitions();
             let r_finished: Vec<bool> = (0..r_partitions).map(|p| r.finished(p)).collect();
             let mut read = 0u64;
-            let mut header_error: Option<RecordError> = None;
             let fail_fast = plan.source.on_error == OnError::Fail;
             let mut failed = false;
             let polled = r.poll(batch_bytes.max(1), &mut |item| {
                 let (line, id, partition) = match item {
-                    Item::Header(h) => {
-                        if let Err(e) = decoder.set_header(h) {
-                            header_error = Some(e);
+                    Item::Header(h, origin) => {
+                        let problems = decoder.set_header(h);
+                        if let Some(o) = origin {
+                            for p in problems {
+                                tracing::warn!("{}:{}: source `{}`: {p}", o.location, o.position, plan.source.name);
+                            }
                         }
                         return;
                     }
@@ -275,11 +277,6 @@ pub fn source<'s>(
                 }
             }
             RunState::add(&state.events_read, read);
-            if let Some(e) = header_error {
-                state.fail(format!("source `{}`: bad CSV header: {e}", plan.source.name));
-                caps = None;
-                return;
-            }
             let polled = match polled {
                 Ok(p) => p,
                 Err(e) => {

@@ -295,9 +295,12 @@ impl<'a> Lowerer<'a> {
                         Some(q) => format!("`{q}` has no event-time attribute here"),
                         None => "these rows have no event-time attribute".to_string(),
                     };
+                    let detail = self.row.time_note.clone().unwrap_or_else(|| {
+                        "a bounded table joined without time bounds (its rows take the stream side's time), or a subquery that does not select its event time, has none".into()
+                    });
                     return Err(self
                         .err(ErrorKind::UnknownColumn, node, msg)
-                        .with_detail("a bounded table joined without time bounds (its rows take the stream side's time), or a subquery that does not select its event time, has none")
+                        .with_detail(detail)
                         .with_hint(format!("use {}", self.row.time_attr_names())));
                 }
                 if lower == "rowtime" && self.row.time_attrs.is_empty() {

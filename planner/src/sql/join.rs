@@ -127,6 +127,10 @@ impl Planner<'_> {
                 },
                 row: RowScope {
                     time_attrs: left.row.time_attrs.clone(),
+                    time_note: Some(format!(
+                        "the bounded table {} has no event-time attribute: its rows take the stream side's time",
+                        right.row.tables.iter().map(|t| format!("`{}`", t.name)).collect::<Vec<_>>().join(", ")
+                    )),
                     ..row
                 },
                 window: None,
@@ -180,6 +184,22 @@ impl Planner<'_> {
         }
         let bounds = TimeBounds { lower_ms, upper_ms };
         let right_time = rt - left_width;
+        let mut row = row;
+        if kind == JoinKind::Left {
+            // An unmatched left row has no right-side time: the right side's time is a
+            // nullable column of the result, not an event time its rows can be placed by.
+            let names: Vec<String> = row
+                .time_attrs
+                .iter()
+                .filter(|i| **i >= left_width)
+                .map(|&i| format!("`{}.{}`", right.row.tables[0].name, row.columns[i].0))
+                .collect();
+            row.time_attrs.retain(|i| *i < left_width);
+            row.time_note = Some(format!(
+                "{}, the right side's time of a LEFT JOIN, is no event-time attribute: an unmatched left row has no right-side time (it is NULL)",
+                names.join(", ")
+            ));
+        }
         Ok(Relation {
             plan: LogicalPlan::IntervalJoin {
                 left: Box::new(left.plan),
@@ -438,6 +458,7 @@ fn combine(left: &RowScope, right: &RowScope) -> RowScope {
             .copied()
             .chain(right.time_attrs.iter().map(|i| i + w))
             .collect(),
+        time_note: None,
     }
 }
 

@@ -128,6 +128,7 @@ impl Planner<'_> {
             _ => {
                 let hint = match (row.tables.as_slice(), row.time_attrs.as_slice()) {
                     ([_], [one]) => format!("use `rowtime` or `{}`", row.columns[*one].0),
+                    (_, [_]) => format!("use {}", row.time_attr_names()),
                     _ => format!("use one of {}", row.time_attr_names()),
                 };
                 return Err(sql

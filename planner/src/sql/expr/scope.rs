@@ -55,6 +55,9 @@ pub(crate) struct RowScope {
     /// Columns that are event-time attributes (a source's event time, passed through
     /// projections and joins unchanged).
     pub time_attrs: Vec<usize>,
+    /// Why some time columns of the row are no event-time attributes (the right side of a
+    /// LEFT JOIN, a bounded table), for messages.
+    pub time_note: Option<String>,
 }
 
 /// A name that matches columns of several tables.
@@ -71,6 +74,7 @@ impl RowScope {
             }],
             columns,
             time_attrs,
+            time_note: None,
         }
     }
 
@@ -126,12 +130,16 @@ impl RowScope {
 
     /// Where the event-time attributes are, for messages: "the source's event_time is `t`".
     pub fn time_detail(&self) -> String {
-        match (self.tables.as_slice(), self.time_attrs.as_slice()) {
+        let detail = match (self.tables.as_slice(), self.time_attrs.as_slice()) {
             ([_], [one]) => format!("the source's event_time is `{}`", self.columns[*one].0),
             _ => format!(
                 "the event-time attributes here are: {}",
                 self.time_attr_names()
             ),
+        };
+        match &self.time_note {
+            Some(note) => format!("{detail}; {note}"),
+            None => detail,
         }
     }
 
