@@ -15,7 +15,7 @@ use prost_reflect::{DescriptorPool, DynamicMessage, Value as Proto};
 use serde_json::Value;
 
 use common::services::*;
-use common::{run_ok, T0};
+use common::T0;
 
 const SCHEMAS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/examples/schemas");
 const HOUR: i64 = 3_600_000;
@@ -184,15 +184,11 @@ fn protobuf_and_avro_topics_give_the_directly_computed_features() {
 
     std::fs::write(dir.path().join("job.yaml"), job(&deliveries, &rides)).unwrap();
     let infra = write_infra(dir.path(), &brokers);
-    run_ok(&[
-        "run",
-        dir.path().join("job.yaml").to_str().unwrap(),
-        "--infra",
-        infra.to_str().unwrap(),
-        "--mode",
-        "backfill",
-        "-q",
-    ]);
+    run_with_infra(
+        &dir.path().join("job.yaml"),
+        &infra,
+        &["--mode", "backfill"],
+    );
     let rows: Vec<Value> = std::fs::read_to_string(dir.path().join("out/features.jsonl"))
         .unwrap()
         .lines()
@@ -258,4 +254,108 @@ fn protobuf_and_avro_topics_give_the_directly_computed_features() {
         .as_str()
         .unwrap()
         .starts_with(&format!("kafka://local/{deliveries}/")));
+}
+
+/// CSV messages have no header: their fields are the schema's columns in declared order,
+/// less the one the message key fills (Flink's `csv` format reads them so too). A message
+/// with another number of fields is a dead letter that says so.
+#[test]
+fn csv_messages_are_read_in_schema_order() {
+    let brokers = kafka_brokers();
+    let dir = tempfile::tempdir().unwrap();
+    let topic = unique("csv");
+    create_topic(&brokers, &topic, 1);
+    let mut want: BTreeMap<(String, i64), (f64, i64)> = BTreeMap::new();
+    let mut records = Vec::new();
+    for i in 0..120i64 {
+        let t = T0 + i * 61_000;
+        let user = format!("u{}", i % 4);
+        // Every fifth fare is empty: NULL, not counted by COUNT(fare).
+        let fare = (i % 5 != 0).then_some((i % 13) as f64 + 0.5);
+        let e = want
+            .entry((user.clone(), t - t.rem_euclid(HOUR)))
+            .or_default();
+        if let Some(f) = fare {
+            e.0 += f;
+            e.1 += 1;
+        }
+        let fare = fare.map_or(String::new(), |f| f.to_string());
+        records.push((
+            Some(user),
+            format!("\"north, east\",{fare},{t}").into_bytes(),
+        ));
+    }
+    // The user given in the payload too: four fields where three are declared.
+    records.push((Some("u9".into()), format!("u9,zone,1.5,{T0}").into_bytes()));
+    produce(&brokers, &topic, &records);
+    let job = format!(
+        r#"name: csv_messages
+sources:
+  - name: rides
+    connector: kafka
+    cluster: local
+    topic: {topic}
+    group_id: {group}
+    start: earliest
+    format: csv
+    key_column: user_id
+    schema: {{ user_id: string!, zone: string, fare: float, event_time: timestamp }}
+    event_time: event_time
+    watermark_delay: 1m
+features:
+  - name: fares
+    sql: |
+      SELECT user_id, SUM(fare) AS fares, COUNT(fare) AS paid, MAX(zone) AS zone
+      FROM rides GROUP BY user_id, TUMBLE(rowtime, INTERVAL '1' HOUR)
+sinks:
+  - {{ name: out, connector: file, path: out/features.jsonl }}
+dead_letter: out/dead_letter.jsonl
+"#,
+        group = unique("g")
+    );
+    std::fs::write(dir.path().join("job.yaml"), job).unwrap();
+    let infra = write_infra(dir.path(), &brokers);
+    run_with_infra(
+        &dir.path().join("job.yaml"),
+        &infra,
+        &["--mode", "backfill"],
+    );
+    let rows = common::rows_of(&dir.path().join("out/features.jsonl"));
+    let got: BTreeMap<(String, i64), (f64, i64)> = rows
+        .iter()
+        .map(|r| {
+            assert_eq!(r["zone"], "north, east");
+            let key = (
+                r["user_id"].as_str().unwrap().to_string(),
+                r["window_start"].as_i64().unwrap(),
+            );
+            (
+                key,
+                (
+                    r["fares"].as_f64().unwrap_or(0.0),
+                    r["paid"].as_i64().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), want.len());
+    for (k, (sum, n)) in &want {
+        assert_eq!(got[k].1, *n, "{k:?}");
+        assert!(
+            (got[k].0 - sum).abs() < 1e-9,
+            "{k:?}: {} vs {sum}",
+            got[k].0
+        );
+    }
+    let dl = common::rows_of(&dir.path().join("out/dead_letter.jsonl"));
+    assert_eq!(dl.len(), 1, "{dl:?}");
+    let reason = dl[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("4 fields, but the schema declares 3"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("less those filled from the message's key"),
+        "{reason}"
+    );
 }

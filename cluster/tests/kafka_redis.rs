@@ -100,15 +100,7 @@ fn kafka_to_redis_equals_the_reference_and_redis_holds_each_newest_window() {
         vec!["--mode", "backfill", "--workers", "2"],
     ] {
         let _ = std::fs::remove_dir_all(dir.path().join("out"));
-        let mut all = vec![
-            "run",
-            job_path.to_str().unwrap(),
-            "--infra",
-            infra.to_str().unwrap(),
-            "-q",
-        ];
-        all.extend_from_slice(&args);
-        run_ok(&all);
+        run_with_infra(&job_path, &infra, &args);
         let got = read_finals(&dir.path().join("out"), "features", &key_columns());
         assert_same(&format!("kafka {args:?}"), &got, &want);
 
@@ -172,16 +164,11 @@ fn the_kafka_sink_keeps_the_latest_value_per_entity_on_a_compactable_topic() {
     );
     let job = job_text(30, 300, &kafka_source(&input, &unique("g")), &sinks, 3);
     std::fs::write(dir.path().join("job.yaml"), job).unwrap();
-    run_ok(&[
-        "run",
-        dir.path().join("job.yaml").to_str().unwrap(),
-        "--infra",
-        infra.to_str().unwrap(),
-        "--mode",
-        "stream",
-        "--exit-at-end",
-        "-q",
-    ]);
+    run_with_infra(
+        &dir.path().join("job.yaml"),
+        &infra,
+        &["--mode", "stream", "--exit-at-end"],
+    );
     // Every row the file sink wrote was also delivered to the topic, keyed for compaction.
     let file_rows: Vec<Value> = std::fs::read_to_string(dir.path().join("out/features.jsonl"))
         .unwrap()

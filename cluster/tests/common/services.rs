@@ -10,6 +10,19 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
+/// Runs `freshet run JOB --infra INFRA -q ARGS..`; panics with its output if it fails.
+pub fn run_with_infra(job: &Path, infra: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec![
+        "run",
+        job.to_str().unwrap(),
+        "--infra",
+        infra.to_str().unwrap(),
+        "-q",
+    ];
+    all.extend_from_slice(args);
+    super::run_ok(&all)
+}
+
 /// An environment variable `scripts/services.sh env` sets.
 pub fn service_env(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {

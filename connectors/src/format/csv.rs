@@ -3,11 +3,11 @@
 
 use csv_core::{ReadFieldResult, Reader, ReaderBuilder};
 
-use planner::job::Column;
+use planner::job::{Column, SourceConnector};
 use planner::types::{DataType, Value};
 use planner::SourcePlan;
 
-use super::{check_required, required_columns, value_from_text, RecordError};
+use super::{check_required, connector_columns, required_columns, value_from_text, RecordError};
 
 /// Decodes CSV lines.
 pub struct CsvDecoder {
@@ -16,6 +16,8 @@ pub struct CsvDecoder {
     required: Vec<usize>,
     /// Field position → column index (None: not in the schema or not needed).
     mapping: Vec<Option<usize>>,
+    /// Fields are the schema's columns in order (messages), not named by a header.
+    positional: bool,
     reader: Reader,
     field: Vec<u8>,
     /// Why the current file's header is unusable (its records are malformed).
@@ -23,18 +25,44 @@ pub struct CsvDecoder {
 }
 
 impl CsvDecoder {
-    /// A decoder for a planned source; call [`CsvDecoder::set_header`] per file.
+    /// A decoder for a planned source. Files and S3 objects start with a header line: call
+    /// [`CsvDecoder::set_header`] per file. A message (Kafka, Kinesis) has no header: its
+    /// fields are the schema's columns in declared order, less those filled from the
+    /// message's key and headers (as Flink's `csv` format reads them).
     pub fn new(plan: &SourcePlan) -> Self {
         let delimiter = plan.source.format_options.delimiter;
+        let positional = matches!(
+            plan.source.connector,
+            SourceConnector::Kafka { .. } | SourceConnector::Kinesis { .. }
+        );
+        // Columns filled from the message's key and headers are neither read nor reset.
+        let from_meta = connector_columns(&plan.source);
+        let mut needed = plan.needed.clone();
+        for &c in &from_meta {
+            needed[c] = false;
+        }
+        let mapping = match positional {
+            true => (0..plan.source.columns.len())
+                .filter(|c| !from_meta.contains(c))
+                .map(|c| needed[c].then_some(c))
+                .collect(),
+            false => Vec::new(),
+        };
         CsvDecoder {
             columns: plan.source.columns.clone(),
-            needed: plan.needed.clone(),
+            needed,
             required: required_columns(&plan.source),
-            mapping: Vec::new(),
+            mapping,
+            positional,
             reader: ReaderBuilder::new().delimiter(delimiter).build(),
             field: vec![0; 256],
             bad_header: None,
         }
+    }
+
+    /// Whether each file starts with a header line (not so for messages).
+    pub fn has_header(&self) -> bool {
+        !self.positional
     }
 
     /// Reads the header line of a file and matches its names to the schema's columns: a
@@ -195,11 +223,17 @@ impl CsvDecoder {
         let mapping = std::mem::take(&mut self.mapping);
         let columns = std::mem::take(&mut self.columns);
         let mut count = 0;
-        let result = self.for_each_field(line, |pos, bytes, quoted| {
+        // The first bad field; the rest are still counted, since a wrong number of fields
+        // says more about a record than the first field that did not fit its column.
+        let mut bad: Option<RecordError> = None;
+        let read = self.for_each_field(line, |pos, bytes, quoted| {
             count = pos + 1;
             let Some(Some(ci)) = mapping.get(pos) else {
                 return Ok(());
             };
+            if bad.is_some() {
+                return Ok(());
+            }
             if bytes.is_empty() {
                 // An empty field is NULL, but `""` in a string column is the empty string
                 // (as in PostgreSQL's and Spark's CSV readers).
@@ -208,11 +242,16 @@ impl CsvDecoder {
                 }
                 return Ok(());
             }
-            let text = std::str::from_utf8(bytes)
-                .map_err(|_| RecordError::Malformed("field is not UTF-8".into()))?;
-            row[*ci] = value_from_text(&columns[*ci], text)?;
+            let value = std::str::from_utf8(bytes)
+                .map_err(|_| RecordError::Malformed("field is not UTF-8".into()))
+                .and_then(|text| value_from_text(&columns[*ci], text));
+            match value {
+                Ok(v) => row[*ci] = v,
+                Err(e) => bad = Some(e),
+            }
             Ok(())
         });
+        debug_assert!(read.is_ok(), "the field callback does not fail");
         self.mapping = mapping;
         self.columns = columns;
         if let Some(reason) = &self.bad_header {
@@ -225,12 +264,21 @@ impl CsvDecoder {
                 "a quoted field is not closed on its line: freshet reads one CSV record per line, so a field cannot hold a line break (hint: write line breaks in fields as an escape such as \\n, or use JSON lines)".into(),
             ));
         }
-        result?;
         if count != self.mapping.len() {
-            return Err(RecordError::Malformed(format!(
-                "{count} fields, but the header has {}",
-                self.mapping.len()
-            )));
+            return Err(RecordError::Malformed(match self.positional {
+                false => format!("{count} fields, but the header has {}", self.mapping.len()),
+                true => format!(
+                    "{count} fields, but the schema declares {} (a message's CSV fields are the schema's columns in order{})",
+                    self.mapping.len(),
+                    match self.mapping.len() == self.columns.len() {
+                        true => "",
+                        false => ", less those filled from the message's key and headers",
+                    }
+                ),
+            }));
+        }
+        if let Some(e) = bad {
+            return Err(e);
         }
         check_required(&self.columns, &self.required, row)
     }
@@ -239,9 +287,13 @@ impl CsvDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use planner::job::{Format, OnError, Source, SourceConnector};
+    use planner::job::{Format, OnError, Source};
 
     fn decoder() -> CsvDecoder {
+        decoder_on(SourceConnector::File { path: "x".into() })
+    }
+
+    fn decoder_on(connector: SourceConnector) -> CsvDecoder {
         let col = |name: &str, ty, required| Column {
             name: name.into(),
             ty,
@@ -250,7 +302,7 @@ mod tests {
         CsvDecoder::new(&SourcePlan {
             source: Source {
                 name: "e".into(),
-                connector: SourceConnector::File { path: "x".into() },
+                connector,
                 format: Format::Csv,
                 columns: vec![
                     col("user_id", DataType::String, true),
@@ -284,6 +336,55 @@ mod tests {
         );
         d.decode(b"2000,,u2,", &mut row).unwrap();
         assert_eq!(row[1], Value::Null);
+    }
+
+    /// A Kafka message has no header: its fields are the schema's columns in order, less
+    /// the one the message key fills.
+    #[test]
+    fn messages_are_read_in_schema_order() {
+        let kafka = |key_column| SourceConnector::Kafka {
+            cluster: "c".into(),
+            topic: "t".into(),
+            group_id: "g".into(),
+            start: planner::job::StartPosition::Earliest,
+            idle_timeout_ms: 0,
+            key_column,
+            header_columns: Vec::new(),
+        };
+        let mut d = decoder_on(kafka(None));
+        assert!(!d.has_header());
+        let mut row = vec![Value::Null; 3];
+        d.decode(b"u1,2.5,1000", &mut row).unwrap();
+        assert_eq!(
+            row,
+            vec![Value::Str("u1".into()), Value::Float(2.5), Value::Ts(1000)]
+        );
+        match d.decode(b"u1,1000", &mut row) {
+            Err(RecordError::Malformed(m)) => {
+                assert!(m.starts_with("2 fields, but the schema declares 3"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let mut d = decoder_on(kafka(Some(0)));
+        let mut row = vec![Value::Str("from the key".into()), Value::Null, Value::Null];
+        d.decode(b"2.5,1000", &mut row).unwrap();
+        assert_eq!(
+            row,
+            vec![
+                Value::Str("from the key".into()),
+                Value::Float(2.5),
+                Value::Ts(1000)
+            ]
+        );
+        match d.decode(b"u1,2.5,1000", &mut row) {
+            Err(RecordError::Malformed(m)) => assert!(
+                m.contains("less those filled from the message's key"),
+                "{m}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(decoder().has_header());
     }
 
     /// `""` is an empty string in a string column; an empty field is NULL, and so is `""`

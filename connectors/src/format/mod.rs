@@ -133,7 +133,7 @@ impl Decoder {
 
     /// Whether each file starts with a header line.
     pub fn has_header(&self) -> bool {
-        matches!(self, Decoder::Csv(_))
+        matches!(self, Decoder::Csv(c) if c.has_header())
     }
 
     /// Sets the header (CSV only) for the file being read; returns its problems, for a
