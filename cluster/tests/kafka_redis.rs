@@ -429,33 +429,68 @@ sinks:
     )
 }
 
-/// Runs a live job until `until` holds of its output rows (or `wait` passes), then stops it.
+/// Runs a live job (`freshet run`, or `launch` when `hostfile` is given) until `until`
+/// holds of its output rows (every worker's file), or `wait` passes; then stops it.
 fn run_live_until(
     dir: &Path,
     infra: &Path,
+    hostfile: Option<&Path>,
     wait: Duration,
     until: impl Fn(&[Value]) -> bool,
 ) -> Vec<Value> {
-    let child = freshet()
-        .args(["run", dir.join("job.yaml").to_str().unwrap()])
+    let mut cmd = freshet();
+    match hostfile {
+        Some(h) => cmd.args([
+            "launch",
+            "--hostfile",
+            h.to_str().unwrap(),
+            "--workers",
+            "1",
+        ]),
+        None => cmd.arg("run"),
+    };
+    let child = cmd
+        .arg(dir.join("job.yaml"))
         .args(["--infra", infra.to_str().unwrap(), "--mode", "stream", "-q"])
         .spawn()
         .unwrap();
     let mut child = Guard(child);
-    let out = dir.join("out/features.jsonl");
-    let rows = |p: &Path| -> Vec<Value> {
-        std::fs::read_to_string(p)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
+    let rows = || -> Vec<Value> {
+        let files = std::fs::read_dir(dir.join("out")).into_iter().flatten();
+        files
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("features")
+            })
+            .flat_map(|p| common::rows_of(&p))
             .collect()
     };
     let start = std::time::Instant::now();
-    while !until(&rows(&out)) && start.elapsed() < wait {
+    while !until(&rows()) && start.elapsed() < wait {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let got = rows(&out);
+    let got = rows();
     sigterm(&mut child);
+    got
+}
+
+/// (key, origin, count, sum) of rows, sorted.
+fn per_key_rows(rows: &[Value]) -> Vec<(String, String, i64, i64)> {
+    let mut got: Vec<(String, String, i64, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["kafka_key"].as_str().unwrap().to_string(),
+                r["origin"].as_str().unwrap().to_string(),
+                r["c"].as_i64().unwrap(),
+                r["s"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
     got
 }
 
@@ -486,7 +521,7 @@ fn an_idle_partition_stops_holding_the_watermark_back_and_keys_and_headers_becom
         std::fs::write(dir.path().join("job.yaml"), keyed_job(&topic, idle)).unwrap();
         let infra = write_infra(dir.path(), &brokers);
         let wait = Duration::from_secs(if expect_rows { 30 } else { 5 });
-        let rows = run_live_until(dir.path(), &infra, wait, |r| r.len() >= 2);
+        let rows = run_live_until(dir.path(), &infra, None, wait, |r| r.len() >= 2);
         if !expect_rows {
             // The empty partition holds the watermark at its start: no window can close.
             assert!(rows.is_empty(), "idle_timeout {idle}: {rows:?}");
@@ -495,21 +530,59 @@ fn an_idle_partition_stops_holding_the_watermark_back_and_keys_and_headers_becom
         // The first minute closed (both partitions passed it); the second did not
         // (partition 0 and 1 are at t0+61s/62s with no delay, so the watermark is
         // t0+61s: the window [t0+60s, t0+120s) is still open).
-        let mut got: Vec<(String, String, i64, i64)> = rows
-            .iter()
-            .map(|r| {
-                (
-                    r["kafka_key"].as_str().unwrap().to_string(),
-                    r["origin"].as_str().unwrap().to_string(),
-                    r["c"].as_i64().unwrap(),
-                    r["s"].as_i64().unwrap(),
-                )
-            })
-            .collect();
-        got.sort();
-        assert_eq!(got, want_first_minute, "idle_timeout {idle}");
+        assert_eq!(
+            per_key_rows(&rows),
+            want_first_minute,
+            "idle_timeout {idle}"
+        );
         assert!(rows.iter().all(|r| r["window_end"] == t0 + 60_000));
     }
+}
+
+/// Two processes, one worker each, read a topic of two partitions, one each; only
+/// partition 0 gets records. Process 1's partition goes idle, so its worker follows the
+/// watermark of the active one, which process 0 announces to the cluster. Before, it
+/// followed only its own process, and held the cluster's windows at the start of time.
+/// (A worker with no partition at all is done at once and holds nothing back.)
+#[test]
+fn a_process_whose_partitions_are_idle_does_not_hold_the_clusters_windows_back() {
+    let brokers = kafka_brokers();
+    let t0 = common::T0;
+    let ev =
+        |k: &str, n: i64, t: i64| (k.to_string(), format!(r#"{{"n": {n}, "event_time": {t}}}"#));
+    let dir = tempfile::tempdir().unwrap();
+    let topic = unique("lone");
+    create_topic(&brokers, &topic, 2);
+    let p0 = [
+        ev("a", 1, t0 + 1_000),
+        ev("a", 2, t0 + 2_000),
+        ev("b", 5, t0 + 61_000),
+    ];
+    produce_to_partition(&brokers, &topic, 0, &p0);
+    std::fs::write(dir.path().join("job.yaml"), keyed_job(&topic, "1s")).unwrap();
+    let infra = write_infra(dir.path(), &brokers);
+    let hostfile = dir.path().join("hosts");
+    std::fs::write(
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
+    )
+    .unwrap();
+    let rows = run_live_until(
+        dir.path(),
+        &infra,
+        Some(&hostfile),
+        Duration::from_secs(60),
+        |r| !r.is_empty(),
+    );
+    // The first minute closed at the watermark t0+61s; the second is open.
+    assert_eq!(
+        per_key_rows(&rows),
+        [("a".to_string(), "p0".to_string(), 2, 3)]
+    );
+    assert!(
+        rows.iter().all(|r| r["window_end"] == t0 + 60_000),
+        "{rows:?}"
+    );
 }
 
 /// Events read by one run of `job.yaml` with `start` (a summary counter).

@@ -65,9 +65,10 @@ impl RunState {
         self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// The most advanced watermark any worker of this process has for `source`. A worker
-    /// with no partitions of its own, or only idle ones, follows it instead of holding
-    /// the frontier back (Flink's source idleness, within a process).
+    /// The most advanced watermark any worker of the cluster has for `source`: this
+    /// process's workers raise it directly, other processes' workers by announcing theirs
+    /// (see `operators::source`). A worker whose partitions are all idle follows it
+    /// instead of holding the frontier back (Flink's source idleness).
     pub fn shared_watermark(&self, source: &str) -> Arc<AtomicU64> {
         let mut m = self.watermarks.lock().unwrap_or_else(|p| p.into_inner());
         Arc::clone(m.entry(source.to_string()).or_default())

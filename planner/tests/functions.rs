@@ -173,3 +173,22 @@ fn round_of_an_int_honours_negative_digits() {
     check("ROUND(n + 9223372036854775800, -1)", "", Value::Null);
     check("ROUND(n, CAST(NULL AS INT))", "", Value::Null);
 }
+
+/// `IS [NOT] TRUE` and `IS [NOT] FALSE` are never NULL (a truth table, by hand): on a
+/// NULL, `IS TRUE` and `IS FALSE` are false, their negations true.
+#[test]
+fn is_true_and_is_false_are_never_null() {
+    // `s = 'x'` is true on "x", false on "y", NULL on NULL.
+    let cases = [
+        ("IS TRUE", [true, false, false]),
+        ("IS NOT TRUE", [false, true, true]),
+        ("IS FALSE", [false, true, false]),
+        ("IS NOT FALSE", [true, false, true]),
+    ];
+    for (op, want) in cases {
+        let e = format!("(s = 'x') {op}");
+        for (s, w) in [text("x"), text("y"), Value::Null].into_iter().zip(want) {
+            assert_eq!(eval_on(&e, s.clone()).0, Value::Bool(w), "{e} on {s:?}");
+        }
+    }
+}

@@ -26,8 +26,10 @@ use std::time::Duration;
 
 use smallvec::SmallVec;
 use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
-use timely::dataflow::operators::generic::OutputBuilder;
+use timely::dataflow::operators::generic::{Operator, OutputBuilder};
+use timely::dataflow::operators::vec::Broadcast;
 use timely::dataflow::{Scope, Stream};
 
 use connectors::format::EVENT_TIME_RANGE;
@@ -45,6 +47,9 @@ use crate::state::RunState;
 
 /// How often an idle following source polls for new data.
 const IDLE_POLL: Duration = Duration::from_millis(50);
+
+/// How often a worker whose own partitions hold its watermark tells the cluster of it.
+const ANNOUNCE_EVERY: Duration = Duration::from_millis(100);
 
 /// One input of an interval join read from this source.
 #[derive(Clone)]
@@ -101,11 +106,19 @@ pub fn source<'s>(
         side_outputs.push((Out::<OverInput>::from(o), Vec::<OverInput>::new()));
         side_streams.push(s);
     }
+    // This worker's watermark while partitions of its own hold it, for the other
+    // processes' workers that have none (see the end of the step).
+    let (announce_out, announce_stream) = builder.new_output::<Vec<u64>>();
+    let mut announce_out =
+        OutputBuilder::<u64, CapacityContainerBuilder<Vec<u64>>>::from(announce_out);
+    let announce_cap = outputs.len() + side_outputs.len();
     let (dlq_out, dlq_stream) = builder.new_output::<Vec<DeadLetter>>();
     let mut dlq_out =
         OutputBuilder::<u64, CapacityContainerBuilder<Vec<DeadLetter>>>::from(dlq_out);
 
     let (worker, peers) = (scope.index(), scope.peers());
+    let source_name = plan.source.name.clone();
+    let cluster_watermark = state.shared_watermark(&plan.source.name);
     let plan = plan.clone();
     let mut prefix = Prefix::new(features.to_vec(), feature_ids.to_vec());
     let sides: Vec<SideSpec> = sides.to_vec();
@@ -131,6 +144,7 @@ pub fn source<'s>(
         };
         let mut watermarks = Watermarks::new(plan.source.watermark_delay_ms, idle_timeout);
         let shared_watermark = state.shared_watermark(&plan.source.name);
+        let mut announced = (0u64, std::time::Instant::now());
         let et = plan.source.event_time;
         let mut bad: Vec<(LineId, String, RecordError)> = Vec::new();
         // Too-late records: (record, reason, feature).
@@ -337,7 +351,8 @@ pub fn source<'s>(
                 caps = None;
                 return;
             }
-            let mut w = watermarks.advance(r.partitions(), |p| r.finished(p), std::time::Instant::now());
+            let now = std::time::Instant::now();
+            let mut w = watermarks.advance(r.partitions(), |p| r.finished(p), now);
             if watermarks.constrained() {
                 shared_watermark.fetch_max(w, std::sync::atomic::Ordering::Relaxed);
             } else {
@@ -349,12 +364,31 @@ pub fn source<'s>(
                     c.downgrade(&w);
                 }
             }
+            // Tell every worker of the cluster (at most every ANNOUNCE_EVERY): the
+            // process-wide watermark that workers without active partitions follow is then
+            // the cluster's, so a process reading none of a topic's partitions does not hold
+            // every window back.
+            if watermarks.constrained() && w > announced.0 && now.duration_since(announced.1) >= ANNOUNCE_EVERY {
+                announce_out.activate().session(&cs[announce_cap]).give(w);
+                announced = (w, now);
+            }
             match polled {
                 Poll::Idle => activator.activate_after(IDLE_POLL),
                 _ => activator.activate(),
             }
         }
     });
+    announce_stream.broadcast().sink(
+        Pipeline,
+        &format!("Watermarks[{}]", source_name),
+        move |(input, _)| {
+            input.for_each(|_, announced| {
+                for w in announced.drain(..) {
+                    cluster_watermark.fetch_max(w, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        },
+    );
     SourceStreams {
         features: streams,
         sides: side_streams,

@@ -107,12 +107,18 @@ impl<'a> Lowerer<'a> {
                 let t = self.lower(x)?;
                 Ok(Typed { expr: Expr::IsNull { expr: Box::new(t.expr), negated: matches!(e, E::IsNotNull(_)) }, ty: Some(DataType::Bool) })
             }
-            E::IsTrue(x) | E::IsFalse(x) => {
+            // Never NULL: `x IS TRUE` is false for a NULL `x`, `x IS NOT TRUE` true.
+            E::IsTrue(x) | E::IsFalse(x) | E::IsNotTrue(x) | E::IsNotFalse(x) => {
                 let t = self.lower(x)?;
-                self.expect(x, &t, DataType::Bool, "IS TRUE / IS FALSE")?;
-                let want = Expr::Literal(Value::Bool(matches!(e, E::IsTrue(_))));
+                self.expect(x, &t, DataType::Bool, "IS [NOT] TRUE / IS [NOT] FALSE")?;
+                let want = Expr::Literal(Value::Bool(matches!(e, E::IsTrue(_) | E::IsNotTrue(_))));
                 let eq = Expr::Binary { op: BinOp::Eq, left: Box::new(t.expr), right: Box::new(want) };
-                Ok(Typed { expr: Expr::Call { func: Func::Coalesce, args: vec![eq, Expr::Literal(Value::Bool(false))] }, ty: Some(DataType::Bool) })
+                let is = Expr::Call { func: Func::Coalesce, args: vec![eq, Expr::Literal(Value::Bool(false))] };
+                let expr = match e {
+                    E::IsNotTrue(_) | E::IsNotFalse(_) => Expr::Unary { op: UnaryOp::Not, expr: Box::new(is) },
+                    _ => is,
+                };
+                Ok(Typed { expr, ty: Some(DataType::Bool) })
             }
             E::In { expr, target, negated, .. } => {
                 let ast::InTarget::List(list) = target else {
