@@ -148,8 +148,8 @@ fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Diagnostics {
     let mut line = "";
     match e.location() {
         Some(l) => {
-            let (at_line, at_col) =
-                repeated_key(&clean, text, l.line(), l.column()).unwrap_or((l.line(), l.column()));
+            let at = (l.line(), l.column());
+            let (at_line, at_col) = repeated_key(&clean, text, at).unwrap_or(at);
             d = d.at(path, text, at_line, at_col);
             line = text.lines().nth(l.line().saturating_sub(1)).unwrap_or("");
         }
@@ -166,32 +166,14 @@ fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Diagnostics {
     Diagnostics(vec![d])
 }
 
-/// For "`key` is given twice" in the block mapping whose first key is at (`line`, `col`)
-/// (where serde points): the second `key:` at that indentation.
-fn repeated_key(message: &str, text: &str, line: usize, col: usize) -> Option<(usize, usize)> {
+/// For "`key` is given twice" in the mapping at `at` (where serde points): the second
+/// definition of `key`.
+fn repeated_key(message: &str, text: &str, at: (usize, usize)) -> Option<(usize, usize)> {
     let key = message
         .split('`')
         .nth(1)
         .filter(|_| message.contains("is given twice"))?;
-    let needle = format!("{key}:");
-    let mut seen = 0;
-    for (i, l) in text.lines().enumerate().skip(line.saturating_sub(1)) {
-        let indent = l.len() - l.trim_start().len();
-        let body = l.trim_start();
-        if body.is_empty() || body.starts_with('#') || indent > col.saturating_sub(1) {
-            continue;
-        }
-        if indent < col.saturating_sub(1) {
-            break;
-        }
-        if body.starts_with(&needle) {
-            seen += 1;
-            if seen == 2 {
-                return Some((i + 1, col));
-            }
-        }
-    }
-    None
+    super::locate::Doc::parse(text).repeated_key(at, key)
 }
 
 /// Why a value's `${...}` could not be replaced.
@@ -386,6 +368,12 @@ aws:
                 "kafka:\n  k:\n    bootstrap_servers: a:1\n    properties:\n      linger.ms: \"5\"\n      linger.ms: \"50\"\n",
                 "linger.ms",
                 6,
+            ),
+            // Flow style over several lines.
+            (
+                "kafka:\n  k: { bootstrap_servers: a:1,\n       properties: { linger.ms: \"5\",\n                     linger.ms: \"50\" } }\n",
+                "linger.ms",
+                4,
             ),
         ] {
             let err = parse_infra(Path::new("p.yaml"), text, env).unwrap_err();

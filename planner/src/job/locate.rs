@@ -91,6 +91,29 @@ impl Doc {
         }
     }
 
+    /// Where `key` is given the second time in the mapping that starts at `at` (its first
+    /// key, or a flow mapping's `{`), for errors about a repeated key that serde places at
+    /// the mapping.
+    pub fn repeated_key(&self, at: Spot, key: &str) -> Option<Spot> {
+        fn search(node: &Node, at: Spot, key: &str) -> Option<Spot> {
+            match &node.kind {
+                Kind::Map(entries) => {
+                    let starts_here = node.at == at || entries.first().is_some_and(|e| e.1 == at);
+                    if starts_here {
+                        let mut hits = entries.iter().filter(|(k, _, _)| k == key);
+                        if let (Some(_), Some((_, second, _))) = (hits.next(), hits.next()) {
+                            return Some(*second);
+                        }
+                    }
+                    entries.iter().find_map(|(_, _, n)| search(n, at, key))
+                }
+                Kind::Seq(items) => items.iter().find_map(|(_, n)| search(n, at, key)),
+                Kind::Scalar(_) => None,
+            }
+        }
+        search(self.root.as_ref()?, at, key)
+    }
+
     /// The node at `path` and where its key (or dash) is.
     fn walk(&self, path: &[Seg]) -> Option<(Spot, &Node)> {
         let mut node = self.root.as_ref()?;
