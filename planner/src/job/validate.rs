@@ -8,10 +8,13 @@ use crate::types::DataType;
 mod connectors;
 mod cx;
 mod paths;
+mod sinks;
+mod sources;
 mod yaml_error;
 
-use connectors::{check_kafka_loops, validate_sink, validate_source};
 use cx::Cx;
+use sinks::{check_kafka_loops, validate_sink};
+use sources::validate_source;
 use yaml_error::yaml_error;
 
 use super::locate::Seg;
