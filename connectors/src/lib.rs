@@ -19,19 +19,24 @@ pub mod kafka;
 pub mod redis_store;
 pub mod sink;
 
-use planner::job::{Infra, Sink, SinkConnector, Source, SourceConnector};
+use planner::job::{Format, Infra, Sink, SinkConnector, SourceConnector};
+use planner::SourcePlan;
 use source::{ReadMode, RecordSource, SourceError};
 
-/// Opens worker `worker`'s (of `peers`) reader of `source`.
+/// Opens worker `worker`'s (of `peers`) reader of `plan`'s source.
 pub fn open_source(
-    source: &Source,
+    plan: &SourcePlan,
     infra: &Infra,
     worker: usize,
     peers: usize,
     mode: ReadMode,
     has_header: bool,
 ) -> Result<Box<dyn RecordSource>, SourceError> {
+    let source = &plan.source;
     match &source.connector {
+        SourceConnector::File { path } if source.format == Format::Parquet => Ok(Box::new(
+            file::parquet_source::ParquetReader::open(path, plan, worker, peers, mode)?,
+        )),
         SourceConnector::File { path } => Ok(Box::new(file::source::FileReader::open(
             path, worker, peers, mode, has_header,
         )?)),

@@ -67,6 +67,17 @@ pub enum Item<'a> {
     Header(&'a [u8], Option<&'a Origin>),
     /// A record line of a file (without its line terminator); watermark partition 0.
     Line(&'a [u8], LineId),
+    /// A row of a typed table (a Parquet file), already decoded: the source's columns in
+    /// schema order (those no feature reads are NULL), or why the row cannot be read;
+    /// watermark partition 0.
+    Row {
+        /// The values.
+        values: &'a [planner::types::Value],
+        /// A value that does not fit its column (the row is then a dead letter).
+        error: Option<&'a crate::RecordError>,
+        /// For error reports.
+        id: LineId,
+    },
     /// A message (Kafka record, Kinesis record, a line of an S3 object).
     Message {
         /// The payload.

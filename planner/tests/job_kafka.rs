@@ -110,3 +110,24 @@ fn a_header_mapped_twice_is_an_error() {
         "{d}"
     );
 }
+
+/// Parquet is a file format: a Kafka source in it is an error at `format`, with what each
+/// connector reads.
+#[test]
+fn a_kafka_source_cannot_read_parquet() {
+    let text = JOB.replacen("format: json", "format: parquet", 1);
+    let d = one(&text);
+    assert!(
+        d.message
+            .contains("parquet is read from local files (`connector: file`), not `kafka`"),
+        "{d}"
+    );
+    assert_eq!(line_col(&d), (7, 13), "{d}");
+    assert!(
+        d.hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("Kafka and Kinesis messages as json, csv, avro or protobuf"),
+        "{d}"
+    );
+}

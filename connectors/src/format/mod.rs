@@ -111,6 +111,13 @@ pub enum Decoder {
     Avro(avro::AvroDecoder),
     /// Protobuf messages.
     Protobuf(protobuf::ProtobufDecoder),
+    /// Rows a reader decodes itself (Parquet files): only required columns are checked.
+    Rows {
+        /// The source's columns.
+        columns: Vec<Column>,
+        /// Indices of its required columns.
+        required: Vec<usize>,
+    },
 }
 
 impl Decoder {
@@ -125,9 +132,10 @@ impl Decoder {
             Format::Csv => Ok(Decoder::Csv(csv::CsvDecoder::new(plan))),
             Format::Avro => Ok(Decoder::Avro(avro::AvroDecoder::new(plan)?)),
             Format::Protobuf => Ok(Decoder::Protobuf(protobuf::ProtobufDecoder::new(plan)?)),
-            Format::Parquet => {
-                Err("parquet is a sink format; sources read json, csv, avro or protobuf".into())
-            }
+            Format::Parquet => Ok(Decoder::Rows {
+                columns: plan.source.columns.clone(),
+                required: required_columns(&plan.source),
+            }),
         }
     }
 
@@ -140,7 +148,9 @@ impl Decoder {
     /// warning naming the file (see [`csv::CsvDecoder::set_header`]).
     pub fn set_header(&mut self, line: &[u8]) -> Vec<String> {
         match self {
-            Decoder::Json(_) | Decoder::Avro(_) | Decoder::Protobuf(_) => Vec::new(),
+            Decoder::Json(_) | Decoder::Avro(_) | Decoder::Protobuf(_) | Decoder::Rows { .. } => {
+                Vec::new()
+            }
             Decoder::Csv(c) => c.set_header(line),
         }
     }
@@ -154,8 +164,42 @@ impl Decoder {
             Decoder::Csv(d) => d.decode(line, row),
             Decoder::Avro(d) => d.decode(line, row),
             Decoder::Protobuf(d) => d.decode(line, row),
+            Decoder::Rows { .. } => Err(RecordError::Malformed(
+                "a table source delivers rows, not lines".into(),
+            )),
         }
     }
+
+    /// Checks a row a reader decoded itself ([`crate::source::Item::Row`]): its required
+    /// columns.
+    pub fn check_row(&self, row: &[Value]) -> Result<(), RecordError> {
+        match self {
+            Decoder::Rows { columns, required } => check_required(columns, required, row),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A decoded row as a dead letter shows it: a JSON object of its non-NULL values, in
+/// schema order.
+pub fn row_text(columns: &[Column], values: &[Value]) -> String {
+    let mut fields = Vec::new();
+    for (c, v) in columns.iter().zip(values) {
+        let json = match v {
+            Value::Null => continue,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Int(i) | Value::Ts(i) => serde_json::Value::from(*i),
+            Value::Float(f) => serde_json::Value::from(*f),
+            Value::Str(s) => serde_json::Value::String(s.to_string()),
+            other => serde_json::Value::String(other.to_string()),
+        };
+        fields.push(format!(
+            "{}:{json}",
+            serde_json::Value::String(c.name.clone())
+        ));
+    }
+    // In schema order (a `serde_json::Map` would sort the names).
+    format!("{{{}}}", fields.join(","))
 }
 
 /// Checks required columns after decoding.

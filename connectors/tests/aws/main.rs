@@ -49,6 +49,7 @@ fn drain(
                 Item::Message { payload, id, .. } => {
                     batch.push((String::from_utf8_lossy(payload).into_owned(), Some(id)))
                 }
+                Item::Row { .. } => unreachable!("S3 and Kinesis deliver lines and messages"),
             })
             .unwrap();
         for (text, id) in batch {

@@ -51,6 +51,23 @@ const IDLE_POLL: Duration = Duration::from_millis(50);
 /// How often a worker whose own partitions hold its watermark tells the cluster of it.
 const ANNOUNCE_EVERY: Duration = Duration::from_millis(100);
 
+/// A record as a reader delivers it: a line or message to decode, or a decoded row.
+#[derive(Clone, Copy)]
+enum Record<'a> {
+    Line(&'a [u8]),
+    Row(&'a [Value], Option<&'a RecordError>),
+}
+
+impl Record<'_> {
+    /// The record as a dead letter shows it.
+    fn text(&self, columns: &[planner::job::Column]) -> String {
+        match self {
+            Record::Line(line) => String::from_utf8_lossy(line).into_owned(),
+            Record::Row(values, _) => connectors::format::row_text(columns, values),
+        }
+    }
+}
+
 /// One input of an interval join read from this source.
 #[derive(Clone)]
 pub struct SideSpec {
@@ -172,7 +189,7 @@ pub fn source<'s>(
             if reader.is_none() {
                 // A bounded table is read completely, also in stream mode.
                 let mode = if plan.source.bounded { ReadMode::Bounded } else { mode };
-                match connectors::open_source(&plan.source, &infra, worker, peers, mode, decoder.has_header()) {
+                match connectors::open_source(&plan, &infra, worker, peers, mode, decoder.has_header()) {
                     Ok(mut r) => {
                         r.share_line_counts(state.line_counts(&plan.source.name));
                         reader = Some(r)
@@ -192,7 +209,7 @@ pub fn source<'s>(
             let fail_fast = plan.source.on_error == OnError::Fail;
             let mut failed = false;
             let polled = r.poll(batch_bytes.max(1), &mut |item| {
-                let (line, id, partition) = match item {
+                let (record, id, partition) = match item {
                     Item::Header(h, origin) => {
                         let problems = decoder.set_header(h);
                         if let Some(o) = origin {
@@ -205,7 +222,8 @@ pub fn source<'s>(
                     // A blank line (an editor's trailing newline, CRLF debris) holds no
                     // record: it is neither read nor a dead letter.
                     Item::Line(line, _) if is_blank(line) => return,
-                    Item::Line(line, id) => (line, id, None),
+                    Item::Line(line, id) => (Record::Line(line), id, None),
+                    Item::Row { values, error, id } => (Record::Row(values, error), id, None),
                     Item::Message { payload, id, partition, meta } => {
                         if let Some(k) = key_column {
                             row[k] = meta.key().map_or(Value::Null, |b| Value::Str(String::from_utf8_lossy(b).as_ref().into()));
@@ -213,17 +231,25 @@ pub fn source<'s>(
                         for (h, c) in &header_columns {
                             row[*c] = meta.header(h).map_or(Value::Null, |b| Value::Str(String::from_utf8_lossy(b).as_ref().into()));
                         }
-                        (payload, id, Some(partition))
+                        (Record::Line(payload), id, Some(partition))
                     }
                 };
+                let text = || record.text(&plan.source.columns);
                 {
                     if failed {
                         // `on_error: fail`: nothing after the failing record is used.
                         return;
                     }
                     read += 1;
-                    if let Err(e) = decoder.decode(line, &mut row) {
-                        bad.push((id, String::from_utf8_lossy(line).into_owned(), e));
+                    let decoded = match record {
+                        Record::Line(line) => decoder.decode(line, &mut row),
+                        Record::Row(values, error) => {
+                            row.clone_from_slice(values);
+                            error.map_or_else(|| decoder.check_row(&row), |e| Err(e.clone()))
+                        }
+                    };
+                    if let Err(e) = decoded {
+                        bad.push((id, text(), e));
                         failed = fail_fast;
                         return;
                     }
@@ -235,7 +261,7 @@ pub fn source<'s>(
                                 Value::Ts(millis) => RecordError::EventTimeOutOfRange { column, millis: *millis },
                                 other => RecordError::BadTimestamp { column, text: other.to_string() },
                             };
-                            bad.push((id, String::from_utf8_lossy(line).into_owned(), e));
+                            bad.push((id, text(), e));
                             failed = fail_fast;
                             return;
                         }
@@ -254,7 +280,7 @@ pub fn source<'s>(
                         if prefix.push(fi, out, &row, t, watermark) == Pushed::TooLate {
                             let f = &prefix.features()[fi];
                             for name in std::iter::once(&f.name).chain(&sharers[fi]) {
-                                late.push((id, String::from_utf8_lossy(line).into_owned(), prefix.late_reason(fi, name), name.clone()));
+                                late.push((id, text(), prefix.late_reason(fi, name), name.clone()));
                             }
                         }
                     }
@@ -272,7 +298,7 @@ pub fn source<'s>(
                                 spec.feature,
                                 planner::duration::format_duration_ms(spec.lateness_ms)
                             );
-                            late.push((id, String::from_utf8_lossy(line).into_owned(), reason, spec.feature.clone()));
+                            late.push((id, text(), reason, spec.feature.clone()));
                             continue;
                         }
                         let values: SmallVec<[Value; 4]> = side.columns.iter().map(|c| c.expr.eval(&row)).collect();

@@ -26,7 +26,8 @@ pub enum Format {
     Avro,
     /// Protobuf messages (one per message) from `descriptor_set` and `message`.
     Protobuf,
-    /// Apache Parquet (file sinks only): one table per file, training data for backfills.
+    /// Apache Parquet: file sinks write one table per file (training data); file sources
+    /// read the rows of such files (history for backfills).
     Parquet,
 }
 

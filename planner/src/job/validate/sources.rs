@@ -350,14 +350,17 @@ fn validate_format(
             .with_hint(format!("`{key}` applies to format: {applies}")))
     };
     match s.format {
-        Format::Parquet => {
+        Format::Parquet if s.connector != "file" => {
             return Err(cx
                 .err_at_value(
                     "format",
-                    format!("{what}: parquet is a sink format, sources do not read it yet"),
+                    format!(
+                        "{what}: parquet is read from local files (`connector: file`), not `{}`",
+                        s.connector
+                    ),
                 )
                 .with_hint(
-                    "sources read json, csv (files, S3), avro or protobuf (kafka, kinesis)",
+                    "S3 objects are read as json or csv; Kafka and Kinesis messages as json, csv, avro or protobuf",
                 ));
         }
         Format::Avro => {
@@ -383,7 +386,7 @@ fn validate_format(
                     .with_hint("add `descriptor_set: schemas/events.desc` (from `protoc --include_imports --descriptor_set_out`) and `message: pkg.DeliveryEvent`"));
             }
         }
-        Format::Json | Format::Csv => {
+        Format::Json | Format::Csv | Format::Parquet => {
             if s.schema_file.is_some() {
                 return stray("schema_file", "avro");
             }

@@ -1,0 +1,314 @@
+//! Parquet files as a source (history for backfills): the same events as the JSON tests,
+//! written with the `parquet` crate in several row groups per file and in assorted arrow
+//! types, give the naive batch results in every mode and worker count; rows that do not
+//! fit the schema are dead letters naming the file and row; files without a column are
+//! warned about.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::types::Int32Type;
+use arrow_array::{
+    ArrayRef, DictionaryArray, Float64Array, Int64Array, LargeStringArray, RecordBatch,
+    StringArray, TimestampMicrosecondArray,
+};
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+
+use common::reference::reference;
+use common::{assert_every_mode_gives, events, job_text, key_columns, rows_of, run_ok, Event, MIN};
+
+/// Writes `batch` to `path` in row groups of `group_rows`.
+fn write_parquet(path: &Path, batch: &RecordBatch, group_rows: usize) {
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(group_rows))
+        .build();
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+}
+
+/// Events as a table: `geohash` dictionary-encoded, `action` a large string, the event
+/// time in microseconds (read back floored to milliseconds, which it is exactly).
+fn batch_of(evs: &[Event]) -> RecordBatch {
+    let geo: DictionaryArray<Int32Type> = evs.iter().map(|e| e.geo.as_str()).collect();
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        (
+            "user_id",
+            Arc::new(StringArray::from_iter_values(evs.iter().map(|e| &e.user))),
+        ),
+        ("geohash", Arc::new(geo)),
+        (
+            "action",
+            Arc::new(LargeStringArray::from_iter_values(
+                evs.iter().map(|e| e.action),
+            )),
+        ),
+        (
+            "fare",
+            Arc::new(Float64Array::from_iter_values(evs.iter().map(|e| e.fare))),
+        ),
+        (
+            "event_time",
+            Arc::new(TimestampMicrosecondArray::from_iter_values(
+                evs.iter().map(|e| e.t * 1000),
+            )),
+        ),
+    ];
+    RecordBatch::try_from_iter(columns).unwrap()
+}
+
+fn parquet_job(dir: &Path, delay_s: i64, lateness_s: i64) {
+    let job = job_text(
+        delay_s,
+        lateness_s,
+        "connector: file\n    path: data/*.parquet",
+        "  - { name: out, connector: file, path: out/features.jsonl, format: json }\n",
+        1,
+    )
+    .replacen("format: json", "format: parquet", 1);
+    std::fs::write(dir.join("job.yaml"), job).unwrap();
+}
+
+#[test]
+fn parquet_files_give_naive_results_in_every_mode_and_worker_count() {
+    let seed = 7;
+    let dir = tempfile::tempdir().unwrap();
+    let disorder = 6 * MIN;
+    let evs = events(seed, 2_500, disorder);
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    // Three files in arrival order, in row groups of 150 rows (dealt out to the workers).
+    for (i, chunk) in evs.chunks(evs.len().div_ceil(3)).enumerate() {
+        let path = dir.path().join(format!("data/part-{i:03}.parquet"));
+        write_parquet(&path, &batch_of(chunk), 150);
+    }
+    parquet_job(dir.path(), 30, disorder / 1000 + 1);
+    let (want, _) = reference(&evs, 30, None);
+    assert!(
+        want.len() > 100,
+        "the test input is too small to mean anything"
+    );
+    assert_every_mode_gives(dir.path(), seed, &want, &key_columns());
+}
+
+#[test]
+fn rows_that_do_not_fit_are_dead_letters_and_missing_columns_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let t0 = common::T0;
+    // a: a NULL user (required) in row 2, and an event time that is no timestamp in row 3.
+    let a = RecordBatch::try_from_iter(vec![
+        (
+            "user_id",
+            Arc::new(StringArray::from(vec![
+                Some("u1"),
+                None,
+                Some("u2"),
+                Some("u3"),
+            ])) as ArrayRef,
+        ),
+        (
+            "geohash",
+            Arc::new(StringArray::from(vec!["g", "g", "g", "g"])),
+        ),
+        (
+            "action",
+            Arc::new(StringArray::from(vec!["open", "open", "open", "open"])),
+        ),
+        (
+            "fare",
+            Arc::new(Float64Array::from(vec![1.5, 2.0, 4.0, 8.0])),
+        ),
+        (
+            "event_time",
+            Arc::new(StringArray::from(vec![
+                t0.to_string(),
+                (t0 + 1).to_string(),
+                "yesterday".to_string(),
+                (t0 + 3).to_string(),
+            ])),
+        ),
+    ])
+    .unwrap();
+    write_parquet(&dir.path().join("data/a.parquet"), &a, 2);
+    // b: no `fare` (NULL in its rows, a warning), the event time as epoch ms.
+    let b = RecordBatch::try_from_iter(vec![
+        (
+            "user_id",
+            Arc::new(StringArray::from(vec!["u4"])) as ArrayRef,
+        ),
+        ("geohash", Arc::new(StringArray::from(vec!["g"]))),
+        ("action", Arc::new(StringArray::from(vec!["open"]))),
+        ("event_time", Arc::new(Int64Array::from(vec![t0 + 4]))),
+    ])
+    .unwrap();
+    write_parquet(&dir.path().join("data/b.parquet"), &b, 10);
+    // c: `fare` is text: every row is malformed.
+    let c = RecordBatch::try_from_iter(vec![
+        (
+            "user_id",
+            Arc::new(StringArray::from(vec!["u5"])) as ArrayRef,
+        ),
+        ("fare", Arc::new(StringArray::from(vec!["12"]))),
+        ("event_time", Arc::new(Int64Array::from(vec![t0 + 5]))),
+    ])
+    .unwrap();
+    write_parquet(&dir.path().join("data/c.parquet"), &c, 10);
+    std::fs::write(
+        dir.path().join("job.yaml"),
+        r#"name: bad_parquet
+sources:
+  - { name: ev, connector: file, path: data/*.parquet, format: parquet, schema: { user_id: string!, geohash: string, fare: float, event_time: timestamp }, event_time: event_time }
+features:
+  - name: per_geohash
+    sql: SELECT geohash, COUNT(*) AS n, SUM(fare) AS fares FROM ev GROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' MINUTE)
+sinks:
+  - { name: out, connector: file, path: out/f.jsonl }
+"#,
+    )
+    .unwrap();
+    let out = run_ok(&["run", dir.path().join("job.yaml").to_str().unwrap(), "-q"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Rows 1 and 4 of a, and b's row: 3 rows; fares 1.5 + 8 (b has none).
+    let rows = rows_of(&dir.path().join("out/f.jsonl"));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (rows[0]["n"].as_i64(), rows[0]["fares"].as_f64()),
+        (Some(3), Some(9.5))
+    );
+
+    let dl: BTreeMap<(String, u64), (String, String)> =
+        rows_of(&dir.path().join("out/dead_letter.jsonl"))
+            .iter()
+            .map(|d| {
+                let file = d["file"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string();
+                let kind = d["kind"].as_str().unwrap().to_string();
+                (
+                    (file, d["line"].as_u64().unwrap()),
+                    (kind, d["reason"].as_str().unwrap().to_string()),
+                )
+            })
+            .collect();
+    let keys: Vec<(&str, u64, &str)> = dl
+        .iter()
+        .map(|((f, l), (k, _))| (f.as_str(), *l, k.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("a.parquet", 2, "missing_required"),
+            ("a.parquet", 3, "bad_timestamp"),
+            ("c.parquet", 1, "malformed")
+        ]
+    );
+    let c_reason = &dl[&("c.parquet".to_string(), 1)].1;
+    assert!(
+        c_reason.contains("has column `fare` of type Utf8, which a float column cannot hold"),
+        "{c_reason}"
+    );
+    // The dead letter shows the row's values.
+    let record = rows_of(&dir.path().join("out/dead_letter.jsonl"))
+        .into_iter()
+        .find(|d| d["line"] == 3)
+        .unwrap()["record"]
+        .clone();
+    assert_eq!(record, r#"{"user_id":"u2","geohash":"g","fare":4.0}"#);
+
+    assert!(
+        stderr.contains("b.parquet: the Parquet file has no column `fare`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("c.parquet: the Parquet file has column `fare` of type Utf8"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("a.parquet:"), "{stderr}");
+}
+
+/// A live run reads Parquet files as they appear; a file that is not Parquet yet (being
+/// written) is warned about and read once it is.
+#[test]
+fn a_live_run_reads_new_parquet_files_once_they_are_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let t0 = common::T0;
+    let one = |user: &str, t: i64| {
+        RecordBatch::try_from_iter(vec![
+            (
+                "user_id",
+                Arc::new(StringArray::from(vec![user])) as ArrayRef,
+            ),
+            ("fare", Arc::new(Float64Array::from(vec![1.0]))),
+            ("event_time", Arc::new(Int64Array::from(vec![t]))),
+        ])
+        .unwrap()
+    };
+    // Written beside the glob, then renamed into it, as writers of Parquet files do.
+    let publish = |name: &str, batch: &RecordBatch| {
+        let tmp = dir.path().join(format!("{name}.tmp"));
+        write_parquet(&tmp, batch, 10);
+        std::fs::rename(&tmp, data.join(name)).unwrap();
+    };
+    publish("a.parquet", &one("u1", t0 + 1_000));
+    std::fs::write(
+        dir.path().join("job.yaml"),
+        r#"name: live_parquet
+sources:
+  - { name: ev, connector: file, path: data/*.parquet, format: parquet, schema: { user_id: string!, fare: float, event_time: timestamp }, event_time: event_time }
+features:
+  - name: f
+    sql: SELECT user_id, COUNT(*) AS n FROM ev GROUP BY user_id, TUMBLE(rowtime, INTERVAL '1' MINUTE)
+sinks:
+  - { name: out, connector: file, path: out/f.jsonl }
+"#,
+    )
+    .unwrap();
+    let log = dir.path().join("run.log");
+    let mut child = common::freshet()
+        .args([
+            "run",
+            dir.path().join("job.yaml").to_str().unwrap(),
+            "--mode",
+            "stream",
+            "-q",
+        ])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let users = || -> Vec<String> {
+        let mut u: Vec<String> = rows_of(&dir.path().join("out/f.jsonl"))
+            .iter()
+            .map(|r| r["user_id"].as_str().unwrap().to_string())
+            .collect();
+        u.sort();
+        u
+    };
+    let wait_for = |want: &[&str]| {
+        let start = std::time::Instant::now();
+        while users() != want && start.elapsed() < std::time::Duration::from_secs(30) {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert_eq!(users(), want, "{}", std::fs::read_to_string(&log).unwrap());
+    };
+    // Not Parquet (yet): a warning, and the run goes on.
+    std::fs::write(data.join("c.parquet"), b"PAR1 half written").unwrap();
+    publish("b.parquet", &one("u2", t0 + 61_000));
+    wait_for(&["u1"]);
+    publish("c.parquet", &one("u3", t0 + 125_000));
+    wait_for(&["u1", "u2"]);
+    common::signals::sigterm(&child);
+    assert!(child.wait().unwrap().success());
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("c.parquet` as Parquet yet"), "{log}");
+}
