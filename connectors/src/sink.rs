@@ -38,18 +38,27 @@ pub struct FeatureUpdate {
 }
 
 impl FeatureUpdate {
-    /// The key values joined by `|` (NULL as the empty string).
+    /// The key values joined by `|`: one entity, one string, and no two entities share
+    /// one. Within a string value `\` and `|` are escaped with a `\`, and NULL is `\N`
+    /// (so `("x|y", "z")` and `("x", "y|z")` stay apart, as do NULL and `""`); plain keys
+    /// read as they are.
     pub fn entity(&self) -> String {
         let mut s = String::new();
         for (i, v) in self.key.iter().enumerate() {
             if i > 0 {
                 s.push('|');
             }
-            if !v.is_null() {
-                match v {
-                    Value::Str(t) => s.push_str(t),
-                    other => s.push_str(&other.to_string()),
+            match v {
+                Value::Null => s.push_str("\\N"),
+                Value::Str(t) => {
+                    for c in t.chars() {
+                        if c == '\\' || c == '|' {
+                            s.push('\\');
+                        }
+                        s.push(c);
+                    }
                 }
+                other => s.push_str(&other.to_string()),
             }
         }
         s
@@ -337,6 +346,29 @@ mod tests {
     fn the_store_key_joins_composite_keys() {
         let mut r = row(7);
         r.key.push(Value::Null);
-        assert_eq!(r.store_key(), "f:1:a|7|");
+        assert_eq!(r.store_key(), "f:1:a|7|\\N");
+    }
+
+    /// Distinct keys give distinct store keys (by hand: the pairs that collided when
+    /// values were joined as they are).
+    #[test]
+    fn store_keys_are_one_to_one() {
+        let key = |k: Vec<Value>| {
+            let mut r = row(0);
+            r.key = k;
+            r.entity()
+        };
+        let s = |t: &str| Value::Str(t.into());
+        let cases = [
+            (vec![s("x|y"), s("z")], vec![s("x"), s("y|z")]),
+            (vec![s("k"), Value::Null], vec![s("k"), s("")]),
+            (vec![Value::Null], vec![s("\\N")]),
+            (vec![s("a\\"), s("b")], vec![s("a\\|b")]),
+        ];
+        for (a, b) in cases {
+            assert_ne!(key(a.clone()), key(b.clone()), "{a:?} / {b:?}");
+        }
+        assert_eq!(key(vec![s("x|y"), s("z")]), "x\\|y|z");
+        assert_eq!(key(vec![s("g1"), s("request_ride")]), "g1|request_ride");
     }
 }
