@@ -123,6 +123,13 @@ pub fn read_finals(dir: &Path, stem: &str, keys: &BTreeMap<&str, Vec<&str>>) -> 
                 && deleted.get(&rk).is_none_or(|r| rev > *r);
             if newer {
                 if is_deleted {
+                    // A withdrawal withdraws a value shown before (rows of one key are in
+                    // one file, in emission order).
+                    assert!(
+                        f.rows.contains_key(&rk),
+                        "{}: a withdrawal of a value never shown: {obj:?}",
+                        file.display()
+                    );
                     f.rows.remove(&rk);
                     deleted.insert(rk, rev);
                 } else {

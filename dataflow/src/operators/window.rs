@@ -44,7 +44,7 @@ use crate::state::RunState;
 
 use super::fused_sink::FusedFileSink;
 use super::window_delta::{self, DeltaState};
-use super::window_rows::Rows;
+use super::window_rows::{Rows, Shown};
 use super::window_walk::{merge_into, start_at, Accs, Pane, Walk};
 
 /// Rows emitted per activation at most when many windows are due at once. Small enough
@@ -125,8 +125,9 @@ struct KeyState {
     partials: Vec<(u64, u64, Accs)>,
     /// Smallest window end not yet handled (emitted or found empty) for this key.
     next_end: u64,
-    /// Emitted windows that may still be corrected: (end, last revision).
-    revisions: VecDeque<(u64, u32)>,
+    /// Emitted windows that may still be corrected: (end, last revision, which members
+    /// show a value; the mask fits in the tuple's padding).
+    revisions: VecDeque<(u64, u32, Shown)>,
     /// Scheduled emission trigger, if any.
     timer: Option<u64>,
     /// Scheduled eviction time, if any.
@@ -165,7 +166,7 @@ impl KeyState {
         while self
             .revisions
             .front()
-            .is_some_and(|(e, _)| e.saturating_add(lateness) <= frontier)
+            .is_some_and(|(e, _, _)| e.saturating_add(lateness) <= frontier)
         {
             self.revisions.pop_front();
         }
@@ -447,12 +448,13 @@ impl WindowState {
                 next_timer = Some(due);
                 break;
             }
+            let mut shown = 0;
             if let Some(merged) = Self::merge_panes(panes, partials, start_of(end), end) {
                 self.rows
-                    .build(key, merged.iter().map(Acc::value), end, 0, out);
+                    .build(key, merged.iter().map(Acc::value), end, 0, &mut shown, out);
             }
             if record_revisions {
-                revisions.push_back((end, 0));
+                revisions.push_back((end, 0, shown));
             }
             end += slide;
             walk.move_to(panes, start_of(end), end);
@@ -593,21 +595,28 @@ impl WindowState {
                 continue;
             };
             let ks = &mut entry.state;
-            let revision = match ks.revisions.iter_mut().find(|(e, _)| *e == end) {
-                Some((_, r)) => {
-                    *r += 1;
-                    *r
+            let i = match ks.revisions.iter().position(|(e, _, _)| *e == end) {
+                Some(i) => {
+                    ks.revisions[i].1 += 1;
+                    i
                 }
                 None => {
-                    let pos = ks.revisions.partition_point(|(e, _)| *e < end);
-                    ks.revisions.insert(pos, (end, 0));
-                    0
+                    let pos = ks.revisions.partition_point(|(e, _, _)| *e < end);
+                    ks.revisions.insert(pos, (end, 0, 0));
+                    pos
                 }
             };
+            let (_, revision, shown) = &mut ks.revisions[i];
             let start = self.window.pane_window_start(end);
             if let Some(merged) = Self::merge_panes(&ks.panes, &ks.partials, start, end) {
-                self.rows
-                    .build(&key, merged.iter().map(Acc::value), end, revision, out);
+                self.rows.build(
+                    &key,
+                    merged.iter().map(Acc::value),
+                    end,
+                    *revision,
+                    shown,
+                    out,
+                );
             }
         }
     }

@@ -52,7 +52,7 @@ use crate::state::RunState;
 
 use super::fused_sink::FusedFileSink;
 use super::window::{key_hash, EmitPolicy, EMIT_CHUNK};
-use super::window_rows::{RowOut, Rows};
+use super::window_rows::{RowOut, Rows, Shown};
 
 /// `schedule`'s kinds of delta.
 const ENTERING: usize = 0;
@@ -174,28 +174,37 @@ struct Emitted {
     /// Last revision emitted; `u32::MAX` for a value a correction created and that is not
     /// emitted yet.
     revisions: Vec<u32>,
+    /// Which members show a value (see [`Shown`]).
+    shown: Vec<Shown>,
     cells: Vec<i64>,
-    added: HashMap<Slot, (u32, SmallVec<[i64; 4]>)>,
+    added: HashMap<Slot, (u32, Shown, SmallVec<[i64; 4]>)>,
 }
+
+/// A kept window value of one key: its last revision, which members show it, its cells.
+type KeptValue<'a> = (&'a mut u32, &'a mut Shown, &'a mut [i64]);
 
 impl Emitted {
     /// The kept revision and cells of `slot`, if any.
-    fn get_mut(&mut self, slot: Slot, width: usize) -> Option<(&mut u32, &mut [i64])> {
+    fn get_mut(&mut self, slot: Slot, width: usize) -> Option<KeptValue<'_>> {
         match self.slots.binary_search(&slot) {
             Ok(i) => Some((
                 &mut self.revisions[i],
+                &mut self.shown[i],
                 &mut self.cells[i * width..][..width],
             )),
-            Err(_) => self.added.get_mut(&slot).map(|(r, c)| (r, &mut c[..])),
+            Err(_) => self
+                .added
+                .get_mut(&slot)
+                .map(|(r, v, c)| (r, v, &mut c[..])),
         }
     }
 
     /// The same, created empty (and not emitted) if the window had no value for `slot`.
-    fn get_or_add(&mut self, slot: Slot, width: usize) -> (&mut u32, &mut [i64]) {
+    fn get_or_add(&mut self, slot: Slot, width: usize) -> KeptValue<'_> {
         if self.slots.binary_search(&slot).is_err() {
             self.added
                 .entry(slot)
-                .or_insert_with(|| (u32::MAX, smallvec::smallvec![0; width]));
+                .or_insert_with(|| (u32::MAX, 0, smallvec::smallvec![0; width]));
         }
         self.get_mut(slot, width).expect("just added")
     }
@@ -435,7 +444,7 @@ impl DeltaState {
         let mut end = e_in;
         while end <= last.min(fired_last) {
             if end != unemitted {
-                let (_, cells) = history
+                let (_, _, cells) = history
                     .entry(end)
                     .or_default()
                     .get_or_add(slot as Slot, self.width);
@@ -528,17 +537,25 @@ impl DeltaState {
         let mut corrected = 0;
         for &(end, slot) in &dirty {
             let kept = history.get_mut(&end).expect("a corrected window is kept");
-            let (revision, row) = kept
+            let (revision, shown, row) = kept
                 .get_mut(slot, self.width)
                 .expect("a corrected key is kept");
             *revision = match *revision {
                 u32::MAX => 0,
                 r => r + 1,
             };
-            corrected += u64::from(*revision > 0);
+            let before = out.len();
             let key = &self.keys.get(slot).expect("a kept key is live").key;
-            self.rows
-                .build(key, Self::values(&self.cells, row), end, *revision, out);
+            self.rows.build(
+                key,
+                Self::values(&self.cells, row),
+                end,
+                *revision,
+                shown,
+                out,
+            );
+            // A correction that emitted nothing (HAVING still rejects it) corrects nothing.
+            corrected += u64::from(*revision > 0 && out.len() > before);
         }
         RunState::add(&self.state.corrections, corrected);
         dirty.clear();
@@ -622,11 +639,13 @@ impl DeltaState {
                 .get(s as Slot)
                 .expect("a slot with deltas is live")
                 .key;
+            let mut shown = 0;
             self.rows
-                .build(key, Self::values(&self.cells, row), end, 0, out);
+                .build(key, Self::values(&self.cells, row), end, 0, &mut shown, out);
             if let Some(kept) = kept.as_mut() {
                 kept.slots.push(s as Slot);
                 kept.revisions.push(0);
+                kept.shown.push(shown);
                 kept.cells.extend_from_slice(row);
             }
             if out.len() >= limit {

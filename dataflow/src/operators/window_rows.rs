@@ -97,6 +97,11 @@ impl RowOut for Vec<FeatureRow> {
 }
 
 /// How output rows are built: the features and the reused aggregate row.
+/// Per window and key, a bit per member of a shared state (bit `m` for the `m`-th): its
+/// last emitted row is a value, not a withdrawal. Only a shown value can be withdrawn when
+/// a correction fails HAVING; a window whose value never passed HAVING emits nothing.
+pub(super) type Shown = u32;
+
 pub(super) struct Rows {
     /// The features emitted from this state, in plan order.
     members: Vec<Member>,
@@ -115,13 +120,16 @@ impl Rows {
     }
 
     /// Builds each member's output row of window `end` from its aggregate values, applying
-    /// HAVING, into `out` (nothing for a member whose first emission HAVING rejects).
+    /// HAVING, into `out`. `shown` says which members' last row of this window and key is
+    /// a value (not withdrawn, see [`Shown`]) and is updated: a value HAVING rejects is
+    /// withdrawn (`deleted`) only if the member showed one, and otherwise not emitted.
     pub(super) fn build<O: RowOut>(
         &mut self,
         key: &Key,
         aggs: impl Iterator<Item = Value>,
         end: u64,
         revision: u32,
+        shown: &mut Shown,
         out: &mut O,
     ) {
         let start = self.plan.window.window_start(end);
@@ -201,8 +209,20 @@ impl Rows {
                 .having
                 .as_ref()
                 .is_none_or(|h| h.eval(agg_row).is_true());
-            if !passes && revision == 0 {
+            // Members past the mask's width fall back to "shown once emitted".
+            let bit = 1u32.checked_shl(m as u32).unwrap_or(0);
+            let was_shown = if bit == 0 {
+                revision > 0
+            } else {
+                *shown & bit != 0
+            };
+            if !passes && !was_shown {
                 continue;
+            }
+            if passes {
+                *shown |= bit;
+            } else {
+                *shown &= !bit;
             }
             out.push(FeatureRow {
                 feature: member.feature,
