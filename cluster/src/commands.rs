@@ -29,7 +29,7 @@ pub fn plan(job: &Path, infra: Option<&Path>) -> Result<PlannedJob> {
 /// `freshet validate`.
 pub fn validate(job: &Path, infra: Option<&Path>) -> Result<()> {
     let p = plan(job, infra)?;
-    println!(
+    outln!(
         "ok: job `{}`: {} source(s), {} feature(s), {} sink(s)",
         p.physical.job,
         p.physical.sources.len(),
@@ -62,7 +62,7 @@ pub fn explain_text(p: &PlannedJob) -> String {
 pub fn explain(job: &Path, format: ExplainFormat, infra: Option<&Path>) -> Result<()> {
     let p = plan(job, infra)?;
     match format {
-        ExplainFormat::Text => print!("{}", explain_text(&p)),
+        ExplainFormat::Text => out!("{}", explain_text(&p)),
         ExplainFormat::Json => {
             // The window state the planner picked, as the text stages show it.
             let mut physical = serde_json::to_value(&p.physical)?;
@@ -96,7 +96,7 @@ pub fn explain(job: &Path, format: ExplainFormat, infra: Option<&Path>) -> Resul
                 "physical": physical,
                 "dataflow": describe(&p.physical),
             });
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            outln!("{}", serde_json::to_string_pretty(&v)?);
         }
     }
     Ok(())
@@ -256,25 +256,27 @@ fn print_summary(p: &PlannedJob, s: &RunSummary, args: &RunArgs) {
         RunMode::Backfill => "backfill",
         RunMode::Stream => "stream",
     };
-    println!(
+    outln!(
         "job `{}` ({mode}, {} worker(s)) finished in {:.2}s",
-        p.physical.job, s.workers, s.seconds
+        p.physical.job,
+        s.workers,
+        s.seconds
     );
-    println!("  events read       {:>12}", c.events_read);
-    println!(
+    outln!("  events read       {:>12}", c.events_read);
+    outln!(
         "  feature rows      {:>12}  ({} features)",
         c.rows_written,
         p.physical.features.len()
     );
-    println!("  late corrections  {:>12}", c.corrections);
-    println!(
+    outln!("  late corrections  {:>12}", c.corrections);
+    outln!(
         "  dead letters      {:>12}  ({} undecodable, {} too late) -> {}",
         c.dead_letters,
         c.bad_records,
         c.too_late,
         p.physical.dead_letter.display()
     );
-    println!(
+    outln!(
         "  throughput        {:>12.0} events/s ({:.0} per worker)",
         rate,
         rate / s.workers as f64
@@ -304,7 +306,7 @@ pub fn produce(
     let started = std::time::Instant::now();
     let n = connectors::kafka::produce::produce_lines(conn, topic, files, key_field)
         .map_err(|e| anyhow::anyhow!("kafka cluster `{cluster}`: {e}"))?;
-    println!(
+    outln!(
         "produced {n} records to `{topic}` in {:.1}s",
         started.elapsed().as_secs_f64()
     );

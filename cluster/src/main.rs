@@ -1,5 +1,21 @@
 //! The `freshet` command line.
 
+/// `println!`/`print!` for stdout that may be a closed pipe (`freshet run ... | head`):
+/// output the reader no longer wants is dropped instead of panicking, so a run that
+/// succeeded still exits 0.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod commands;
 mod gen;
@@ -67,7 +83,7 @@ fn main() {
             gen_deliveries::generate_files(&opts, out)
                 .map(|(n, removed)| {
                     report_removed(&removed);
-                    println!(
+                    outln!(
                         "wrote {n} events of {deliveries} deliveries to {} in {:.1}s",
                         out.display(),
                         started.elapsed().as_secs_f64()
@@ -102,7 +118,7 @@ fn main() {
             gen::generate_files(&opts, out)
                 .map(|(s, removed)| {
                     report_removed(&removed);
-                    println!(
+                    outln!(
                         "wrote {} events ({} minutes late, {} hours late, {:.1} MB) to {} in {:.1}s",
                         s.events,
                         s.late,
@@ -142,7 +158,7 @@ fn report_removed(removed: &[std::path::PathBuf]) {
     } else {
         format!("{} ... {}", name(first), name(last))
     };
-    println!(
+    outln!(
         "removed {} part file(s) of an earlier run with more files from {}: {names}",
         removed.len(),
         first.parent().unwrap_or(first).display(),

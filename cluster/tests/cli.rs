@@ -648,3 +648,34 @@ fn dead_letters_name_their_line_across_blocks_and_workers() {
         assert_eq!(got, want, "workers {workers}");
     }
 }
+
+/// Output piped to a reader that has gone (`freshet run JOB | true`) is dropped: the run
+/// still exits 0, and so does `explain`. Before, printing the summary panicked (exit 101).
+#[test]
+fn a_closed_stdout_does_not_fail_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let evs = events(3, 200, MIN);
+    write_inputs(dir.path(), &evs, 1);
+    write_job(dir.path(), 30, 300);
+    let job = dir.path().join("job.yaml");
+    for args in [
+        &["run", job.to_str().unwrap()][..],
+        &["explain", job.to_str().unwrap()],
+    ] {
+        let mut child = freshet()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the pipe's read end before anything is written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
