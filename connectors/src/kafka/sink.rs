@@ -1,8 +1,14 @@
 //! The Kafka sink: feature rows as JSON values keyed by `<feature>:<version>:<key>`, so a
-//! compacted topic keeps each entity's latest value. A batch returns only once the broker
-//! has acknowledged every record of it (`acks=all`); a failed delivery fails the batch,
-//! which the fanout wrapper retries (re-sending is harmless: records are upserts).
+//! compacted topic keeps each entity's latest value. As in the Redis and DynamoDB sinks,
+//! newer windows win: a row for an older window than one already sent for its entity (a
+//! late correction, or an older window's first value) is not sent, so an entity's last
+//! record, the one compaction keeps, is always its newest window's latest revision. (The
+//! sink remembers the newest window end sent per entity; an entity's rows all reach one
+//! worker's sink.) A batch returns only once the broker has acknowledged every record of
+//! it (`acks=all`); a failed delivery fails the batch, which the fanout wrapper retries
+//! (re-sending is harmless: records are upserts).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -42,6 +48,8 @@ pub struct KafkaSink {
     topic: String,
     producer: BaseProducer<Deliveries>,
     deliveries: Deliveries,
+    /// Per store key, the newest window end sent.
+    newest: HashMap<String, i64>,
 }
 
 impl KafkaSink {
@@ -68,6 +76,7 @@ impl KafkaSink {
             topic: topic.to_string(),
             producer,
             deliveries,
+            newest: HashMap::new(),
         })
     }
 }
@@ -81,6 +90,13 @@ impl RowSink for KafkaSink {
             .clear();
         for r in rows {
             let key = r.store_key();
+            match self.newest.get_mut(&key) {
+                Some(newest) if r.window_end < *newest => continue,
+                Some(newest) => *newest = r.window_end,
+                None => {
+                    self.newest.insert(key.clone(), r.window_end);
+                }
+            }
             let mut record = BaseRecord::to(&self.topic).key(&key).payload(&r.json);
             loop {
                 match self.producer.send(record) {
