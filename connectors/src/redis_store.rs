@@ -16,7 +16,7 @@ use std::time::Duration;
 use planner::job::RedisStore;
 use planner::types::Value;
 
-use crate::sink::{FeatureUpdate, RowSink, SinkError};
+use crate::sink::{FeatureUpdate, Rejected, RowSink, SinkError};
 
 /// KEYS[1]: hash. ARGV: window_end, revision, ttl ms (0: none), deleted (0/1), then
 /// field/value pairs. Returns 1 written, 2 deleted, 0 stale (ignored).
@@ -120,7 +120,9 @@ impl RedisSink {
 /// A value as a hash field (NULL: no field).
 fn field(v: &Value) -> Option<String> {
     match v {
+        // A float past the largest double is NULL, as in every other sink (docs/sql.md).
         Value::Null => None,
+        Value::Float(f) if !f.is_finite() => None,
         Value::Str(s) => Some(s.to_string()),
         // Arrays (TOP, ARRAY_AGG) are stored as their JSON text.
         Value::List(_) => Some(v.to_json()),
@@ -129,7 +131,7 @@ fn field(v: &Value) -> Option<String> {
 }
 
 impl RowSink for RedisSink {
-    fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<(), SinkError> {
+    fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<Rejected, SinkError> {
         let hash = self.script.get_hash().to_string();
         let ttl = self.ttl_ms;
         let mut pipe = redis::pipe();
@@ -155,18 +157,33 @@ impl RowSink for RedisSink {
                 .arg("revision")
                 .arg(r.revision);
         }
-        let result: Result<Vec<i64>, redis::RedisError> = {
+        // Each command's own result: one refused row (a key holding another type) does
+        // not fail the rows around it.
+        let result: Result<Vec<redis::RedisResult<i64>>, redis::RedisError> = {
             let conn = self.connection()?;
-            pipe.query(conn)
+            pipe.ignore_errors().query(conn)
         };
-        match result {
-            Ok(_) => Ok(()),
+        let results = match result {
+            Ok(r) => r,
             Err(e) => {
                 let err = self.error("write failed", &e);
                 // Reconnect (and reload the script) on the next try.
                 self.conn = None;
-                Err(err)
+                return Err(err);
             }
+        };
+        let mut rejected = Vec::new();
+        for (i, r) in results.into_iter().enumerate() {
+            let Err(e) = r else { continue };
+            let err = self.error(&format!("write of `{}` failed", rows[i].store_key()), &e);
+            if err.retryable {
+                // The server, not the row (a lost script, a replica that cannot write):
+                // the whole batch again, on a new connection.
+                self.conn = None;
+                return Err(err);
+            }
+            rejected.push((i, err));
         }
+        Ok(rejected)
     }
 }

@@ -98,24 +98,31 @@ impl SinkError {
     }
 }
 
+/// Rows of a batch the store refused one by one (index in the batch, why), while it
+/// took the others: a value it cannot hold, a key of another type. Not retried.
+pub type Rejected = Vec<(usize, SinkError)>;
+
 /// A feature store or topic.
 pub trait RowSink {
     /// Writes `rows` (at most `batch_size`), confirmed by the store before it returns.
-    fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<(), SinkError>;
+    /// `Err`: the batch as a whole failed (retried if retryable; re-sending is harmless,
+    /// writes are upserts); `Ok`: written, but for the rows it names.
+    fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<Rejected, SinkError>;
 }
 
 impl<S: RowSink + ?Sized> RowSink for Box<S> {
-    fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<(), SinkError> {
+    fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<Rejected, SinkError> {
         (**self).write_batch(rows)
     }
 }
 
-/// A row that could not be written, with the last error.
+/// A row that could not be written, and why.
 #[derive(Debug, Clone)]
 pub struct FailedRow {
     /// The row.
     pub row: FeatureUpdate,
-    /// Why, after all retries.
+    /// Why: the store's refusal of this row, or its batch's last error (after the
+    /// retries made, which it says).
     pub error: String,
 }
 
@@ -167,11 +174,29 @@ impl<S: RowSink> Fanout<S> {
             let n = self.pending.len().min(self.spec.batch_size);
             let batch: Vec<FeatureUpdate> = self.pending.drain(..n).collect();
             self.pace(batch.len());
-            if let Err(e) = self.write_with_retries(&batch) {
-                failed.extend(batch.into_iter().map(|row| FailedRow {
-                    row,
-                    error: e.message.clone(),
-                }));
+            match self.write_with_retries(&batch) {
+                Ok(rejected) => {
+                    let mut batch: Vec<Option<FeatureUpdate>> =
+                        batch.into_iter().map(Some).collect();
+                    for (i, e) in rejected {
+                        if let Some(row) = batch.get_mut(i).and_then(Option::take) {
+                            failed.push(FailedRow {
+                                row,
+                                error: format!("the store refused the row: {}", e.message),
+                            });
+                        }
+                    }
+                }
+                Err((e, retries)) => {
+                    let error = match retries {
+                        0 => e.message,
+                        n => format!("after {n} retries: {}", e.message),
+                    };
+                    failed.extend(batch.into_iter().map(|row| FailedRow {
+                        row,
+                        error: error.clone(),
+                    }));
+                }
             }
         }
         failed
@@ -191,11 +216,15 @@ impl<S: RowSink> Fanout<S> {
         self.next_slot = start + Duration::from_secs_f64(records as f64 / rate);
     }
 
-    fn write_with_retries(&mut self, batch: &[FeatureUpdate]) -> Result<(), SinkError> {
+    /// Writes a batch, retrying what may pass; the error comes with the retries made.
+    fn write_with_retries(
+        &mut self,
+        batch: &[FeatureUpdate],
+    ) -> Result<Rejected, (SinkError, u32)> {
         let mut attempt = 0;
         loop {
             match self.sink.write_batch(batch) {
-                Ok(()) => return Ok(()),
+                Ok(rejected) => return Ok(rejected),
                 Err(e) if e.retryable && attempt < self.spec.retry_count => {
                     let delay = self.base_backoff * 2u32.saturating_pow(attempt.min(16));
                     tracing::warn!(
@@ -207,7 +236,7 @@ impl<S: RowSink> Fanout<S> {
                     attempt += 1;
                     self.retries += 1;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err((e, attempt)),
             }
         }
     }
@@ -240,7 +269,7 @@ mod tests {
     }
 
     impl RowSink for Flaky {
-        fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<(), SinkError> {
+        fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<Rejected, SinkError> {
             self.calls += 1;
             if self.calls <= self.fail {
                 return Err(if self.permanent {
@@ -251,7 +280,13 @@ mod tests {
             }
             self.written
                 .push(rows.iter().map(|r| r.key[1].as_i64().unwrap()).collect());
-            Ok(())
+            // A store that refuses odd keys from 100 on, row by row.
+            Ok(rows
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.key[1].as_i64().is_some_and(|k| k >= 100 && k % 2 == 1))
+                .map(|(i, _)| (i, SinkError::permanent("not storable")))
+                .collect())
         }
     }
 
@@ -296,7 +331,7 @@ mod tests {
         f.push(row(1));
         let failed = f.flush();
         assert_eq!(failed.len(), 1);
-        assert_eq!(failed[0].error, "refused");
+        assert_eq!(failed[0].error, "after 2 retries: refused");
         assert_eq!(f.inner().calls, 3, "one try and two retries");
         // Permanent errors are not retried.
         let sink = Flaky {
@@ -307,8 +342,34 @@ mod tests {
         };
         let mut f = Fanout::new(sink, spec(10, 5));
         f.push(row(1));
-        assert_eq!(f.flush().len(), 1);
+        let failed = f.flush();
+        assert_eq!((failed.len(), failed[0].error.as_str()), (1, "rejected"));
         assert_eq!(f.inner().calls, 1);
+    }
+
+    /// Rows the store refuses one by one fail alone, with the store's reason, unretried;
+    /// the rest of their batch is written.
+    #[test]
+    fn rows_refused_one_by_one_fail_alone() {
+        let sink = Flaky {
+            fail: 0,
+            permanent: false,
+            calls: 0,
+            written: vec![],
+        };
+        let mut f = Fanout::new(sink, spec(4, 5));
+        let mut failed = Vec::new();
+        for i in 100..108 {
+            failed.extend(f.push(row(i)));
+        }
+        failed.extend(f.flush());
+        let refused: Vec<(i64, &str)> = failed
+            .iter()
+            .map(|r| (r.row.key[1].as_i64().unwrap(), r.error.as_str()))
+            .collect();
+        let why = "the store refused the row: not storable";
+        assert_eq!(refused, [(101, why), (103, why), (105, why), (107, why)]);
+        assert_eq!((f.inner().calls, f.retries), (2, 0));
     }
 
     #[test]

@@ -239,3 +239,49 @@ fn an_unreachable_store_fails_when_the_sink_opens() {
         "{err}"
     );
 }
+
+/// A row Redis refuses (its key holds a string, not a hash: WRONGTYPE) fails alone, with
+/// its own error, unretried; the rows of its batch around it are written. A float past the
+/// largest double is NULL (left out), as in the other sinks.
+#[test]
+fn a_refused_row_fails_alone() {
+    let url = redis_url();
+    let f = format!("f{}", unique());
+    let mut conn = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(format!("{f}:2:taken|sf"))
+        .arg("not a hash")
+        .query(&mut conn)
+        .unwrap();
+    let mut big = update(&f, "u2", 120_000, 0, 2, false);
+    big.values.push(("sum".into(), Value::Float(f64::INFINITY)));
+    let spec = FanoutSpec {
+        write_rate: None,
+        batch_size: 10,
+        retry_count: 3,
+    };
+    let mut fan = Fanout::new(sink(&url, None), spec);
+    fan.push(update(&f, "u1", 120_000, 0, 1, false));
+    fan.push(update(&f, "taken", 120_000, 0, 7, false));
+    fan.push(big);
+    let failed = fan.flush();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].row.entity(), "taken|sf");
+    assert!(
+        failed[0].error.starts_with("the store refused the row: ")
+            && failed[0]
+                .error
+                .contains(&format!("write of `{f}:2:taken|sf` failed"))
+            && failed[0].error.contains("WRONGTYPE"),
+        "{}",
+        failed[0].error
+    );
+    assert_eq!(fan.retries, 0);
+    assert_eq!(hash(&mut conn, &format!("{f}:2:u1|sf"))["n"], "1");
+    let h = hash(&mut conn, &format!("{f}:2:u2|sf"));
+    assert_eq!(h["n"], "2");
+    assert!(!h.contains_key("sum"), "an infinite float is NULL: {h:?}");
+}

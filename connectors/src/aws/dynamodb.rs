@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use planner::types::Value;
 
 use super::{error_text, is_transport, Aws};
-use crate::sink::{FeatureUpdate, RowSink, SinkError};
+use crate::sink::{FeatureUpdate, Rejected, RowSink, SinkError};
 
 /// Attributes the sink writes itself.
 const RESERVED: [&str; 5] = ["pk", "window_start", "window_end", "revision", "ttl"];
@@ -147,33 +147,39 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::
     e: aws_sdk_dynamodb::error::SdkError<E, R>,
     table: &str,
     key: &str,
-) -> Result<(), SinkError> {
+) -> Result<(), RowError> {
     let code = e.code().unwrap_or_default().to_string();
     let text = format!("DynamoDB table `{table}`, item `{key}`: {}", error_text(&e));
     match code.as_str() {
         "ConditionalCheckFailedException" => Ok(()),
-        "ResourceNotFoundException" => Err(SinkError::permanent(format!(
+        "ResourceNotFoundException" => Err(RowError::Batch(SinkError::permanent(format!(
             "DynamoDB table `{table}` does not exist: {}",
             create_hint(table)
-        ))),
+        )))),
         "ProvisionedThroughputExceededException"
         | "ThrottlingException"
         | "RequestLimitExceeded"
         | "InternalServerError"
         | "ServiceUnavailable"
-        | "TransactionConflictException" => Err(SinkError::retryable(text)),
-        _ if is_transport(&e) => Err(SinkError::retryable(text)),
-        _ => Err(SinkError::permanent(text)),
+        | "TransactionConflictException" => Err(RowError::Batch(SinkError::retryable(text))),
+        _ if is_transport(&e) => Err(RowError::Batch(SinkError::retryable(text))),
+        "ValidationException" | "ItemCollectionSizeLimitExceededException" => {
+            Err(RowError::Row(SinkError::permanent(text)))
+        }
+        _ => Err(RowError::Batch(SinkError::permanent(text))),
     }
 }
 
-/// Applies one key's updates in order.
+/// Applies one key's updates (with their index in the batch) in order; returns the rows
+/// the table refused one by one. A failure that is not the row's (throttling, a missing
+/// table) fails the key's remaining updates with it.
 async fn write_key(
     client: aws_sdk_dynamodb::Client,
     table: String,
-    rows: Vec<(FeatureUpdate, Option<u64>)>,
-) -> Result<(), SinkError> {
-    for (row, ttl) in rows {
+    rows: Vec<(usize, FeatureUpdate, Option<u64>)>,
+) -> Result<Rejected, SinkError> {
+    let mut rejected = Vec::new();
+    for (index, row, ttl) in rows {
         let key = row.store_key();
         let we = AttributeValue::N(row.window_end.to_string());
         let rev = AttributeValue::N(row.revision.to_string());
@@ -190,7 +196,7 @@ async fn write_key(
                 .send()
                 .await;
             if let Err(e) = r {
-                classify(e, &table, &key)?;
+                refused(classify(e, &table, &key), index, &mut rejected)?;
             }
         } else {
             let r = client
@@ -206,15 +212,39 @@ async fn write_key(
                 .send()
                 .await;
             if let Err(e) = r {
-                classify(e, &table, &key)?;
+                refused(classify(e, &table, &key), index, &mut rejected)?;
             }
         }
     }
-    Ok(())
+    Ok(rejected)
+}
+
+/// Sorts a write's outcome: a refusal of the row itself (`ValidationException`: a value
+/// the table cannot hold, such as a number past 10^125) is noted and the key's next
+/// updates go on; anything else fails the batch.
+fn refused(
+    outcome: Result<(), RowError>,
+    index: usize,
+    rejected: &mut Rejected,
+) -> Result<(), SinkError> {
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(RowError::Row(e)) => {
+            rejected.push((index, e));
+            Ok(())
+        }
+        Err(RowError::Batch(e)) => Err(e),
+    }
+}
+
+/// Why a write failed: the row, or the batch (the table, the service).
+enum RowError {
+    Row(SinkError),
+    Batch(SinkError),
 }
 
 impl RowSink for DynamoSink {
-    fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<(), SinkError> {
+    fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<Rejected, SinkError> {
         let ttl = self.ttl_ms.map(|ms| {
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -224,23 +254,27 @@ impl RowSink for DynamoSink {
         });
         // Group by key, keeping each key's updates in order.
         let mut order: Vec<String> = Vec::new();
-        let mut groups: HashMap<String, Vec<(FeatureUpdate, Option<u64>)>> = HashMap::new();
-        for row in rows {
+        let mut groups: HashMap<String, Vec<(usize, FeatureUpdate, Option<u64>)>> = HashMap::new();
+        for (i, row) in rows.iter().enumerate() {
             let k = row.store_key();
             let g = groups.entry(k.clone()).or_default();
             if g.is_empty() {
                 order.push(k);
             }
-            g.push((row.clone(), ttl));
+            g.push((i, row.clone(), ttl));
         }
         let client = self.client.clone();
         let table = self.table.clone();
         self.aws.block_on(async move {
             let mut set = tokio::task::JoinSet::new();
             let mut first_err: Option<SinkError> = None;
-            let mut record = |r: Result<Result<(), SinkError>, tokio::task::JoinError>| {
+            let mut rejected = Vec::new();
+            let mut record = |r: Result<Result<Rejected, SinkError>, tokio::task::JoinError>| {
                 let err = match r {
-                    Ok(Ok(())) => return,
+                    Ok(Ok(refused)) => {
+                        rejected.extend(refused);
+                        return;
+                    }
                     Ok(Err(e)) => e,
                     Err(e) => SinkError::retryable(format!("DynamoDB write task failed: {e}")),
                 };
@@ -264,7 +298,10 @@ impl RowSink for DynamoSink {
             }
             match first_err {
                 Some(e) => Err(e),
-                None => Ok(()),
+                None => {
+                    rejected.sort_by_key(|(i, _)| *i);
+                    Ok(rejected)
+                }
             }
         })
     }

@@ -17,7 +17,7 @@ use rdkafka::ClientContext;
 
 use planner::job::KafkaCluster;
 
-use crate::sink::{FeatureUpdate, RowSink, SinkError};
+use crate::sink::{FeatureUpdate, Rejected, RowSink, SinkError};
 
 use super::client_config;
 
@@ -82,7 +82,7 @@ impl KafkaSink {
 }
 
 impl RowSink for KafkaSink {
-    fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<(), SinkError> {
+    fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<Rejected, SinkError> {
         self.deliveries
             .failures
             .lock()
@@ -128,7 +128,7 @@ impl RowSink for KafkaSink {
         let failures =
             std::mem::take(&mut *self.deliveries.failures.lock().expect("delivery lock"));
         match failures.first() {
-            None => Ok(()),
+            None => Ok(Vec::new()),
             Some(first) => Err(SinkError::retryable(format!(
                 "kafka cluster `{}` topic `{}`: {} of {} records not delivered: {first}",
                 self.name,

@@ -109,6 +109,39 @@ fn dynamodb_newer_windows_win() {
     assert!(!scan(&aws, &table).contains_key("clicks:2:d"));
 }
 
+/// A row the table refuses (a number past DynamoDB's range, 10^125: ValidationException)
+/// is named alone, with its own error; the other rows of the batch, also later updates of
+/// other keys, are written.
+#[test]
+fn dynamodb_a_refused_row_fails_alone() {
+    let aws = aws();
+    let table = dynamo_table(&aws);
+    let mut sink = DynamoSink::open(aws_clone(), &table, None).unwrap();
+    let mut big = update("big", 1, 1_000, 0, false);
+    big.values[2].1 = Value::Float(1e200);
+    let rejected = sink
+        .write_batch(&[
+            update("a", 1, 1_000, 0, false),
+            big,
+            update("b", 2, 1_000, 0, false),
+        ])
+        .unwrap();
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    let (index, e) = &rejected[0];
+    assert_eq!(*index, 1);
+    assert!(!e.retryable);
+    assert!(
+        e.message.contains("item `clicks:2:big`") && e.message.contains("ValidationException"),
+        "{}",
+        e.message
+    );
+    let items = scan(&aws, &table);
+    assert_eq!(
+        items.keys().collect::<Vec<_>>(),
+        ["clicks:2:a", "clicks:2:b"]
+    );
+}
+
 #[test]
 fn dynamodb_ttl_is_epoch_seconds_from_now() {
     let aws = aws();

@@ -113,8 +113,8 @@ impl<'s> SinkStore<'s> for Stream<'s, u64, Vec<FeatureRow>> {
                                     file: f.row.store_key(),
                                     line: 0,
                                     reason: format!(
-                                        "sink `{}` could not write after {} retries: {}",
-                                        spec.name, spec.fanout.retry_count, f.error
+                                        "sink `{}` could not write the row: {}",
+                                        spec.name, f.error
                                     ),
                                     feature: Some(f.row.feature.clone()),
                                     record: String::from_utf8_lossy(&f.row.json).into_owned(),
