@@ -312,3 +312,74 @@ sinks:
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains("c.parquet` as Parquet yet"), "{log}");
 }
+
+/// The same as Parquet objects under an S3 prefix (moto): whole objects are dealt out to
+/// the workers and read from memory; backfill on 1 and 2 workers and a replayed stream
+/// give the naive results.
+#[test]
+fn parquet_objects_on_s3_give_naive_results() {
+    use connectors::aws::local::{connect, endpoint, unique};
+    let aws = connect();
+    let bucket = unique("pq-history");
+    aws.block_on(aws.s3().create_bucket().bucket(&bucket).send())
+        .unwrap();
+    let seed = 8;
+    let disorder = 6 * MIN;
+    let evs = events(seed, 2_000, disorder);
+    for (i, chunk) in evs.chunks(evs.len().div_ceil(4)).enumerate() {
+        let batch = batch_of(chunk);
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(200))
+            .build();
+        let mut w = ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        let body = w.into_inner().unwrap();
+        aws.block_on(
+            aws.s3()
+                .put_object()
+                .bucket(&bucket)
+                .key(format!("history/part-{i:03}.parquet"))
+                .body(body.into())
+                .send(),
+        )
+        .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_text(
+        30,
+        disorder / 1000 + 1,
+        &format!("connector: s3\n    aws: local\n    bucket: {bucket}\n    prefix: history/"),
+        "  - { name: out, connector: file, path: out/features.jsonl, format: json }\n",
+        1,
+    )
+    .replacen("format: json", "format: parquet", 1);
+    std::fs::write(dir.path().join("job.yaml"), job).unwrap();
+    let infra = dir.path().join("infra.yaml");
+    std::fs::write(
+        &infra,
+        format!(
+            "aws:\n  local: {{ region: us-east-1, endpoint: \"{}\", access_key_id: test, secret_access_key: test }}\n",
+            endpoint()
+        ),
+    )
+    .unwrap();
+    let (want, _) = reference(&evs, 30, None);
+    for args in [
+        &["--mode", "backfill"][..],
+        &["--mode", "backfill", "--workers", "2"],
+        &[
+            "--mode",
+            "stream",
+            "--exit-at-end",
+            "--workers",
+            "2",
+            "--batch-bytes",
+            "300",
+        ],
+    ] {
+        let _ = std::fs::remove_dir_all(dir.path().join("out"));
+        common::services::run_with_infra(&dir.path().join("job.yaml"), &infra, args);
+        let got = common::read_finals(&dir.path().join("out"), "features", &key_columns());
+        common::assert_same(&format!("S3 parquet {args:?}"), &got, &want);
+    }
+}

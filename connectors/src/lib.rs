@@ -34,9 +34,14 @@ pub fn open_source(
 ) -> Result<Box<dyn RecordSource>, SourceError> {
     let source = &plan.source;
     match &source.connector {
-        SourceConnector::File { path } if source.format == Format::Parquet => Ok(Box::new(
-            file::parquet_source::ParquetReader::open(path, plan, worker, peers, mode)?,
-        )),
+        SourceConnector::File { path } if source.format == Format::Parquet => {
+            let store = file::parquet_source::TableStore::Files {
+                pattern: path.clone(),
+            };
+            Ok(Box::new(file::parquet_source::ParquetReader::open(
+                store, plan, worker, peers, mode,
+            )?))
+        }
         SourceConnector::File { path } => Ok(Box::new(file::source::FileReader::open(
             path, worker, peers, mode, has_header,
         )?)),
@@ -75,6 +80,12 @@ pub fn open_source(
                 prefix: prefix.clone(),
                 compression: *compression,
             };
+            if source.format == Format::Parquet {
+                let store = file::parquet_source::TableStore::S3 { aws, loc };
+                return Ok(Box::new(file::parquet_source::ParquetReader::open(
+                    store, plan, worker, peers, mode,
+                )?));
+            }
             Ok(Box::new(aws::s3::S3Reader::open(
                 aws, loc, worker, peers, mode, has_header,
             )?))

@@ -111,15 +111,16 @@ fn a_header_mapped_twice_is_an_error() {
     );
 }
 
-/// Parquet is a file format: a Kafka source in it is an error at `format`, with what each
-/// connector reads.
+/// Parquet is a file format (local files and S3 objects): a Kafka source in it is an error
+/// at `format`, with what message connectors read.
 #[test]
 fn a_kafka_source_cannot_read_parquet() {
     let text = JOB.replacen("format: json", "format: parquet", 1);
     let d = one(&text);
     assert!(
-        d.message
-            .contains("parquet is read from local files (`connector: file`), not `kafka`"),
+        d.message.contains(
+            "parquet is read from files and S3 objects (`connector: file` or `s3`), not `kafka`"
+        ),
         "{d}"
     );
     assert_eq!(line_col(&d), (7, 13), "{d}");
@@ -127,7 +128,7 @@ fn a_kafka_source_cannot_read_parquet() {
         d.hint
             .as_deref()
             .unwrap_or("")
-            .contains("Kafka and Kinesis messages as json, csv, avro or protobuf"),
+            .contains("Kafka and Kinesis messages are read as json, csv, avro or protobuf"),
         "{d}"
     );
 }

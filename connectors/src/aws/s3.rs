@@ -64,6 +64,86 @@ struct Cursor {
     eof: bool,
 }
 
+/// All keys under `loc`'s prefix sorting after `after`, sorted (every page); folder
+/// markers are not objects. Errors say what to check.
+pub(crate) fn list_keys(
+    aws: &Aws,
+    client: &aws_sdk_s3::Client,
+    loc: &S3Location,
+    after: Option<&str>,
+) -> Result<Vec<String>, SourceError> {
+    let url = format!("s3://{}/{}", loc.bucket, loc.prefix);
+    let mut keys = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let req = client
+            .list_objects_v2()
+            .bucket(&loc.bucket)
+            .prefix(&loc.prefix)
+            .set_start_after(after.map(str::to_string))
+            .set_continuation_token(token.clone());
+        let resp = aws.block_on(req.send()).map_err(|e| {
+            let hint = if e.code() == Some("NoSuchBucket") {
+                format!(
+                    "bucket `{}` does not exist in {}: check the source's `bucket` (and the profile's region/endpoint)",
+                    loc.bucket,
+                    aws.describe()
+                )
+            } else if is_transport(&e) {
+                format!(
+                    "cannot reach S3 ({}): is the endpoint right and the service running?",
+                    aws.describe()
+                )
+            } else {
+                format!("cannot list {url}")
+            };
+            SourceError(format!("{hint} ({})", error_text(&e)))
+        })?;
+        for o in resp.contents() {
+            if let Some(k) = o.key() {
+                if !k.ends_with('/') {
+                    keys.push(k.to_string());
+                }
+            }
+        }
+        token = resp.next_continuation_token().map(str::to_string);
+        if !resp.is_truncated().unwrap_or(false) || token.is_none() {
+            break;
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
+}
+
+/// The whole body of object `key` (a Parquet object is read from its footer back).
+pub(crate) fn get_object(
+    aws: &Aws,
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<bytes::Bytes, SourceError> {
+    let read = async {
+        let resp = client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| error_text(&e))?;
+        resp.body
+            .collect()
+            .await
+            .map(|b| b.into_bytes())
+            .map_err(|e| e.to_string())
+    };
+    aws.block_on(read).map_err(|e| {
+        SourceError(format!(
+            "cannot read s3://{bucket}/{key}: {e} (hint: was it deleted after it was listed?)"
+        ))
+    })
+}
+
 /// One worker's reader of an S3 prefix.
 pub struct S3Reader {
     aws: Aws,
@@ -154,49 +234,7 @@ impl S3Reader {
 
     /// All keys under the prefix sorting after `after`, sorted (every page).
     fn list(&self, after: Option<&str>) -> Result<Vec<String>, SourceError> {
-        let mut keys = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let req = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.loc.bucket)
-                .prefix(&self.loc.prefix)
-                .set_start_after(after.map(str::to_string))
-                .set_continuation_token(token.clone());
-            let resp = self.aws.block_on(req.send()).map_err(|e| {
-                let hint = if e.code() == Some("NoSuchBucket") {
-                    format!(
-                        "bucket `{}` does not exist in {}: check the source's `bucket` (and the profile's region/endpoint)",
-                        self.loc.bucket,
-                        self.aws.describe()
-                    )
-                } else if is_transport(&e) {
-                    format!(
-                        "cannot reach S3 ({}): is the endpoint right and the service running?",
-                        self.aws.describe()
-                    )
-                } else {
-                    format!("cannot list {}", self.url(""))
-                };
-                SourceError(format!("{hint} ({})", error_text(&e)))
-            })?;
-            for o in resp.contents() {
-                if let Some(k) = o.key() {
-                    // Folder markers are not objects.
-                    if !k.ends_with('/') {
-                        keys.push(k.to_string());
-                    }
-                }
-            }
-            token = resp.next_continuation_token().map(str::to_string);
-            if !resp.is_truncated().unwrap_or(false) || token.is_none() {
-                break;
-            }
-        }
-        keys.sort();
-        keys.dedup();
-        Ok(keys)
+        list_keys(&self.aws, &self.client, &self.loc, after)
     }
 
     fn open_object(&mut self, index: usize) -> Result<Cursor, SourceError> {

@@ -1,7 +1,12 @@
-//! The Parquet file source (`format: parquet`): the rows of Parquet files matching a glob,
-//! for backfills from history (and live: new files are read as they appear).
+//! The Parquet source (`format: parquet`): the rows of Parquet files matching a glob, or of
+//! the objects under an S3 prefix, for backfills from history (and live: new files and
+//! objects are read as they appear).
 //!
-//! **Row groups are the splits.** Each file's row groups are dealt out to the workers in
+//! **S3 objects** are dealt out whole (by a hash of the key, as the S3 line source does),
+//! fetched when their turn comes and held in memory while their row groups are read (a
+//! Parquet file is read from its footer back); their rows' origin is `s3://bucket/key`.
+//!
+//! **Row groups are the splits** (local files). Each file's row groups are dealt out to the workers in
 //! turn, starting at a worker picked by the file's name, so every worker reads about the
 //! same share of each file and, for time-ordered files, about the same stretch of time (no
 //! worker races ahead of the global watermark). A worker reads its row groups in (file,
@@ -21,8 +26,12 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fs::File;
+use std::io::Read;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parquet::file::reader::{ChunkReader, Length};
 
 use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::{
@@ -37,6 +46,8 @@ use planner::SourcePlan;
 
 use super::parquet_columns::{convert, map_fields, Mapping};
 use super::source::list_files;
+use crate::aws::s3::{get_object, list_keys, S3Location};
+use crate::aws::{fnv1a, Aws};
 use crate::source::{file_origin, Item, LineId, Origin, Poll, ReadMode, SourceError};
 use crate::RecordError;
 
@@ -47,9 +58,76 @@ const ROW_BYTES: usize = 100;
 /// How often a live reader lists the glob again.
 const SCAN_EVERY: Duration = Duration::from_secs(1);
 
-/// A file this reader knows.
+/// Where a Parquet source's tables are (one per reader: the size of its variants does not
+/// matter).
+#[allow(clippy::large_enum_variant)]
+pub enum TableStore {
+    /// Local files matching a glob.
+    Files {
+        /// The glob.
+        pattern: String,
+    },
+    /// The objects under an S3 prefix.
+    S3 {
+        /// The account.
+        aws: Aws,
+        /// Bucket and prefix.
+        loc: S3Location,
+    },
+}
+
+/// A table's bytes: a local file, or an object fetched whole.
+enum Input {
+    File(File),
+    Bytes(Bytes),
+}
+
+impl Length for Input {
+    fn len(&self) -> u64 {
+        match self {
+            Input::File(f) => Length::len(f),
+            Input::Bytes(b) => Length::len(b),
+        }
+    }
+}
+
+impl ChunkReader for Input {
+    type T = Box<dyn Read + Send>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(match self {
+            Input::File(f) => Box::new(f.get_read(start)?),
+            Input::Bytes(b) => Box::new(b.get_read(start)?),
+        })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        match self {
+            Input::File(f) => f.get_bytes(start, length),
+            Input::Bytes(b) => b.get_bytes(start, length),
+        }
+    }
+}
+
+/// A table this reader knows: a file (metadata read when listed) or an S3 object
+/// (fetched when its turn comes).
 struct ParquetFile {
-    path: PathBuf,
+    /// Its path, or `s3://bucket/key`.
+    location: String,
+    /// The file's path, or the object's key.
+    place: Place,
+    /// Its metadata, once read.
+    table: Option<Table>,
+}
+
+enum Place {
+    Path(PathBuf),
+    Key(String),
+}
+
+struct Table {
+    /// The object's bytes while its row groups are read (S3).
+    bytes: Option<Bytes>,
     meta: ArrowReaderMetadata,
     /// First row of each row group.
     group_starts: Vec<u64>,
@@ -72,7 +150,9 @@ struct Current {
 
 /// One worker's reader of a Parquet source.
 pub struct ParquetReader {
-    pattern: String,
+    store: TableStore,
+    /// S3: the client, and the newest key listed (listing goes on after it).
+    s3: Option<(aws_sdk_s3::Client, Option<String>)>,
     mode: ReadMode,
     worker: usize,
     peers: usize,
@@ -82,8 +162,9 @@ pub struct ParquetReader {
     known: BTreeSet<PathBuf>,
     /// Files not readable as Parquet yet (live reads retry them), warned about once.
     unreadable: BTreeSet<PathBuf>,
-    /// This worker's row groups still to read: (file, group).
-    units: VecDeque<(usize, usize)>,
+    /// This worker's row groups still to read: (file, group; `None`: every group of an
+    /// object not fetched yet).
+    units: VecDeque<(usize, Option<usize>)>,
     current: Option<Current>,
     last_scan: Instant,
     row: Vec<Value>,
@@ -100,20 +181,47 @@ fn first_worker(path: &std::path::Path, peers: usize) -> usize {
     (h % peers as u64) as usize
 }
 
+/// A table's metadata: row group starts and how its fields fill the columns.
+fn table_of(
+    meta: ArrowReaderMetadata,
+    bytes: Option<Bytes>,
+    columns: &[Column],
+    needed: &[bool],
+) -> Table {
+    let mut group_starts = Vec::new();
+    let mut rows = 0u64;
+    for g in meta.metadata().row_groups() {
+        group_starts.push(rows);
+        rows += g.num_rows().max(0) as u64;
+    }
+    let mapping = map_fields(meta.schema(), columns, needed);
+    Table {
+        bytes,
+        meta,
+        group_starts,
+        mapping,
+    }
+}
+
 impl ParquetReader {
-    /// Opens worker `worker` of `peers` for the files of `pattern`.
+    /// Opens worker `worker` of `peers` for the tables of `store`.
     pub fn open(
-        pattern: &str,
+        store: TableStore,
         plan: &SourcePlan,
         worker: usize,
         peers: usize,
         mode: ReadMode,
     ) -> Result<Self, SourceError> {
+        let s3 = match &store {
+            TableStore::S3 { aws, .. } => Some((aws.s3(), None)),
+            TableStore::Files { .. } => None,
+        };
         let mut r = ParquetReader {
-            pattern: pattern.into(),
+            store,
+            s3,
             mode,
             worker,
-            peers,
+            peers: peers.max(1),
             columns: plan.source.columns.clone(),
             needed: plan.needed.clone(),
             files: Vec::new(),
@@ -126,26 +234,65 @@ impl ParquetReader {
         };
         let found = r.scan()?;
         if found == 0 && r.files.is_empty() {
+            let (what, hint) = match &r.store {
+                TableStore::Files { pattern } => (
+                    format!("no files match `{pattern}`"),
+                    "check the source's `path`; it is a glob relative to the job file",
+                ),
+                TableStore::S3 { loc, .. } => (
+                    format!("no objects under s3://{}/{}", loc.bucket, loc.prefix),
+                    "check the source's `bucket` and `prefix`",
+                ),
+            };
             if mode.stops_at_end() {
-                return Err(super::source::FileSourceError::NoFiles {
-                    pattern: pattern.into(),
-                }
-                .into());
+                return Err(SourceError(format!("{what} (hint: {hint})")));
             }
             if worker == 0 {
-                tracing::warn!(
-                    "no files match `{pattern}` yet; waiting for them to appear (hint: check the source's `path`; it is a glob relative to the job file)"
-                );
+                tracing::warn!("{what} yet; waiting for them to appear (hint: {hint})");
             }
         }
         Ok(r)
     }
 
-    /// Lists the glob and takes in the files not known yet; returns how many.
+    /// Lists the store and takes in the tables not known yet; returns how many (of every
+    /// worker's).
     fn scan(&mut self) -> Result<usize, SourceError> {
         self.last_scan = Instant::now();
+        match &self.store {
+            TableStore::Files { pattern } => {
+                let files = list_files(pattern)?;
+                self.scan_files(files.into_iter().map(|(p, _)| p).collect())
+            }
+            TableStore::S3 { aws, loc } => {
+                let (client, newest) = self.s3.as_mut().expect("an S3 client");
+                let keys = list_keys(aws, client, loc, newest.as_deref())?;
+                if let Some(k) = keys.last() {
+                    *newest = Some(k.clone());
+                }
+                let url = |k: &str| format!("s3://{}/{k}", loc.bucket);
+                let mut added = 0;
+                for key in keys {
+                    added += 1;
+                    // Whole objects, by a hash of the key (independent of when listed).
+                    if (fnv1a(&key) % self.peers as u64) as usize != self.worker {
+                        continue;
+                    }
+                    self.units.push_back((self.files.len(), None));
+                    self.files.push(ParquetFile {
+                        location: url(&key),
+                        place: Place::Key(key),
+                        table: None,
+                    });
+                }
+                Ok(added)
+            }
+        }
+    }
+
+    /// Takes in the files not known yet: reads their metadata and deals their row groups.
+    fn scan_files(&mut self, paths: Vec<PathBuf>) -> Result<usize, SourceError> {
         let mut added = 0;
-        for (path, _) in list_files(&self.pattern)? {
+        for path in paths {
             if self.known.contains(&path) {
                 continue;
             }
@@ -173,49 +320,83 @@ impl ParquetReader {
                 }
             };
             self.unreadable.remove(&path);
-            let mut group_starts = Vec::new();
-            let mut rows = 0u64;
-            for g in meta.metadata().row_groups() {
-                group_starts.push(rows);
-                rows += g.num_rows().max(0) as u64;
-            }
-            let mapping = map_fields(meta.schema(), &self.columns, &self.needed);
+            let table = table_of(meta, None, &self.columns, &self.needed);
             let first = first_worker(&path, self.peers);
             if first == self.worker {
-                for p in &mapping.problems {
+                for p in &table.mapping.problems {
                     tracing::warn!("{}: {p}", path.display());
                 }
             }
             let index = self.files.len();
-            for g in 0..group_starts.len() {
+            for g in 0..table.group_starts.len() {
                 if (first + g) % self.peers == self.worker {
-                    self.units.push_back((index, g));
+                    self.units.push_back((index, Some(g)));
                 }
             }
             self.known.insert(path.clone());
             self.files.push(ParquetFile {
-                path,
-                meta,
-                group_starts,
-                mapping,
+                location: path.display().to_string(),
+                place: Place::Path(path),
+                table: Some(table),
             });
             added += 1;
         }
         Ok(added)
     }
 
+    /// Fetches S3 object `f` and queues its row groups first.
+    fn fetch(&mut self, f: usize) -> Result<(), SourceError> {
+        let (TableStore::S3 { aws, loc }, Some((client, _))) = (&self.store, &self.s3) else {
+            unreachable!("only S3 objects are fetched");
+        };
+        let Place::Key(key) = &self.files[f].place else {
+            unreachable!("an S3 object has a key");
+        };
+        let location = &self.files[f].location;
+        let bytes = get_object(aws, client, &loc.bucket, key)?;
+        let meta = match ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::default()) {
+            Ok(m) => m,
+            Err(e) if self.mode.stops_at_end() => {
+                return Err(SourceError(format!(
+                    "cannot read {location} as Parquet: {e} (hint: the source's `prefix` should hold only Parquet objects)"
+                )))
+            }
+            Err(e) => {
+                // Objects are written whole: this one will not become readable.
+                tracing::error!("{location} is not a Parquet object ({e}); it is skipped: none of its rows are read");
+                return Ok(());
+            }
+        };
+        let table = table_of(meta, Some(bytes), &self.columns, &self.needed);
+        for p in &table.mapping.problems {
+            tracing::warn!("{location}: {p}");
+        }
+        for g in (0..table.group_starts.len()).rev() {
+            self.units.push_front((f, Some(g)));
+        }
+        self.files[f].table = Some(table);
+        Ok(())
+    }
+
     /// Starts reading row group `g` of file `f`.
     fn open_group(&mut self, f: usize, g: usize) -> Result<(), SourceError> {
         let file = &self.files[f];
-        let io = |e: &dyn std::fmt::Display| {
-            SourceError(format!("cannot read `{}`: {e}", file.path.display()))
+        let location = &file.location;
+        let io = |e: &dyn std::fmt::Display| SourceError(format!("cannot read `{location}`: {e}"));
+        let table = file
+            .table
+            .as_ref()
+            .expect("a table's metadata is read before its groups");
+        let input = match (&file.place, &table.bytes) {
+            (_, Some(b)) => Input::Bytes(b.clone()),
+            (Place::Path(p), None) => Input::File(File::open(p).map_err(|e| io(&e))?),
+            (Place::Key(_), None) => unreachable!("an object's bytes are kept while it is read"),
         };
-        let handle = File::open(&file.path).map_err(|e| io(&e))?;
         let mask = ProjectionMask::roots(
-            file.meta.parquet_schema(),
-            file.mapping.fields.iter().map(|(field, _, _)| *field),
+            table.meta.parquet_schema(),
+            table.mapping.fields.iter().map(|(field, _, _)| *field),
         );
-        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, file.meta.clone())
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(input, table.meta.clone())
             .with_projection(mask)
             .with_row_groups(vec![g])
             .with_batch_size(BATCH_ROWS)
@@ -223,7 +404,7 @@ impl ParquetReader {
             .map_err(|e| io(&e))?;
         self.current = Some(Current {
             file: f,
-            next_row: file.group_starts[g],
+            next_row: table.group_starts[g],
             reader,
             columns: Vec::new(),
             errors: VecDeque::new(),
@@ -233,10 +414,28 @@ impl ParquetReader {
         Ok(())
     }
 
+    /// Done with the current row group: an object whose last group it was lets go of its
+    /// bytes.
+    fn finish_group(&mut self) {
+        let Some(cur) = self.current.take() else {
+            return;
+        };
+        let more = self.units.front().is_some_and(|(f, _)| *f == cur.file);
+        if !more {
+            if let Some(t) = self.files[cur.file].table.as_mut() {
+                t.bytes = None;
+            }
+        }
+    }
+
     /// Decodes a batch of the current row group (columns in field order, as projected).
     fn take_batch(&mut self, batch: RecordBatch) {
         let cur = self.current.as_mut().expect("a row group is open");
-        let mapping = &self.files[cur.file].mapping;
+        let mapping = &self.files[cur.file]
+            .table
+            .as_ref()
+            .expect("an open table")
+            .mapping;
         let mut errors = Vec::new();
         cur.columns.clear();
         // Columns this file lacks are NULL, not the last value another file had.
@@ -268,20 +467,23 @@ impl ParquetReader {
         let mut delivered = 0;
         while delivered < budget {
             let Some(cur) = self.current.as_mut() else {
-                if let Some((f, g)) = self.units.pop_front() {
-                    self.open_group(f, g)?;
-                    continue;
+                match self.units.pop_front() {
+                    Some((f, Some(g))) => self.open_group(f, g)?,
+                    Some((f, None)) => self.fetch(f)?,
+                    None => {
+                        let live = self.mode == ReadMode::Follow { exit_at_end: false };
+                        if live && self.last_scan.elapsed() >= SCAN_EVERY && self.scan()? > 0 {
+                            continue;
+                        }
+                        let rest = if live { Poll::Idle } else { Poll::Done };
+                        return Ok(if delivered > 0 {
+                            Poll::Lines(delivered)
+                        } else {
+                            rest
+                        });
+                    }
                 }
-                let live = self.mode == ReadMode::Follow { exit_at_end: false };
-                if live && self.last_scan.elapsed() >= SCAN_EVERY && self.scan()? > 0 {
-                    continue;
-                }
-                let rest = if live { Poll::Idle } else { Poll::Done };
-                return Ok(if delivered > 0 {
-                    Poll::Lines(delivered)
-                } else {
-                    rest
-                });
+                continue;
             };
             if cur.at == cur.rows {
                 match cur.reader.next() {
@@ -289,18 +491,15 @@ impl ParquetReader {
                     Some(Err(e)) => {
                         return Err(SourceError(format!(
                             "cannot read `{}`: {e}",
-                            self.files[cur.file].path.display()
+                            self.files[cur.file].location
                         )))
                     }
-                    None => self.current = None,
+                    None => self.finish_group(),
                 }
                 continue;
             }
-            let unusable = self.files[cur.file]
-                .mapping
-                .unusable
-                .clone()
-                .map(RecordError::Malformed);
+            let table = self.files[cur.file].table.as_ref().expect("an open table");
+            let unusable = table.mapping.unusable.clone().map(RecordError::Malformed);
             while cur.at < cur.rows && delivered < budget {
                 let i = cur.at;
                 for (ci, values) in &mut cur.columns {
@@ -332,13 +531,19 @@ impl ParquetReader {
         Ok(Poll::Lines(delivered))
     }
 
-    /// Where row `id` is: its file and 1-based row number.
+    /// Where row `id` is: its file (or object) and 1-based row number.
     pub fn origin(&self, id: LineId) -> Origin {
-        let path = self
-            .files
-            .get(id.split as usize)
-            .map_or_else(PathBuf::new, |f| f.path.clone());
-        file_origin(path, id.line + 1)
+        match self.files.get(id.split as usize) {
+            Some(ParquetFile {
+                place: Place::Path(p),
+                ..
+            }) => file_origin(p.clone(), id.line + 1),
+            Some(f) => Origin {
+                location: f.location.clone(),
+                position: id.line + 1,
+            },
+            None => file_origin(PathBuf::new(), id.line + 1),
+        }
     }
 }
 

@@ -350,18 +350,16 @@ fn validate_format(
             .with_hint(format!("`{key}` applies to format: {applies}")))
     };
     match s.format {
-        Format::Parquet if s.connector != "file" => {
+        Format::Parquet if !matches!(s.connector.as_str(), "file" | "s3") => {
             return Err(cx
                 .err_at_value(
                     "format",
                     format!(
-                        "{what}: parquet is read from local files (`connector: file`), not `{}`",
+                        "{what}: parquet is read from files and S3 objects (`connector: file` or `s3`), not `{}`",
                         s.connector
                     ),
                 )
-                .with_hint(
-                    "S3 objects are read as json or csv; Kafka and Kinesis messages as json, csv, avro or protobuf",
-                ));
+                .with_hint("Kafka and Kinesis messages are read as json, csv, avro or protobuf"));
         }
         Format::Avro => {
             if s.descriptor_set.is_some() {
@@ -385,6 +383,14 @@ fn validate_format(
                     .err_at_key("format", format!("{what} has format protobuf but no `descriptor_set` and `message`"))
                     .with_hint("add `descriptor_set: schemas/events.desc` (from `protoc --include_imports --descriptor_set_out`) and `message: pkg.DeliveryEvent`"));
             }
+        }
+        Format::Parquet if s.compression.is_some() => {
+            return Err(cx
+                .err_at_key(
+                    "compression",
+                    format!("{what} has format parquet, whose pages carry their own compression"),
+                )
+                .with_hint("remove `compression`: it applies to json and csv objects"));
         }
         Format::Json | Format::Csv | Format::Parquet => {
             if s.schema_file.is_some() {
