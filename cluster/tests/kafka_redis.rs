@@ -685,3 +685,68 @@ fn start_positions_earliest_latest_committed_and_timestamp() {
         52
     );
 }
+
+/// A stateless feature's rows are made where they are read: with two workers reading two
+/// files, an entity's rows come from both. They still reach one Kafka sink, which sends
+/// only newer rows, so the last record per key (what compaction keeps) is the entity's
+/// newest row. Before, each worker's sink sent its own newest, and the topic kept
+/// whichever was flushed last.
+#[test]
+fn a_stateless_feature_on_several_workers_leaves_each_entitys_newest_row_last() {
+    let brokers = kafka_brokers();
+    let dir = tempfile::tempdir().unwrap();
+    let output = unique("latest");
+    create_topic(&brokers, &output, 2);
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    // Users u0..u4, a row a second, dealt to the two files in turn (each file is one
+    // worker's: smaller than a split).
+    let t0 = common::T0;
+    let mut newest: BTreeMap<String, i64> = BTreeMap::new();
+    let mut files = [String::new(), String::new()];
+    for i in 0..400i64 {
+        let user = format!("u{}", (i * 7) % 5);
+        let t = t0 + i * 1000;
+        files[(i % 2) as usize]
+            .push_str(&format!("{{\"user_id\":\"{user}\",\"n\":{i},\"t\":{t}}}\n"));
+        newest.insert(format!("last_n:1:{user}"), t);
+    }
+    for (k, text) in files.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("data/part-{k}.jsonl")), text).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("job.yaml"),
+        format!(
+            r#"name: stateless_kafka
+sources:
+  - {{ name: ev, connector: file, path: data/*.jsonl, format: json, schema: {{ user_id: string!, n: int, t: timestamp }}, event_time: t }}
+features:
+  - name: last_n
+    sql: SELECT user_id, n FROM ev
+sinks:
+  - {{ name: topic, connector: kafka, cluster: local, topic: {output}, batch_size: 7 }}
+"#
+        ),
+    )
+    .unwrap();
+    let infra = write_infra(dir.path(), &brokers);
+    run_with_infra(
+        &dir.path().join("job.yaml"),
+        &infra,
+        &[
+            "--mode",
+            "backfill",
+            "--workers",
+            "2",
+            "--batch-bytes",
+            "200",
+        ],
+    );
+    // The run has ended: every record is on the topic.
+    let records = consume_until_quiet(&brokers, &output, Duration::from_secs(2));
+    let mut last: BTreeMap<String, i64> = BTreeMap::new();
+    for (k, v) in records {
+        let v: Value = serde_json::from_str(&v).unwrap();
+        last.insert(k.expect("keyed"), v["window_end"].as_i64().unwrap());
+    }
+    assert_eq!(last, newest);
+}

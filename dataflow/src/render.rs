@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use timely::dataflow::operators::vec::Filter;
-use timely::dataflow::operators::Concatenate;
+use timely::dataflow::operators::{Concatenate, Exchange};
 use timely::dataflow::Scope;
 
 use connectors::file::source::ReadMode;
@@ -30,7 +30,8 @@ use crate::operators::prefix::FeatureStream;
 use crate::operators::session::SessionAggregate;
 use crate::operators::sink::{SinkDeadLetters, SinkRows, SinkStore};
 use crate::operators::source::{source, SideSpec};
-use crate::operators::window::{EmitPolicy, WindowAggregate};
+use crate::operators::window::{key_hash, EmitPolicy, WindowAggregate};
+use crate::record::FeatureRow;
 use crate::state::RunState;
 
 /// How a job runs.
@@ -248,6 +249,14 @@ pub fn render(
                 let spec = FileSpec::new(plan, k, scope.index(), scope.peers(), how);
                 rows.sink_file(&sink.name, spec, Arc::clone(state))
             }
+            // A compacted topic keeps a key's last record, and the Kafka sink sends only
+            // an entity's newest window: all rows of an entity must reach one sink, also
+            // those of stateless features, which their readers emit. (The window
+            // operators' rows are already on their key's worker: this moves none.)
+            SinkConnector::Kafka { .. } => {
+                let rows = rows.exchange(|r: &FeatureRow| key_hash(&r.key));
+                dead_letters.push(rows.sink_store(sink, plan, Arc::clone(state)))
+            }
             _ => dead_letters.push(rows.sink_store(sink, plan, Arc::clone(state))),
         }
     }
@@ -375,8 +384,15 @@ pub fn describe(plan: &Plan) -> Vec<String> {
             .filter(|f| f.sinks.contains(&k))
             .map(|f| f.name.as_str())
             .collect();
+        let how = match &s.connector {
+            SinkConnector::File { .. } => " pipeline (one file per worker)",
+            SinkConnector::Kafka { .. } => {
+                " after Exchange hash(key) (an entity's rows in one sink, which sends its newest window)"
+            }
+            _ => " pipeline (batched upserts, newer windows win in the store)",
+        };
         out.push(format!(
-            "  Concatenate[{}] ─▶ Sink[{}] pipeline (one file per worker)",
+            "  Concatenate[{}] ─▶ Sink[{}]{how}",
             feats.join(", "),
             s.name
         ));

@@ -112,9 +112,29 @@ pub fn produce(brokers: &str, topic: &str, records: &[(Option<String>, Vec<u8>)]
     producer.flush(Duration::from_secs(60)).expect("delivered");
 }
 
-/// Every record of a topic (all partitions, from the beginning, until `expected` are read
-/// or 30 s pass): (key, payload).
+/// Every record of `topic` from the beginning (all partitions), until `expected` have
+/// come (or 30 s pass).
 pub fn consume_all(brokers: &str, topic: &str, expected: usize) -> Vec<(Option<String>, String)> {
+    consume(brokers, topic, |got, _| got >= expected)
+}
+
+/// Every record of `topic` from the beginning, until none has come for `quiet` (after the
+/// first).
+pub fn consume_until_quiet(
+    brokers: &str,
+    topic: &str,
+    quiet: Duration,
+) -> Vec<(Option<String>, String)> {
+    consume(brokers, topic, |got, since| got > 0 && since >= quiet)
+}
+
+/// Reads `topic` from the beginning until `done(records so far, time since the last)`
+/// or 30 s.
+fn consume(
+    brokers: &str,
+    topic: &str,
+    done: impl Fn(usize, Duration) -> bool,
+) -> Vec<(Option<String>, String)> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", unique("test-reader"))
@@ -132,8 +152,10 @@ pub fn consume_all(brokers: &str, topic: &str, expected: usize) -> Vec<(Option<S
     consumer.assign(&tpl).unwrap();
     let mut out = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while out.len() < expected && Instant::now() < deadline {
+    let mut last = Instant::now();
+    while !done(out.len(), last.elapsed()) && Instant::now() < deadline {
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            last = Instant::now();
             out.push((
                 m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
                 String::from_utf8_lossy(m.payload().unwrap_or(&[])).into_owned(),
