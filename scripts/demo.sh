@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds freshet, generates a deterministic ride-sharing event stream (1M events, once)
 # and runs the example job in backfill mode, then replays it through the live path, then
-# writes the same features as Parquet training data.
+# writes the same features as Parquet training data and reads that back as a source.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS="${EVENTS:-1000000}"
@@ -28,6 +28,10 @@ echo
 echo "== the same features as training data: a Parquet table per worker =="
 "$bin" run configs/examples/rides_training.yaml --mode backfill --workers 2
 ls -l out/training/
+echo
+echo "== Parquet history as a source: the training tables read back =="
+"$bin" run configs/examples/training_history.yaml --mode backfill
+head -n 3 out/history/summary.jsonl
 echo
 echo "a few feature rows (out/features.*.jsonl, one file per worker):"
 head -n 3 out/features.0.jsonl
