@@ -455,3 +455,38 @@ sinks:
         .collect();
     assert_eq!(got, want);
 }
+
+/// A file with none of the columns the job reads still has rows: each is a dead letter
+/// (reading no column must not read no row).
+#[test]
+fn a_file_with_none_of_the_columns_keeps_its_rows_as_dead_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let other = RecordBatch::try_from_iter(vec![(
+        "something_else",
+        Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef,
+    )])
+    .unwrap();
+    write_parquet(&dir.path().join("data/other.parquet"), &other, 2);
+    std::fs::write(
+        dir.path().join("job.yaml"),
+        r#"name: none
+sources:
+  - { name: ev, connector: file, path: data/*.parquet, format: parquet, schema: { user_id: string!, event_time: timestamp }, event_time: event_time }
+features:
+  - name: n
+    sql: SELECT user_id, COUNT(*) AS n FROM ev GROUP BY user_id, TUMBLE(rowtime, INTERVAL '1' MINUTE)
+sinks:
+  - { name: out, connector: file, path: out/f.jsonl }
+"#,
+    )
+    .unwrap();
+    run_ok(&["run", dir.path().join("job.yaml").to_str().unwrap(), "-q"]);
+    let dl = rows_of(&dir.path().join("out/dead_letter.jsonl"));
+    let lines: Vec<u64> = dl.iter().map(|d| d["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [1, 2, 3], "{dl:?}");
+    assert!(dl[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("has no column `user_id`, which is required"));
+}
