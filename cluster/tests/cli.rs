@@ -679,3 +679,50 @@ fn a_closed_stdout_does_not_fail_a_run() {
         );
     }
 }
+
+/// A worker that panics fails the run with its message, and the other workers stop: the
+/// process exits (non-zero). Before, with two workers, the survivor waited forever for the
+/// dead worker's part of the dataflow, and ignored SIGTERM.
+#[test]
+fn a_panicking_worker_fails_the_run_instead_of_hanging_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let evs = events(4, 300, MIN);
+    write_inputs(dir.path(), &evs, 2);
+    write_job(dir.path(), 30, 300);
+    let job = dir.path().join("job.yaml");
+    for mode in ["backfill", "stream"] {
+        let mut child = freshet()
+            .args([
+                "run",
+                job.to_str().unwrap(),
+                "--workers",
+                "2",
+                "--mode",
+                mode,
+                "-q",
+            ])
+            .env("FRESHET_FAILPOINT", "worker-panic")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("{mode}: still running after 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        assert!(!status.success(), "{mode}: {stderr}");
+        assert!(
+            stderr.contains("error: worker 1 panicked: failpoint worker-panic"),
+            "{mode}: {stderr}"
+        );
+    }
+}

@@ -111,19 +111,46 @@ pub fn run(
     let worker_state = Arc::clone(&state);
     let guards = timely::execute(topology.config(), move |worker| {
         let state = Arc::clone(&worker_state);
-        state.mark_started();
-        worker.dataflow::<u64, _, _>(|scope| render(scope, &plan, mode, tuning, &state));
-        // A stop (a signal or a failure) makes the sources drop their capabilities: what
-        // they emitted drains to the sinks and the dataflow completes (windows the watermark
-        // has not closed are dropped, see `emit::fire_through`). A process whose peers are
-        // not stopping gives up waiting for them after `STOP_GRACE`.
-        let mut stopping: Option<Instant> = None;
-        while worker.step_or_park(Some(Duration::from_millis(100))) {
-            if state.stop_requested()
-                && stopping.get_or_insert_with(Instant::now).elapsed() > STOP_GRACE
+        let index = worker.index();
+        // A panicking worker fails the run with its message, which stops the others
+        // (they could otherwise wait forever for its capabilities).
+        let body = std::panic::AssertUnwindSafe(|| {
+            state.mark_started();
+            worker.dataflow::<u64, _, _>(|scope| render(scope, &plan, mode, tuning, &state));
+            // Fault injection for tests: the last worker of the process panics at start.
+            if std::env::var("FRESHET_FAILPOINT").as_deref() == Ok("worker-panic")
+                && index + 1 == worker.peers()
             {
-                break;
+                panic!("failpoint worker-panic");
             }
+            // A stop (a signal or a failure) makes the sources drop their capabilities:
+            // what they emitted drains to the sinks and the dataflow completes (windows the
+            // watermark has not closed are dropped, see `emit::fire_through`). A process
+            // whose peers are not stopping (or a worker whose peer died) gives up waiting
+            // for them after `STOP_GRACE`, and drops the dataflow: timely would otherwise
+            // wait for it to complete once this closure returns, forever.
+            let mut stopping: Option<Instant> = None;
+            while worker.step_or_park(Some(Duration::from_millis(100))) {
+                if state.stop_requested()
+                    && stopping.get_or_insert_with(Instant::now).elapsed() > STOP_GRACE
+                {
+                    for id in worker.installed_dataflows() {
+                        worker.drop_dataflow(id);
+                    }
+                    break;
+                }
+            }
+        });
+        if let Err(panic) = std::panic::catch_unwind(body) {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".into());
+            state.fail(format!(
+                "worker {index} panicked: {message} (a bug: please report it with the job and input)"
+            ));
+            std::panic::resume_unwind(panic);
         }
     })?;
     let mut panics = Vec::new();

@@ -12,6 +12,10 @@
 //! | `float` | Float32, Float64, and the integer types (a NaN or infinity is a `wrong_type` record) |
 //! | `bool` | Boolean |
 //! | `timestamp` | Timestamp (any unit, floored to milliseconds), Date32, Date64, Int32/Int64 (epoch ms), and the string types (RFC 3339 or epoch ms, as in JSON) |
+//! | any | Null (a column NULL in every row, as pandas writes an all-None column) |
+//!
+//! A UInt64 past 2^63-1 fits a `float` column (as a large JSON integer does); Float32
+//! values widen to the doubles they are (`0.1f32` is `0.10000000149011612`).
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -41,6 +45,8 @@ pub(crate) enum Conv {
     Millis,
     /// RFC 3339 or epoch milliseconds as text.
     TsText,
+    /// A field of type Null: NULL in every row, whatever the column's type.
+    Null,
 }
 
 fn is_text(t: &ArrowType) -> bool {
@@ -61,6 +67,10 @@ fn is_int(t: &ArrowType) -> bool {
 
 /// The conversion from a field of type `t` to a column of type `declared`, if they fit.
 pub(crate) fn conv_for(declared: DataType, t: &ArrowType) -> Option<Conv> {
+    if *t == ArrowType::Null {
+        // A column NULL in every row (what pandas writes for an all-None column).
+        return Some(Conv::Null);
+    }
     Some(match declared {
         DataType::String if is_text(t) => Conv::Str,
         DataType::Int if is_int(t) => Conv::Int,
@@ -129,8 +139,12 @@ pub(crate) fn map_fields(schema: &Schema, columns: &[Column], needed: &[bool]) -
                 match conv_for(column.ty, t) {
                     Some(conv) => m.fields.push((*f, ci, conv)),
                     None => unusable.push(format!(
-                        "has column `{}` of type {t}, which a {} column cannot hold",
-                        names[*f], column.ty
+                        "has column `{}` of type {t}, which {} column cannot hold",
+                        names[*f],
+                        match column.ty {
+                            DataType::Int => "an int".to_string(),
+                            other => format!("a {other}"),
+                        }
                     )),
                 }
             }
@@ -208,6 +222,8 @@ pub(crate) fn convert(
                         errors.push((row, wrong(format!("`{f}`"))));
                         Value::Null
                     }
+                    // A float holds it (as JSON's large integers in float columns).
+                    (Number::TooLarge(u), Conv::Float) => Value::Float(u as f64),
                     (Number::TooLarge(u), _) => {
                         errors.push((row, wrong(format!("`{u}` (larger than 2^63-1)"))));
                         Value::Null
@@ -216,6 +232,7 @@ pub(crate) fn convert(
                 out.push(v);
             }
         }
+        Conv::Null => out.extend((0..array.len()).map(|_| Value::Null)),
         Conv::Bool => {
             let a = array.as_boolean();
             out.extend(a.iter().map(|b| b.map_or(Value::Null, Value::Bool)));
@@ -240,7 +257,7 @@ pub(crate) fn convert(
             }));
         }
         Conv::Date32 => {
-            let a = array.as_primitive::<Int32Type>();
+            let a = array.as_primitive::<arrow_array::types::Date32Type>();
             out.extend(
                 a.iter()
                     .map(|d| d.map_or(Value::Null, |d| Value::Ts(i64::from(d) * 86_400_000))),
@@ -308,8 +325,8 @@ mod tests {
     use std::sync::Arc;
 
     use arrow_array::{
-        BooleanArray, DictionaryArray, Float64Array, Int32Array, LargeStringArray, StringArray,
-        TimestampMicrosecondArray, UInt64Array,
+        BooleanArray, Date32Array, Date64Array, DictionaryArray, Float64Array, Int32Array,
+        LargeStringArray, NullArray, StringArray, TimestampMicrosecondArray, UInt64Array,
     };
     use arrow_schema::Field;
 
@@ -401,8 +418,26 @@ mod tests {
             &t,
         );
         assert_eq!(v, [Value::Ts(1_700_000_000_123), Value::Ts(-1)]);
-        let (v, _) = run(Arc::new(Int32Array::from(vec![1])), Conv::Date32, &t);
-        assert_eq!(v, [Value::Ts(86_400_000)]);
+        // The arrays the parquet reader makes for these types (a Date32 array, not an
+        // Int32 one: that mix-up panicked on every pandas date column).
+        let (v, _) = run(
+            Arc::new(Date32Array::from(vec![Some(1), None])),
+            Conv::Date32,
+            &t,
+        );
+        assert_eq!(v, [Value::Ts(86_400_000), Value::Null]);
+        let (v, _) = run(Arc::new(Date64Array::from(vec![5])), Conv::Millis, &t);
+        assert_eq!(v, [Value::Ts(5)]);
+        // An all-NULL column of type Null, whatever the declared type.
+        assert_eq!(
+            conv_for(DataType::Timestamp, &ArrowType::Null),
+            Some(Conv::Null)
+        );
+        let (v, e) = run(Arc::new(NullArray::new(2)), Conv::Null, &i);
+        assert_eq!((v, e.len()), (vec![Value::Null, Value::Null], 0));
+        // A UInt64 past 2^63-1 fits a float column.
+        let (v, e) = run(Arc::new(UInt64Array::from(vec![u64::MAX])), Conv::Float, &f);
+        assert_eq!((v, e.len()), (vec![Value::Float(u64::MAX as f64)], 0));
         let (v, e) = run(
             Arc::new(LargeStringArray::from(vec![
                 "2024-03-10T14:05:09.007Z",

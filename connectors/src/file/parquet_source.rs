@@ -309,8 +309,10 @@ impl ParquetReader {
                     )))
                 }
                 Err(e) => {
-                    // Perhaps still being written: try again at the next listing.
-                    if self.unreadable.insert(path.clone()) {
+                    // Perhaps still being written: try again at the next listing. (The
+                    // worker that would read its first row group warns.)
+                    let new = self.unreadable.insert(path.clone());
+                    if new && first_worker(&path, self.peers) == self.worker {
                         tracing::warn!(
                             "cannot read `{}` as Parquet yet ({e}); it is read once it can be",
                             path.display()
