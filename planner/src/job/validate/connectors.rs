@@ -1,9 +1,31 @@
 //! The keys each connector takes, checked for sources (`sources.rs`) and sinks
 //! (`sinks.rs`) alike.
 
-use crate::error::Diagnostic;
+use crate::error::{closest, Diagnostic};
 
 use super::Cx;
+
+/// `connector` must be one of `known` (`kind`: "source" or "sink"); else an error at its
+/// value with the closest name.
+pub(super) fn check_connector_name(
+    cx: &Cx,
+    kind: &str,
+    connector: &str,
+    known: &[&str],
+) -> Result<(), Diagnostic> {
+    if known.contains(&connector) {
+        return Ok(());
+    }
+    Err(cx
+        .err_at_value(
+            "connector",
+            format!("unknown {kind} connector `{connector}`"),
+        )
+        .with_hint(match closest(connector, known.iter().copied()) {
+            Some(c) => format!("did you mean `{c}`? available: {}", known.join(", ")),
+            None => format!("available {kind} connectors: {}", known.join(", ")),
+        }))
+}
 
 /// A key given for a connector that does not use it is an error (a typo or a leftover).
 /// `keys`: each connector-specific key, whether the spec gives it, and the connectors that

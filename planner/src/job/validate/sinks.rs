@@ -2,12 +2,12 @@
 
 use std::path::Path;
 
-use crate::error::{closest, Diagnostic};
+use crate::error::Diagnostic;
 
 use super::super::locate::Seg;
 
 use super::super::{Fanout, Format, Infra, JobSpec, Sink, SinkConnector, SinkSpec};
-use super::connectors::{check_connector_keys, need};
+use super::connectors::{check_connector_keys, check_connector_name, need};
 use super::{resolve, Cx};
 
 pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, Diagnostic> {
@@ -16,16 +16,12 @@ pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, 
         "name the sink: a feature's `sinks:` list refers to it",
     )?;
     let what = format!("sink `{}`", s.name);
-    let known = ["file", "kafka", "redis", "dynamodb"];
-    if !known.contains(&s.connector.as_str()) {
-        let other = s.connector.as_str();
-        return Err(cx
-            .err_at_value("connector", format!("unknown sink connector `{other}`"))
-            .with_hint(match closest(other, known) {
-                Some(c) => format!("did you mean `{c}`? available: {}", known.join(", ")),
-                None => format!("available sink connectors: {}", known.join(", ")),
-            }));
-    }
+    check_connector_name(
+        cx,
+        "sink",
+        &s.connector,
+        &["file", "kafka", "redis", "dynamodb"],
+    )?;
     const STORES: &[&str] = &["kafka", "redis", "dynamodb"];
     check_connector_keys(
         cx,

@@ -10,7 +10,7 @@ use super::super::locate::Seg;
 use super::super::{
     Column, Compression, Format, FormatOptions, Source, SourceConnector, SourceSpec, StartPosition,
 };
-use super::connectors::{check_connector_keys, need};
+use super::connectors::{check_connector_keys, check_connector_name, need};
 use super::{resolve, source_glob, Cx};
 
 fn parse_start(cx: &Cx, text: &str, connector: &str) -> Result<StartPosition, Diagnostic> {
@@ -42,16 +42,12 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
         "name the source: SQL reads it as a table of that name",
     )?;
     let what = format!("source `{}`", s.name);
-    let known = ["file", "kafka", "kinesis", "s3"];
-    if !known.contains(&s.connector.as_str()) {
-        let other = s.connector.as_str();
-        let mut d = cx.err_at_value("connector", format!("unknown source connector `{other}`"));
-        d = d.with_hint(match closest(other, known) {
-            Some(c) => format!("did you mean `{c}`? available: {}", known.join(", ")),
-            None => format!("available source connectors: {}", known.join(", ")),
-        });
-        return Err(d);
-    }
+    check_connector_name(
+        cx,
+        "source",
+        &s.connector,
+        &["file", "kafka", "kinesis", "s3"],
+    )?;
     check_connector_keys(
         cx,
         &what,
