@@ -216,13 +216,16 @@ sinks:
         c_reason.contains("has column `fare` of type Utf8, which a float column cannot hold"),
         "{c_reason}"
     );
-    // The dead letter shows the row's values.
     let record = rows_of(&dir.path().join("out/dead_letter.jsonl"))
         .into_iter()
         .find(|d| d["line"] == 3)
         .unwrap()["record"]
         .clone();
-    assert_eq!(record, r#"{"user_id":"u2","geohash":"g","fare":4.0}"#);
+    // The dead letter shows the row's values, the one that did not fit as its text.
+    assert_eq!(
+        record,
+        r#"{"user_id":"u2","geohash":"g","fare":4.0,"event_time":"yesterday"}"#
+    );
 
     assert!(
         stderr.contains("b.parquet: the Parquet file has no column `fare`"),

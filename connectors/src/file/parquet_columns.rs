@@ -168,8 +168,9 @@ pub(crate) fn map_fields(schema: &Schema, columns: &[Column], needed: &[bool]) -
     m
 }
 
-/// Appends `array`'s values as `column`'s to `out`; values that do not fit are NULL in
-/// `out` and their row (index into `array`) and error are pushed to `errors`.
+/// Appends `array`'s values as `column`'s to `out`; for a value that does not fit, its row
+/// (index into `array`) and error are pushed to `errors`, and `out` holds its text (the
+/// row is a dead letter, whose record shows it).
 pub(crate) fn convert(
     array: &ArrayRef,
     conv: Conv,
@@ -197,10 +198,11 @@ pub(crate) fn convert(
                                 row,
                                 RecordError::BadTimestamp {
                                     column: column.name.clone(),
-                                    text: s,
+                                    text: s.clone(),
                                 },
                             ));
-                            Value::Null
+                            // The row is a dead letter: its record shows the text.
+                            Value::Str(s.as_str().into())
                         }
                     },
                 };
@@ -220,13 +222,13 @@ pub(crate) fn convert(
                     (Number::Float(f), _) if f.is_finite() => Value::Float(f),
                     (Number::Float(f), _) => {
                         errors.push((row, wrong(format!("`{f}`"))));
-                        Value::Null
+                        Value::Str(f.to_string().into())
                     }
                     // A float holds it (as JSON's large integers in float columns).
                     (Number::TooLarge(u), Conv::Float) => Value::Float(u as f64),
                     (Number::TooLarge(u), _) => {
                         errors.push((row, wrong(format!("`{u}` (larger than 2^63-1)"))));
-                        Value::Null
+                        Value::Str(u.to_string().into())
                     }
                 };
                 out.push(v);
@@ -381,7 +383,14 @@ mod tests {
             Conv::Int,
             &i,
         );
-        assert_eq!(v, [Value::Int(7), Value::Null, Value::Null]);
+        assert_eq!(
+            v,
+            [
+                Value::Int(7),
+                Value::Null,
+                Value::Str("18446744073709551615".into())
+            ]
+        );
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].0, 2);
         assert!(
@@ -396,7 +405,7 @@ mod tests {
             Conv::Float,
             &f,
         );
-        assert_eq!(v, [Value::Float(2.5), Value::Null]);
+        assert_eq!(v, [Value::Float(2.5), Value::Str("NaN".into())]);
         assert_eq!(e[0].0, 1);
 
         let b = col("b", DataType::Bool, false);
@@ -449,7 +458,11 @@ mod tests {
         );
         assert_eq!(
             v,
-            [Value::Ts(1_710_079_509_007), Value::Ts(1000), Value::Null]
+            [
+                Value::Ts(1_710_079_509_007),
+                Value::Ts(1000),
+                Value::Str("soon".into())
+            ]
         );
         assert!(matches!(&e[..], [(2, RecordError::BadTimestamp { .. })]));
     }
