@@ -182,7 +182,23 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
                 c,
             )
         })
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        // Not a guess that changes every letter: `s` is no typo of `k`.
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3) && *d < c.len().max(lower.len()))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::closest;
+
+    /// Typos find their name; a guess that replaces every letter of a short name is none.
+    #[test]
+    fn closest_suggests_typos_not_strangers() {
+        assert_eq!(closest("fares", ["fare", "user_id"]), Some("fare"));
+        assert_eq!(closest("USERID", ["fare", "user_id"]), Some("user_id"));
+        assert_eq!(closest("s", ["k", "t"]), None);
+        assert_eq!(closest("ab", ["xy"]), None);
+        assert_eq!(closest("ab", ["ac"]), Some("ac"));
+    }
 }
