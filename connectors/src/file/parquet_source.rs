@@ -170,15 +170,13 @@ pub struct ParquetReader {
     row: Vec<Value>,
 }
 
-/// A stable choice of the worker that reads a file's first row group (FNV-1a of its name).
+/// A stable choice of the worker that reads a file's first row group (a hash of its name).
 fn first_worker(path: &std::path::Path, peers: usize) -> usize {
     let name = path
         .file_name()
-        .map_or_else(Vec::new, |n| n.to_string_lossy().as_bytes().to_vec());
-    let h = name.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-    });
-    (h % peers as u64) as usize
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    (fnv1a(&name) % peers as u64) as usize
 }
 
 /// A table's metadata: row group starts and how its fields fill the columns.

@@ -183,21 +183,18 @@ impl Decoder {
 /// A decoded row as a dead letter shows it: a JSON object of its non-NULL values, in
 /// schema order.
 pub fn row_text(columns: &[Column], values: &[Value]) -> String {
-    let mut fields = Vec::new();
-    for (c, v) in columns.iter().zip(values) {
-        let json = match v {
-            Value::Null => continue,
-            Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Int(i) | Value::Ts(i) => serde_json::Value::from(*i),
-            Value::Float(f) => serde_json::Value::from(*f),
-            Value::Str(s) => serde_json::Value::String(s.to_string()),
-            other => serde_json::Value::String(other.to_string()),
-        };
-        fields.push(format!(
-            "{}:{json}",
-            serde_json::Value::String(c.name.clone())
-        ));
-    }
+    let fields: Vec<String> = columns
+        .iter()
+        .zip(values)
+        .filter(|(_, v)| !v.is_null())
+        .map(|(c, v)| {
+            format!(
+                "{}:{}",
+                serde_json::Value::String(c.name.clone()),
+                v.to_json()
+            )
+        })
+        .collect();
     // In schema order (a `serde_json::Map` would sort the names).
     format!("{{{}}}", fields.join(","))
 }
