@@ -175,6 +175,8 @@ impl<S: RowSink> Fanout<S> {
             let batch: Vec<FeatureUpdate> = self.pending.drain(..n).collect();
             self.pace(batch.len());
             match self.write_with_retries(&batch) {
+                Ok(rejected) if rejected.is_empty() => {}
+                // Rare: the batch is taken apart only when the store refused rows.
                 Ok(rejected) => {
                     let mut batch: Vec<Option<FeatureUpdate>> =
                         batch.into_iter().map(Some).collect();

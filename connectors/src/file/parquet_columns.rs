@@ -52,7 +52,13 @@ pub(crate) enum Conv {
 fn is_text(t: &ArrowType) -> bool {
     match t {
         ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View => true,
-        ArrowType::Dictionary(_, v) => is_text(v),
+        // One level: the dictionary's values are plain text.
+        ArrowType::Dictionary(_, v) => {
+            matches!(
+                **v,
+                ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View
+            )
+        }
         _ => false,
     }
 }
@@ -179,61 +185,52 @@ pub(crate) fn convert(
     errors: &mut Vec<(usize, RecordError)>,
 ) {
     let base = out.len();
+    out.reserve(array.len());
     let wrong = |found: String| RecordError::WrongType {
         column: column.name.clone(),
         expected: column.ty,
         found,
     };
     match conv {
-        Conv::Str | Conv::TsText => {
-            let text = texts(array);
-            for (row, t) in text.into_iter().enumerate() {
-                let v = match (t, conv) {
-                    (None, _) => Value::Null,
-                    (Some(s), Conv::Str) => Value::Str(s.as_str().into()),
-                    (Some(s), _) => match parse_timestamp(&s) {
-                        Some(ms) => Value::Ts(ms),
-                        None => {
-                            errors.push((
-                                row,
-                                RecordError::BadTimestamp {
-                                    column: column.name.clone(),
-                                    text: s.clone(),
-                                },
-                            ));
-                            // The row is a dead letter: its record shows the text.
-                            Value::Str(s.as_str().into())
-                        }
-                    },
-                };
-                out.push(v);
-            }
-        }
-        Conv::Int | Conv::Float | Conv::Millis => {
-            for row in 0..array.len() {
-                if array.is_null(row) {
-                    out.push(Value::Null);
-                    continue;
+        Conv::Str => for_each_text(array, |_, t| {
+            out.push(t.map_or(Value::Null, |s| Value::Str(s.into())));
+        }),
+        Conv::TsText => for_each_text(array, |row, t| {
+            out.push(match t.map(|s| (s, parse_timestamp(s))) {
+                None => Value::Null,
+                Some((_, Some(ms))) => Value::Ts(ms),
+                Some((s, None)) => {
+                    errors.push((
+                        row,
+                        RecordError::BadTimestamp {
+                            column: column.name.clone(),
+                            text: s.to_string(),
+                        },
+                    ));
+                    // The row is a dead letter: its record shows the text.
+                    Value::Str(s.into())
                 }
-                let v = match (number(array, row), conv) {
-                    (Number::Int(i), Conv::Int) => Value::Int(i),
-                    (Number::Int(i), Conv::Millis) => Value::Ts(i),
-                    (Number::Int(i), _) => Value::Float(i as f64),
-                    (Number::Float(f), _) if f.is_finite() => Value::Float(f),
-                    (Number::Float(f), _) => {
-                        errors.push((row, wrong(format!("`{f}`"))));
-                        Value::Str(f.to_string().into())
-                    }
-                    // A float holds it (as JSON's large integers in float columns).
-                    (Number::TooLarge(u), Conv::Float) => Value::Float(u as f64),
-                    (Number::TooLarge(u), _) => {
-                        errors.push((row, wrong(format!("`{u}` (larger than 2^63-1)"))));
-                        Value::Str(u.to_string().into())
-                    }
-                };
-                out.push(v);
-            }
-        }
+            });
+        }),
+        Conv::Int | Conv::Float | Conv::Millis => for_each_number(array, |row, n| {
+            out.push(match (n, conv) {
+                (None, _) => Value::Null,
+                (Some(Number::Int(i)), Conv::Int) => Value::Int(i),
+                (Some(Number::Int(i)), Conv::Millis) => Value::Ts(i),
+                (Some(Number::Int(i)), _) => Value::Float(i as f64),
+                (Some(Number::Float(f)), _) if f.is_finite() => Value::Float(f),
+                (Some(Number::Float(f)), _) => {
+                    errors.push((row, wrong(format!("`{f}`"))));
+                    Value::Str(f.to_string().into())
+                }
+                // A float holds it (as JSON's large integers in float columns).
+                (Some(Number::TooLarge(u)), Conv::Float) => Value::Float(u as f64),
+                (Some(Number::TooLarge(u)), _) => {
+                    errors.push((row, wrong(format!("`{u}` (larger than 2^63-1)"))));
+                    Value::Str(u.to_string().into())
+                }
+            });
+        }),
         Conv::Null => out.extend((0..array.len()).map(|_| Value::Null)),
         Conv::Bool => {
             let a = array.as_boolean();
@@ -244,19 +241,21 @@ pub(crate) fn convert(
                 TimestampMicrosecondType as Us, TimestampMillisecondType as Ms,
                 TimestampNanosecondType as Ns, TimestampSecondType as S,
             };
-            let raw: Vec<Option<i64>> = match unit {
-                TimeUnit::Second => array.as_primitive::<S>().iter().collect(),
-                TimeUnit::Millisecond => array.as_primitive::<Ms>().iter().collect(),
-                TimeUnit::Microsecond => array.as_primitive::<Us>().iter().collect(),
-                TimeUnit::Nanosecond => array.as_primitive::<Ns>().iter().collect(),
-            };
-            out.extend(raw.into_iter().map(|t| match (t, unit) {
-                (None, _) => Value::Null,
-                (Some(t), TimeUnit::Second) => Value::Ts(t.saturating_mul(1000)),
-                (Some(t), TimeUnit::Millisecond) => Value::Ts(t),
-                (Some(t), TimeUnit::Microsecond) => Value::Ts(t.div_euclid(1000)),
-                (Some(t), TimeUnit::Nanosecond) => Value::Ts(t.div_euclid(1_000_000)),
-            }));
+            let ts = |t: Option<i64>| t.map_or(Value::Null, Value::Ts);
+            match unit {
+                TimeUnit::Second => out.extend(
+                    (array.as_primitive::<S>().iter())
+                        .map(|t| ts(t.map(|t| t.saturating_mul(1000)))),
+                ),
+                TimeUnit::Millisecond => out.extend(array.as_primitive::<Ms>().iter().map(ts)),
+                TimeUnit::Microsecond => out.extend(
+                    (array.as_primitive::<Us>().iter()).map(|t| ts(t.map(|t| t.div_euclid(1000)))),
+                ),
+                TimeUnit::Nanosecond => out.extend(
+                    (array.as_primitive::<Ns>().iter())
+                        .map(|t| ts(t.map(|t| t.div_euclid(1_000_000)))),
+                ),
+            }
         }
         Conv::Date32 => {
             let a = array.as_primitive::<arrow_array::types::Date32Type>();
@@ -275,50 +274,81 @@ enum Number {
     TooLarge(u64),
 }
 
-/// Row `row` (not null) of an integer or float array.
-fn number(array: &ArrayRef, row: usize) -> Number {
+/// Calls `f` with each row of an integer or float array (NULL as `None`): one downcast per
+/// array, not per value.
+fn for_each_number(array: &ArrayRef, mut f: impl FnMut(usize, Option<Number>)) {
+    macro_rules! each {
+        ($t:ty, $number:expr) => {
+            for (row, v) in array.as_primitive::<$t>().iter().enumerate() {
+                f(row, v.map($number));
+            }
+        };
+    }
+    use arrow_array::types::Date64Type;
     use ArrowType::*;
     match array.data_type() {
-        Int8 => Number::Int(array.as_primitive::<Int8Type>().value(row).into()),
-        Int16 => Number::Int(array.as_primitive::<Int16Type>().value(row).into()),
-        Int32 => Number::Int(array.as_primitive::<Int32Type>().value(row).into()),
-        Int64 => Number::Int(array.as_primitive::<Int64Type>().value(row)),
-        Date64 => Number::Int(
-            array
-                .as_primitive::<arrow_array::types::Date64Type>()
-                .value(row),
-        ),
-        UInt8 => Number::Int(array.as_primitive::<UInt8Type>().value(row).into()),
-        UInt16 => Number::Int(array.as_primitive::<UInt16Type>().value(row).into()),
-        UInt32 => Number::Int(array.as_primitive::<UInt32Type>().value(row).into()),
-        UInt64 => {
-            let u = array.as_primitive::<UInt64Type>().value(row);
-            i64::try_from(u).map_or(Number::TooLarge(u), Number::Int)
-        }
-        Float32 => Number::Float(array.as_primitive::<Float32Type>().value(row).into()),
-        Float64 => Number::Float(array.as_primitive::<Float64Type>().value(row)),
+        Int8 => each!(Int8Type, |v| Number::Int(v.into())),
+        Int16 => each!(Int16Type, |v| Number::Int(v.into())),
+        Int32 => each!(Int32Type, |v| Number::Int(v.into())),
+        Int64 => each!(Int64Type, Number::Int),
+        Date64 => each!(Date64Type, Number::Int),
+        UInt8 => each!(UInt8Type, |v| Number::Int(v.into())),
+        UInt16 => each!(UInt16Type, |v| Number::Int(v.into())),
+        UInt32 => each!(UInt32Type, |v| Number::Int(v.into())),
+        UInt64 => each!(UInt64Type, |u| i64::try_from(u)
+            .map_or(Number::TooLarge(u), Number::Int)),
+        Float32 => each!(Float32Type, |v| Number::Float(v.into())),
+        Float64 => each!(Float64Type, Number::Float),
         other => unreachable!("conv_for admits no {other} here"),
     }
 }
 
-/// The values of a text array (or a dictionary of text), NULL as `None`.
-fn texts(array: &ArrayRef) -> Vec<Option<String>> {
-    if let Some(dict) = array.as_any_dictionary_opt() {
-        let values = texts(dict.values());
-        let keys = dict.normalized_keys();
-        return (0..array.len())
-            .map(|i| match array.is_null(i) {
-                true => None,
-                false => values[keys[i]].clone(),
-            })
-            .collect();
+/// Calls `f` with each row's text of a text array or a dictionary of text (NULL as
+/// `None`), borrowed from the array: no string is copied.
+fn for_each_text<'a>(array: &'a ArrayRef, mut f: impl FnMut(usize, Option<&'a str>)) {
+    fn text_at(array: &dyn Array, i: usize) -> Option<&str> {
+        if array.is_null(i) {
+            return None;
+        }
+        Some(match array.data_type() {
+            ArrowType::Utf8 => array.as_string::<i32>().value(i),
+            ArrowType::LargeUtf8 => array.as_string::<i64>().value(i),
+            ArrowType::Utf8View => array.as_string_view().value(i),
+            other => unreachable!("conv_for admits no {other} as text"),
+        })
     }
-    let own = |s: Option<&str>| s.map(str::to_string);
-    match array.data_type() {
-        ArrowType::Utf8 => array.as_string::<i32>().iter().map(own).collect(),
-        ArrowType::LargeUtf8 => array.as_string::<i64>().iter().map(own).collect(),
-        ArrowType::Utf8View => array.as_string_view().iter().map(own).collect(),
-        other => unreachable!("conv_for admits no {other} as text"),
+    match array.as_any_dictionary_opt() {
+        Some(dict) => {
+            let values = dict.values().as_ref();
+            for (row, key) in dict.normalized_keys().into_iter().enumerate() {
+                f(
+                    row,
+                    if array.is_null(row) {
+                        None
+                    } else {
+                        text_at(values, key)
+                    },
+                );
+            }
+        }
+        None => match array.data_type() {
+            ArrowType::Utf8 => array
+                .as_string::<i32>()
+                .iter()
+                .enumerate()
+                .for_each(|(r, t)| f(r, t)),
+            ArrowType::LargeUtf8 => array
+                .as_string::<i64>()
+                .iter()
+                .enumerate()
+                .for_each(|(r, t)| f(r, t)),
+            ArrowType::Utf8View => array
+                .as_string_view()
+                .iter()
+                .enumerate()
+                .for_each(|(r, t)| f(r, t)),
+            other => unreachable!("conv_for admits no {other} as text"),
+        },
     }
 }
 
