@@ -116,6 +116,23 @@ pub(crate) fn list_keys(
     Ok(keys)
 }
 
+/// Asks for object `key`; the error names it and says what to check.
+fn request_object(
+    aws: &Aws,
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, SourceError> {
+    aws.block_on(client.get_object().bucket(bucket).key(key).send())
+        .map_err(|e| cannot_read(bucket, key, &error_text(&e)))
+}
+
+fn cannot_read(bucket: &str, key: &str, why: &str) -> SourceError {
+    SourceError(format!(
+        "cannot read s3://{bucket}/{key}: {why} (hint: was it deleted after it was listed?)"
+    ))
+}
+
 /// The whole body of object `key` (a Parquet object is read from its footer back).
 pub(crate) fn get_object(
     aws: &Aws,
@@ -123,25 +140,10 @@ pub(crate) fn get_object(
     bucket: &str,
     key: &str,
 ) -> Result<bytes::Bytes, SourceError> {
-    let read = async {
-        let resp = client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| error_text(&e))?;
-        resp.body
-            .collect()
-            .await
-            .map(|b| b.into_bytes())
-            .map_err(|e| e.to_string())
-    };
-    aws.block_on(read).map_err(|e| {
-        SourceError(format!(
-            "cannot read s3://{bucket}/{key}: {e} (hint: was it deleted after it was listed?)"
-        ))
-    })
+    let resp = request_object(aws, client, bucket, key)?;
+    aws.block_on(resp.body.collect())
+        .map(|b| b.into_bytes())
+        .map_err(|e| cannot_read(bucket, key, &e.to_string()))
 }
 
 /// One worker's reader of an S3 prefix.
@@ -239,22 +241,7 @@ impl S3Reader {
 
     fn open_object(&mut self, index: usize) -> Result<Cursor, SourceError> {
         let key = &self.objects[index];
-        let resp = self
-            .aws
-            .block_on(
-                self.client
-                    .get_object()
-                    .bucket(&self.loc.bucket)
-                    .key(key)
-                    .send(),
-            )
-            .map_err(|e| {
-                SourceError(format!(
-                    "cannot read {}: {} (hint: was it deleted after it was listed?)",
-                    self.url(key),
-                    error_text(&e)
-                ))
-            })?;
+        let resp = request_object(&self.aws, &self.client, &self.loc.bucket, key)?;
         let gzip = match self.loc.compression {
             Compression::Gzip => true,
             Compression::None => false,
