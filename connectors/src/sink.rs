@@ -108,11 +108,20 @@ pub trait RowSink {
     /// `Err`: the batch as a whole failed (retried if retryable; re-sending is harmless,
     /// writes are upserts); `Ok`: written, but for the rows it names.
     fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<Rejected, SinkError>;
+
+    /// No row for a window ending before `end` will be written any more (the dataflow's
+    /// frontier passed `end` + lateness): a sink may forget what it keeps per entity for
+    /// older windows. The default keeps nothing.
+    fn forget_before(&mut self, _end: i64) {}
 }
 
 impl<S: RowSink + ?Sized> RowSink for Box<S> {
     fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<Rejected, SinkError> {
         (**self).write_batch(rows)
+    }
+
+    fn forget_before(&mut self, end: i64) {
+        (**self).forget_before(end)
     }
 }
 

@@ -3,8 +3,9 @@
 //! newer windows win: a row for an older window than one already sent for its entity (a
 //! late correction, or an older window's first value) is not sent, so an entity's last
 //! record, the one compaction keeps, is always its newest window's latest revision. (The
-//! sink remembers the newest window end sent per entity; an entity's rows all reach one
-//! worker's sink.) A batch returns only once the broker has acknowledged every record of
+//! sink remembers the newest window end sent per entity, until the dataflow's frontier
+//! passes it by the lateness, after which no older window of it can come; an entity's rows
+//! all reach one worker's sink.) A batch returns only once the broker has acknowledged every record of
 //! it (`acks=all`); a failed delivery fails the batch, which the fanout wrapper retries
 //! (re-sending is harmless: records are upserts).
 
@@ -49,7 +50,67 @@ pub struct KafkaSink {
     producer: BaseProducer<Deliveries>,
     deliveries: Deliveries,
     /// Per store key, the newest window end sent.
-    newest: HashMap<String, i64>,
+    newest: NewestWindows,
+}
+
+/// Per store key, the newest window end sent, forgotten once no older window can come.
+#[derive(Debug)]
+pub struct NewestWindows {
+    ends: HashMap<String, i64>,
+    /// No row for a window ending before this comes any more.
+    floor: i64,
+    /// Entries left by the last sweep: the next sweep waits until there are twice as
+    /// many, so sweeping costs O(1) per entry sent.
+    kept: usize,
+}
+
+impl Default for NewestWindows {
+    fn default() -> Self {
+        NewestWindows {
+            ends: HashMap::new(),
+            floor: i64::MIN,
+            kept: 0,
+        }
+    }
+}
+
+impl NewestWindows {
+    /// Whether a row for `key`'s window ending at `end` is sent: not if a newer window of
+    /// the entity was sent. Records `end` as the entity's newest when it is.
+    pub fn admit(&mut self, key: &str, end: i64) -> bool {
+        match self.ends.get_mut(key) {
+            Some(newest) if end < *newest => false,
+            Some(newest) => {
+                *newest = end;
+                true
+            }
+            None => {
+                self.ends.insert(key.to_string(), end);
+                true
+            }
+        }
+    }
+
+    /// No row for a window ending before `end` comes any more: an entity whose newest
+    /// window ends before it can only be sent newer windows, so it need not be kept.
+    pub fn forget_before(&mut self, end: i64) {
+        self.floor = self.floor.max(end);
+        if self.ends.len() >= (2 * self.kept).max(1024) {
+            let floor = self.floor;
+            self.ends.retain(|_, e| *e >= floor);
+            self.kept = self.ends.len();
+        }
+    }
+
+    /// Entities remembered.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether no entity is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
 }
 
 impl KafkaSink {
@@ -76,7 +137,7 @@ impl KafkaSink {
             topic: topic.to_string(),
             producer,
             deliveries,
-            newest: HashMap::new(),
+            newest: NewestWindows::default(),
         })
     }
 }
@@ -90,12 +151,8 @@ impl RowSink for KafkaSink {
             .clear();
         for r in rows {
             let key = r.store_key();
-            match self.newest.get_mut(&key) {
-                Some(newest) if r.window_end < *newest => continue,
-                Some(newest) => *newest = r.window_end,
-                None => {
-                    self.newest.insert(key.clone(), r.window_end);
-                }
+            if !self.newest.admit(&key, r.window_end) {
+                continue;
             }
             let mut record = BaseRecord::to(&self.topic).key(&key).payload(&r.json);
             loop {
@@ -137,5 +194,73 @@ impl RowSink for KafkaSink {
                 rows.len()
             ))),
         }
+    }
+
+    fn forget_before(&mut self, end: i64) {
+        self.newest.forget_before(end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NewestWindows;
+
+    #[test]
+    fn newer_windows_win_and_old_entities_are_forgotten() {
+        let mut n = NewestWindows::default();
+        assert!(n.admit("f:1:a", 100));
+        assert!(
+            !n.admit("f:1:a", 90),
+            "an older window of a sent entity is not sent"
+        );
+        assert!(
+            n.admit("f:1:a", 100),
+            "a correction of the newest window is"
+        );
+        assert!(n.admit("f:1:a", 110));
+        // Many entities whose windows end before 1000, a few after it.
+        for i in 0..3000 {
+            assert!(n.admit(&format!("f:1:old{i}"), 500 + i % 400));
+        }
+        for i in 0..10 {
+            assert!(n.admit(&format!("f:1:new{i}"), 1000 + i));
+        }
+        n.forget_before(1000);
+        assert_eq!(
+            n.len(),
+            10,
+            "only entities with windows from 1000 on are kept"
+        );
+        assert!(
+            !n.admit("f:1:new5", 999),
+            "kept entities still refuse older windows"
+        );
+        assert!(n.admit("f:1:new5", 1005));
+        // A forgotten entity's next row is for a window from 1000 on: sent.
+        assert!(n.admit("f:1:old7", 1000));
+    }
+
+    #[test]
+    fn sweeps_wait_for_the_map_to_double() {
+        let mut n = NewestWindows::default();
+        for i in 0..1023 {
+            n.admit(&format!("k{i}"), i);
+        }
+        n.forget_before(2000);
+        assert_eq!(n.len(), 1023, "below 1024 entries no sweep is made");
+        n.admit("k-last", 5000);
+        n.forget_before(2000);
+        assert_eq!(
+            n.len(),
+            1,
+            "one sweep drops every entity older than the floor"
+        );
+        // Negative window ends (before the epoch) are kept until the floor passes them.
+        let mut n = NewestWindows::default();
+        for i in 0..2000 {
+            n.admit(&format!("k{i}"), -5000 + i);
+        }
+        n.forget_before(-4000);
+        assert_eq!(n.len(), 1000);
     }
 }

@@ -77,11 +77,12 @@ impl<'s> SinkStore<'s> for Stream<'s, u64, Vec<FeatureRow>> {
         let spec = sink.clone();
         let mut writer: Option<Fanout<Box<dyn connectors::sink::RowSink>>> = None;
         let mut broken = false;
-        self.unary(
+        let forget_lag = forget_lag(&plan, &sink.name);
+        self.unary_frontier(
             Pipeline,
             &format!("Sink[{}]", sink.name),
             move |_cap, _info| {
-                move |input, output| {
+                move |(input, frontier), output| {
                     if writer.is_none() && !broken {
                         match connectors::open_sink(&spec, &plan.infra, worker) {
                             Ok(s) => writer = Some(Fanout::new(s, spec.fanout.clone())),
@@ -122,10 +123,33 @@ impl<'s> SinkStore<'s> for Stream<'s, u64, Vec<FeatureRow>> {
                             }
                         }
                     });
+                    if let (Some(w), Some(lag), Some(&f)) =
+                        (writer.as_mut(), forget_lag, frontier.frontier().first())
+                    {
+                        w.inner().forget_before((f as i64).saturating_sub(lag));
+                    }
                 }
             },
         )
     }
+}
+
+/// How far behind the frontier a window row for sink `name` may still come: the largest
+/// lateness of the features writing to it, plus one (an OVER row's time is its window's
+/// end). A row for window end `e` is emitted by records or a frontier below `e + lateness`
+/// (a record's timely time is the watermark it was read at), so once the sink's frontier
+/// is `f`, no window ending before `f - lag` comes any more. `None` when a stateless feature
+/// writes to it: those have no lateness, and any row may come at any time.
+fn forget_lag(plan: &Plan, name: &str) -> Option<i64> {
+    let k = plan.sinks.iter().position(|s| s.name == name)?;
+    let mut lag = 0i64;
+    for f in plan.features.iter().filter(|f| f.sinks.contains(&k)) {
+        if matches!(f.kind, planner::physical::FeatureKind::Stateless) {
+            return None;
+        }
+        lag = lag.max(f.allowed_lateness_ms.min(i64::MAX as u64 / 4) as i64 + 1);
+    }
+    Some(lag)
 }
 
 impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
