@@ -155,7 +155,9 @@ fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Diagnostics {
         }
         None => d = d.in_file(path),
     }
-    if clean.contains("unknown field") {
+    if let Some(guess) = super::validate::guess(&clean) {
+        d = d.with_hint(format!("did you mean `{guess}`?"));
+    } else if clean.contains("unknown field") {
         d = d.with_hint(
             "check the spelling; a profile has `kafka:`, `redis:` and `aws:` maps of named entries",
         );
@@ -424,6 +426,10 @@ aws:
             .message
             .contains("unknown field `bootstrap_server`"));
         assert_eq!(err.0[0].location.as_ref().unwrap().line, 2);
+        assert_eq!(
+            err.0[0].hint.as_deref(),
+            Some("did you mean `bootstrap_servers`?")
+        );
     }
 
     #[test]

@@ -10,11 +10,13 @@ mod cx;
 mod paths;
 mod sinks;
 mod sources;
+mod unknown_keys;
 mod yaml_error;
 
 use cx::Cx;
 use sinks::{check_kafka_loops, validate_sink};
 use sources::validate_source;
+pub(crate) use yaml_error::guess;
 use yaml_error::yaml_error;
 
 use super::locate::Seg;
@@ -47,6 +49,10 @@ pub fn parse_job_with_infra(
     text: &str,
     infra: Option<Infra>,
 ) -> Result<Job, Diagnostics> {
+    let unknown = unknown_keys::unknown_keys(path, text);
+    if !unknown.is_empty() {
+        return Err(Diagnostics(unknown));
+    }
     let spec: JobSpec = serde_norway::from_str(text).map_err(|e| yaml_error(path, text, &e))?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let base = if base.as_os_str().is_empty() {
@@ -423,7 +429,8 @@ sinks:
         let bad = GOOD.replace("watermark_delay: 5m", "watermark_dealy: 5m");
         let err = parse_job(Path::new("j.yaml"), &bad).unwrap_err();
         let d = &err.0[0];
-        assert!(d.message.contains("unknown field `watermark_dealy`"), "{d}");
+        assert!(d.message.contains("unknown key `watermark_dealy`"), "{d}");
+        assert_eq!(d.hint.as_deref(), Some("did you mean `watermark_delay`?"));
         assert_eq!(d.location.as_ref().unwrap().line, 13);
     }
 

@@ -12,7 +12,8 @@ use super::super::locate::{Doc, Seg};
 const DURATIONS: [&str; 4] = ["watermark_delay", "allowed_lateness", "idle_timeout", "ttl"];
 
 pub(super) fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Diagnostics {
-    let msg = e.to_string();
+    // "variant" is serde's word for what the job file calls a value.
+    let msg = e.to_string().replace("unknown variant `", "unknown value `");
     // serde_norway appends " at line L column C"; keep the message clean and use the location.
     let clean = match msg.find(" at line ") {
         Some(i) => msg[..i].to_string(),
@@ -29,7 +30,9 @@ pub(super) fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Di
     } else {
         d = d.in_file(path);
     }
-    if clean.contains("unknown field") {
+    if let Some(guess) = guess(&clean) {
+        d = d.with_hint(format!("did you mean `{guess}`?"));
+    } else if clean.contains("unknown field") {
         d = d.with_hint("check the spelling of the key; the expected keys are listed above");
     } else if clean.contains("missing field") {
         d = d.with_hint("add the missing key");
@@ -39,6 +42,19 @@ pub(super) fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Di
         );
     }
     Diagnostics(vec![d])
+}
+
+/// For serde's "unknown value `jsonl`, expected one of `json`, `csv`" (or "unknown field"):
+/// the closest expected word, if one is close.
+pub(crate) fn guess(msg: &str) -> Option<&str> {
+    let rest = msg
+        .split_once("unknown value `")
+        .or_else(|| msg.split_once("unknown field `"))?
+        .1;
+    let (given, rest) = rest.split_once('`')?;
+    let expected = rest.split_once("expected ")?.1;
+    let words = expected.split('`').skip(1).step_by(2);
+    crate::error::closest(given, words)
 }
 
 /// serde_norway's message `sources[0].watermark_delay: what is wrong` as the path and the
@@ -85,5 +101,20 @@ fn name_item(text: &str, path: &str, msg: &str, line: usize) -> String {
         Some(name) if within && rest.is_empty() => format!("{what} `{name}`: {msg}"),
         Some(name) if within => format!("`{rest}` of {what} `{name}`: {msg}"),
         _ => fallback,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::guess;
+
+    #[test]
+    fn a_misspelled_value_or_key_finds_the_expected_word() {
+        let m = "format: unknown value `jsonl`, expected one of `json`, `csv`, `parquet`";
+        assert_eq!(guess(m), Some("json"));
+        let m = "unknown value `ignore`, expected one of `fail`, `skip`, `dead_letter`";
+        assert_eq!(guess(m), None, "no guess that is not a typo");
+        let m = "unknown field `bootstrap_server`, expected `brokers` or `bootstrap_servers`";
+        assert_eq!(guess(m), Some("bootstrap_servers"));
     }
 }
