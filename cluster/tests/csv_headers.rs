@@ -87,6 +87,8 @@ fn header_problems_are_warned_with_the_file_and_no_record_is_lost() {
         warned("c.csv", 2, "names column `store` twice (fields 1 and 3");
         warned("d.csv", 1, "has no column `store`, which is required");
         assert!(!stderr.contains("a.csv:"), "{stderr}");
+        // stderr is a pipe here, not a terminal: no colour codes in the log.
+        assert!(!stderr.contains('\x1b'), "{stderr:?}");
 
         let mut dl: Vec<(String, u64, String)> = rows_of(&dir.path().join("out/dead_letter.jsonl"))
             .iter()

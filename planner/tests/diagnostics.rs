@@ -547,3 +547,43 @@ fn quoted_and_folded_sql_keeps_line_and_column() {
         assert_eq!(line_col(&d), (i + 1, col), "{value}");
     }
 }
+
+#[test]
+fn a_sink_that_would_overwrite_the_job_file_is_an_error() {
+    for path in ["job.yaml", "./out/../job.yaml"] {
+        let text = JOB.replace("path: out/f.jsonl", &format!("path: {path}"));
+        let (d, rendered) = one(&text);
+        assert_eq!(d.kind, ErrorKind::Config);
+        assert!(
+            d.message.contains("would overwrite the job file"),
+            "{rendered}"
+        );
+        assert_eq!(line_col(&d).0, 24, "{rendered}");
+    }
+    // The dead letters too.
+    let text = format!("{JOB}dead_letter: job.yaml\n");
+    let (d, rendered) = one(&text);
+    assert!(d.message.contains("is the job file"), "{rendered}");
+    insta::assert_snapshot!(rendered);
+}
+
+#[test]
+fn a_sink_path_naming_a_directory_is_an_error() {
+    let text = JOB.replace("path: out/f.jsonl", "path: out/");
+    let (d, rendered) = one(&text);
+    assert!(d.message.contains("`out/` is a directory"), "{rendered}");
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("name the file the sink writes, e.g. `path: out/features.jsonl`")
+    );
+    insta::assert_snapshot!(rendered);
+}
+
+#[test]
+fn a_feature_writing_to_no_sink_is_an_error() {
+    let text = JOB.replace("    type: int\n", "    type: int\n    sinks: []\n");
+    let (d, rendered) = one(&text);
+    assert!(d.message.contains("writes to no sink"), "{rendered}");
+    assert_eq!(line_col(&d), (18, 12), "{rendered}");
+    insta::assert_snapshot!(rendered);
+}

@@ -14,8 +14,21 @@ use planner::{Plan, SinkTable};
 use super::row_encoder::RowEncoder;
 use crate::record::FeatureRow;
 
+/// "sink `out`: cannot create `out/f.jsonl`: ...", with a hint for a directory.
+pub fn file_error(sink: &str, path: &Path, when: &str, e: &io::Error) -> String {
+    let path = path.display();
+    match e.kind() {
+        io::ErrorKind::IsADirectory => format!(
+            "sink `{sink}`: {when} `{path}`: it is a directory (give the sink a file path, e.g. `{path}/features.jsonl`)"
+        ),
+        _ => format!("sink `{sink}`: {when} `{path}`: {e}"),
+    }
+}
+
 /// How to open this worker's file of a file sink.
 pub struct FileSpec {
+    /// The sink's name.
+    sink: String,
     /// This worker's file (`worker_path`).
     path: PathBuf,
     how: How,
@@ -42,6 +55,7 @@ impl FileSpec {
             _ => How::Json(writes, Box::new(RowEncoder::new(plan))),
         };
         FileSpec {
+            sink: sink.name.clone(),
             path: worker_path(path, worker, peers),
             how,
         }
@@ -58,6 +72,17 @@ impl FileSpec {
                 &self.path, *rows,
             )?))),
         }
+    }
+
+    /// The message for the error `e` of this sink's file when `when` (e.g. "cannot
+    /// create", "writing").
+    pub fn error(&self, when: &str, e: &io::Error) -> String {
+        file_error(&self.sink, &self.path, when, e)
+    }
+
+    /// The sink's name.
+    pub fn sink(&self) -> &str {
+        &self.sink
     }
 
     /// The file's path, for messages.

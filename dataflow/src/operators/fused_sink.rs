@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use planner::types::Value;
 
-use super::file_target::{FileSpec, FileTarget};
+use super::file_target::{file_error, FileSpec, FileTarget};
 use super::window_rows::{RowHead, RowOut};
 use crate::record::FeatureRow;
 use crate::state::RunState;
@@ -19,7 +19,9 @@ use crate::state::RunState;
 /// The file end of a fused window operator: this worker's file of a file sink (JSON lines
 /// or Parquet, see `super::file_target`).
 pub struct FusedFileSink {
-    path: String,
+    /// The sink's name and this worker's file, for messages.
+    sink: String,
+    path: std::path::PathBuf,
     /// Taken by the first activation, which opens the file.
     spec: Option<FileSpec>,
     file: Option<FileTarget>,
@@ -36,7 +38,8 @@ impl FusedFileSink {
     /// The file `spec` opens.
     pub fn new(spec: FileSpec, state: Arc<RunState>) -> Self {
         FusedFileSink {
-            path: spec.path().display().to_string(),
+            sink: spec.sink().to_string(),
+            path: spec.path().to_path_buf(),
             spec: Some(spec),
             file: None,
             closed: false,
@@ -53,9 +56,8 @@ impl FusedFileSink {
             match spec.open() {
                 Ok(f) => self.file = Some(f),
                 Err(e) => {
-                    let path = &self.path;
-                    self.state
-                        .fail(format!("sink: cannot create `{path}`: {e}"));
+                    let msg = file_error(&self.sink, &self.path, "cannot create", &e);
+                    self.state.fail(msg);
                     self.closed = true;
                 }
             }
@@ -83,8 +85,8 @@ impl FusedFileSink {
             result = result.and_then(|_| f.flush());
         }
         if let Err(e) = result {
-            let path = &self.path;
-            self.state.fail(format!("sink: writing `{path}`: {e}"));
+            let msg = file_error(&self.sink, &self.path, "writing", &e);
+            self.state.fail(msg);
         }
     }
 

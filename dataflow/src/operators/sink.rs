@@ -19,7 +19,7 @@ use planner::Plan;
 use crate::record::{DeadLetter, FeatureRow};
 use crate::state::RunState;
 
-use super::file_target::{FileSpec, FileTarget};
+use super::file_target::{file_error, FileSpec, FileTarget};
 pub use super::row_encoder::RowEncoder;
 
 /// Writing feature rows.
@@ -154,7 +154,7 @@ fn forget_lag(plan: &Plan, name: &str) -> Option<i64> {
 
 impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
     fn sink_file(self, name: &str, spec: FileSpec, state: Arc<RunState>) {
-        let path = spec.path().display().to_string();
+        let (sink, path) = (spec.sink().to_string(), spec.path().to_path_buf());
         let mut spec = Some(spec);
         let mut file: Option<FileTarget> = None;
         let mut finished = false;
@@ -170,7 +170,7 @@ impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
                     match spec.open() {
                         Ok(f) => file = Some(f),
                         Err(e) => {
-                            state.fail(format!("sink: cannot create `{path}`: {e}"));
+                            state.fail(file_error(&sink, &path, "cannot create", &e));
                             finished = true;
                             input.for_each(|_, d| d.clear());
                             return;
@@ -201,7 +201,7 @@ impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
                     result = result.and_then(|_| f.flush());
                 }
                 if let Err(e) = result {
-                    state.fail(format!("sink: writing `{path}`: {e}"));
+                    state.fail(file_error(&sink, &path, "writing", &e));
                 }
             },
         );

@@ -298,6 +298,20 @@ fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature,
     };
     let sink_idx = match &f.sinks {
         None => (0..sinks.len()).collect(),
+        Some(names) if names.is_empty() => {
+            return Err(cx
+                .err_value(
+                    &[Seg::Key("sinks")],
+                    format!(
+                        "feature `{}` writes to no sink (`sinks: []`): its values would be computed and dropped",
+                        f.name
+                    ),
+                )
+                .with_hint(format!(
+                    "name the sinks it writes to, e.g. `sinks: [{}]`, or remove `sinks:` to write to every sink",
+                    sinks.first().copied().unwrap_or("out")
+                )))
+        }
         Some(names) => {
             let mut idx = Vec::new();
             for (k, n) in names.iter().enumerate() {

@@ -135,6 +135,33 @@ pub(super) fn check_paths(
             }
         }
     }
+    // The job file itself: a sink or the dead letters would replace it with rows.
+    let job = lexical(cx.path);
+    for o in &outs {
+        if let Some(how) = overlap(&job, &o.path) {
+            errors.push(
+                cx.item("sinks", o.index)
+                    .err_at_value(
+                        "path",
+                        format!(
+                            "sink `{}` would overwrite the job file `{}`{how}",
+                            o.name,
+                            cx.path.display()
+                        ),
+                    )
+                    .with_hint(
+                        "write features to a file of their own, e.g. `path: out/features.jsonl`",
+                    ),
+            );
+        }
+    }
+    if overlap(&job, &dead_letter).is_some() {
+        let msg = format!(
+            "the dead-letter file `{}` is the job file",
+            dead_letter.display()
+        );
+        errors.push(dead_letter_error(cx, origin, None, msg));
+    }
     for o in &outs {
         if let Some(how) = overlap(&dead_letter, &o.path) {
             let msg = format!(

@@ -81,8 +81,23 @@ pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, 
                     )
                     .with_hint("add `path: out/features.jsonl`"));
             };
+            let path = resolve(base, p);
+            // `out/` or an existing directory: the sink would write a file named `out`,
+            // or fail at run time.
+            if p.ends_with('/') || p.ends_with(std::path::MAIN_SEPARATOR) || path.is_dir() {
+                let dir = p.trim_end_matches(['/', std::path::MAIN_SEPARATOR]);
+                let ext = if parquet_file { "parquet" } else { "jsonl" };
+                return Err(cx
+                    .err_at_value(
+                        "path",
+                        format!("sink `{}`: `{p}` is a directory, not a file", s.name),
+                    )
+                    .with_hint(format!(
+                        "name the file the sink writes, e.g. `path: {dir}/features.{ext}`"
+                    )));
+            }
             SinkConnector::File {
-                path: resolve(base, p),
+                path,
                 direct_io: s.direct_io.unwrap_or(false),
             }
         }

@@ -29,7 +29,14 @@ pub(super) fn unknown_keys(path: &Path, text: &str) -> Vec<Diagnostic> {
     };
     let doc = Doc::parse(text);
     let mut found = Vec::new();
-    check(&doc, &[], top, "the job", fields_of::<JobSpec>(), &mut found);
+    check(
+        &doc,
+        &[],
+        top,
+        "the job",
+        fields_of::<JobSpec>(),
+        &mut found,
+    );
     let lists: [(&str, &str, &[&str]); 3] = [
         ("sources", "source", fields_of::<SourceSpec>()),
         ("features", "feature", fields_of::<FeatureSpec>()),
@@ -145,7 +152,14 @@ mod tests {
         assert!(fields_of::<FeatureSpec>().contains(&"type"));
         assert_eq!(
             fields_of::<JobSpec>(),
-            ["name", "description", "sources", "features", "sinks", "dead_letter"]
+            [
+                "name",
+                "description",
+                "sources",
+                "features",
+                "sinks",
+                "dead_letter"
+            ]
         );
     }
 
@@ -156,11 +170,31 @@ mod tests {
         let shown: Vec<String> = ds.iter().map(|d| d.to_string()).collect();
         assert_eq!(ds.len(), 5, "{shown:#?}");
         let want = [
-            ("job.yaml:12:1", "`extra` at the top of the job file", "keys of a job are"),
-            ("job.yaml:4:5", "source `ev`: unknown key `conector`", "mean `connector`?"),
-            ("job.yaml:5:5", "source `ev`: unknown key `on_eror`", "mean `on_error`?"),
-            ("job.yaml:8:5", "feature `f`: unknown key `allowed_latenes`", "`allowed_lateness`?"),
-            ("job.yaml:11:35", "sink `out`: unknown key `pth`", "did you mean `path`?"),
+            (
+                "job.yaml:12:1",
+                "`extra` at the top of the job file",
+                "keys of a job are",
+            ),
+            (
+                "job.yaml:4:5",
+                "source `ev`: unknown key `conector`",
+                "mean `connector`?",
+            ),
+            (
+                "job.yaml:5:5",
+                "source `ev`: unknown key `on_eror`",
+                "mean `on_error`?",
+            ),
+            (
+                "job.yaml:8:5",
+                "feature `f`: unknown key `allowed_latenes`",
+                "`allowed_lateness`?",
+            ),
+            (
+                "job.yaml:11:35",
+                "sink `out`: unknown key `pth`",
+                "did you mean `path`?",
+            ),
         ];
         for (s, (at, msg, hint)) in shown.iter().zip(want) {
             assert!(s.contains(at) && s.contains(msg) && s.contains(hint), "{s}");

@@ -13,7 +13,9 @@ const DURATIONS: [&str; 4] = ["watermark_delay", "allowed_lateness", "idle_timeo
 
 pub(super) fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Diagnostics {
     // "variant" is serde's word for what the job file calls a value.
-    let msg = e.to_string().replace("unknown variant `", "unknown value `");
+    let msg = e
+        .to_string()
+        .replace("unknown variant `", "unknown value `");
     // serde_norway appends " at line L column C"; keep the message clean and use the location.
     let clean = match msg.find(" at line ") {
         Some(i) => msg[..i].to_string(),
