@@ -77,6 +77,9 @@ pub fn plan_job(job: &Job) -> Result<PlannedJob, Diagnostics> {
                             p.columns(&mut cols);
                         }
                         side.columns.iter().for_each(|c| c.expr.columns(&mut cols));
+                        // The key is read from the source row, not from the side's row:
+                        // a key the query does not select is still decoded.
+                        side.key.iter().for_each(|k| k.columns(&mut cols));
                         cols.into_iter().for_each(|c| needed[c] = true);
                     }
                     continue;
