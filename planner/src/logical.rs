@@ -125,6 +125,19 @@ pub enum LogicalPlan {
 }
 
 impl LogicalPlan {
+    /// Whether the plan joins anywhere.
+    pub fn has_join(&self) -> bool {
+        match self {
+            LogicalPlan::Scan { .. } => false,
+            LogicalPlan::IntervalJoin { .. } => true,
+            LogicalPlan::Filter { input, .. }
+            | LogicalPlan::WindowAggregate { input, .. }
+            | LogicalPlan::OverAggregate { input, .. }
+            | LogicalPlan::Project { input, .. } => input.has_join(),
+            LogicalPlan::Union { inputs } => inputs.iter().any(LogicalPlan::has_join),
+        }
+    }
+
     fn render(&self, depth: usize, out: &mut String) -> fmt::Result {
         let pad = "  ".repeat(depth);
         match self {

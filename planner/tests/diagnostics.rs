@@ -587,3 +587,13 @@ fn a_feature_writing_to_no_sink_is_an_error() {
     assert_eq!(line_col(&d), (18, 12), "{rendered}");
     insta::assert_snapshot!(rendered);
 }
+
+#[test]
+fn a_join_of_a_join_is_an_error_at_the_inner_join() {
+    let sql = "SELECT x.geohash, COUNT(*) AS rides\nFROM (SELECT l.geohash AS geohash, l.user_id AS user_id, l.rowtime AS t\n      FROM events AS l JOIN events AS r ON l.user_id = r.user_id\n        AND r.rowtime BETWEEN l.rowtime - INTERVAL '1' MINUTE AND l.rowtime) AS x\nJOIN events AS y ON x.user_id = y.user_id AND y.rowtime BETWEEN x.t AND x.t + INTERVAL '1' MINUTE\nGROUP BY x.geohash, TUMBLE(x.t, INTERVAL '1' HOUR)";
+    let (d, rendered) = one(&with_sql(sql));
+    assert_eq!(d.kind, ErrorKind::Unsupported);
+    assert!(d.message.contains("cannot itself be a join"), "{rendered}");
+    assert_eq!(line_col(&d), (21, 13), "{rendered}");
+    insta::assert_snapshot!(rendered);
+}

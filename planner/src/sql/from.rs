@@ -23,6 +23,9 @@ pub(crate) struct Relation {
     pub window: Option<GroupWindow>,
 }
 
+/// What to do instead of joining three inputs in one feature.
+const THIRD_INPUT: &str = "to join a third input, write the first join's rows as a stateless feature to a Kafka topic (`SELECT l.k, l.rowtime AS t, ... FROM l JOIN r ON ...`) and join that topic, as a source, in a second job";
+
 impl Planner<'_> {
     /// `FROM a [JOIN b ON ...]`.
     pub(crate) fn from(&self, from: &ast::TableWithJoins) -> R<Relation> {
@@ -33,11 +36,9 @@ impl Planner<'_> {
                 .error(
                     ErrorKind::Unsupported,
                     extra.relation.span(),
-                    "a query can join only two inputs",
+                    "a feature can join only two inputs",
                 )
-                .with_hint(
-                    "join two of them in a subquery, then join that subquery with the third",
-                ));
+                .with_hint(THIRD_INPUT));
         }
         if let Some(j) = from.joins.first() {
             if rel.window.is_some() {
@@ -51,6 +52,18 @@ impl Planner<'_> {
                     .with_hint("join in a subquery, then group its rows by a window: GROUP BY key, HOP(t, ...)"));
             }
             let right = self.factor(&j.relation)?;
+            for (side, span) in [(&rel, from.relation.span()), (&right, j.relation.span())] {
+                if side.plan.has_join() {
+                    return Err(self
+                        .sql
+                        .error(
+                            ErrorKind::Unsupported,
+                            span,
+                            "a join's input cannot itself be a join: a feature joins only two inputs",
+                        )
+                        .with_hint(THIRD_INPUT));
+                }
+            }
             rel = self.join(rel, right, j)?;
         }
         Ok(rel)
