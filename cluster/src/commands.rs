@@ -106,38 +106,40 @@ pub fn explain(job: &Path, format: ExplainFormat, infra: Option<&Path>) -> Resul
 pub fn read_hostfile(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading hostfile {}", path.display()))?;
-    let hosts: Vec<String> = text
+    // (line number, address)
+    let lines: Vec<(usize, &str)> = text
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(String::from)
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .map(|(n, l)| (n + 1, l))
         .collect();
-    for (i, h) in hosts.iter().enumerate() {
+    let file = path.display();
+    for (i, &(n, h)) in lines.iter().enumerate() {
+        if h.contains(char::is_whitespace) {
+            bail!(
+                "{file}:{n}: `{h}` (process {i}) is more than one word (hint: one host:port per line, no comments after it)"
+            );
+        }
         match h.rsplit_once(':').map(|(_, p)| p.parse::<u16>()) {
             Some(Ok(0)) => bail!(
-                "{}: `{h}` (process {i}) has port 0, which no peer can connect to (hint: give each process a fixed free port, e.g. 127.0.0.1:2101)",
-                path.display()
+                "{file}:{n}: `{h}` (process {i}) has port 0, which no peer can connect to (hint: give each process a fixed free port, e.g. 127.0.0.1:2101)"
             ),
             Some(Ok(_)) => {}
             _ => bail!(
-                "{}: `{h}` (process {i}) is not host:port (hint: one address per line, e.g. 127.0.0.1:2101)",
-                path.display()
+                "{file}:{n}: `{h}` (process {i}) is not host:port (hint: one address per line, e.g. 127.0.0.1:2101)"
             ),
         }
-        if let Some(j) = hosts[..i].iter().position(|o| o == h) {
+        if let Some(j) = lines[..i].iter().position(|(_, o)| o == &h) {
             bail!(
-                "{}: `{h}` is listed for process {j} and process {i} (hint: each process needs its own port)",
-                path.display()
+                "{file}:{n}: `{h}` is listed for process {j} and process {i} (hint: each process needs its own port)"
             );
         }
     }
-    if hosts.is_empty() {
-        bail!(
-            "{}: no hosts (hint: one host:port per line)",
-            path.display()
-        );
+    if lines.is_empty() {
+        bail!("{file}: no hosts (hint: one host:port per line)");
     }
-    Ok(hosts)
+    Ok(lines.into_iter().map(|(_, h)| h.to_string()).collect())
 }
 
 /// `freshet run`.

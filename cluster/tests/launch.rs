@@ -222,7 +222,21 @@ fn launch_refuses_unusable_hostfiles_and_run_only_flags() {
             &[],
             "listed for process 0 and process 1",
         ),
-        ("127.0.0.1\n", &[], "is not host:port"),
+        (
+            "127.0.0.1\n",
+            &[],
+            "hosts:1: `127.0.0.1` (process 0) is not host:port",
+        ),
+        (
+            &*format!("# two on a line\n127.0.0.1:{port} 127.0.0.1:2101\n"),
+            &[],
+            "hosts:2: `127.0.0.1:",
+        ),
+        (
+            &*format!("127.0.0.1:{port} 127.0.0.1:2101\n"),
+            &[],
+            "is more than one word",
+        ),
         (
             &*format!("127.0.0.1:{port}\n"),
             &["--process", "0"],
