@@ -5,11 +5,17 @@
 //! (each stops cleanly, flushing its sinks); a second signal kills them. The processes run
 //! in their own process group, so a terminal's Ctrl-C reaches them only through the
 //! supervisor.
+//!
+//! The processes' standard output passes through the supervisor, less timely's connection
+//! messages ("awaiting connections", "error connecting ... retrying"), which timely prints
+//! to standard output: they go to standard error, and with `--quiet` nowhere.
 
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -38,6 +44,7 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
     })
     .context("installing the signal handler")?;
     let mut children: Vec<(usize, Child)> = Vec::new();
+    let mut relays: Vec<JoinHandle<()>> = Vec::new();
     for i in 0..hosts.len() {
         let mut cmd = Command::new(&exe);
         cmd.arg("run").arg(&run.job);
@@ -68,9 +75,14 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
         if run.quiet || i > 0 {
             cmd.arg("--quiet");
         }
-        cmd.process_group(0);
+        cmd.process_group(0).stdout(Stdio::piped());
         match cmd.spawn() {
-            Ok(child) => children.push((i, child)),
+            Ok(mut child) => {
+                if let Some(out) = child.stdout.take() {
+                    relays.push(relay(out, run.quiet));
+                }
+                children.push((i, child))
+            }
             Err(e) => {
                 signal_all(&mut children, Signal::SIGKILL);
                 return Err(e).with_context(|| format!("starting process {i}"));
@@ -111,6 +123,10 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    // Everything the processes printed, before the verdict.
+    for r in relays {
+        let _ = r.join();
+    }
     if let Some(f) = failed {
         bail!("cluster run failed: {f}; the other processes were stopped");
     }
@@ -128,6 +144,31 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Passes a process's standard output on, less timely's connection messages (to standard
+/// error, or nowhere when `quiet`).
+fn relay(out: ChildStdout, quiet: bool) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if is_connection_message(&line) {
+                if !quiet {
+                    eprintln!("{line}");
+                }
+            } else {
+                let mut stdout = std::io::stdout().lock();
+                // A closed stdout (`launch ... | head`) must not stop the cluster.
+                let _ = writeln!(stdout, "{line}");
+            }
+        }
+    })
+}
+
+/// timely_communication's `println!`s while processes connect.
+fn is_connection_message(line: &str) -> bool {
+    line.starts_with("awaiting connections (at ")
+        || (line.starts_with("worker ") && line.contains("error connecting to worker"))
 }
 
 /// Sends `signal` to every process that has not exited.

@@ -62,7 +62,9 @@ fn two_processes_on_loopback_give_the_same_output_as_one() {
                 "2",
             ];
             args.extend_from_slice(mode);
-            run_ok(&args);
+            let out = run_ok(&args);
+            // `-q`: nothing on stdout, also not timely's "awaiting connections".
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{mode:?}");
             let files: Vec<String> = std::fs::read_dir(dir.path().join("out"))
                 .unwrap()
                 .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
