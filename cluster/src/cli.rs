@@ -153,10 +153,11 @@ pub enum GenCommand {
         /// Number of files.
         #[arg(long, default_value_t = 1)]
         files: u32,
-        /// Distinct users.
+        /// Distinct users [default: 200000].
         #[arg(long)]
         users: Option<u64>,
-        /// Events per second of event time.
+        /// Events per second of event time [default: 2000]: 1M events span ~8 minutes;
+        /// lower it for features over hours or days (e.g. --rate 10: 1M events ~28 hours).
         #[arg(long)]
         rate: Option<f64>,
     },

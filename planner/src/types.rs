@@ -44,6 +44,15 @@ impl DataType {
         })
     }
 
+    /// Parses a feature's declared value type (`type:`): a schema type, or `array` (the
+    /// value of `TOP`/`LAST_N`/`ARRAY_AGG`).
+    pub fn parse_value_type(name: &str) -> Option<DataType> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "array" => Some(DataType::Array),
+            _ => DataType::parse(name),
+        }
+    }
+
     /// The type's name in schemas and diagnostics.
     pub fn name(self) -> &'static str {
         match self {

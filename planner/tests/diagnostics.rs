@@ -597,3 +597,18 @@ fn a_join_of_a_join_is_an_error_at_the_inner_join() {
     assert_eq!(line_col(&d), (21, 13), "{rendered}");
     insta::assert_snapshot!(rendered);
 }
+
+/// A hint's fix works: the declared type it suggests for a TOP value is accepted.
+#[test]
+fn the_type_a_hint_suggests_for_a_top_value_is_accepted() {
+    let sql = "SELECT user_id, TOP(3, action) OVER (PARTITION BY user_id ORDER BY rowtime ROWS 2 PRECEDING) AS actions\nFROM events";
+    let (d, rendered) = one(&with_sql(sql));
+    let hint = d.hint.clone().unwrap_or_default();
+    assert!(hint.contains("declare `type: array`"), "{rendered}");
+    let fixed = with_sql(sql).replace("type: int", "type: array");
+    let job = parse_job(Path::new("job.yaml"), &fixed).expect("`type: array` is a type");
+    plan_job(&job).expect("and the job plans");
+    // Not a schema type, though: a source column cannot be an array.
+    let bad = JOB.replace("action: string", "action: array");
+    assert!(errors(&bad).to_string().contains("unknown type `array`"));
+}

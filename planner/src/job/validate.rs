@@ -258,15 +258,18 @@ fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature,
         &f.name,
         "name the feature: the name is the `feature` field of its output rows",
     )?;
-    let type_error = |at: Diagnostic| at.with_hint("types: string, int, float, bool, timestamp");
+    let type_error =
+        |at: Diagnostic| at.with_hint("types: string, int, float, bool, timestamp, array");
     let value_type = match &f.value_type {
         None => None,
-        Some(TypeSpec::One(t)) => Some(ValueTypes::One(DataType::parse(t).ok_or_else(|| {
-            type_error(cx.err_at_value(
-                "type",
-                format!("unknown type `{t}` for feature `{}`", f.name),
-            ))
-        })?)),
+        Some(TypeSpec::One(t)) => Some(ValueTypes::One(DataType::parse_value_type(t).ok_or_else(
+            || {
+                type_error(cx.err_at_value(
+                    "type",
+                    format!("unknown type `{t}` for feature `{}`", f.name),
+                ))
+            },
+        )?)),
         Some(TypeSpec::Columns(columns)) => {
             let mut out: Vec<(String, DataType)> = Vec::new();
             for (k, (column, t)) in columns.iter().enumerate() {
@@ -282,7 +285,7 @@ fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature,
                         )
                         .with_hint("give each value column one type"));
                 }
-                let ty = DataType::parse(t).ok_or_else(|| {
+                let ty = DataType::parse_value_type(t).ok_or_else(|| {
                     type_error(cx.err_value(
                         &at,
                         format!(

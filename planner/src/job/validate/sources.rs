@@ -174,7 +174,7 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
                 .err_value(
                     &[Seg::Key("schema"), Seg::Entry(k, name)],
                     format!(
-                        "unknown type `{ty_name}` for column `{name}` of source `{}`",
+                        "unknown type `{ty}` for column `{name}` of source `{}`",
                         s.name
                     ),
                 )
