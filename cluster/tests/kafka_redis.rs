@@ -455,10 +455,12 @@ sinks:
 
 /// Runs a live job (`freshet run`, or `launch` when `hostfile` is given) until `until`
 /// holds of its output rows (every worker's file), or `wait` passes; then stops it.
+/// (Each process of a launch runs one worker; `run` runs `workers`.)
 fn run_live_until(
     dir: &Path,
     infra: &Path,
     hostfile: Option<&Path>,
+    workers: usize,
     wait: Duration,
     until: impl Fn(&[Value]) -> bool,
 ) -> Vec<Value> {
@@ -471,7 +473,7 @@ fn run_live_until(
             "--workers",
             "1",
         ]),
-        None => cmd.arg("run"),
+        None => cmd.args(["run", "--workers", &workers.to_string()]),
     };
     let child = cmd
         .arg(dir.join("job.yaml"))
@@ -479,26 +481,28 @@ fn run_live_until(
         .spawn()
         .unwrap();
     let mut child = Guard(child);
-    let rows = || -> Vec<Value> {
-        let files = std::fs::read_dir(dir.join("out")).into_iter().flatten();
-        files
-            .map(|e| e.unwrap().path())
-            .filter(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with("features")
-            })
-            .flat_map(|p| common::rows_of(&p))
-            .collect()
-    };
     let start = std::time::Instant::now();
-    while !until(&rows()) && start.elapsed() < wait {
+    while !until(&rows_in(dir)) && start.elapsed() < wait {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let got = rows();
+    let got = rows_in(dir);
     sigterm(&mut child);
     got
+}
+
+/// The feature rows in `dir/out`, of every worker's file.
+fn rows_in(dir: &Path) -> Vec<Value> {
+    let files = std::fs::read_dir(dir.join("out")).into_iter().flatten();
+    files
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("features")
+        })
+        .flat_map(|p| common::rows_of(&p))
+        .collect()
 }
 
 /// (key, origin, count, sum) of rows, sorted.
@@ -545,7 +549,7 @@ fn an_idle_partition_stops_holding_the_watermark_back_and_keys_and_headers_becom
         std::fs::write(dir.path().join("job.yaml"), keyed_job(&topic, idle)).unwrap();
         let infra = write_infra(dir.path(), &brokers);
         let wait = Duration::from_secs(if expect_rows { 30 } else { 5 });
-        let rows = run_live_until(dir.path(), &infra, None, wait, |r| r.len() >= 2);
+        let rows = run_live_until(dir.path(), &infra, None, 1, wait, |r| r.len() >= 2);
         if !expect_rows {
             // The empty partition holds the watermark at its start: no window can close.
             assert!(rows.is_empty(), "idle_timeout {idle}: {rows:?}");
@@ -595,6 +599,7 @@ fn a_process_whose_partitions_are_idle_does_not_hold_the_clusters_windows_back()
         dir.path(),
         &infra,
         Some(&hostfile),
+        1,
         Duration::from_secs(60),
         |r| !r.is_empty(),
     );
@@ -607,6 +612,61 @@ fn a_process_whose_partitions_are_idle_does_not_hold_the_clusters_windows_back()
         rows.iter().all(|r| r["window_end"] == t0 + 60_000),
         "{rows:?}"
     );
+}
+
+/// A stop is not a watermark. Two workers (in one process, then in two) read one
+/// partition each; partition 1 lags at t0+61s while partition 0 runs ahead to t0+185s,
+/// so only the first minute may close. Stopping the run (SIGTERM) once that minute is
+/// out must emit nothing more: before, the first worker to stop released its input, the
+/// frontier jumped to the other's watermark, and windows the cluster's watermark never
+/// closed were emitted with partial counts.
+#[test]
+fn stopping_a_run_of_several_workers_emits_no_window_its_watermark_did_not_close() {
+    let brokers = kafka_brokers();
+    let t0 = common::T0;
+    let ev =
+        |k: &str, n: i64, t: i64| (k.to_string(), format!(r#"{{"n": {n}, "event_time": {t}}}"#));
+    let p0: Vec<_> = (0..=185)
+        .step_by(5)
+        .map(|s| ev("a", 1, t0 + s * 1_000))
+        .collect();
+    let p1 = [ev("a", 10, t0 + 3_000), ev("a", 20, t0 + 61_000)];
+    for launch in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let topic = unique("stop");
+        create_topic(&brokers, &topic, 2);
+        produce_to_partition(&brokers, &topic, 0, &p0);
+        produce_to_partition(&brokers, &topic, 1, &p1);
+        std::fs::write(dir.path().join("job.yaml"), keyed_job(&topic, "1h")).unwrap();
+        let infra = write_infra(dir.path(), &brokers);
+        let hostfile = dir.path().join("hosts");
+        std::fs::write(
+            &hostfile,
+            format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
+        )
+        .unwrap();
+        let hostfile = launch.then_some(hostfile.as_path());
+        // Both partitions were read once the first minute is out (it needs both).
+        let before = run_live_until(
+            dir.path(),
+            &infra,
+            hostfile,
+            2,
+            Duration::from_secs(60),
+            |r| r.len() >= 2,
+        );
+        let after = rows_in(dir.path());
+        let first_minute = vec![
+            ("a".to_string(), "p0".to_string(), 12, 12),
+            ("a".to_string(), "p1".to_string(), 1, 10),
+        ];
+        assert_eq!(per_key_rows(&before), first_minute, "launch {launch}");
+        assert_eq!(
+            per_key_rows(&after),
+            first_minute,
+            "launch {launch}: {after:?}"
+        );
+    }
 }
 
 /// Events read by one run of `job.yaml` with `start` (a summary counter).

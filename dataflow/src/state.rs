@@ -27,6 +27,8 @@ pub struct RunState {
     started: AtomicBool,
     error: Mutex<Option<String>>,
     watermarks: Mutex<HashMap<String, Arc<AtomicU64>>>,
+    /// Per source, the workers (of the cluster) that stopped or finished reading it.
+    released: Mutex<HashMap<String, std::collections::BTreeSet<usize>>>,
     line_counts: Mutex<HashMap<String, Arc<LineCounts>>>,
 }
 
@@ -38,7 +40,19 @@ impl RunState {
 
     /// Whether a stop was requested.
     pub fn stop_requested(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
+        self.stop.load(Ordering::Acquire)
+    }
+
+    /// Worker `worker` of the cluster stopped or finished reading `source`.
+    pub fn release(&self, source: &str, worker: usize) {
+        let mut m = self.released.lock().unwrap_or_else(|p| p.into_inner());
+        m.entry(source.to_string()).or_default().insert(worker);
+    }
+
+    /// How many workers of the cluster stopped or finished reading `source`.
+    pub fn released(&self, source: &str) -> usize {
+        let m = self.released.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(source).map_or(0, |s| s.len())
     }
 
     /// Marks the workers as running: in a cluster, every process has connected.

@@ -83,14 +83,15 @@ pub fn emit_at_frontier(
 }
 
 /// The time through which an operator fires its windows: its input `frontier`, or
-/// everything (`u64::MAX`) once the input is done. `None` when the input is done because
-/// the run was stopped (a signal, or a failure such as `on_error: fail`): the frontier's
-/// jump to the end is then not a watermark, so windows it has not closed are dropped
-/// instead of emitted with incomplete values. Rows already emitted still reach the sinks.
+/// everything (`u64::MAX`) once the input is done. `None` once the run is stopping (a
+/// signal, or a failure such as `on_error: fail`): the sources then release their
+/// capabilities, and the frontier's moves (to the other workers' watermarks, or to the
+/// end) are not watermarks of the input, so windows not fired yet are dropped instead of
+/// emitted with incomplete values. Rows already emitted still reach the sinks.
 pub fn fire_through(frontier: Option<u64>, state: &RunState) -> Option<u64> {
     match frontier {
+        _ if state.stop_requested() => None,
         Some(t) => Some(t),
-        None if state.stop_requested() => None,
         None => Some(u64::MAX),
     }
 }

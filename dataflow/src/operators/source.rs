@@ -68,6 +68,19 @@ impl Record<'_> {
     }
 }
 
+/// What a source's workers tell each other (broadcast).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+enum Announce {
+    /// The watermark of a worker with partitions of its own, for workers without (see
+    /// the end of the step).
+    Watermark(u64),
+    /// The worker stops (a signal, a failure): every worker that hears it stops too, and
+    /// holds its capabilities until every worker has said `Stopping` or `Finished`.
+    Stopping(usize),
+    /// The worker's input ended, and it released its capabilities.
+    Finished(usize),
+}
+
 /// One input of an interval join read from this source.
 #[derive(Clone)]
 pub struct SideSpec {
@@ -125,9 +138,9 @@ pub fn source<'s>(
     }
     // This worker's watermark while partitions of its own hold it, for the other
     // processes' workers that have none (see the end of the step).
-    let (announce_out, announce_stream) = builder.new_output::<Vec<u64>>();
+    let (announce_out, announce_stream) = builder.new_output::<Vec<Announce>>();
     let mut announce_out =
-        OutputBuilder::<u64, CapacityContainerBuilder<Vec<u64>>>::from(announce_out);
+        OutputBuilder::<u64, CapacityContainerBuilder<Vec<Announce>>>::from(announce_out);
     let announce_cap = outputs.len() + side_outputs.len();
     let (dlq_out, dlq_stream) = builder.new_output::<Vec<DeadLetter>>();
     let mut dlq_out =
@@ -136,6 +149,8 @@ pub fn source<'s>(
     let (worker, peers) = (scope.index(), scope.peers());
     let source_name = plan.source.name.clone();
     let cluster_watermark = state.shared_watermark(&plan.source.name);
+    let sink_state = Arc::clone(&state);
+    let source_name_sink = plan.source.name.clone();
     let plan = plan.clone();
     let mut prefix = Prefix::new(features.to_vec(), feature_ids.to_vec());
     let sides: Vec<SideSpec> = sides.to_vec();
@@ -167,23 +182,37 @@ pub fn source<'s>(
         // Too-late records: (record, reason, feature).
         let mut late: Vec<(LineId, String, String, String)> = Vec::new();
         let mut pending = PendingDeadLetters::default();
+        let mut stop_announced = false;
         move |_frontiers| {
             let Some(cs) = caps.as_mut() else { return };
             if state.stop_requested() {
-                // Stopping (a signal): dead letters still waiting for their line number
-                // are written with it now, not lost.
-                if let Some(r) = reader.as_mut() {
-                    let ready = pending.ready(&mut **r, true);
-                    if !ready.is_empty() {
-                        let dlq_cap = cs.last().expect("dead-letter capability");
-                        dlq_out.activate().session(dlq_cap).give_iterator(ready.into_iter());
+                if !stop_announced {
+                    // Stopping (a signal, a failure): dead letters still waiting for their
+                    // line number are written with it now, not lost.
+                    if let Some(r) = reader.as_mut() {
+                        let ready = pending.ready(&mut **r, true);
+                        if !ready.is_empty() {
+                            let dlq_cap = cs.last().expect("dead-letter capability");
+                            dlq_out.activate().session(dlq_cap).give_iterator(ready.into_iter());
+                        }
                     }
+                    announce_out.activate().session(&cs[announce_cap]).give(Announce::Stopping(worker));
+                    stop_announced = true;
                 }
-                caps = None;
+                // The capabilities are held (the watermark frozen) until every worker of
+                // the cluster knows of the stop: releasing them moves the frontier to the
+                // other workers' watermarks, which is not a watermark of the whole input,
+                // and a process that had not heard of the stop would fire its windows.
+                if state.released(&plan.source.name) >= peers {
+                    caps = None;
+                } else {
+                    activator.activate_after(IDLE_POLL);
+                }
                 return;
             }
             let Some(decoder) = decoder.as_mut() else {
-                caps = None;
+                // Decoder::new failed the run: stop as above.
+                activator.activate();
                 return;
             };
             if reader.is_none() {
@@ -196,7 +225,7 @@ pub fn source<'s>(
                     }
                     Err(e) => {
                         state.fail(format!("source `{}`: {e}", plan.source.name));
-                        caps = None;
+                        activator.activate();
                         return;
                     }
                 }
@@ -321,7 +350,7 @@ pub fn source<'s>(
                 Ok(p) => p,
                 Err(e) => {
                     state.fail(format!("source `{}`: {e}", plan.source.name));
-                    caps = None;
+                    activator.activate();
                     return;
                 }
             };
@@ -368,12 +397,15 @@ pub fn source<'s>(
                 dlq_out.activate().session(dlq_cap).give_iterator(ready.into_iter());
             }
             if close {
-                caps = None;
+                // `on_error: fail` failed the run: stop as above.
+                activator.activate();
                 return;
             }
             // Everything read so far is handed downstream: let the reader record progress.
             r.commit();
             if polled == Poll::Done {
+                // The end of this worker's input: its frontier may move to the end.
+                announce_out.activate().session(&cs[announce_cap]).give(Announce::Finished(worker));
                 caps = None;
                 return;
             }
@@ -395,7 +427,7 @@ pub fn source<'s>(
             // the cluster's, so a process reading none of a topic's partitions does not hold
             // every window back.
             if watermarks.constrained() && w > announced.0 && now.duration_since(announced.1) >= ANNOUNCE_EVERY {
-                announce_out.activate().session(&cs[announce_cap]).give(w);
+                announce_out.activate().session(&cs[announce_cap]).give(Announce::Watermark(w));
                 announced = (w, now);
             }
             match polled {
@@ -409,8 +441,18 @@ pub fn source<'s>(
         &format!("Watermarks[{}]", source_name),
         move |(input, _)| {
             input.for_each(|_, announced| {
-                for w in announced.drain(..) {
-                    cluster_watermark.fetch_max(w, std::sync::atomic::Ordering::Relaxed);
+                for a in announced.drain(..) {
+                    match a {
+                        Announce::Watermark(w) => {
+                            cluster_watermark.fetch_max(w, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        // A worker of another process stops: so does this one.
+                        Announce::Stopping(w) => {
+                            sink_state.request_stop();
+                            sink_state.release(&source_name_sink, w);
+                        }
+                        Announce::Finished(w) => sink_state.release(&source_name_sink, w),
+                    }
                 }
             });
         },
