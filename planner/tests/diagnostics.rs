@@ -73,6 +73,26 @@ fn unknown_column_points_at_it_and_suggests_the_closest() {
     insta::assert_snapshot!(text);
 }
 
+/// `"request_ride"` is a quoted column name in SQL: an unknown one says that strings take
+/// single quotes, and shows the literal.
+#[test]
+fn an_unknown_double_quoted_name_suggests_single_quotes() {
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events WHERE action = \"request_ride\"\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::UnknownColumn);
+    assert_eq!(line_col(&d), (21, 34));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("for the text, write 'request_ride'")
+    );
+    insta::assert_snapshot!(text);
+    // A close column name is still offered, beside the literal.
+    let (d, _) = one(&with_sql("SELECT \"geohsh\", COUNT(*) AS rides\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("for the text, write 'geohsh'; for a column, did you mean `geohash`?")
+    );
+}
+
 #[test]
 fn a_selected_column_must_be_grouped_or_aggregated() {
     let (d, text) = one(&with_sql("SELECT geohash, user_id, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
