@@ -101,6 +101,32 @@ fn a_selected_column_must_be_grouped_or_aggregated() {
     insta::assert_snapshot!(text);
 }
 
+/// `GROUP BY 1` is rejected at the `1`, naming the column it would mean.
+#[test]
+fn positional_group_by_is_rejected_at_the_position() {
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY 1, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::Unsupported);
+    assert_eq!(
+        d.message,
+        "feature `f`: positional GROUP BY is not supported"
+    );
+    assert_eq!(line_col(&d), (22, 16));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("name the column, e.g. GROUP BY geohash")
+    );
+    insta::assert_snapshot!(text);
+    // A position of an aggregate, or past the SELECT list, suggests a column that can be one.
+    for position in ["2", "7"] {
+        let (d, _) = one(&with_sql(&format!("SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY {position}, TUMBLE(rowtime, INTERVAL '1' HOUR)")));
+        assert_eq!(
+            d.hint.as_deref(),
+            Some("name the column, e.g. GROUP BY geohash"),
+            "{position}"
+        );
+    }
+}
+
 #[test]
 fn window_functions_must_name_the_time_attribute() {
     let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides, TUMBLE_END(fare, INTERVAL '1' HOUR) AS e\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
