@@ -1,21 +1,23 @@
 //! GROUP BY items that are not expressions over the row but mean something in other SQL
-//! engines: a position (`GROUP BY 1`). It is not resolved; it is an error that shows the
-//! expression to group by instead.
+//! engines: a position (`GROUP BY 1`) or a SELECT alias (`GROUP BY g`). Neither is
+//! resolved; each is an error that shows the expression to group by instead.
 
 use sqlparser::ast::{self, Spanned};
 
 use crate::aggregate::AggFunc;
 use crate::error::{Diagnostic, ErrorKind};
 
+use super::expr::RowScope;
 use super::functions::{function_name, window_aux};
 use super::{visit_functions, Planner};
 
 impl Planner<'_> {
-    /// Rejects `g` if it is a position.
+    /// Rejects `g` if it is a position or a SELECT alias (that is not also a column).
     pub(super) fn check_group_item(
         &self,
         g: &ast::Expr,
         s: &ast::Select,
+        row: &RowScope,
     ) -> Result<(), Diagnostic> {
         match g {
             ast::Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => {
@@ -42,6 +44,34 @@ impl Planner<'_> {
                         g.span(),
                         "positional GROUP BY is not supported",
                     )
+                    .with_hint(hint))
+            }
+            ast::Expr::Identifier(id) if matches!(row.resolve(&id.value), Ok(None)) => {
+                let aliased = s.projection.iter().find_map(|item| match item {
+                    ast::SelectItem::ExprWithAlias { expr, alias }
+                        if alias.value.eq_ignore_ascii_case(&id.value) =>
+                    {
+                        Some(expr)
+                    }
+                    _ => None,
+                });
+                let Some(expr) = aliased else {
+                    return Ok(());
+                };
+                let name = &id.value;
+                let hint = if groupable(expr) {
+                    format!("group by the aliased expression: GROUP BY {expr} (keep `AS {name}` in SELECT)")
+                } else {
+                    format!("`{name}` is `{expr}`, an aggregate or a window bound, not a key: remove it from GROUP BY")
+                };
+                Err(self
+                    .sql
+                    .error(
+                        ErrorKind::UnknownColumn,
+                        g.span(),
+                        format!("`{name}` is a SELECT alias; aliases are not visible in GROUP BY"),
+                    )
+                    .with_detail("GROUP BY is evaluated before SELECT: it sees the columns of FROM, not the names given with AS")
                     .with_hint(hint))
             }
             _ => Ok(()),

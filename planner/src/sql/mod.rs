@@ -363,7 +363,7 @@ impl Planner<'_> {
                 continue;
             }
             if !distinct_from_select {
-                self.check_group_item(g, s)?;
+                self.check_group_item(g, s, &row)?;
             }
             let t = Lowerer {
                 sql,
