@@ -73,12 +73,81 @@ fn unknown_column_points_at_it_and_suggests_the_closest() {
     insta::assert_snapshot!(text);
 }
 
+/// `"request_ride"` is a quoted column name in SQL: an unknown one says that strings take
+/// single quotes, and shows the literal.
+#[test]
+fn an_unknown_double_quoted_name_suggests_single_quotes() {
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events WHERE action = \"request_ride\"\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::UnknownColumn);
+    assert_eq!(line_col(&d), (21, 34));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("for the text, write 'request_ride'")
+    );
+    insta::assert_snapshot!(text);
+    // A close column name is still offered, beside the literal.
+    let (d, _) = one(&with_sql("SELECT \"geohsh\", COUNT(*) AS rides\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("for the text, write 'geohsh'; for a column, did you mean `geohash`?")
+    );
+}
+
 #[test]
 fn a_selected_column_must_be_grouped_or_aggregated() {
     let (d, text) = one(&with_sql("SELECT geohash, user_id, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
     assert_eq!(d.kind, ErrorKind::NotGrouped);
     assert_eq!(line_col(&d), (20, 23));
     insta::assert_snapshot!(text);
+}
+
+/// A SELECT alias in GROUP BY is not a column: the error says so at the alias and shows
+/// the expression to group by; the alias of an aggregate is not a key at all.
+#[test]
+fn grouping_by_a_select_alias_shows_the_aliased_expression() {
+    let (d, text) = one(&with_sql("SELECT UPPER(geohash) AS g, COUNT(*) AS rides\nFROM events\nGROUP BY g, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::UnknownColumn);
+    assert_eq!(line_col(&d), (22, 16));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("group by the aliased expression: GROUP BY UPPER(geohash) (keep `AS g` in SELECT)")
+    );
+    insta::assert_snapshot!(text);
+    let (d, _) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, rides, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("`rides` is `COUNT(*)`, an aggregate or a window bound, not a key: remove it from GROUP BY")
+    );
+    // An alias that is also a column's name groups by the column, as in SQL (which is
+    // then not selected).
+    let (d, _) = one(&with_sql("SELECT geohash AS action, geohash, COUNT(*) AS rides\nFROM events\nGROUP BY action, geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::KeyNotSelected, "{d}");
+}
+
+/// `GROUP BY 1` is rejected at the `1`, naming the column it would mean.
+#[test]
+fn positional_group_by_is_rejected_at_the_position() {
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY 1, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(d.kind, ErrorKind::Unsupported);
+    assert_eq!(
+        d.message,
+        "feature `f`: positional GROUP BY is not supported"
+    );
+    assert_eq!(line_col(&d), (22, 16));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("name the column, e.g. GROUP BY geohash")
+    );
+    insta::assert_snapshot!(text);
+    // A position of an aggregate, or past the SELECT list, suggests a column that can be one.
+    for position in ["2", "7"] {
+        let (d, _) = one(&with_sql(&format!("SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY {position}, TUMBLE(rowtime, INTERVAL '1' HOUR)")));
+        assert_eq!(
+            d.hint.as_deref(),
+            Some("name the column, e.g. GROUP BY geohash"),
+            "{position}"
+        );
+    }
 }
 
 #[test]

@@ -8,6 +8,7 @@
 mod expr;
 mod from;
 mod functions;
+mod group_by;
 mod join;
 mod rewrite;
 mod session;
@@ -275,7 +276,8 @@ impl Planner<'_> {
         // already (every key is selected); without a window, distinct rows would need every
         // row ever seen kept as state.
         let distinct_keys: Vec<ast::Expr>;
-        let group_exprs: &[ast::Expr] = if distinct && group_exprs.is_empty() {
+        let distinct_from_select = distinct && group_exprs.is_empty();
+        let group_exprs: &[ast::Expr] = if distinct_from_select {
             if tvf_window.is_none() {
                 return Err(sql
                     .error(ErrorKind::Unsupported, here, "SELECT DISTINCT needs an event-time window")
@@ -359,6 +361,9 @@ impl Planner<'_> {
             if tvf_window.is_some() && window_bound_column(g, &row).is_some() {
                 saw_bound = true;
                 continue;
+            }
+            if !distinct_from_select {
+                self.check_group_item(g, s, &row)?;
             }
             let t = Lowerer {
                 sql,

@@ -95,17 +95,30 @@ impl Lowerer<'_> {
                 if !self.row.time_attrs.is_empty() {
                     names.push("rowtime");
                 }
-                let hint = match closest(name, names.iter().copied()) {
+                let close = closest(name, names.iter().copied());
+                let d = self.err(
+                    ErrorKind::UnknownColumn,
+                    node,
+                    format!("unknown column `{name}`"),
+                );
+                // `"text"` is a quoted column name in SQL, a string in many other languages.
+                if matches!(node, ast::Expr::Identifier(id) if id.quote_style == Some('"')) {
+                    let text = format!("'{}'", name.replace('\'', "''"));
+                    let hint = match close {
+                        Some(c) => {
+                            format!("for the text, write {text}; for a column, did you mean `{c}`?")
+                        }
+                        None => format!("for the text, write {text}"),
+                    };
+                    return Err(d
+                        .with_detail(format!("in SQL, double quotes make a column name (\"{name}\"), not a string; strings take single quotes"))
+                        .with_hint(hint));
+                }
+                let hint = match close {
                     Some(c) => format!("did you mean `{c}`?"),
                     None => format!("available columns: {}", names.join(", ")),
                 };
-                Err(self
-                    .err(
-                        ErrorKind::UnknownColumn,
-                        node,
-                        format!("unknown column `{name}`"),
-                    )
-                    .with_hint(hint))
+                Err(d.with_hint(hint))
             }
         }
     }
