@@ -15,8 +15,8 @@ use serde_json::Value;
 use common::reference::reference;
 use common::services::*;
 use common::{
-    assert_same, event_json, events, freshet, job_text, key_columns, read_finals, run_ok, Event,
-    RowKey, MIN,
+    assert_same, event_json, events, freshet, job_text, key_columns, read_finals, Event, RowKey,
+    MIN,
 };
 
 /// Events produced keyed by user, so each user's records keep their order in one partition
@@ -397,33 +397,6 @@ fn sigterm(run: &mut Guard) {
     let _ = run.0.wait();
 }
 
-/// Sends payloads to one partition, with a key and an `origin` header.
-fn produce_to_partition(brokers: &str, topic: &str, partition: i32, records: &[(String, String)]) {
-    use rdkafka::message::{Header, OwnedHeaders};
-    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-    let producer: BaseProducer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .unwrap();
-    for (key, payload) in records {
-        let headers = OwnedHeaders::new().insert(Header {
-            key: "origin",
-            value: Some(format!("p{partition}").as_bytes()),
-        });
-        producer
-            .send(
-                BaseRecord::to(topic)
-                    .partition(partition)
-                    .key(key)
-                    .payload(payload)
-                    .headers(headers),
-            )
-            .map_err(|(e, _)| e)
-            .unwrap();
-    }
-    producer.flush(Duration::from_secs(30)).unwrap();
-}
-
 fn keyed_job(topic: &str, idle_timeout: &str) -> String {
     format!(
         r#"name: keyed
@@ -667,99 +640,6 @@ fn stopping_a_run_of_several_workers_emits_no_window_its_watermark_did_not_close
             "launch {launch}: {after:?}"
         );
     }
-}
-
-/// Events read by one run of `job.yaml` with `start` (a summary counter).
-fn events_read_with(dir: &Path, infra: &Path, topic: &str, group: &str, start: &str) -> u64 {
-    let job = job_text(
-        0,
-        0,
-        &format!(
-            "connector: kafka\n    cluster: local\n    topic: {topic}\n    group_id: {group}\n    start: \"{start}\""
-        ),
-        "  - { name: out, connector: file, path: out/features.jsonl, format: json }\n",
-        1,
-    );
-    std::fs::write(dir.join("job.yaml"), job).unwrap();
-    let summary = dir.join("summary.json");
-    run_ok(&[
-        "run",
-        dir.join("job.yaml").to_str().unwrap(),
-        "--infra",
-        infra.to_str().unwrap(),
-        "--mode",
-        "stream",
-        "--exit-at-end",
-        "-q",
-        "--summary-json",
-        summary.to_str().unwrap(),
-    ]);
-    let s: Value = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
-    s["events_read"].as_u64().unwrap()
-}
-
-/// Ends every partition with a batch of one record. tansu 0.6 answers ListOffsets(latest)
-/// with the base offset of the last batch + 1, and a fetch at an offset inside a batch
-/// returns nothing, so `start: latest` after a multi-record batch would wait forever;
-/// with a one-record last batch its answer is the true end.
-fn seal(brokers: &str, topic: &str, partitions: i32) {
-    for p in 0..partitions {
-        let t = common::T0 + 10 * MIN;
-        let payload = format!(
-            r#"{{"user_id": "seal", "geohash": "g", "action": "app_open", "fare": 1.0, "event_time": {t}}}"#
-        );
-        produce_to_partition(brokers, topic, p, &[("seal".to_string(), payload)]);
-    }
-}
-
-#[test]
-fn start_positions_earliest_latest_committed_and_timestamp() {
-    let brokers = kafka_brokers();
-    let dir = tempfile::tempdir().unwrap();
-    let infra = write_infra(dir.path(), &brokers);
-    let topic = unique("starts");
-    create_topic(&brokers, &topic, 2);
-    let evs = events(24, 150, 0);
-    produce_events(&brokers, &topic, &evs[..100]);
-    seal(&brokers, &topic, 2);
-    // Kafka timestamps are append times: everything after this instant is batch two.
-    std::thread::sleep(Duration::from_millis(1500));
-    let between = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    std::thread::sleep(Duration::from_millis(500));
-    let group = unique("g");
-    // `committed` with no committed offsets starts at the beginning, then commits.
-    assert_eq!(
-        events_read_with(dir.path(), &infra, &topic, &group, "committed"),
-        102
-    );
-    produce_events(&brokers, &topic, &evs[100..]);
-    seal(&brokers, &topic, 2);
-    // The same group resumes after its committed offsets.
-    assert_eq!(
-        events_read_with(dir.path(), &infra, &topic, &group, "committed"),
-        52
-    );
-    assert_eq!(
-        events_read_with(dir.path(), &infra, &topic, &unique("g"), "earliest"),
-        154
-    );
-    assert_eq!(
-        events_read_with(dir.path(), &infra, &topic, &unique("g"), "latest"),
-        0
-    );
-    assert_eq!(
-        events_read_with(
-            dir.path(),
-            &infra,
-            &topic,
-            &unique("g"),
-            &between.to_string()
-        ),
-        52
-    );
 }
 
 /// A stateless feature's rows are made where they are read: with two workers reading two

@@ -251,3 +251,35 @@ pub fn write_infra(dir: &Path, brokers: &str) -> PathBuf {
     .unwrap();
     p
 }
+
+/// Sends payloads to one partition, with a key and an `origin` header.
+pub fn produce_to_partition(
+    brokers: &str,
+    topic: &str,
+    partition: i32,
+    records: &[(String, String)],
+) {
+    use rdkafka::message::{Header, OwnedHeaders};
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    for (key, payload) in records {
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "origin",
+            value: Some(format!("p{partition}").as_bytes()),
+        });
+        producer
+            .send(
+                BaseRecord::to(topic)
+                    .partition(partition)
+                    .key(key)
+                    .payload(payload)
+                    .headers(headers),
+            )
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+}

@@ -5,13 +5,14 @@
 //! - Starting position: `earliest`, `latest`, `committed` (the group's committed offsets,
 //!   else earliest) or a timestamp (the first offset at or after it).
 //! - Bounded reads (backfill, `--exit-at-end`) stop at the end of the input present when
-//!   the reader started: a partition is finished once its next offset has reached the end
-//!   offset listed at start *and* the broker has said it is at the partition's end
-//!   (librdkafka's partition EOF, from the fetch response's high watermark). The second
-//!   condition guards against brokers whose ListOffsets under-reports the end (tansu 0.6
-//!   answers the base offset of the last batch + 1, so a batched topic looks shorter than
-//!   it is); under continuous production the read ends once it has caught up. The reader
-//!   is done when every partition is finished.
+//!   the reader started. A partition's end is fixed at its first fetch: the larger of the
+//!   end offset listed at start and the high watermark of that first fetch response (some
+//!   brokers' ListOffsets under-reports the end: tansu 0.6 answers the base offset of the
+//!   last batch + 1, so a batched topic looks shorter than it is). Records at or past the
+//!   end are not read, and the partition is paused; it is also finished when the broker
+//!   says it is at its end (partition EOF), which covers a compacted tail whose last
+//!   offsets are gone. A topic written all the while is read up to its end at start, not
+//!   until the writing stops. The reader is done when every partition is finished.
 //! - Offsets of delivered records are committed to the group (asynchronously, at most
 //!   once a second) after each batch is handed downstream.
 //! - A broker that is down at start is retried for `CONNECT_ATTEMPTS`; librdkafka then
@@ -57,11 +58,8 @@ pub struct KafkaReader {
     index: HashMap<i32, usize>,
     /// Next offset to read, per assigned partition (after delivery).
     next: Vec<Option<i64>>,
-    /// End offsets of a bounded read, as listed at start.
-    end: Option<Vec<i64>>,
-    /// Per partition: the broker reported it at its end (partition EOF) since the last
-    /// record read from it.
-    at_eof: Vec<bool>,
+    /// Where a bounded read ends.
+    bounds: Option<Bounds>,
     stops_at_end: bool,
     last_commit: Instant,
     dirty: bool,
@@ -204,9 +202,12 @@ impl KafkaReader {
             topic: spec.topic.to_string(),
             partitions,
             index,
-            at_eof: vec![false; next.len()],
+            bounds: end.map(|end| Bounds {
+                fixed: vec![false; end.len()],
+                done: vec![false; end.len()],
+                end,
+            }),
             next,
-            end,
             stops_at_end,
             last_commit: Instant::now(),
             dirty: false,
@@ -214,17 +215,82 @@ impl KafkaReader {
     }
 
     fn partition_finished(&self, i: usize) -> bool {
-        let Some(end) = &self.end else { return false };
-        let reached = match self.next[i] {
-            Some(n) => n >= end[i],
-            None => end[i] <= 0,
-        };
-        reached && self.at_eof[i]
+        self.bounds.as_ref().is_some_and(|b| b.done[i])
     }
 
     fn all_finished(&self) -> bool {
         self.stops_at_end && (0..self.partitions.len()).all(|i| self.partition_finished(i))
     }
+}
+
+/// Where a bounded read ends, per assigned partition.
+struct Bounds {
+    /// End offsets: listed at start, then fixed at each partition's first fetch.
+    end: Vec<i64>,
+    /// The end is fixed (a record or an EOF came from the partition).
+    fixed: Vec<bool>,
+    /// Finished: the end was reached, or the broker said the partition is at its end.
+    done: Vec<bool>,
+}
+
+impl Bounds {
+    /// Fixes partition `i`'s end at its first fetch: the listed end, or the fetch
+    /// response's high watermark if larger (see the module docs).
+    fn fix_end(&mut self, i: usize, consumer: &BaseConsumer<Quiet>, topic: &str, partition: i32) {
+        if std::mem::replace(&mut self.fixed[i], true) {
+            return;
+        }
+        if let Some(high) = cached_high_watermark(consumer, topic, partition) {
+            if high > self.end[i] {
+                tracing::debug!(
+                    topic,
+                    partition,
+                    listed = self.end[i],
+                    fetched = high,
+                    "kafka end offset from the first fetch"
+                );
+                self.end[i] = high;
+            }
+        }
+    }
+
+    /// Partition `i` is finished: stop fetching it.
+    fn finish(&mut self, i: usize, consumer: &BaseConsumer<Quiet>, topic: &str, partition: i32) {
+        if std::mem::replace(&mut self.done[i], true) {
+            return;
+        }
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(topic, partition);
+        if let Err(e) = consumer.pause(&tpl) {
+            tracing::debug!("kafka: pausing a finished partition: {e}");
+        }
+    }
+}
+
+/// The high watermark of the partition's last fetch response, as librdkafka caches it
+/// (`rd_kafka_get_watermark_offsets`; the rdkafka crate only wraps the ListOffsets query,
+/// which is what under-reports).
+#[allow(unsafe_code)]
+fn cached_high_watermark(
+    consumer: &BaseConsumer<Quiet>,
+    topic: &str,
+    partition: i32,
+) -> Option<i64> {
+    use rdkafka::bindings::{rd_kafka_get_watermark_offsets, rd_kafka_resp_err_t};
+    let topic = std::ffi::CString::new(topic).ok()?;
+    let (mut low, mut high) = (0i64, 0i64);
+    // SAFETY: the client pointer is valid while `consumer` is borrowed; `topic`, `low` and
+    // `high` outlive the call, which only reads librdkafka's cached offsets into them.
+    let err = unsafe {
+        rd_kafka_get_watermark_offsets(
+            consumer.client().native_ptr(),
+            topic.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (err == rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
 }
 
 struct Meta<'a>(&'a BorrowedMessage<'a>);
@@ -260,8 +326,9 @@ impl RecordSource for KafkaReader {
             let m = match m {
                 Ok(m) => m,
                 Err(KafkaError::PartitionEOF(p)) => {
-                    if let Some(&i) = self.index.get(&p) {
-                        self.at_eof[i] = true;
+                    if let (Some(&i), Some(b)) = (self.index.get(&p), self.bounds.as_mut()) {
+                        b.fix_end(i, &self.consumer, &self.topic, p);
+                        b.finish(i, &self.consumer, &self.topic, p);
                     }
                     continue;
                 }
@@ -279,7 +346,14 @@ impl RecordSource for KafkaReader {
                 continue;
             };
             let offset = m.offset();
-            self.at_eof[i] = false;
+            if let Some(b) = self.bounds.as_mut() {
+                b.fix_end(i, &self.consumer, &self.topic, m.partition());
+                if b.done[i] || offset >= b.end[i] {
+                    // Past the end at start (written since): not this read's.
+                    b.finish(i, &self.consumer, &self.topic, m.partition());
+                    continue;
+                }
+            }
             let payload = m.payload().unwrap_or(&[]);
             bytes += payload.len() + 64;
             delivered += 1;
@@ -294,6 +368,11 @@ impl RecordSource for KafkaReader {
             });
             self.next[i] = Some(offset + 1);
             self.dirty = true;
+            if let Some(b) = self.bounds.as_mut() {
+                if offset + 1 >= b.end[i] {
+                    b.finish(i, &self.consumer, &self.topic, m.partition());
+                }
+            }
         }
         if self.all_finished() {
             self.commit_now(CommitMode::Sync);
