@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use common::services::*;
-use common::{event_json, events, job_text, run_ok, Event, MIN};
+use common::{event_json, events, freshet, job_text, run_ok, Event, MIN};
 
 /// Events produced keyed by user (each user's records keep their order in a partition).
 fn produce_events(brokers: &str, topic: &str, evs: &[Event]) {
@@ -193,4 +193,97 @@ fn a_bounded_read_of_a_topic_being_written_stops_at_its_end_at_start() {
         !ran_out,
         "the bounded reads ended only when the writing stopped"
     );
+}
+
+/// An in-order topic has nothing too late, whatever `idle_timeout` is. A short timeout
+/// declared partitions idle while records waited in them (the reader was busy with
+/// another): the watermark jumped to the leading partition and most records became too
+/// late. Now a bounded read has no idle partitions (one with nothing left is finished),
+/// and a live one only declares a partition idle when nothing waits in it.
+#[test]
+fn a_short_idle_timeout_does_not_make_waiting_records_too_late() {
+    let brokers = kafka_brokers();
+    let dir = tempfile::tempdir().unwrap();
+    let infra = write_infra(dir.path(), &brokers);
+    let topic = unique("waiting");
+    let partitions = 4;
+    create_topic(&brokers, &topic, partitions);
+    let (n, t0) = (40_000i64, common::T0);
+    // Record i goes to partition i % 4: every partition is in event-time order.
+    for p in 0..partitions {
+        let mine: Vec<(String, String)> = (p as i64..n)
+            .step_by(partitions as usize)
+            .map(|i| {
+                let json = format!(
+                    r#"{{"user_id": "u{}", "event_time": {}}}"#,
+                    i % 50,
+                    t0 + i * 1000
+                );
+                ("k".to_string(), json)
+            })
+            .collect();
+        produce_to_partition(&brokers, &topic, p as i32, &mine);
+    }
+    let last_window_end = t0 + (n * 1000 - 30_000) / 300_000 * 300_000;
+    for (i, mode) in [&["--mode", "backfill"][..], &["--mode", "stream"][..]]
+        .iter()
+        .enumerate()
+    {
+        let job = format!(
+            r#"name: waiting
+sources:
+  - name: ev
+    connector: kafka
+    cluster: local
+    topic: {topic}
+    group_id: {group}
+    start: earliest
+    idle_timeout: 100ms
+    format: json
+    schema: {{ user_id: string!, event_time: timestamp }}
+    event_time: event_time
+    watermark_delay: 30s
+features:
+  - name: n
+    allowed_lateness: 1m
+    sql: SELECT user_id, COUNT(*) AS n FROM ev GROUP BY user_id, TUMBLE(rowtime, INTERVAL '5' MINUTE)
+sinks:
+  - {{ name: out, connector: file, path: out{i}/features.jsonl }}
+"#,
+            group = unique("g")
+        );
+        let job_path = dir.path().join(format!("job{i}.yaml"));
+        std::fs::write(&job_path, job).unwrap();
+        let summary = dir.path().join(format!("summary{i}.json"));
+        let mut cmd = freshet();
+        cmd.args([
+            "run",
+            job_path.to_str().unwrap(),
+            "--infra",
+            infra.to_str().unwrap(),
+            "-q",
+        ])
+        .args(*mode)
+        .args(["--summary-json", summary.to_str().unwrap()]);
+        if mode[1] == "backfill" {
+            assert!(cmd.status().unwrap().success());
+        } else {
+            // Live: stop once the last window the input closes is out.
+            let mut run = Guard(cmd.spawn().unwrap());
+            let rows = dir.path().join(format!("out{i}/features.jsonl"));
+            wait_for("the last closed window", Duration::from_secs(120), || {
+                // (the last line may be partly written)
+                let text = std::fs::read_to_string(&rows).unwrap_or_default();
+                text.lines().any(|l| {
+                    serde_json::from_str::<Value>(l)
+                        .is_ok_and(|r| r["window_end"] == last_window_end)
+                })
+            });
+            sigterm(&mut run);
+        }
+        let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        assert_eq!(s["events_read"], n, "{mode:?}");
+        assert_eq!(s["too_late"], 0, "{mode:?}: in-order records were too late");
+        assert_eq!(s["dead_letters"], 0, "{mode:?}");
+    }
 }

@@ -388,15 +388,6 @@ fn a_broker_restart_mid_run_loses_no_records() {
     assert_same("after a broker restart", &got, &want);
 }
 
-/// Stops the run with SIGTERM (a clean stop that flushes sinks) and waits for it.
-fn sigterm(run: &mut Guard) {
-    let pid = run.0.id().to_string();
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status();
-    let _ = run.0.wait();
-}
-
 fn keyed_job(topic: &str, idle_timeout: &str) -> String {
     format!(
         r#"name: keyed

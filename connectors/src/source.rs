@@ -158,14 +158,21 @@ pub trait RecordSource {
         false
     }
 
+    /// Whether partition `p` is known to have records waiting (it is behind, not idle:
+    /// e.g. a Kafka partition whose high watermark is past the next offset, a Kinesis
+    /// shard behind its tip). An idle timeout does not apply to such a partition.
+    fn pending(&self, _p: usize) -> bool {
+        false
+    }
+
     /// Records progress (e.g. commits Kafka offsets) for everything delivered so far.
     fn commit(&mut self) {}
 }
 
 /// Per-partition event time to a source watermark, Flink style: the watermark is the
 /// minimum over partitions of (max event time − delay); a partition that delivered nothing
-/// for `idle_timeout` stops holding it back until it delivers again; finished partitions
-/// never do. The watermark never goes backwards.
+/// for `idle_timeout`, and has nothing waiting, stops holding it back until it delivers
+/// again; finished partitions never do. The watermark never goes backwards.
 #[derive(Debug)]
 pub struct Watermarks {
     delay: u64,
@@ -222,11 +229,13 @@ impl Watermarks {
     }
 
     /// The watermark implied by the records so far, with `partitions` partitions of which
-    /// those with `finished(p)` are done; updates [`Watermarks::current`].
+    /// those with `finished(p)` are done and those with `pending(p)` have records waiting
+    /// (never idle); updates [`Watermarks::current`].
     pub fn advance(
         &mut self,
         partitions: usize,
         finished: impl Fn(usize) -> bool,
+        pending: impl Fn(usize) -> bool,
         now: Instant,
     ) -> u64 {
         if partitions > self.parts.len() {
@@ -241,7 +250,8 @@ impl Watermarks {
             }
             let idle = self
                 .idle_timeout
-                .is_some_and(|t| now.saturating_duration_since(c.last_record) >= t);
+                .is_some_and(|t| now.saturating_duration_since(c.last_record) >= t)
+                && !pending(p);
             if finished(p) || idle {
                 continue;
             }
@@ -302,13 +312,13 @@ mod tests {
         let mut w = Watermarks::new(10, None);
         w.observe(0, 100, t0);
         // Partition 1 has delivered nothing: it holds the watermark at 0.
-        assert_eq!(w.advance(2, |_| false, t0), 0);
+        assert_eq!(w.advance(2, |_| false, |_| false, t0), 0);
         w.observe(1, 50, t0);
-        assert_eq!(w.advance(2, |_| false, t0), 40);
+        assert_eq!(w.advance(2, |_| false, |_| false, t0), 40);
         w.observe(1, 500, t0);
-        assert_eq!(w.advance(2, |_| false, t0), 90);
+        assert_eq!(w.advance(2, |_| false, |_| false, t0), 90);
         // Never backwards, even if a new partition appears.
-        assert_eq!(w.advance(3, |_| false, t0), 90);
+        assert_eq!(w.advance(3, |_| false, |_| false, t0), 90);
     }
 
     #[test]
@@ -317,18 +327,32 @@ mod tests {
         let mut w = Watermarks::new(0, Some(Duration::from_secs(5)));
         w.observe(0, 100, t0);
         w.observe(1, 10, t0);
-        assert_eq!(w.advance(2, |_| false, t0), 10);
+        assert_eq!(w.advance(2, |_| false, |_| false, t0), 10);
         // Partition 0 keeps delivering; partition 1 goes quiet past the timeout.
         let t1 = t0 + Duration::from_secs(6);
         w.observe(0, 200, t1);
-        assert_eq!(w.advance(2, |_| false, t1), 200);
+        assert_eq!(w.advance(2, |_| false, |_| false, t1), 200);
         // A finished partition never holds it back.
         let mut f = Watermarks::new(0, None);
         f.observe(0, 100, t0);
         f.observe(1, 10, t0);
-        assert_eq!(f.advance(2, |p| p == 1, t0), 100);
+        assert_eq!(f.advance(2, |p| p == 1, |_| false, t0), 100);
         // All idle: hold at the most advanced.
         let t2 = t1 + Duration::from_secs(10);
-        assert_eq!(w.advance(2, |_| false, t2), 200);
+        assert_eq!(w.advance(2, |_| false, |_| false, t2), 200);
+    }
+
+    #[test]
+    fn a_partition_with_records_waiting_is_not_idle() {
+        let t0 = Instant::now();
+        let mut w = Watermarks::new(0, Some(Duration::from_secs(5)));
+        w.observe(0, 100, t0);
+        w.observe(1, 10, t0);
+        // Partition 1 delivered nothing for longer than the timeout, but is behind.
+        let t1 = t0 + Duration::from_secs(6);
+        w.observe(0, 200, t1);
+        assert_eq!(w.advance(2, |_| false, |p| p == 1, t1), 10);
+        // Caught up and quiet: now it is idle.
+        assert_eq!(w.advance(2, |_| false, |_| false, t1), 200);
     }
 }

@@ -283,3 +283,12 @@ pub fn produce_to_partition(
     }
     producer.flush(Duration::from_secs(30)).unwrap();
 }
+
+/// Stops the run with SIGTERM (a clean stop that flushes sinks) and waits for it.
+pub fn sigterm(run: &mut Guard) {
+    let pid = run.0.id().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    let _ = run.0.wait();
+}

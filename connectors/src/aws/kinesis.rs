@@ -62,6 +62,8 @@ struct Shard {
     closed: bool,
     /// Records delivered so far.
     count: u64,
+    /// `MillisBehindLatest` of the last `GetRecords` (> 0: records are waiting).
+    behind: i64,
     last_seq: Option<String>,
     next_poll: Instant,
 }
@@ -216,6 +218,8 @@ impl KinesisReader {
                 bounded,
                 closed,
                 count: 0,
+                // Unknown until its first GetRecords: waiting, not idle.
+                behind: 1,
                 last_seq: None,
                 next_poll: now,
             });
@@ -323,6 +327,7 @@ impl KinesisReader {
         let records = resp.records;
         let n = records.len();
         let s = &mut self.shards[i];
+        s.behind = behind;
         for rec in records {
             s.last_seq = Some(rec.sequence_number.clone());
             self.pending.push_back((i, s.count, rec));
@@ -433,6 +438,13 @@ impl RecordSource for KinesisReader {
 
     fn finished(&self, p: usize) -> bool {
         self.shards.get(p).is_some_and(|s| s.finished)
+    }
+
+    /// Records are waiting: the shard was behind its tip at the last `GetRecords`, or
+    /// records of it were fetched and not delivered yet.
+    fn pending(&self, p: usize) -> bool {
+        self.shards.get(p).is_some_and(|s| s.behind > 0)
+            || self.pending.iter().any(|(s, _, _)| *s == p)
     }
 }
 

@@ -58,6 +58,9 @@ pub struct KafkaReader {
     index: HashMap<i32, usize>,
     /// Next offset to read, per assigned partition (after delivery).
     next: Vec<Option<i64>>,
+    /// Per assigned partition read from its first offset (`next` unknown until then):
+    /// the first offset and the end listed at start.
+    from_beginning: Vec<Option<(i64, i64)>>,
     /// Where a bounded read ends.
     bounds: Option<Bounds>,
     stops_at_end: bool,
@@ -123,21 +126,25 @@ impl KafkaReader {
             ))
         };
 
-        // End offsets first: what "the input present at start" means.
+        // Offsets first: the end is what "the input present at start" means (for a
+        // bounded read); the first offset and the end tell whether a partition read
+        // from its beginning has records waiting before it delivers any.
         let stops_at_end = mode.stops_at_end();
-        let end = if stops_at_end {
-            let mut end = Vec::new();
-            for p in &partitions {
-                let (_, high) = consumer
+        let mut listed = Vec::new();
+        for p in &partitions {
+            listed.push(
+                consumer
                     .fetch_watermarks(spec.topic, *p, timeout)
-                    .map_err(|e| err("reading end offsets", e))?;
-                end.push(high);
-            }
-            tracing::debug!(topic = spec.topic, ?partitions, ?end, "kafka end offsets");
-            Some(end)
-        } else {
-            None
-        };
+                    .map_err(|e| err("reading end offsets", e))?,
+            );
+        }
+        tracing::debug!(
+            topic = spec.topic,
+            ?partitions,
+            ?listed,
+            "kafka offsets at start"
+        );
+        let end: Option<Vec<i64>> = stops_at_end.then(|| listed.iter().map(|(_, h)| *h).collect());
 
         let mut tpl = TopicPartitionList::new();
         for p in &partitions {
@@ -202,6 +209,11 @@ impl KafkaReader {
             topic: spec.topic.to_string(),
             partitions,
             index,
+            from_beginning: offsets
+                .iter()
+                .zip(&listed)
+                .map(|(o, l)| (*o == Offset::Beginning).then_some(*l))
+                .collect(),
             bounds: end.map(|end| Bounds {
                 fixed: vec![false; end.len()],
                 done: vec![false; end.len()],
@@ -240,7 +252,7 @@ impl Bounds {
         if std::mem::replace(&mut self.fixed[i], true) {
             return;
         }
-        if let Some(high) = cached_high_watermark(consumer, topic, partition) {
+        if let Some((_, high)) = cached_watermarks(consumer, topic, partition) {
             if high > self.end[i] {
                 tracing::debug!(
                     topic,
@@ -267,15 +279,15 @@ impl Bounds {
     }
 }
 
-/// The high watermark of the partition's last fetch response, as librdkafka caches it
-/// (`rd_kafka_get_watermark_offsets`; the rdkafka crate only wraps the ListOffsets query,
-/// which is what under-reports).
+/// The low and high watermarks of the partition's last fetch response, as librdkafka
+/// caches them (`rd_kafka_get_watermark_offsets`; the rdkafka crate only wraps the
+/// ListOffsets query, which is what under-reports).
 #[allow(unsafe_code)]
-fn cached_high_watermark(
+fn cached_watermarks(
     consumer: &BaseConsumer<Quiet>,
     topic: &str,
     partition: i32,
-) -> Option<i64> {
+) -> Option<(i64, i64)> {
     use rdkafka::bindings::{rd_kafka_get_watermark_offsets, rd_kafka_resp_err_t};
     let topic = std::ffi::CString::new(topic).ok()?;
     let (mut low, mut high) = (0i64, 0i64);
@@ -290,7 +302,7 @@ fn cached_high_watermark(
             &mut high,
         )
     };
-    (err == rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
+    (err == rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some((low, high))
 }
 
 struct Meta<'a>(&'a BorrowedMessage<'a>);
@@ -401,6 +413,19 @@ impl RecordSource for KafkaReader {
 
     fn finished(&self, p: usize) -> bool {
         self.partition_finished(p)
+    }
+
+    /// Records are waiting when the last fetch saw a high watermark past the next offset;
+    /// before a partition read from its beginning delivers anything, when it was not
+    /// empty at start (or a fetch has seen records since).
+    fn pending(&self, p: usize) -> bool {
+        let high =
+            cached_watermarks(&self.consumer, &self.topic, self.partitions[p]).map(|(_, h)| h);
+        match (self.next[p], self.from_beginning[p]) {
+            (Some(n), _) => high.is_some_and(|h| h > n),
+            (None, Some((low, listed_high))) => high.unwrap_or(listed_high).max(listed_high) > low,
+            (None, None) => false,
+        }
     }
 
     fn commit(&mut self) {

@@ -167,11 +167,15 @@ pub fn source<'s>(
             }
         };
         let mut row: Vec<Value> = vec![Value::Null; plan.source.columns.len()];
+        // A bounded read has no idle partitions: one with nothing left is finished, one not
+        // read yet is behind. `idle_timeout: 0s` turns idleness off (as in Flink).
+        let bounded = plan.source.bounded || mode.stops_at_end();
+        let idle = |ms: u64| (!bounded && ms > 0).then(|| Duration::from_millis(ms));
         let (idle_timeout, key_column, header_columns) = match &plan.source.connector {
             SourceConnector::Kafka { idle_timeout_ms, key_column, header_columns, .. } => {
-                (Some(Duration::from_millis(*idle_timeout_ms)), *key_column, header_columns.clone())
+                (idle(*idle_timeout_ms), *key_column, header_columns.clone())
             }
-            SourceConnector::Kinesis { idle_timeout_ms, .. } => (Some(Duration::from_millis(*idle_timeout_ms)), None, Vec::new()),
+            SourceConnector::Kinesis { idle_timeout_ms, .. } => (idle(*idle_timeout_ms), None, Vec::new()),
             _ => (None, None, Vec::new()),
         };
         let mut watermarks = Watermarks::new(plan.source.watermark_delay_ms, idle_timeout);
@@ -234,6 +238,10 @@ pub fn source<'s>(
             let now = std::time::Instant::now();
             let r_partitions = r.partitions();
             let r_finished: Vec<bool> = (0..r_partitions).map(|p| r.finished(p)).collect();
+            let r_pending: Vec<bool> = match idle_timeout {
+                Some(_) => (0..r_partitions).map(|p| r.pending(p)).collect(),
+                None => Vec::new(),
+            };
             let mut read = 0u64;
             let fail_fast = plan.source.on_error == OnError::Fail;
             let mut failed = false;
@@ -302,7 +310,12 @@ pub fn source<'s>(
                         None => watermarks.observe_single(t),
                         Some(p) => {
                             watermarks.observe(p, t, now);
-                            watermarks.advance(r_partitions.max(p + 1), |q| r_finished.get(q).copied().unwrap_or(false), now);
+                            watermarks.advance(
+                                r_partitions.max(p + 1),
+                                |q| r_finished.get(q).copied().unwrap_or(false),
+                                |q| r_pending.get(q).copied().unwrap_or(false),
+                                now,
+                            );
                         }
                     }
                     for (fi, out) in outputs.iter_mut().enumerate() {
@@ -410,7 +423,12 @@ pub fn source<'s>(
                 return;
             }
             let now = std::time::Instant::now();
-            let mut w = watermarks.advance(r.partitions(), |p| r.finished(p), now);
+            let mut w = watermarks.advance(
+                r.partitions(),
+                |p| r.finished(p),
+                |p| idle_timeout.is_some() && r.pending(p),
+                now,
+            );
             if watermarks.constrained() {
                 shared_watermark.fetch_max(w, std::sync::atomic::Ordering::Relaxed);
             } else {
