@@ -681,3 +681,75 @@ fn the_type_a_hint_suggests_for_a_top_value_is_accepted() {
     let bad = JOB.replace("action: string", "action: array");
     assert!(errors(&bad).to_string().contains("unknown type `array`"));
 }
+
+/// Window functions freshet does not have (ROW_NUMBER, RANK, LAG, ...) are rejected at
+/// their name, with or without OVER, in any query shape, and say what to write instead;
+/// the windows the hints suggest plan.
+#[test]
+fn unsupported_window_functions_say_so_and_what_to_use() {
+    let over = "OVER (PARTITION BY user_id ORDER BY rowtime ROWS 3 PRECEDING)";
+    for call in [
+        "ROW_NUMBER()",
+        "RANK()",
+        "DENSE_RANK()",
+        "NTILE(4)",
+        "LAG(fare)",
+        "LEAD(fare, 1)",
+        "FIRST_VALUE(fare)",
+        "LAST_VALUE(fare)",
+    ] {
+        let name = &call[..call.find('(').unwrap()];
+        let (d, rendered) = one(&with_sql(&format!(
+            "SELECT user_id, {call} {over} AS v\nFROM events"
+        )));
+        assert_eq!(d.kind, ErrorKind::Unsupported, "{rendered}");
+        assert_eq!(
+            d.message,
+            format!("feature `f`: window function {name} is not supported"),
+            "{rendered}"
+        );
+        assert_eq!(line_col(&d), (20, 23), "{rendered}");
+        assert!(d.hint.is_some(), "{rendered}");
+    }
+    let (d, rendered) = one(&with_sql(
+        "SELECT user_id, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY rowtime) AS n\nFROM events",
+    ));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("for a key's latest rows, TOP(10, x) OVER (PARTITION BY user_id ORDER BY rowtime ROWS 9 PRECEDING) (the last 10 values, oldest first); to count recent rows, COUNT(*) OVER (PARTITION BY user_id ORDER BY rowtime RANGE INTERVAL '1' DAY PRECEDING)")
+    );
+    insta::assert_snapshot!(rendered);
+    let (d, _) = one(&with_sql(
+        "SELECT user_id, LAG(fare, 2) OVER (PARTITION BY user_id ORDER BY rowtime) AS prev\nFROM events",
+    ));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("TOP(3, fare) OVER (PARTITION BY user_id ORDER BY rowtime ROWS 2 PRECEDING) is the last 3 values of fare, oldest first: the first is LAG(fare, 2)")
+    );
+    let (d, _) = one(&with_sql(&format!(
+        "SELECT user_id, LAST_VALUE(fare) {over} AS v\nFROM events"
+    )));
+    assert_eq!(d.hint.as_deref(), Some("select `fare` itself"));
+    // Without OVER, in a grouped query and in a subquery (Flink's Top-N): the same error
+    // at the name, not "unknown function", "needs a bounded frame" or "not in a subquery".
+    for (sql, at) in [
+        ("SELECT user_id, ROW_NUMBER() AS n\nFROM events", (20, 23)),
+        ("SELECT geohash, COUNT(*) AS rides, RANK() OVER (ORDER BY rowtime) AS r\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)", (20, 42)),
+        ("SELECT user_id, fare FROM (\nSELECT user_id, fare, rowtime, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY rowtime DESC) AS rn\nFROM events) AS t WHERE rn <= 3", (21, 38)),
+    ] {
+        let (d, rendered) = one(&with_sql(sql));
+        assert_eq!(d.kind, ErrorKind::Unsupported, "{rendered}");
+        assert!(d.message.contains("is not supported"), "{rendered}");
+        assert_eq!(line_col(&d), at, "{rendered}");
+    }
+    // The suggested windows plan.
+    for sql in [
+        "SELECT user_id, TOP(3, fare) OVER (PARTITION BY user_id ORDER BY rowtime ROWS 2 PRECEDING) AS v\nFROM events",
+        "SELECT user_id, COUNT(*) OVER (PARTITION BY user_id ORDER BY rowtime RANGE INTERVAL '1' DAY PRECEDING) AS v\nFROM events",
+        "SELECT user_id, ARRAY_AGG(fare) OVER (PARTITION BY user_id ORDER BY rowtime RANGE INTERVAL '1' HOUR PRECEDING) AS v\nFROM events",
+    ] {
+        let text = with_sql(sql).replace("    type: int\n", "");
+        let job = parse_job(Path::new("job.yaml"), &text).unwrap();
+        plan_job(&job).unwrap_or_else(|d| panic!("{sql}: {d}"));
+    }
+}

@@ -20,10 +20,12 @@ use super::functions::{
 use super::SqlText;
 
 mod aggregate;
+mod analytic;
 mod column;
 mod over;
 mod scope;
 
+pub(crate) use self::analytic::unsupported_window_function;
 pub(crate) use self::scope::{
     is_over_only, AggScope, Ambiguous, OverScope, RowScope, TableRef, Typed,
 };
@@ -331,6 +333,9 @@ impl<'a> Lowerer<'a> {
         let mut name = function_name(f);
         if name == super::TOP_FOR_PARSER {
             name = "TOP".into();
+        }
+        if let Some(d) = unsupported_window_function(self.sql, f) {
+            return Err(d);
         }
         if f.over.is_some() {
             if self.over.is_some() {
