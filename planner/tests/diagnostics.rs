@@ -753,3 +753,33 @@ fn unsupported_window_functions_say_so_and_what_to_use() {
         plan_job(&job).unwrap_or_else(|d| panic!("{sql}: {d}"));
     }
 }
+
+/// An unterminated string is reported at the quote left open, not at the last quote of
+/// the SQL (which sqlparser reports: here the closing quote of `INTERVAL '1'`).
+#[test]
+fn an_unterminated_string_points_at_its_opening_quote() {
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events WHERE action = 'request_ride )\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(line_col(&d), (21, 34), "{text}");
+    assert_eq!(d.kind, ErrorKind::Syntax);
+    assert_eq!(
+        d.message,
+        "feature `f`: SQL syntax error: unterminated string literal"
+    );
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("end the string with a quote, e.g. 'request_ride'; a quote inside a string is written twice ('it''s')")
+    );
+    insta::assert_snapshot!(text);
+    // On one line: the open quote's string ends at the quote meant to open the next one.
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events WHERE action = 'request_ride AND geohash = '9q8yyk'\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(line_col(&d), (21, 34), "{text}");
+    // The last string left open: sqlparser's position, which is its quote.
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR) HAVING MAX(action) = 'x"));
+    assert_eq!(line_col(&d), (22, 81), "{text}");
+    // In a quoted YAML scalar, at the quote's place in the file.
+    let start = JOB.find("    sql: |").unwrap();
+    let end = JOB.find("sinks:").unwrap();
+    let value = "    sql: \"SELECT geohash, COUNT(*) AS rides FROM events\n      WHERE action = 'request_ride GROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)\"\n";
+    let (d, text) = one(&format!("{}{value}{}", &JOB[..start], &JOB[end..]));
+    assert_eq!(line_col(&d), (20, 22), "{text}");
+}
