@@ -783,3 +783,51 @@ fn an_unterminated_string_points_at_its_opening_quote() {
     let (d, text) = one(&format!("{}{value}{}", &JOB[..start], &JOB[end..]));
     assert_eq!(line_col(&d), (20, 22), "{text}");
 }
+
+/// An integer literal past 64 bits is an error quoted as written, at its position; before,
+/// it became a float that is not the number written. The smallest int still is one.
+#[test]
+fn an_integer_literal_past_64_bits_is_out_of_range() {
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events WHERE fare > 99999999999999999999\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(line_col(&d), (21, 32), "{text}");
+    assert_eq!(d.kind, ErrorKind::Syntax);
+    assert_eq!(
+        d.message,
+        "feature `f`: integer literal 99999999999999999999 is out of range"
+    );
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("for a float, write 99999999999999999999.0")
+    );
+    insta::assert_snapshot!(text);
+    let (d, _) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events WHERE fare > -9223372036854775809\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(
+        d.message,
+        "feature `f`: integer literal 9223372036854775809 is out of range"
+    );
+    assert_eq!(line_col(&d), (21, 33));
+    let value = |lit: &str| {
+        let sql = format!("SELECT user_id, {lit} AS x\nFROM events");
+        let job = parse_job(
+            Path::new("job.yaml"),
+            &with_sql(&sql).replace("    type: int\n", ""),
+        )
+        .unwrap();
+        let plan = plan_job(&job).unwrap_or_else(|d| panic!("{lit}: {d}"));
+        let x = plan.physical.features[0]
+            .outputs
+            .iter()
+            .find(|o| o.name == "x")
+            .unwrap();
+        (x.expr.to_string(), x.ty)
+    };
+    assert_eq!(
+        value("-9223372036854775808"),
+        ("-9223372036854775808".into(), planner::DataType::Int)
+    );
+    assert_eq!(
+        value("9223372036854775807"),
+        ("9223372036854775807".into(), planner::DataType::Int)
+    );
+    assert_eq!(value("99999999999999999999.0").1, planner::DataType::Float);
+}

@@ -15,7 +15,8 @@ use crate::scalar::{TimeField, TimeUnit, TrimSide};
 use crate::types::{DataType, Value};
 
 use super::functions::{
-    cast_target, function_args, function_name, literal, signed_interval_ms, window_aux,
+    cast_target, function_args, function_name, literal, negative_int_literal, signed_interval_ms,
+    window_aux,
 };
 use super::SqlText;
 
@@ -89,6 +90,10 @@ impl<'a> Lowerer<'a> {
             E::Value(v) => literal(self.sql, e, &v.value),
             E::Interval(_) => Ok(Typed { expr: Expr::Literal(Value::Int(signed_interval_ms(self.sql, e)?)), ty: Some(DataType::Int) }),
             E::UnaryOp { op, expr } => {
+                // `-9223372036854775808` is an int, though its magnitude alone is not.
+                if let (ast::UnaryOperator::Minus, Some(i)) = (op, negative_int_literal(expr)) {
+                    return Ok(Typed { expr: Expr::Literal(Value::Int(i)), ty: Some(DataType::Int) });
+                }
                 let t = self.lower(expr)?;
                 match op {
                     ast::UnaryOperator::Not => {
