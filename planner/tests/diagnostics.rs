@@ -831,3 +831,43 @@ fn an_integer_literal_past_64_bits_is_out_of_range() {
     );
     assert_eq!(value("99999999999999999999.0").1, planner::DataType::Float);
 }
+
+/// `JOIN ... USING (...)` and `NATURAL JOIN` say they are not supported and show the ON
+/// condition to write, with the real columns and aliases; the condition shown plans.
+#[test]
+fn join_using_and_natural_join_show_the_on_condition() {
+    let (d, text) = one(&with_sql("SELECT l.geohash, COUNT(*) AS rides\nFROM events AS l JOIN events AS r USING (user_id, geohash)\nGROUP BY l.geohash, TUMBLE(l.rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(line_col(&d), (21, 48), "{text}");
+    assert_eq!(d.kind, ErrorKind::Unsupported);
+    assert_eq!(d.message, "feature `f`: JOIN ... USING is not supported");
+    let on = "ON l.user_id = r.user_id AND l.geohash = r.geohash";
+    let bound = "AND r.rowtime BETWEEN l.rowtime - INTERVAL '4' HOUR AND l.rowtime";
+    assert_eq!(
+        d.hint.as_deref(),
+        Some(format!("write the condition with ON: JOIN events AS r {on}, and bound the other side's time on both ends, e.g. `{bound}`").as_str())
+    );
+    insta::assert_snapshot!(text);
+    let fixed = format!("SELECT l.geohash, COUNT(*) AS rides\nFROM events AS l JOIN events AS r {on} {bound}\nGROUP BY l.geohash, TUMBLE(l.rowtime, INTERVAL '1' HOUR)");
+    let job = parse_job(Path::new("job.yaml"), &with_sql(&fixed)).unwrap();
+    plan_job(&job).unwrap_or_else(|d| panic!("{d}"));
+    // A LEFT JOIN stays one.
+    let (d, _) = one(&with_sql("SELECT l.geohash, COUNT(*) AS rides\nFROM events AS l LEFT JOIN events AS r USING (user_id)\nGROUP BY l.geohash, TUMBLE(l.rowtime, INTERVAL '1' HOUR)"));
+    assert!(
+        d.hint.as_deref().unwrap_or("").starts_with(
+            "write the condition with ON: LEFT JOIN events AS r ON l.user_id = r.user_id, "
+        ),
+        "{d}"
+    );
+    // NATURAL: the columns the sides share, without the event time.
+    let (d, text) = one(&with_sql("SELECT l.geohash, COUNT(*) AS rides\nFROM events AS l NATURAL JOIN events AS r\nGROUP BY l.geohash, TUMBLE(l.rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(line_col(&d), (21, 37), "{text}");
+    assert_eq!(d.message, "feature `f`: NATURAL JOIN is not supported");
+    assert_eq!(
+        d.detail.as_deref(),
+        Some("it would join on every column the two sides share (user_id, geohash, action, fare, event_time), event times included")
+    );
+    assert!(
+        d.hint.as_deref().unwrap_or("").starts_with("write the condition with ON: JOIN events AS r ON l.user_id = r.user_id AND l.geohash = r.geohash AND l.action = r.action AND l.fare = r.fare, "),
+        "{text}"
+    );
+}
