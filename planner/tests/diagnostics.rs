@@ -871,3 +871,30 @@ fn join_using_and_natural_join_show_the_on_condition() {
         "{text}"
     );
 }
+
+/// SQL written as a plain (unquoted) scalar over several lines, or as a value in a flow
+/// mapping, is located in the job file too; before, such errors had no line, only the
+/// column in the SQL folded into one line.
+#[test]
+fn plain_and_flow_mapping_sql_keeps_line_and_column() {
+    let start = JOB.find("  - name: f\n").unwrap();
+    let end = JOB.find("sinks:").unwrap();
+    let features = [
+        "  - name: f\n    type: int\n    sql: SELECT geohash, COUNT(*) AS rides\n      FROM events WHERE nope > 1\n\n      GROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)\n",
+        "  - name: f\n    type: int\n    sql: SELECT geohash, COUNT(*) AS rides FROM events WHERE action = 'é' AND nope > 1 GROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)\n",
+        "  - { name: f, type: int, sql: \"SELECT geohash, COUNT(*) AS rides FROM events WHERE nope > 1 GROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)\" }\n",
+        "  - { name: f, type: int,\n      sql: 'SELECT geohash, COUNT(*) AS rides FROM events\n        WHERE action = ''x'' AND nope > 1 GROUP BY geohash, TUMBLE(rowtime, INTERVAL ''1'' HOUR)' }\n",
+    ];
+    for feature in features {
+        let text = format!("{}{feature}{}", &JOB[..start], &JOB[end..]);
+        let (d, rendered) = one(&text);
+        assert_eq!(d.kind, ErrorKind::UnknownColumn, "{rendered}");
+        let (i, line) = text
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains("nope"))
+            .unwrap();
+        let col = line[..line.find("nope").unwrap()].chars().count() + 1;
+        assert_eq!(line_col(&d), (i + 1, col), "{rendered}");
+    }
+}
