@@ -898,3 +898,27 @@ fn plain_and_flow_mapping_sql_keeps_line_and_column() {
         assert_eq!(line_col(&d), (i + 1, col), "{rendered}");
     }
 }
+
+/// SQL that ends too early (a missing `)`, a WHERE without its condition) is an error just
+/// after its last character; before, sqlparser's "found: EOF" had no position at all.
+#[test]
+fn sql_ending_too_early_points_at_its_end() {
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR"));
+    assert_eq!(line_col(&d), (22, 58), "{text}");
+    assert_eq!(d.kind, ErrorKind::Syntax);
+    assert_eq!(
+        d.message,
+        "feature `f`: SQL syntax error: Expected: ), found: the end of the SQL"
+    );
+    insta::assert_snapshot!(text);
+    let (d, text) = one(&with_sql(
+        "SELECT geohash, COUNT(*) AS rides\nFROM events WHERE\n\n",
+    ));
+    assert_eq!(line_col(&d), (21, 24), "{text}");
+    // In a quoted scalar: after its last SQL character, in the file.
+    let start = JOB.find("    sql: |").unwrap();
+    let end = JOB.find("sinks:").unwrap();
+    let value = "    sql: 'SELECT geohash, COUNT(*) AS rides FROM events WHERE'\n";
+    let (d, text) = one(&format!("{}{value}{}", &JOB[..start], &JOB[end..]));
+    assert_eq!(line_col(&d), (19, 62), "{text}");
+}

@@ -6,6 +6,9 @@
 //! literal (`INTERVAL '1' HOUR`). The quote that was left open is found here instead: the
 //! first literal that runs past the end of its line, or that is followed directly by a
 //! word (`'a AND b = 'x'` pairs `' AND b = '` and leaves `x'`).
+//!
+//! An error at the end of the SQL (`found: EOF`) comes without a position; it is put just
+//! after the SQL's last character, where the missing word or parenthesis goes.
 
 use sqlparser::tokenizer::Location;
 
@@ -36,6 +39,14 @@ pub(super) fn parse_error(sql: &SqlText, msg: &str) -> Diagnostic {
     if text == "Unterminated string literal" {
         return unterminated_string(sql, at);
     }
+    // sqlparser gives no position for the end of input: it is just after the last word.
+    let (text, at) = match text.strip_suffix("found: EOF") {
+        Some(expected) if at.line == 0 => (
+            format!("{expected}found: the end of the SQL"),
+            end_of(&sql.text),
+        ),
+        _ => (text.to_string(), at),
+    };
     sql.error_at(ErrorKind::Syntax, at, format!("SQL syntax error: {text}"))
         .with_hint("feature SQL is a single SELECT; check commas, parentheses and quotes ('text', `column`)")
 }
@@ -75,6 +86,18 @@ fn unterminated_string(sql: &SqlText, reported: Location) -> Diagnostic {
     d.with_hint(format!(
         "end the string with a quote, e.g. {example}; a quote inside a string is written twice ('it''s')"
     ))
+}
+
+/// Just after the last character of `sql` that is not white space (line 0 for none).
+fn end_of(sql: &str) -> Location {
+    sql.lines()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let len = l.trim_end().chars().count();
+            (len > 0).then(|| Location::new(i as u64 + 1, len as u64 + 1))
+        })
+        .last()
+        .unwrap_or(Location { line: 0, column: 0 })
 }
 
 /// A single-quoted literal as sqlparser pairs its quotes.
