@@ -922,3 +922,12 @@ fn sql_ending_too_early_points_at_its_end() {
     let (d, text) = one(&format!("{}{value}{}", &JOB[..start], &JOB[end..]));
     assert_eq!(line_col(&d), (19, 62), "{text}");
 }
+
+/// An error the tokenizer reports at the end of input (an unclosed comment), past the
+/// SQL's last line, points just after the SQL, not at the next key of the job file.
+#[test]
+fn an_error_past_the_end_of_the_sql_stays_in_the_sql() {
+    let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events /* WHERE action = 'x'\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(line_col(&d), (22, 59), "{text}");
+    assert!(d.message.contains("multi-line comment"), "{text}");
+}

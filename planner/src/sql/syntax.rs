@@ -47,6 +47,14 @@ pub(super) fn parse_error(sql: &SqlText, msg: &str) -> Diagnostic {
         ),
         _ => (text.to_string(), at),
     };
+    // Past the SQL's last character (the tokenizer's end of input, after the final
+    // newline): that is outside the SQL in the job file, so put it just after the SQL.
+    let end = end_of(&sql.text);
+    let at = if (at.line, at.column) > (end.line, end.column) {
+        end
+    } else {
+        at
+    };
     sql.error_at(ErrorKind::Syntax, at, format!("SQL syntax error: {text}"))
         .with_hint("feature SQL is a single SELECT; check commas, parentheses and quotes ('text', `column`)")
 }
