@@ -466,8 +466,8 @@ pub struct Feature {
     pub sql_line: usize,
     /// Column offset of the SQL text on its lines (block indentation).
     pub sql_indent: usize,
-    /// Where each SQL character is in the job file, for SQL written as a quoted or folded
-    /// scalar (then `sql_line` is 0).
+    /// Where each SQL character is in the job file, for SQL written as a quoted, folded or
+    /// plain scalar (then `sql_line` is 0).
     #[serde(skip)]
     pub sql_positions: Option<SqlPositions>,
     /// Indices into [`Job::sinks`].

@@ -1,8 +1,9 @@
-//! Where a feature's SQL sits in the job file when it is a quoted (`'...'`, `"..."`) or
-//! folded (`>`) YAML scalar. There the parsed SQL differs from the file's characters
+//! Where a feature's SQL sits in the job file when it is a quoted (`'...'`, `"..."`),
+//! folded (`>`) or plain (unquoted) YAML scalar, also as a value in a flow mapping
+//! (`- { name: f, sql: "..." }`). There the parsed SQL differs from the file's characters
 //! (`''` and backslash escapes, lines folded into spaces), so a position in the SQL is
-//! mapped to the file character by character. Block (`|`) and plain scalars keep their
-//! text line for line, and are located by line and indentation instead.
+//! mapped to the file character by character. Block (`|`) scalars keep their text line
+//! for line, and are located by line and indentation instead.
 //!
 //! The mapping is found by decoding each `sql:` value of the file and keeping the one
 //! that decodes to exactly the feature's SQL: a scalar this decoder reads differently
@@ -43,35 +44,79 @@ impl SqlPositions {
     }
 }
 
-/// Maps `sql`, the value of a `sql:` key in the job file `text` written as a quoted or
-/// folded scalar; `None` for other styles, or when no `sql:` value decodes to `sql`.
+/// Maps `sql`, the value of a `sql:` key in the job file `text` written as a quoted,
+/// folded or plain scalar; `None` for block scalars, or when no `sql:` value decodes to
+/// `sql`.
 /// Keys before line `from` (0-based; the feature's own `sql:` key when known) are not
 /// considered, so a feature with the same SQL as an earlier one maps to its own.
 pub fn map_sql(text: &str, sql: &str, from: usize) -> Option<SqlPositions> {
     let lines: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
     for (i, line) in lines.iter().enumerate().skip(from) {
-        // `sql:` as a key: only indentation, or a sequence entry's `- `, before it.
-        let Some(key) = (0..line.len()).find(|&k| line[k..].starts_with(&['s', 'q', 'l', ':']))
-        else {
-            continue;
-        };
-        if !line[..key].iter().all(|c| matches!(c, ' ' | '-')) {
-            continue;
-        }
-        let Some(start) = (key + 4..line.len()).find(|&c| line[c] != ' ') else {
-            continue;
-        };
-        let decoded = match line[start] {
-            '\'' => flow(&lines, (i, start + 1), '\''),
-            '"' => flow(&lines, (i, start + 1), '"'),
-            '>' => folded(&lines, (i, start + 1), key),
-            _ => None,
-        };
-        if let Some(d) = decoded.filter(|d| d.iter().map(|(c, _)| *c).eq(sql.chars())) {
-            return Some(SqlPositions::new(&d));
+        // `sql:` as a key: only indentation, or a sequence entry's `- `, before it; or in
+        // a flow mapping, after its `{` or a `,`.
+        for key in (0..line.len()).filter(|&k| line[k..].starts_with(&['s', 'q', 'l', ':'])) {
+            let before: String = line[..key].iter().collect();
+            let in_flow = before.trim_end().ends_with(['{', ',']);
+            if !in_flow && !before.chars().all(|c| matches!(c, ' ' | '-')) {
+                continue;
+            }
+            let Some(start) = (key + 4..line.len()).find(|&c| line[c] != ' ') else {
+                continue;
+            };
+            let decoded = match line[start] {
+                '\'' => flow(&lines, (i, start + 1), '\''),
+                '"' => flow(&lines, (i, start + 1), '"'),
+                '>' if !in_flow => folded(&lines, (i, start + 1), key),
+                // A plain scalar in a flow mapping ends at a `,`: no SQL fits in one.
+                c if !in_flow && !"|>#&*!%@`{[".contains(c) => plain(&lines, (i, start), key),
+                _ => None,
+            };
+            if let Some(d) = decoded.filter(|d| d.iter().map(|(c, _)| *c).eq(sql.chars())) {
+                return Some(SqlPositions::new(&d));
+            }
         }
     }
     None
+}
+
+/// A plain scalar from its first character; `parent` is the indentation of its key. Its
+/// lines are folded into spaces (an empty line stays a newline); it ends at a line not
+/// indented more than the key, or at a comment line.
+fn plain(lines: &[Vec<char>], (li, ci): Pos, parent: usize) -> Option<Vec<(char, Pos)>> {
+    // The end of a line's text: before a comment, without trailing white space.
+    let end = |l: &[char], from: usize| {
+        let comment = (from..l.len())
+            .find(|&k| l[k] == '#' && k > 0 && matches!(l[k - 1], ' ' | '\t'))
+            .unwrap_or(l.len());
+        (from..comment)
+            .rev()
+            .find(|&k| !matches!(l[k], ' ' | '\t'))
+            .map_or(from, |k| k + 1)
+    };
+    let text = |lj: usize, from: usize, to: usize| (from..to).map(move |k| (lines[lj][k], (lj, k)));
+    let first_end = end(&lines[li], ci);
+    let mut out: Vec<(char, Pos)> = text(li, ci, first_end).collect();
+    let mut prev_end = (li, first_end);
+    let mut empty = 0;
+    for (lj, l) in lines.iter().enumerate().skip(li + 1) {
+        let indent = indentation(l);
+        if indent == l.len() {
+            empty += 1;
+            continue;
+        }
+        if indent <= parent || l[indent] == '#' {
+            break;
+        }
+        match empty {
+            0 => out.push((' ', prev_end)),
+            n => out.extend(std::iter::repeat_n(('\n', prev_end), n)),
+        }
+        empty = 0;
+        let e = end(l, indent);
+        out.extend(text(lj, indent, e));
+        prev_end = (lj, e);
+    }
+    Some(out)
 }
 
 /// A single- or double-quoted scalar from just after its opening quote.
@@ -284,8 +329,21 @@ mod tests {
     }
 
     #[test]
-    fn block_and_plain_scalars_are_not_mapped_here() {
+    fn block_scalars_are_not_mapped_here() {
         assert_eq!(map_sql("sql: |\n  SELECT a\n", "SELECT a\n", 0), None);
-        assert_eq!(map_sql("sql: SELECT a\n", "SELECT a", 0), None);
+    }
+
+    #[test]
+    fn plain_and_flow_mapping_sql_maps_to_the_file() {
+        check("sql: SELECT a FROM t WHERE n > 1\n");
+        check("sql: SELECT a  \n  FROM t\n\n  WHERE n > 1   # a comment\nx: 1\n");
+        check("- sql: SELECT a\n    FROM t\n  x: 1\n");
+        check("- { x: 1, sql: \"SELECT a\n    FROM t\" }\n");
+        check("{sql: 'SELECT a FROM t WHERE s = ''x'' AND n > 1', x: 1}\n");
+        // `nope` on the second line of a plain scalar.
+        let text = "sql: SELECT a\n  FROM t WHERE nope > 1\n";
+        let sql = parsed_sql(text);
+        let map = map_sql(text, &sql, 0).unwrap();
+        assert_eq!(map.locate(1, sql.find("nope").unwrap() + 1), Some((2, 16)));
     }
 }

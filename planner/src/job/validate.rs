@@ -345,8 +345,8 @@ fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature,
             idx
         }
     };
-    // A quoted or folded scalar is mapped character by character; block and plain ones
-    // by line and indentation.
+    // A quoted, folded or plain scalar is mapped character by character; a block one by
+    // line and indentation.
     // Searched from the feature's own `sql:` key: features may share SQL text.
     let from = cx.find(&[Seg::Key("sql")]).map_or(0, |f| f.key.0 - 1);
     let sql_positions = super::sql_position::map_sql(cx.text, &f.sql, from);

@@ -15,15 +15,18 @@ use crate::scalar::{TimeField, TimeUnit, TrimSide};
 use crate::types::{DataType, Value};
 
 use super::functions::{
-    cast_target, function_args, function_name, literal, signed_interval_ms, window_aux,
+    cast_target, function_args, function_name, literal, negative_int_literal, signed_interval_ms,
+    window_aux,
 };
 use super::SqlText;
 
 mod aggregate;
+mod analytic;
 mod column;
 mod over;
 mod scope;
 
+pub(crate) use self::analytic::unsupported_window_function;
 pub(crate) use self::scope::{
     is_over_only, AggScope, Ambiguous, OverScope, RowScope, TableRef, Typed,
 };
@@ -87,6 +90,10 @@ impl<'a> Lowerer<'a> {
             E::Value(v) => literal(self.sql, e, &v.value),
             E::Interval(_) => Ok(Typed { expr: Expr::Literal(Value::Int(signed_interval_ms(self.sql, e)?)), ty: Some(DataType::Int) }),
             E::UnaryOp { op, expr } => {
+                // `-9223372036854775808` is an int, though its magnitude alone is not.
+                if let (ast::UnaryOperator::Minus, Some(i)) = (op, negative_int_literal(expr)) {
+                    return Ok(Typed { expr: Expr::Literal(Value::Int(i)), ty: Some(DataType::Int) });
+                }
                 let t = self.lower(expr)?;
                 match op {
                     ast::UnaryOperator::Not => {
@@ -331,6 +338,9 @@ impl<'a> Lowerer<'a> {
         let mut name = function_name(f);
         if name == super::TOP_FOR_PARSER {
             name = "TOP".into();
+        }
+        if let Some(d) = unsupported_window_function(self.sql, f) {
+            return Err(d);
         }
         if f.over.is_some() {
             if self.over.is_some() {

@@ -262,6 +262,15 @@ impl Planner<'_> {
             match item {
                 ast::SelectItem::UnnamedExpr(e)
                 | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
+                    let mut analytic = None;
+                    super::visit_functions(e, &mut |f| {
+                        if analytic.is_none() {
+                            analytic = super::expr::unsupported_window_function(sql, f);
+                        }
+                    });
+                    if let Some(d) = analytic {
+                        return Err(d);
+                    }
                     if has_aggregate_or_over(e) {
                         return Err(sql
                             .error(

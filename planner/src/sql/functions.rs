@@ -178,6 +178,9 @@ pub(crate) fn literal(sql: &SqlText, e: &ast::Expr, v: &ast::Value) -> R<Typed> 
     let (value, ty) = match v {
         ast::Value::Number(n, _) => match n.parse::<i64>() {
             Ok(i) => (Value::Int(i), DataType::Int),
+            Err(_) if n.bytes().all(|b| b.is_ascii_digit()) => {
+                return Err(int_out_of_range(sql, e, n))
+            }
             Err(_) => match n.parse::<f64>() {
                 Ok(f) => (Value::Float(f), DataType::Float),
                 Err(_) => {
@@ -207,6 +210,36 @@ pub(crate) fn literal(sql: &SqlText, e: &ast::Expr, v: &ast::Value) -> R<Typed> 
         expr: Expr::Literal(value),
         ty: Some(ty),
     })
+}
+
+/// An integer literal past 64 bits, quoted as written: an error rather than a float that
+/// is not the number written.
+fn int_out_of_range(sql: &SqlText, e: &ast::Expr, n: &str) -> Diagnostic {
+    sql.error(
+        ErrorKind::Syntax,
+        e.span(),
+        format!("integer literal {n} is out of range"),
+    )
+    .with_detail(format!(
+        "ints are 64-bit, from {} to {}",
+        i64::MIN,
+        i64::MAX
+    ))
+    .with_hint(format!("for a float, write {n}.0"))
+}
+
+/// `-n` for an integer literal `n`: the literal's value, `i64::MIN` included (whose
+/// magnitude alone is out of range).
+pub(crate) fn negative_int_literal(e: &ast::Expr) -> Option<i64> {
+    match e {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::Number(n, _) if n.bytes().all(|b| b.is_ascii_digit()) => {
+                format!("-{n}").parse().ok()
+            }
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 pub(crate) fn cast_target(t: &ast::DataType) -> Option<DataType> {

@@ -52,13 +52,17 @@ impl Planner<'_> {
                     .with_hint("use JOIN (inner) or LEFT JOIN, with ON conditions including event-time bounds"));
             }
         };
+        let (left_table, right_table) = (self.is_table(&left.plan), self.is_table(&right.plan));
         let ast::JoinConstraint::On(on) = constraint else {
-            return Err(sql
-                .error(ErrorKind::Unsupported, here, "a join needs an ON condition")
-                .with_hint(format!("JOIN ... ON l.id = r.id {BOUND_HINT}")));
+            return Err(self.join_without_on(
+                constraint,
+                (&left.row, &right.row),
+                j,
+                kind,
+                right_table,
+            ));
         };
         let left_width = left.row.columns.len();
-        let (left_table, right_table) = (self.is_table(&left.plan), self.is_table(&right.plan));
         let row = combine(&left.row, &right.row);
         for (i, t) in row.tables.iter().enumerate() {
             if row.tables[..i]
@@ -483,5 +487,105 @@ fn conjuncts(e: &ast::Expr) -> Vec<&ast::Expr> {
         }
         ast::Expr::Nested(inner) => conjuncts(inner),
         other => vec![other],
+    }
+}
+
+impl Planner<'_> {
+    /// `NATURAL JOIN`, `JOIN ... USING (...)` or a join without a condition: not
+    /// supported, with the `ON` condition to write, from the columns USING names or the
+    /// columns the two sides share.
+    fn join_without_on(
+        &self,
+        constraint: &ast::JoinConstraint,
+        (left, right): (&RowScope, &RowScope),
+        j: &ast::Join,
+        kind: JoinKind,
+        right_table: bool,
+    ) -> Diagnostic {
+        let name = |r: &RowScope, default: &str| match r.tables.as_slice() {
+            [t] => t.name.clone(),
+            _ => default.to_string(),
+        };
+        let (l, r) = (name(left, "l"), name(right, "r"));
+        // The columns both sides have (what NATURAL joins on), and whether each is an
+        // event time on either side.
+        let shared: Vec<(&str, bool)> = left
+            .columns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (c, _))| {
+                let k = right
+                    .columns
+                    .iter()
+                    .position(|(rc, _)| rc.eq_ignore_ascii_case(c))?;
+                Some((c.as_str(), left.is_time_attr(i) || right.is_time_attr(k)))
+            })
+            .collect();
+        let shared_keys = || -> Vec<String> {
+            shared
+                .iter()
+                .filter(|(_, time)| !time)
+                .map(|(c, _)| c.to_string())
+                .collect()
+        };
+        let (what, at, keys, detail) = match constraint {
+            ast::JoinConstraint::Using(cols) | ast::JoinConstraint::UsingAlias(cols, _) => {
+                let keys: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
+                let at = cols.first().map_or(j.relation.span(), |c| c.span());
+                let detail = format!(
+                    "with ON each side keeps its own columns: write {l}.{k} or {r}.{k}, not {k}",
+                    k = keys.first().map_or("id", String::as_str)
+                );
+                ("JOIN ... USING is not supported", at, keys, Some(detail))
+            }
+            ast::JoinConstraint::Natural => {
+                let all: Vec<&str> = shared.iter().map(|(c, _)| *c).collect();
+                let detail = if all.is_empty() {
+                    format!("`{l}` and `{r}` share no column: NATURAL JOIN would pair every row with every row")
+                } else {
+                    format!(
+                        "it would join on every column the two sides share ({}), event times included",
+                        all.join(", ")
+                    )
+                };
+                let at = j.relation.span();
+                (
+                    "NATURAL JOIN is not supported",
+                    at,
+                    shared_keys(),
+                    Some(detail),
+                )
+            }
+            _ => (
+                "a join needs an ON condition",
+                j.relation.span(),
+                shared_keys(),
+                None,
+            ),
+        };
+        let mut on: Vec<String> = keys.iter().map(|k| format!("{l}.{k} = {r}.{k}")).collect();
+        if on.is_empty() {
+            on.push(format!("{l}.id = {r}.id"));
+        }
+        let join = match kind {
+            JoinKind::Left => "LEFT JOIN",
+            _ => "JOIN",
+        };
+        let mut hint = format!(
+            "write the condition with ON: {join} {} ON {}",
+            j.relation,
+            on.join(" AND ")
+        );
+        if !right_table {
+            hint.push_str(&format!(", and bound the other side's time on both ends, e.g. `AND {r}.rowtime BETWEEN {l}.rowtime - INTERVAL '4' HOUR AND {l}.rowtime`"));
+        }
+        let d = self
+            .sql
+            .error(ErrorKind::Unsupported, at, what)
+            .with_hint(hint);
+        match detail {
+            Some(detail) => d.with_detail(detail),
+            None => d,
+        }
     }
 }

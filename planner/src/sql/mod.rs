@@ -12,6 +12,7 @@ mod group_by;
 mod join;
 mod rewrite;
 mod session;
+mod syntax;
 mod window;
 
 use std::path::Path;
@@ -33,6 +34,7 @@ use self::functions::{function_name, window_bound_column};
 pub(crate) use self::rewrite::TOP_FOR_PARSER;
 use self::rewrite::{blank_tvf_table_keywords, rename_top_calls};
 use self::session::mark_session_partition;
+use self::syntax::parse_error;
 
 /// The SQL text of a feature and where it sits in the job file.
 pub struct SqlText<'a> {
@@ -759,27 +761,4 @@ fn derived_name(e: &ast::Expr, i: usize) -> String {
         ast::Expr::CompoundIdentifier(p) => p.last().map(|x| x.value.clone()).unwrap_or_default(),
         _ => format!("EXPR${i}"),
     }
-}
-
-fn parse_error(sql: &SqlText, msg: &str) -> Diagnostic {
-    // sqlparser: "sql parser error: Expected: ..., found: x at Line: 1, Column: 34"
-    let clean = msg.trim_start_matches("sql parser error: ");
-    let (text, at) = match clean.rfind(" at Line: ") {
-        Some(i) => {
-            let pos = &clean[i + " at Line: ".len()..];
-            let mut parts = pos.split(", Column: ");
-            let line = parts
-                .next()
-                .and_then(|l| l.trim().parse().ok())
-                .unwrap_or(0);
-            let column = parts
-                .next()
-                .and_then(|c| c.trim().parse().ok())
-                .unwrap_or(0);
-            (&clean[..i], Location { line, column })
-        }
-        None => (clean, Location { line: 0, column: 0 }),
-    };
-    sql.error_at(ErrorKind::Syntax, at, format!("SQL syntax error: {text}"))
-        .with_hint("feature SQL is a single SELECT; check commas, parentheses and quotes ('text', `column`)")
 }
