@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod rides;
+
 use std::path::Path;
 
 use planner::{parse_job, plan_job, Diagnostic, PlannedJob};
