@@ -287,3 +287,58 @@ sinks:
         assert_eq!(s["dead_letters"], 0, "{mode:?}");
     }
 }
+
+/// `freshet produce` sends every line, keyed by `--key-field`; to a topic that does not
+/// exist it fails naming the topic, instead of reporting the lines as produced (they were
+/// dropped: the records were never acknowledged).
+#[test]
+fn produce_sends_every_line_keyed_and_refuses_a_missing_topic() {
+    let brokers = kafka_brokers();
+    let dir = tempfile::tempdir().unwrap();
+    let infra = write_infra(dir.path(), &brokers);
+    let evs = events(33, 200, 0);
+    let lines: Vec<String> = evs.iter().map(event_json).collect();
+    let file = dir.path().join("events.jsonl");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let produce = |topic: &str| {
+        freshet()
+            .args([
+                "produce",
+                "--infra",
+                infra.to_str().unwrap(),
+                "--topic",
+                topic,
+            ])
+            .args(["--key-field", "user_id", file.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let topic = unique("produced");
+    create_topic(&brokers, &topic, 2);
+    let out = produce(&topic);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut got: Vec<(Option<String>, String)> = consume_all(&brokers, &topic, lines.len());
+    let mut want: Vec<(Option<String>, String)> = evs
+        .iter()
+        .map(|e| (Some(e.user.clone()), event_json(e)))
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+
+    let missing = unique("missing");
+    let out = produce(&missing);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "produce to a missing topic succeeded: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("topic `{missing}` not found")),
+        "{stderr}"
+    );
+}

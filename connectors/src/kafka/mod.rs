@@ -60,11 +60,17 @@ pub fn topic_partitions<C: ClientContext>(
             Err(e) => return Err(describe_error(name, conn, &e)),
         }
     };
-    let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else {
-        return Err(format!(
-            "kafka cluster `{name}`: topic `{topic}` not found (hint: create it, or check `topic:` in the job)"
-        ));
+    let not_found = || {
+        format!(
+            "kafka cluster `{name}`: topic `{topic}` not found (hint: create it, or check its name: `topic:` in the job, `--topic` of produce)"
+        )
     };
+    let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else {
+        return Err(not_found());
+    };
+    if t.error() == Some(rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+        return Err(not_found());
+    }
     if let Some(err) = t.error() {
         return Err(format!(
             "kafka cluster `{name}`: topic `{topic}`: {err:?} (hint: create the topic, or check `topic:` in the job)"

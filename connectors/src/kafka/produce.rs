@@ -8,11 +8,15 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use planner::job::KafkaCluster;
 
-use super::client_config;
+use super::sink::Deliveries;
+use super::{client_config, topic_partitions};
 
-/// Sends every line of `files` to `topic`, keyed by the JSON string field `key_field`
-/// when given (so a key's records keep their order in one partition). Returns the count.
+/// Sends every line of `files` to `topic` of cluster `cluster`, keyed by the JSON string
+/// field `key_field` when given (so a key's records keep their order in one partition).
+/// Returns the count. A missing topic is an error before anything is sent, and a record
+/// the broker did not acknowledge fails the call: nothing is dropped silently.
 pub fn produce_lines(
+    cluster: &str,
     conn: &KafkaCluster,
     topic: &str,
     files: &[impl AsRef<Path>],
@@ -22,9 +26,11 @@ pub fn produce_lines(
     cfg.set("acks", "all")
         .set("linger.ms", "20")
         .set("compression.type", "lz4");
-    let producer: BaseProducer = cfg
-        .create()
-        .map_err(|e| format!("cannot create a producer: {e}"))?;
+    let deliveries = Deliveries::default();
+    let producer: BaseProducer<Deliveries> = cfg
+        .create_with_context(deliveries.clone())
+        .map_err(|e| format!("kafka cluster `{cluster}`: cannot create a producer: {e}"))?;
+    topic_partitions(producer.client(), cluster, conn, topic)?;
     let needle = key_field.map(|k| format!("\"{k}\":\""));
     let mut n = 0u64;
     for f in files {
@@ -53,7 +59,9 @@ pub fn produce_lines(
                         producer.poll(Duration::from_millis(50));
                         rec = Some(r);
                     } else {
-                        return Err(format!("producing to `{topic}`: {e}"));
+                        return Err(format!(
+                            "kafka cluster `{cluster}`: producing to `{topic}`: {e}"
+                        ));
                     }
                 }
             }
@@ -61,8 +69,18 @@ pub fn produce_lines(
             n += 1;
         }
     }
-    producer
-        .flush(Duration::from_secs(120))
-        .map_err(|e| format!("producing to `{topic}`: delivery not confirmed: {e}"))?;
+    producer.flush(Duration::from_secs(120)).map_err(|e| {
+        format!("kafka cluster `{cluster}`: producing to `{topic}`: delivery not confirmed: {e}")
+    })?;
+    let failed = deliveries
+        .failures
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(first) = failed.first() {
+        return Err(format!(
+            "kafka cluster `{cluster}`: {} of {n} records were not delivered to `{topic}` (the first: {first})",
+            failed.len()
+        ));
+    }
     Ok(n)
 }

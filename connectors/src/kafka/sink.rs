@@ -24,8 +24,8 @@ use super::client_config;
 
 /// Collects delivery failures of the current batch.
 #[derive(Clone, Default)]
-struct Deliveries {
-    failures: Arc<Mutex<Vec<String>>>,
+pub(super) struct Deliveries {
+    pub(super) failures: Arc<Mutex<Vec<String>>>,
 }
 
 impl ClientContext for Deliveries {}
