@@ -274,10 +274,16 @@ fn print_summary(p: &PlannedJob, s: &RunSummary, args: &RunArgs) {
     outln!(
         "  dead letters      {:>12}  ({} undecodable, {} too late) -> {}",
         c.dead_letters,
-        c.bad_records,
+        c.bad_records - c.skipped,
         c.too_late,
         p.physical.dead_letter.display()
     );
+    if c.skipped > 0 {
+        outln!(
+            "  skipped           {:>12}  undecodable records dropped (on_error: skip)",
+            c.skipped
+        );
+    }
     outln!(
         "  throughput        {:>12.0} events/s ({:.0} per worker)",
         rate,
@@ -306,8 +312,8 @@ pub fn produce(
         );
     };
     let started = std::time::Instant::now();
-    let n = connectors::kafka::produce::produce_lines(conn, topic, files, key_field)
-        .map_err(|e| anyhow::anyhow!("kafka cluster `{cluster}`: {e}"))?;
+    let n = connectors::kafka::produce::produce_lines(cluster, conn, topic, files, key_field)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     outln!(
         "produced {n} records to `{topic}` in {:.1}s",
         started.elapsed().as_secs_f64()

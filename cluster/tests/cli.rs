@@ -106,6 +106,7 @@ fn bad_records_follow_the_sources_policy_and_nothing_is_lost() {
     assert_eq!(summary["events_read"], 5);
     assert_eq!(summary["bad_records"], 3);
     assert_eq!(summary["dead_letters"], 3);
+    assert_eq!(summary["skipped"], 0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("dead letters"));
     let dl: Vec<serde_json::Value> =
         std::fs::read_to_string(dir.path().join("out/dead_letter.jsonl"))
@@ -143,7 +144,7 @@ fn bad_records_follow_the_sources_policy_and_nothing_is_lost() {
 
     let dir = tempfile::tempdir().unwrap();
     let job = bad_input_job(dir.path(), "skip");
-    run_ok(&[
+    let out = run_ok(&[
         "run",
         &job,
         "--summary-json",
@@ -154,9 +155,27 @@ fn bad_records_follow_the_sources_policy_and_nothing_is_lost() {
     assert_eq!(
         (
             summary["bad_records"].as_u64(),
+            summary["skipped"].as_u64(),
             summary["dead_letters"].as_u64()
         ),
-        (Some(3), Some(0))
+        (Some(3), Some(3), Some(0))
+    );
+    // Skipped records are not shown as a breakdown of the dead letters (0).
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |name: &str| {
+        let l = text.lines().find(|l| l.trim_start().starts_with(name));
+        l.unwrap_or_else(|| panic!("no `{name}` line: {text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(
+        line("dead letters").starts_with("dead letters 0 (0 undecodable, 0 too late)"),
+        "{text}"
+    );
+    assert!(
+        line("skipped").starts_with("skipped 3 undecodable records dropped (on_error: skip)"),
+        "{text}"
     );
 
     for mode in ["backfill", "stream"] {

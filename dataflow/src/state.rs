@@ -15,6 +15,8 @@ pub struct RunState {
     pub events_read: AtomicU64,
     /// Records that could not be decoded (dead-lettered or skipped).
     pub bad_records: AtomicU64,
+    /// Of which dropped by `on_error: skip`.
+    pub skipped: AtomicU64,
     /// (record, feature) pairs that arrived after every window they belong to had expired.
     pub too_late: AtomicU64,
     /// Feature rows written.
@@ -109,6 +111,7 @@ impl RunState {
         Counters {
             events_read: g(&self.events_read),
             bad_records: g(&self.bad_records),
+            skipped: g(&self.skipped),
             too_late: g(&self.too_late),
             rows_written: g(&self.rows_written),
             corrections: g(&self.corrections),
@@ -124,6 +127,8 @@ pub struct Counters {
     pub events_read: u64,
     /// Undecodable records.
     pub bad_records: u64,
+    /// Of which dropped by `on_error: skip` (not dead-lettered).
+    pub skipped: u64,
     /// Records too late for a feature.
     pub too_late: u64,
     /// Feature rows written.

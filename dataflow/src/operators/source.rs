@@ -369,6 +369,9 @@ pub fn source<'s>(
             };
             let mut close = false;
             RunState::add(&state.bad_records, bad.len() as u64);
+            if plan.source.on_error == OnError::Skip {
+                RunState::add(&state.skipped, bad.len() as u64);
+            }
             RunState::add(&state.too_late, late.len() as u64);
             for (id, record, e) in bad.drain(..) {
                 match plan.source.on_error {
