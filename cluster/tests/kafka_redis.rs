@@ -259,6 +259,29 @@ fn an_unreachable_broker_is_a_clear_error_after_retries() {
         err.contains("retrying (1/"),
         "it retries before giving up: {err}"
     );
+
+    // A stop (SIGTERM) while it retries is a clean stop, not the connect error after
+    // every retry (it used to be ignored until the retries ran out).
+    let log = dir.path().join("stderr.txt");
+    let child = freshet()
+        .args(["run", dir.path().join("job.yaml").to_str().unwrap()])
+        .args(["--infra", infra.to_str().unwrap(), "--mode", "stream"])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut run = Guard(child);
+    wait_for("a retry", Duration::from_secs(30), || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("retrying (1/"))
+    });
+    let pid = run.0.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let status = run.0.wait().unwrap();
+    let err = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{status}: {err}");
+    assert!(!err.contains("is the broker running?"), "{err}");
 }
 
 /// A Kafka or Redis sink that cannot be reached fails the run when it opens, with what to

@@ -31,6 +31,7 @@ pub fn open_source(
     peers: usize,
     mode: ReadMode,
     has_header: bool,
+    stopping: &dyn Fn() -> bool,
 ) -> Result<Box<dyn RecordSource>, SourceError> {
     let source = &plan.source;
     match &source.connector {
@@ -63,6 +64,7 @@ pub fn open_source(
                 topic,
                 group_id,
                 start: *start,
+                stopping,
             };
             Ok(Box::new(kafka::source::KafkaReader::open(
                 &spec, worker, peers, mode,

@@ -36,20 +36,22 @@ pub fn describe_error(name: &str, conn: &KafkaCluster, e: &rdkafka::error::Kafka
     )
 }
 
-/// The sorted partition ids of `topic`, trying the cluster [`CONNECT_ATTEMPTS`] times: an
-/// unreachable cluster or a missing topic is an error that says what to check.
+/// The sorted partition ids of `topic`, trying the cluster [`CONNECT_ATTEMPTS`] times
+/// (fewer once `stopping()`): an unreachable cluster or a missing topic is an error that
+/// says what to check.
 pub fn topic_partitions<C: ClientContext>(
     client: &Client<C>,
     name: &str,
     conn: &KafkaCluster,
     topic: &str,
+    stopping: &dyn Fn() -> bool,
 ) -> Result<Vec<i32>, String> {
     let timeout = Duration::from_secs(3);
     let mut attempt = 0;
     let metadata = loop {
         match client.fetch_metadata(Some(topic), timeout) {
             Ok(m) => break m,
-            Err(e) if attempt + 1 < CONNECT_ATTEMPTS => {
+            Err(e) if attempt + 1 < CONNECT_ATTEMPTS && !stopping() => {
                 attempt += 1;
                 tracing::warn!(
                     "kafka cluster `{name}` ({}): {e}; retrying ({attempt}/{CONNECT_ATTEMPTS})",

@@ -30,7 +30,7 @@ pub fn produce_lines(
     let producer: BaseProducer<Deliveries> = cfg
         .create_with_context(deliveries.clone())
         .map_err(|e| format!("kafka cluster `{cluster}`: cannot create a producer: {e}"))?;
-    topic_partitions(producer.client(), cluster, conn, topic)?;
+    topic_partitions(producer.client(), cluster, conn, topic, &|| false)?;
     let needle = key_field.map(|k| format!("\"{k}\":\""));
     let mut n = 0u64;
     for f in files {

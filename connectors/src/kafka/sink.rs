@@ -130,7 +130,7 @@ impl KafkaSink {
             })?;
         // An unreachable cluster or a missing topic fails the run at its start, not after
         // every batch has timed out and been retried.
-        super::topic_partitions(producer.client(), name, conn, topic)
+        super::topic_partitions(producer.client(), name, conn, topic, &|| false)
             .map_err(SinkError::permanent)?;
         Ok(KafkaSink {
             name: name.to_string(),

@@ -80,6 +80,8 @@ pub struct KafkaSourceSpec<'a> {
     pub group_id: &'a str,
     /// Starting position.
     pub start: StartPosition,
+    /// Whether the run is stopping (connection retries give up at once).
+    pub stopping: &'a dyn Fn() -> bool,
 }
 
 impl KafkaReader {
@@ -105,8 +107,14 @@ impl KafkaReader {
                 spec.cluster
             ))
         })?;
-        let all = topic_partitions(consumer.client(), spec.cluster, spec.conn, spec.topic)
-            .map_err(SourceError)?;
+        let all = topic_partitions(
+            consumer.client(),
+            spec.cluster,
+            spec.conn,
+            spec.topic,
+            spec.stopping,
+        )
+        .map_err(SourceError)?;
         let timeout = Duration::from_secs(3);
         let partitions: Vec<i32> = all
             .iter()

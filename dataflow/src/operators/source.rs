@@ -222,13 +222,17 @@ pub fn source<'s>(
             if reader.is_none() {
                 // A bounded table is read completely, also in stream mode.
                 let mode = if plan.source.bounded { ReadMode::Bounded } else { mode };
-                match connectors::open_source(&plan, &infra, worker, peers, mode, decoder.has_header()) {
+                let stopping = || state.stop_requested();
+                match connectors::open_source(&plan, &infra, worker, peers, mode, decoder.has_header(), &stopping) {
                     Ok(mut r) => {
                         r.share_line_counts(state.line_counts(&plan.source.name));
                         reader = Some(r)
                     }
                     Err(e) => {
-                        state.fail(format!("source `{}`: {e}", plan.source.name));
+                        // (A stop while connecting is a stop, not a failure.)
+                        if !state.stop_requested() {
+                            state.fail(format!("source `{}`: {e}", plan.source.name));
+                        }
                         activator.activate();
                         return;
                     }
