@@ -13,14 +13,20 @@
 //!   says it is at its end (partition EOF), which covers a compacted tail whose last
 //!   offsets are gone. A topic written all the while is read up to its end at start, not
 //!   until the writing stops. The reader is done when every partition is finished.
+//!   A bounded read takes its partitions in turns of `ORDERED_CHUNK` records, each from a
+//!   queue of its own: the order of records (and so the watermark each meets, and which
+//!   are too late) depends on the topic, not on which fetch came back first, so one
+//!   worker's backfill is the same run after run.
 //! - Offsets of delivered records are committed to the group (asynchronously, at most
 //!   once a second) after each batch is handed downstream.
 //! - A broker that is down at start is retried for `CONNECT_ATTEMPTS`; librdkafka then
 //!   reconnects by itself when a broker restarts mid-run, resuming at the next offset.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
@@ -50,7 +56,11 @@ impl ConsumerContext for Quiet {}
 
 /// A worker's reader of a Kafka topic.
 pub struct KafkaReader {
-    consumer: BaseConsumer<Quiet>,
+    consumer: Arc<BaseConsumer<Quiet>>,
+    /// A bounded read takes the partitions in turn, [`ORDERED_CHUNK`] records of each, from
+    /// a queue per partition: what is read before what depends on the topic, not on
+    /// which fetch came back first, so a backfill is the same run after run.
+    ordered: Option<Ordered>,
     cluster: String,
     topic: String,
     /// Assigned partition ids, in watermark-partition order.
@@ -101,12 +111,13 @@ impl KafkaReader {
                 "enable.partition.eof",
                 if mode.stops_at_end() { "true" } else { "false" },
             );
-        let consumer: BaseConsumer<Quiet> = cfg.create_with_context(Quiet).map_err(|e| {
-            SourceError(format!(
-                "kafka cluster `{}`: cannot create a consumer: {e}",
-                spec.cluster
-            ))
-        })?;
+        let consumer: Arc<BaseConsumer<Quiet>> =
+            cfg.create_with_context(Quiet).map(Arc::new).map_err(|e| {
+                SourceError(format!(
+                    "kafka cluster `{}`: cannot create a consumer: {e}",
+                    spec.cluster
+                ))
+            })?;
         let all = topic_partitions(
             consumer.client(),
             spec.cluster,
@@ -211,8 +222,14 @@ impl KafkaReader {
         consumer
             .assign(&assign)
             .map_err(|e| err("assigning partitions", e))?;
+        let ordered = if stops_at_end {
+            Some(Ordered::split(&consumer, spec, &partitions)?)
+        } else {
+            None
+        };
         Ok(KafkaReader {
             consumer,
+            ordered,
             cluster: spec.cluster.to_string(),
             topic: spec.topic.to_string(),
             partitions,
@@ -240,6 +257,56 @@ impl KafkaReader {
 
     fn all_finished(&self) -> bool {
         self.stops_at_end && (0..self.partitions.len()).all(|i| self.partition_finished(i))
+    }
+}
+
+/// Records a bounded read takes from a partition before the next one's turn.
+const ORDERED_CHUNK: usize = 256;
+
+/// The partitions' turns of a bounded read.
+struct Ordered {
+    /// One queue per assigned partition.
+    queues: Vec<PartitionQueue<Quiet>>,
+    /// Whose turn it is, and how many records it has had.
+    turn: usize,
+    taken: usize,
+}
+
+impl Ordered {
+    /// A queue per partition, split off the consumer's (after `assign`, which undoes it).
+    fn split(
+        consumer: &Arc<BaseConsumer<Quiet>>,
+        spec: &KafkaSourceSpec<'_>,
+        partitions: &[i32],
+    ) -> Result<Self, SourceError> {
+        let mut queues = Vec::new();
+        for p in partitions {
+            let queue = consumer
+                .split_partition_queue(spec.topic, *p)
+                .ok_or_else(|| {
+                    SourceError(format!(
+                        "kafka cluster `{}` topic `{}`: cannot read partition {p} on its own",
+                        spec.cluster, spec.topic
+                    ))
+                })?;
+            queues.push(queue);
+        }
+        Ok(Ordered {
+            queues,
+            turn: 0,
+            taken: 0,
+        })
+    }
+
+    /// The next unfinished partition's turn.
+    fn pass(&mut self, done: &[bool]) {
+        self.taken = 0;
+        for _ in 0..done.len() {
+            self.turn = (self.turn + 1) % done.len();
+            if !done[self.turn] {
+                return;
+            }
+        }
     }
 }
 
@@ -326,6 +393,92 @@ impl MessageMeta for Meta<'_> {
     }
 }
 
+/// What became of one polled message.
+enum Polled {
+    /// Delivered from partition `i`.
+    Delivered(usize),
+    /// Not a record of this read (past its end, a partition EOF, another partition).
+    Skipped,
+    /// An error librdkafka retries by itself.
+    Retrying,
+}
+
+/// One poll's view of the reader: hands messages downstream and keeps the offsets.
+struct Step<'r> {
+    consumer: &'r BaseConsumer<Quiet>,
+    cluster: &'r str,
+    topic: &'r str,
+    index: &'r HashMap<i32, usize>,
+    next: &'r mut [Option<i64>],
+    bounds: &'r mut Option<Bounds>,
+    dirty: &'r mut bool,
+    bytes: usize,
+    delivered: usize,
+}
+
+impl Step<'_> {
+    fn all_done(&self) -> bool {
+        self.bounds
+            .as_ref()
+            .is_some_and(|b| b.done.iter().all(|d| *d))
+    }
+
+    fn handle(
+        &mut self,
+        m: Result<BorrowedMessage<'_>, KafkaError>,
+        on_item: &mut dyn FnMut(Item<'_>),
+    ) -> Polled {
+        let (consumer, topic) = (self.consumer, self.topic);
+        let m = match m {
+            Ok(m) => m,
+            Err(KafkaError::PartitionEOF(p)) => {
+                if let (Some(&i), Some(b)) = (self.index.get(&p), self.bounds.as_mut()) {
+                    b.fix_end(i, consumer, topic, p);
+                    b.finish(i, consumer, topic, p);
+                }
+                return Polled::Skipped;
+            }
+            Err(e) => {
+                // Transport errors are retried by librdkafka itself; say so and go on.
+                tracing::warn!("kafka cluster `{}` topic `{topic}`: {e}", self.cluster);
+                return Polled::Retrying;
+            }
+        };
+        let Some(&i) = self.index.get(&m.partition()) else {
+            return Polled::Skipped;
+        };
+        let offset = m.offset();
+        if let Some(b) = self.bounds.as_mut() {
+            b.fix_end(i, consumer, topic, m.partition());
+            if b.done[i] || offset >= b.end[i] {
+                // Past the end at start (written since): not this read's.
+                b.finish(i, consumer, topic, m.partition());
+                return Polled::Skipped;
+            }
+        }
+        let payload = m.payload().unwrap_or(&[]);
+        self.bytes += payload.len() + 64;
+        self.delivered += 1;
+        on_item(Item::Message {
+            payload,
+            id: LineId {
+                split: i as u32,
+                line: offset as u64,
+            },
+            partition: i,
+            meta: &Meta(&m),
+        });
+        self.next[i] = Some(offset + 1);
+        *self.dirty = true;
+        if let Some(b) = self.bounds.as_mut() {
+            if offset + 1 >= b.end[i] {
+                b.finish(i, consumer, topic, m.partition());
+            }
+        }
+        Polled::Delivered(i)
+    }
+}
+
 impl RecordSource for KafkaReader {
     fn poll(
         &mut self,
@@ -335,65 +488,62 @@ impl RecordSource for KafkaReader {
         if self.partitions.is_empty() || self.all_finished() {
             return Ok(Poll::Done);
         }
-        let mut bytes = 0;
-        let mut delivered = 0;
+        let mut step = Step {
+            consumer: &self.consumer,
+            cluster: &self.cluster,
+            topic: &self.topic,
+            index: &self.index,
+            next: &mut self.next,
+            bounds: &mut self.bounds,
+            dirty: &mut self.dirty,
+            bytes: 0,
+            delivered: 0,
+        };
+        let ordered = &mut self.ordered;
+        if ordered.is_some() {
+            // Serves callbacks. Messages fetched before the queues were split (if any)
+            // still come here: delivered, not lost.
+            while let Some(m) = step.consumer.poll(Duration::ZERO) {
+                step.handle(m, on_item);
+            }
+        }
         let mut wait = Duration::from_millis(100);
-        while bytes < max_bytes && !self.all_finished() {
-            let Some(m) = self.consumer.poll(wait) else {
+        while step.bytes < max_bytes && !step.all_done() {
+            let polled = match ordered.as_mut() {
+                Some(o) => {
+                    let done = &step
+                        .bounds
+                        .as_ref()
+                        .expect("an ordered read is bounded")
+                        .done;
+                    if done[o.turn] {
+                        o.pass(done);
+                        continue;
+                    }
+                    o.queues[o.turn].poll(wait)
+                }
+                None => step.consumer.poll(wait),
+            };
+            let Some(m) = polled else {
                 break;
             };
             wait = Duration::ZERO;
-            let m = match m {
-                Ok(m) => m,
-                Err(KafkaError::PartitionEOF(p)) => {
-                    if let (Some(&i), Some(b)) = (self.index.get(&p), self.bounds.as_mut()) {
-                        b.fix_end(i, &self.consumer, &self.topic, p);
-                        b.finish(i, &self.consumer, &self.topic, p);
+            match step.handle(m, on_item) {
+                Polled::Retrying => break,
+                Polled::Skipped => {}
+                Polled::Delivered(i) => {
+                    if let (Some(o), Some(b)) = (ordered.as_mut(), step.bounds.as_ref()) {
+                        if i == o.turn {
+                            o.taken += 1;
+                            if o.taken >= ORDERED_CHUNK {
+                                o.pass(&b.done);
+                            }
+                        }
                     }
-                    continue;
-                }
-                Err(e) => {
-                    // Transport errors are retried by librdkafka itself; say so and go on.
-                    tracing::warn!(
-                        "kafka cluster `{}` topic `{}`: {e}",
-                        self.cluster,
-                        self.topic
-                    );
-                    break;
-                }
-            };
-            let Some(&i) = self.index.get(&m.partition()) else {
-                continue;
-            };
-            let offset = m.offset();
-            if let Some(b) = self.bounds.as_mut() {
-                b.fix_end(i, &self.consumer, &self.topic, m.partition());
-                if b.done[i] || offset >= b.end[i] {
-                    // Past the end at start (written since): not this read's.
-                    b.finish(i, &self.consumer, &self.topic, m.partition());
-                    continue;
-                }
-            }
-            let payload = m.payload().unwrap_or(&[]);
-            bytes += payload.len() + 64;
-            delivered += 1;
-            on_item(Item::Message {
-                payload,
-                id: LineId {
-                    split: i as u32,
-                    line: offset as u64,
-                },
-                partition: i,
-                meta: &Meta(&m),
-            });
-            self.next[i] = Some(offset + 1);
-            self.dirty = true;
-            if let Some(b) = self.bounds.as_mut() {
-                if offset + 1 >= b.end[i] {
-                    b.finish(i, &self.consumer, &self.topic, m.partition());
                 }
             }
         }
+        let delivered = step.delivered;
         if self.all_finished() {
             self.commit_now(CommitMode::Sync);
             return Ok(Poll::Done);
