@@ -200,6 +200,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         process, addresses, ..
     } = &topology
     {
+        quiet_lost_peers(addresses);
         watch_connect(
             Arc::clone(&state),
             args.connect_timeout,
@@ -221,6 +222,47 @@ pub fn run(args: &RunArgs) -> Result<()> {
         print_summary(&p, &summary, args);
     }
     Ok(())
+}
+
+/// A peer process that exits or is killed makes timely's network threads panic ("timely
+/// communication error: ... socket closed") and the workers' queues with them ("MergeQueue
+/// poisoned."). Instead of those panics with their backtrace notes, one line says which
+/// process was lost; the run then fails with that error. Other panics are reported as
+/// before.
+fn quiet_lost_peers(addresses: &[String]) {
+    let addresses = addresses.to_vec();
+    let reported = std::sync::atomic::AtomicBool::new(false);
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("");
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let peer = name
+            .strip_prefix("timely:recv-")
+            .or_else(|| name.strip_prefix("timely:send-"))
+            .and_then(|i| i.parse::<usize>().ok());
+        if let Some(peer) = peer {
+            if !reported.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                let address = addresses.get(peer).map_or("?", String::as_str);
+                eprintln!(
+                    "error: lost the connection to process {peer} ({address}): it exited or was killed ({message}); this process stops"
+                );
+            }
+        } else if message == dataflow::LOST_PEER_PANIC
+            || message.starts_with("Send thread panic")
+            || message.starts_with("Recv thread panic")
+        {
+            // Consequences of the lost peer (a worker's poisoned queue, joining the
+            // network threads): reported above, and the run fails with it.
+        } else {
+            default(info);
+        }
+    }));
 }
 
 /// Fails the process if the cluster has not connected within `timeout` (timely retries

@@ -261,3 +261,101 @@ fn launch_refuses_unusable_hostfiles_and_run_only_flags() {
         assert!(!dir.path().join("out").exists(), "{hosts:?}: nothing ran");
     }
 }
+
+/// A process of a cluster whose peer is killed fails with one line naming the lost
+/// process, not timely's panics ("socket closed", "MergeQueue poisoned.") and a "bug"
+/// report; a process whose own address is taken says which address.
+#[test]
+fn a_lost_peer_or_a_taken_port_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write_inputs(dir.path(), &events(5, 500, MIN), 1);
+    write_job(dir.path(), 0, 60);
+    let job = dir.path().join("job.yaml");
+    let ports = [free_port(), free_port()];
+    let hostfile = dir.path().join("hosts");
+    std::fs::write(
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", ports[0], ports[1]),
+    )
+    .unwrap();
+    let process = |i: usize| {
+        let log = dir.path().join(format!("stderr{i}.txt"));
+        let child = freshet()
+            .args([
+                "run",
+                job.to_str().unwrap(),
+                "--mode",
+                "stream",
+                "-q",
+                "--cluster-hostfile",
+            ])
+            .arg(&hostfile)
+            .args(["--process", &i.to_string()])
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        (child, log)
+    };
+    let (mut p0, log0) = process(0);
+    let (mut p1, _) = process(1);
+    // Running: rows are out.
+    let out = dir.path().join("out");
+    let started = Instant::now();
+    while !std::fs::read_dir(&out)
+        .map(|d| {
+            d.flatten()
+                .any(|e| e.metadata().map(|m| m.len()).unwrap_or(0) > 0)
+        })
+        .unwrap_or(false)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no output from the cluster"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    p1.kill().unwrap();
+    p1.wait().unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = p0.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = p0.kill();
+            panic!("process 0 did not stop after losing process 1");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let err = std::fs::read_to_string(&log0).unwrap();
+    assert!(!status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "lost the connection to process 1 (127.0.0.1:{})",
+            ports[1]
+        )),
+        "{err}"
+    );
+    assert!(
+        !err.contains("panicked at") && !err.contains("a bug"),
+        "{err}"
+    );
+
+    // Process 0's own port is taken.
+    let _taken = std::net::TcpListener::bind(("127.0.0.1", ports[0])).unwrap();
+    let out = freshet()
+        .args(["run", job.to_str().unwrap(), "-q", "--cluster-hostfile"])
+        .arg(&hostfile)
+        .args(["--process", "0", "--connect-timeout", "20s"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "process 0 cannot listen on 127.0.0.1:{}",
+            ports[0]
+        )),
+        "{err}"
+    );
+}

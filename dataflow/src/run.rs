@@ -14,6 +14,14 @@ use planner::Plan;
 use crate::render::{render, Mode, Tuning};
 use crate::state::{Counters, RunState};
 
+/// What a worker panics with when its process loses a peer: timely's network thread
+/// failed, and the queue between them is poisoned.
+pub const LOST_PEER_PANIC: &str = "MergeQueue poisoned.";
+
+/// The run's error when its process lost a peer.
+const LOST_PEER_ERROR: &str =
+    "the connection to another process of the cluster was lost (it exited or was killed); see the error above";
+
 /// Where the workers run.
 #[derive(Clone, Debug)]
 pub enum Topology {
@@ -147,17 +155,30 @@ pub fn run(
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "(no message)".into());
-            state.fail(format!(
-                "worker {index} panicked: {message} (a bug: please report it with the job and input)"
-            ));
+            state.fail(if message == LOST_PEER_PANIC {
+                LOST_PEER_ERROR.to_string()
+            } else {
+                format!("worker {index} panicked: {message} (a bug: please report it with the job and input)")
+            });
             std::panic::resume_unwind(panic);
         }
+    })
+    .map_err(|e| match topology {
+        // (timely retries its peers forever: an error here is this process's own socket.)
+        Topology::Cluster {
+            process, addresses, ..
+        } => format!(
+            "process {process} cannot listen on {}: {e} (hint: another process uses that port, perhaps an earlier run still going; stop it, or give this process another port in the hostfile)",
+            addresses[*process]
+        ),
+        Topology::Local { .. } => e,
     })?;
     let mut panics = Vec::new();
-    for r in guards.join() {
-        if let Err(e) = r {
-            panics.push(e);
-        }
+    // Joining also joins timely's network threads, and panics if one of them did (a peer
+    // process was lost): that is the run's failure, not a reason to abort.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| guards.join())) {
+        Ok(results) => panics.extend(results.into_iter().filter_map(Result::err)),
+        Err(_) => state.fail(LOST_PEER_ERROR.to_string()),
     }
     if let Some(e) = state.error() {
         return Err(e);
