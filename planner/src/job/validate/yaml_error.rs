@@ -39,9 +39,7 @@ pub(super) fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Di
     } else if clean.contains("missing field") {
         d = d.with_hint("add the missing key");
     } else if key.is_some_and(|k| DURATIONS.contains(&k)) {
-        d = d.with_hint(
-            "a duration is whole numbers with units ms, s, m, h or d: `500ms`, `30s`, `5m`, `1h30m`; `0` needs no unit",
-        );
+        d = d.with_hint(crate::duration::units_help());
     }
     Diagnostics(vec![d])
 }
