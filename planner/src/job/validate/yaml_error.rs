@@ -32,6 +32,9 @@ pub(super) fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Di
     } else {
         d = d.in_file(path);
     }
+    if let Some(dup) = duplicate_key(text, &clean, e) {
+        return Diagnostics(vec![dup.in_item(d, path, text)]);
+    }
     if let Some(guess) = guess(&clean) {
         d = d.with_hint(format!("did you mean `{guess}`?"));
     } else if clean.contains("unknown field") {
@@ -42,6 +45,46 @@ pub(super) fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Di
         d = d.with_hint(crate::duration::units_help());
     }
     Diagnostics(vec![d])
+}
+
+/// A key given twice in one mapping: serde says "duplicate field `path`" at the mapping.
+struct Duplicate {
+    key: String,
+    first: (usize, usize),
+    second: (usize, usize),
+}
+
+/// The first and second occurrence of serde's duplicate field, if `msg` is about one.
+fn duplicate_key(text: &str, msg: &str, e: &serde_norway::Error) -> Option<Duplicate> {
+    let key = msg.split_once("duplicate field `")?.1.split_once('`')?.0;
+    let loc = e.location()?;
+    let (first, second) = Doc::parse(text).repeated_key((loc.line(), loc.column()), key)?;
+    Some(Duplicate {
+        key: key.to_string(),
+        first,
+        second,
+    })
+}
+
+impl Duplicate {
+    /// `d` (serde's error, its message naming the item) at the second occurrence, saying
+    /// where the first is.
+    fn in_item(self, d: Diagnostic, path: &Path, text: &str) -> Diagnostic {
+        let Duplicate { key, first, second } = self;
+        let message = d.message.replace(
+            &format!("duplicate field `{key}`"),
+            &format!("`{key}` is given twice, first at line {}", first.0),
+        );
+        Diagnostic::new(ErrorKind::Config, message)
+            .at(path, text, second.0, second.1)
+            .with_detail(
+                "a YAML mapping holds each key once: which of the two values is meant cannot be told",
+            )
+            .with_hint(format!(
+                "keep one `{key}:` (line {} or line {})",
+                first.0, second.0
+            ))
+    }
 }
 
 /// For serde's "unknown value `jsonl`, expected one of `json`, `csv`" (or "unknown field"):
