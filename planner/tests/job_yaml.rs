@@ -84,3 +84,29 @@ fn a_key_given_twice_is_an_error_at_the_second_naming_the_first() {
     );
     assert_eq!(line_col(&d), (15, 54), "{rendered}");
 }
+
+/// An empty job file (or one of comments, or `~`) says so and shows a minimal job, which
+/// validates and plans; serde said "missing field `name`".
+#[test]
+fn an_empty_job_file_says_so_and_shows_a_minimal_job() {
+    for text in ["", "\n\n", "# a job, one day\n", "~\n"] {
+        let (d, rendered) = one(text);
+        assert_eq!(d.kind, ErrorKind::Config);
+        assert_eq!(
+            d.message, "the job file is empty: it defines no job",
+            "{text:?}"
+        );
+        assert_eq!(line_col(&d), (0, 0));
+        if text.is_empty() {
+            insta::assert_snapshot!(rendered);
+        }
+        let hint = d.hint.unwrap();
+        let example: String = hint
+            .lines()
+            .skip(1)
+            .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap()))
+            .collect();
+        let job = parse_job(Path::new("job.yaml"), &example).unwrap_or_else(|d| panic!("{d}"));
+        planner::plan_job(&job).unwrap_or_else(|d| panic!("{d}"));
+    }
+}

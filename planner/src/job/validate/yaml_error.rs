@@ -11,6 +11,40 @@ use super::super::locate::{Doc, Seg};
 /// Keys whose values are durations.
 const DURATIONS: [&str; 4] = ["watermark_delay", "allowed_lateness", "idle_timeout", "ttl"];
 
+/// A job a newcomer can start from: it validates and plans (tested).
+const MINIMAL_JOB: &str = "name: my_job
+sources:
+  - name: events
+    connector: file
+    path: data/*.jsonl
+    format: json
+    schema: { user_id: string, event_time: timestamp }
+    event_time: event_time
+features:
+  - name: events_per_user_1h
+    sql: SELECT user_id, COUNT(*) AS n FROM events GROUP BY user_id, TUMBLE(rowtime, INTERVAL '1' HOUR)
+sinks:
+  - { name: out, connector: file, path: out/features.jsonl }
+";
+
+/// A job file with no YAML in it but comments (or only `~`): an error saying so and
+/// showing [`MINIMAL_JOB`], rather than serde's "missing field `name`".
+pub(super) fn empty_job(path: &Path, text: &str) -> Option<Diagnostics> {
+    let value: serde_norway::Value = serde_norway::from_str(text).ok()?;
+    if !value.is_null() {
+        return None;
+    }
+    let example: String = MINIMAL_JOB.lines().map(|l| format!("\n    {l}")).collect();
+    Some(Diagnostics(vec![Diagnostic::new(
+        ErrorKind::Config,
+        "the job file is empty: it defines no job",
+    )
+    .in_file(path)
+    .with_hint(format!(
+        "a job names its sources, features and sinks; a minimal one (configs/examples/rides.yaml is a full one):{example}"
+    ))]))
+}
+
 pub(super) fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Diagnostics {
     // "variant" is serde's word for what the job file calls a value.
     let msg = e
