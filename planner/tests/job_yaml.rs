@@ -110,3 +110,29 @@ fn an_empty_job_file_says_so_and_shows_a_minimal_job() {
         planner::plan_job(&job).unwrap_or_else(|d| panic!("{d}"));
     }
 }
+
+/// An empty schema says a schema needs the event-time column, with an example; it said
+/// "event_time column `event_time` is not in the schema" and "the schema has: " (nothing).
+#[test]
+fn an_empty_schema_needs_the_event_time_column() {
+    let block = "    schema:\n      user_id: string!\n      event_time: timestamp\n";
+    for schema in ["    schema: {}\n", "    schema:\n"] {
+        let (d, rendered) = one(&JOB.replace(block, schema));
+        assert_eq!(d.kind, ErrorKind::Config);
+        assert_eq!(
+            d.message, "the schema of source `events` has no columns",
+            "{rendered}"
+        );
+        assert_eq!(line_col(&d), (7, 5), "{rendered}");
+        assert!(
+            d.hint
+                .as_deref()
+                .unwrap()
+                .contains("`schema: { event_time: timestamp, user_id: string }`"),
+            "{rendered}"
+        );
+        if schema.contains("{}") {
+            insta::assert_snapshot!(rendered);
+        }
+    }
+}

@@ -159,6 +159,23 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
         }
     };
     check_schema_names(cx, s)?;
+    if s.schema.is_empty() {
+        let et = match s.event_time.trim() {
+            "" => "event_time",
+            et => et,
+        };
+        return Err(cx
+            .err_at_key(
+                "schema",
+                format!("the schema of source `{}` has no columns", s.name),
+            )
+            .with_detail(
+                "a schema needs at least the event-time column; SQL reads only the columns it declares",
+            )
+            .with_hint(format!(
+                "declare the columns the features read, with their types, e.g. `schema: {{ {et}: timestamp, user_id: string }}`"
+            )));
+    }
     let mut columns = Vec::new();
     for (k, (name, ty)) in s.schema.iter().enumerate() {
         let (ty_name, required) = match ty.trim().strip_suffix('!') {
