@@ -132,3 +132,27 @@ fn a_kafka_source_cannot_read_parquet() {
         "{d}"
     );
 }
+
+/// A start before 1970 (a negative epoch millisecond number, or such an RFC 3339 time) is
+/// an error at its value; it passed validation.
+#[test]
+fn a_start_before_1970_is_an_error_at_its_value() {
+    let with = |start: &str| {
+        JOB.replace(
+            "    format: json\n",
+            &format!("    start: {start}\n    format: json\n"),
+        )
+    };
+    parse(&with("0")).unwrap_or_else(|d| panic!("{d}"));
+    parse(&with("1767225600000")).unwrap_or_else(|d| panic!("{d}"));
+    for start in ["-5", "-1767225600000", "1960-01-01T00:00:00Z"] {
+        let d = one(&with(start));
+        assert_eq!(
+            d.message,
+            format!("source `events`: `start: {start}` is before 1970-01-01"),
+            "{d}"
+        );
+        assert_eq!(line_col(&d), (7, 12), "{d}");
+        assert!(d.hint.as_deref().unwrap().contains("`earliest`"), "{d}");
+    }
+}
