@@ -25,6 +25,8 @@ use crate::logical::NamedExpr;
 use crate::over::OverSpec;
 use crate::window::Window;
 
+mod json;
+
 /// How a source is read.
 #[derive(Clone, Debug, Serialize)]
 pub struct SourcePlan {
@@ -81,8 +83,10 @@ pub struct UnionBranch {
     pub project: Option<Vec<NamedExpr>>,
 }
 
-/// One feature's pipeline.
-#[derive(Clone, Debug, Serialize)]
+/// One feature's pipeline. Its JSON (`explain --format json`) shows what runs: `window`
+/// only for window and session features, `allowed_lateness_ms` only where lateness is
+/// used (see [`FeaturePlan::uses_lateness`]).
+#[derive(Clone, Debug)]
 pub struct FeaturePlan {
     /// Feature name.
     pub name: String,
@@ -101,7 +105,7 @@ pub struct FeaturePlan {
     pub keys: Vec<NamedExpr>,
     /// Aggregates; arguments over the feature's rows.
     pub aggs: Vec<AggCall>,
-    /// Event-time window (window features only).
+    /// Event-time window (window and session features only; others hold a placeholder).
     pub window: Window,
     /// The event-time attribute: its index in the feature's rows.
     pub event_time: usize,
@@ -121,6 +125,18 @@ pub struct FeaturePlan {
 }
 
 impl FeaturePlan {
+    /// Whether the feature has an event-time window (window and session features).
+    pub fn has_window(&self) -> bool {
+        matches!(self.kind, FeatureKind::Window | FeatureKind::Session)
+    }
+
+    /// Whether `allowed_lateness_ms` changes what runs: for windows, sessions, OVER
+    /// aggregates and joins. A stateless feature reading sources emits each row as it is
+    /// read and never corrects one, so it has no lateness.
+    pub fn uses_lateness(&self) -> bool {
+        !matches!(self.kind, FeatureKind::Stateless) || self.join().is_some()
+    }
+
     /// Width of the aggregate row.
     pub fn agg_row_width(&self) -> usize {
         self.keys.len() + 2 + self.aggs.len()

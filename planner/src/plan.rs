@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::aggregate::AggCall;
 use crate::error::{Diagnostic, Diagnostics, ErrorKind};
 use crate::expr::Expr;
+use crate::job::locate::{Doc, Seg};
 use crate::job::Job;
 use crate::join::{JoinKind, JoinPlan, JoinSide};
 use crate::logical::LogicalPlan;
@@ -292,8 +293,33 @@ fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagno
             prune_join_columns(j, &mut phys.filter, &mut phys.project);
         }
     }
+    if !phys.uses_lateness() && phys.allowed_lateness_ms > 0 {
+        return Err(lateness_unused(job, fi));
+    }
     value_types::declare(job, fi, &mut phys)?;
     Ok(phys)
+}
+
+/// `allowed_lateness` on a stateless feature reading sources, at the key: its rows are
+/// emitted as they are read and never corrected, so the lateness would change nothing.
+fn lateness_unused(job: &Job, fi: usize) -> Diagnostic {
+    let d = Diagnostic::new(
+        ErrorKind::Config,
+        "`allowed_lateness` has no effect on a stateless feature",
+    )
+    .with_detail(
+        "a stateless feature (no GROUP BY, no OVER) writes each row as it is read: no row is ever late or corrected",
+    )
+    .with_hint("remove `allowed_lateness:` from this feature");
+    let path = [
+        Seg::Key("features"),
+        Seg::Index(fi),
+        Seg::Key("allowed_lateness"),
+    ];
+    match Doc::parse(&job.text).find(&path) {
+        Some(found) => d.at(&job.path, &job.text, found.key.0, found.key.1),
+        None => d.in_file(&job.path),
+    }
 }
 
 /// Lets window features that read the same rows and group them by the same keys and window

@@ -27,6 +27,8 @@ const INFRA: &str = r#"kafka:
   local: { bootstrap_servers: "127.0.0.1:9092" }
   other: { bootstrap_servers: "10.0.0.7:9092, 127.0.0.1:9092" }
   remote: { bootstrap_servers: "10.0.0.8:9092" }
+aws:
+  local: { region: us-east-1 }
 "#;
 
 fn infra() -> Infra {
@@ -131,4 +133,49 @@ fn a_kafka_source_cannot_read_parquet() {
             .contains("Kafka and Kinesis messages are read as json, csv, avro or protobuf"),
         "{d}"
     );
+}
+
+/// A start before 1970 (a negative epoch millisecond number, or such an RFC 3339 time) is
+/// an error at its value; it passed validation.
+#[test]
+fn a_start_before_1970_is_an_error_at_its_value() {
+    let with = |start: &str| {
+        JOB.replace(
+            "    format: json\n",
+            &format!("    start: {start}\n    format: json\n"),
+        )
+    };
+    parse(&with("0")).unwrap_or_else(|d| panic!("{d}"));
+    parse(&with("1767225600000")).unwrap_or_else(|d| panic!("{d}"));
+    for start in ["-5", "-1767225600000", "1960-01-01T00:00:00Z"] {
+        let d = one(&with(start));
+        assert_eq!(
+            d.message,
+            format!("source `events`: `start: {start}` is before 1970-01-01"),
+            "{d}"
+        );
+        assert_eq!(line_col(&d), (7, 12), "{d}");
+        assert!(d.hint.as_deref().unwrap().contains("`earliest`"), "{d}");
+    }
+}
+
+/// An empty Kafka topic (source or sink) or Kinesis stream is an error at its value; it
+/// passed validation.
+#[test]
+fn an_empty_topic_or_stream_is_an_error_at_its_value() {
+    let d = one(&JOB.replace("topic: ride-events", "topic: \"\""));
+    assert_eq!(d.message, "source `events`: `topic` is empty", "{d}");
+    assert_eq!(line_col(&d), (6, 12), "{d}");
+    assert_eq!(d.hint.as_deref(), Some("name it, e.g. `topic: events`"));
+    let d = one(&JOB.replace("topic: ride-features", "topic: \" \""));
+    assert_eq!(d.message, "sink `out`: `topic` is empty", "{d}");
+    assert_eq!(line_col(&d), (14, 59), "{d}");
+    let kinesis = JOB.replace(
+        "    connector: kafka\n    cluster: local\n    topic: ride-events\n",
+        "    connector: kinesis\n    aws: local\n    stream: STREAM\n",
+    );
+    parse(&kinesis.replace("STREAM", "rides")).unwrap_or_else(|d| panic!("{d}"));
+    let d = one(&kinesis.replace("STREAM", "''"));
+    assert_eq!(d.message, "source `events`: `stream` is empty", "{d}");
+    assert_eq!(line_col(&d), (6, 13), "{d}");
 }

@@ -269,6 +269,46 @@ fn a_bad_duration_names_its_key_and_item_at_its_line() {
     }
 }
 
+/// Every spelling the duration hint lists is accepted in a job file, and a bad duration's
+/// hint lists them all (`5 minutes` was accepted while the hint said "ms, s, m, h or d").
+#[test]
+fn a_duration_hint_lists_what_is_accepted() {
+    let with = |value: &str| {
+        JOB.replace(
+            "    event_time: event_time\n",
+            &format!("    event_time: event_time\n    watermark_delay: {value}\n"),
+        )
+    };
+    let delay = |value: &str| {
+        let job = parse_job(Path::new("job.yaml"), &with(value)).unwrap_or_else(|d| panic!("{d}"));
+        job.sources[0].watermark_delay_ms
+    };
+    for (value, ms) in [
+        ("5 minutes", 300_000),
+        ("5 min", 300_000),
+        ("5 MIN", 300_000),
+        ("300s", 300_000),
+        ("90 seconds", 90_000),
+        ("1 hour", 3_600_000),
+        ("2 days", 172_800_000),
+        ("500 millis", 500),
+        ("00", 0),
+        ("\"00\"", 0),
+        ("0", 0),
+    ] {
+        assert_eq!(delay(value), ms, "{value}");
+    }
+    let text = with("5 parsecs");
+    let d = one(&text);
+    let hint = d.hint.as_deref().unwrap();
+    for spelling in [
+        "minutes", "min", "seconds", "sec", "millis", "hours", "days",
+    ] {
+        assert!(hint.contains(spelling), "{hint}");
+    }
+    insta::assert_snapshot!(d.to_string());
+}
+
 /// A schema key given twice, or in two cases, is an error at the second, not the last
 /// type silently winning.
 #[test]

@@ -99,13 +99,41 @@ fn several_over_aggregates_with_a_filter_and_two_partition_keys() {
 
 #[test]
 fn a_query_without_group_by_or_over_is_stateless() {
-    let p = planned(
-        "SELECT CONCAT_WS(' ', user_id, CAST(amount AS STRING)) AS key, action AS value\nFROM event_user_action WHERE action IS NOT NULL",
-    );
+    let sql = "SELECT CONCAT_WS(' ', user_id, CAST(amount AS STRING)) AS key, action AS value\nFROM event_user_action WHERE action IS NOT NULL";
+    let p = common::planned(&without_lateness(&job(sql)));
     let f = &p.physical.features[0];
     assert!(matches!(f.kind, FeatureKind::Stateless));
     assert!(f.keys.is_empty() && f.aggs.is_empty());
     insta::assert_snapshot!(p.physical.to_string());
+}
+
+/// The job without its feature's `allowed_lateness: 1m`.
+fn without_lateness(job: &str) -> String {
+    let text = job.replace("    allowed_lateness: 1m\n", "");
+    assert_ne!(text, job);
+    text
+}
+
+#[test]
+fn allowed_lateness_on_a_stateless_feature_is_an_error_at_the_key() {
+    let (d, text) = error("SELECT user_id, action FROM event_user_action");
+    assert_eq!(d.kind, ErrorKind::Config);
+    assert!(
+        d.message
+            .contains("`allowed_lateness` has no effect on a stateless feature"),
+        "{text}"
+    );
+    assert_eq!(common::line_col(&d), (18, 5), "{text}");
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("remove `allowed_lateness:` from this feature")
+    );
+    insta::assert_snapshot!(text);
+    // `0s`, the default, says what happens and is accepted; so is lateness on an OVER feature.
+    let zero = job("SELECT user_id, action FROM event_user_action")
+        .replace("allowed_lateness: 1m", "allowed_lateness: 0s");
+    common::planned(&zero);
+    planned("SELECT user_id, COUNT(*) OVER (PARTITION BY user_id ORDER BY rowtime ROWS 2 PRECEDING) AS n\nFROM event_user_action");
 }
 
 #[test]

@@ -174,7 +174,9 @@ fn an_integer_literal_past_64_bits_is_out_of_range() {
         let sql = format!("SELECT user_id, {lit} AS x\nFROM events");
         let job = parse_job(
             Path::new("job.yaml"),
-            &with_sql(&sql).replace("    type: int\n", ""),
+            &with_sql(&sql)
+                .replace("    type: int\n", "")
+                .replace("    allowed_lateness: 1h\n", ""),
         )
         .unwrap();
         let plan = plan_job(&job).unwrap_or_else(|d| panic!("{lit}: {d}"));

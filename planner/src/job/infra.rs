@@ -175,7 +175,9 @@ fn repeated_key(message: &str, text: &str, at: (usize, usize)) -> Option<(usize,
         .split('`')
         .nth(1)
         .filter(|_| message.contains("is given twice"))?;
-    super::locate::Doc::parse(text).repeated_key(at, key)
+    super::locate::Doc::parse(text)
+        .repeated_key(at, key)
+        .map(|(_, second)| second)
 }
 
 /// Why a value's `${...}` could not be replaced.

@@ -91,18 +91,20 @@ impl Doc {
         }
     }
 
-    /// Where `key` is given the second time in the mapping that starts at `at` (its first
-    /// key, or a flow mapping's `{`), for errors about a repeated key that serde places at
-    /// the mapping.
-    pub fn repeated_key(&self, at: Spot, key: &str) -> Option<Spot> {
-        fn search(node: &Node, at: Spot, key: &str) -> Option<Spot> {
+    /// Where `key` is given the first and the second time in the mapping that starts at
+    /// `at` (its first key, or a flow mapping's `{`), for errors about a repeated key that
+    /// serde places at the mapping.
+    pub fn repeated_key(&self, at: Spot, key: &str) -> Option<(Spot, Spot)> {
+        fn search(node: &Node, at: Spot, key: &str) -> Option<(Spot, Spot)> {
             match &node.kind {
                 Kind::Map(entries) => {
                     let starts_here = node.at == at || entries.first().is_some_and(|e| e.1 == at);
                     if starts_here {
                         let mut hits = entries.iter().filter(|(k, _, _)| k == key);
-                        if let (Some(_), Some((_, second, _))) = (hits.next(), hits.next()) {
-                            return Some(*second);
+                        if let (Some((_, first, _)), Some((_, second, _))) =
+                            (hits.next(), hits.next())
+                        {
+                            return Some((*first, *second));
                         }
                     }
                     entries.iter().find_map(|(_, _, n)| search(n, at, key))

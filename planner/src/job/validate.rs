@@ -49,6 +49,9 @@ pub fn parse_job_with_infra(
     text: &str,
     infra: Option<Infra>,
 ) -> Result<Job, Diagnostics> {
+    if let Some(empty) = yaml_error::empty_job(path, text) {
+        return Err(empty);
+    }
     let unknown = unknown_keys::unknown_keys(path, text);
     if !unknown.is_empty() {
         return Err(Diagnostics(unknown));

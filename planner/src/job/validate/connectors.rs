@@ -52,7 +52,7 @@ pub(super) fn check_connector_keys(
     Ok(())
 }
 
-/// A key a connector needs.
+/// A key a connector needs; its value may not be blank (`topic: ""`).
 pub(super) fn need<'a>(
     cx: &Cx,
     what: &str,
@@ -61,11 +61,17 @@ pub(super) fn need<'a>(
     v: &'a Option<String>,
     example: &str,
 ) -> Result<&'a str, Diagnostic> {
-    v.as_deref().ok_or_else(|| {
+    let v = v.as_deref().ok_or_else(|| {
         cx.err_at_key(
             "connector",
             format!("{what} uses the {connector} connector but has no `{key}`"),
         )
         .with_hint(format!("add `{key}: {example}`"))
-    })
+    })?;
+    if v.trim().is_empty() {
+        return Err(cx
+            .err_at_value(key, format!("{what}: `{key}` is empty"))
+            .with_hint(format!("name it, e.g. `{key}: {example}`")));
+    }
+    Ok(v)
 }

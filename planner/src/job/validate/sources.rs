@@ -13,7 +13,12 @@ use super::super::{
 use super::connectors::{check_connector_keys, check_connector_name, need};
 use super::{resolve, source_glob, Cx};
 
-fn parse_start(cx: &Cx, text: &str, connector: &str) -> Result<StartPosition, Diagnostic> {
+fn parse_start(
+    cx: &Cx,
+    what: &str,
+    text: &str,
+    connector: &str,
+) -> Result<StartPosition, Diagnostic> {
     let t = text.trim();
     Ok(match t.to_ascii_lowercase().as_str() {
         "earliest" | "trim_horizon" => StartPosition::Earliest,
@@ -24,9 +29,15 @@ fn parse_start(cx: &Cx, text: &str, connector: &str) -> Result<StartPosition, Di
             .ok()
             .or_else(|| crate::types::parse_timestamp(t))
         {
+            Some(ms) if ms < 0 => {
+                return Err(cx
+                    .err_at_value("start", format!("{what}: `start: {t}` is before 1970-01-01"))
+                    .with_detail("a start timestamp is epoch milliseconds (or RFC 3339) from 1970 on; record times before it cannot be read either")
+                    .with_hint("write `earliest` to read from the beginning, or a timestamp such as `2026-01-01T00:00:00Z`"))
+            }
             Some(ms) => StartPosition::Timestamp(ms),
             None => return Err(cx
-                .err_at_value("start", format!("`start: {t}` is not a starting position"))
+                .err_at_value("start", format!("{what}: `start: {t}` is not a starting position"))
                 .with_hint(if connector == "kafka" {
                     "write earliest, latest, committed, or a timestamp (RFC 3339 or epoch ms)"
                 } else {
@@ -74,7 +85,7 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
     )?;
     let idle_timeout_ms = s.idle_timeout.map_or(30_000, |m| m.0);
     let start = |default| match &s.start {
-        Some(t) => parse_start(cx, t, &s.connector),
+        Some(t) => parse_start(cx, &what, t, &s.connector),
         None => Ok(default),
     };
     let connector = match s.connector.as_str() {
@@ -159,6 +170,23 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
         }
     };
     check_schema_names(cx, s)?;
+    if s.schema.is_empty() {
+        let et = match s.event_time.trim() {
+            "" => "event_time",
+            et => et,
+        };
+        return Err(cx
+            .err_at_key(
+                "schema",
+                format!("the schema of source `{}` has no columns", s.name),
+            )
+            .with_detail(
+                "a schema needs at least the event-time column; SQL reads only the columns it declares",
+            )
+            .with_hint(format!(
+                "declare the columns the features read, with their types, e.g. `schema: {{ {et}: timestamp, user_id: string }}`"
+            )));
+    }
     let mut columns = Vec::new();
     for (k, (name, ty)) in s.schema.iter().enumerate() {
         let (ty_name, required) = match ty.trim().strip_suffix('!') {

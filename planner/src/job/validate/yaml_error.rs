@@ -11,6 +11,40 @@ use super::super::locate::{Doc, Seg};
 /// Keys whose values are durations.
 const DURATIONS: [&str; 4] = ["watermark_delay", "allowed_lateness", "idle_timeout", "ttl"];
 
+/// A job a newcomer can start from: it validates and plans (tested).
+const MINIMAL_JOB: &str = "name: my_job
+sources:
+  - name: events
+    connector: file
+    path: data/*.jsonl
+    format: json
+    schema: { user_id: string, event_time: timestamp }
+    event_time: event_time
+features:
+  - name: events_per_user_1h
+    sql: SELECT user_id, COUNT(*) AS n FROM events GROUP BY user_id, TUMBLE(rowtime, INTERVAL '1' HOUR)
+sinks:
+  - { name: out, connector: file, path: out/features.jsonl }
+";
+
+/// A job file with no YAML in it but comments (or only `~`): an error saying so and
+/// showing [`MINIMAL_JOB`], rather than serde's "missing field `name`".
+pub(super) fn empty_job(path: &Path, text: &str) -> Option<Diagnostics> {
+    let value: serde_norway::Value = serde_norway::from_str(text).ok()?;
+    if !value.is_null() {
+        return None;
+    }
+    let example: String = MINIMAL_JOB.lines().map(|l| format!("\n    {l}")).collect();
+    Some(Diagnostics(vec![Diagnostic::new(
+        ErrorKind::Config,
+        "the job file is empty: it defines no job",
+    )
+    .in_file(path)
+    .with_hint(format!(
+        "a job names its sources, features and sinks; a minimal one (configs/examples/rides.yaml is a full one):{example}"
+    ))]))
+}
+
 pub(super) fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Diagnostics {
     // "variant" is serde's word for what the job file calls a value.
     let msg = e
@@ -32,6 +66,9 @@ pub(super) fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Di
     } else {
         d = d.in_file(path);
     }
+    if let Some(dup) = duplicate_key(text, &clean, e) {
+        return Diagnostics(vec![dup.in_item(d, path, text)]);
+    }
     if let Some(guess) = guess(&clean) {
         d = d.with_hint(format!("did you mean `{guess}`?"));
     } else if clean.contains("unknown field") {
@@ -39,11 +76,49 @@ pub(super) fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Di
     } else if clean.contains("missing field") {
         d = d.with_hint("add the missing key");
     } else if key.is_some_and(|k| DURATIONS.contains(&k)) {
-        d = d.with_hint(
-            "a duration is whole numbers with units ms, s, m, h or d: `500ms`, `30s`, `5m`, `1h30m`; `0` needs no unit",
-        );
+        d = d.with_hint(crate::duration::units_help());
     }
     Diagnostics(vec![d])
+}
+
+/// A key given twice in one mapping: serde says "duplicate field `path`" at the mapping.
+struct Duplicate {
+    key: String,
+    first: (usize, usize),
+    second: (usize, usize),
+}
+
+/// The first and second occurrence of serde's duplicate field, if `msg` is about one.
+fn duplicate_key(text: &str, msg: &str, e: &serde_norway::Error) -> Option<Duplicate> {
+    let key = msg.split_once("duplicate field `")?.1.split_once('`')?.0;
+    let loc = e.location()?;
+    let (first, second) = Doc::parse(text).repeated_key((loc.line(), loc.column()), key)?;
+    Some(Duplicate {
+        key: key.to_string(),
+        first,
+        second,
+    })
+}
+
+impl Duplicate {
+    /// `d` (serde's error, its message naming the item) at the second occurrence, saying
+    /// where the first is.
+    fn in_item(self, d: Diagnostic, path: &Path, text: &str) -> Diagnostic {
+        let Duplicate { key, first, second } = self;
+        let message = d.message.replace(
+            &format!("duplicate field `{key}`"),
+            &format!("`{key}` is given twice, first at line {}", first.0),
+        );
+        Diagnostic::new(ErrorKind::Config, message)
+            .at(path, text, second.0, second.1)
+            .with_detail(
+                "a YAML mapping holds each key once: which of the two values is meant cannot be told",
+            )
+            .with_hint(format!(
+                "keep one `{key}:` (line {} or line {})",
+                first.0, second.0
+            ))
+    }
 }
 
 /// For serde's "unknown value `jsonl`, expected one of `json`, `csv`" (or "unknown field"):

@@ -1,0 +1,138 @@
+//! The shape of a job file: a key given twice, an empty file, an empty schema. Each error
+//! says what is wrong where it is, and what to write instead.
+
+use std::path::Path;
+
+use planner::{parse_job, Diagnostic, ErrorKind};
+
+const JOB: &str = r#"name: rides
+sources:
+  - name: events
+    connector: file
+    path: data/*.jsonl
+    format: json
+    schema:
+      user_id: string!
+      event_time: timestamp
+    event_time: event_time
+features:
+  - name: f
+    sql: SELECT user_id, COUNT(*) AS n FROM events GROUP BY user_id, TUMBLE(rowtime, INTERVAL '1' HOUR)
+sinks:
+  - { name: out, connector: file, path: out/f.jsonl }
+"#;
+
+/// The one diagnostic of a job file that does not validate, and its rendering.
+fn one(text: &str) -> (Diagnostic, String) {
+    let d = parse_job(Path::new("job.yaml"), text).expect_err("the job should not validate");
+    assert_eq!(d.0.len(), 1, "{d}");
+    let rendered = d.to_string();
+    (d.0.into_iter().next().unwrap(), rendered)
+}
+
+fn line_col(d: &Diagnostic) -> (usize, usize) {
+    let l = d.location.as_ref().expect("a location");
+    (l.line, l.column)
+}
+
+#[test]
+fn the_base_job_validates() {
+    parse_job(Path::new("job.yaml"), JOB).unwrap_or_else(|d| panic!("{d}"));
+}
+
+/// A key given twice is an error at the second, naming the line of the first (serde
+/// placed it at the start of the mapping).
+#[test]
+fn a_key_given_twice_is_an_error_at_the_second_naming_the_first() {
+    let text = JOB.replace(
+        "    format: json\n",
+        "    format: json\n    path: other/*.jsonl\n",
+    );
+    let (d, rendered) = one(&text);
+    assert_eq!(d.kind, ErrorKind::Config);
+    assert_eq!(
+        d.message,
+        "source `events`: `path` is given twice, first at line 5"
+    );
+    assert_eq!(line_col(&d), (7, 5), "{rendered}");
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("keep one `path:` (line 5 or line 7)")
+    );
+    insta::assert_snapshot!(rendered);
+
+    // At the top level, in a feature, and in a flow mapping.
+    let text = JOB.replace("sinks:\n", "name: again\nsinks:\n");
+    let (d, rendered) = one(&text);
+    assert_eq!(d.message, "`name` is given twice, first at line 1");
+    assert_eq!(line_col(&d), (14, 1), "{rendered}");
+    let text = JOB.replace(
+        "  - name: f\n",
+        "  - name: f\n    version: 1\n    version: 2\n",
+    );
+    let (d, rendered) = one(&text);
+    assert_eq!(
+        d.message,
+        "feature `f`: `version` is given twice, first at line 13"
+    );
+    assert_eq!(line_col(&d), (14, 5), "{rendered}");
+    let text = JOB.replace("path: out/f.jsonl }", "path: out/f.jsonl, path: x.jsonl }");
+    let (d, rendered) = one(&text);
+    assert_eq!(
+        d.message,
+        "sink `out`: `path` is given twice, first at line 15"
+    );
+    assert_eq!(line_col(&d), (15, 54), "{rendered}");
+}
+
+/// An empty job file (or one of comments, or `~`) says so and shows a minimal job, which
+/// validates and plans; serde said "missing field `name`".
+#[test]
+fn an_empty_job_file_says_so_and_shows_a_minimal_job() {
+    for text in ["", "\n\n", "# a job, one day\n", "~\n"] {
+        let (d, rendered) = one(text);
+        assert_eq!(d.kind, ErrorKind::Config);
+        assert_eq!(
+            d.message, "the job file is empty: it defines no job",
+            "{text:?}"
+        );
+        assert_eq!(line_col(&d), (0, 0));
+        if text.is_empty() {
+            insta::assert_snapshot!(rendered);
+        }
+        let hint = d.hint.unwrap();
+        let example: String = hint
+            .lines()
+            .skip(1)
+            .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap()))
+            .collect();
+        let job = parse_job(Path::new("job.yaml"), &example).unwrap_or_else(|d| panic!("{d}"));
+        planner::plan_job(&job).unwrap_or_else(|d| panic!("{d}"));
+    }
+}
+
+/// An empty schema says a schema needs the event-time column, with an example; it said
+/// "event_time column `event_time` is not in the schema" and "the schema has: " (nothing).
+#[test]
+fn an_empty_schema_needs_the_event_time_column() {
+    let block = "    schema:\n      user_id: string!\n      event_time: timestamp\n";
+    for schema in ["    schema: {}\n", "    schema:\n"] {
+        let (d, rendered) = one(&JOB.replace(block, schema));
+        assert_eq!(d.kind, ErrorKind::Config);
+        assert_eq!(
+            d.message, "the schema of source `events` has no columns",
+            "{rendered}"
+        );
+        assert_eq!(line_col(&d), (7, 5), "{rendered}");
+        assert!(
+            d.hint
+                .as_deref()
+                .unwrap()
+                .contains("`schema: { event_time: timestamp, user_id: string }`"),
+            "{rendered}"
+        );
+        if schema.contains("{}") {
+            insta::assert_snapshot!(rendered);
+        }
+    }
+}
