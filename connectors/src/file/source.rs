@@ -40,10 +40,12 @@ pub enum FileSourceError {
         message: String,
     },
     /// No file matches.
-    #[error("no files match `{pattern}` (hint: check the source's `path`; it is a glob relative to the job file)")]
+    #[error("no files match `{pattern}` (hint: {hint})")]
     NoFiles {
         /// Pattern.
         pattern: String,
+        /// What to check: see [`no_files_hint`].
+        hint: String,
     },
     /// I/O failure.
     #[error("cannot read `{path}`: {source}")]
@@ -53,6 +55,24 @@ pub enum FileSourceError {
         /// Cause.
         source: std::io::Error,
     },
+}
+
+/// What to check when a source's path matches no file: a directory names no file (its
+/// files do, with a glob), `~` is not the home directory here, else the glob itself.
+pub fn no_files_hint(pattern: &str) -> String {
+    let path = std::path::Path::new(pattern);
+    if path.is_dir() {
+        let shown = pattern.trim_end_matches('/');
+        return format!(
+            "`{shown}` is a directory: name its files with a glob, e.g. `{shown}/*.jsonl`"
+        );
+    }
+    if let Some(i) = pattern.find('~') {
+        if i == 0 || pattern[..i].ends_with('/') {
+            return "`~` is not expanded to the home directory: write the path relative to the job file, or absolute".into();
+        }
+    }
+    "check the source's `path`; it is a glob relative to the job file".into()
 }
 
 /// A byte range of one file.
@@ -184,13 +204,15 @@ impl FileReader {
         if files.is_empty() && mode.stops_at_end() {
             return Err(FileSourceError::NoFiles {
                 pattern: pattern.into(),
+                hint: no_files_hint(pattern),
             });
         }
         let (mut all, last_owner) = plan_splits(&files, peers, BLOCK_BYTES);
         let live = matches!(mode, ReadMode::Follow { .. }) && worker == last_owner;
         if files.is_empty() && live {
             tracing::warn!(
-                "no files match `{pattern}` yet; waiting for them to appear (hint: check the source's `path`; it is a glob relative to the job file)"
+                "no files match `{pattern}` yet; waiting for them to appear (hint: {})",
+                no_files_hint(pattern)
             );
         }
         let mut splits = all.swap_remove(worker);

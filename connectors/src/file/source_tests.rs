@@ -402,7 +402,10 @@ fn a_glob_matching_nothing_is_an_error_unless_the_source_waits_for_files() {
     let pattern = dir.path().join("*.jsonl").to_string_lossy().into_owned();
     for mode in [ReadMode::Bounded, ReadMode::Follow { exit_at_end: true }] {
         match FileReader::open(&pattern, 0, 1, mode, false) {
-            Err(FileSourceError::NoFiles { pattern: p }) => assert_eq!(p, pattern),
+            Err(FileSourceError::NoFiles { pattern: p, hint }) => {
+                assert_eq!(p, pattern);
+                assert!(hint.contains("glob relative to the job file"), "{hint}");
+            }
             Err(e) => panic!("{mode:?}: {e}"),
             Ok(_) => panic!("{mode:?}: opened a source with no files"),
         }
@@ -428,4 +431,31 @@ fn a_glob_matching_nothing_is_an_error_unless_the_source_waits_for_files() {
         .unwrap();
     }
     assert_eq!(got, vec!["1"]);
+}
+
+/// A path naming a directory, or starting at `~`, matches no file: the hint says why.
+#[test]
+fn no_files_hints_name_a_directory_and_the_tilde() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let pattern = data.to_string_lossy().into_owned();
+    match FileReader::open(&pattern, 0, 1, ReadMode::Bounded, false) {
+        Err(e @ FileSourceError::NoFiles { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.contains(&format!("`{pattern}` is a directory")),
+                "{text}"
+            );
+            assert!(text.contains(&format!("`{pattern}/*.jsonl`")), "{text}");
+        }
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("opened a directory as a source"),
+    }
+    let hint = no_files_hint(&format!("{}/~/events/*.jsonl", dir.path().display()));
+    assert!(hint.contains("`~` is not expanded"), "{hint}");
+    let hint = no_files_hint("~/events/*.jsonl");
+    assert!(hint.contains("`~` is not expanded"), "{hint}");
+    let hint = no_files_hint("ev~1/*.jsonl");
+    assert!(hint.contains("glob relative"), "{hint}");
 }
