@@ -39,6 +39,12 @@ pub enum Command {
     /// Run a job.
     Run(RunArgs),
     /// Start one process per hostfile line on this machine, as one timely cluster, and supervise them.
+    // `launch` sets each process's --cluster-hostfile and --process itself (and refuses
+    // them): they are not in its help.
+    #[command(
+        mut_arg("cluster_hostfile", |a| a.hide(true)),
+        mut_arg("process", |a| a.hide(true))
+    )]
     Launch {
         /// One `host:port` per line (blank and `#` lines skipped); the i-th address is process i.
         #[arg(long)]

@@ -359,3 +359,28 @@ fn a_lost_peer_or_a_taken_port_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// `launch --help` does not offer the flags launch sets itself (and refuses); `run
+/// --help` does.
+#[test]
+fn launch_help_leaves_out_the_flags_it_sets_itself() {
+    let help = |cmd: &str| {
+        let out = freshet().args([cmd, "--help"]).output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let launch = help("launch");
+    assert!(
+        launch.contains("--hostfile") && launch.contains("--workers"),
+        "{launch}"
+    );
+    assert!(
+        !launch.contains("--cluster-hostfile") && !launch.contains("--process"),
+        "{launch}"
+    );
+    let run = help("run");
+    assert!(
+        run.contains("--cluster-hostfile") && run.contains("--process"),
+        "{run}"
+    );
+}
