@@ -219,7 +219,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if !args.quiet {
-        print_summary(&p, &summary, args);
+        print_summary(&p, &summary, args.mode, 1);
     }
     Ok(())
 }
@@ -293,15 +293,20 @@ fn watch_connect(state: Arc<RunState>, timeout: Duration, process: usize, addres
     });
 }
 
-fn print_summary(p: &PlannedJob, s: &RunSummary, args: &RunArgs) {
+/// Prints a run's summary; `processes` > 1: the totals of a cluster (see `launch`).
+pub fn print_summary(p: &PlannedJob, s: &RunSummary, mode: RunMode, processes: usize) {
     let c = &s.counters;
     let rate = c.events_read as f64 / s.seconds.max(1e-9);
-    let mode = match args.mode {
+    let mode = match mode {
         RunMode::Backfill => "backfill",
         RunMode::Stream => "stream",
     };
+    let processes = match processes {
+        1 => String::new(),
+        n => format!(" in {n} processes"),
+    };
     outln!(
-        "job `{}` ({mode}, {} worker(s)) finished in {:.2}s",
+        "job `{}` ({mode}, {} worker(s){processes}) finished in {:.2}s",
         p.physical.job,
         s.workers,
         s.seconds

@@ -9,6 +9,10 @@
 //! The processes' standard output passes through the supervisor, less timely's connection
 //! messages ("awaiting connections", "error connecting ... retrying"), which timely prints
 //! to standard output: they go to standard error, and with `--quiet` nowhere.
+//!
+//! Each process writes its summary to a file; once all have ended, the supervisor prints
+//! the cluster's totals (and writes them to `--summary-json FILE`, beside each process's
+//! `FILE.<i>`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
@@ -22,8 +26,10 @@ use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use dataflow::RunSummary;
+
 use crate::cli::{RunArgs, RunMode};
-use crate::commands::read_hostfile;
+use crate::commands::{plan, print_summary, read_hostfile};
 
 /// Runs the cluster; returns when every process has exited.
 pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
@@ -36,6 +42,14 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
         bail!("--workers must be at least 1");
     }
     let hosts = read_hostfile(hostfile)?;
+    // Plans once here: a bad job is one error, not one per process.
+    let planned = plan(&run.job, run.infra.as_deref())?;
+    // Where the processes' summaries go: beside --summary-json, else a scratch directory.
+    let scratch = Scratch::new()?;
+    let summary_of = |i: usize| match &run.summary_json {
+        Some(s) => std::path::PathBuf::from(format!("{}.{i}", s.display())),
+        None => scratch.0.join(format!("summary.{i}.json")),
+    };
     let exe = std::env::current_exe().context("locating the freshet binary")?;
     let signals = Arc::new(AtomicUsize::new(0));
     let seen = Arc::clone(&signals);
@@ -68,13 +82,9 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
             .arg(hostfile)
             .arg("--process")
             .arg(i.to_string());
-        if let Some(s) = &run.summary_json {
-            let name = format!("{}.{i}", s.display());
-            cmd.arg("--summary-json").arg(name);
-        }
-        if run.quiet || i > 0 {
-            cmd.arg("--quiet");
-        }
+        cmd.arg("--summary-json").arg(summary_of(i));
+        // The supervisor prints the cluster's summary.
+        cmd.arg("--quiet");
         cmd.process_group(0).stdout(Stdio::piped());
         match cmd.spawn() {
             Ok(mut child) => {
@@ -143,7 +153,60 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
             bail!("stopped by a signal: {}", unclean.join("; "));
         }
     }
+    let total = cluster_summary((0..hosts.len()).map(summary_of))?;
+    if let Some(s) = &run.summary_json {
+        std::fs::write(s, serde_json::to_string_pretty(&total)?)
+            .with_context(|| format!("writing {}", s.display()))?;
+    }
+    if !run.quiet {
+        print_summary(&planned, &total, run.mode, hosts.len());
+    }
     Ok(())
+}
+
+/// A scratch directory, removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Self> {
+        let dir = std::env::temp_dir().join(format!("freshet-launch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(Scratch(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The cluster's summary: the processes' counters and workers added up, the longest time.
+fn cluster_summary(files: impl Iterator<Item = std::path::PathBuf>) -> Result<RunSummary> {
+    let mut total: Option<RunSummary> = None;
+    for f in files {
+        let text =
+            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        let s: RunSummary =
+            serde_json::from_str(&text).with_context(|| format!("reading {}", f.display()))?;
+        total = Some(match total {
+            None => s,
+            Some(mut t) => {
+                let (a, b) = (&mut t.counters, &s.counters);
+                a.events_read += b.events_read;
+                a.bad_records += b.bad_records;
+                a.skipped += b.skipped;
+                a.too_late += b.too_late;
+                a.rows_written += b.rows_written;
+                a.corrections += b.corrections;
+                a.dead_letters += b.dead_letters;
+                t.seconds = t.seconds.max(s.seconds);
+                t.workers += s.workers;
+                t
+            }
+        });
+    }
+    total.context("no process wrote a summary")
 }
 
 /// Passes a process's standard output on, less timely's connection messages (to standard

@@ -84,6 +84,49 @@ fn two_processes_on_loopback_give_the_same_output_as_one() {
             assert_same(&format!("2 processes {mode:?}, {layout}"), &two, &want);
         }
     }
+
+    // Without -q, the summary is the cluster's: every process's events, all 4 workers;
+    // --summary-json FILE holds the same totals beside each process's FILE.<i>.
+    let summary = dir.path().join("summary.json");
+    let out = run_ok(&[
+        "launch",
+        "--hostfile",
+        hostfile.to_str().unwrap(),
+        job,
+        "--workers",
+        "2",
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let read = |p: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let (total, p0, p1) = (
+        read(&summary),
+        read(&dir.path().join("summary.json.0")),
+        read(&dir.path().join("summary.json.1")),
+    );
+    assert_eq!(total["events_read"], evs.len() as u64, "{total}");
+    for counter in ["events_read", "rows_written"] {
+        let sum = p0[counter].as_u64().unwrap() + p1[counter].as_u64().unwrap();
+        assert_eq!(total[counter].as_u64(), Some(sum), "{counter}");
+    }
+    assert_eq!(total["workers"], 4);
+    let events_line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("events read"));
+    assert_eq!(
+        events_line.map(|l| l.split_whitespace().last().unwrap().to_string()),
+        Some(evs.len().to_string()),
+        "{stdout}"
+    );
+    assert!(stdout.contains("4 worker(s) in 2 processes"), "{stdout}");
+    assert_eq!(
+        stdout.matches("events read").count(),
+        1,
+        "one summary: {stdout}"
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use timely::{CommunicationConfig, Config, WorkerConfig};
 
 use connectors::file::sink::remove_stale_outputs;
@@ -83,7 +83,7 @@ impl Topology {
 }
 
 /// What a run did (this process's share).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunSummary {
     /// Counters.
     #[serde(flatten)]
