@@ -182,6 +182,23 @@ fn a_left_join_feature_must_use_the_left_time() {
     insta::assert_snapshot!(text);
 }
 
+/// `r.rowtime` as a value in a LEFT JOIN (r's time is no event time there): the hint
+/// names the column to read it by, and that plans.
+#[test]
+fn the_right_rowtime_of_a_left_join_as_a_value_points_to_its_column() {
+    let join = "FROM deliveries AS l LEFT JOIN deliveries AS r ON l.delivery_id = r.delivery_id AND r.rowtime BETWEEN l.rowtime AND l.rowtime + INTERVAL '1' MINUTE";
+    let (d, _) = one(&format!("SELECT l.store_id AS s, r.rowtime AS t\n{join}"));
+    assert_eq!(d.kind, ErrorKind::UnknownColumn);
+    let hint = d.hint.as_deref().unwrap_or_default();
+    assert!(
+        hint.contains("write `r.event_time`") && hint.contains("use `l.event_time`"),
+        "{hint}"
+    );
+    plan(&format!(
+        "SELECT l.store_id AS s, r.event_time AS t\n{join}"
+    ));
+}
+
 /// The right side's time of a LEFT JOIN, named by its column, in a window and an OVER
 /// window: each error points at it in the SQL and says why. (A stateless feature may
 /// select it: it is a nullable column, and rows keep the left side's time.)

@@ -131,6 +131,7 @@ impl Planner<'_> {
                 },
                 row: RowScope {
                     time_attrs: left.row.time_attrs.clone(),
+                    lost_time: row.time_attrs.iter().copied().filter(|i| !left.row.time_attrs.contains(i)).collect(),
                     time_note: Some(format!(
                         "the bounded table {} has no event-time attribute: its rows take the stream side's time",
                         right.row.tables.iter().map(|t| format!("`{}`", t.name)).collect::<Vec<_>>().join(", ")
@@ -197,6 +198,12 @@ impl Planner<'_> {
                 .iter()
                 .filter(|i| **i >= left_width)
                 .map(|&i| format!("`{}.{}`", right.row.tables[0].name, row.columns[i].0))
+                .collect();
+            row.lost_time = row
+                .time_attrs
+                .iter()
+                .copied()
+                .filter(|i| *i >= left_width)
                 .collect();
             row.time_attrs.retain(|i| *i < left_width);
             row.time_note = Some(format!(
@@ -463,6 +470,12 @@ fn combine(left: &RowScope, right: &RowScope) -> RowScope {
             .chain(right.time_attrs.iter().map(|i| i + w))
             .collect(),
         time_note: None,
+        lost_time: left
+            .lost_time
+            .iter()
+            .copied()
+            .chain(right.lost_time.iter().map(|i| i + w))
+            .collect(),
     }
 }
 

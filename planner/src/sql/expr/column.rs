@@ -79,10 +79,34 @@ impl Lowerer<'_> {
                     let detail = self.row.time_note.clone().unwrap_or_else(|| {
                         "a bounded table joined without time bounds (its rows take the stream side's time), or a subquery that does not select its event time, has none".into()
                     });
+                    // `r.rowtime` of a table whose time is no event time here: its time
+                    // column is still a value, by its name.
+                    // (Not where an event time is needed: a window, an OVER's ORDER BY.)
+                    let as_value = !matches!(self.clause, "a window" | "ORDER BY" | "GROUP BY");
+                    let lost = qualifier.filter(|_| as_value).and_then(|q| {
+                        let t = self
+                            .row
+                            .tables
+                            .iter()
+                            .find(|t| t.name.eq_ignore_ascii_case(q))?;
+                        let i = self
+                            .row
+                            .lost_time
+                            .iter()
+                            .find(|i| (t.start..t.start + t.len).contains(i))?;
+                        Some(format!("`{}.{}`", t.name, self.row.columns[*i].0))
+                    });
+                    let hint = match lost {
+                        Some(value) => format!(
+                            "to read that time as a value, write {value} (NULL where a LEFT JOIN found no match); to place rows in time, use {}",
+                            self.row.time_attr_names()
+                        ),
+                        None => format!("use {}", self.row.time_attr_names()),
+                    };
                     return Err(self
                         .err(ErrorKind::UnknownColumn, node, msg)
                         .with_detail(detail)
-                        .with_hint(format!("use {}", self.row.time_attr_names())));
+                        .with_hint(hint));
                 }
                 if lower == "rowtime" && self.row.time_attrs.is_empty() {
                     return Err(self

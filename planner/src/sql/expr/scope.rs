@@ -58,6 +58,9 @@ pub(crate) struct RowScope {
     /// Why some time columns of the row are no event-time attributes (the right side of a
     /// LEFT JOIN, a bounded table), for messages.
     pub time_note: Option<String>,
+    /// Time columns of tables in FROM that are no event-time attributes here (the right
+    /// side of a LEFT JOIN, a bounded table): still readable as values by name.
+    pub lost_time: Vec<usize>,
 }
 
 /// A name that matches columns of several tables.
@@ -75,6 +78,7 @@ impl RowScope {
             columns,
             time_attrs,
             time_note: None,
+            lost_time: Vec::new(),
         }
     }
 
