@@ -235,3 +235,86 @@ fn s3_backfill_and_kinesis_stream_fill_dynamodb_with_the_same_counts() {
     ]);
     assert_eq!(read_table(&aws, &kinesis_table), want, "Kinesis stream");
 }
+
+/// One worker's backfill of a Kinesis stream with records beyond the lateness is the
+/// same every run: the shards are read strictly in turn, so the watermark each record
+/// meets does not depend on which shard was due first.
+#[test]
+fn a_kinesis_backfill_with_late_records_is_the_same_every_run() {
+    let aws = aws();
+    let stream = create_stream(&aws, "e2e-repeat", 3);
+    // One event a second over 24 users (their keys spread them over the shards); every
+    // 50th after the first 600 is two hours late.
+    let records: Vec<(String, String)> = (0..3000i64)
+        .map(|i| {
+            let user = format!("u{}", i % 24);
+            let late = if i > 600 && i % 50 == 0 { 2 * HOUR } else { 0 };
+            let t = T0 + i * 1000 - late;
+            let line = line(&user, t);
+            (user, line)
+        })
+        .collect();
+    put_records(&aws, &stream, &records);
+    let dir = tempfile::tempdir().unwrap();
+    let job = format!(
+        r#"name: repeat
+sources:
+  - {{ name: ev, connector: kinesis, aws: local, stream: {stream}, start: earliest, format: json, schema: {{ user_id: string!, event_time: timestamp }}, event_time: event_time, watermark_delay: 30s }}
+features:
+  - name: n
+    allowed_lateness: 10m
+    sql: SELECT user_id, COUNT(*) AS n FROM ev GROUP BY user_id, TUMBLE(rowtime, INTERVAL '5' MINUTE)
+sinks:
+  - {{ name: out, connector: file, path: out/features.jsonl }}
+dead_letter: out/dead_letter.jsonl
+"#
+    );
+    std::fs::write(dir.path().join("job.yaml"), job).unwrap();
+    let infra = dir.path().join("infra.yaml");
+    std::fs::write(
+        &infra,
+        format!(
+            "aws:\n  local: {{ region: us-east-1, endpoint: \"{}\", access_key_id: test, secret_access_key: test }}\n",
+            endpoint()
+        ),
+    )
+    .unwrap();
+    let lines = |p: &Path| -> Vec<String> {
+        let mut l: Vec<String> = std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        l.sort();
+        l
+    };
+    let once = |batch_bytes: &str| {
+        let _ = std::fs::remove_dir_all(dir.path().join("out"));
+        run(&[
+            "run",
+            dir.path().join("job.yaml").to_str().unwrap(),
+            "--infra",
+            infra.to_str().unwrap(),
+            "--mode",
+            "backfill",
+            "--batch-bytes",
+            batch_bytes,
+            "-q",
+        ]);
+        (
+            lines(&dir.path().join("out/dead_letter.jsonl")),
+            lines(&dir.path().join("out/features.jsonl")),
+        )
+    };
+    let first = once("4194304");
+    assert!(!first.1.is_empty());
+    for batch_bytes in ["1", "300", "65536"] {
+        let again = once(batch_bytes);
+        assert_eq!(
+            again.0.len(),
+            first.0.len(),
+            "dead letters with --batch-bytes {batch_bytes}"
+        );
+        assert_eq!(again, first, "--batch-bytes {batch_bytes}");
+    }
+}

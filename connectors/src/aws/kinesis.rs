@@ -19,7 +19,9 @@
 //! **End.** A bounded read (or `--exit-at-end`) reads the shards present at open up to
 //! their tip: a shard is finished when it is closed, or when `GetRecords` returns no record
 //! and `MillisBehindLatest` is 0; the reader is [`Poll::Done`] when all are. Records
-//! appended while the reader catches up may be read too.
+//! appended while the reader catches up may be read too. A bounded read takes the shards
+//! strictly in turn, one `GetRecords` with records each (see `fetch_round`), so the order
+//! of what it reads does not depend on timing.
 //!
 //! **Rate.** Each shard is polled at most every 200 ms (Kinesis allows 5 `GetRecords` per
 //! shard per second); a throttled shard backs off for a second. An expired iterator is
@@ -343,10 +345,30 @@ impl KinesisReader {
         Ok(n)
     }
 
-    /// `GetRecords` on due shards, round-robin, until one returns records.
+    /// `GetRecords` on due shards, round-robin, until one returns records. A bounded read
+    /// takes the shards strictly in turn instead: the shard whose turn it is keeps it (a
+    /// throttled shard is waited for) until a `GetRecords` of it returns records or it is
+    /// finished, so the order of records does not depend on timing, and one worker's
+    /// backfill of a stream that is not written meanwhile is the same every run.
     fn fetch_round(&mut self) -> Result<(), SourceError> {
         let now = Instant::now();
         let n = self.shards.len();
+        if self.mode.stops_at_end() {
+            let Some(i) = (0..n)
+                .map(|k| (self.rr + k) % n)
+                .find(|&i| !self.shards[i].finished && (self.shards[i].started || self.ready(i)))
+            else {
+                return Ok(());
+            };
+            self.rr = i;
+            if self.shards[i].next_poll > now {
+                return Ok(());
+            }
+            if self.fetch(i, now)? > 0 || self.shards[i].finished {
+                self.rr = (i + 1) % n;
+            }
+            return Ok(());
+        }
         for k in 0..n {
             let i = (self.rr + k) % n;
             let s = &self.shards[i];
