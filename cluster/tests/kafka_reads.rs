@@ -210,20 +210,13 @@ fn a_short_idle_timeout_does_not_make_waiting_records_too_late() {
     create_topic(&brokers, &topic, partitions);
     let (n, t0) = (40_000i64, common::T0);
     // Record i goes to partition i % 4: every partition is in event-time order.
-    for p in 0..partitions {
-        let mine: Vec<(String, String)> = (p as i64..n)
-            .step_by(partitions as usize)
-            .map(|i| {
-                let json = format!(
-                    r#"{{"user_id": "u{}", "event_time": {}}}"#,
-                    i % 50,
-                    t0 + i * 1000
-                );
-                ("k".to_string(), json)
-            })
-            .collect();
-        produce_to_partition(&brokers, &topic, p as i32, &mine);
-    }
+    deal(&brokers, &topic, partitions, n, |i| {
+        format!(
+            r#"{{"user_id": "u{}", "event_time": {}}}"#,
+            i % 50,
+            t0 + i * 1000
+        )
+    });
     let last_window_end = t0 + (n * 1000 - 30_000) / 300_000 * 300_000;
     for (i, mode) in [&["--mode", "backfill"][..], &["--mode", "stream"][..]]
         .iter()
@@ -359,28 +352,19 @@ fn a_backfill_of_a_partitioned_topic_with_late_records_is_the_same_every_run() {
     let t0 = common::T0;
     // One event a second dealt to the partitions in turn; every 300th after the first
     // 7200 is two hours late (beyond the lateness, if the watermark has moved on).
-    for p in 0..partitions as i64 {
-        let mine: Vec<(String, String)> = (p..20_000)
-            .step_by(partitions as usize)
-            .map(|i| {
-                let late = if i > 7200 && i % 300 == 0 {
-                    7_200_000
-                } else {
-                    0
-                };
-                let t = t0 + i * 1000 - late;
-                (
-                    "k".to_string(),
-                    format!(
-                        r#"{{"user_id": "u{}", "amount": {}, "event_time": {t}}}"#,
-                        i % 37,
-                        i % 100
-                    ),
-                )
-            })
-            .collect();
-        produce_to_partition(&brokers, &topic, p as i32, &mine);
-    }
+    deal(&brokers, &topic, partitions, 20_000, |i| {
+        let late = if i > 7200 && i % 300 == 0 {
+            7_200_000
+        } else {
+            0
+        };
+        let t = t0 + i * 1000 - late;
+        format!(
+            r#"{{"user_id": "u{}", "amount": {}, "event_time": {t}}}"#,
+            i % 37,
+            i % 100
+        )
+    });
     let job = format!(
         r#"name: repeat
 sources:
@@ -461,5 +445,17 @@ dead_letter: out/dead_letter.jsonl
             again.1, first.1,
             "feature rows with --batch-bytes {batch_bytes}"
         );
+    }
+}
+
+/// Records 0..n (as `payload(i)`) dealt to the topic's partitions in turn: record i to
+/// partition i % partitions, in order within each.
+fn deal(brokers: &str, topic: &str, partitions: u32, n: i64, payload: impl Fn(i64) -> String) {
+    for p in 0..partitions as i64 {
+        let mine: Vec<(String, String)> = (p..n)
+            .step_by(partitions as usize)
+            .map(|i| ("k".to_string(), payload(i)))
+            .collect();
+        produce_to_partition(brokers, topic, p as i32, &mine);
     }
 }
