@@ -720,3 +720,75 @@ sinks:
     }
     assert_eq!(last, newest);
 }
+
+/// A signal to a process whose share of the input has ended (here: the topic's only
+/// partition is the other process's) stops the whole cluster cleanly. Before, it could
+/// not tell the others (its source had released everything), dropped its dataflow after
+/// the grace period, and the other process failed on the lost connection.
+#[test]
+fn a_signal_to_a_process_with_nothing_left_to_read_stops_the_cluster() {
+    let brokers = kafka_brokers();
+    let t0 = common::T0;
+    let ev =
+        |k: &str, n: i64, t: i64| (k.to_string(), format!(r#"{{"n": {n}, "event_time": {t}}}"#));
+    let dir = tempfile::tempdir().unwrap();
+    let topic = unique("alone");
+    create_topic(&brokers, &topic, 1);
+    produce_to_partition(
+        &brokers,
+        &topic,
+        0,
+        &[ev("a", 1, t0 + 1_000), ev("b", 2, t0 + 61_000)],
+    );
+    std::fs::write(dir.path().join("job.yaml"), keyed_job(&topic, "1h")).unwrap();
+    let infra = write_infra(dir.path(), &brokers);
+    let hostfile = dir.path().join("hosts");
+    std::fs::write(
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
+    )
+    .unwrap();
+    let process = |i: usize| {
+        let log = dir.path().join(format!("stderr{i}.txt"));
+        let child = freshet()
+            .args(["run", dir.path().join("job.yaml").to_str().unwrap()])
+            .args(["--infra", infra.to_str().unwrap(), "--mode", "stream", "-q"])
+            .arg("--cluster-hostfile")
+            .arg(&hostfile)
+            .args(["--process", &i.to_string()])
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        (Guard(child), log)
+    };
+    let (mut p0, log0) = process(0);
+    let (mut p1, log1) = process(1);
+    // Running: the first minute is out.
+    wait_for("the first window", Duration::from_secs(60), || {
+        !rows_in(dir.path()).is_empty()
+    });
+    let pid = p1.0.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let wait = |p: &mut Guard, log: &Path| {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(s) = p.0.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "still running: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let (s1, s0) = (wait(&mut p1, &log1), wait(&mut p0, &log0));
+    let err0 = std::fs::read_to_string(&log0).unwrap();
+    assert!(s1.success(), "{}", std::fs::read_to_string(&log1).unwrap());
+    assert!(s0.success(), "process 0: {err0}");
+    assert!(!err0.contains("lost the connection"), "{err0}");
+}

@@ -29,8 +29,10 @@ pub struct RunState {
     started: AtomicBool,
     error: Mutex<Option<String>>,
     watermarks: Mutex<HashMap<String, Arc<AtomicU64>>>,
-    /// Per source, the workers (of the cluster) that stopped or finished reading it.
-    released: Mutex<HashMap<String, std::collections::BTreeSet<usize>>>,
+    /// Per source, the workers (of the cluster) that announced they stop reading it.
+    stopping: WorkerSets,
+    /// Per source, the workers (of the cluster) that read it to its end.
+    finished: WorkerSets,
     line_counts: Mutex<HashMap<String, Arc<LineCounts>>>,
 }
 
@@ -45,16 +47,25 @@ impl RunState {
         self.stop.load(Ordering::Acquire)
     }
 
-    /// Worker `worker` of the cluster stopped or finished reading `source`.
-    pub fn release(&self, source: &str, worker: usize) {
-        let mut m = self.released.lock().unwrap_or_else(|p| p.into_inner());
-        m.entry(source.to_string()).or_default().insert(worker);
+    /// Worker `worker` of the cluster announced that it stops reading `source` (it knows
+    /// of the stop).
+    pub fn note_stopping(&self, source: &str, worker: usize) {
+        note(&self.stopping, source, worker);
     }
 
-    /// How many workers of the cluster stopped or finished reading `source`.
-    pub fn released(&self, source: &str) -> usize {
-        let m = self.released.lock().unwrap_or_else(|p| p.into_inner());
-        m.get(source).map_or(0, |s| s.len())
+    /// How many workers of the cluster announced that they stop reading `source`.
+    pub fn stopping(&self, source: &str) -> usize {
+        count(&self.stopping, source)
+    }
+
+    /// Worker `worker` of the cluster read `source` to its end.
+    pub fn note_finished(&self, source: &str, worker: usize) {
+        note(&self.finished, source, worker);
+    }
+
+    /// How many workers of the cluster read `source` to its end.
+    pub fn finished(&self, source: &str) -> usize {
+        count(&self.finished, source)
     }
 
     /// Marks the workers as running: in a cluster, every process has connected.
@@ -137,4 +148,16 @@ pub struct Counters {
     pub corrections: u64,
     /// Dead-letter entries written.
     pub dead_letters: u64,
+}
+
+type WorkerSets = Mutex<HashMap<String, std::collections::BTreeSet<usize>>>;
+
+fn note(sets: &WorkerSets, source: &str, worker: usize) {
+    let mut m = sets.lock().unwrap_or_else(|p| p.into_inner());
+    m.entry(source.to_string()).or_default().insert(worker);
+}
+
+fn count(sets: &WorkerSets, source: &str) -> usize {
+    let m = sets.lock().unwrap_or_else(|p| p.into_inner());
+    m.get(source).map_or(0, |s| s.len())
 }

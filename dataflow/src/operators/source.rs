@@ -74,10 +74,13 @@ enum Announce {
     /// The watermark of a worker with partitions of its own, for workers without (see
     /// the end of the step).
     Watermark(u64),
-    /// The worker stops (a signal, a failure): every worker that hears it stops too, and
-    /// holds its capabilities until every worker has said `Stopping` or `Finished`.
+    /// The worker stops (a signal, a failure), or has heard of the stop: every worker
+    /// that hears it stops too, and holds its capabilities until every worker of the
+    /// cluster has said `Stopping` (so none can take the frontier's move for a watermark).
     Stopping(usize),
-    /// The worker's input ended, and it released its capabilities.
+    /// The worker's input ended: it released its capabilities, less the one of this
+    /// stream, which it keeps (to answer a stop with `Stopping`) until every worker has
+    /// said `Finished`, or `Stopping` after a stop.
     Finished(usize),
 }
 
@@ -187,7 +190,23 @@ pub fn source<'s>(
         let mut late: Vec<(LineId, String, String, String)> = Vec::new();
         let mut pending = PendingDeadLetters::default();
         let mut stop_announced = false;
+        // After the end of the input: the announcement capability, kept (see `Finished`).
+        let mut lingering: Option<timely::dataflow::operators::Capability<u64>> = None;
         move |_frontiers| {
+            if let Some(cap) = lingering.as_ref() {
+                let stopping = state.stop_requested();
+                if stopping && !stop_announced {
+                    announce_out.activate().session(cap).give(Announce::Stopping(worker));
+                    stop_announced = true;
+                }
+                let name = &plan.source.name;
+                if state.finished(name) >= peers || (stopping && state.stopping(name) >= peers) {
+                    lingering = None;
+                } else {
+                    activator.activate_after(IDLE_POLL);
+                }
+                return;
+            }
             let Some(cs) = caps.as_mut() else { return };
             if state.stop_requested() {
                 if !stop_announced {
@@ -207,7 +226,7 @@ pub fn source<'s>(
                 // the cluster knows of the stop: releasing them moves the frontier to the
                 // other workers' watermarks, which is not a watermark of the whole input,
                 // and a process that had not heard of the stop would fire its windows.
-                if state.released(&plan.source.name) >= peers {
+                if state.stopping(&plan.source.name) >= peers {
                     caps = None;
                 } else {
                     activator.activate_after(IDLE_POLL);
@@ -426,7 +445,9 @@ pub fn source<'s>(
             if polled == Poll::Done {
                 // The end of this worker's input: its frontier may move to the end.
                 announce_out.activate().session(&cs[announce_cap]).give(Announce::Finished(worker));
+                lingering = Some(cs[announce_cap].clone());
                 caps = None;
+                activator.activate();
                 return;
             }
             let now = std::time::Instant::now();
@@ -474,9 +495,9 @@ pub fn source<'s>(
                         // A worker of another process stops: so does this one.
                         Announce::Stopping(w) => {
                             sink_state.request_stop();
-                            sink_state.release(&source_name_sink, w);
+                            sink_state.note_stopping(&source_name_sink, w);
                         }
-                        Announce::Finished(w) => sink_state.release(&source_name_sink, w),
+                        Announce::Finished(w) => sink_state.note_finished(&source_name_sink, w),
                     }
                 }
             });
