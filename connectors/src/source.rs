@@ -169,6 +169,13 @@ pub trait RecordSource {
     fn commit(&mut self) {}
 }
 
+/// How long records waiting keep a partition from being idle: this many times the idle
+/// timeout without a record, and at least [`PENDING_MIN`].
+pub const PENDING_FACTOR: u32 = 10;
+
+/// See [`PENDING_FACTOR`].
+pub const PENDING_MIN: Duration = Duration::from_secs(10);
+
 /// Per-partition event time to a source watermark, Flink style: the watermark is the
 /// minimum over partitions of (max event time − delay); a partition that delivered nothing
 /// for `idle_timeout`, and has nothing waiting, stops holding it back until it delivers
@@ -248,10 +255,13 @@ impl Watermarks {
             if let Some(w) = wm {
                 max = Some(max.map_or(w, |x: u64| x.max(w)));
             }
-            let idle = self
-                .idle_timeout
-                .is_some_and(|t| now.saturating_duration_since(c.last_record) >= t)
-                && !pending(p);
+            // Records waiting keep a partition from being idle, for a while: offsets a
+            // consumer never sees (transaction markers, aborted or expired records) look
+            // like records waiting, and must not hold the watermark for ever.
+            let quiet = now.saturating_duration_since(c.last_record);
+            let idle = self.idle_timeout.is_some_and(|t| {
+                quiet >= t && (quiet >= (t * PENDING_FACTOR).max(PENDING_MIN) || !pending(p))
+            });
             if finished(p) || idle {
                 continue;
             }
@@ -354,5 +364,34 @@ mod tests {
         assert_eq!(w.advance(2, |_| false, |p| p == 1, t1), 10);
         // Caught up and quiet: now it is idle.
         assert_eq!(w.advance(2, |_| false, |_| false, t1), 200);
+    }
+
+    #[test]
+    fn records_waiting_keep_a_partition_from_idleness_only_for_a_while() {
+        // (A partition whose high watermark stays past what the consumer sees: a
+        // transaction marker, expired records.)
+        let t0 = Instant::now();
+        let mut w = Watermarks::new(0, Some(Duration::from_secs(5)));
+        w.observe(0, 100, t0);
+        w.observe(1, 10, t0);
+        let t1 = t0 + Duration::from_secs(49);
+        w.observe(0, 200, t1);
+        assert_eq!(w.advance(2, |_| false, |_| true, t1), 10);
+        // Ten timeouts (50 s) without a record: idle, records waiting or not.
+        let t2 = t0 + Duration::from_secs(50);
+        w.observe(0, 300, t2);
+        assert_eq!(w.advance(2, |_| false, |_| true, t2), 300);
+        // A short timeout waits at least 10 s.
+        let mut s = Watermarks::new(0, Some(Duration::from_millis(100)));
+        s.observe(0, 100, t0);
+        s.observe(1, 10, t0);
+        assert_eq!(
+            s.advance(2, |_| false, |_| true, t0 + Duration::from_secs(9)),
+            10
+        );
+        assert_eq!(
+            s.advance(2, |_| false, |_| true, t0 + Duration::from_secs(10)),
+            100
+        );
     }
 }
