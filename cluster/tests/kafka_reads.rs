@@ -459,3 +459,73 @@ fn deal(brokers: &str, topic: &str, partitions: u32, n: i64, payload: impl Fn(i6
         produce_to_partition(brokers, topic, p as i32, &mine);
     }
 }
+
+/// A run that fails on a record (`on_error: fail`) in the last batch of a bounded read
+/// does not commit that batch's offsets: the next run from the committed offsets reads
+/// the failing record again instead of skipping it and the records around it.
+#[test]
+fn a_failed_bounded_read_does_not_commit_its_last_batch() {
+    let brokers = kafka_brokers();
+    let dir = tempfile::tempdir().unwrap();
+    let infra = write_infra(dir.path(), &brokers);
+    let topic = unique("failing");
+    create_topic(&brokers, &topic, 1);
+    let t0 = common::T0;
+    let good = |i: i64| {
+        (
+            format!("k{i}"),
+            format!(r#"{{"user_id": "u{i}", "event_time": {}}}"#, t0 + i * 1000),
+        )
+    };
+    produce_to_partition(
+        &brokers,
+        &topic,
+        0,
+        &[good(1), ("k".into(), "{not json".into()), good(3)],
+    );
+    let group = unique("g");
+    let job = |on_error: &str| {
+        format!(
+            r#"name: failing
+sources:
+  - {{ name: ev, connector: kafka, cluster: local, topic: {topic}, group_id: {group}, start: committed, on_error: {on_error}, format: json, schema: {{ user_id: string!, event_time: timestamp }}, event_time: event_time }}
+features:
+  - name: n
+    sql: SELECT user_id, COUNT(*) AS n FROM ev GROUP BY user_id, TUMBLE(rowtime, INTERVAL '1' MINUTE)
+sinks:
+  - {{ name: out, connector: file, path: out/features.jsonl }}
+"#
+        )
+    };
+    let path = dir.path().join("job.yaml");
+    std::fs::write(&path, job("fail")).unwrap();
+    let out = freshet()
+        .args([
+            "run",
+            path.to_str().unwrap(),
+            "--infra",
+            infra.to_str().unwrap(),
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the malformed record fails the run");
+    // The same group again, skipping bad records: everything is still there to read.
+    std::fs::write(&path, job("skip")).unwrap();
+    let summary = dir.path().join("summary.json");
+    run_ok(&[
+        "run",
+        path.to_str().unwrap(),
+        "--infra",
+        infra.to_str().unwrap(),
+        "-q",
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ]);
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(
+        (s["events_read"].as_u64(), s["skipped"].as_u64()),
+        (Some(3), Some(1)),
+        "{s}"
+    );
+}

@@ -24,6 +24,9 @@ pub fn produce_lines(
 ) -> Result<u64, String> {
     let mut cfg = client_config(conn);
     cfg.set("acks", "all")
+        // A missing topic is an error, not created by the metadata request (brokers with
+        // auto.create.topics.enable would, with default settings, for a misspelt name).
+        .set("allow.auto.create.topics", "false")
         .set("linger.ms", "20")
         .set("compression.type", "lz4");
     let deliveries = Deliveries::default();

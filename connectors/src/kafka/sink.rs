@@ -119,6 +119,9 @@ impl KafkaSink {
         let deliveries = Deliveries::default();
         let mut cfg = client_config(conn);
         cfg.set("acks", "all")
+            // A missing topic is an error, not created by the metadata request (brokers with
+            // auto.create.topics.enable would, with default settings, for a misspelt name).
+            .set("allow.auto.create.topics", "false")
             .set("enable.idempotence", "false")
             .set("message.timeout.ms", "30000")
             .set("linger.ms", "5");

@@ -5,10 +5,12 @@
 //! - Starting position: `earliest`, `latest`, `committed` (the group's committed offsets,
 //!   else earliest) or a timestamp (the first offset at or after it).
 //! - Bounded reads (backfill, `--exit-at-end`) stop at the end of the input present when
-//!   the reader started. A partition's end is fixed at its first fetch: the larger of the
-//!   end offset listed at start and the high watermark of that first fetch response (some
-//!   brokers' ListOffsets under-reports the end: tansu 0.6 answers the base offset of the
-//!   last batch + 1, so a batched topic looks shorter than it is). Records at or past the
+//!   the reader started. A partition's end is fixed when its first record (or its EOF) is
+//!   handled: the larger of the end offset listed at start and the high watermark
+//!   librdkafka has then, from its latest fetch (a little past the start with a busy
+//!   writer and deep prefetching). The listed end alone is not enough: some brokers'
+//!   ListOffsets under-reports it (tansu 0.6 answers the base offset of the last batch +
+//!   1, so a batched topic looks shorter than it is). Records at or past the
 //!   end are not read, and the partition is paused; it is also finished when the broker
 //!   says it is at its end (partition EOF), which covers a compacted tail whose last
 //!   offsets are gone. A topic written all the while is read up to its end at start, not
@@ -76,6 +78,8 @@ pub struct KafkaReader {
     stops_at_end: bool,
     last_commit: Instant,
     dirty: bool,
+    /// The bounded read ended: the next `commit` is the last, synchronous.
+    ended: bool,
 }
 
 /// Settings of a Kafka reader.
@@ -247,6 +251,7 @@ impl KafkaReader {
             next,
             stops_at_end,
             last_commit: Instant::now(),
+            ended: false,
             dirty: false,
         })
     }
@@ -545,7 +550,9 @@ impl RecordSource for KafkaReader {
         }
         let delivered = step.delivered;
         if self.all_finished() {
-            self.commit_now(CommitMode::Sync);
+            // Committed (synchronously) by the next `commit`, once the dataflow has taken
+            // this last batch: not if a record of it failed the run.
+            self.ended = true;
             return Ok(Poll::Done);
         }
         Ok(if delivered > 0 {
@@ -587,7 +594,9 @@ impl RecordSource for KafkaReader {
     }
 
     fn commit(&mut self) {
-        if self.dirty && self.last_commit.elapsed() >= Duration::from_secs(1) {
+        if self.ended {
+            self.commit_now(CommitMode::Sync);
+        } else if self.dirty && self.last_commit.elapsed() >= Duration::from_secs(1) {
             self.commit_now(CommitMode::Async);
         }
     }
