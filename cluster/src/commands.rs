@@ -249,9 +249,20 @@ fn quiet_lost_peers(addresses: &[String]) {
         if let Some(peer) = peer {
             if !reported.swap(true, std::sync::atomic::Ordering::Relaxed) {
                 let address = addresses.get(peer).map_or("?", String::as_str);
-                eprintln!(
-                    "error: lost the connection to process {peer} ({address}): it exited or was killed ({message}); this process stops"
-                );
+                // A closed or reset connection is a peer gone; anything else is reported
+                // as what it is.
+                let gone = ["socket closed", "reset", "Broken pipe", "EOF"]
+                    .iter()
+                    .any(|m| message.contains(m));
+                if gone {
+                    eprintln!(
+                        "error: lost the connection to process {peer} ({address}): it exited or was killed ({message}); this process stops"
+                    );
+                } else {
+                    eprintln!(
+                        "error: the connection to process {peer} ({address}) failed: {message}; this process stops"
+                    );
+                }
             }
         } else if message == dataflow::LOST_PEER_PANIC
             || message.starts_with("Send thread panic")

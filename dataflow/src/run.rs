@@ -94,8 +94,11 @@ pub struct RunSummary {
     pub workers: usize,
 }
 
-/// How long a stopping worker waits for its dataflow to drain.
-const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long a stopping worker waits for its dataflow to drain: the cluster's stop
+/// handshake (every worker says it stops), then the sinks writing what was emitted. Long
+/// enough for a peer busy in a connection retry or a slow sink; a peer that never answers
+/// (frozen) costs this much at exit.
+const STOP_GRACE: Duration = Duration::from_secs(30);
 
 /// Runs a plan to completion (or until `state` is asked to stop).
 pub fn run(
