@@ -227,7 +227,16 @@ impl KafkaReader {
             .assign(&assign)
             .map_err(|e| err("assigning partitions", e))?;
         let ordered = if stops_at_end {
-            Some(Ordered::split(&consumer, spec, &partitions)?)
+            // Paused while the queues are split off, so that (as far as librdkafka's
+            // ordering of its operations goes) no fetch lands on the main queue first.
+            consumer
+                .pause(&assign)
+                .map_err(|e| err("pausing partitions", e))?;
+            let ordered = Ordered::split(&consumer, spec, &partitions)?;
+            consumer
+                .resume(&assign)
+                .map_err(|e| err("resuming partitions", e))?;
+            Some(ordered)
         } else {
             None
         };
