@@ -327,6 +327,37 @@ fn unreachable_sinks_fail_the_run_at_its_start() {
             "{sink}: {err}"
         );
     }
+
+    // A signal while the Kafka sink retries its broker stops the run cleanly (it used to
+    // wait out every retry, then fail).
+    let job = job_text(
+        0,
+        0,
+        "connector: file\n    path: data/*.jsonl",
+        "  - { name: topic, connector: kafka, cluster: local, topic: features }\n",
+        1,
+    );
+    std::fs::write(dir.path().join("job.yaml"), job).unwrap();
+    let log = dir.path().join("stderr.txt");
+    let child = freshet()
+        .args(["run", dir.path().join("job.yaml").to_str().unwrap()])
+        .args(["--infra", infra.to_str().unwrap(), "--mode", "stream"])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut run = Guard(child);
+    wait_for("a retry", Duration::from_secs(30), || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("retrying (1/"))
+    });
+    let pid = run.0.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let status = run.0.wait().unwrap();
+    let err = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{status}: {err}");
+    assert!(!err.contains("is the broker running?"), "{err}");
 }
 
 #[test]

@@ -103,11 +103,13 @@ pub fn open_source(
     }
 }
 
-/// Opens worker `worker`'s writer of a feature-store sink (every connector but `file`).
+/// Opens worker `worker`'s writer of a feature-store sink (every connector but `file`);
+/// connection retries give up once `stopping()`.
 pub fn open_sink(
     sink: &Sink,
     infra: &Infra,
     worker: usize,
+    stopping: &dyn Fn() -> bool,
 ) -> Result<Box<dyn sink::RowSink>, sink::SinkError> {
     let _ = worker;
     match &sink.connector {
@@ -127,7 +129,7 @@ pub fn open_sink(
                 ))
             })?;
             Ok(Box::new(kafka::sink::KafkaSink::open(
-                cluster, conn, topic,
+                cluster, conn, topic, stopping,
             )?))
         }
         SinkConnector::Redis { store, ttl_ms } => {

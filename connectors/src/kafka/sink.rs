@@ -115,7 +115,12 @@ impl NewestWindows {
 
 impl KafkaSink {
     /// A producer for `topic` on cluster `name`.
-    pub fn open(name: &str, conn: &KafkaCluster, topic: &str) -> Result<Self, SinkError> {
+    pub fn open(
+        name: &str,
+        conn: &KafkaCluster,
+        topic: &str,
+        stopping: &dyn Fn() -> bool,
+    ) -> Result<Self, SinkError> {
         let deliveries = Deliveries::default();
         let mut cfg = client_config(conn);
         cfg.set("acks", "all")
@@ -133,7 +138,7 @@ impl KafkaSink {
             })?;
         // An unreachable cluster or a missing topic fails the run at its start, not after
         // every batch has timed out and been retried.
-        super::topic_partitions(producer.client(), name, conn, topic, &|| false)
+        super::topic_partitions(producer.client(), name, conn, topic, stopping)
             .map_err(SinkError::permanent)?;
         Ok(KafkaSink {
             name: name.to_string(),

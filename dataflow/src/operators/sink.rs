@@ -84,10 +84,14 @@ impl<'s> SinkStore<'s> for Stream<'s, u64, Vec<FeatureRow>> {
             move |_cap, _info| {
                 move |(input, frontier), output| {
                     if writer.is_none() && !broken {
-                        match connectors::open_sink(&spec, &plan.infra, worker) {
+                        let stopping = || state.stop_requested();
+                        match connectors::open_sink(&spec, &plan.infra, worker, &stopping) {
                             Ok(s) => writer = Some(Fanout::new(s, spec.fanout.clone())),
                             Err(e) => {
-                                state.fail(format!("sink `{}`: {e}", spec.name));
+                                // (A stop while connecting is a stop, not a failure.)
+                                if !state.stop_requested() {
+                                    state.fail(format!("sink `{}`: {e}", spec.name));
+                                }
                                 broken = true;
                             }
                         }
