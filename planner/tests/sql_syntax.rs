@@ -289,11 +289,16 @@ fn sql_ending_too_early_points_at_its_end() {
     assert_eq!(line_col(&d), (19, 62), "{text}");
 }
 
-/// An error the tokenizer reports at the end of input (an unclosed comment), past the
-/// SQL's last line, points just after the SQL, not at the next key of the job file.
+/// An unclosed comment, which the tokenizer reports at the end of input (past the SQL's
+/// last line, at the next key of the job file), points at the `/*` left open.
 #[test]
-fn an_error_past_the_end_of_the_sql_stays_in_the_sql() {
+fn an_unclosed_comment_points_at_its_opening() {
     let (d, text) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM events /* WHERE action = 'x'\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
-    assert_eq!(line_col(&d), (22, 59), "{text}");
+    // At the `/*` left open, not at the end of the SQL.
+    assert_eq!(line_col(&d), (21, 19), "{text}");
     assert!(d.message.contains("multi-line comment"), "{text}");
+    assert!(
+        d.hint.as_deref().is_some_and(|h| h.contains("*/")),
+        "{text}"
+    );
 }

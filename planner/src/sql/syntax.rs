@@ -39,6 +39,15 @@ pub(super) fn parse_error(sql: &SqlText, msg: &str) -> Diagnostic {
     if text == "Unterminated string literal" {
         return unterminated_string(sql, at);
     }
+    // An unclosed `/*` is reported at the end of input: point at the comment's opening.
+    if text.contains("multi-line comment") {
+        if let Some(open) = unclosed_comment(&sql.text) {
+            return sql
+                .error_at(ErrorKind::Syntax, open, format!("SQL syntax error: {text}"))
+                .with_detail("this `/*` opens a comment that is never closed: the rest of the SQL is inside it")
+                .with_hint("close the comment with `*/`, or comment out one line with `--`");
+        }
+    }
     // sqlparser gives no position for the end of input: it is just after the last word.
     let (text, at) = match text.strip_suffix("found: EOF") {
         Some(expected) if at.line == 0 => (
@@ -97,6 +106,19 @@ fn unterminated_string(sql: &SqlText, reported: Location) -> Diagnostic {
 }
 
 /// Just after the last character of `sql` that is not white space (line 0 for none).
+/// Where the comment left open starts: the first `/*` after the last `*/`.
+fn unclosed_comment(sql: &str) -> Option<Location> {
+    let from = sql.rfind("*/").map_or(0, |i| i + 2);
+    let at = from + sql[from..].find("/*")?;
+    let before = &sql[..at];
+    let line = before.matches('\n').count() as u64 + 1;
+    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+        .chars()
+        .count() as u64
+        + 1;
+    Some(Location::new(line, column))
+}
+
 fn end_of(sql: &str) -> Location {
     sql.lines()
         .enumerate()
