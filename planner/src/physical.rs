@@ -405,9 +405,20 @@ impl fmt::Display for Plan {
                 FeatureKind::Over(over) => {
                     writeln!(s, "  Exchange hash([{}])", keys.join(", "))
                         .map_err(|_| fmt::Error)?;
+                    // What a partition keeps besides the rows within the lateness (see
+                    // the dataflow's `over` eviction).
+                    let state = match (over.frame, over.max_rows()) {
+                        (crate::over::OverFrame::Rows { preceding }, _) => {
+                            format!("last_{preceding}_rows+lateness")
+                        }
+                        (_, Some(m)) => {
+                            format!("rows_in_range(at_most_{}_older)+lateness", m.max(1) - 1)
+                        }
+                        (_, None) => "rows_in_range+lateness".to_string(),
+                    };
                     writeln!(
                         s,
-                        "  OverAggregate {over} lateness={lateness} state=rows_in_frame+lateness emit=[stream: each row once the watermark passes its time, corrections of later rows whose frame holds a late row until row+lateness; backfill: each row once at row+lateness]"
+                        "  OverAggregate {over} lateness={lateness} state={state} emit=[stream: each row once the watermark passes its time, corrections of later rows whose frame holds a late row until row+lateness; backfill: each row once at row+lateness]"
                     )
                     .map_err(|_| fmt::Error)?;
                 }
