@@ -236,12 +236,7 @@ fn quiet_lost_peers(addresses: &[String]) {
     std::panic::set_hook(Box::new(move |info| {
         let thread = std::thread::current();
         let name = thread.name().unwrap_or("");
-        let message = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let message = dataflow::panic_message(info.payload());
         let peer = name
             .strip_prefix("timely:recv-")
             .or_else(|| name.strip_prefix("timely:send-"))

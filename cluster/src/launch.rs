@@ -192,14 +192,7 @@ fn cluster_summary(files: impl Iterator<Item = std::path::PathBuf>) -> Result<Ru
         total = Some(match total {
             None => s,
             Some(mut t) => {
-                let (a, b) = (&mut t.counters, &s.counters);
-                a.events_read += b.events_read;
-                a.bad_records += b.bad_records;
-                a.skipped += b.skipped;
-                a.too_late += b.too_late;
-                a.rows_written += b.rows_written;
-                a.corrections += b.corrections;
-                a.dead_letters += b.dead_letters;
+                t.counters += s.counters;
                 t.seconds = t.seconds.max(s.seconds);
                 t.workers += s.workers;
                 t

@@ -18,6 +18,15 @@ use crate::state::{Counters, RunState};
 /// failed, and the queue between them is poisoned.
 pub const LOST_PEER_PANIC: &str = "MergeQueue poisoned.";
 
+/// A panic's message (`panic!` with a literal or with formatting), or "(no message)".
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
 /// The run's error when its process lost a peer.
 const LOST_PEER_ERROR: &str =
     "the connection to another process of the cluster was lost (it exited or was killed); see the error above";
@@ -153,11 +162,7 @@ pub fn run(
             }
         });
         if let Err(panic) = std::panic::catch_unwind(body) {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "(no message)".into());
+            let message = panic_message(&*panic);
             state.fail(if message == LOST_PEER_PANIC {
                 LOST_PEER_ERROR.to_string()
             } else {

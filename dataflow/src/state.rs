@@ -150,6 +150,29 @@ pub struct Counters {
     pub dead_letters: u64,
 }
 
+impl std::ops::AddAssign for Counters {
+    /// Adds another process's counters (a cluster's totals).
+    fn add_assign(&mut self, o: Counters) {
+        // Destructured in full: a new counter cannot be left out of the sum.
+        let Counters {
+            events_read,
+            bad_records,
+            skipped,
+            too_late,
+            rows_written,
+            corrections,
+            dead_letters,
+        } = o;
+        self.events_read += events_read;
+        self.bad_records += bad_records;
+        self.skipped += skipped;
+        self.too_late += too_late;
+        self.rows_written += rows_written;
+        self.corrections += corrections;
+        self.dead_letters += dead_letters;
+    }
+}
+
 type WorkerSets = Mutex<HashMap<String, std::collections::BTreeSet<usize>>>;
 
 fn note(sets: &WorkerSets, source: &str, worker: usize) {

@@ -25,6 +25,7 @@
 //!   reconnects by itself when a broker restarts mid-run, resuming at the next offset.
 
 use std::collections::HashMap;
+use std::ffi::{CStr, CString};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -75,7 +76,8 @@ pub struct KafkaReader {
     from_beginning: Vec<Option<(i64, i64)>>,
     /// Where a bounded read ends.
     bounds: Option<Bounds>,
-    stops_at_end: bool,
+    /// The topic for librdkafka's C API (made once: `pending` asks it every step).
+    topic_c: CString,
     last_commit: Instant,
     dirty: bool,
     /// The bounded read ended: the next `commit` is the last, synchronous.
@@ -258,7 +260,9 @@ impl KafkaReader {
                 end,
             }),
             next,
-            stops_at_end,
+            topic_c: CString::new(spec.topic).map_err(|_| {
+                SourceError(format!("kafka topic `{}` contains a NUL byte", spec.topic))
+            })?,
             last_commit: Instant::now(),
             ended: false,
             dirty: false,
@@ -270,7 +274,7 @@ impl KafkaReader {
     }
 
     fn all_finished(&self) -> bool {
-        self.stops_at_end && (0..self.partitions.len()).all(|i| self.partition_finished(i))
+        self.bounds.as_ref().is_some_and(Bounds::all_done)
     }
 }
 
@@ -335,16 +339,21 @@ struct Bounds {
 }
 
 impl Bounds {
+    /// Every partition is finished.
+    fn all_done(&self) -> bool {
+        self.done.iter().all(|d| *d)
+    }
+
     /// Fixes partition `i`'s end at its first fetch: the listed end, or the fetch
     /// response's high watermark if larger (see the module docs).
-    fn fix_end(&mut self, i: usize, consumer: &BaseConsumer<Quiet>, topic: &str, partition: i32) {
+    fn fix_end(&mut self, i: usize, consumer: &BaseConsumer<Quiet>, topic: &CStr, partition: i32) {
         if std::mem::replace(&mut self.fixed[i], true) {
             return;
         }
         if let Some((_, high)) = cached_watermarks(consumer, topic, partition) {
             if high > self.end[i] {
                 tracing::debug!(
-                    topic,
+                    ?topic,
                     partition,
                     listed = self.end[i],
                     fetched = high,
@@ -374,11 +383,10 @@ impl Bounds {
 #[allow(unsafe_code)]
 fn cached_watermarks(
     consumer: &BaseConsumer<Quiet>,
-    topic: &str,
+    topic: &CStr,
     partition: i32,
 ) -> Option<(i64, i64)> {
     use rdkafka::bindings::{rd_kafka_get_watermark_offsets, rd_kafka_resp_err_t};
-    let topic = std::ffi::CString::new(topic).ok()?;
     let (mut low, mut high) = (0i64, 0i64);
     // SAFETY: the client pointer is valid while `consumer` is borrowed; `topic`, `low` and
     // `high` outlive the call, which only reads librdkafka's cached offsets into them.
@@ -422,6 +430,7 @@ struct Step<'r> {
     consumer: &'r BaseConsumer<Quiet>,
     cluster: &'r str,
     topic: &'r str,
+    topic_c: &'r CStr,
     index: &'r HashMap<i32, usize>,
     next: &'r mut [Option<i64>],
     bounds: &'r mut Option<Bounds>,
@@ -432,9 +441,7 @@ struct Step<'r> {
 
 impl Step<'_> {
     fn all_done(&self) -> bool {
-        self.bounds
-            .as_ref()
-            .is_some_and(|b| b.done.iter().all(|d| *d))
+        self.bounds.as_ref().is_some_and(Bounds::all_done)
     }
 
     fn handle(
@@ -442,12 +449,12 @@ impl Step<'_> {
         m: Result<BorrowedMessage<'_>, KafkaError>,
         on_item: &mut dyn FnMut(Item<'_>),
     ) -> Polled {
-        let (consumer, topic) = (self.consumer, self.topic);
+        let (consumer, topic, topic_c) = (self.consumer, self.topic, self.topic_c);
         let m = match m {
             Ok(m) => m,
             Err(KafkaError::PartitionEOF(p)) => {
                 if let (Some(&i), Some(b)) = (self.index.get(&p), self.bounds.as_mut()) {
-                    b.fix_end(i, consumer, topic, p);
+                    b.fix_end(i, consumer, topic_c, p);
                     b.finish(i, consumer, topic, p);
                 }
                 return Polled::Skipped;
@@ -463,7 +470,7 @@ impl Step<'_> {
         };
         let offset = m.offset();
         if let Some(b) = self.bounds.as_mut() {
-            b.fix_end(i, consumer, topic, m.partition());
+            b.fix_end(i, consumer, topic_c, m.partition());
             if b.done[i] || offset >= b.end[i] {
                 // Past the end at start (written since): not this read's.
                 b.finish(i, consumer, topic, m.partition());
@@ -506,6 +513,7 @@ impl RecordSource for KafkaReader {
             consumer: &self.consumer,
             cluster: &self.cluster,
             topic: &self.topic,
+            topic_c: &self.topic_c,
             index: &self.index,
             next: &mut self.next,
             bounds: &mut self.bounds,
@@ -594,7 +602,7 @@ impl RecordSource for KafkaReader {
     /// empty at start (or a fetch has seen records since).
     fn pending(&self, p: usize) -> bool {
         let high =
-            cached_watermarks(&self.consumer, &self.topic, self.partitions[p]).map(|(_, h)| h);
+            cached_watermarks(&self.consumer, &self.topic_c, self.partitions[p]).map(|(_, h)| h);
         match (self.next[p], self.from_beginning[p]) {
             (Some(n), _) => high.is_some_and(|h| h > n),
             (None, Some((low, listed_high))) => high.unwrap_or(listed_high).max(listed_high) > low,
