@@ -13,6 +13,11 @@ use serde_json::Value;
 use common::freshet;
 use common::services::*;
 
+/// A keyed record: (key, payload with `n` and `event_time`).
+fn ev(k: &str, n: i64, t: i64) -> (String, String) {
+    (k.to_string(), format!(r#"{{"n": {n}, "event_time": {t}}}"#))
+}
+
 fn keyed_job(topic: &str, idle_timeout: &str) -> String {
     format!(
         r#"name: keyed
@@ -116,8 +121,6 @@ fn an_idle_partition_stops_holding_the_watermark_back_and_keys_and_headers_becom
     let brokers = kafka_brokers();
     let t0 = common::T0;
     // Partitions 0 and 1 get data in two minutes; partition 2 stays empty.
-    let ev =
-        |k: &str, n: i64, t: i64| (k.to_string(), format!(r#"{{"n": {n}, "event_time": {t}}}"#));
     let p0 = vec![
         ev("a", 1, t0 + 1_000),
         ev("a", 2, t0 + 2_000),
@@ -165,8 +168,6 @@ fn an_idle_partition_stops_holding_the_watermark_back_and_keys_and_headers_becom
 fn a_process_whose_partitions_are_idle_does_not_hold_the_clusters_windows_back() {
     let brokers = kafka_brokers();
     let t0 = common::T0;
-    let ev =
-        |k: &str, n: i64, t: i64| (k.to_string(), format!(r#"{{"n": {n}, "event_time": {t}}}"#));
     let dir = tempfile::tempdir().unwrap();
     let topic = unique("lone");
     create_topic(&brokers, &topic, 2);
@@ -178,12 +179,7 @@ fn a_process_whose_partitions_are_idle_does_not_hold_the_clusters_windows_back()
     produce_to_partition(&brokers, &topic, 0, &p0);
     std::fs::write(dir.path().join("job.yaml"), keyed_job(&topic, "1s")).unwrap();
     let infra = write_infra(dir.path(), &brokers);
-    let hostfile = dir.path().join("hosts");
-    std::fs::write(
-        &hostfile,
-        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
-    )
-    .unwrap();
+    let hostfile = two_process_hostfile(dir.path());
     let rows = run_live_until(
         dir.path(),
         &infra,
@@ -213,8 +209,6 @@ fn a_process_whose_partitions_are_idle_does_not_hold_the_clusters_windows_back()
 fn stopping_a_run_of_several_workers_emits_no_window_its_watermark_did_not_close() {
     let brokers = kafka_brokers();
     let t0 = common::T0;
-    let ev =
-        |k: &str, n: i64, t: i64| (k.to_string(), format!(r#"{{"n": {n}, "event_time": {t}}}"#));
     let p0: Vec<_> = (0..=185)
         .step_by(5)
         .map(|s| ev("a", 1, t0 + s * 1_000))
@@ -228,12 +222,7 @@ fn stopping_a_run_of_several_workers_emits_no_window_its_watermark_did_not_close
         produce_to_partition(&brokers, &topic, 1, &p1);
         std::fs::write(dir.path().join("job.yaml"), keyed_job(&topic, "1h")).unwrap();
         let infra = write_infra(dir.path(), &brokers);
-        let hostfile = dir.path().join("hosts");
-        std::fs::write(
-            &hostfile,
-            format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
-        )
-        .unwrap();
+        let hostfile = two_process_hostfile(dir.path());
         let hostfile = launch.then_some(hostfile.as_path());
         // Both partitions were read once the first minute is out (it needs both).
         let before = run_live_until(
@@ -266,8 +255,6 @@ fn stopping_a_run_of_several_workers_emits_no_window_its_watermark_did_not_close
 fn a_signal_to_a_process_with_nothing_left_to_read_stops_the_cluster() {
     let brokers = kafka_brokers();
     let t0 = common::T0;
-    let ev =
-        |k: &str, n: i64, t: i64| (k.to_string(), format!(r#"{{"n": {n}, "event_time": {t}}}"#));
     let dir = tempfile::tempdir().unwrap();
     let topic = unique("alone");
     create_topic(&brokers, &topic, 1);
@@ -279,12 +266,7 @@ fn a_signal_to_a_process_with_nothing_left_to_read_stops_the_cluster() {
     );
     std::fs::write(dir.path().join("job.yaml"), keyed_job(&topic, "1h")).unwrap();
     let infra = write_infra(dir.path(), &brokers);
-    let hostfile = dir.path().join("hosts");
-    std::fs::write(
-        &hostfile,
-        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
-    )
-    .unwrap();
+    let hostfile = two_process_hostfile(dir.path());
     let process = |i: usize| {
         let log = dir.path().join(format!("stderr{i}.txt"));
         let child = freshet()

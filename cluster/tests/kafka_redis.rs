@@ -7,6 +7,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -261,9 +262,15 @@ fn an_unreachable_broker_is_a_clear_error_after_retries() {
 
     // A stop (SIGTERM) while it retries is a clean stop, not the connect error after
     // every retry (it used to be ignored until the retries ran out).
-    let log = dir.path().join("stderr.txt");
+    sigterm_during_a_retry_stops_cleanly(dir.path(), &infra);
+}
+
+/// Runs `dir/job.yaml` live against an unreachable broker and sends SIGTERM once it
+/// retries: the run stops cleanly, without the connection error.
+fn sigterm_during_a_retry_stops_cleanly(dir: &Path, infra: &Path) {
+    let log = dir.join("stderr.txt");
     let child = freshet()
-        .args(["run", dir.path().join("job.yaml").to_str().unwrap()])
+        .args(["run", dir.join("job.yaml").to_str().unwrap()])
         .args(["--infra", infra.to_str().unwrap(), "--mode", "stream"])
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -272,11 +279,7 @@ fn an_unreachable_broker_is_a_clear_error_after_retries() {
     wait_for("a retry", Duration::from_secs(30), || {
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains("retrying (1/"))
     });
-    let pid = run.0.id().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    common::signals::sigterm(&run.0);
     let status = run.0.wait().unwrap();
     let err = std::fs::read_to_string(&log).unwrap();
     assert!(status.success(), "{status}: {err}");
@@ -337,26 +340,7 @@ fn unreachable_sinks_fail_the_run_at_its_start() {
         1,
     );
     std::fs::write(dir.path().join("job.yaml"), job).unwrap();
-    let log = dir.path().join("stderr.txt");
-    let child = freshet()
-        .args(["run", dir.path().join("job.yaml").to_str().unwrap()])
-        .args(["--infra", infra.to_str().unwrap(), "--mode", "stream"])
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut run = Guard(child);
-    wait_for("a retry", Duration::from_secs(30), || {
-        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("retrying (1/"))
-    });
-    let pid = run.0.id().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    let status = run.0.wait().unwrap();
-    let err = std::fs::read_to_string(&log).unwrap();
-    assert!(status.success(), "{status}: {err}");
-    assert!(!err.contains("is the broker running?"), "{err}");
+    sigterm_during_a_retry_stops_cleanly(dir.path(), &infra);
 }
 
 #[test]

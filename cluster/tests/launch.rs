@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::services::free_port;
+use common::services::{free_port, two_process_hostfile};
 use common::signals::{processes_mentioning, sigterm, sigterm_once_output};
 use common::{
     assert_same, bad_input_job, events, freshet, key_columns, read_finals, run_ok, write_inputs,
@@ -25,12 +25,7 @@ fn two_processes_on_loopback_give_the_same_output_as_one() {
     let one = read_finals(&dir.path().join("out"), "features", &key_columns());
     assert!(one.rows.len() > 100);
 
-    let hostfile = dir.path().join("hosts");
-    std::fs::write(
-        &hostfile,
-        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
-    )
-    .unwrap();
+    let hostfile = two_process_hostfile(dir.path());
     // Then the same job with each feature in a sink of its own: two window operators
     // write their files themselves (one file per worker and sink), two sinks with
     // `direct_io` in the backfill; then with two Parquet sinks (one written by its
@@ -133,12 +128,7 @@ fn two_processes_on_loopback_give_the_same_output_as_one() {
 fn launch_fails_cleanly_when_a_process_fails() {
     let dir = tempfile::tempdir().unwrap();
     let job = bad_input_job(dir.path(), "fail");
-    let hostfile = dir.path().join("hosts");
-    std::fs::write(
-        &hostfile,
-        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
-    )
-    .unwrap();
+    let hostfile = two_process_hostfile(dir.path());
     let started = Instant::now();
     let out = freshet()
         .args(["launch", "--hostfile", hostfile.to_str().unwrap(), &job])
@@ -162,12 +152,7 @@ fn sigterm_to_launch_stops_every_process_cleanly() {
     write_inputs(dir.path(), &evs, 1);
     write_job(dir.path(), 0, 60);
     let job = dir.path().join("job.yaml");
-    let hostfile = dir.path().join("hosts");
-    std::fs::write(
-        &hostfile,
-        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
-    )
-    .unwrap();
+    let hostfile = two_process_hostfile(dir.path());
     let child = freshet()
         .args(["launch", "--hostfile", hostfile.to_str().unwrap()])
         .args([job.to_str().unwrap(), "--mode", "stream", "-q"])
@@ -205,12 +190,7 @@ fn a_process_waiting_for_its_peers_times_out_or_stops_at_a_signal() {
     write_inputs(dir.path(), &events(3, 50, MIN), 1);
     write_job(dir.path(), 0, 60);
     let job = dir.path().join("job.yaml");
-    let hostfile = dir.path().join("hosts");
-    std::fs::write(
-        &hostfile,
-        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
-    )
-    .unwrap();
+    let hostfile = two_process_hostfile(dir.path());
     let run = |timeout: &str| {
         let mut c = freshet();
         c.args(["run", job.to_str().unwrap(), "-q", "--cluster-hostfile"])

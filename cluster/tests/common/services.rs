@@ -165,6 +165,14 @@ fn consume(
     out
 }
 
+/// `dir/hosts`: a hostfile of two processes on free loopback ports.
+pub fn two_process_hostfile(dir: &Path) -> PathBuf {
+    let hostfile = dir.join("hosts");
+    let hosts = format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port());
+    std::fs::write(&hostfile, hosts).unwrap();
+    hostfile
+}
+
 /// A free loopback port.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
