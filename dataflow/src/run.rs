@@ -145,7 +145,7 @@ pub fn run(
             }
             // A stop (a signal or a failure) makes the sources drop their capabilities:
             // what they emitted drains to the sinks and the dataflow completes (windows the
-            // watermark has not closed are dropped, see `emit::fire_through`). A process
+            // watermark had not closed are dropped, see `emit::Firing`). A process
             // whose peers are not stopping (or a worker whose peer died) gives up waiting
             // for them after `STOP_GRACE`, and drops the dataflow: timely would otherwise
             // wait for it to complete once this closure returns, forever.

@@ -82,16 +82,32 @@ pub fn emit_at_frontier(
     release_to_frontier(cap, frontier);
 }
 
-/// The time through which an operator fires its windows: its input `frontier`, or
-/// everything (`u64::MAX`) once the input is done. `None` once the run is stopping (a
-/// signal, or a failure such as `on_error: fail`): the sources then release their
-/// capabilities, and the frontier's moves (to the other workers' watermarks, or to the
-/// end) are not watermarks of the input, so windows not fired yet are dropped instead of
-/// emitted with incomplete values. Rows already emitted still reach the sinks.
-pub fn fire_through(frontier: Option<u64>, state: &RunState) -> Option<u64> {
-    match frontier {
-        _ if state.stop_requested() => None,
-        Some(t) => Some(t),
-        None => Some(u64::MAX),
+/// The time through which an operator fires its windows: its input frontier, or everything
+/// (`u64::MAX`) once the input is done; once the run is stopping (a signal, or a failure
+/// such as `on_error: fail`), the last such time it saw before the stop.
+///
+/// At a stop the sources release their capabilities once every worker of the cluster has
+/// heard of it, and the frontier then moves (to the other workers' watermarks, or to the
+/// end) without being a watermark of the input: windows past the frontier seen before the
+/// stop are dropped, not emitted with incomplete values. That frontier is a watermark of
+/// the whole input, because no source anywhere releases before this worker's own sources
+/// announce the stop, which they do only after they see the stop flag, in this thread:
+/// an activation that reads the frontier and then finds the flag unset saw no release. So
+/// windows it had closed are emitted whole even when the stop comes in the middle of their
+/// emission (a firing is emitted in chunks, one per activation). Emitted rows reach the
+/// sinks.
+#[derive(Debug, Default)]
+pub struct Firing {
+    through: u64,
+}
+
+impl Firing {
+    /// The time to fire through at this activation; `frontier` must be read before it is
+    /// called.
+    pub fn through(&mut self, frontier: Option<u64>, state: &RunState) -> u64 {
+        if !state.stop_requested() {
+            self.through = frontier.unwrap_or(u64::MAX);
+        }
+        self.through
     }
 }

@@ -33,7 +33,7 @@ use timely::dataflow::Stream;
 use planner::join::{JoinKind, JoinPlan};
 use planner::types::Value;
 
-use crate::operators::emit::fire_through;
+use crate::operators::emit::Firing;
 use crate::operators::window::key_hash;
 use crate::record::{Key, OverInput};
 use crate::state::RunState;
@@ -265,6 +265,8 @@ impl<'s> IntervalJoin<'s> for Stream<'s, u64, Vec<OverInput>> {
         let pact = || Exchange::new(|r: &OverInput| key_hash(&r.key));
         self.binary_frontier(right, pact(), pact(), &name, move |cap, _info| {
             let mut held: Option<Capability<u64>> = Some(cap);
+            let mut firing = Firing::default();
+            let mut loaded = Firing::default();
             let mut out: Vec<(u64, JoinedRow)> = Vec::new();
             // Table joins: stream rows (with their stamps) waiting for the table to load.
             let mut waiting: Vec<(u64, OverInput)> = Vec::new();
@@ -281,10 +283,16 @@ impl<'s> IntervalJoin<'s> for Stream<'s, u64, Vec<OverInput>> {
                         let at = *mcap.least().expect("a stamp");
                         waiting.extend(data.drain(..).map(|row| (at, row)));
                     });
-                    if right_f.frontier().is_empty() {
+                    // Loaded: the table's input ended before any stop (see `Firing`; at a
+                    // stop its frontier empties with the table read in part, and the
+                    // waiting rows are dropped, not joined with a part of it).
+                    let right_end = right_f.frontier().first().copied();
+                    if loaded.through(right_end, &state) == u64::MAX {
                         for (at, row) in waiting.drain(..) {
                             st.insert(row, true, &mut |pair| out.push((at, pair)));
                         }
+                    } else if state.stop_requested() {
+                        waiting.clear();
                     }
                 } else {
                     for (input, is_left) in [(left_in, true), (right_in, false)] {
@@ -305,9 +313,7 @@ impl<'s> IntervalJoin<'s> for Stream<'s, u64, Vec<OverInput>> {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
-                if let Some(now) = fire_through(f, &state) {
-                    st.expire(now, &mut out);
-                }
+                st.expire(firing.through(f, &state), &mut out);
                 if let Some(c) = held.as_mut() {
                     out.sort_unstable_by_key(|(t, _)| *t);
                     let mut i = 0;

@@ -52,7 +52,7 @@ use planner::types::{List, ListBuf, Value};
 use planner::FeaturePlan;
 
 use crate::accumulator::Acc;
-use crate::operators::emit::{emit_at_frontier, fire_through};
+use crate::operators::emit::{emit_at_frontier, Firing};
 use crate::operators::over_frame::{SlideAgg, Sliding};
 use crate::operators::window::{key_hash, EmitPolicy};
 use crate::record::{FeatureRow, Key, OverInput};
@@ -613,6 +613,7 @@ impl<'s> OverAggregate<'s> for Stream<'s, u64, Vec<OverInput>> {
             let mut cap: Option<Capability<u64>> = Some(cap);
             let mut dirty = Vec::new();
             let mut out = Vec::new();
+            let mut firing = Firing::default();
             move |(input, frontier), output| {
                 input.for_each(|mcap, data| {
                     for rec in data.drain(..) {
@@ -629,10 +630,7 @@ impl<'s> OverAggregate<'s> for Stream<'s, u64, Vec<OverInput>> {
                     }
                 });
                 let f = frontier.frontier().first().copied();
-                let Some(now) = fire_through(f, &state) else {
-                    cap = None;
-                    return;
-                };
+                let now = firing.through(f, &state);
                 if os.fired_through.is_none_or(|t| now > t) {
                     os.advance(now, &mut out);
                 }

@@ -42,7 +42,7 @@ use planner::types::Value;
 use planner::FeaturePlan;
 
 use crate::accumulator::Acc;
-use crate::operators::emit::{emit_at_frontier, fire_through};
+use crate::operators::emit::{emit_at_frontier, Firing};
 use crate::operators::window::{key_hash, EmitPolicy};
 use crate::record::{FeatureRow, Key, SessionInput};
 use crate::state::RunState;
@@ -371,6 +371,7 @@ impl<'s> SessionAggregate<'s> for Stream<'s, u64, Vec<SessionInput>> {
         self.unary_frontier(exchange, &name, move |cap, _info| {
             let mut cap: Option<Capability<u64>> = Some(cap);
             let mut out = Vec::new();
+            let mut firing = Firing::default();
             move |(input, frontier), output| {
                 input.for_each(|mcap, data| {
                     for rec in data.drain(..) {
@@ -388,10 +389,7 @@ impl<'s> SessionAggregate<'s> for Stream<'s, u64, Vec<SessionInput>> {
                     }
                 });
                 let f = frontier.frontier().first().copied();
-                let Some(now) = fire_through(f, &state) else {
-                    cap = None;
-                    return;
-                };
+                let now = firing.through(f, &state);
                 if ss.fired_through.is_none_or(|t| now > t) {
                     ss.advance(now, &mut out);
                 }

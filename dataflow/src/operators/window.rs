@@ -38,7 +38,7 @@ use planner::FeaturePlan;
 
 use crate::accumulator::Acc;
 use crate::key_slab::{KeySlab, Slot, AHEAD};
-use crate::operators::emit::{emit_chunk_at_frontier, fire_through};
+use crate::operators::emit::{emit_chunk_at_frontier, Firing};
 use crate::record::{FeatureRow, Key, PartialAggregate};
 use crate::state::RunState;
 
@@ -648,6 +648,7 @@ impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<PartialAggregate>> {
             let mut cap: Option<Capability<u64>> = Some(cap);
             let mut dirty = Vec::new();
             let mut out = Vec::new();
+            let mut firing = Firing::default();
             move |(input, frontier), output| {
                 input.for_each(|mcap, data| {
                     ws.insert_all(data, &mut dirty);
@@ -663,10 +664,7 @@ impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<PartialAggregate>> {
                     }
                 });
                 let f = frontier.frontier().first().copied();
-                let Some(now) = fire_through(f, &ws.state) else {
-                    cap = None;
-                    return;
-                };
+                let now = firing.through(f, &ws.state);
                 let mut complete = true;
                 if ws.fired_through.is_none_or(|t| now > t) {
                     // Room for a chunk and the windows of the key that crosses its limit,

@@ -46,7 +46,7 @@ use timely::dataflow::Stream;
 
 use crate::accumulator::Acc;
 use crate::key_slab::{KeySlab, Slot, AHEAD};
-use crate::operators::emit::{emit_chunk_at_frontier, fire_through};
+use crate::operators::emit::{emit_chunk_at_frontier, Firing};
 use crate::record::{FeatureRow, PartialAggregate};
 use crate::state::RunState;
 
@@ -733,6 +733,7 @@ pub(super) fn render<'s>(
         let mut cap: Option<Capability<u64>> = Some(cap);
         let mut out = Vec::new();
         let mut fused = fused;
+        let mut firing = Firing::default();
         move |(input, frontier), output| {
             let f = frontier.frontier().first().copied();
             if let Some(sink) = fused.as_mut() {
@@ -745,12 +746,7 @@ pub(super) fn render<'s>(
                     ds.insert_all(data, sink);
                     data.clear();
                 });
-                let Some(now) = fire_through(f, &ds.state) else {
-                    // Stopped: the file keeps the rows made so far, written whole.
-                    sink.end_activation(true);
-                    cap = None;
-                    return;
-                };
+                let now = firing.through(f, &ds.state);
                 let complete = ds.advance(now, sink, EMIT_CHUNK);
                 sink.end_activation(complete && f.is_none());
                 // Nothing goes downstream; the capability only follows the frontier.
@@ -763,10 +759,7 @@ pub(super) fn render<'s>(
             });
             // Room for a chunk and the rows of the member features of the slot that
             // crosses the limit, so `out` is not regrown (and its rows copied).
-            let Some(now) = fire_through(f, &ds.state) else {
-                cap = None;
-                return;
-            };
+            let now = firing.through(f, &ds.state);
             out.reserve(2 * EMIT_CHUNK);
             let complete = ds.advance(now, &mut out, EMIT_CHUNK);
             emit_chunk_at_frontier(&mut cap, f, &mut out, output, complete, &activator);
