@@ -19,7 +19,11 @@ use crate::record::{Key, PartialAggregate};
 /// Partial aggregates of one batch, by (key, pane, cut).
 pub struct Combiner {
     index: HashTable<u32>,
-    entries: Vec<(u64, PartialAggregate)>,
+    /// Each entry's hash, apart from the entries: a probe compares hashes in this dense
+    /// array and reads an entry only when they match.
+    hashes: Vec<u64>,
+    /// The batch, handed downstream as it is (one container, not copied record by record).
+    entries: Vec<PartialAggregate>,
     hasher: foldhash::fast::FixedState,
 }
 
@@ -27,6 +31,7 @@ impl Default for Combiner {
     fn default() -> Self {
         Combiner {
             index: HashTable::new(),
+            hashes: Vec::new(),
             entries: Vec::new(),
             hasher: foldhash::fast::FixedState::with_seed(0xc0b1),
         }
@@ -50,10 +55,10 @@ impl Combiner {
             v.hash(&mut h);
         }
         let hash = h.finish();
-        let entries = &self.entries;
+        let (hashes, entries) = (&self.hashes, &self.entries);
         let found = self.index.find(hash, |&i| {
-            let (eh, e) = &entries[i as usize];
-            *eh == hash
+            let e = &entries[i as usize];
+            hashes[i as usize] == hash
                 && e.pane == pane
                 && e.cut == cut
                 && e.key.len() == key.len()
@@ -63,25 +68,23 @@ impl Combiner {
             Some(&i) => i as usize,
             None => {
                 let i = self.entries.len();
-                self.entries.push((
-                    hash,
-                    PartialAggregate {
-                        key: key.iter().map(|v| (*v).clone()).collect::<Key>(),
-                        pane,
-                        cut,
-                        accs: template.clone(),
-                    },
-                ));
-                let entries = &self.entries;
+                self.entries.push(PartialAggregate {
+                    key: key.iter().map(|v| (*v).clone()).collect::<Key>(),
+                    pane,
+                    cut,
+                    accs: template.clone(),
+                });
+                self.hashes.push(hash);
+                let hashes = &self.hashes;
                 self.index.insert_unique(
                     hash,
                     u32::try_from(i).expect("fewer than 2^32 records per batch"),
-                    |&j| entries[j as usize].0,
+                    |&j| hashes[j as usize],
                 );
                 i
             }
         };
-        &mut self.entries[i].1.accs
+        &mut self.entries[i].accs
     }
 
     /// Whether the batch has no records.
@@ -89,10 +92,12 @@ impl Combiner {
         self.entries.is_empty()
     }
 
-    /// The batch's partial aggregates, in order of first arrival; empties the combiner.
-    pub fn drain(&mut self) -> impl Iterator<Item = PartialAggregate> + '_ {
+    /// The batch's partial aggregates, in order of first arrival, to be taken (the
+    /// caller leaves the vector empty); the combiner forgets them.
+    pub fn batch(&mut self) -> &mut Vec<PartialAggregate> {
         self.index.clear();
-        self.entries.drain(..).map(|(_, p)| p)
+        self.hashes.clear();
+        &mut self.entries
     }
 }
 
@@ -125,7 +130,8 @@ mod tests {
                     *model.entry(m).or_default() += 1;
                 }
                 let got: Vec<((String, u64, u64), i64)> = c
-                    .drain()
+                    .batch()
+                    .drain(..)
                     .map(|p| {
                         let Value::Str(k) = &p.key[0] else { unreachable!() };
                         let Acc::Count(n) = p.accs[0] else { unreachable!() };

@@ -277,11 +277,11 @@ impl Prefix {
                 if combiner.is_empty() {
                     return;
                 }
-                let mut handle = out.activate();
-                let mut session = handle.session(cap);
-                for p in combiner.drain() {
-                    session.give(p);
-                }
+                // The batch goes downstream as one container: the exchange then copies
+                // each record once, into its worker's buffer.
+                let batch = combiner.batch();
+                out.activate().session(cap).give_container(batch);
+                batch.clear();
             }
             FeatureOut::Over(out, buf) => {
                 if !buf.is_empty() {
