@@ -441,16 +441,26 @@ impl Expr {
                 negated,
             } => {
                 let (v, lo, hi) = (expr.eval(row), low.eval(row), high.eval(row));
-                if v.is_null() || lo.is_null() || hi.is_null() {
+                if v.is_null() {
                     return Value::Null;
                 }
                 // As `v >= lo AND v <= hi` and `v < lo OR v > hi` (not the negation of
-                // BETWEEN): with NaN, both are false.
-                Value::Bool(if *negated {
-                    compare(BinOp::Lt, &v, &lo) || compare(BinOp::Gt, &v, &hi)
+                // BETWEEN: with NaN, both are false), in three-valued logic: a NULL bound
+                // makes its comparison unknown, which the other one can still decide
+                // (`7 BETWEEN NULL AND 5` is false, `7 NOT BETWEEN NULL AND 5` true).
+                let side = |op, bound: &Value| (!bound.is_null()).then(|| compare(op, &v, bound));
+                let (decides, sides) = if *negated {
+                    (true, [side(BinOp::Lt, &lo), side(BinOp::Gt, &hi)])
                 } else {
-                    compare(BinOp::GtEq, &v, &lo) && compare(BinOp::LtEq, &v, &hi)
-                })
+                    (false, [side(BinOp::GtEq, &lo), side(BinOp::LtEq, &hi)])
+                };
+                if sides.contains(&Some(decides)) {
+                    Value::Bool(decides)
+                } else if sides.contains(&None) {
+                    Value::Null
+                } else {
+                    Value::Bool(!decides)
+                }
             }
             Expr::Like {
                 expr,

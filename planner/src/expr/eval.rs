@@ -467,6 +467,63 @@ mod tests {
         assert!(Value::Float(-0.0) < Value::Float(0.0));
     }
 
+    /// `v BETWEEN lo AND hi` is `v >= lo AND v <= hi`, and NOT BETWEEN `v < lo OR v > hi`,
+    /// NULLs included: a NULL bound leaves its comparison unknown, which the other one can
+    /// still decide (before, any NULL bound made BETWEEN NULL, and `WHERE x NOT BETWEEN lo
+    /// AND hi` dropped rows outside the known bound).
+    #[test]
+    fn between_is_its_expansion_in_three_valued_logic() {
+        let values = [
+            Value::Null,
+            Value::Int(1),
+            Value::Int(5),
+            Value::Int(9),
+            Value::Float(5.0),
+        ];
+        let binary =
+            |op, left: Box<Expr>, right: Box<Expr>| Box::new(Expr::Binary { op, left, right });
+        for v in &values {
+            for lo in &values {
+                for hi in &values {
+                    let (x, l, h) = (|| lit(v.clone()), || lit(lo.clone()), || lit(hi.clone()));
+                    let inside = binary(
+                        BinOp::And,
+                        binary(BinOp::GtEq, x(), l()),
+                        binary(BinOp::LtEq, x(), h()),
+                    );
+                    let outside = binary(
+                        BinOp::Or,
+                        binary(BinOp::Lt, x(), l()),
+                        binary(BinOp::Gt, x(), h()),
+                    );
+                    for (negated, expansion) in [(false, &inside), (true, &outside)] {
+                        let between = Expr::Between {
+                            expr: x(),
+                            low: l(),
+                            high: h(),
+                            negated,
+                        };
+                        assert_eq!(
+                            between.eval(&[]),
+                            expansion.eval(&[]),
+                            "{v:?} {}BETWEEN {lo:?} AND {hi:?}",
+                            if negated { "NOT " } else { "" }
+                        );
+                    }
+                }
+            }
+        }
+        // Hand-checked: the known side decides.
+        let between = |negated| Expr::Between {
+            expr: lit(Value::Int(7)),
+            low: lit(Value::Null),
+            high: lit(Value::Int(5)),
+            negated,
+        };
+        assert_eq!(between(false).eval(&[]), Value::Bool(false));
+        assert_eq!(between(true).eval(&[]), Value::Bool(true));
+    }
+
     #[test]
     fn nan_is_neither_between_nor_outside_and_never_in_a_list() {
         let nan = || lit(Value::Float(f64::NAN));
