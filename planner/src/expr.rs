@@ -12,8 +12,8 @@ use crate::types::{DataType, Value};
 
 mod eval;
 
-pub use self::eval::cast;
 use self::eval::{binary, call, compare, like};
+pub use self::eval::{cast, cast_supported};
 
 /// Unary operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

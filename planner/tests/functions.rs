@@ -192,3 +192,70 @@ fn is_true_and_is_false_are_never_null() {
         }
     }
 }
+
+/// Casts among numbers, booleans and timestamps, as Flink's cast rules (checked by hand;
+/// `n` is 7): an int is true when non-zero, a boolean is 1 or 0 as a float too, and a
+/// timestamp is its epoch milliseconds. Before, the int-to-boolean cast planned and was
+/// always NULL.
+#[test]
+fn casts_among_numbers_booleans_and_timestamps() {
+    check("CAST(n AS BOOLEAN)", "", Value::Bool(true));
+    check("CAST(n - 7 AS BOOLEAN)", "", Value::Bool(false));
+    check("CAST(n - 8 AS BOOLEAN)", "", Value::Bool(true));
+    check("CAST(n > 0 AS DOUBLE)", "", Value::Float(1.0));
+    check("CAST(n < 0 AS DOUBLE)", "", Value::Float(0.0));
+    check("CAST(t AS DOUBLE)", "", Value::Float(T as f64));
+    check("CAST(CAST(NULL AS INT) AS BOOLEAN)", "", Value::Null);
+}
+
+/// Casts Flink has no rule for are errors at the CAST, with a hint, not NULL on every
+/// row: a float to a boolean or a timestamp, between booleans and timestamps.
+#[test]
+fn casts_without_a_rule_are_plan_errors() {
+    for (e, from, to, hint) in [
+        (
+            "CAST(n * 1.5 AS BOOLEAN)",
+            "float",
+            "bool",
+            "compare instead, e.g. `x <> 0`",
+        ),
+        (
+            "CAST(n * 1.5 AS TIMESTAMP)",
+            "float",
+            "timestamp",
+            "cast to BIGINT first: timestamps are epoch milliseconds",
+        ),
+        (
+            "CAST(n > 0 AS TIMESTAMP)",
+            "bool",
+            "timestamp",
+            "cast bool to STRING or to a number first",
+        ),
+        (
+            "CAST(t AS BOOLEAN)",
+            "timestamp",
+            "bool",
+            "cast timestamp to STRING or to a number first",
+        ),
+    ] {
+        let job = format!(
+            "name: f\nsources:\n  - {{ name: src, connector: file, path: x.jsonl, format: json, schema: {{ n: int, t: timestamp }}, event_time: t }}\nfeatures:\n  - name: f\n    sql: SELECT {e} AS k FROM src\nsinks:\n  - {{ name: o, connector: file, path: o.jsonl }}\n"
+        );
+        let job = parse_job(Path::new("f.yaml"), &job).unwrap();
+        let errors = plan_job(&job).expect_err(e);
+        let d = &errors.0[0];
+        assert_eq!(d.kind, planner::ErrorKind::TypeMismatch, "{e}");
+        assert_eq!(
+            d.message,
+            format!("feature `f`: cannot cast {from} to {to}"),
+            "{e}"
+        );
+        assert_eq!(d.hint.as_deref(), Some(hint), "{e}");
+        // At the value cast: line 6 of the job file, after `    sql: SELECT CAST(`.
+        assert_eq!(
+            d.location.as_ref().map(|l| (l.line, l.column)),
+            Some((6, 22)),
+            "{e}"
+        );
+    }
+}

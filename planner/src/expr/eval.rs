@@ -160,6 +160,9 @@ pub fn cast(v: Value, to: DataType) -> Value {
             }
         }
         (Value::Bool(b), DataType::Int) => Value::Int(b as i64),
+        (Value::Bool(b), DataType::Float) => Value::Float(if b { 1.0 } else { 0.0 }),
+        (Value::Int(i), DataType::Bool) => Value::Bool(i != 0),
+        (Value::Ts(t), DataType::Float) => Value::Float(t as f64),
         (Value::Str(s), DataType::Int) => s.trim().parse().map(Value::Int).unwrap_or(Value::Null),
         (Value::Str(s), DataType::Float) => {
             s.trim().parse().map(Value::Float).unwrap_or(Value::Null)
@@ -174,6 +177,23 @@ pub fn cast(v: Value, to: DataType) -> Value {
             .unwrap_or(Value::Null),
         (v, DataType::String) => Value::Str(to_text(&v)),
         _ => Value::Null,
+    }
+}
+
+/// Whether `CAST(x AS to)` is defined for an `x` of type `from` (checked at plan time; the
+/// others are errors, not NULLs at run time): any type to and from `STRING` (an `ARRAY`
+/// only to it); numbers, booleans and timestamps (epoch milliseconds) among themselves,
+/// as Flink's cast rules allow them, less a float to a boolean or a timestamp and a boolean
+/// to a timestamp, which Flink has no rule for.
+pub fn cast_supported(from: DataType, to: DataType) -> bool {
+    use DataType::*;
+    match (from, to) {
+        _ if from == to => true,
+        (Array, String) => true,
+        (Array, _) | (_, Array) => false,
+        (String, _) | (_, String) => true,
+        (Float, Bool | Timestamp) | (Bool, Timestamp) | (Timestamp, Bool) => false,
+        (Int | Float | Bool | Timestamp, Int | Float | Bool | Timestamp) => true,
     }
 }
 

@@ -206,6 +206,17 @@ impl<'a> Lowerer<'a> {
                     self.err(ErrorKind::Unsupported, e, format!("cannot cast to {data_type}"))
                         .with_hint("cast to STRING, BIGINT/INT, DOUBLE/FLOAT, BOOLEAN or TIMESTAMP")
                 })?;
+                if let Some(from) = t.ty.filter(|from| !crate::expr::cast_supported(*from, to)) {
+                    return Err(self
+                        .err(ErrorKind::TypeMismatch, e, format!("cannot cast {from} to {to}"))
+                        .with_hint(match (from, to) {
+                            (DataType::Float, DataType::Bool) => "compare instead, e.g. `x <> 0`".to_string(),
+                            (DataType::Float, DataType::Timestamp) => {
+                                "cast to BIGINT first: timestamps are epoch milliseconds".to_string()
+                            }
+                            _ => format!("cast {from} to STRING or to a number first"),
+                        }));
+                }
                 Ok(Typed { expr: Expr::Cast { expr: Box::new(t.expr), to }, ty: Some(to) })
             }
             E::Function(f) => self.function(e, f),
