@@ -449,8 +449,6 @@ fn an_interval_past_64_bit_milliseconds_is_too_large() {
             "SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL {iv})"
         ))
     };
-    let job = parse_job(Path::new("job.yaml"), &tumble("'106751991167' DAY")).unwrap();
-    plan_job(&job).expect("the largest interval in days plans");
     let (d, text) = one(&tumble("'106751991168' DAY"));
     assert_eq!(d.kind, ErrorKind::Syntax);
     // At the interval's value (sqlparser's span of an interval starts there).
@@ -468,6 +466,44 @@ fn an_interval_past_64_bit_milliseconds_is_too_large() {
     ] {
         let (d, _) = one(&tumble(iv));
         assert!(d.message.contains("interval too large"), "{iv}: {d:?}");
+    }
+}
+
+/// A window interval is at most 1000 years, so that an event time plus one is a valid
+/// timestamp. Before, a SESSION gap of 106751991167 days planned and its windows ended at a
+/// negative time (the sum wrapped), written as if valid.
+#[test]
+fn a_window_interval_past_1000_years_is_too_large() {
+    let job = |group_by: &str| {
+        with_sql(&format!(
+            "SELECT geohash, COUNT(*) AS rides\nFROM events\nGROUP BY geohash, {group_by}"
+        ))
+    };
+    let plans = |group_by: &str| {
+        let job = parse_job(Path::new("job.yaml"), &job(group_by)).unwrap();
+        plan_job(&job).unwrap_or_else(|d| panic!("{group_by}: {d}"));
+    };
+    plans("TUMBLE(rowtime, INTERVAL '365000' DAY)");
+    plans("SESSION(rowtime, INTERVAL '365000' DAY)");
+    for group_by in [
+        "TUMBLE(rowtime, INTERVAL '365001' DAY)",
+        "SESSION(rowtime, INTERVAL '106751991167' DAY)",
+        "HOP(rowtime, INTERVAL '1' HOUR, INTERVAL '365001' DAY)",
+    ] {
+        let (d, _) = one(&job(group_by));
+        assert_eq!(d.kind, ErrorKind::InvalidWindow, "{group_by}");
+        assert_eq!(
+            d.message,
+            format!(
+                "feature `f`: interval too large for a window: `{}`",
+                &group_by[group_by.rfind("INTERVAL").unwrap()..group_by.len() - 1]
+            ),
+            "{group_by}"
+        );
+        assert_eq!(
+            d.hint.as_deref(),
+            Some("the largest is INTERVAL '365000' DAY")
+        );
     }
 }
 

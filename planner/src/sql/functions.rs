@@ -82,10 +82,29 @@ pub(crate) fn function_args<'f>(sql: &SqlText, f: &'f ast::Function) -> R<Vec<&'
     }
 }
 
+/// The largest window size, slide, gap or OVER range: 1000 years of 365 days.
+pub(crate) const MAX_WINDOW_INTERVAL_MS: i64 = 1000 * 365 * 86_400_000;
+
 /// A window size, slide, gap or OVER range: `INTERVAL '1' HOUR` (also
 /// `INTERVAL '30' MINUTES`, `INTERVAL '1 hour'`) in ms, which must not be negative.
 pub(crate) fn interval_ms(sql: &SqlText, e: &ast::Expr) -> R<u64> {
     let ms = signed_interval_ms(sql, e)?;
+    if ms > MAX_WINDOW_INTERVAL_MS {
+        // A window's end is an event time plus such an interval: far past this, it would
+        // not fit in the 64-bit milliseconds of a timestamp, and would wrap to a negative
+        // one that looks valid.
+        return Err(sql
+            .error(
+                ErrorKind::InvalidWindow,
+                e.span(),
+                format!("interval too large for a window: `{e}`"),
+            )
+            .with_detail("window sizes, slides, gaps and OVER ranges are at most 1000 years, so that an event time plus one stays a valid timestamp")
+            .with_hint(format!(
+                "the largest is INTERVAL '{}' DAY",
+                MAX_WINDOW_INTERVAL_MS / 86_400_000
+            )));
+    }
     u64::try_from(ms).map_err(|_| {
         sql.error(
             ErrorKind::InvalidWindow,
