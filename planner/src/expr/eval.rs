@@ -104,6 +104,8 @@ fn int_arith(op: BinOp, a: i64, b: i64) -> Option<i64> {
         Sub => a.checked_sub(b),
         Mul => a.checked_mul(b),
         Div => a.checked_div(b),
+        // `i64::MIN % -1` is 0 (only the quotient overflows); `checked_rem` says None.
+        Mod if b == -1 => Some(0),
         Mod => a.checked_rem(b),
         _ => None,
     }
@@ -261,7 +263,8 @@ pub(super) fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
             _ => Value::Null,
         },
         Func::Abs => match args.first().map(|a| a.eval(row)) {
-            Some(Value::Int(i)) => Value::Int(i.wrapping_abs()),
+            // `ABS(i64::MIN)` overflows: NULL, as `-i` (a wrapped value looks valid).
+            Some(Value::Int(i)) => i.checked_abs().map_or(Value::Null, Value::Int),
             Some(Value::Float(f)) => Value::Float(f.abs()),
             _ => Value::Null,
         },
@@ -485,6 +488,55 @@ mod tests {
         assert_eq!(case.eval(&[]), Value::Int(1));
         // Grouping and sorting keep the total order, where the two zeros differ.
         assert!(Value::Float(-0.0) < Value::Float(0.0));
+    }
+
+    /// Integer `+ - * / %` and `ABS` against 128-bit arithmetic (truncating division, as
+    /// Java's): a result that does not fit 64 bits, or a division by zero, is NULL. Before,
+    /// `ABS(i64::MIN)` was negative and `i64::MIN % -1` NULL (it is 0).
+    #[test]
+    fn integer_arithmetic_is_exact_or_null() {
+        let edges = [
+            i64::MIN,
+            i64::MIN + 1,
+            -7,
+            -2,
+            -1,
+            0,
+            1,
+            2,
+            7,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
+        let fits = |r: Option<i128>| match r.map(i64::try_from) {
+            Some(Ok(v)) => Value::Int(v),
+            _ => Value::Null,
+        };
+        let ops: [(BinOp, fn(i128, i128) -> Option<i128>); 5] = [
+            (BinOp::Add, |a, b| Some(a + b)),
+            (BinOp::Sub, |a, b| Some(a - b)),
+            (BinOp::Mul, |a, b| Some(a * b)),
+            (BinOp::Div, |a, b| (b != 0).then(|| a / b)),
+            (BinOp::Mod, |a, b| (b != 0).then(|| a % b)),
+        ];
+        for a in edges {
+            for b in edges {
+                for (op, reference) in ops {
+                    let e = Expr::Binary {
+                        op,
+                        left: lit(Value::Int(a)),
+                        right: lit(Value::Int(b)),
+                    };
+                    let want = fits(reference(a.into(), b.into()));
+                    assert_eq!(e.eval(&[]), want, "{a} {op:?} {b}");
+                }
+            }
+            let abs = Expr::Call {
+                func: crate::expr::Func::Abs,
+                args: vec![Expr::Literal(Value::Int(a))],
+            };
+            assert_eq!(abs.eval(&[]), fits(Some(i128::from(a).abs())), "ABS({a})");
+        }
     }
 
     /// `v BETWEEN lo AND hi` is `v >= lo AND v <= hi`, and NOT BETWEEN `v < lo OR v > hi`,
