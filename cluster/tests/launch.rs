@@ -407,3 +407,106 @@ fn launch_help_leaves_out_the_flags_it_sets_itself() {
         "{run}"
     );
 }
+
+/// Undecodable records go to the dead-letter file whichever process reads them: dead
+/// letters travel to the one worker that writes the file, and a malformed record's (which
+/// names no feature) used to fail to decode there, panicking the cluster. Four files, so
+/// that each process reads some; each has a malformed line, a line missing its required key
+/// and a bad timestamp, besides good lines.
+#[test]
+fn records_any_process_cannot_decode_become_dead_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(
+        dir.path().join("job.yaml"),
+        "name: bad
+sources:
+  - name: ev
+    connector: file
+    path: data/*.jsonl
+    format: json
+    schema: { k: string!, ts: timestamp }
+    event_time: ts
+features:
+  - name: c
+    sql: SELECT k, COUNT(*) AS n FROM ev GROUP BY k, TUMBLE(rowtime, INTERVAL '1' MINUTE)
+sinks:
+  - { name: out, connector: file, path: out/features.jsonl }
+",
+    )
+    .unwrap();
+    let mut want_letters = std::collections::BTreeSet::new();
+    for f in 0..4 {
+        let name = format!("part-{f}.jsonl");
+        let lines = [
+            format!("{{\"k\":\"a\",\"ts\":{}}}", 1000 + f),
+            "not json".to_string(),
+            format!("{{\"ts\":{}}}", 2000 + f),
+            "{\"k\":\"b\",\"ts\":\"yesterday\"}".to_string(),
+            format!("{{\"k\":\"b\",\"ts\":{}}}", 3000 + f),
+        ];
+        std::fs::write(dir.path().join("data").join(&name), lines.join("\n") + "\n").unwrap();
+        for (line, kind) in [
+            (2, "malformed"),
+            (3, "missing_required"),
+            (4, "bad_timestamp"),
+        ] {
+            want_letters.insert((kind.to_string(), format!("data/{name}"), line));
+        }
+    }
+    let job = dir.path().join("job.yaml");
+    let job = job.to_str().unwrap();
+    let letters = || -> std::collections::BTreeSet<(String, String, u64)> {
+        common::rows_of(&dir.path().join("out/dead_letter.jsonl"))
+            .iter()
+            .map(|d| {
+                let file = d["file"].as_str().unwrap();
+                let file = &file[file.find("data/").expect("a data file")..];
+                (
+                    d["kind"].as_str().unwrap().to_string(),
+                    file.to_string(),
+                    d["line"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    run_ok(&["run", job, "-q", "--mode", "backfill"]);
+    assert_eq!(letters(), want_letters, "one process");
+    let keys = std::collections::BTreeMap::from([("c", vec!["k"])]);
+    let one = read_finals(&dir.path().join("out"), "features", &keys);
+    let counts: Vec<(String, u64)> = one
+        .rows
+        .iter()
+        .map(|(k, (_, v))| (k.1.clone(), v["n"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        counts,
+        [("[\"a\"]".into(), 4), ("[\"b\"]".into(), 4)],
+        "by hand"
+    );
+
+    let hostfile = two_process_hostfile(dir.path());
+    for mode in [
+        &["--mode", "backfill"][..],
+        &["--mode", "stream", "--exit-at-end"],
+    ] {
+        let _ = std::fs::remove_dir_all(dir.path().join("out"));
+        let mut args = vec![
+            "launch",
+            "--hostfile",
+            hostfile.to_str().unwrap(),
+            job,
+            "-q",
+        ];
+        args.extend_from_slice(mode);
+        run_ok(&args);
+        assert_eq!(letters(), want_letters, "2 processes {mode:?}");
+        let two = read_finals(&dir.path().join("out"), "features", &keys);
+        let want = one
+            .rows
+            .iter()
+            .map(|(k, (_, v))| (k.clone(), v.clone()))
+            .collect();
+        assert_same(&format!("2 processes {mode:?}"), &two, &want);
+    }
+}

@@ -234,8 +234,7 @@ impl SinkDeadLetters for Stream<'_, u64, Vec<DeadLetter>> {
                 let mut n = 0;
                 input.for_each(|_, data| {
                     for d in data.drain(..) {
-                        serde_json::to_writer(&mut buf, &d).expect("dead letters serialize");
-                        buf.push(b'\n');
+                        d.to_json_line(&mut buf);
                         n += 1;
                     }
                 });
