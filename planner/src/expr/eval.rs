@@ -512,7 +512,8 @@ mod tests {
             Some(Ok(v)) => Value::Int(v),
             _ => Value::Null,
         };
-        let ops: [(BinOp, fn(i128, i128) -> Option<i128>); 5] = [
+        type Reference = fn(i128, i128) -> Option<i128>;
+        let ops: [(BinOp, Reference); 5] = [
             (BinOp::Add, |a, b| Some(a + b)),
             (BinOp::Sub, |a, b| Some(a - b)),
             (BinOp::Mul, |a, b| Some(a * b)),
