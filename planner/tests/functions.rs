@@ -206,6 +206,17 @@ fn casts_among_numbers_booleans_and_timestamps() {
     check("CAST(n < 0 AS DOUBLE)", "", Value::Float(0.0));
     check("CAST(t AS DOUBLE)", "", Value::Float(T as f64));
     check("CAST(CAST(NULL AS INT) AS BOOLEAN)", "", Value::Null);
+    // As text, as Flink writes them (`"" + x` in Java; booleans upper case since 1.15).
+    check("CAST(n > 0 AS STRING)", "", text("TRUE"));
+    check("CAST(n * 1e6 AS STRING)", "", text("7000000.0"));
+    check("CAST(n * 1e7 AS STRING)", "", text("7.0E7"));
+    check("CAST(n / 7000.0 AS STRING)", "", text("0.001"));
+    check("CAST(n / 70000.0 AS STRING)", "", text("1.0E-4"));
+    check(
+        "CONCAT_WS('-', CAST(n < 0 AS STRING), CAST(n * 0.5 AS STRING))",
+        "",
+        text("FALSE-3.5"),
+    );
 }
 
 /// Casts Flink has no rule for are errors at the CAST, with a hint, not NULL on every

@@ -199,15 +199,67 @@ pub fn cast_supported(from: DataType, to: DataType) -> bool {
     }
 }
 
+/// A value as text (`CAST(x AS STRING)`, `CONCAT`), as Flink writes it: a float as Java's
+/// `Double.toString`, a boolean as `TRUE` or `FALSE`, a timestamp as its epoch milliseconds.
 fn to_text(v: &Value) -> CompactString {
     match v {
         Value::Str(s) => s.clone(),
         Value::Int(i) | Value::Ts(i) => i.to_compact_string(),
-        Value::Float(f) => f.to_compact_string(),
-        Value::Bool(b) => if *b { "true" } else { "false" }.into(),
+        Value::Float(f) => java_double(*f),
+        Value::Bool(b) => if *b { "TRUE" } else { "FALSE" }.into(),
         Value::Null => CompactString::default(),
         Value::List(_) => v.to_json().into(),
     }
+}
+
+/// Java's `Double.toString`: the shortest digits that read back as `f`, written plainly
+/// with at least one fractional digit when `1e-3 <= |f| < 1e7` (`100.0`, `0.001`), else as
+/// `d.dddE±n` (`1.0E7`, `1.0E-4`); `NaN`, `Infinity`, `-0.0`. (Java picks the closest
+/// two-digit decimal where one digit would do, which differs from padding with a zero only
+/// for the smallest subnormals: Java writes `Double.MIN_VALUE` as `4.9E-324`, this
+/// `5.0E-324`.)
+pub(crate) fn java_double(f: f64) -> CompactString {
+    use std::fmt::Write;
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+    }
+    // Rust's `{:e}`: the shortest round-trip digits, `d[.ddd]e<exp>`.
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').expect("`{:e}` has an exponent");
+    let exp: i32 = exp.parse().expect("an integer exponent");
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let mut out = CompactString::default();
+    if f < 0.0 {
+        out.push('-');
+    }
+    if (-3..7).contains(&exp) {
+        if exp < 0 {
+            out.push_str("0.");
+            (1..-exp).for_each(|_| out.push('0'));
+            out.push_str(&digits);
+        } else {
+            let int_len = exp as usize + 1;
+            let (int, frac) = digits.split_at(digits.len().min(int_len));
+            out.push_str(int);
+            (int.len()..int_len).for_each(|_| out.push('0'));
+            out.push('.');
+            out.push_str(if frac.is_empty() { "0" } else { frac });
+        }
+    } else {
+        let (first, rest) = digits.split_at(1);
+        let _ = write!(
+            out,
+            "{first}.{}E{exp}",
+            if rest.is_empty() { "0" } else { rest }
+        );
+    }
+    out
 }
 
 pub(super) fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
@@ -537,6 +589,47 @@ mod tests {
                 args: vec![Expr::Literal(Value::Int(a))],
             };
             assert_eq!(abs.eval(&[]), fits(Some(i128::from(a).abs())), "ABS({a})");
+        }
+    }
+
+    /// Floats as text are Java's `Double.toString` (the values by hand, from the Java
+    /// documentation's rules; Flink's cast is `"" + x`).
+    #[test]
+    fn floats_are_written_as_java_writes_doubles() {
+        let cases: &[(f64, &str)] = &[
+            (1e20, "1.0E20"),
+            (1e-5, "1.0E-5"),
+            (1e-7, "1.0E-7"),
+            (1e7, "1.0E7"),
+            (12_345_678.0, "1.2345678E7"),
+            (9_999_999.0, "9999999.0"),
+            (0.001, "0.001"),
+            (0.0001, "1.0E-4"),
+            (0.00123, "0.00123"),
+            (1.5, "1.5"),
+            (100.0, "100.0"),
+            (-2.5, "-2.5"),
+            (123_456.789, "123456.789"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (f64::MAX, "1.7976931348623157E308"),
+            (f64::MIN_POSITIVE, "2.2250738585072014E-308"),
+            (-1e-300, "-1.0E-300"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "Infinity"),
+            (f64::NEG_INFINITY, "-Infinity"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(super::java_double(*f), *want, "{f:e}");
+            // What it writes reads back as the same float.
+            if f.is_finite() {
+                assert_eq!(
+                    want.parse::<f64>().unwrap().to_bits(),
+                    f.to_bits(),
+                    "{want}"
+                );
+            }
         }
     }
 
