@@ -57,6 +57,8 @@ pub struct Finals {
     pub emitted: usize,
     /// Largest revision seen.
     pub max_revision: u64,
+    /// Rows read with a revision above 0 (corrections and withdrawals).
+    pub corrected: usize,
 }
 
 /// Reads every `<stem>*` feature file in `dir` (one per worker and sink; JSON lines, or
@@ -103,6 +105,7 @@ pub fn read_finals(dir: &Path, stem: &str, keys: &BTreeMap<&str, Vec<&str>>) -> 
             let rev = obj["revision"].as_u64().unwrap();
             f.emitted += 1;
             f.max_revision = f.max_revision.max(rev);
+            f.corrected += usize::from(rev > 0);
             let is_deleted = obj.get("deleted").and_then(Value::as_bool).unwrap_or(false);
             let values: BTreeMap<String, Value> = obj
                 .iter()
@@ -352,14 +355,30 @@ pub fn key_columns() -> BTreeMap<&'static str, Vec<&'static str>> {
 }
 
 /// Runs `dir/job.yaml` with `args` and reads the final values of `dir/out/features*.jsonl`.
+///
+/// The run's summary must count as corrections the rows it wrote with a revision above 0.
 pub fn run_finals(dir: &Path, args: &[&str], keys: &BTreeMap<&str, Vec<&str>>) -> Finals {
     let out = dir.join("out");
     let _ = std::fs::remove_dir_all(&out);
     let job = dir.join("job.yaml");
-    let mut all = vec!["run", job.to_str().unwrap(), "-q"];
+    let summary = dir.join("summary.json");
+    let mut all = vec![
+        "run",
+        job.to_str().unwrap(),
+        "-q",
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ];
     all.extend_from_slice(args);
     run_ok(&all);
-    read_finals(&out, "features", keys)
+    let finals = read_finals(&out, "features", keys);
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(
+        summary["corrections"].as_u64(),
+        Some(finals.corrected as u64),
+        "{args:?}: the summary's corrections are the rows written with a revision above 0"
+    );
+    finals
 }
 
 /// Lines of `dir/out/dead_letter.jsonl` (0 if there is none).

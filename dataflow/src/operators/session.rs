@@ -379,9 +379,7 @@ impl<'s> SessionAggregate<'s> for Stream<'s, u64, Vec<SessionInput>> {
                     }
                     ss.flush_changed(&mut out);
                     if !out.is_empty() {
-                        let corrections =
-                            out.iter().filter(|r| r.revision > 0 || r.deleted).count() as u64;
-                        RunState::add(&state.corrections, corrections);
+                        RunState::add(&state.corrections, revised(&out));
                         let mut session = output.session(&mcap);
                         for row in out.drain(..) {
                             session.give(row);
@@ -392,11 +390,19 @@ impl<'s> SessionAggregate<'s> for Stream<'s, u64, Vec<SessionInput>> {
                 let now = firing.through(f, &state);
                 if ss.fired_through.is_none_or(|t| now > t) {
                     ss.advance(now, &mut out);
+                    // A merged session emitted at its end can carry a revision too.
+                    RunState::add(&state.corrections, revised(&out));
                 }
                 emit_at_frontier(&mut cap, f, &mut out, output);
             }
         })
     }
+}
+
+/// The summary's corrections among `rows`: those with a revision above 0 (withdrawals
+/// included, which carry the revision after the value they withdraw).
+fn revised(rows: &[FeatureRow]) -> u64 {
+    rows.iter().filter(|r| r.revision > 0).count() as u64
 }
 
 #[cfg(test)]
