@@ -123,6 +123,34 @@ fn rowtime_of_a_window_is_its_last_millisecond() {
     assert_eq!(t.ty, planner::DataType::Timestamp);
 }
 
+/// A window table function's `window_time` column is the same last millisecond (Flink's
+/// TVF columns: `window_start`, `window_end`, `window_time`), selected and grouped by as
+/// the other bounds; it was an unknown column.
+#[test]
+fn window_time_of_a_window_table_function_is_its_last_millisecond() {
+    for group_by in [
+        "window_start, window_end",
+        "window_start, window_end, window_time",
+    ] {
+        let sql = format!("SELECT geohash, COUNT(*) AS rides, window_time\nFROM TABLE(HOP(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' MINUTE, INTERVAL '1' HOUR))\nGROUP BY geohash, {group_by}");
+        let job = parse_job(Path::new("job.yaml"), &with_sql(&sql)).unwrap();
+        let plan = plan_job(&job).unwrap_or_else(|d| panic!("{group_by}: {d}"));
+        let f = &plan.physical.features[0];
+        let t = f.outputs.iter().find(|o| o.name == "window_time").unwrap();
+        assert_eq!(t.expr.to_string(), "(window_end - 1)", "{group_by}");
+        assert_eq!(t.ty, planner::DataType::Timestamp);
+        assert_eq!(f.keys.len(), 1, "{group_by}: the window is not a key");
+    }
+    // Before grouping it does not exist, as the other bounds.
+    let (d, _) = one(&with_sql("SELECT geohash, COUNT(*) AS rides\nFROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' HOUR)) WHERE window_time > 0\nGROUP BY geohash, window_start, window_end"));
+    assert_eq!(d.kind, ErrorKind::UnknownColumn);
+    assert!(
+        d.message.contains("`window_time` cannot be used in WHERE"),
+        "{}",
+        d.message
+    );
+}
+
 #[test]
 fn every_grouping_key_must_be_selected() {
     let (d, text) = one(&with_sql("SELECT COUNT(*) AS rides\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
@@ -633,4 +661,43 @@ fn the_type_a_hint_suggests_for_a_top_value_is_accepted() {
     // Not a schema type, though: a source column cannot be an array.
     let bad = JOB.replace("action: string", "action: array");
     assert!(errors(&bad).to_string().contains("unknown type `array`"));
+}
+
+/// An aggregate Flink has and freshet has not says so, with what to write instead; an
+/// unknown function's hint lists the aggregates too (it listed scalar functions only).
+#[test]
+fn unsupported_aggregates_say_what_to_write_instead() {
+    let sql = |call: &str| {
+        with_sql(&format!("SELECT geohash, {call} AS v\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)"))
+    };
+    for (call, name) in [
+        ("STDDEV_POP(fare)", "STDDEV_POP"),
+        ("var_samp(fare)", "VAR_SAMP"),
+    ] {
+        let (d, _) = one(&sql(call));
+        assert_eq!(d.kind, ErrorKind::Unsupported);
+        assert_eq!(
+            d.message,
+            format!("feature `f`: aggregate function {name} is not supported")
+        );
+        assert!(
+            d.hint
+                .as_deref()
+                .unwrap()
+                .starts_with("VAR_POP(x) is AVG(x * x) - AVG(x) * AVG(x)"),
+            "{d:?}"
+        );
+        assert_eq!(line_col(&d), (20, 23), "at the call");
+    }
+    let (d, _) = one(&sql("LISTAGG(geohash)"));
+    assert!(d.hint.as_deref().unwrap().contains("ARRAY_AGG(x)"), "{d:?}");
+    let (d, _) = one(&sql("MEDIAN(fare)"));
+    assert_eq!(d.message, "feature `f`: unknown function MEDIAN");
+    assert!(
+        d.hint
+            .as_deref()
+            .unwrap()
+            .starts_with("aggregates: COUNT, SUM, AVG, MIN, MAX"),
+        "{d:?}"
+    );
 }

@@ -406,8 +406,30 @@ impl<'a> Lowerer<'a> {
                 ));
         }
         let Some(func) = Func::from_name(&name) else {
+            // Aggregates Flink has and freshet has not: an aggregate's error, with what to
+            // write instead.
+            let variance = "VAR_POP(x) is AVG(x * x) - AVG(x) * AVG(x), and VAR_SAMP(x) that times COUNT(x) / (COUNT(x) - 1); a standard deviation is the square root of one (there is no SQRT yet: take it where the feature is read)";
+            let unsupported_aggregate = match name.as_str() {
+                "STDDEV_POP" | "STDDEV_SAMP" | "STDDEV" | "VAR_POP" | "VAR_SAMP" | "VARIANCE" => {
+                    Some(variance)
+                }
+                "LISTAGG" | "COLLECT" => {
+                    Some("over an OVER window, ARRAY_AGG(x) or LAST_N(x, n) collect values")
+                }
+                "APPROX_COUNT_DISTINCT" => Some("COUNT(DISTINCT x) is exact"),
+                _ => None,
+            };
+            if let Some(hint) = unsupported_aggregate {
+                return Err(self
+                    .err(
+                        ErrorKind::Unsupported,
+                        e,
+                        format!("aggregate function {name} is not supported"),
+                    )
+                    .with_hint(hint));
+            }
             return Err(self.err(ErrorKind::Unsupported, e, format!("unknown function {name}")).with_hint(
-                "scalar functions: COALESCE, CONCAT, CONCAT_WS, LOWER, UPPER, CHAR_LENGTH, SUBSTRING, TRIM, REPLACE, POSITION, SPLIT_INDEX, ABS, FLOOR, CEIL, ROUND, DATE_FORMAT, EXTRACT, TO_TIMESTAMP_LTZ",
+                "aggregates: COUNT, SUM, AVG, MIN, MAX (over an OVER window also TOP, LAST_N, ARRAY_AGG); scalar functions: COALESCE, CONCAT, CONCAT_WS, LOWER, UPPER, CHAR_LENGTH, SUBSTRING, TRIM, REPLACE, POSITION, SPLIT_INDEX, ABS, FLOOR, CEIL, ROUND, DATE_FORMAT, EXTRACT, TO_TIMESTAMP_LTZ",
             ));
         };
         let mut args = Vec::new();

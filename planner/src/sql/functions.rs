@@ -31,8 +31,8 @@ pub(crate) fn window_aux(name: &str) -> Option<Bound> {
     }
 }
 
-/// The window bound a column reference names: `window_start` or `window_end` of a window
-/// table function, bare or qualified by its alias (`w.window_end`); qualifiers resolve as
+/// The window bound a column reference names: `window_start`, `window_end` or `window_time`
+/// (`window_end - 1`, the window's rowtime) of a window table function, bare or qualified by its alias (`w.window_end`); qualifiers resolve as
 /// for columns (any qualifier when FROM has one table). Whether the query has a window
 /// table function is for the caller to check.
 pub(crate) fn window_bound_column(e: &ast::Expr, row: &RowScope) -> Option<Bound> {
@@ -48,6 +48,8 @@ pub(crate) fn window_bound_column(e: &ast::Expr, row: &RowScope) -> Option<Bound
         Some(Bound::Start)
     } else if name.eq_ignore_ascii_case("window_end") {
         Some(Bound::End)
+    } else if name.eq_ignore_ascii_case("window_time") {
+        Some(Bound::Rowtime)
     } else {
         None
     }

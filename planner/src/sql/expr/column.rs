@@ -62,7 +62,10 @@ impl Lowerer<'_> {
             }
             None => {
                 let lower = name.to_ascii_lowercase();
-                if lower == "window_start" || lower == "window_end" {
+                if matches!(
+                    lower.as_str(),
+                    "window_start" | "window_end" | "window_time"
+                ) {
                     return Err(self
                         .err(ErrorKind::UnknownColumn, node, format!("`{name}` cannot be used in {}", self.clause))
                         .with_hint(if self.clause == "GROUP BY" {
