@@ -40,6 +40,18 @@ fn the_base_job_validates() {
     parse_job(Path::new("job.yaml"), JOB).unwrap_or_else(|d| panic!("{d}"));
 }
 
+/// A job file saved with a byte-order mark (Windows editors write one) validates, and
+/// its errors are where an editor shows them; the mark made `sources` "missing".
+#[test]
+fn a_byte_order_mark_is_not_part_of_the_job() {
+    let with_bom = format!("\u{feff}{JOB}");
+    parse_job(Path::new("job.yaml"), &with_bom).unwrap_or_else(|d| panic!("{d}"));
+    let bad = with_bom.replace("name: rides", "nme: rides");
+    let d = parse_job(Path::new("job.yaml"), &bad).expect_err("a typo");
+    assert_eq!(line_col(&d.0[0]), (1, 1), "{d}");
+    assert!(d.0[0].message.contains("`nme`"), "{d}");
+}
+
 /// A key given twice is an error at the second, naming the line of the first (serde
 /// placed it at the start of the mapping).
 #[test]

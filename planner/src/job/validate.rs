@@ -49,6 +49,9 @@ pub fn parse_job_with_infra(
     text: &str,
     infra: Option<Infra>,
 ) -> Result<Job, Diagnostics> {
+    // A byte-order mark (editors on Windows write one) is not part of the YAML: with it,
+    // the first key was read as `\u{feff}name` and `sources` reported missing.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if let Some(empty) = yaml_error::empty_job(path, text) {
         return Err(empty);
     }
