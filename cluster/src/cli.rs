@@ -113,10 +113,9 @@ pub struct RunArgs {
     /// stream would; results do not depend on it.
     #[arg(long, value_parser = parse_bytes)]
     pub batch_bytes: Option<usize>,
-    /// Also write the run summary as JSON to this file. Under `launch` every process
-    /// writes its own summary (its share of the counts) to FILE.0, FILE.1, ... (process i
-    /// to FILE.i), and only process 0's summary is printed: add the files up for the
-    /// whole cluster.
+    /// Also write the run summary as JSON to this file (its directory is created if
+    /// missing). Under `launch` it holds the cluster's totals, and each process's share is
+    /// beside it in FILE.0, FILE.1, ... (process i in FILE.i).
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
     /// Print no summary.

@@ -151,6 +151,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
         bail!("--exit-at-end applies to --mode stream (backfill always stops at the end of its input)");
     }
     let p = plan(&args.job, args.infra.as_deref())?;
+    if let Some(path) = &args.summary_json {
+        summary_path_ready(path)?;
+    }
     let mode = match args.mode {
         RunMode::Backfill => Mode::Backfill,
         RunMode::Stream => Mode::Stream {
@@ -214,14 +217,35 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     let summary = dataflow::run(&p.physical, mode, tuning, &topology, state)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !args.quiet {
+        print_summary(&p, &summary, args.mode, 1);
+    }
     if let Some(path) = &args.summary_json {
         std::fs::write(path, serde_json::to_string_pretty(&summary)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    if !args.quiet {
-        print_summary(&p, &summary, args.mode, 1);
-    }
     Ok(())
+}
+
+/// Checks, before anything is read, that the run summary can be written to `path`: its
+/// directory is created if missing (as sinks' are), and a path that is a directory, or
+/// whose parent is a file, is an error now rather than after the whole run.
+pub fn summary_path_ready(path: &Path) -> Result<()> {
+    let shown = path.display();
+    if path.is_dir() {
+        bail!("--summary-json {shown} is a directory (hint: name a file in it, e.g. {shown}/summary.json)");
+    }
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if let Some(file) = dir.ancestors().find(|a| a.is_file()) {
+        bail!(
+            "--summary-json {shown}: `{}` is a file, not a directory (hint: write the summary elsewhere)",
+            file.display()
+        );
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("--summary-json {shown}: creating {}", dir.display()))
 }
 
 /// A peer process that exits or is killed makes timely's network threads panic ("timely

@@ -29,7 +29,7 @@ use nix::unistd::Pid;
 use dataflow::RunSummary;
 
 use crate::cli::{RunArgs, RunMode};
-use crate::commands::{plan, print_summary, read_hostfile};
+use crate::commands::{plan, print_summary, read_hostfile, summary_path_ready};
 
 /// Runs the cluster; returns when every process has exited.
 pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
@@ -44,6 +44,9 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
     let hosts = read_hostfile(hostfile)?;
     // Plans once here: a bad job is one error, not one per process.
     let planned = plan(&run.job, run.infra.as_deref())?;
+    if let Some(path) = &run.summary_json {
+        summary_path_ready(path)?;
+    }
     // Where the processes' summaries go: beside --summary-json, else a scratch directory.
     let scratch = Scratch::new()?;
     let summary_of = |i: usize| match &run.summary_json {
@@ -154,12 +157,12 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
         }
     }
     let total = cluster_summary((0..hosts.len()).map(summary_of))?;
+    if !run.quiet {
+        print_summary(&planned, &total, run.mode, hosts.len());
+    }
     if let Some(s) = &run.summary_json {
         std::fs::write(s, serde_json::to_string_pretty(&total)?)
             .with_context(|| format!("writing {}", s.display()))?;
-    }
-    if !run.quiet {
-        print_summary(&planned, &total, run.mode, hosts.len());
     }
     Ok(())
 }
