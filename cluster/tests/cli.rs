@@ -41,6 +41,18 @@ fn explain_shows_all_three_stages_with_time_semantics() {
     }
 }
 
+/// Every stage names the source's own event-time column (the dataflow stage said
+/// `max(event_time)` whatever the column was).
+#[test]
+fn explain_names_the_event_time_column_in_every_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = bad_input_job(dir.path(), "skip");
+    let text = String::from_utf8(run_ok(&["explain", &job]).stdout).unwrap();
+    assert!(text.contains("watermark=max(t) - 0s"), "{text}");
+    assert!(text.contains("watermark=max(t)-0s"), "{text}");
+    assert!(!text.contains("max(event_time)"), "{text}");
+}
+
 #[test]
 fn explain_json_is_machine_readable() {
     let out = run_ok(&["explain", &example_job(), "--format", "json"]);

@@ -283,8 +283,9 @@ pub fn describe(plan: &Plan) -> Vec<String> {
             continue;
         }
         out.push(format!(
-            "Source[{}] per worker: read split, decode, watermark=max(event_time)-{}, fused stateless prefix for [{}]; outputs: {} feature streams + dead letters",
+            "Source[{}] per worker: read split, decode, watermark=max({})-{}, fused stateless prefix for [{}]; outputs: {} feature streams + dead letters",
             sp.source.name,
+            sp.source.columns[sp.source.event_time].name,
             planner::duration::format_duration_ms(sp.source.watermark_delay_ms),
             feats.join(", "),
             feats.len()
