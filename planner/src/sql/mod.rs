@@ -573,7 +573,7 @@ impl Planner<'_> {
             ) {
                 return Err(sql
                     .error(ErrorKind::Syntax, e.span(), format!("output column name `{name}` is reserved"))
-                    .with_detail("every output row carries feature, version, window_start, window_end (here: the row's event time) and revision")
+                    .with_detail("every output row carries feature, version, window_start, window_end (here: the row's event time) and revision, and a withdrawal `deleted`")
                     .with_hint("choose another alias with AS"));
             }
             outputs.push(NamedExpr {
@@ -666,7 +666,7 @@ impl Planner<'_> {
                 format!("output column name `{name}` is reserved"),
             )
             .with_detail(
-                "every output row carries feature, version, window_start, window_end and revision",
+                "every output row carries feature, version, window_start, window_end and revision, and a withdrawal `deleted`",
             )
             .with_hint("choose another alias with AS"))
     }
