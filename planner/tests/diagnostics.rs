@@ -701,3 +701,17 @@ fn unsupported_aggregates_say_what_to_write_instead() {
         "{d:?}"
     );
 }
+
+/// An empty `sql:` (or only `;`) is an error at its value, with an example (it had no
+/// location when empty).
+#[test]
+fn an_empty_sql_points_at_it() {
+    for sql in ["\"\"", "\"  ;  \"", "''"] {
+        let job = format!("name: e\nsources:\n  - {{ name: s, connector: file, path: x.jsonl, format: json, schema: {{ k: string, t: timestamp }}, event_time: t }}\nfeatures:\n  - name: f\n    sql: {sql}\nsinks:\n  - {{ name: o, connector: file, path: o.jsonl }}\n");
+        let (d, _) = one(&job);
+        assert_eq!(d.kind, ErrorKind::Syntax, "{sql}");
+        assert_eq!(d.message, "feature `f`: a feature's sql is empty", "{sql}");
+        assert_eq!(line_col(&d), (6, 10), "{sql}: at the value");
+        assert!(d.hint.as_deref().unwrap().contains("SELECT"), "{sql}");
+    }
+}

@@ -141,9 +141,27 @@ pub(crate) fn error_at_output(
     d.with_hint(hint(item.map(|e| e.to_string()).as_deref()))
 }
 
+/// A feature whose `sql:` is empty (or only `;`), at its value in the job file.
+fn empty_sql(job: &Job, feature: &Feature) -> Diagnostic {
+    use crate::job::locate::{Doc, Seg};
+    let d = Diagnostic::new(ErrorKind::Syntax, "a feature's sql is empty")
+        .with_hint("write one SELECT statement, e.g. `sql: SELECT k, COUNT(*) AS n FROM src GROUP BY k, TUMBLE(rowtime, INTERVAL '1' HOUR)`");
+    let fi = job.features.iter().position(|f| std::ptr::eq(f, feature));
+    let found = fi.and_then(|fi| {
+        Doc::parse(&job.text).find(&[Seg::Key("features"), Seg::Index(fi), Seg::Key("sql")])
+    });
+    match found {
+        Some(found) => d.at(&job.path, &job.text, found.value.0, found.value.1),
+        None => d.in_file(&job.path),
+    }
+}
+
 /// Plans one feature's SQL to a logical plan.
 pub fn plan_feature(job: &Job, feature: &Feature) -> Result<LogicalPlan, Diagnostic> {
     let sql = SqlText::of(job, feature);
+    if sql.text.trim().trim_matches(';').trim().is_empty() {
+        return Err(empty_sql(job, feature));
+    }
     let statements = Parser::parse_sql(&GenericDialect {}, &sql.text)
         .map_err(|e| parse_error(&sql, &e.to_string()))?;
     let [statement] = statements.as_slice() else {
