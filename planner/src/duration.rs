@@ -53,6 +53,9 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     }
     let mut total: u64 = 0;
     let mut rest = t;
+    // Each unit once, largest first (`1h30m`); `5m5m` or `5s1h` is most likely a typo.
+    let mut last_scale = u64::MAX;
+    let mut out_of_order = false;
     while !rest.is_empty() {
         let digits = rest
             .find(|c: char| !c.is_ascii_digit())
@@ -81,10 +84,18 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
             "" => return Err(format!("`{t}` has no unit; write e.g. `{n}s` or `{n}ms`")),
             _ => scale_of(unit).ok_or_else(|| format!("`{t}`: unknown unit `{unit}`"))?,
         };
+        out_of_order |= scale >= last_scale;
+        last_scale = scale;
         total = n
             .checked_mul(scale)
             .and_then(|v| total.checked_add(v))
             .ok_or_else(|| format!("`{t}`: duration too large"))?;
+    }
+    if out_of_order {
+        return Err(format!(
+            "`{t}`: each unit at most once, largest first (e.g. `1h30m`); for their sum, write `{}`",
+            format_duration_ms(total)
+        ));
     }
     Ok(total)
 }
@@ -111,6 +122,23 @@ pub fn format_duration_ms(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A unit given twice or after a smaller one is an error naming the sum (it was
+    /// added up: `5m5m` was 10 minutes).
+    #[test]
+    fn units_go_largest_first_each_once() {
+        for (text, sum) in [("5m5m", "10m"), ("5s1h", "3605s"), ("5 m 5 s 1 ms", "")] {
+            match parse_duration_ms(text) {
+                Err(e) if !sum.is_empty() => {
+                    assert!(e.contains("each unit at most once, largest first"), "{text}: {e}");
+                    assert!(e.ends_with(&format!("write `{sum}`")), "{text}: {e}");
+                }
+                Err(e) => panic!("{text}: {e}"),
+                Ok(ms) => assert!(sum.is_empty(), "{text} gave {ms}"),
+            }
+        }
+        assert_eq!(parse_duration_ms("1d2h3m4s5ms"), Ok(93_784_005));
+    }
 
     #[test]
     fn parses_units_and_combinations() {
