@@ -359,3 +359,110 @@ dead_letter: out/dead_letter.jsonl
         "{reason}"
     );
 }
+
+/// Columns filled from a message's key and headers have their declared types, as payload
+/// fields do: an `int` key sums, a `timestamp` header is the event time, and a key or
+/// header that is not of its type makes the record a dead letter. Before, they were always
+/// strings: the int key summed to nothing, and every event time from a header was a
+/// `bad_timestamp` (values by hand below).
+#[test]
+fn key_and_header_columns_have_their_declared_types() {
+    use rdkafka::message::{Header, OwnedHeaders};
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let brokers = kafka_brokers();
+    let dir = tempfile::tempdir().unwrap();
+    let topic = unique("typed_meta");
+    create_topic(&brokers, &topic, 1);
+    let t = 1_710_028_800_000i64; // 2024-03-10T00:00:00Z
+    let messages: [(Option<&str>, String, i64); 5] = [
+        (Some("7"), format!("{}", t + 1000), 1),
+        (Some("8"), "2024-03-10T00:00:02Z".into(), 2),
+        (Some("x9"), format!("{}", t + 3000), 4), // not an int: wrong_type
+        (Some("9"), "soon".into(), 8),            // not a time: bad_timestamp
+        (None, format!("{}", t + 4000), 16),      // no key: id is NULL
+    ];
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    for (key, hts, v) in &messages {
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "hts",
+            value: Some(hts.as_bytes()),
+        });
+        let payload = format!("{{\"v\":{v}}}");
+        let mut record = BaseRecord::to(&topic).payload(&payload).headers(headers);
+        if let Some(k) = key {
+            record = record.key(*k);
+        }
+        producer.send(record).map_err(|(e, _)| e).unwrap();
+    }
+    producer.flush(std::time::Duration::from_secs(30)).unwrap();
+    let job = format!(
+        r#"name: typed_meta
+sources:
+  - name: src
+    connector: kafka
+    cluster: local
+    topic: {topic}
+    group_id: {group}
+    start: earliest
+    format: json
+    key_column: id
+    header_columns: {{ hts: hts }}
+    schema: {{ id: int, v: int, hts: timestamp }}
+    event_time: hts
+features:
+  - name: f
+    sql: SELECT COUNT(*) AS n, SUM(id) AS ids, SUM(v) AS vs, MIN(hts) AS first FROM src GROUP BY TUMBLE(rowtime, INTERVAL '1' HOUR)
+sinks:
+  - {{ name: out, connector: file, path: out/features.jsonl }}
+dead_letter: out/dead_letter.jsonl
+"#,
+        group = unique("g")
+    );
+    std::fs::write(dir.path().join("job.yaml"), job).unwrap();
+    let infra = write_infra(dir.path(), &brokers);
+    run_with_infra(
+        &dir.path().join("job.yaml"),
+        &infra,
+        &["--mode", "backfill"],
+    );
+    let rows = common::rows_of(&dir.path().join("out/features.jsonl"));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let r = &rows[0];
+    // Messages 1, 2 and 5: three rows; ids 7 + 8 (NULL skipped); v 1 + 2 + 16.
+    assert_eq!(
+        (
+            &r["n"],
+            &r["ids"],
+            &r["vs"],
+            &r["first"],
+            &r["window_start"]
+        ),
+        (
+            &Value::from(3),
+            &Value::from(15),
+            &Value::from(19),
+            &Value::from(t + 1000),
+            &Value::from(t)
+        ),
+        "{r}"
+    );
+    let mut kinds: Vec<(String, String)> =
+        common::rows_of(&dir.path().join("out/dead_letter.jsonl"))
+            .iter()
+            .map(|d| {
+                (
+                    d["kind"].as_str().unwrap().into(),
+                    d["reason"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+    kinds.sort();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert_eq!(kinds[0].0, "bad_timestamp");
+    assert!(kinds[0].1.contains("soon"), "{kinds:?}");
+    assert_eq!(kinds[1].0, "wrong_type");
+    assert!(kinds[1].1.contains("x9"), "{kinds:?}");
+}

@@ -130,7 +130,10 @@ mod tests {
         for (text, sum) in [("5m5m", "10m"), ("5s1h", "3605s"), ("5 m 5 s 1 ms", "")] {
             match parse_duration_ms(text) {
                 Err(e) if !sum.is_empty() => {
-                    assert!(e.contains("each unit at most once, largest first"), "{text}: {e}");
+                    assert!(
+                        e.contains("each unit at most once, largest first"),
+                        "{text}: {e}"
+                    );
                     assert!(e.ends_with(&format!("write `{sum}`")), "{text}: {e}");
                 }
                 Err(e) => panic!("{text}: {e}"),

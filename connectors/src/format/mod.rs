@@ -251,6 +251,26 @@ pub(crate) fn value_from_text(col: &Column, text: &str) -> Result<Value, RecordE
     })
 }
 
+/// A column filled from message metadata (a Kafka key or header), as its declared type:
+/// an absent key or header is NULL; bytes that are not UTF-8, or text that is not of the
+/// type, are a `wrong_type` record (`bad_timestamp` for a timestamp), as a payload field's.
+pub fn metadata_value(col: &Column, bytes: Option<&[u8]>) -> Result<Value, RecordError> {
+    let Some(bytes) = bytes else {
+        return Ok(Value::Null);
+    };
+    match std::str::from_utf8(bytes) {
+        Ok(text) => value_from_text(col, text),
+        Err(_) if col.ty == DataType::String => {
+            Ok(Value::Str(String::from_utf8_lossy(bytes).as_ref().into()))
+        }
+        Err(_) => Err(RecordError::WrongType {
+            column: col.name.clone(),
+            expected: col.ty,
+            found: format!("{} bytes that are not UTF-8 text", bytes.len()),
+        }),
+    }
+}
+
 /// Indices of required columns of a source.
 pub(crate) fn required_columns(source: &Source) -> Vec<usize> {
     source

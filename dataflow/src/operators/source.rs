@@ -269,6 +269,7 @@ pub fn source<'s>(
             let fail_fast = plan.source.on_error == OnError::Fail;
             let mut failed = false;
             let polled = r.poll(batch_bytes.max(1), &mut |item| {
+                let mut meta_error = None;
                 let (record, id, partition) = match item {
                     Item::Header(h, origin) => {
                         let problems = decoder.set_header(h);
@@ -285,11 +286,18 @@ pub fn source<'s>(
                     Item::Line(line, id) => (Record::Line(line), id, None),
                     Item::Row { values, error, id } => (Record::Row(values, error), id, None),
                     Item::Message { payload, id, partition, meta } => {
-                        if let Some(k) = key_column {
-                            row[k] = meta.key().map_or(Value::Null, |b| Value::Str(String::from_utf8_lossy(b).as_ref().into()));
-                        }
-                        for (h, c) in &header_columns {
-                            row[*c] = meta.header(h).map_or(Value::Null, |b| Value::Str(String::from_utf8_lossy(b).as_ref().into()));
+                        // The key and headers as their columns' types; one that is not
+                        // makes the record bad, as a payload field would.
+                        let columns = &plan.source.columns;
+                        let fields = key_column.map(|k| (k, meta.key())).into_iter().chain(
+                            header_columns.iter().map(|(h, c)| (*c, meta.header(h))),
+                        );
+                        for (c, bytes) in fields {
+                            row[c] = connectors::format::metadata_value(&columns[c], bytes)
+                                .unwrap_or_else(|e| {
+                                    meta_error.get_or_insert(e);
+                                    Value::Null
+                                });
                         }
                         (Record::Line(payload), id, Some(partition))
                     }
@@ -307,6 +315,10 @@ pub fn source<'s>(
                             row.clone_from_slice(values);
                             error.map_or_else(|| decoder.check_row(&row), |e| Err(e.clone()))
                         }
+                    };
+                    let decoded = match meta_error.take() {
+                        Some(e) => Err(e),
+                        None => decoded,
                     };
                     if let Err(e) = decoded {
                         bad.push((id, text(), e));
