@@ -1,5 +1,6 @@
 //! Kafka sources and sinks in a job: a sink may not write a topic a source of the job reads
-//! on the same cluster (a feedback loop), and `header_columns` maps each header once.
+//! on the same cluster (a feedback loop), and `header_columns` maps each header once, each
+//! column filled once.
 
 use std::path::Path;
 
@@ -111,6 +112,32 @@ fn a_header_mapped_twice_is_an_error() {
             .starts_with("its first mapping is (line 7, column 23); keep one"),
         "{d}"
     );
+}
+
+/// A column is filled once: by one header or by the key; two headers into one column, or
+/// a header into the key's column, is an error at the second (one value was lost).
+#[test]
+fn a_column_filled_twice_by_headers_or_the_key_is_an_error() {
+    let with = |meta: &str| JOB.replace("    format: json\n", &format!("{meta}    format: json\n"));
+    for (meta, message) in [
+        (
+            "    header_columns: { origin: origin, trace: origin }\n",
+            "column `origin` of source `events` is filled by header `origin` and by header `trace`",
+        ),
+        (
+            "    key_column: user_id\n    header_columns: { trace: USER_ID }\n",
+            "column `USER_ID` of source `events` is filled by the message key (`key_column`) and by header `trace`",
+        ),
+    ] {
+        let d = one(&with(meta));
+        assert_eq!(d.message, message);
+        assert_eq!(d.hint.as_deref(), Some("give each header and the key a column of its own"));
+        assert!(d.location.is_some(), "{d}");
+    }
+    parse(&with(
+        "    key_column: user_id\n    header_columns: { trace: origin }\n",
+    ))
+    .unwrap_or_else(|d| panic!("{d}"));
 }
 
 /// Parquet is a file format (local files and S3 objects): a Kafka source in it is an error

@@ -88,7 +88,7 @@ pub struct SourceSpec {
     pub start: Option<String>,
     /// A partition or shard idle this long stops holding the watermark back (default 30s).
     pub idle_timeout: Option<Millis>,
-    /// Column that receives the Kafka message key (as a string).
+    /// Column that receives the Kafka message key (converted to the column's type).
     pub key_column: Option<String>,
     /// Kafka headers to columns: `{header name: column}`, in written order (a repeated
     /// header is kept here and reported by validation).

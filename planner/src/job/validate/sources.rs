@@ -510,6 +510,30 @@ fn check_header_names(cx: &Cx, s: &SourceSpec) -> Result<(), Diagnostic> {
                 "its first mapping is{at}; keep one: a header fills one column (copy the column in SQL if two are needed)"
             )));
     }
+    for (k, (header, column)) in s.header_columns.iter().enumerate() {
+        // A column is filled once: by one header, or by the key.
+        let other = s.header_columns[..k]
+            .iter()
+            .find(|(_, c)| c.eq_ignore_ascii_case(column))
+            .map(|(h, _)| format!("header `{h}`"))
+            .or_else(|| {
+                s.key_column
+                    .as_ref()
+                    .filter(|c| c.eq_ignore_ascii_case(column))
+                    .map(|_| "the message key (`key_column`)".to_string())
+            });
+        if let Some(other) = other {
+            return Err(cx
+                .err_key(
+                    &[Seg::Key("header_columns"), Seg::Entry(k, header)],
+                    format!(
+                        "column `{column}` of source `{}` is filled by {other} and by header `{header}`",
+                        s.name
+                    ),
+                )
+                .with_hint("give each header and the key a column of its own"));
+        }
+    }
     Ok(())
 }
 
