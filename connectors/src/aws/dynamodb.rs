@@ -78,16 +78,39 @@ impl DynamoSink {
                     ))
                 }
             })?;
-        let hash = resp.table().and_then(|t| {
-            t.key_schema()
-                .iter()
-                .find(|k| k.key_type().as_str() == "HASH")
-                .map(|k| k.attribute_name().to_string())
-        });
-        if let Some(h) = hash {
-            if h != "pk" {
+        // The table's key must be exactly a string hash key `pk`: another name or type, or
+        // a sort key, would make every write fail (each row a dead letter) instead of the
+        // run failing here.
+        if let Some(t) = resp.table() {
+            let keys = t.key_schema();
+            let type_of = |name: &str| {
+                t.attribute_definitions()
+                    .iter()
+                    .find(|a| a.attribute_name() == name)
+                    .map(|a| a.attribute_type().as_str().to_string())
+            };
+            let problem = match keys.iter().find(|k| k.key_type().as_str() == "HASH") {
+                Some(h) if h.attribute_name() != "pk" => Some(format!(
+                    "has hash key `{}`, the sink writes `pk`",
+                    h.attribute_name()
+                )),
+                Some(_) if type_of("pk").is_some_and(|ty| ty != "S") => Some(format!(
+                    "has hash key `pk` of type {}, the sink writes a string (S)",
+                    type_of("pk").unwrap_or_default()
+                )),
+                _ => keys
+                    .iter()
+                    .find(|k| k.key_type().as_str() == "RANGE")
+                    .map(|k| {
+                        format!(
+                            "has a sort key `{}`, the sink writes items keyed by `pk` alone",
+                            k.attribute_name()
+                        )
+                    }),
+            };
+            if let Some(problem) = problem {
                 return Err(SinkError::permanent(format!(
-                    "DynamoDB table `{table}` has hash key `{h}`, the sink writes `pk`: {}",
+                    "DynamoDB table `{table}` {problem}: {}",
                     create_hint(table)
                 )));
             }

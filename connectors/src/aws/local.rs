@@ -52,29 +52,45 @@ pub fn unique(prefix: &str) -> String {
 /// A new DynamoDB table named after `prefix`, keyed by the string `pk` (the DynamoDB sink's
 /// layout), billed per request.
 pub fn create_table(aws: &Aws, prefix: &str) -> String {
+    create_table_keyed(
+        aws,
+        prefix,
+        &[("pk", ScalarAttributeType::S, KeyType::Hash)],
+    )
+}
+
+/// A new table named after `prefix` with the key attributes `keys` (name, type, hash or
+/// range), for tests of tables the sink cannot write.
+pub fn create_table_keyed(
+    aws: &Aws,
+    prefix: &str,
+    keys: &[(&str, ScalarAttributeType, KeyType)],
+) -> String {
     let table = unique(prefix);
-    aws.block_on(
-        aws.dynamodb()
-            .create_table()
-            .table_name(&table)
+    let mut create = aws
+        .dynamodb()
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest);
+    for (name, ty, key) in keys {
+        create = create
             .attribute_definitions(
                 AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
+                    .attribute_name(*name)
+                    .attribute_type(ty.clone())
                     .build()
                     .expect("a complete attribute definition"),
             )
             .key_schema(
                 KeySchemaElement::builder()
-                    .attribute_name("pk")
-                    .key_type(KeyType::Hash)
+                    .attribute_name(*name)
+                    .key_type(key.clone())
                     .build()
                     .expect("a complete key schema"),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send(),
-    )
-    .unwrap_or_else(|e| panic!("creating table {table}: {e:?}"));
+            );
+    }
+    aws.block_on(create.send())
+        .unwrap_or_else(|e| panic!("creating table {table}: {e:?}"));
     table
 }
 

@@ -174,3 +174,40 @@ fn dynamodb_missing_table_says_how_to_create_it() {
         err.message
     );
 }
+
+/// A table keyed otherwise than by a string hash key `pk` alone fails the sink at open,
+/// saying how (before, a numeric `pk` or a sort key passed, and every row became a
+/// dead letter of a run that exited 0).
+#[test]
+fn dynamodb_a_table_with_another_key_fails_at_open() {
+    use aws_sdk_dynamodb::types::{KeyType, ScalarAttributeType as T};
+    use connectors::aws::local::create_table_keyed;
+    let aws = aws();
+    for (keys, says) in [
+        (
+            vec![("pk", T::N, KeyType::Hash)],
+            "has hash key `pk` of type N, the sink writes a string (S)",
+        ),
+        (
+            vec![("pk", T::S, KeyType::Hash), ("sk", T::S, KeyType::Range)],
+            "has a sort key `sk`, the sink writes items keyed by `pk` alone",
+        ),
+        (
+            vec![("id", T::S, KeyType::Hash)],
+            "has hash key `id`, the sink writes `pk`",
+        ),
+    ] {
+        let table = create_table_keyed(&aws, "keyed", &keys);
+        let err = DynamoSink::open(super::aws(), &table, None)
+            .err()
+            .expect("refused");
+        assert!(!err.retryable);
+        assert!(
+            err.message.contains(&format!("table `{table}` {says}")),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("create-table"), "{}", err.message);
+    }
+    DynamoSink::open(super::aws(), &dynamo_table(&aws), None).expect("a string hash key `pk`");
+}
