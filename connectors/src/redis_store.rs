@@ -8,8 +8,11 @@
 //! **Newer windows win, atomically**: every write is one Lua script run (`EVALSHA`), so
 //! a late correction for an older window never overwrites a newer value, while a
 //! correction for the stored window (a higher revision) does. A withdrawn value
-//! (`deleted`, HAVING turned false) deletes the hash only if it holds that window.
-//! Writes are pipelined: one round trip per batch.
+//! (`deleted`, HAVING turned false), if the hash holds that window, leaves a marker in its
+//! place: `window_start`, `window_end`, `revision` and `deleted` = `1`, no value fields
+//! (readers of value fields see none). Deleting the hash instead let a late correction
+//! of an older window in afterwards, which the Kafka sink (keeping the newest window per
+//! key) dropped: the stores disagreed. Writes are pipelined: one round trip per batch.
 
 use std::time::Duration;
 
@@ -19,7 +22,8 @@ use planner::types::Value;
 use crate::sink::{FeatureUpdate, Rejected, RowSink, SinkError};
 
 /// KEYS[1]: hash. ARGV: window_end, revision, ttl ms (0: none), deleted (0/1), then
-/// field/value pairs. Returns 1 written, 2 deleted, 0 stale (ignored).
+/// field/value pairs (for a withdrawal, the marker's). Returns 1 written, 2 withdrawn, 0
+/// stale (ignored).
 const UPSERT: &str = r#"
 local cur = redis.call('HGET', KEYS[1], 'window_end')
 local we = tonumber(ARGV[1])
@@ -31,13 +35,11 @@ if cur then
     if tonumber(ARGV[2]) < rev then return 0 end
   end
 end
-if ARGV[4] == '1' then
-  if cur and we == cur then redis.call('DEL', KEYS[1]) return 2 end
-  return 0
-end
+if ARGV[4] == '1' and not (cur and we == cur) then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+if ARGV[4] == '1' then return 2 end
 return 1
 "#;
 
@@ -145,9 +147,13 @@ impl RowSink for RedisSink {
                 .arg(r.revision)
                 .arg(ttl)
                 .arg(if r.deleted { "1" } else { "0" });
-            for (name, v) in &r.values {
-                if let Some(s) = field(v) {
-                    cmd.arg(name).arg(s);
+            if r.deleted {
+                cmd.arg("deleted").arg(1);
+            } else {
+                for (name, v) in &r.values {
+                    if let Some(s) = field(v) {
+                        cmd.arg(name).arg(s);
+                    }
                 }
             }
             cmd.arg("window_start")

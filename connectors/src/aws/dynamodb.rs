@@ -10,9 +10,11 @@
 //! **Newer window wins, atomically.** A put is conditional: it lands only if the item does
 //! not exist, or holds an older window, or the same window at a revision not newer than
 //! this one (a correction). A failed condition means the update is stale, and is not an
-//! error. A withdrawn value (`deleted`) deletes the item only if it holds the same window
-//! at a revision not newer. Updates of one key within a batch are applied in order; keys
-//! are written concurrently.
+//! error. A withdrawn value (`deleted`), if the item holds the same window at a revision
+//! not newer, is replaced by a marker: `pk`, `window_start`, `window_end`, `revision`,
+//! `deleted` (`BOOL` true) and `ttl`, no value attributes. (Deleting the item let a late
+//! correction of an older window in afterwards, which the Kafka sink dropped.) Updates of
+//! one key within a batch are applied in order; keys are written concurrently.
 //!
 //! **Errors.** Throttling, server errors and connection failures are retryable (the
 //! fanout retries the batch; re-applying is idempotent under the conditions); a missing
@@ -35,7 +37,7 @@ const CONCURRENCY: usize = 16;
 
 const PUT_CONDITION: &str =
     "attribute_not_exists(#pk) OR #we < :we OR (#we = :we AND #rev <= :rev)";
-const DELETE_CONDITION: &str = "#we = :we AND #rev <= :rev";
+const WITHDRAW_CONDITION: &str = "#we = :we AND #rev <= :rev";
 
 /// A worker's writer to a DynamoDB table.
 pub struct DynamoSink {
@@ -165,6 +167,30 @@ pub fn item(row: &FeatureUpdate, ttl_until: Option<u64>) -> HashMap<String, Attr
     item
 }
 
+/// The item a withdrawn value leaves: its key, window and revision, `deleted`, no values.
+fn marker(row: &FeatureUpdate, ttl_until: Option<u64>) -> HashMap<String, AttributeValue> {
+    let mut item = HashMap::from([
+        ("pk".to_string(), AttributeValue::S(row.store_key())),
+        (
+            "window_start".into(),
+            AttributeValue::N(row.window_start.to_string()),
+        ),
+        (
+            "window_end".into(),
+            AttributeValue::N(row.window_end.to_string()),
+        ),
+        (
+            "revision".into(),
+            AttributeValue::N(row.revision.to_string()),
+        ),
+        ("deleted".into(), AttributeValue::Bool(true)),
+    ]);
+    if let Some(t) = ttl_until {
+        item.insert("ttl".into(), AttributeValue::N(t.to_string()));
+    }
+    item
+}
+
 /// Classifies a failed write; `Ok` for a failed condition (a stale update).
 fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     e: aws_sdk_dynamodb::error::SdkError<E, R>,
@@ -208,10 +234,10 @@ async fn write_key(
         let rev = AttributeValue::N(row.revision.to_string());
         if row.deleted {
             let r = client
-                .delete_item()
+                .put_item()
                 .table_name(&table)
-                .key("pk", AttributeValue::S(key.clone()))
-                .condition_expression(DELETE_CONDITION)
+                .set_item(Some(marker(&row, ttl)))
+                .condition_expression(WITHDRAW_CONDITION)
                 .expression_attribute_names("#we", "window_end")
                 .expression_attribute_names("#rev", "revision")
                 .expression_attribute_values(":we", we)

@@ -95,18 +95,41 @@ fn dynamodb_newer_windows_win() {
         ("clicks:2:c".to_string(), expected_item("c", 8, t, 1)),
     ]);
     assert_eq!(items, want);
-    // A withdrawal of an older window does nothing; of the stored window, deletes.
+    // A withdrawal of an older window does nothing; of the stored window, leaves a marker
+    // of it (no value attributes).
     sink.write_batch(&[update("a", 0, t, 1, true), update("b", 0, t, 1, true)])
         .unwrap();
+    let marker = |user: &str, we: i64, revision: i64| {
+        let n = |v: i64| AttributeValue::N(v.to_string());
+        HashMap::from([
+            (
+                "pk".to_string(),
+                AttributeValue::S(format!("clicks:2:{user}")),
+            ),
+            ("window_start".to_string(), n(we - 60_000)),
+            ("window_end".to_string(), n(we)),
+            ("revision".to_string(), n(revision)),
+            ("deleted".to_string(), AttributeValue::Bool(true)),
+        ])
+    };
     let items = scan(&aws, &table);
-    assert_eq!(
-        items.keys().collect::<Vec<_>>(),
-        vec!["clicks:2:a", "clicks:2:c"]
-    );
+    assert_eq!(items["clicks:2:a"], expected_item("a", 2, t + 60_000, 0));
+    assert_eq!(items["clicks:2:b"], marker("b", t, 1));
+    // A late correction of an older window does not come back after the newest window was
+    // withdrawn (it did when the withdrawal deleted the item).
+    sink.write_batch(&[update("b", 9, t - 60_000, 4, false)])
+        .unwrap();
+    assert_eq!(scan(&aws, &table)["clicks:2:b"], marker("b", t, 1));
     // Within one batch, one key's updates apply in order: put then withdraw.
     sink.write_batch(&[update("d", 1, t, 0, false), update("d", 0, t, 1, true)])
         .unwrap();
-    assert!(!scan(&aws, &table).contains_key("clicks:2:d"));
+    assert_eq!(scan(&aws, &table)["clicks:2:d"], marker("d", t, 1));
+    // The withdrawn window shown again at a later revision replaces the marker.
+    sink.write_batch(&[update("b", 6, t, 2, false)]).unwrap();
+    assert_eq!(
+        scan(&aws, &table)["clicks:2:b"],
+        expected_item("b", 6, t, 2)
+    );
 }
 
 /// A row the table refuses (a number past DynamoDB's range, 10^125: ValidationException)
