@@ -137,7 +137,78 @@ pub fn parse_infra(
         .with_hint("every setting in a profile is a string; quote it")])
     })?;
     infra.path = path.to_path_buf();
+    check_values(&infra, path, text)?;
     Ok(infra)
+}
+
+/// Values that cannot work, found now rather than when a run first connects: an empty or
+/// port-less Kafka bootstrap list, a Redis URL that is not `redis://`, `rediss://` or
+/// `unix://`, an AWS endpoint that is not an `http(s)://` URL. (Values are checked after
+/// the environment is substituted: the message shows what was used.)
+fn check_values(infra: &Infra, path: &Path, text: &str) -> Result<(), Diagnostics> {
+    use super::locate::{Doc, Seg};
+    let doc = Doc::parse(text);
+    let mut problems = Vec::new();
+    let mut report = |segs: [Seg; 3], msg: String, hint: &str| {
+        let d = Diagnostic::new(ErrorKind::Config, msg).with_hint(hint);
+        problems.push(match doc.find(&segs) {
+            Some(found) => d.at(path, text, found.value.0, found.value.1),
+            None => d.in_file(path),
+        });
+    };
+    for (name, k) in &infra.kafka {
+        let servers: Vec<&str> = k.bootstrap_servers.split(',').map(str::trim).collect();
+        let bad = servers.iter().find(|s| {
+            s.rsplit_once(':')
+                .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+        });
+        if let Some(bad) = bad {
+            report(
+                [
+                    Seg::Key("kafka"),
+                    Seg::Key(name),
+                    Seg::Key("bootstrap_servers"),
+                ],
+                format!("kafka cluster `{name}`: bootstrap server `{bad}` is not host:port"),
+                "write host:port, several separated by commas, e.g. `127.0.0.1:9092`",
+            );
+        }
+    }
+    for (name, r) in &infra.redis {
+        let url = r.url.0.as_str();
+        if !["redis://", "rediss://", "unix://", "redis+unix://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme))
+        {
+            // The URL may hold a password: name only its scheme.
+            let scheme = url.split_once("://").map_or("no scheme", |(s, _)| s);
+            report(
+                [Seg::Key("redis"), Seg::Key(name), Seg::Key("url")],
+                format!("redis store `{name}`: the url is not a Redis URL ({scheme})"),
+                "write redis://[user:password@]host:port[/db] (rediss:// for TLS)",
+            );
+        }
+    }
+    for (name, a) in &infra.aws {
+        if let Some(e) = a.endpoint.as_deref() {
+            let host = e
+                .strip_prefix("http://")
+                .or_else(|| e.strip_prefix("https://"))
+                .filter(|rest| !rest.is_empty() && !rest.starts_with('/'));
+            if host.is_none() {
+                report(
+                    [Seg::Key("aws"), Seg::Key(name), Seg::Key("endpoint")],
+                    format!("aws account `{name}`: endpoint `{e}` is not an http(s) URL"),
+                    "write the scheme too, e.g. `http://127.0.0.1:5000`",
+                );
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Diagnostics(problems))
+    }
 }
 
 /// A YAML or shape error, at its position.
@@ -357,6 +428,48 @@ aws:
     endpoint: "${AWS_ENDPOINT_URL:-http://127.0.0.1:5000}"
     access_key_id: ${AWS_KEY}
 "#;
+
+    /// Values that cannot connect are errors when the profile is read, at the value, each
+    /// with its fix (they used to fail a run at its first connection, or retry an empty
+    /// broker list for 15 s); a Redis password is never shown.
+    #[test]
+    fn values_that_cannot_connect_are_errors_at_the_value() {
+        let profile = "kafka:\n  a: { bootstrap_servers: \"\" }\n  b: { bootstrap_servers: \"h:1, h2\" }\n  ok: { bootstrap_servers: \"h:1,[::1]:9092\" }\nredis:\n  r: { url: \"http://user:secret@h:6379\" }\n  ok: { url: \"rediss://h:1/0\" }\naws:\n  x: { region: r, endpoint: \"127.0.0.1:5000\" }\n  ok: { region: r, endpoint: \"https://h\" }\n";
+        let d = parse_infra(Path::new("p.yaml"), profile, |_| None).expect_err("bad values");
+        let got: Vec<(String, usize, usize)> =
+            d.0.iter()
+                .map(|d| {
+                    let l = d.location.as_ref().expect("a location");
+                    (d.message.clone(), l.line, l.column)
+                })
+                .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "kafka cluster `a`: bootstrap server `` is not host:port".to_string(),
+                    2,
+                    27
+                ),
+                (
+                    "kafka cluster `b`: bootstrap server `h2` is not host:port".to_string(),
+                    3,
+                    27
+                ),
+                (
+                    "redis store `r`: the url is not a Redis URL (http)".to_string(),
+                    6,
+                    13
+                ),
+                (
+                    "aws account `x`: endpoint `127.0.0.1:5000` is not an http(s) URL".to_string(),
+                    9,
+                    29
+                ),
+            ]
+        );
+        assert!(!d.to_string().contains("secret"), "{d}");
+    }
 
     #[test]
     fn a_name_or_property_given_twice_is_an_error_at_its_line() {
