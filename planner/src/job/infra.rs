@@ -151,10 +151,14 @@ fn check_values(infra: &Infra, path: &Path, text: &str) -> Result<(), Diagnostic
     let mut problems = Vec::new();
     let mut report = |segs: [Seg; 3], msg: String, hint: &str| {
         let d = Diagnostic::new(ErrorKind::Config, msg).with_hint(hint);
-        problems.push(match doc.find(&segs) {
+        let mut d = match doc.find(&segs) {
             Some(found) => d.at(path, text, found.value.0, found.value.1),
             None => d.in_file(path),
-        });
+        };
+        if segs[0] == Seg::Key("redis") {
+            d.snippet = None; // the line may hold a password
+        }
+        problems.push(d);
     };
     for (name, k) in &infra.kafka {
         let servers: Vec<&str> = k.bootstrap_servers.split(',').map(str::trim).collect();
