@@ -205,4 +205,15 @@ fn an_empty_topic_or_stream_is_an_error_at_its_value() {
     let d = one(&kinesis.replace("STREAM", "''"));
     assert_eq!(d.message, "source `events`: `stream` is empty", "{d}");
     assert_eq!(line_col(&d), (6, 13), "{d}");
+    // A consumer group is optional, but not blank.
+    let grouped = |g: &str| {
+        JOB.replace(
+            "    format: json\n",
+            &format!("    group_id: {g}\n    format: json\n"),
+        )
+    };
+    parse(&grouped("features-v2")).unwrap_or_else(|d| panic!("{d}"));
+    let d = one(&grouped("''"));
+    assert_eq!(d.message, "source `events`: `group_id` is empty", "{d}");
+    assert_eq!(line_col(&d), (7, 15), "{d}");
 }

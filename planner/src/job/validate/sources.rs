@@ -123,13 +123,18 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
             let cluster = need(cx, &what, "kafka", "cluster", &s.cluster, "local")?;
             cx.infra_ref("kafka", cx.kafka_names(), "cluster", cluster, &what)?;
             let topic = need(cx, &what, "kafka", "topic", &s.topic, "events")?;
+            // Optional, but not blank (librdkafka then fails with "consumer queue not
+            // available" at the run).
+            let group_id = match &s.group_id {
+                Some(_) => {
+                    need(cx, &what, "kafka", "group_id", &s.group_id, "my-features")?.to_string()
+                }
+                None => format!("freshet-{}", cx.job),
+            };
             SourceConnector::Kafka {
                 cluster: cluster.to_string(),
                 topic: topic.to_string(),
-                group_id: s
-                    .group_id
-                    .clone()
-                    .unwrap_or_else(|| format!("freshet-{}", cx.job)),
+                group_id,
                 start: start(StartPosition::Committed)?,
                 idle_timeout_ms,
                 key_column: None,
