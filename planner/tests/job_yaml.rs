@@ -148,3 +148,14 @@ fn an_empty_schema_needs_the_event_time_column() {
         }
     }
 }
+
+/// A `:` in a feature's name is an error at the name: stores key entities
+/// `<feature>:<version>:<key>`, so feature `a:1` (version 2) and feature `a` (version 1,
+/// key `2:x`) would share `a:1:2:x`.
+#[test]
+fn a_feature_name_with_a_colon_is_an_error() {
+    let (d, _) = one(&JOB.replace("  - name: f\n", "  - name: \"rides:v2\"\n"));
+    assert_eq!(d.message, "feature name `rides:v2` contains `:`");
+    assert_eq!(line_col(&d), (12, 11));
+    assert_eq!(d.hint.as_deref(), Some("write `rides_v2`"));
+}

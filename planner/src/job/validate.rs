@@ -264,6 +264,17 @@ fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature,
         &f.name,
         "name the feature: the name is the `feature` field of its output rows",
     )?;
+    // Stores key an entity `<feature>:<version>:<key>`: with a `:` in a feature's name,
+    // feature `a:1` version 2 and feature `a` version 1 of key `2:x` would share one.
+    if f.name.contains(':') {
+        return Err(cx
+            .err_at_value(
+                "name",
+                format!("feature name `{}` contains `:`", f.name),
+            )
+            .with_detail("stores key each entity `<feature>:<version>:<key>`, so a `:` in the name would make two features' entities share keys")
+            .with_hint(format!("write `{}`", f.name.replace(':', "_"))));
+    }
     let type_error =
         |at: Diagnostic| at.with_hint("types: string, int, float, bool, timestamp, array");
     let value_type = match &f.value_type {
