@@ -1,5 +1,6 @@
-//! `--summary-json FILE`: where it can go is checked before anything is read, its
-//! directory is created as a sink's is, and the printed summary does not depend on it.
+//! Where a run writes: `--summary-json FILE` is checked before anything is read, its
+//! directory is created as a sink's is, and the printed summary does not depend on it; a
+//! sink path under a file names that file.
 
 mod common;
 
@@ -62,4 +63,21 @@ fn an_unwritable_summary_path_fails_before_the_run() {
             );
         }
     }
+}
+
+/// A sink path whose directory would be where a file is names that file (it said "File
+/// exists (os error 17)").
+#[test]
+fn a_sink_path_under_a_file_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = bad_input_job(dir.path(), "skip");
+    std::fs::write(dir.path().join("out"), "").unwrap();
+    let out = freshet().args(["run", &job, "-q"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("sink `out`: cannot create")
+            && err.contains("/out` is a file, not a directory"),
+        "{err}"
+    );
 }

@@ -16,10 +16,17 @@ use crate::record::FeatureRow;
 
 /// "sink `out`: cannot create `out/f.jsonl`: ...", with a hint for a directory.
 pub fn file_error(sink: &str, path: &Path, when: &str, e: &io::Error) -> String {
+    // Creating the file's directory where a file of that name is fails with "File exists"
+    // (or "Not a directory"): name that file instead.
+    let blocking_file = path.ancestors().skip(1).find(|a| a.is_file());
     let path = path.display();
-    match e.kind() {
-        io::ErrorKind::IsADirectory => format!(
+    match (e.kind(), blocking_file) {
+        (io::ErrorKind::IsADirectory, _) => format!(
             "sink `{sink}`: {when} `{path}`: it is a directory (give the sink a file path, e.g. `{path}/features.jsonl`)"
+        ),
+        (_, Some(file)) => format!(
+            "sink `{sink}`: {when} `{path}`: `{}` is a file, not a directory (hint: move it, or give the sink another path)",
+            file.display()
         ),
         _ => format!("sink `{sink}`: {when} `{path}`: {e}"),
     }
