@@ -68,8 +68,8 @@ pub fn explain(job: &Path, format: ExplainFormat, infra: Option<&Path>) -> Resul
             let mut physical = serde_json::to_value(&p.physical)?;
             if let Some(features) = physical["features"].as_array_mut() {
                 for (fi, (f, v)) in p.physical.features.iter().zip(features).enumerate() {
-                    if matches!(f.kind, planner::physical::FeatureKind::Window) {
-                        v["state"] = f.window_state().into();
+                    if let Some(state) = f.state() {
+                        v["state"] = state.into();
                     }
                     // The file sink the window operator writes itself, if any.
                     if let Some(k) = p.physical.fused_sink(fi) {

@@ -151,6 +151,25 @@ impl FeaturePlan {
         !self.aggs.is_empty() && self.aggs.iter().all(AggCall::subtractable)
     }
 
+    /// The state the feature's operator keeps, as explain shows it: a window's (see
+    /// [`FeaturePlan::window_state`]), `per_session`, or what an OVER partition keeps
+    /// besides the rows within the lateness (see the dataflow's `over` eviction); `None`
+    /// for a stateless feature.
+    pub fn state(&self) -> Option<String> {
+        Some(match &self.kind {
+            FeatureKind::Window => self.window_state().to_string(),
+            FeatureKind::Session => "per_session".to_string(),
+            FeatureKind::Over(over) => match (over.frame, over.max_rows()) {
+                (crate::over::OverFrame::Rows { preceding }, _) => {
+                    format!("last_{preceding}_rows+lateness")
+                }
+                (_, Some(m)) => format!("rows_in_range(at_most_{}_older)+lateness", m.max(1) - 1),
+                (_, None) => "rows_in_range+lateness".to_string(),
+            },
+            _ => return None,
+        })
+    }
+
     /// The window state's name, as `explain` shows it: `running_sums` or `per_pane`.
     pub fn window_state(&self) -> &'static str {
         if self.running_sums() {
@@ -405,17 +424,7 @@ impl fmt::Display for Plan {
                 FeatureKind::Over(over) => {
                     writeln!(s, "  Exchange hash([{}])", keys.join(", "))
                         .map_err(|_| fmt::Error)?;
-                    // What a partition keeps besides the rows within the lateness (see
-                    // the dataflow's `over` eviction).
-                    let state = match (over.frame, over.max_rows()) {
-                        (crate::over::OverFrame::Rows { preceding }, _) => {
-                            format!("last_{preceding}_rows+lateness")
-                        }
-                        (_, Some(m)) => {
-                            format!("rows_in_range(at_most_{}_older)+lateness", m.max(1) - 1)
-                        }
-                        (_, None) => "rows_in_range+lateness".to_string(),
-                    };
+                    let state = feat.state().unwrap_or_default();
                     writeln!(
                         s,
                         "  OverAggregate {over} lateness={lateness} state={state} emit=[stream: each row once the watermark passes its time, corrections of later rows whose frame holds a late row until row+lateness; backfill: each row once at row+lateness]"

@@ -1,5 +1,5 @@
 //! `explain --format json` shows what runs: the physical plan's JSON has a `window` only for
-//! window and session features, and `allowed_lateness_ms` only where lateness is used
+//! window and session features (a session's by its gap), and `allowed_lateness_ms` only where lateness is used
 //! (not for a stateless feature reading a source, which the text explain calls "no
 //! lateness").
 
@@ -73,6 +73,36 @@ fn an_over_feature_shows_its_frame_and_lateness_but_no_window() {
         serde_json::json!({ "units": "rows", "preceding": 9 })
     );
     assert_eq!(fs[1]["allowed_lateness_ms"], 0);
+    // The state explain shows (`explain --format json` adds it as `state`).
+    let p = common::planned(&job("  - name: r
+    sql: SELECT user_id, TOP(5, action) OVER (PARTITION BY user_id ORDER BY rowtime RANGE INTERVAL '1' HOUR PRECEDING) AS recent FROM events
+  - name: n
+    sql: SELECT user_id, COUNT(*) OVER (PARTITION BY user_id ORDER BY rowtime ROWS 9 PRECEDING) AS n FROM events
+  - name: s
+    sql: SELECT user_id, COUNT(*) AS n FROM events GROUP BY user_id, SESSION(rowtime, INTERVAL '30' MINUTE)
+"));
+    let states: Vec<Option<String>> = p.physical.features.iter().map(|f| f.state()).collect();
+    assert_eq!(
+        states,
+        [
+            Some("rows_in_range(at_most_4_older)+lateness".into()),
+            Some("last_9_rows+lateness".into()),
+            Some("per_session".into())
+        ]
+    );
+}
+
+/// A session window is its gap (the plan's size, slide and pane of a session were
+/// placeholders).
+#[test]
+fn a_session_window_shows_its_gap() {
+    let f = &features_json(&job("  - name: s
+    sql: SELECT user_id, COUNT(*) AS n FROM events GROUP BY user_id, SESSION(rowtime, INTERVAL '30' MINUTE)
+"))[0];
+    assert_eq!(
+        f["window"],
+        serde_json::json!({ "kind": "session", "gap_ms": 1_800_000 })
+    );
 }
 
 #[test]

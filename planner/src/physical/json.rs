@@ -23,7 +23,7 @@ struct FeaturePlanJson<'a> {
     keys: &'a [NamedExpr],
     aggs: &'a [AggCall],
     #[serde(skip_serializing_if = "Option::is_none")]
-    window: Option<&'a Window>,
+    window: Option<WindowJson<'a>>,
     event_time: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     allowed_lateness_ms: Option<u64>,
@@ -31,6 +31,15 @@ struct FeaturePlanJson<'a> {
     outputs: &'a [NamedExpr],
     sinks: &'a [usize],
     shares_state_with: Option<usize>,
+}
+
+/// A window as serialized: a session window by its gap (its plan holds the gap as a size,
+/// with slide and pane placeholders).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum WindowJson<'a> {
+    Session { kind: &'static str, gap_ms: u64 },
+    Other(&'a Window),
 }
 
 impl Serialize for FeaturePlan {
@@ -62,7 +71,13 @@ impl Serialize for FeaturePlan {
             project,
             keys,
             aggs,
-            window: self.has_window().then_some(window),
+            window: self.has_window().then(|| match window.kind {
+                crate::window::WindowKind::Session => WindowJson::Session {
+                    kind: "session",
+                    gap_ms: window.size_ms,
+                },
+                _ => WindowJson::Other(window),
+            }),
             event_time: *event_time,
             allowed_lateness_ms: self.uses_lateness().then_some(*allowed_lateness_ms),
             having,
