@@ -159,3 +159,31 @@ fn a_feature_name_with_a_colon_is_an_error() {
     assert_eq!(line_col(&d), (12, 11));
     assert_eq!(d.hint.as_deref(), Some("write `rides_v2`"));
 }
+
+/// Type errors speak of the job file's values, not Rust's types (they said "expected u32",
+/// "expected a sequence", "expected struct JobSpec").
+#[test]
+fn type_errors_name_what_to_write() {
+    let (d, _) = one(&JOB.replace("  - name: f\n", "  - name: f\n    version: one\n"));
+    assert_eq!(
+        d.message,
+        "`version` of feature `f`: invalid type: string \"one\", expected a whole number"
+    );
+    let (d, _) = one(&JOB.replace(
+        "    event_time: event_time\n",
+        "    event_time: event_time\n    required: user_id\n",
+    ));
+    assert!(
+        d.message
+            .ends_with("expected a list (`[a, b]`, or one `- item` per line)"),
+        "{}",
+        d.message
+    );
+    let d = parse_job(Path::new("job.yaml"), "\"a string\"\n").expect_err("not a job");
+    assert!(
+        d.0[0]
+            .message
+            .ends_with("expected a job: a mapping of `name`, `sources`, `features` and `sinks`"),
+        "{d}"
+    );
+}

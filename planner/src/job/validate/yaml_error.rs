@@ -46,10 +46,22 @@ pub(super) fn empty_job(path: &Path, text: &str) -> Option<Diagnostics> {
 }
 
 pub(super) fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Diagnostics {
-    // "variant" is serde's word for what the job file calls a value.
+    // "variant" is serde's word for what the job file calls a value; Rust's type names
+    // say nothing to a job's author.
     let msg = e
         .to_string()
-        .replace("unknown variant `", "unknown value `");
+        .replace("unknown variant `", "unknown value `")
+        .replace("expected u32", "expected a whole number")
+        .replace("expected u64", "expected a whole number")
+        .replace("expected usize", "expected a whole number")
+        .replace(
+            "expected struct JobSpec",
+            "expected a job: a mapping of `name`, `sources`, `features` and `sinks`",
+        )
+        .replace(
+            "expected a sequence",
+            "expected a list (`[a, b]`, or one `- item` per line)",
+        );
     // serde_norway appends " at line L column C"; keep the message clean and use the location.
     let clean = match msg.find(" at line ") {
         Some(i) => msg[..i].to_string(),
