@@ -89,12 +89,7 @@ impl Diagnostic {
     pub fn at(mut self, file: impl Into<PathBuf>, text: &str, line: usize, column: usize) -> Self {
         if line > 0 {
             if let Some(src) = text.lines().nth(line - 1) {
-                let pad: String = src
-                    .chars()
-                    .take(column.saturating_sub(1))
-                    .map(|c| if c == '\t' { '\t' } else { ' ' })
-                    .collect();
-                self.snippet = Some(format!("{src}\n{pad}^"));
+                self.snippet = Some(snippet(src, column));
             }
         }
         self.location = Some(Location {
@@ -149,6 +144,33 @@ impl fmt::Display for Diagnostic {
 
 impl std::error::Error for Diagnostic {}
 
+/// The line `src` with a caret under `column` (1-based, in characters); a long line is
+/// cut to [`SNIPPET_CHARS`] around the column, with `…` where it was cut (an SQL of
+/// thousands of characters on one line is not echoed whole).
+fn snippet(src: &str, column: usize) -> String {
+    let chars: Vec<char> = src.chars().collect();
+    let at = column.saturating_sub(1).min(chars.len());
+    let (from, to) = if chars.len() <= SNIPPET_CHARS {
+        (0, chars.len())
+    } else {
+        let from = at.saturating_sub(SNIPPET_CHARS / 2);
+        let to = (from + SNIPPET_CHARS).min(chars.len());
+        (to.saturating_sub(SNIPPET_CHARS), to)
+    };
+    let head = if from > 0 { "…" } else { "" };
+    let tail = if to < chars.len() { "…" } else { "" };
+    let shown: String = chars[from..to].iter().collect();
+    let pad: String = head
+        .chars()
+        .map(|_| ' ')
+        .chain(chars[from..at].iter().map(|&c| if c == '\t' { '\t' } else { ' ' }))
+        .collect();
+    format!("{head}{shown}{tail}\n{pad}^")
+}
+
+/// Characters of a line a snippet shows at most.
+const SNIPPET_CHARS: usize = 160;
+
 /// Several diagnostics from one validation pass (all features are checked, not just the first).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
@@ -190,7 +212,24 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 
 #[cfg(test)]
 mod tests {
-    use super::closest;
+    use super::{closest, snippet, SNIPPET_CHARS};
+
+    /// A short line is shown whole; a long one around the column, cut with `…`, the caret
+    /// under the same character.
+    #[test]
+    fn snippets_of_long_lines_are_cut_around_the_column() {
+        assert_eq!(snippet("sql: SELECT x", 6), "sql: SELECT x\n     ^");
+        let long: String = (0..6400).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        for column in [1, 100, 3200, 6400] {
+            let s = snippet(&long, column);
+            let (line, caret) = s.split_once('\n').unwrap();
+            assert!(line.chars().count() <= SNIPPET_CHARS + 2, "{column}: {line}");
+            let under = caret.chars().count() - 1;
+            let want = long.chars().nth(column - 1).unwrap();
+            assert_eq!(line.chars().nth(under), Some(want), "{column}");
+            assert_eq!(line.starts_with('…'), column > SNIPPET_CHARS / 2 + 1, "{column}");
+        }
+    }
 
     /// Typos find their name; a guess that replaces every letter of a short name is none.
     #[test]
