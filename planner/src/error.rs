@@ -163,7 +163,11 @@ fn snippet(src: &str, column: usize) -> String {
     let pad: String = head
         .chars()
         .map(|_| ' ')
-        .chain(chars[from..at].iter().map(|&c| if c == '\t' { '\t' } else { ' ' }))
+        .chain(
+            chars[from..at]
+                .iter()
+                .map(|&c| if c == '\t' { '\t' } else { ' ' }),
+        )
         .collect();
     format!("{head}{shown}{tail}\n{pad}^")
 }
@@ -219,15 +223,24 @@ mod tests {
     #[test]
     fn snippets_of_long_lines_are_cut_around_the_column() {
         assert_eq!(snippet("sql: SELECT x", 6), "sql: SELECT x\n     ^");
-        let long: String = (0..6400).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        let long: String = (0..6400)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
         for column in [1, 100, 3200, 6400] {
             let s = snippet(&long, column);
             let (line, caret) = s.split_once('\n').unwrap();
-            assert!(line.chars().count() <= SNIPPET_CHARS + 2, "{column}: {line}");
+            assert!(
+                line.chars().count() <= SNIPPET_CHARS + 2,
+                "{column}: {line}"
+            );
             let under = caret.chars().count() - 1;
             let want = long.chars().nth(column - 1).unwrap();
             assert_eq!(line.chars().nth(under), Some(want), "{column}");
-            assert_eq!(line.starts_with('…'), column > SNIPPET_CHARS / 2 + 1, "{column}");
+            assert_eq!(
+                line.starts_with('…'),
+                column > SNIPPET_CHARS / 2 + 1,
+                "{column}"
+            );
         }
     }
 

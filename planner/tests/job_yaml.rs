@@ -187,3 +187,20 @@ fn type_errors_name_what_to_write() {
         "{d}"
     );
 }
+
+/// A tab where YAML wants indentation says to use spaces (the parser's message is about
+/// tokens and indentation only).
+#[test]
+fn a_tab_in_the_indentation_says_to_use_spaces() {
+    for text in [
+        JOB.replace("  - name: events\n", "\t- name: events\n"),
+        JOB.replace("    connector: file\n", "\tconnector: file\n"),
+    ] {
+        let (d, _) = one(&text);
+        assert_eq!(
+            d.hint.as_deref(),
+            Some("YAML indents with spaces, not tabs: replace the tab with spaces"),
+            "{d:?}"
+        );
+    }
+}

@@ -89,6 +89,11 @@ pub(super) fn yaml_error(path: &Path, text: &str, e: &serde_norway::Error) -> Di
         d = d.with_hint("add the missing key");
     } else if key.is_some_and(|k| DURATIONS.contains(&k)) {
         d = d.with_hint(crate::duration::units_help());
+    } else if e.location().is_some_and(|l| {
+        let at = text.lines().nth(l.line().saturating_sub(1)).unwrap_or("");
+        at.chars().nth(l.column().saturating_sub(1)) == Some('\t')
+    }) {
+        d = d.with_hint("YAML indents with spaces, not tabs: replace the tab with spaces");
     }
     Diagnostics(vec![d])
 }
