@@ -204,3 +204,14 @@ fn a_tab_in_the_indentation_says_to_use_spaces() {
         );
     }
 }
+
+/// A misspelt feature `type:` gets the closest type, as a schema's column type does.
+#[test]
+fn a_misspelt_feature_type_suggests_the_closest() {
+    let (d, _) = one(&JOB.replace("  - name: f\n", "  - name: f\n    type: integr\n"));
+    assert_eq!(d.message, "unknown type `integr` for feature `f`");
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("did you mean `integer`? (types: string, int, float, bool, timestamp, array)")
+    );
+}

@@ -275,16 +275,41 @@ fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature,
             .with_detail("stores key each entity `<feature>:<version>:<key>`, so a `:` in the name would make two features' entities share keys")
             .with_hint(format!("write `{}`", f.name.replace(':', "_"))));
     }
-    let type_error =
-        |at: Diagnostic| at.with_hint("types: string, int, float, bool, timestamp, array");
+    let type_error = |at: Diagnostic, t: &str| {
+        // The names and the aliases a schema takes (`integr` is closest to `integer`).
+        const TYPES: [&str; 14] = [
+            "string",
+            "varchar",
+            "text",
+            "int",
+            "integer",
+            "bigint",
+            "long",
+            "float",
+            "double",
+            "real",
+            "bool",
+            "boolean",
+            "timestamp",
+            "array",
+        ];
+        let types = "types: string, int, float, bool, timestamp, array";
+        match crate::error::closest(t, TYPES) {
+            Some(c) => at.with_hint(format!("did you mean `{c}`? ({types})")),
+            None => at.with_hint(types),
+        }
+    };
     let value_type = match &f.value_type {
         None => None,
         Some(TypeSpec::One(t)) => Some(ValueTypes::One(DataType::parse_value_type(t).ok_or_else(
             || {
-                type_error(cx.err_at_value(
-                    "type",
-                    format!("unknown type `{t}` for feature `{}`", f.name),
-                ))
+                type_error(
+                    cx.err_at_value(
+                        "type",
+                        format!("unknown type `{t}` for feature `{}`", f.name),
+                    ),
+                    t,
+                )
             },
         )?)),
         Some(TypeSpec::Columns(columns)) => {
@@ -303,13 +328,16 @@ fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature,
                         .with_hint("give each value column one type"));
                 }
                 let ty = DataType::parse_value_type(t).ok_or_else(|| {
-                    type_error(cx.err_value(
-                        &at,
-                        format!(
-                            "unknown type `{t}` for column `{column}` of feature `{}`",
-                            f.name
+                    type_error(
+                        cx.err_value(
+                            &at,
+                            format!(
+                                "unknown type `{t}` for column `{column}` of feature `{}`",
+                                f.name
+                            ),
                         ),
-                    ))
+                        t,
+                    )
                 })?;
                 out.push((column.clone(), ty));
             }
