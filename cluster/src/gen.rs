@@ -120,7 +120,7 @@ pub fn generate<W: Write>(opts: &GenOptions, out: &mut W) -> io::Result<GenStats
 /// their paths are returned with the stats.
 pub fn generate_files(opts: &GenOptions, dir: &Path) -> io::Result<(GenStats, Vec<PathBuf>)> {
     if opts.files == 0 {
-        return Err(invalid("files must be at least 1"));
+        return Err(invalid("--files must be at least 1"));
     }
     validate(opts)?;
     fs::create_dir_all(dir)?;
@@ -269,11 +269,14 @@ fn invalid(msg: &str) -> io::Error {
 
 fn validate(o: &GenOptions) -> io::Result<()> {
     let population = 1..=MAX_POPULATION;
-    if !population.contains(&o.users) || !population.contains(&o.geohashes) {
-        return Err(invalid("users and geohashes must be in 1..=9999999"));
+    if !population.contains(&o.users) {
+        return Err(invalid("--users must be between 1 and 9999999"));
+    }
+    if !population.contains(&o.geohashes) {
+        return Err(invalid("geohashes must be between 1 and 9999999"));
     }
     if !(o.rate_per_sec.is_finite() && o.rate_per_sec > 0.0) {
-        return Err(invalid("rate_per_sec must be finite and > 0"));
+        return Err(invalid("--rate must be a number above 0 (events per second of event time)"));
     }
     let (l, vl) = (o.late_fraction, o.very_late_fraction);
     if !(l >= 0.0 && vl >= 0.0 && l + vl <= 1.0) {
