@@ -125,7 +125,7 @@ fn main() {
                 .map(|(s, removed)| {
                     report_removed(&removed);
                     outln!(
-                        "wrote {} events ({} minutes late, {} hours late, {:.1} MB) to {} in {:.1}s",
+                        "wrote {} events ({} of them minutes late, {} hours late; {:.1} MB) to {} in {:.1}s",
                         s.events,
                         s.late,
                         s.very_late,
