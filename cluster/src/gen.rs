@@ -276,7 +276,9 @@ fn validate(o: &GenOptions) -> io::Result<()> {
         return Err(invalid("geohashes must be between 1 and 9999999"));
     }
     if !(o.rate_per_sec.is_finite() && o.rate_per_sec > 0.0) {
-        return Err(invalid("--rate must be a number above 0 (events per second of event time)"));
+        return Err(invalid(
+            "--rate must be a number above 0 (events per second of event time)",
+        ));
     }
     let (l, vl) = (o.late_fraction, o.very_late_fraction);
     if !(l >= 0.0 && vl >= 0.0 && l + vl <= 1.0) {

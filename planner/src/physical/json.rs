@@ -71,7 +71,7 @@ impl Serialize for FeaturePlan {
             project,
             keys,
             aggs,
-            window: self.has_window().then(|| match window.kind {
+            window: self.has_window().then_some(match window.kind {
                 crate::window::WindowKind::Session => WindowJson::Session {
                     kind: "session",
                     gap_ms: window.size_ms,
