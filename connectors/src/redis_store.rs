@@ -8,9 +8,10 @@
 //! **Newer windows win, atomically**: every write is one Lua script run (`EVALSHA`), so
 //! a late correction for an older window never overwrites a newer value, while a
 //! correction for the stored window (a higher revision) does. A withdrawn value
-//! (`deleted`, HAVING turned false), if the hash holds that window, leaves a marker in its
-//! place: `window_start`, `window_end`, `revision` and `deleted` = `1`, no value fields
-//! (readers of value fields see none). Deleting the hash instead let a late correction
+//! (`deleted`, HAVING turned false) of the newest window leaves a marker in the hash's
+//! place, as a value would (also when the hash expired or held an older window):
+//! `window_start`, `window_end`, `revision` and `deleted` = `1`, no value fields (readers
+//! of value fields see none). Deleting the hash instead let a late correction
 //! of an older window in afterwards, which the Kafka sink (keeping the newest window per
 //! key) dropped: the stores disagreed. Writes are pipelined: one round trip per batch.
 
@@ -35,7 +36,6 @@ if cur then
     if tonumber(ARGV[2]) < rev then return 0 end
   end
 end
-if ARGV[4] == '1' and not (cur and we == cur) then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end

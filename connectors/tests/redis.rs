@@ -129,6 +129,15 @@ fn newer_windows_win_and_corrections_of_the_stored_window_replace_it() {
         .unwrap();
     assert_eq!(hash(&mut conn, &key)["n"], "4");
     assert!(!hash(&mut conn, &key).contains_key("deleted"));
+    // A withdrawal of a newer window than the stored one (its value was never written,
+    // or expired) leaves its marker too: the entity's newest window has no value.
+    s.write_batch(&[update(&f, "u1", 240_000, 1, 0, true)])
+        .unwrap();
+    assert_eq!(hash(&mut conn, &key), marker(240_000, "1"));
+    let other = format!("{f}:2:u2|sf");
+    s.write_batch(&[update(&f, "u2", 240_000, 1, 0, true)])
+        .unwrap();
+    assert_eq!(hash(&mut conn, &other), marker(240_000, "1"));
 }
 
 /// A private redis-server, stopped on drop.

@@ -10,8 +10,7 @@
 //! **Newer window wins, atomically.** A put is conditional: it lands only if the item does
 //! not exist, or holds an older window, or the same window at a revision not newer than
 //! this one (a correction). A failed condition means the update is stale, and is not an
-//! error. A withdrawn value (`deleted`), if the item holds the same window at a revision
-//! not newer, is replaced by a marker: `pk`, `window_start`, `window_end`, `revision`,
+//! error. A withdrawn value (`deleted`) is written, under the same condition, as a marker: `pk`, `window_start`, `window_end`, `revision`,
 //! `deleted` (`BOOL` true) and `ttl`, no value attributes. (Deleting the item let a late
 //! correction of an older window in afterwards, which the Kafka sink dropped.) Updates of
 //! one key within a batch are applied in order; keys are written concurrently.
@@ -37,7 +36,6 @@ const CONCURRENCY: usize = 16;
 
 const PUT_CONDITION: &str =
     "attribute_not_exists(#pk) OR #we < :we OR (#we = :we AND #rev <= :rev)";
-const WITHDRAW_CONDITION: &str = "#we = :we AND #rev <= :rev";
 
 /// A worker's writer to a DynamoDB table.
 pub struct DynamoSink {
@@ -237,7 +235,8 @@ async fn write_key(
                 .put_item()
                 .table_name(&table)
                 .set_item(Some(marker(&row, ttl)))
-                .condition_expression(WITHDRAW_CONDITION)
+                .condition_expression(PUT_CONDITION)
+                .expression_attribute_names("#pk", "pk")
                 .expression_attribute_names("#we", "window_end")
                 .expression_attribute_names("#rev", "revision")
                 .expression_attribute_values(":we", we)

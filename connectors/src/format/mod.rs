@@ -252,12 +252,18 @@ pub(crate) fn value_from_text(col: &Column, text: &str) -> Result<Value, RecordE
 }
 
 /// A column filled from message metadata (a Kafka key or header), as its declared type:
-/// an absent key or header is NULL; bytes that are not UTF-8, or text that is not of the
+/// an absent key or header is NULL, and so is an empty one of a column that is not a
+/// string; bytes that are not UTF-8, or text that is not of the
 /// type, are a `wrong_type` record (`bad_timestamp` for a timestamp), as a payload field's.
 pub fn metadata_value(col: &Column, bytes: Option<&[u8]>) -> Result<Value, RecordError> {
     let Some(bytes) = bytes else {
         return Ok(Value::Null);
     };
+    // Empty bytes are NULL for a column that is not a string, as an empty CSV field is
+    // (some producers send an empty key for none).
+    if bytes.is_empty() && col.ty != DataType::String {
+        return Ok(Value::Null);
+    }
     match std::str::from_utf8(bytes) {
         Ok(text) => value_from_text(col, text),
         Err(_) if col.ty == DataType::String => {
@@ -296,5 +302,49 @@ pub(crate) fn connector_columns(source: &Source) -> Vec<usize> {
             .chain(header_columns.iter().map(|(_, c)| *c))
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod metadata_tests {
+    use super::*;
+
+    /// Key and header bytes as their column's type (by hand): text converted as a CSV
+    /// field, absent or (for a non-string column) empty bytes NULL, anything else a bad
+    /// record naming the column.
+    #[test]
+    fn metadata_values_have_their_columns_types() {
+        let col = |ty| Column {
+            name: "c".into(),
+            ty,
+            required: false,
+        };
+        let ok = |ty, bytes: Option<&[u8]>| metadata_value(&col(ty), bytes).unwrap();
+        assert_eq!(ok(DataType::Int, Some(b"7")), Value::Int(7));
+        assert_eq!(ok(DataType::Float, Some(b"2.5")), Value::Float(2.5));
+        assert_eq!(ok(DataType::Bool, Some(b"true")), Value::Bool(true));
+        assert_eq!(
+            ok(DataType::Timestamp, Some(b"1710028801000")),
+            Value::Ts(1_710_028_801_000)
+        );
+        assert_eq!(
+            ok(DataType::Timestamp, Some(b"2024-03-10T00:00:02Z")),
+            Value::Ts(1_710_028_802_000)
+        );
+        assert_eq!(ok(DataType::String, Some(b"")), Value::Str("".into()));
+        assert_eq!(ok(DataType::Int, Some(b"")), Value::Null);
+        assert_eq!(ok(DataType::Int, None), Value::Null);
+        assert_eq!(
+            ok(DataType::String, Some(b"\xff")),
+            Value::Str("\u{fffd}".into())
+        );
+        for (ty, bytes) in [
+            (DataType::Int, &b"x9"[..]),
+            (DataType::Int, b"\xff"),
+            (DataType::Timestamp, b"soon"),
+        ] {
+            let e = metadata_value(&col(ty), Some(bytes)).unwrap_err();
+            assert!(e.to_string().contains('c'), "{e}");
+        }
     }
 }

@@ -130,6 +130,16 @@ fn dynamodb_newer_windows_win() {
         scan(&aws, &table)["clicks:2:b"],
         expected_item("b", 6, t, 2)
     );
+    // A withdrawal of a newer window than the stored one, or of a key with nothing stored,
+    // leaves its marker: the entity's newest window has no value.
+    sink.write_batch(&[
+        update("b", 0, t + 60_000, 1, true),
+        update("e", 0, t, 1, true),
+    ])
+    .unwrap();
+    let items = scan(&aws, &table);
+    assert_eq!(items["clicks:2:b"], marker("b", t + 60_000, 1));
+    assert_eq!(items["clicks:2:e"], marker("e", t, 1));
 }
 
 /// A row the table refuses (a number past DynamoDB's range, 10^125: ValidationException)

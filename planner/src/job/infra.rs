@@ -141,9 +141,9 @@ pub fn parse_infra(
     Ok(infra)
 }
 
-/// Values that cannot work, found now rather than when a run first connects: an empty or
-/// port-less Kafka bootstrap list, a Redis URL that is not `redis://`, `rediss://` or
-/// `unix://`, an AWS endpoint that is not an `http(s)://` URL. (Values are checked after
+/// Values that cannot work, found now rather than when a run first connects: an empty Kafka
+/// bootstrap list or an entry with a bad port, a Redis URL of a scheme the client does not
+/// take, an AWS endpoint that is not an `http(s)://` URL. (Values are checked after
 /// the environment is substituted: the message shows what was used.)
 fn check_values(infra: &Infra, path: &Path, text: &str) -> Result<(), Diagnostics> {
     use super::locate::{Doc, Seg};
@@ -161,11 +161,24 @@ fn check_values(infra: &Infra, path: &Path, text: &str) -> Result<(), Diagnostic
         problems.push(d);
     };
     for (name, k) in &infra.kafka {
-        let servers: Vec<&str> = k.bootstrap_servers.split(',').map(str::trim).collect();
-        let bad = servers.iter().find(|s| {
-            s.rsplit_once(':')
-                .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
-        });
+        // librdkafka takes `host` (port 9092) or `host:port`, and skips empty entries.
+        let servers: Vec<&str> = k
+            .bootstrap_servers
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        let bad = servers
+            .iter()
+            .find(|s| match s.rsplit_once(':') {
+                // An IPv6 address without a port (`::1`) has colons but no brackets.
+                Some((host, port)) if !host.ends_with(':') => {
+                    host.is_empty() || port.parse::<u16>().is_err()
+                }
+                _ => false,
+            })
+            .copied()
+            .or(servers.is_empty().then_some(""));
         if let Some(bad) = bad {
             report(
                 [
@@ -180,9 +193,17 @@ fn check_values(infra: &Infra, path: &Path, text: &str) -> Result<(), Diagnostic
     }
     for (name, r) in &infra.redis {
         let url = r.url.0.as_str();
-        if !["redis://", "rediss://", "unix://", "redis+unix://"]
-            .iter()
-            .any(|scheme| url.starts_with(scheme))
+        if ![
+            "redis://",
+            "rediss://",
+            "unix://",
+            "redis+unix://",
+            "valkey://",
+            "valkeys://",
+            "valkey+unix://",
+        ]
+        .iter()
+        .any(|scheme| url.starts_with(scheme))
         {
             // The URL may hold a password: name only its scheme.
             let scheme = url.split_once("://").map_or("no scheme", |(s, _)| s);
@@ -438,7 +459,7 @@ aws:
     /// broker list for 15 s); a Redis password is never shown.
     #[test]
     fn values_that_cannot_connect_are_errors_at_the_value() {
-        let profile = "kafka:\n  a: { bootstrap_servers: \"\" }\n  b: { bootstrap_servers: \"h:1, h2\" }\n  ok: { bootstrap_servers: \"h:1,[::1]:9092\" }\nredis:\n  r: { url: \"http://user:secret@h:6379\" }\n  ok: { url: \"rediss://h:1/0\" }\naws:\n  x: { region: r, endpoint: \"127.0.0.1:5000\" }\n  ok: { region: r, endpoint: \"https://h\" }\n";
+        let profile = "kafka:\n  a: { bootstrap_servers: \"\" }\n  b: { bootstrap_servers: \"h:1, h2:x\" }\n  ok: { bootstrap_servers: \"h:1,[::1]:9092, kafka,\" }\nredis:\n  r: { url: \"http://user:secret@h:6379\" }\n  ok: { url: \"rediss://h:1/0\" }\n  v: { url: \"valkey://h:1\" }\naws:\n  x: { region: r, endpoint: \"127.0.0.1:5000\" }\n  ok: { region: r, endpoint: \"https://h\" }\n";
         let d = parse_infra(Path::new("p.yaml"), profile, |_| None).expect_err("bad values");
         let got: Vec<(String, usize, usize)> =
             d.0.iter()
@@ -456,7 +477,7 @@ aws:
                     27
                 ),
                 (
-                    "kafka cluster `b`: bootstrap server `h2` is not host:port".to_string(),
+                    "kafka cluster `b`: bootstrap server `h2:x` is not host:port".to_string(),
                     3,
                     27
                 ),
@@ -467,7 +488,7 @@ aws:
                 ),
                 (
                     "aws account `x`: endpoint `127.0.0.1:5000` is not an http(s) URL".to_string(),
-                    9,
+                    10,
                     29
                 ),
             ]
