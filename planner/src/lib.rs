@@ -16,6 +16,7 @@ pub mod expr;
 pub mod job;
 pub mod join;
 pub mod logical;
+pub mod names;
 pub mod over;
 pub mod physical;
 pub mod plan;

@@ -49,7 +49,7 @@ impl SinkTable {
                 // SQL names are case-insensitive, and so are most Parquet readers'.
                 match columns
                     .iter()
-                    .position(|(n, _)| n.eq_ignore_ascii_case(&o.name))
+                    .position(|(n, _)| crate::names::same_name(n, &o.name))
                 {
                     Some(c) if columns[c].1 == o.ty => at.push(c),
                     Some(c) => {

@@ -215,3 +215,23 @@ fn a_misspelt_feature_type_suggests_the_closest() {
         Some("did you mean `integer`? (types: string, int, float, bool, timestamp, array)")
     );
 }
+
+/// Names compare without case for every letter, not only ASCII: `USÉR` in SQL is the
+/// column `usér`, and a schema declaring both is an error (it validated, and `USÉR` was
+/// then an unknown column).
+#[test]
+fn names_compare_without_case_beyond_ascii() {
+    let job = JOB.replace("user_id: string!", "usér: string!").replace(
+        "SELECT user_id, COUNT(*) AS n FROM events GROUP BY user_id,",
+        "SELECT USÉR, COUNT(*) AS n FROM events GROUP BY Usér,",
+    );
+    let parsed = parse_job(Path::new("job.yaml"), &job).unwrap_or_else(|d| panic!("{d}"));
+    planner::plan_job(&parsed).unwrap_or_else(|d| panic!("{d}"));
+    let twice = JOB.replace("user_id: string!", "usér: string!\n      USÉR: string");
+    let (d, _) = one(&twice);
+    assert!(
+        d.message.contains("is column `usér` again"),
+        "{}",
+        d.message
+    );
+}

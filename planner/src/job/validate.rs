@@ -316,7 +316,7 @@ fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature,
             let mut out: Vec<(String, DataType)> = Vec::new();
             for (k, (column, t)) in columns.iter().enumerate() {
                 let at = [Seg::Key("type"), Seg::Entry(k, column.as_str())];
-                if out.iter().any(|(c, _)| c.eq_ignore_ascii_case(column)) {
+                if out.iter().any(|(c, _)| crate::names::same_name(c, column)) {
                     return Err(cx
                         .err_key(
                             &at,
@@ -364,7 +364,7 @@ fn validate_feature(cx: &Cx, f: &FeatureSpec, sinks: &[&str]) -> Result<Feature,
             let mut idx = Vec::new();
             for (k, n) in names.iter().enumerate() {
                 // Sink names are unique regardless of case, so they are matched so too.
-                match sinks.iter().position(|s| s.eq_ignore_ascii_case(n)) {
+                match sinks.iter().position(|s| crate::names::same_name(s, n)) {
                     Some(i) if idx.contains(&i) => {
                         return Err(cx
                             .err_value(

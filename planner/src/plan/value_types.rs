@@ -50,7 +50,10 @@ pub(super) fn declare(job: &Job, fi: usize, phys: &mut FeaturePlan) -> Result<()
         },
         Some(ValueTypes::Columns(columns)) => {
             for (k, (column, declared)) in columns.iter().enumerate() {
-                let Some(p) = names.iter().position(|n| n.eq_ignore_ascii_case(column)) else {
+                let Some(p) = names
+                    .iter()
+                    .position(|n| crate::names::same_name(n, column))
+                else {
                     let hint = match closest(column, names.iter().map(String::as_str)) {
                         Some(c) => {
                             format!("did you mean `{c}`? value columns: {}", names.join(", "))

@@ -246,7 +246,10 @@ impl Planner<'_> {
         }
         let mut columns: Vec<NamedExpr> = Vec::new();
         let mut push = |c: NamedExpr, node: &dyn Spanned| -> R<()> {
-            if columns.iter().any(|o| o.name.eq_ignore_ascii_case(&c.name)) {
+            if columns
+                .iter()
+                .any(|o| crate::names::same_name(&o.name, &c.name))
+            {
                 return Err(sql
                     .error(
                         ErrorKind::Syntax,
@@ -319,7 +322,7 @@ impl Planner<'_> {
                                 .row
                                 .tables
                                 .iter()
-                                .find(|t| t.name.eq_ignore_ascii_case(&n));
+                                .find(|t| crate::names::same_name(&t.name, &n));
                             match t {
                                 Some(t) => Some(t.clone()),
                                 None => {

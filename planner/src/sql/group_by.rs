@@ -49,7 +49,7 @@ impl Planner<'_> {
             ast::Expr::Identifier(id) if matches!(row.resolve(&id.value), Ok(None)) => {
                 let aliased = s.projection.iter().find_map(|item| match item {
                     ast::SelectItem::ExprWithAlias { expr, alias }
-                        if alias.value.eq_ignore_ascii_case(&id.value) =>
+                        if crate::names::same_name(&alias.value, &id.value) =>
                     {
                         Some(expr)
                     }

@@ -67,7 +67,7 @@ impl Planner<'_> {
         for (i, t) in row.tables.iter().enumerate() {
             if row.tables[..i]
                 .iter()
-                .any(|o| o.name.eq_ignore_ascii_case(&t.name))
+                .any(|o| crate::names::same_name(&o.name, &t.name))
             {
                 return Err(sql
                     .error(ErrorKind::Syntax, here, format!("`{}` names both sides of the join", t.name))
@@ -530,7 +530,7 @@ impl Planner<'_> {
                 let k = right
                     .columns
                     .iter()
-                    .position(|(rc, _)| rc.eq_ignore_ascii_case(c))?;
+                    .position(|(rc, _)| crate::names::same_name(rc, c))?;
                 Some((c.as_str(), left.is_time_attr(i) || right.is_time_attr(k)))
             })
             .collect();

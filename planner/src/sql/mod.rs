@@ -118,12 +118,12 @@ pub(crate) fn error_at_output(
                     .enumerate()
                     .find_map(|(i, item)| match item {
                         ast::SelectItem::UnnamedExpr(e)
-                            if derived_name(e, i).eq_ignore_ascii_case(column) =>
+                            if crate::names::same_name(&derived_name(e, i), column) =>
                         {
                             Some(e)
                         }
                         ast::SelectItem::ExprWithAlias { expr, alias }
-                            if alias.value.eq_ignore_ascii_case(column) =>
+                            if crate::names::same_name(&alias.value, column) =>
                         {
                             Some(expr)
                         }
@@ -459,7 +459,10 @@ impl Planner<'_> {
                 clause: "SELECT",
             }
             .lower(e)?;
-            if outputs.iter().any(|o| o.name.eq_ignore_ascii_case(&name)) {
+            if outputs
+                .iter()
+                .any(|o| crate::names::same_name(&o.name, &name))
+            {
                 return Err(sql
                     .error(
                         ErrorKind::Syntax,
@@ -575,7 +578,10 @@ impl Planner<'_> {
                 clause: "SELECT",
             }
             .lower(e)?;
-            if outputs.iter().any(|o| o.name.eq_ignore_ascii_case(&name)) {
+            if outputs
+                .iter()
+                .any(|o| crate::names::same_name(&o.name, &name))
+            {
                 return Err(sql
                     .error(
                         ErrorKind::Syntax,
@@ -693,7 +699,7 @@ impl Planner<'_> {
         let names: Vec<&str> = self.job.sources.iter().map(|s| s.name.as_str()).collect();
         names
             .iter()
-            .position(|n| n.eq_ignore_ascii_case(name))
+            .position(|n| crate::names::same_name(n, name))
             .ok_or_else(|| {
                 let hint = match closest(name, names.iter().copied()) {
                     Some(c) => format!("did you mean `{c}`?"),

@@ -219,8 +219,11 @@ pub(super) fn validate_source(cx: &Cx, base: &Path, s: &SourceSpec) -> Result<So
             required,
         });
     }
-    let find =
-        |columns: &[Column], n: &str| columns.iter().position(|c| c.name.eq_ignore_ascii_case(n));
+    let find = |columns: &[Column], n: &str| {
+        columns
+            .iter()
+            .position(|c| crate::names::same_name(&c.name, n))
+    };
     for (k, r) in s.required.iter().enumerate() {
         match find(&columns, r) {
             Some(i) => columns[i].required = true,
@@ -461,7 +464,7 @@ fn check_schema_names(cx: &Cx, s: &SourceSpec) -> Result<(), Diagnostic> {
     for (k, (name, _)) in s.schema.iter().enumerate() {
         let Some(first) = s.schema[..k]
             .iter()
-            .position(|(n, _)| n.eq_ignore_ascii_case(name))
+            .position(|(n, _)| crate::names::same_name(n, name))
         else {
             continue;
         };
@@ -519,12 +522,12 @@ fn check_header_names(cx: &Cx, s: &SourceSpec) -> Result<(), Diagnostic> {
         // A column is filled once: by one header, or by the key.
         let other = s.header_columns[..k]
             .iter()
-            .find(|(_, c)| c.eq_ignore_ascii_case(column))
+            .find(|(_, c)| crate::names::same_name(c, column))
             .map(|(h, _)| format!("header `{h}`"))
             .or_else(|| {
                 s.key_column
                     .as_ref()
-                    .filter(|c| c.eq_ignore_ascii_case(column))
+                    .filter(|c| crate::names::same_name(c, column))
                     .map(|_| "the message key (`key_column`)".to_string())
             });
         if let Some(other) = other {

@@ -91,7 +91,7 @@ impl Lowerer<'_> {
                             .row
                             .tables
                             .iter()
-                            .find(|t| t.name.eq_ignore_ascii_case(q))?;
+                            .find(|t| crate::names::same_name(&t.name, q))?;
                         let i = self
                             .row
                             .lost_time

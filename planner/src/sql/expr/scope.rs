@@ -108,7 +108,7 @@ impl RowScope {
         match self
             .tables
             .iter()
-            .find(|t| t.name.eq_ignore_ascii_case(table))
+            .find(|t| crate::names::same_name(&t.name, table))
         {
             Some(t) => Ok(self.resolve_in(t, name)),
             None if self.tables.len() == 1 => Ok(self.resolve_in(&self.tables[0], name)),
@@ -128,7 +128,10 @@ impl RowScope {
         let cols = &self.columns[range.clone()];
         cols.iter()
             .position(|(c, _)| c == name)
-            .or_else(|| cols.iter().position(|(c, _)| c.eq_ignore_ascii_case(name)))
+            .or_else(|| {
+                cols.iter()
+                    .position(|(c, _)| crate::names::same_name(c, name))
+            })
             .map(|i| t.start + i)
     }
 
