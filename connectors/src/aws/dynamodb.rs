@@ -146,47 +146,33 @@ pub fn item(row: &FeatureUpdate, ttl_until: Option<u64>) -> HashMap<String, Attr
             item.insert(name.clone(), attribute(v));
         }
     }
-    item.insert("pk".into(), AttributeValue::S(row.store_key()));
-    item.insert(
-        "window_start".into(),
-        AttributeValue::N(row.window_start.to_string()),
-    );
-    item.insert(
-        "window_end".into(),
-        AttributeValue::N(row.window_end.to_string()),
-    );
-    item.insert(
-        "revision".into(),
-        AttributeValue::N(row.revision.to_string()),
-    );
-    if let Some(t) = ttl_until {
-        item.insert("ttl".into(), AttributeValue::N(t.to_string()));
-    }
+    item.extend(row_attributes(row, ttl_until));
     item
 }
 
 /// The item a withdrawn value leaves: its key, window and revision, `deleted`, no values.
 fn marker(row: &FeatureUpdate, ttl_until: Option<u64>) -> HashMap<String, AttributeValue> {
-    let mut item = HashMap::from([
-        ("pk".to_string(), AttributeValue::S(row.store_key())),
-        (
-            "window_start".into(),
-            AttributeValue::N(row.window_start.to_string()),
-        ),
-        (
-            "window_end".into(),
-            AttributeValue::N(row.window_end.to_string()),
-        ),
-        (
-            "revision".into(),
-            AttributeValue::N(row.revision.to_string()),
-        ),
-        ("deleted".into(), AttributeValue::Bool(true)),
-    ]);
-    if let Some(t) = ttl_until {
-        item.insert("ttl".into(), AttributeValue::N(t.to_string()));
-    }
+    let mut item: HashMap<_, _> = row_attributes(row, ttl_until).collect();
+    item.insert("deleted".into(), AttributeValue::Bool(true));
     item
+}
+
+/// The attributes every item of a row has: `pk`, the window bounds, the revision and,
+/// with a ttl, its expiry.
+fn row_attributes(
+    row: &FeatureUpdate,
+    ttl_until: Option<u64>,
+) -> impl Iterator<Item = (String, AttributeValue)> {
+    let n = |v: String| AttributeValue::N(v);
+    [
+        ("pk", AttributeValue::S(row.store_key())),
+        ("window_start", n(row.window_start.to_string())),
+        ("window_end", n(row.window_end.to_string())),
+        ("revision", n(row.revision.to_string())),
+    ]
+    .into_iter()
+    .chain(ttl_until.map(|t| ("ttl", n(t.to_string()))))
+    .map(|(k, v)| (k.to_string(), v))
 }
 
 /// Classifies a failed write; `Ok` for a failed condition (a stale update).

@@ -111,3 +111,9 @@ impl Firing {
         self.through
     }
 }
+
+/// The summary's corrections among `rows`: those with a revision above 0 (withdrawals
+/// included, which carry the revision after the value they withdraw).
+pub fn revised(rows: &[FeatureRow]) -> u64 {
+    rows.iter().filter(|r| r.revision > 0).count() as u64
+}

@@ -52,7 +52,7 @@ use planner::types::{List, ListBuf, Value};
 use planner::FeaturePlan;
 
 use crate::accumulator::Acc;
-use crate::operators::emit::{emit_at_frontier, Firing};
+use crate::operators::emit::{emit_at_frontier, revised, Firing};
 use crate::operators::over_frame::{SlideAgg, Sliding};
 use crate::operators::window::{key_hash, EmitPolicy};
 use crate::record::{FeatureRow, Key, OverInput};
@@ -621,8 +621,7 @@ impl<'s> OverAggregate<'s> for Stream<'s, u64, Vec<OverInput>> {
                     }
                     if !dirty.is_empty() {
                         os.corrections(&mut dirty, &mut out);
-                        let corrections = out.iter().filter(|r| r.revision > 0).count() as u64;
-                        RunState::add(&state.corrections, corrections);
+                        RunState::add(&state.corrections, revised(&out));
                         let mut session = output.session(&mcap);
                         for row in out.drain(..) {
                             session.give(row);

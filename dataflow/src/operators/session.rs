@@ -42,7 +42,7 @@ use planner::types::Value;
 use planner::FeaturePlan;
 
 use crate::accumulator::Acc;
-use crate::operators::emit::{emit_at_frontier, Firing};
+use crate::operators::emit::{emit_at_frontier, revised, Firing};
 use crate::operators::window::{key_hash, EmitPolicy};
 use crate::record::{FeatureRow, Key, SessionInput};
 use crate::state::RunState;
@@ -397,12 +397,6 @@ impl<'s> SessionAggregate<'s> for Stream<'s, u64, Vec<SessionInput>> {
             }
         })
     }
-}
-
-/// The summary's corrections among `rows`: those with a revision above 0 (withdrawals
-/// included, which carry the revision after the value they withdraw).
-fn revised(rows: &[FeatureRow]) -> u64 {
-    rows.iter().filter(|r| r.revision > 0).count() as u64
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ use planner::FeaturePlan;
 
 use crate::accumulator::Acc;
 use crate::key_slab::{KeySlab, Slot, AHEAD};
-use crate::operators::emit::{emit_chunk_at_frontier, Firing};
+use crate::operators::emit::{emit_chunk_at_frontier, revised, Firing};
 use crate::record::{FeatureRow, Key, PartialAggregate};
 use crate::state::RunState;
 
@@ -655,8 +655,7 @@ impl<'s> WindowAggregate<'s> for Stream<'s, u64, Vec<PartialAggregate>> {
                     data.clear();
                     if !dirty.is_empty() {
                         ws.corrections(&mut dirty, &mut out);
-                        let corrections = out.iter().filter(|r| r.revision > 0).count() as u64;
-                        RunState::add(&ws.state.corrections, corrections);
+                        RunState::add(&ws.state.corrections, revised(&out));
                         let mut session = output.session(&mcap);
                         for row in out.drain(..) {
                             session.give(row);
