@@ -69,6 +69,39 @@ fn explain_json_is_machine_readable() {
     assert!(!v["dataflow"].as_array().unwrap().is_empty());
 }
 
+/// `explain --format json` writes JSON for every job the repository ships: each example
+/// and each golden case (a UNION ALL feature could not be serialized).
+#[test]
+fn explain_json_covers_every_shipped_job() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut jobs: Vec<std::path::PathBuf> = std::fs::read_dir(root.join("tests/golden"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("job.yaml"))
+        .collect();
+    for name in [
+        "rides.yaml",
+        "deliveries.yaml",
+        "rides_training.yaml",
+        "training_history.yaml",
+    ] {
+        jobs.push(root.join("configs/examples").join(name));
+    }
+    jobs.sort();
+    assert!(jobs
+        .iter()
+        .any(|j| j.to_string_lossy().contains("union_distinct")));
+    for job in &jobs {
+        let out = run_ok(&["explain", job.to_str().unwrap(), "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{}: {e}", job.display()));
+        assert!(
+            !v["physical"]["features"].as_array().unwrap().is_empty(),
+            "{}",
+            job.display()
+        );
+    }
+}
+
 #[test]
 fn validate_exits_zero_on_a_good_job_and_non_zero_with_diagnostics_on_a_bad_one() {
     let ok = freshet()

@@ -69,7 +69,10 @@ pub enum FeatureInput {
     Join(Box<JoinPlan>),
     /// The rows of several sources (`UNION ALL`), each filtered and projected to the
     /// feature's rows by its branch; the feature's own `filter` and `project` are `None`.
-    Union(Vec<UnionBranch>),
+    Union {
+        /// The branches, in the query's order.
+        branches: Vec<UnionBranch>,
+    },
 }
 
 /// One branch of a `UNION ALL`.
@@ -215,7 +218,7 @@ impl FeaturePlan {
     pub fn source_parts(&self) -> Vec<(usize, FeaturePlan)> {
         match &self.input {
             FeatureInput::Source { source } => vec![(*source, self.clone())],
-            FeatureInput::Union(branches) => branches
+            FeatureInput::Union { branches } => branches
                 .iter()
                 .map(|b| {
                     let part = FeaturePlan {
@@ -327,7 +330,7 @@ impl fmt::Display for Plan {
                 FeatureInput::Source { source } => {
                     writeln!(s, "  Read source #{source}").map_err(|_| fmt::Error)?
                 }
-                FeatureInput::Union(branches) => {
+                FeatureInput::Union { branches } => {
                     for b in branches {
                         let mut line = format!("  Read source #{} (UNION ALL branch)", b.source);
                         if let Some(p) = &b.filter {

@@ -253,7 +253,7 @@ fn lower(plan: &LogicalPlan, fi: usize, job: &Job) -> Result<FeaturePlan, Diagno
                 return Err(unsupported());
             }
         }
-        FeatureInput::Union(branches) => {
+        FeatureInput::Union { branches } => {
             for b in branches.iter() {
                 if !traces_to_event_time(
                     &b.project,
@@ -483,7 +483,7 @@ fn flatten(p: &LogicalPlan) -> Option<Flat> {
         }),
         LogicalPlan::Filter { input, predicate } => {
             let mut f = flatten(input)?;
-            if let FeatureInput::Union(branches) = &mut f.input {
+            if let FeatureInput::Union { branches } = &mut f.input {
                 for b in branches {
                     let p = match &b.project {
                         Some(cols) => predicate.substitute(&exprs(cols)),
@@ -519,7 +519,7 @@ fn flatten(p: &LogicalPlan) -> Option<Flat> {
                 .map(|(i, _)| i)
                 .collect();
             match &mut f.input {
-                FeatureInput::Union(branches) => {
+                FeatureInput::Union { branches } => {
                     for b in branches {
                         b.project = Some(compose(columns, &b.project));
                     }
@@ -585,7 +585,7 @@ fn flatten(p: &LogicalPlan) -> Option<Flat> {
                 });
             }
             Some(Flat {
-                input: FeatureInput::Union(branches),
+                input: FeatureInput::Union { branches },
                 filter: None,
                 project: None,
                 time_attrs: time_attrs.unwrap_or_default(),

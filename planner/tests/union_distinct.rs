@@ -48,7 +48,7 @@ fn a_union_all_reads_each_source_through_its_branch() {
     .unwrap();
     let p = plan_job(&job).unwrap();
     let f = &p.physical.features[0];
-    let FeatureInput::Union(branches) = &f.input else {
+    let FeatureInput::Union { branches } = &f.input else {
         panic!("{:?}", f.input)
     };
     assert_eq!(
