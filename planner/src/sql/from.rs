@@ -9,6 +9,7 @@ use crate::types::DataType;
 
 use super::expr::{Lowerer, RowScope};
 use super::functions::function_name;
+use super::unsupported;
 use super::{GroupWindow, Planner};
 
 type R<T> = Result<T, Diagnostic>;
@@ -72,6 +73,7 @@ impl Planner<'_> {
     /// One FROM item.
     fn factor(&self, rel: &ast::TableFactor) -> R<Relation> {
         let sql = self.sql;
+        unsupported::table_clauses(sql, rel)?;
         match rel {
             ast::TableFactor::Table {
                 name,
@@ -403,35 +405,9 @@ impl Planner<'_> {
         }
     }
 
-    /// Rejects WITH, ORDER BY and LIMIT.
+    /// Rejects WITH, ORDER BY, LIMIT and the rest of [`unsupported::query_clauses`].
     fn single_select_clauses(&self, query: &ast::Query) -> R<()> {
-        let sql = self.sql;
-        if query.with.is_some() {
-            return Err(sql
-                .error(
-                    ErrorKind::Unsupported,
-                    query.span(),
-                    "WITH is not supported yet",
-                )
-                .with_hint("inline the subquery"));
-        }
-        if let Some(o) = &query.order_by {
-            return Err(sql
-                .error(
-                    ErrorKind::Unsupported,
-                    o.span(),
-                    "ORDER BY is not supported on a feature query",
-                )
-                .with_hint("feature rows are emitted in window order; remove ORDER BY"));
-        }
-        if let Some(l) = &query.limit_clause {
-            return Err(sql.error(
-                ErrorKind::Unsupported,
-                l.span(),
-                "LIMIT is not supported on a feature query",
-            ));
-        }
-        Ok(())
+        unsupported::query_clauses(self.sql, query)
     }
 }
 

@@ -13,6 +13,7 @@ mod join;
 mod rewrite;
 mod session;
 mod syntax;
+mod unsupported;
 mod window;
 
 use std::path::Path;
@@ -229,13 +230,7 @@ impl Planner<'_> {
                     "write the window in each OVER: `OVER (PARTITION BY ... ORDER BY rowtime RANGE INTERVAL ... PRECEDING)` instead of `OVER {name}`"
                 )));
         }
-        if s.qualify.is_some() || !s.lateral_views.is_empty() || s.prewhere.is_some() {
-            return Err(sql.error(
-                ErrorKind::Unsupported,
-                here,
-                "QUALIFY, LATERAL VIEW and PREWHERE are not supported",
-            ));
-        }
+        unsupported::select_clauses(sql, s)?;
         let [from] = s.from.as_slice() else {
             let hint = if s.from.len() > 1 {
                 "join with JOIN ... ON, including event-time bounds: FROM a JOIN b ON a.id = b.id AND b.rowtime BETWEEN a.rowtime AND a.rowtime + INTERVAL '1' HOUR"
