@@ -252,6 +252,42 @@ fn unknown_table_suggests_the_source() {
     insta::assert_snapshot!(text);
 }
 
+/// With one table in FROM, a qualifier naming another table (or a source the query does
+/// not read) is an error; it used to read this table's column of that name. The table's
+/// name, or its alias once aliased, is accepted.
+#[test]
+fn a_qualifier_must_name_the_table_in_from() {
+    let group = "GROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)";
+    for (sql, want) in [
+        (
+            format!("SELECT nosuch.geohash, COUNT(*) AS rides\nFROM events\n{group}"),
+            "unknown table `nosuch` in `nosuch.geohash`",
+        ),
+        (
+            format!(
+                "SELECT geohash, COUNT(*) AS rides\nFROM events\nWHERE other.fare > 0\n{group}"
+            ),
+            "unknown table `other` in `other.fare`",
+        ),
+        (
+            format!("SELECT events.geohash, COUNT(*) AS rides\nFROM events AS e\n{group}"),
+            "unknown table `events` in `events.geohash`",
+        ),
+    ] {
+        let (d, text) = one(&with_sql(&sql));
+        assert_eq!(d.kind, ErrorKind::UnknownTable, "{text}");
+        assert!(d.message.ends_with(want), "{text}");
+        assert!(line_col(&d).0 >= 20, "{text}");
+    }
+    for sql in [
+        format!("SELECT events.geohash, COUNT(*) AS rides\nFROM events\n{group}"),
+        format!("SELECT e.geohash, COUNT(*) AS rides\nFROM events AS e\n{group}"),
+    ] {
+        let job = parse_job(Path::new("job.yaml"), &with_sql(&sql)).unwrap();
+        plan_job(&job).unwrap_or_else(|d| panic!("{sql}: {d}"));
+    }
+}
+
 #[test]
 fn a_misspelled_key_is_an_error_not_ignored() {
     let (d, text) = one(&JOB.replace("allowed_lateness: 1h", "allowed_latenes: 1h"));

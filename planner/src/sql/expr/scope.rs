@@ -111,7 +111,8 @@ impl RowScope {
             .find(|t| crate::names::same_name(&t.name, table))
         {
             Some(t) => Ok(self.resolve_in(t, name)),
-            None if self.tables.len() == 1 => Ok(self.resolve_in(&self.tables[0], name)),
+            // Also with one table: `other.x` must not read this table's `x` (Flink says
+            // "table `other` not found").
             None => Err(()),
         }
     }
