@@ -231,3 +231,40 @@ fn over_only_functions_need_over_and_over_needs_no_group_by() {
         d.message
     );
 }
+
+/// What a call may carry besides its arguments is an error, not dropped: `IGNORE NULLS`
+/// (after the call or inside it), `ORDER BY` inside the parentheses, `WITHIN GROUP`.
+/// `ARRAY_AGG(x) IGNORE NULLS OVER (...)` used to keep the NULLs. `RESPECT NULLS`, the
+/// default, plans.
+#[test]
+fn null_treatment_and_ordering_inside_a_call_are_errors() {
+    let over = "OVER (PARTITION BY user_id ORDER BY rowtime ROWS 2 PRECEDING)";
+    for (call, what) in [
+        ("ARRAY_AGG(action) IGNORE NULLS", "IGNORE NULLS"),
+        ("ARRAY_AGG(action IGNORE NULLS)", "IGNORE NULLS"),
+        ("TOP(2, action) IGNORE NULLS", "IGNORE NULLS"),
+        ("ARRAY_AGG(action ORDER BY amount DESC)", "ORDER BY"),
+        ("MAX(amount ORDER BY action)", "ORDER BY"),
+    ] {
+        let (d, text) = error(&format!(
+            "SELECT user_id,\n  {call} {over} AS a\nFROM event_user_action"
+        ));
+        assert_eq!(d.kind, ErrorKind::Unsupported, "{call}\n{text}");
+        assert!(d.message.contains(what), "{call}\n{text}");
+        assert_eq!(d.location.as_ref().unwrap().line, 21, "{call}\n{text}");
+    }
+    planned(&format!(
+        "SELECT user_id,\n  ARRAY_AGG(action) RESPECT NULLS {over} AS a\nFROM event_user_action"
+    ));
+    // In a group window's aggregate and in a scalar function too.
+    let rides = common::rides::with_sql(
+        "SELECT geohash, MAX(fare) WITHIN GROUP (ORDER BY fare) AS m\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)",
+    );
+    let (d, text) = common::error(&rides);
+    assert!(d.message.contains("WITHIN GROUP"), "{text}");
+    let rides = common::rides::with_sql(
+        "SELECT geohash, MAX(fare + CHAR_LENGTH(UPPER(action ORDER BY fare))) AS m\nFROM events\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)",
+    );
+    let (d, text) = common::error(&rides);
+    assert!(d.message.contains("ORDER BY"), "{text}");
+}

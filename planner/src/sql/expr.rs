@@ -353,6 +353,7 @@ impl<'a> Lowerer<'a> {
         if let Some(d) = unsupported_window_function(self.sql, f) {
             return Err(d);
         }
+        super::functions::call_modifiers(self.sql, f)?;
         if f.over.is_some() {
             if self.over.is_some() {
                 return self.lower_over(f, &name);

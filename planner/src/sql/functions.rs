@@ -60,8 +60,59 @@ pub(crate) fn function_name(f: &ast::Function) -> String {
     f.name.to_string().to_ascii_uppercase()
 }
 
+/// Rejects what a call may carry besides its arguments and `DISTINCT`: `IGNORE NULLS`,
+/// `ORDER BY` / `LIMIT` / `SEPARATOR` inside the parentheses, `WITHIN GROUP (...)` and
+/// parametric calls. Each used to be dropped: `ARRAY_AGG(x) IGNORE NULLS OVER (...)` kept
+/// the NULLs. `RESPECT NULLS`, the default, is accepted.
+pub(crate) fn call_modifiers(sql: &SqlText, f: &ast::Function) -> R<()> {
+    let name = function_name(f);
+    let at = f.span();
+    let err = |what: &str, hint: &str| {
+        sql.error(
+            ErrorKind::Unsupported,
+            at,
+            format!("{what} in a call of {name} is not supported"),
+        )
+        .with_hint(hint.to_string())
+    };
+    let nulls_hint = "NULLs are kept; to leave them out of a sequence, compute it over the non-NULL rows: a subquery `(SELECT ... FROM t WHERE x IS NOT NULL)` in FROM";
+    if f.null_treatment == Some(ast::NullTreatment::IgnoreNulls) {
+        return Err(err("IGNORE NULLS", nulls_hint));
+    }
+    if !f.within_group.is_empty() {
+        return Err(err("WITHIN GROUP (ORDER BY ...)", "remove it"));
+    }
+    if !matches!(f.parameters, ast::FunctionArguments::None) {
+        return Err(err(
+            "a parametric call `f(...)(...)`",
+            "remove the first argument list",
+        ));
+    }
+    if let ast::FunctionArguments::List(l) = &f.args {
+        for clause in &l.clauses {
+            match clause {
+                ast::FunctionArgumentClause::IgnoreOrRespectNulls(
+                    ast::NullTreatment::RespectNulls,
+                ) => {}
+                ast::FunctionArgumentClause::IgnoreOrRespectNulls(_) => {
+                    return Err(err("IGNORE NULLS", nulls_hint))
+                }
+                ast::FunctionArgumentClause::OrderBy(_) => {
+                    return Err(err(
+                        "ORDER BY inside the parentheses",
+                        "sequence functions (TOP, LAST_N, ARRAY_AGG) order by event time, the OVER window's ORDER BY; remove it",
+                    ))
+                }
+                other => return Err(err(&format!("`{other}`"), "remove it")),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Plain positional arguments of a call.
 pub(crate) fn function_args<'f>(sql: &SqlText, f: &'f ast::Function) -> R<Vec<&'f ast::Expr>> {
+    call_modifiers(sql, f)?;
     match &f.args {
         ast::FunctionArguments::None => Ok(vec![]),
         ast::FunctionArguments::List(l) => l

@@ -178,6 +178,7 @@ impl Lowerer<'_> {
         f: &'f ast::Function,
         what: &str,
     ) -> R<(bool, &'f [ast::FunctionArg])> {
+        super::super::functions::call_modifiers(self.sql, f)?;
         match &f.args {
             ast::FunctionArguments::List(l) => Ok((
                 matches!(
