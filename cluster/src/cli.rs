@@ -114,8 +114,9 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_bytes)]
     pub batch_bytes: Option<usize>,
     /// Also write the run summary as JSON to this file (its directory is created if
-    /// missing). Under `launch` it holds the cluster's totals, and each process's share is
-    /// beside it in FILE.0, FILE.1, ... (process i in FILE.i).
+    /// missing; a previous summary there is removed at the start, so a run that fails
+    /// leaves none). Under `launch` it holds the cluster's totals, and each process's share
+    /// is beside it in FILE.0, FILE.1, ... (process i in FILE.i).
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
     /// Print no summary.

@@ -229,8 +229,23 @@ pub fn run(args: &RunArgs) -> Result<()> {
 
 /// Checks, before anything is read, that the run summary can be written to `path`: its
 /// directory is created if missing (as sinks' are), and a path that is a directory, or
-/// whose parent is a file, is an error now rather than after the whole run.
+/// whose parent is a file, is an error now rather than after the whole run. An earlier
+/// run's summary there is removed: a run that fails writes none, and must not leave a
+/// stale one to be read as its own.
 pub fn summary_path_ready(path: &Path) -> Result<()> {
+    summary_dir_ready(path)?;
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| {
+            format!(
+                "--summary-json {}: removing the previous summary",
+                path.display()
+            )
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn summary_dir_ready(path: &Path) -> Result<()> {
     let shown = path.display();
     if path.is_dir() {
         bail!("--summary-json {shown} is a directory (hint: name a file in it, e.g. {shown}/summary.json)");

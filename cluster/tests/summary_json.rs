@@ -81,3 +81,118 @@ fn a_sink_path_under_a_file_names_the_file() {
         "{err}"
     );
 }
+
+/// A run that fails before its sources connect (here: no file matches the source's glob)
+/// leaves the previous run's outputs as they were: the fused window sink's, a plain
+/// sink's, a Parquet sink's, the dead letters, and (run on fewer workers) the other
+/// workers' files. Before, every file was emptied or removed when the dataflow started.
+#[test]
+fn a_run_that_fails_to_start_leaves_the_previous_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("in")).unwrap();
+    std::fs::write(
+        d.join("in/a.jsonl"),
+        "{\"k\":\"a\",\"t\":1000}\n{\"k\":\"b\",\"t\":2000}\nnot json\n{\"k\":\"a\",\"t\":70000}\n",
+    )
+    .unwrap();
+    let job = d.join("job.yaml");
+    std::fs::write(
+        &job,
+        "name: keep
+sources:
+  - { name: ev, connector: file, path: in/*.jsonl, format: json, schema: { k: string!, t: timestamp }, event_time: t }
+features:
+  - name: c
+    sql: SELECT k, COUNT(*) AS n FROM ev GROUP BY k, TUMBLE(rowtime, INTERVAL '1' MINUTE)
+    sinks: [counts]
+  - name: s
+    sql: SELECT k, t FROM ev
+    sinks: [rows, table]
+sinks:
+  - { name: counts, connector: file, path: out/c.jsonl }
+  - { name: rows, connector: file, path: out/s.jsonl }
+  - { name: table, connector: file, path: out/s.parquet, format: parquet }
+",
+    )
+    .unwrap();
+    let job = job.to_str().unwrap();
+    run_ok(&["run", job, "--workers", "2", "-q"]);
+    let snapshot = || -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(d.join("out"))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = snapshot();
+    let names: Vec<&str> = before.iter().map(|(n, _)| n.as_str()).collect();
+    for name in [
+        "c.0.jsonl",
+        "c.1.jsonl",
+        "s.0.jsonl",
+        "s.1.jsonl",
+        "s.0.parquet",
+        "dead_letter.jsonl",
+    ] {
+        assert!(names.contains(&name), "{names:?}");
+    }
+    let rows: usize = before
+        .iter()
+        .filter(|(n, _)| n.ends_with(".jsonl") && n.starts_with("c."))
+        .map(|(_, b)| b.iter().filter(|&&c| c == b'\n').count())
+        .sum();
+    assert_eq!(rows, 3, "a and b in minute 0, a in minute 1");
+    assert!(before
+        .iter()
+        .any(|(n, b)| n == "dead_letter.jsonl" && !b.is_empty()));
+
+    std::fs::rename(d.join("in"), d.join("moved")).unwrap();
+    for workers in ["1", "2"] {
+        let out = freshet()
+            .args(["run", job, "--workers", workers, "-q"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no files match"));
+        assert_eq!(snapshot(), before, "{workers} worker(s)");
+    }
+    // Once the sources connect, the outputs are replaced (one worker now: the two-worker
+    // files are removed).
+    std::fs::rename(d.join("moved"), d.join("in")).unwrap();
+    run_ok(&["run", job, "--workers", "1", "-q"]);
+    let names: Vec<String> = snapshot().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        ["c.jsonl", "dead_letter.jsonl", "s.jsonl", "s.parquet"]
+    );
+}
+
+/// A run that fails leaves no summary: the previous run's is removed at the start, not
+/// left to be read as this run's.
+#[test]
+fn a_failed_run_leaves_no_stale_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = bad_input_job(dir.path(), "fail");
+    let summary = dir.path().join("summary.json");
+    std::fs::write(&summary, "{\"events_read\": 1}").unwrap();
+    let out = freshet()
+        .args([
+            "run",
+            &job,
+            "--summary-json",
+            summary.to_str().unwrap(),
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "on_error: fail with bad lines fails");
+    assert!(!summary.exists());
+}

@@ -7,8 +7,6 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use timely::{CommunicationConfig, Config, WorkerConfig};
 
-use connectors::file::sink::remove_stale_outputs;
-use planner::job::SinkConnector;
 use planner::Plan;
 
 use crate::render::{render, Mode, Tuning};
@@ -58,13 +56,6 @@ impl Topology {
             Topology::Cluster {
                 workers, addresses, ..
             } => workers * addresses.len(),
-        }
-    }
-
-    fn process(&self) -> usize {
-        match self {
-            Topology::Local { .. } => 0,
-            Topology::Cluster { process, .. } => *process,
         }
     }
 
@@ -118,15 +109,12 @@ pub fn run(
     state: Arc<RunState>,
 ) -> Result<RunSummary, String> {
     let started = Instant::now();
-    if topology.process() == 0 {
-        for sink in &plan.sinks {
-            let SinkConnector::File { path, .. } = &sink.connector else {
-                continue;
-            };
-            remove_stale_outputs(path, topology.peers())
-                .map_err(|e| format!("cleaning old outputs of `{}`: {e}", path.display()))?;
-        }
-    }
+    // Sinks replace the previous run's files once this process's sources have connected
+    // (`RunState::outputs_due`); the first file sink opened removes stale ones then.
+    let local_workers = match topology {
+        Topology::Local { workers } | Topology::Cluster { workers, .. } => *workers,
+    };
+    state.expect_sources(crate::render::read_sources(plan) * local_workers);
     let plan = Arc::new(plan.clone());
     let worker_state = Arc::clone(&state);
     let guards = timely::execute(topology.config(), move |worker| {

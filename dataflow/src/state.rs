@@ -1,7 +1,7 @@
 //! State shared by all workers of one process: counters, the first fatal error, a stop flag.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -34,6 +34,9 @@ pub struct RunState {
     /// Per source, the workers (of the cluster) that read it to its end.
     finished: WorkerSets,
     line_counts: Mutex<HashMap<String, Arc<LineCounts>>>,
+    /// Source operators of this process (0: not yet known), and how many have connected.
+    sources_expected: AtomicUsize,
+    sources_open: AtomicUsize,
 }
 
 impl RunState {
@@ -76,6 +79,24 @@ impl RunState {
     /// Whether the workers are running (a cluster process is still connecting until then).
     pub fn started(&self) -> bool {
         self.started.load(Ordering::SeqCst)
+    }
+
+    /// This process runs `n` source operators (over all its workers).
+    pub fn expect_sources(&self, n: usize) {
+        self.sources_expected.store(n, Ordering::SeqCst);
+    }
+
+    /// A source operator connected its source (and built its decoder).
+    pub fn note_source_open(&self) {
+        self.sources_open.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Whether every source operator of this process has connected: from then on rows may
+    /// come, and sinks replace the previous run's files. A run that fails before (a topic
+    /// that does not exist, a schema that does not match) leaves them as they were.
+    pub fn outputs_due(&self) -> bool {
+        let expected = self.sources_expected.load(Ordering::SeqCst);
+        expected > 0 && self.sources_open.load(Ordering::SeqCst) >= expected
     }
 
     /// Records a fatal error (the first wins) and stops.

@@ -6,13 +6,14 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use connectors::file::parquet::{ParquetFile, ParquetRows};
-use connectors::file::sink::{worker_path, FileSink, Writes};
+use connectors::file::sink::{remove_stale_outputs, worker_path, FileSink, Writes};
 use planner::job::{Format, SinkConnector};
 use planner::types::Value;
 use planner::{Plan, SinkTable};
 
 use super::row_encoder::RowEncoder;
 use crate::record::FeatureRow;
+use crate::state::RunState;
 
 /// "sink `out`: cannot create `out/f.jsonl`: ...", with a hint for a directory.
 pub fn file_error(sink: &str, path: &Path, when: &str, e: &io::Error) -> String {
@@ -39,6 +40,9 @@ pub struct FileSpec {
     /// This worker's file (`worker_path`).
     path: PathBuf,
     how: How,
+    /// Worker 0's: the sink's configured path and the worker count, to remove the files
+    /// of earlier runs this one does not overwrite when it opens.
+    stale: Option<(PathBuf, usize)>,
 }
 
 enum How {
@@ -65,11 +69,16 @@ impl FileSpec {
             sink: sink.name.clone(),
             path: worker_path(path, worker, peers),
             how,
+            stale: (worker == 0).then(|| (path.clone(), peers)),
         }
     }
 
-    /// Creates the file.
+    /// Creates the file (replacing the previous run's), and for worker 0 removes the
+    /// earlier runs' files this run does not write.
     pub fn open(self) -> io::Result<FileTarget> {
+        if let Some((path, peers)) = &self.stale {
+            remove_stale_outputs(path, *peers)?;
+        }
         match self.how {
             How::Json(writes, encoder) => Ok(FileTarget::Json(
                 FileSink::create_with(&self.path, writes)?,
@@ -88,6 +97,67 @@ impl FileSpec {
     }
 
     /// The sink's name.
+    pub fn sink(&self) -> &str {
+        &self.sink
+    }
+
+    /// The file's path, for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A file sink's file, created once rows come or this process's sources have all
+/// connected (`RunState::outputs_due`), not when the dataflow starts: a run that fails
+/// before (a topic that does not exist, a schema that does not match) leaves the previous
+/// run's file as it was.
+pub struct LazyFile {
+    sink: String,
+    path: PathBuf,
+    spec: Option<FileSpec>,
+    file: Option<FileTarget>,
+    failed: bool,
+}
+
+impl LazyFile {
+    /// The file `spec` creates, not created yet.
+    pub fn new(spec: FileSpec) -> LazyFile {
+        LazyFile {
+            sink: spec.sink().to_string(),
+            path: spec.path().to_path_buf(),
+            spec: Some(spec),
+            file: None,
+            failed: false,
+        }
+    }
+
+    /// The file, created first if `rows` are to be written or outputs are due; `None`
+    /// while neither, or when it cannot be created (then the run is failed with the
+    /// reason, and [`LazyFile::failed`] says so).
+    pub fn get(&mut self, rows: bool, state: &RunState) -> Option<&mut FileTarget> {
+        if let Some(spec) = self.spec.take_if(|_| rows || state.outputs_due()) {
+            match spec.open() {
+                Ok(f) => self.file = Some(f),
+                Err(e) => {
+                    state.fail(file_error(&self.sink, &self.path, "cannot create", &e));
+                    self.failed = true;
+                }
+            }
+        }
+        self.file.as_mut()
+    }
+
+    /// The file if it was created.
+    pub fn created(&mut self) -> Option<&mut FileTarget> {
+        self.file.as_mut()
+    }
+
+    /// Whether the file could not be created.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// The sink's name, for messages.
     pub fn sink(&self) -> &str {
         &self.sink
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use planner::types::Value;
 
-use super::file_target::{file_error, FileSpec, FileTarget};
+use super::file_target::{file_error, FileSpec, LazyFile};
 use super::window_rows::{RowHead, RowOut};
 use crate::record::FeatureRow;
 use crate::state::RunState;
@@ -19,13 +19,9 @@ use crate::state::RunState;
 /// The file end of a fused window operator: this worker's file of a file sink (JSON lines
 /// or Parquet, see `super::file_target`).
 pub struct FusedFileSink {
-    /// The sink's name and this worker's file, for messages.
-    sink: String,
-    path: std::path::PathBuf,
-    /// Taken by the first activation, which opens the file.
-    spec: Option<FileSpec>,
-    file: Option<FileTarget>,
-    /// The file could not be opened, or the input is complete and the file finished.
+    /// Created once rows come or the sources have connected (see [`LazyFile`]).
+    file: LazyFile,
+    /// The file could not be created, or the input is complete and the file finished.
     closed: bool,
     /// Rows written since the last [`FusedFileSink::end_activation`].
     taken: usize,
@@ -35,13 +31,10 @@ pub struct FusedFileSink {
 }
 
 impl FusedFileSink {
-    /// The file `spec` opens.
+    /// The file `spec` creates.
     pub fn new(spec: FileSpec, state: Arc<RunState>) -> Self {
         FusedFileSink {
-            sink: spec.sink().to_string(),
-            path: spec.path().to_path_buf(),
-            spec: Some(spec),
-            file: None,
+            file: LazyFile::new(spec),
             closed: false,
             taken: 0,
             error: None,
@@ -49,20 +42,21 @@ impl FusedFileSink {
         }
     }
 
-    /// Opens the file on the first call; false if it cannot be (the run is failed with
-    /// the reason) or was finished.
-    pub fn ready(&mut self) -> bool {
-        if let Some(spec) = self.spec.take() {
-            match spec.open() {
-                Ok(f) => self.file = Some(f),
-                Err(e) => {
-                    let msg = file_error(&self.sink, &self.path, "cannot create", &e);
-                    self.state.fail(msg);
-                    self.closed = true;
-                }
-            }
+    /// Whether rows can be written: the file is created (first, if `rows` are to be
+    /// written or outputs are due, see [`LazyFile::get`]) and not finished.
+    pub fn ready(&mut self, rows: bool) -> bool {
+        if self.closed {
+            return false;
         }
-        self.file.is_some() && !self.closed
+        let created = self.file.get(rows, &self.state).is_some();
+        self.closed = self.file.failed();
+        created
+    }
+
+    /// Whether nothing more will be written: the file could not be created, or it was
+    /// finished.
+    pub fn closed(&self) -> bool {
+        self.closed
     }
 
     /// Ends an activation of the operator: counts the rows written, hands them to the
@@ -71,7 +65,10 @@ impl FusedFileSink {
     pub fn end_activation(&mut self, complete: bool) {
         RunState::add(&self.state.rows_written, self.taken as u64);
         let taken = std::mem::take(&mut self.taken);
-        let Some(f) = self.file.as_mut().filter(|_| !self.closed) else {
+        if self.closed {
+            return;
+        }
+        let Some(f) = self.file.created() else {
             return;
         };
         let mut result = match self.error.take() {
@@ -85,7 +82,7 @@ impl FusedFileSink {
             result = result.and_then(|_| f.flush());
         }
         if let Err(e) = result {
-            let msg = file_error(&self.sink, &self.path, "writing", &e);
+            let msg = file_error(self.file.sink(), self.file.path(), "writing", &e);
             self.state.fail(msg);
         }
     }
@@ -95,7 +92,7 @@ impl FusedFileSink {
     #[inline]
     fn committed(&mut self, pushed: std::io::Result<()>) {
         self.taken += 1;
-        if let Some(f) = self.file.as_mut() {
+        if let Some(f) = self.file.created() {
             if let Err(e) = pushed.and_then(|_| f.commit()) {
                 self.error.get_or_insert(e);
             }
@@ -111,7 +108,7 @@ impl RowOut for FusedFileSink {
     }
 
     fn push(&mut self, row: FeatureRow) {
-        let pushed = match self.file.as_mut() {
+        let pushed = match self.file.created() {
             Some(f) => f.push(&row),
             None => Ok(()),
         };
@@ -120,7 +117,7 @@ impl RowOut for FusedFileSink {
 
     #[inline]
     fn push_parts<'v>(&mut self, head: RowHead<'_>, values: impl Iterator<Item = &'v Value>) {
-        let pushed = match self.file.as_mut() {
+        let pushed = match self.file.created() {
             Some(f) => {
                 let tail = (head.window_start, head.window_end, head.revision, false);
                 f.push_parts(head.feature, values, tail)

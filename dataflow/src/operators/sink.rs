@@ -19,7 +19,7 @@ use planner::Plan;
 use crate::record::{DeadLetter, FeatureRow};
 use crate::state::RunState;
 
-use super::file_target::{file_error, FileSpec, FileTarget};
+use super::file_target::{file_error, FileSpec, LazyFile};
 pub use super::row_encoder::RowEncoder;
 
 /// Writing feature rows.
@@ -158,9 +158,7 @@ fn forget_lag(plan: &Plan, name: &str) -> Option<i64> {
 
 impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
     fn sink_file(self, name: &str, spec: FileSpec, state: Arc<RunState>) {
-        let (sink, path) = (spec.sink().to_string(), spec.path().to_path_buf());
-        let mut spec = Some(spec);
-        let mut file: Option<FileTarget> = None;
+        let mut target = LazyFile::new(spec);
         let mut finished = false;
         self.sink(
             Pipeline,
@@ -170,21 +168,13 @@ impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
                     input.for_each(|_, d| d.clear());
                     return;
                 }
-                if let Some(spec) = spec.take() {
-                    match spec.open() {
-                        Ok(f) => file = Some(f),
-                        Err(e) => {
-                            state.fail(file_error(&sink, &path, "cannot create", &e));
-                            finished = true;
-                            input.for_each(|_, d| d.clear());
-                            return;
-                        }
-                    }
-                }
-                let f = file.as_mut().expect("sink file");
                 let mut rows = 0u64;
                 let mut result = Ok(());
                 input.for_each(|_, data| {
+                    let f = match target.get(!data.is_empty(), &state) {
+                        Some(f) => f,
+                        None => return data.clear(),
+                    };
                     // By reference: moving each row out first copied it (~250 bytes).
                     for row in data.iter() {
                         let pushed = f.push(row);
@@ -196,6 +186,12 @@ impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
                     data.clear();
                 });
                 RunState::add(&state.rows_written, rows);
+                let Some(f) = target.get(false, &state) else {
+                    // Not created: no rows came and the sources have not connected. A run
+                    // that ends so (a failure, a stop) leaves the previous file alone.
+                    finished = target.failed() || frontier.is_empty();
+                    return;
+                };
                 if frontier.is_empty() {
                     // The input is complete: wait until the file is too, so the run's end
                     // (and its summary) comes after the last byte is written.
@@ -205,7 +201,7 @@ impl SinkRows for Stream<'_, u64, Vec<FeatureRow>> {
                     result = result.and_then(|_| f.flush());
                 }
                 if let Err(e) = result {
-                    state.fail(file_error(&sink, &path, "writing", &e));
+                    state.fail(file_error(target.sink(), target.path(), "writing", &e));
                 }
             },
         );
@@ -238,7 +234,9 @@ impl SinkDeadLetters for Stream<'_, u64, Vec<DeadLetter>> {
                         n += 1;
                     }
                 });
-                if n == 0 && file.is_some() {
+                if n == 0 && (file.is_some() || !state.outputs_due()) {
+                    // (Not created before dead letters come or the sources connect: a run
+                    // that fails to start leaves the previous run's dead letters.)
                     return;
                 }
                 if file.is_none() {

@@ -245,7 +245,8 @@ pub fn source<'s>(
                 match connectors::open_source(&plan, &infra, worker, peers, mode, decoder.has_header(), &stopping) {
                     Ok(mut r) => {
                         r.share_line_counts(state.line_counts(&plan.source.name));
-                        reader = Some(r)
+                        reader = Some(r);
+                        state.note_source_open();
                     }
                     Err(e) => {
                         // (A stop while connecting is a stop, not a failure.)

@@ -737,15 +737,24 @@ pub(super) fn render<'s>(
         move |(input, frontier), output| {
             let f = frontier.frontier().first().copied();
             if let Some(sink) = fused.as_mut() {
-                if !sink.ready() {
-                    input.for_each(|_, data| data.clear());
+                input.for_each(|_, data| {
+                    if sink.ready(!data.is_empty()) {
+                        ds.insert_all(data, sink);
+                    }
+                    data.clear();
+                });
+                if sink.closed() {
                     cap = None;
                     return;
                 }
-                input.for_each(|_, data| {
-                    ds.insert_all(data, sink);
-                    data.clear();
-                });
+                if !sink.ready(false) {
+                    // No rows came and the sources have not connected: nothing to write.
+                    // A run that ends so (a failure, a stop) leaves the previous file.
+                    if f.is_none() {
+                        cap = None;
+                    }
+                    return;
+                }
                 let now = firing.through(f, &ds.state);
                 let complete = ds.advance(now, sink, EMIT_CHUNK);
                 sink.end_activation(complete && f.is_none());
