@@ -270,3 +270,42 @@ fn casts_without_a_rule_are_plan_errors() {
         );
     }
 }
+
+/// A cast's length, precision or scale that Flink applies (`VARCHAR(3)` truncates,
+/// `CHAR(5)` pads, `DECIMAL(10, 2)` rounds) is an error with what to write instead: it
+/// was dropped, and `CAST(2.675 AS DECIMAL(10, 2))` gave 2.675. Without one, and for
+/// TIMESTAMP(3), the casts plan.
+#[test]
+fn cast_lengths_and_scales_are_errors_not_dropped() {
+    let job_with = |e: &str| {
+        let job = format!(
+            "name: f\nsources:\n  - {{ name: src, connector: file, path: x.jsonl, format: json, schema: {{ n: int, s: string, t: timestamp }}, event_time: t }}\nfeatures:\n  - name: f\n    sql: SELECT s, {e} AS v FROM src\nsinks:\n  - {{ name: o, connector: file, path: o.jsonl }}\n"
+        );
+        parse_job(Path::new("f.yaml"), &job).unwrap()
+    };
+    for (e, hint) in [
+        ("CAST(s AS VARCHAR(3))", "SUBSTRING(x, 1, n)"),
+        ("CAST(s AS CHAR(5))", "SUBSTRING(x, 1, n)"),
+        ("CAST(n AS DECIMAL(10, 2))", "ROUND(x, s)"),
+        ("CAST(n AS NUMERIC(10))", "ROUND(x, s)"),
+    ] {
+        let errors = plan_job(&job_with(e)).expect_err(e);
+        let d = &errors.0[0];
+        assert_eq!(d.kind, planner::ErrorKind::Unsupported, "{e}");
+        assert!(
+            d.message.contains("a length, precision or scale"),
+            "{e}: {}",
+            d.message
+        );
+        assert!(d.hint.as_deref().unwrap().contains(hint), "{e}");
+        assert_eq!(d.location.as_ref().map(|l| l.line), Some(6), "{e}");
+    }
+    for e in [
+        "CAST(s AS VARCHAR)",
+        "CAST(n AS DECIMAL)",
+        "CAST(n AS STRING)",
+        "CAST(t AS TIMESTAMP(3))",
+    ] {
+        plan_job(&job_with(e)).unwrap_or_else(|d| panic!("{e}: {d}"));
+    }
+}

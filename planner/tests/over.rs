@@ -268,3 +268,44 @@ fn null_treatment_and_ordering_inside_a_call_are_errors() {
     let (d, text) = common::error(&rides);
     assert!(d.message.contains("ORDER BY"), "{text}");
 }
+
+/// OVER windows written differently but equal plan as one window: they used to be
+/// compared as text and rejected as "different windows". Different frames or partition
+/// keys are still rejected.
+#[test]
+fn equal_over_windows_written_differently_are_one_window() {
+    for (a, b) in [
+        (
+            "ROWS 2 PRECEDING",
+            "ROWS BETWEEN 2 PRECEDING AND CURRENT ROW",
+        ),
+        (
+            "RANGE INTERVAL '1' MINUTE PRECEDING",
+            "RANGE BETWEEN INTERVAL '60' SECOND PRECEDING AND CURRENT ROW",
+        ),
+    ] {
+        let p = planned(&format!(
+            "SELECT user_id,\n  COUNT(*) OVER (PARTITION BY user_id ORDER BY rowtime {a}) AS n,\n  MAX(amount) OVER (PARTITION BY `user_id` ORDER BY rowtime {b}) AS m\nFROM event_user_action"
+        ));
+        let FeatureKind::Over(o) = &p.physical.features[0].kind else {
+            panic!("not OVER")
+        };
+        assert_eq!(o.aggs.len(), 2, "{a} / {b}");
+    }
+    for (a, b) in [
+        (
+            "PARTITION BY user_id ORDER BY rowtime ROWS 2 PRECEDING",
+            "PARTITION BY user_id ORDER BY rowtime ROWS 3 PRECEDING",
+        ),
+        (
+            "PARTITION BY user_id ORDER BY rowtime ROWS 2 PRECEDING",
+            "PARTITION BY device ORDER BY rowtime ROWS 2 PRECEDING",
+        ),
+    ] {
+        let (d, text) = error(&format!(
+            "SELECT user_id,\n  COUNT(*) OVER ({a}) AS n,\n  MAX(amount) OVER ({b}) AS m\nFROM event_user_action"
+        ));
+        assert_eq!(d.kind, ErrorKind::InvalidWindow, "{text}");
+        assert!(d.message.contains("must use the same window"), "{text}");
+    }
+}

@@ -206,6 +206,11 @@ impl<'a> Lowerer<'a> {
                     self.err(ErrorKind::Unsupported, e, format!("cannot cast to {data_type}"))
                         .with_hint("cast to STRING, BIGINT/INT, DOUBLE/FLOAT, BOOLEAN or TIMESTAMP")
                 })?;
+                if let Some(hint) = super::functions::cast_size_hint(data_type) {
+                    return Err(self
+                        .err(ErrorKind::Unsupported, e, format!("CAST to {data_type}: a length, precision or scale is not supported"))
+                        .with_hint(hint));
+                }
                 if let Some(from) = t.ty.filter(|from| !crate::expr::cast_supported(*from, to)) {
                     return Err(self
                         .err(ErrorKind::TypeMismatch, e, format!("cannot cast {from} to {to}"))

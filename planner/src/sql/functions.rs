@@ -12,7 +12,7 @@ use super::SqlText;
 
 type R<T> = Result<T, Diagnostic>;
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Bound {
     Start,
     End,
@@ -310,6 +310,24 @@ pub(crate) fn negative_int_literal(e: &ast::Expr) -> Option<i64> {
             }
             _ => None,
         },
+        _ => None,
+    }
+}
+
+/// For a cast target with a length, precision or scale that would change the value
+/// (`VARCHAR(3)` truncates, `CHAR(5)` pads, `DECIMAL(10, 2)` rounds in Flink), what to
+/// write instead: freshet's strings have no length and its DECIMAL is a DOUBLE, so the
+/// argument was dropped and the value came out unchanged.
+pub(crate) fn cast_size_hint(t: &ast::DataType) -> Option<&'static str> {
+    let s = t.to_string().to_ascii_uppercase();
+    let (head, args) = s.split_once('(')?;
+    match head.trim() {
+        "VARCHAR" | "CHAR" | "CHARACTER" | "CHARACTER VARYING" | "STRING" => Some(
+            "strings have no length here: CAST(x AS STRING), and SUBSTRING(x, 1, n) to keep the first n characters",
+        ),
+        "DECIMAL" | "NUMERIC" | "DEC" if args.trim_end_matches(')').trim() != "" => Some(
+            "DECIMAL is a DOUBLE here: CAST(x AS DOUBLE), and ROUND(x, s) for s decimal places",
+        ),
         _ => None,
     }
 }

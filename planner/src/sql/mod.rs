@@ -31,7 +31,7 @@ use crate::window::Window;
 
 use self::expr::{AggScope, Lowerer, OverScope, RowScope};
 use self::from::Relation;
-use self::functions::{function_name, window_bound_column};
+use self::functions::{function_name, window_bound_column, Bound};
 pub(crate) use self::rewrite::TOP_FOR_PARSER;
 use self::rewrite::{blank_tvf_table_keywords, rename_top_calls};
 use self::session::mark_session_partition;
@@ -315,8 +315,19 @@ impl Planner<'_> {
                     }
                 }
             }
+            let bounds: Vec<_> = keys
+                .iter()
+                .filter_map(|e| window_bound_column(e, &row))
+                .collect();
+            if !(bounds.contains(&Bound::Start) && bounds.contains(&Bound::End)) {
+                return Err(sql
+                    .error(ErrorKind::InvalidWindow, here, "SELECT DISTINCT over a window table function must select window_start and window_end")
+                    .with_detail("without both, Flink reads it as a DISTINCT over every window's rows together, not one per window")
+                    .with_hint("add `window_start, window_end` to the SELECT list"));
+            }
             keys.retain(|e| window_bound_column(e, &row).is_none());
             keys.push(ast::Expr::Identifier(ast::Ident::new("window_start")));
+            keys.push(ast::Expr::Identifier(ast::Ident::new("window_end")));
             distinct_keys = keys;
             &distinct_keys
         } else {
@@ -343,7 +354,7 @@ impl Planner<'_> {
             }
         }
         let mut window: Option<GroupWindow> = None;
-        let mut saw_bound = false;
+        let mut saw_bounds = Vec::new();
         let mut keys = Vec::new();
         for g in group_exprs {
             if let ast::Expr::Function(f) = g {
@@ -373,8 +384,8 @@ impl Planner<'_> {
                     continue;
                 }
             }
-            if tvf_window.is_some() && window_bound_column(g, &row).is_some() {
-                saw_bound = true;
+            if let Some(b) = window_bound_column(g, &row).filter(|_| tvf_window.is_some()) {
+                saw_bounds.push(b);
                 continue;
             }
             if !distinct_from_select {
@@ -400,7 +411,10 @@ impl Planner<'_> {
             keys.push((t.expr, name, t.ty.unwrap_or(DataType::String)));
         }
         if let Some(w) = tvf_window {
-            if !saw_bound {
+            // Both bounds, as Flink's window aggregation: grouped by one alone, Flink
+            // aggregates the rows of every window sharing it together (for CUMULATE, all
+            // of a period's windows), as an updating, not a windowed, result.
+            if !(saw_bounds.contains(&Bound::Start) && saw_bounds.contains(&Bound::End)) {
                 return Err(sql
                     .error(
                         ErrorKind::InvalidWindow,

@@ -26,23 +26,6 @@ impl Lowerer<'_> {
             }
         };
         let text = spec.to_string();
-        if let Some((first, _, _)) = self.over.as_deref().and_then(|o| o.spec.as_ref()) {
-            if *first == text {
-                return Ok(());
-            }
-            return Err(self
-                .err(
-                    ErrorKind::InvalidWindow,
-                    f,
-                    "all OVER aggregates of a query must use the same window",
-                )
-                .with_detail(format!(
-                    "this one is OVER ({text}), the first is OVER ({first})"
-                ))
-                .with_hint(format!(
-                    "repeat OVER ({first}) exactly, or compute this aggregate in another feature"
-                )));
-        }
         // ORDER BY the event-time attribute, ascending.
         let order_ok = match spec.order_by.as_slice() {
             [o] => {
@@ -185,6 +168,30 @@ impl Lowerer<'_> {
                 expr: t.expr,
                 ty: t.ty.unwrap_or(DataType::String),
             });
+        }
+        // The same window as the first OVER aggregate's: compared planned, so `ROWS 2
+        // PRECEDING` and `ROWS BETWEEN 2 PRECEDING AND CURRENT ROW`, or `INTERVAL '1'
+        // MINUTE` and `INTERVAL '60' SECOND`, are one window.
+        if let Some((first, first_frame, first_keys)) =
+            self.over.as_deref().and_then(|o| o.spec.as_ref())
+        {
+            let same_keys = first_keys.len() == keys.len()
+                && first_keys.iter().zip(&keys).all(|(a, b)| a.expr == b.expr);
+            if *first_frame == frame && same_keys {
+                return Ok(());
+            }
+            return Err(self
+                .err(
+                    ErrorKind::InvalidWindow,
+                    f,
+                    "all OVER aggregates of a query must use the same window",
+                )
+                .with_detail(format!(
+                    "this one is OVER ({text}), the first is OVER ({first})"
+                ))
+                .with_hint(format!(
+                    "repeat OVER ({first}), or compute this aggregate in another feature"
+                )));
         }
         self.over.as_deref_mut().expect("over context").spec = Some((text, frame, keys));
         Ok(())
