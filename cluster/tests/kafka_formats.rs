@@ -250,6 +250,14 @@ fn protobuf_and_avro_topics_give_the_directly_computed_features() {
         .collect();
     assert_eq!(dl.len(), 1, "{dl:?}");
     assert_eq!(dl[0]["kind"], "malformed");
+    // The payload is not UTF-8: its bytes are kept exactly, in base64, to replay (the
+    // text alone had replaced them with U+FFFD).
+    let bytes = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        dl[0]["record_base64"].as_str().expect("record_base64"),
+    )
+    .unwrap();
+    assert_eq!(bytes, [0x0f, 0xff, 0xff]);
     assert!(dl[0]["file"]
         .as_str()
         .unwrap()

@@ -96,8 +96,11 @@ pub struct DeadLetter {
     pub reason: String,
     /// For `too_late`: the feature that could not use it.
     pub feature: Option<String>,
-    /// The record as read.
+    /// The record as read (bytes that are not UTF-8 shown as U+FFFD).
     pub record: String,
+    /// The record's bytes in base64 when they are not UTF-8 (Avro, Protobuf): the record
+    /// exactly, to replay.
+    pub record_base64: Option<String>,
 }
 
 impl DeadLetter {
@@ -115,6 +118,8 @@ impl DeadLetter {
             #[serde(skip_serializing_if = "Option::is_none")]
             feature: Option<&'a str>,
             record: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            record_base64: Option<&'a str>,
         }
         let line = Line {
             kind: &self.kind,
@@ -124,6 +129,7 @@ impl DeadLetter {
             reason: &self.reason,
             feature: self.feature.as_deref(),
             record: &self.record,
+            record_base64: self.record_base64.as_deref(),
         };
         serde_json::to_writer(&mut *out, &line).expect("dead letters serialize");
         out.push(b'\n');
@@ -162,6 +168,7 @@ mod tests {
             reason: "expected value at line 1 column 1".into(),
             feature: feature.map(Into::into),
             record: "not json".into(),
+            record_base64: feature.map(|_| "AP8=".into()),
         };
         let letters = vec![letter(None), letter(Some("f")), letter(None)];
         assert_eq!(across_processes(&letters), letters);
@@ -235,6 +242,7 @@ mod tests {
             reason: "why".into(),
             feature: Some("f".into()),
             record: "{}".into(),
+            record_base64: None,
         };
         let mut out = Vec::new();
         d.to_json_line(&mut out);

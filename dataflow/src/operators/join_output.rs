@@ -69,6 +69,7 @@ pub fn join_output<'s>(
                             reason: prefix.late_reason(0, &prefix.features()[0].name),
                             feature: Some(prefix.features()[0].name.clone()),
                             record: format!("{row:?}"),
+                            record_base64: None,
                         });
                     }
                 }

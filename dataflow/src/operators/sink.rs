@@ -123,6 +123,7 @@ impl<'s> SinkStore<'s> for Stream<'s, u64, Vec<FeatureRow>> {
                                     ),
                                     feature: Some(f.row.feature.clone()),
                                     record: String::from_utf8_lossy(&f.row.json).into_owned(),
+                                    record_base64: None,
                                 });
                             }
                         }

@@ -58,12 +58,25 @@ enum Record<'a> {
     Row(&'a [Value], Option<&'a RecordError>),
 }
 
+/// A record as a dead letter shows it: its text, and its bytes in base64 when they are
+/// not UTF-8 (an Avro or Protobuf payload), so the record can be replayed as it was.
+type Shown = (String, Option<String>);
+
 impl Record<'_> {
     /// The record as a dead letter shows it.
-    fn text(&self, columns: &[planner::job::Column]) -> String {
+    fn text(&self, columns: &[planner::job::Column]) -> Shown {
         match self {
-            Record::Line(line) => String::from_utf8_lossy(line).into_owned(),
-            Record::Row(values, _) => connectors::format::row_text(columns, values),
+            Record::Line(line) => match std::str::from_utf8(line) {
+                Ok(text) => (text.to_string(), None),
+                Err(_) => (
+                    String::from_utf8_lossy(line).into_owned(),
+                    Some(base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        line,
+                    )),
+                ),
+            },
+            Record::Row(values, _) => (connectors::format::row_text(columns, values), None),
         }
     }
 }
@@ -185,9 +198,9 @@ pub fn source<'s>(
         let shared_watermark = state.shared_watermark(&plan.source.name);
         let mut announced = (0u64, std::time::Instant::now());
         let et = plan.source.event_time;
-        let mut bad: Vec<(LineId, String, RecordError)> = Vec::new();
+        let mut bad: Vec<(LineId, Shown, RecordError)> = Vec::new();
         // Too-late records: (record, reason, feature).
-        let mut late: Vec<(LineId, String, String, String)> = Vec::new();
+        let mut late: Vec<(LineId, Shown, String, String)> = Vec::new();
         let mut pending = PendingDeadLetters::default();
         let mut stop_announced = false;
         // After the end of the input: the announcement capability, kept (see `Finished`).
@@ -409,7 +422,7 @@ pub fn source<'s>(
                 RunState::add(&state.skipped, bad.len() as u64);
             }
             RunState::add(&state.too_late, late.len() as u64);
-            for (id, record, e) in bad.drain(..) {
+            for (id, (record, record_base64), e) in bad.drain(..) {
                 match plan.source.on_error {
                     OnError::Fail => {
                         let origin = r.resolve(id);
@@ -429,10 +442,11 @@ pub fn source<'s>(
                         reason: e.to_string(),
                         feature: None,
                         record,
+                        record_base64,
                     }),
                 }
             }
-            for (id, record, reason, feature) in late.drain(..) {
+            for (id, (record, record_base64), reason, feature) in late.drain(..) {
                 pending.push(id, DeadLetter {
                     kind: "too_late".into(),
                     source: plan.source.name.clone(),
@@ -441,6 +455,7 @@ pub fn source<'s>(
                     reason,
                     feature: Some(feature),
                     record,
+                    record_base64,
                 });
             }
             let ready = pending.ready(&mut **r, polled == Poll::Done);
