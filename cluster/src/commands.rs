@@ -23,7 +23,36 @@ pub fn plan(job: &Path, infra: Option<&Path>) -> Result<PlannedJob> {
         None => None,
     };
     let j = load_job_with_infra(job, infra).map_err(|d| anyhow::anyhow!("{d}"))?;
-    plan_job(&j).map_err(|d| anyhow::anyhow!("{d}"))
+    let p = plan_job(&j).map_err(|d| anyhow::anyhow!("{d}"))?;
+    check_schema_files(job, &p)?;
+    Ok(p)
+}
+
+/// Reads each Avro and Protobuf source's schema files and checks them against its
+/// columns, as a run's readers will: a missing or invalid schema, a message that is not
+/// in the descriptor set, a column of another type than the schema's field are errors of
+/// `validate` (and before a run touches anything), at the job file's key.
+fn check_schema_files(job: &Path, p: &PlannedJob) -> Result<()> {
+    for (i, sp) in p.physical.sources.iter().enumerate() {
+        let key = match sp.source.format {
+            planner::job::Format::Avro => "schema_file",
+            planner::job::Format::Protobuf => "descriptor_set",
+            _ => continue,
+        };
+        if let Err(e) = connectors::Decoder::new(sp) {
+            let text = std::fs::read_to_string(job).unwrap_or_default();
+            let d = planner::job::source_key_error(
+                job,
+                &text,
+                i,
+                key,
+                format!("source `{}`: {e}", sp.source.name),
+            )
+            .with_hint("fix the schema file or the source's `schema:` so they agree");
+            bail!("{d}");
+        }
+    }
+    Ok(())
 }
 
 /// `freshet validate`.

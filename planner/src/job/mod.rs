@@ -519,6 +519,26 @@ mod validate;
 
 pub use self::sql_position::SqlPositions;
 
+/// A configuration error at the value of key `key` of source `source` (its index under
+/// `sources:`) in the job file `path` whose text is `text`; naming the file alone where
+/// the key is not found. For checks made outside the planner, such as a connector
+/// reading a source's schema files.
+pub fn source_key_error(
+    path: &std::path::Path,
+    text: &str,
+    source: usize,
+    key: &str,
+    msg: impl Into<String>,
+) -> crate::Diagnostic {
+    use self::locate::{Doc, Seg};
+    let d = crate::Diagnostic::new(crate::ErrorKind::Config, msg);
+    let at = [Seg::Key("sources"), Seg::Index(source), Seg::Key(key)];
+    match Doc::parse(text).find(&at) {
+        Some(found) => d.at(path, text, found.value.0, found.value.1),
+        None => d.in_file(path),
+    }
+}
+
 pub use infra::{load_infra, parse_infra, AwsAccount, Infra, KafkaCluster, RedisStore, Secret};
 pub use validate::{load_job, load_job_with_infra, parse_job, parse_job_with_infra};
 
