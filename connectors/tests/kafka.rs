@@ -1,4 +1,4 @@
-//! The Kafka sink against the real broker (tansu): message keys.
+//! The Kafka sink and `freshet produce` against the real broker (tansu): message keys.
 //! Needs `KAFKA_BROKERS` (`scripts/services.sh start && eval
 //! "$(scripts/services.sh env)"`; scripts/test.sh does both).
 
@@ -109,4 +109,66 @@ fn the_message_key_holds_timestamps_and_bools_as_the_file_sink_writes_them() {
             "{\"n\":1}".to_string()
         )]
     );
+}
+
+/// `produce --key-field` keys each record by its top-level field, decoded, and skips blank
+/// lines (found by QA: a substring search sent `"user_id": "a"` unkeyed, keyed the
+/// second record by a nested field and cut the third at its escaped quote; blank lines
+/// were sent as records).
+#[test]
+fn produce_keys_records_by_the_top_level_field_and_skips_blank_lines() {
+    let topic = topic("produce");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.jsonl");
+    let lines = [
+        r#"{"user_id": "a", "n": 1}"#,
+        "",
+        r#"{"meta":{"user_id":"nested"},"user_id":"b"}"#,
+        "   ",
+        r#"{"user_id":"c\"q"}"#,
+        r#"{"user_id":7}"#,
+    ];
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let sent = connectors::kafka::produce::produce_lines(
+        "local",
+        &cluster(),
+        &topic,
+        &[&file],
+        Some("user_id"),
+    )
+    .unwrap();
+    assert_eq!(sent, 4);
+    let keys: Vec<Option<String>> = consume(&topic, 4).into_iter().map(|(k, _)| k).collect();
+    let want = ["a", "b", "c\"q", "7"].map(|k| Some(k.to_string()));
+    assert_eq!(keys, want);
+}
+
+/// A line that is not a JSON object, or lacks the key field, is an error naming the file
+/// and line (QA: it was sent without a key, silently).
+#[test]
+fn produce_refuses_a_line_without_the_key_field_naming_file_and_line() {
+    let topic = topic("produce-bad");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.jsonl");
+    for (text, why) in [
+        ("{\"user_id\":\"a\"}\n\nnot json\n", "is not JSON"),
+        (
+            "{\"user_id\":\"a\"}\n\n{\"user\":\"b\"}\n",
+            "no key field `user_id`",
+        ),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let err = connectors::kafka::produce::produce_lines(
+            "local",
+            &cluster(),
+            &topic,
+            &[&file],
+            Some("user_id"),
+        )
+        .unwrap_err();
+        let at = format!("{}:3: ", file.display());
+        assert!(err.starts_with(&at) && err.contains(why), "{err}");
+        assert!(err.contains("before it: 1;"), "{err}");
+        assert!(err.contains("hint:"), "{err}");
+    }
 }
