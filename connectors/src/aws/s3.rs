@@ -22,7 +22,9 @@
 //!
 //! **Objects.** A body is streamed and decoded chunk by chunk, never held whole. It is
 //! gzip when `compression: gzip`, or `auto` and the key ends in `.gz` (concatenated gzip
-//! members are read through). For CSV the first line of every object is its header,
+//! members are read through); an object that does not decompress is one bad record
+//! ([`Item::Unreadable`]) at the line where it broke, following `on_error`, and the next
+//! object is read. For CSV the first line of every object is its header,
 //! delivered as [`Item::Header`] before the object's records. A record's origin is
 //! `s3://bucket/key` and its 1-based line in the (decompressed) object.
 
@@ -285,10 +287,11 @@ impl S3Reader {
         })
     }
 
-    /// Reads the next chunk of the cursor's body into its buffer.
-    fn fill(&mut self) -> Result<(), SourceError> {
+    /// Reads the next chunk of the cursor's body into its buffer. `Ok(Some(why))`: the
+    /// object cannot be decompressed (the rest of it is not read).
+    fn fill(&mut self) -> Result<Option<String>, SourceError> {
         let Some(cur) = self.cursor.as_mut() else {
-            return Ok(());
+            return Ok(None);
         };
         let key = &self.objects[cur.index];
         let url = format!("s3://{}/{key}", self.loc.bucket);
@@ -298,14 +301,16 @@ impl S3Reader {
         }
         let chunk = self.aws.block_on(cur.body.next());
         let gz_err = |e: std::io::Error| {
-            SourceError(format!(
-                "cannot decompress {url}: {e} (hint: set the source's `compression: none` if the object is not gzip)"
+            Some(format!(
+                "cannot decompress {url}: {e}; the rest of the object is not read (hint: set the source's `compression: none` if the object is not gzip)"
             ))
         };
         match chunk {
             Some(Ok(bytes)) => match cur.gz.as_mut() {
                 Some(gz) => {
-                    gz.write_all(&bytes).map_err(gz_err)?;
+                    if let Err(e) = gz.write_all(&bytes) {
+                        return Ok(gz_err(e));
+                    }
                     cur.buf.append(gz.get_mut());
                 }
                 None => cur.buf.extend_from_slice(&bytes),
@@ -318,13 +323,15 @@ impl S3Reader {
             }
             None => {
                 if let Some(gz) = cur.gz.as_mut() {
-                    gz.try_finish().map_err(gz_err)?;
+                    if let Err(e) = gz.try_finish() {
+                        return Ok(gz_err(e));
+                    }
                     cur.buf.append(gz.get_mut());
                 }
                 cur.eof = true;
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Lists the whole prefix for objects that appeared sorting before the newest key
@@ -470,7 +477,20 @@ impl RecordSource for S3Reader {
                 self.cursor = None;
                 continue;
             }
-            self.fill()?;
+            if let Some(why) = self.fill()? {
+                // A bad object is a bad record where reading stopped, as a line that
+                // does not decode is; the next object is read.
+                let cur = self.cursor.take().expect("an open object");
+                let error = crate::RecordError::Malformed(why);
+                on_item(Item::Unreadable {
+                    error: &error,
+                    id: LineId {
+                        split: cur.index as u32,
+                        line: cur.line,
+                    },
+                });
+                delivered += 1;
+            }
         }
     }
 
