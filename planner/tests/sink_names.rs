@@ -1,5 +1,5 @@
 //! Output names a sink writes itself: a DynamoDB item's `pk` and `ttl` (found by QA: a
-//! value column of either name was dropped silently).
+//! value column of either name was dropped silently); `ttl: 0` on a store sink.
 
 use std::path::Path;
 
@@ -68,4 +68,39 @@ fn pk_and_ttl_are_errors_for_a_feature_going_to_dynamodb() {
     // no conflict.
     plan(grouped, "    sinks: [out, online]\n").unwrap_or_else(|d| panic!("{d}"));
     plan(&stateless.replace("AS ttl", "AS \"TTL\""), "").unwrap_or_else(|d| panic!("{d}"));
+}
+
+#[test]
+fn a_ttl_of_zero_is_an_error_with_a_hint() {
+    for sink in [
+        "redis, store: features",
+        "dynamodb, aws: local, table: features",
+    ] {
+        let infra = parse_infra(
+            Path::new("local.yaml"),
+            "aws:\n  local: { region: us-east-1 }\nredis:\n  features: { url: \"redis://127.0.0.1:6379\" }\n",
+            |_| None,
+        )
+        .unwrap();
+        let text = JOB
+            .replace("      SQL\n", "      SELECT user_id, amt FROM ev\n")
+            .replace(
+                "  - { name: out, connector: file, path: out/f.jsonl }\n",
+                &format!("  - {{ name: s, connector: {sink}, ttl: 0s }}\n"),
+            );
+        let text = text.split("  - { name: online").next().unwrap().to_string();
+        let d =
+            parse_job_with_infra(Path::new("job.yaml"), &text, Some(infra)).expect_err("ttl: 0s");
+        let d = &d.0[0];
+        assert!(
+            d.message
+                .contains("sink `s`: `ttl: 0` would mean values never expire"),
+            "{d}"
+        );
+        assert!(
+            d.hint.as_deref().unwrap().starts_with("leave out `ttl`"),
+            "{d}"
+        );
+        assert_eq!(d.location.as_ref().map(|l| l.line), Some(14), "{d}");
+    }
 }
