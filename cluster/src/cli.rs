@@ -64,10 +64,13 @@ pub enum Command {
         /// Topic (must exist).
         #[arg(long)]
         topic: String,
-        /// JSON string field to key records by (keeps a key's records in one partition).
+        /// Top-level field of each line's JSON object to key records by (keeps a key's
+        /// records in one partition): a string's text, another value's JSON. A line that
+        /// is not a JSON object, or lacks the field, is an error naming file and line (the
+        /// lines before it are sent). Without it, lines are sent unparsed.
         #[arg(long)]
         key_field: Option<String>,
-        /// Files to send, line by line.
+        /// Files to send, line by line (blank lines are skipped).
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },

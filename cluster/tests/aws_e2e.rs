@@ -188,6 +188,18 @@ fn s3_backfill_and_kinesis_stream_fill_dynamodb_with_the_same_counts() {
         )
         .unwrap();
     }
+    // An object that is not gzip, though named so: one dead letter naming it, and the
+    // backfill goes on (it failed the run; found by QA).
+    let bad = "events/dt=2026-11-01/hr=00/part-1.jsonl.gz";
+    aws.block_on(
+        aws.s3()
+            .put_object()
+            .bucket(&bucket)
+            .key(bad)
+            .body(line("u0", T0).into_bytes().into())
+            .send(),
+    )
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let s3_table = create_table(&aws);
     let (job, infra) = write_job(
@@ -207,6 +219,23 @@ fn s3_backfill_and_kinesis_stream_fill_dynamodb_with_the_same_counts() {
         "-q",
     ]);
     assert_eq!(read_table(&aws, &s3_table), want, "S3 backfill");
+    let dead = std::fs::read_to_string(dir.path().join("dead_letter.jsonl")).unwrap();
+    let dead: Vec<serde_json::Value> = dead
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let url = format!("s3://{bucket}/{bad}");
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(
+        (&dead[0]["kind"], &dead[0]["file"]),
+        (&"malformed".into(), &url.as_str().into()),
+        "{dead:?}"
+    );
+    let reason = dead[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("cannot decompress {url}: ")),
+        "{reason}"
+    );
 
     // Kinesis: the same events over two shards, keyed by user.
     let stream = create_stream(&aws, "e2e-events", 2);

@@ -347,6 +347,18 @@ fn parquet_objects_on_s3_give_naive_results() {
         )
         .unwrap();
     }
+    // An object that is not Parquet is one dead letter naming it, and the run goes on
+    // (it failed a backfill and was only logged by a live run; found by QA).
+    let bad = "history/part-001b.parquet";
+    aws.block_on(
+        aws.s3()
+            .put_object()
+            .bucket(&bucket)
+            .key(bad)
+            .body(b"not parquet\n".to_vec().into())
+            .send(),
+    )
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let job = job_text(
         30,
@@ -384,6 +396,20 @@ fn parquet_objects_on_s3_give_naive_results() {
         common::services::run_with_infra(&dir.path().join("job.yaml"), &infra, args);
         let got = common::read_finals(&dir.path().join("out"), "features", &key_columns());
         common::assert_same(&format!("S3 parquet {args:?}"), &got, &want);
+        let dead = std::fs::read_to_string(dir.path().join("out/dead_letter.jsonl")).unwrap();
+        let dead: Vec<serde_json::Value> = dead
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let url = format!("s3://{bucket}/{bad}");
+        assert_eq!(dead.len(), 1, "{args:?}: {dead:?}");
+        assert_eq!(dead[0]["file"], url.as_str(), "{dead:?}");
+        assert_eq!(dead[0]["kind"], "malformed", "{dead:?}");
+        let reason = dead[0]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(&format!("cannot read {url} as Parquet")),
+            "{reason}"
+        );
     }
 }
 

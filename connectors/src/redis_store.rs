@@ -1,7 +1,8 @@
 //! The Redis sink: the online feature store models read when scoring.
 //!
 //! One hash per entity at `<feature>:<version>:<key>` (composite keys joined with `|`),
-//! with a field per selected value column (NULL values are left out) plus
+//! with a field per selected value column (NULL values are left out; the others hold
+//! their [`store_text`], the text of the file sink's JSON: `true`, `1767225600000`) plus
 //! `window_start`, `window_end` (epoch ms) and `revision`. A TTL per feature expires
 //! entities that stop receiving updates.
 //!
@@ -17,10 +18,8 @@
 
 use std::time::Duration;
 
+use crate::sink::{store_text, FeatureUpdate, Rejected, RowSink, SinkError};
 use planner::job::RedisStore;
-use planner::types::Value;
-
-use crate::sink::{FeatureUpdate, Rejected, RowSink, SinkError};
 
 /// KEYS[1]: hash. ARGV: window_end, revision, ttl ms (0: none), deleted (0/1), then
 /// field/value pairs (for a withdrawal, the marker's). Returns 1 written, 2 withdrawn, 0
@@ -119,19 +118,6 @@ impl RedisSink {
     }
 }
 
-/// A value as a hash field (NULL: no field).
-fn field(v: &Value) -> Option<String> {
-    match v {
-        // A float past the largest double is NULL, as in every other sink (docs/sql.md).
-        Value::Null => None,
-        Value::Float(f) if !f.is_finite() => None,
-        Value::Str(s) => Some(s.to_string()),
-        // Arrays (TOP, ARRAY_AGG) are stored as their JSON text.
-        Value::List(_) => Some(v.to_json()),
-        other => Some(other.to_string()),
-    }
-}
-
 impl RowSink for RedisSink {
     fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<Rejected, SinkError> {
         let hash = self.script.get_hash().to_string();
@@ -151,8 +137,9 @@ impl RowSink for RedisSink {
                 cmd.arg("deleted").arg(1);
             } else {
                 for (name, v) in &r.values {
-                    if let Some(s) = field(v) {
-                        cmd.arg(name).arg(s);
+                    // NULL (and a float past the largest double): no field.
+                    if let Some(s) = store_text(v) {
+                        cmd.arg(name).arg(s.as_ref());
                     }
                 }
             }

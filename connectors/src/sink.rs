@@ -9,6 +9,7 @@
 //! window (a correction) replaces it. Each store enforces this atomically on its side
 //! (a Lua script in Redis, a conditional write in DynamoDB).
 
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use planner::job::Fanout as FanoutSpec;
@@ -41,7 +42,8 @@ impl FeatureUpdate {
     /// The key values joined by `|`: one entity, one string, and no two entities share
     /// one. Within a string value `\` and `|` are escaped with a `\`, and NULL is `\N`
     /// (so `("x|y", "z")` and `("x", "y|z")` stay apart, as do NULL and `""`); plain keys
-    /// read as they are.
+    /// read as they are. Other values are their [`store_text`] (`true`, `1767225600000`),
+    /// a float past the largest double `\N`, as it is `null` in the file sink.
     pub fn entity(&self) -> String {
         let mut s = String::new();
         for (i, v) in self.key.iter().enumerate() {
@@ -49,7 +51,6 @@ impl FeatureUpdate {
                 s.push('|');
             }
             match v {
-                Value::Null => s.push_str("\\N"),
                 Value::Str(t) => {
                     for c in t.chars() {
                         if c == '\\' || c == '|' {
@@ -58,7 +59,10 @@ impl FeatureUpdate {
                         s.push(c);
                     }
                 }
-                other => s.push_str(&other.to_string()),
+                other => match store_text(other) {
+                    Some(text) => s.push_str(&text),
+                    None => s.push_str("\\N"),
+                },
             }
         }
         s
@@ -67,6 +71,28 @@ impl FeatureUpdate {
     /// `<feature>:<version>:<entity>`: the store key of this feature value.
     pub fn store_key(&self) -> String {
         format!("{}:{}:{}", self.feature, self.version, self.entity())
+    }
+}
+
+/// A value as the stores write it as text: a Redis hash field, and each part of a store
+/// key (the Redis key, DynamoDB's `pk`, the Kafka message key). It is the text the file
+/// sink's JSON holds for the value (timestamps as epoch milliseconds, bools `true` and
+/// `false`, floats as the shortest text that reads back the same, arrays as JSON), except
+/// that a string is its characters, unquoted. `None` for NULL and for a float past the
+/// largest double (JSON `null`). Not `Value`'s `Display`: that is the SQL literal
+/// (`TIMESTAMP 1767225600000`, `TRUE`) `explain` prints.
+pub fn store_text(v: &Value) -> Option<Cow<'_, str>> {
+    match v {
+        Value::Null => None,
+        Value::Float(f) if !f.is_finite() => None,
+        Value::Str(s) => Some(Cow::Borrowed(s.as_str())),
+        other => {
+            let mut out = Vec::new();
+            crate::format::encode::value(&mut out, other);
+            Some(Cow::Owned(
+                String::from_utf8(out).expect("JSON text is UTF-8"),
+            ))
+        }
     }
 }
 
@@ -419,6 +445,37 @@ mod tests {
         let mut r = row(7);
         r.key.push(Value::Null);
         assert_eq!(r.store_key(), "f:1:a|7|\\N");
+    }
+
+    /// Stores write a value as the file sink's JSON does (not as the SQL literal of
+    /// `explain`): `true`, `1767225600000`, `1e15`; a string unquoted.
+    #[test]
+    fn store_text_is_the_json_text_of_the_file_sink() {
+        let values = [
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Ts(1_767_225_600_000),
+            Value::Int(-7),
+            Value::Float(1.5),
+            Value::Float(1e15),
+            Value::Float(0.1 + 0.2),
+            Value::List(vec![Value::Ts(1), Value::Bool(false)].into()),
+        ];
+        for v in values {
+            let mut json = Vec::new();
+            crate::format::encode::value(&mut json, &v);
+            assert_eq!(store_text(&v).unwrap().as_bytes(), json, "{v:?}");
+        }
+        assert_eq!(store_text(&Value::Str("a\"b".into())).unwrap(), "a\"b");
+        assert_eq!(store_text(&Value::Null), None);
+        assert_eq!(store_text(&Value::Float(f64::INFINITY)), None);
+        let mut r = row(0);
+        r.key = vec![
+            Value::Bool(true),
+            Value::Ts(1_767_225_600_000),
+            Value::Float(1.5),
+        ];
+        assert_eq!(r.store_key(), "f:1:true|1767225600000|1.5");
     }
 
     /// Distinct keys give distinct store keys (by hand: the pairs that collided when

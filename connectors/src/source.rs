@@ -78,6 +78,16 @@ pub enum Item<'a> {
         /// For error reports.
         id: LineId,
     },
+    /// Input that cannot be read at all, such as an S3 object that does not decompress or
+    /// is not Parquet: one bad record at `id` (the line or row where reading stopped),
+    /// following the source's `on_error`; the reader goes on with the next object.
+    /// Watermark partition 0.
+    Unreadable {
+        /// Why, naming the object.
+        error: &'a crate::RecordError,
+        /// For error reports.
+        id: LineId,
+    },
     /// A message (Kafka record, Kinesis record, a line of an S3 object).
     Message {
         /// The payload.

@@ -314,3 +314,59 @@ fn a_refused_row_fails_alone() {
     assert_eq!(h["n"], "2");
     assert!(!h.contains_key("sum"), "an infinite float is NULL: {h:?}");
 }
+
+/// Timestamps and bools, in the key and the values, are written as the file sink's JSON
+/// writes them (epoch ms, `true`/`false`), not as SQL literals (`TIMESTAMP 1767225600000`,
+/// `TRUE`), which they were (found by QA).
+#[test]
+fn timestamps_and_bools_are_stored_as_the_file_sink_writes_them() {
+    let url = redis_url();
+    let f = format!("f{}", unique());
+    let t = 1_767_225_600_000;
+    let row = FeatureUpdate {
+        feature: f.clone(),
+        version: 1,
+        key: vec![Value::Bool(true), Value::Ts(t), Value::Float(1.5)],
+        values: vec![
+            ("f".into(), Value::Bool(true)),
+            ("event_time".into(), Value::Ts(t)),
+            ("amt".into(), Value::Float(1.5)),
+            ("anyf".into(), Value::Bool(false)),
+            ("big".into(), Value::Float(1e15)),
+            ("last_seen".into(), Value::Ts(t + 1)),
+        ],
+        window_start: t,
+        window_end: t + 3_600_000,
+        revision: 0,
+        deleted: false,
+        json: Vec::new(),
+    };
+    let mut s = sink(&url, None);
+    s.write_batch(&[row]).unwrap();
+    let mut conn = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let key = format!("{f}:1:true|{t}|1.5");
+    let h = hash(&mut conn, &key);
+    let want: BTreeMap<String, String> = [
+        ("f", "true".to_string()),
+        ("event_time", t.to_string()),
+        ("amt", "1.5".into()),
+        ("anyf", "false".into()),
+        // As the file sink's JSON writes it.
+        ("big", {
+            let mut json = Vec::new();
+            connectors::format::encode::value(&mut json, &Value::Float(1e15));
+            String::from_utf8(json).unwrap()
+        }),
+        ("last_seen", (t + 1).to_string()),
+        ("window_start", t.to_string()),
+        ("window_end", (t + 3_600_000).to_string()),
+        ("revision", "0".into()),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b))
+    .collect();
+    assert_eq!(h, want, "hash at {key}");
+}

@@ -57,3 +57,19 @@ fn compression_is_not_for_parquet() {
     // JSON objects may be gzipped.
     parse(&text.replace("format: parquet", "format: json")).unwrap_or_else(|d| panic!("{d}"));
 }
+
+/// Avro on an S3 source: the hint names the formats objects can have, parquet too.
+#[test]
+fn avro_objects_are_an_error_naming_every_object_format() {
+    let d = parse(&JOB.replace(
+        "format: parquet",
+        "format: avro\n    schema_file: event.avsc",
+    ))
+    .expect_err("avro on S3");
+    let d = &d.0[0];
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("use json, csv or parquet for files and S3 objects"),
+        "{d}"
+    );
+}

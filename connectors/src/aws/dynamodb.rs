@@ -4,8 +4,10 @@
 //! **Item.** Every value column is an attribute (integers, floats and timestamps as `N`,
 //! strings `S`, booleans `BOOL`, NULL and non-finite floats `NULL`), plus `window_start`
 //! and `window_end` (`N`, epoch ms), `revision` (`N`) and, when the sink has a `ttl`,
-//! `ttl` (`N`, epoch seconds of the write plus the ttl: enable DynamoDB TTL on it). A value
-//! column named like one of these (or `pk`) is shadowed by it.
+//! `ttl` (`N`, epoch seconds of the write plus the ttl: enable DynamoDB TTL on it). No value
+//! column is named like one of these: the planner refuses `pk` and `ttl` for a feature
+//! going to a DynamoDB sink (`planner/src/sql/sink_names.rs`), and `window_start`,
+//! `window_end` and `revision` for every feature but as the window bounds themselves.
 //!
 //! **Newer window wins, atomically.** A put is conditional: it lands only if the item does
 //! not exist, or holds an older window, or the same window at a revision not newer than

@@ -14,15 +14,21 @@
 //!
 //! **Following.** In follow mode the reader re-lists every second for keys sorting after
 //! the newest key seen (S3 `StartAfter`): new objects must be written with keys sorting
-//! after the existing ones (an object that appears with an older key is not read). With
-//! `exit_at_end` only the objects present at start are read.
+//! after the existing ones. An object that appears with an older key is not read: every
+//! [`FULL_LIST_EVERY`] the reader lists the whole prefix and warns, once, naming each
+//! such object (the worker it would go to warns); it remembers a 64-bit hash of every key
+//! listed, not the keys, to know which are new. With `exit_at_end` only the objects
+//! present at start are read.
 //!
 //! **Objects.** A body is streamed and decoded chunk by chunk, never held whole. It is
 //! gzip when `compression: gzip`, or `auto` and the key ends in `.gz` (concatenated gzip
-//! members are read through). For CSV the first line of every object is its header,
+//! members are read through); an object that does not decompress is one bad record
+//! ([`Item::Unreadable`]) at the line where it broke, following `on_error`, and the next
+//! object is read. For CSV the first line of every object is its header,
 //! delivered as [`Item::Header`] before the object's records. A record's origin is
 //! `s3://bucket/key` and its 1-based line in the (decompressed) object.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -34,8 +40,11 @@ use planner::job::Compression;
 use super::{error_text, fnv1a, is_transport, Aws};
 use crate::source::{Item, LineId, Origin, Poll, ReadMode, RecordSource, SourceError};
 
-/// How often a following reader re-lists the prefix.
+/// How often a following reader re-lists the prefix after the newest key.
 const RELIST_EVERY: Duration = Duration::from_secs(1);
+/// How often a following reader lists the whole prefix, for objects written with a key
+/// sorting before the newest (not read: warned about).
+pub const FULL_LIST_EVERY: Duration = Duration::from_secs(10);
 
 /// Where a reader reads from.
 #[derive(Clone, Debug)]
@@ -162,6 +171,12 @@ pub struct S3Reader {
     /// The newest key listed (of any worker): re-listing starts after it.
     newest: Option<String>,
     last_list: Instant,
+    /// Hashes of every key listed (following only), to tell new keys in a full listing.
+    listed: HashSet<u64>,
+    last_full_list: Instant,
+    /// Objects of this worker not read because their keys sorted before the newest: the
+    /// first few, and how many.
+    not_read: (Vec<String>, u64),
 }
 
 impl S3Reader {
@@ -189,6 +204,9 @@ impl S3Reader {
             cursor: None,
             newest: None,
             last_list: Instant::now(),
+            listed: HashSet::new(),
+            last_full_list: Instant::now(),
+            not_read: (Vec::new(), 0),
         };
         let keys = r.list(None)?;
         if keys.is_empty() && mode == ReadMode::Bounded {
@@ -206,6 +224,12 @@ impl S3Reader {
         &self.objects
     }
 
+    /// Objects of this worker's share that a live read did not read because they appeared
+    /// with a key sorting before the newest one (the first 100), and how many.
+    pub fn not_read(&self) -> (&[String], u64) {
+        (&self.not_read.0, self.not_read.1)
+    }
+
     fn url(&self, key: &str) -> String {
         if key.is_empty() {
             format!("s3://{}/{}", self.loc.bucket, self.loc.prefix)
@@ -219,6 +243,9 @@ impl S3Reader {
     fn take(&mut self, keys: Vec<String>, by_index: bool) -> usize {
         if let Some(last) = keys.last() {
             self.newest = Some(last.clone());
+        }
+        if self.mode == (ReadMode::Follow { exit_at_end: false }) {
+            self.listed.extend(keys.iter().map(|k| fnv1a(k)));
         }
         let before = self.objects.len();
         for (i, k) in keys.into_iter().enumerate() {
@@ -260,10 +287,11 @@ impl S3Reader {
         })
     }
 
-    /// Reads the next chunk of the cursor's body into its buffer.
-    fn fill(&mut self) -> Result<(), SourceError> {
+    /// Reads the next chunk of the cursor's body into its buffer. `Ok(Some(why))`: the
+    /// object cannot be decompressed (the rest of it is not read).
+    fn fill(&mut self) -> Result<Option<String>, SourceError> {
         let Some(cur) = self.cursor.as_mut() else {
-            return Ok(());
+            return Ok(None);
         };
         let key = &self.objects[cur.index];
         let url = format!("s3://{}/{key}", self.loc.bucket);
@@ -273,14 +301,16 @@ impl S3Reader {
         }
         let chunk = self.aws.block_on(cur.body.next());
         let gz_err = |e: std::io::Error| {
-            SourceError(format!(
-                "cannot decompress {url}: {e} (hint: set the source's `compression: none` if the object is not gzip)"
+            Some(format!(
+                "cannot decompress {url}: {e}; the rest of the object is not read (hint: set the source's `compression: none` if the object is not gzip)"
             ))
         };
         match chunk {
             Some(Ok(bytes)) => match cur.gz.as_mut() {
                 Some(gz) => {
-                    gz.write_all(&bytes).map_err(gz_err)?;
+                    if let Err(e) = gz.write_all(&bytes) {
+                        return Ok(gz_err(e));
+                    }
                     cur.buf.append(gz.get_mut());
                 }
                 None => cur.buf.extend_from_slice(&bytes),
@@ -293,16 +323,59 @@ impl S3Reader {
             }
             None => {
                 if let Some(gz) = cur.gz.as_mut() {
-                    gz.try_finish().map_err(gz_err)?;
+                    if let Err(e) = gz.try_finish() {
+                        return Ok(gz_err(e));
+                    }
                     cur.buf.append(gz.get_mut());
                 }
                 cur.eof = true;
             }
         }
-        Ok(())
+        Ok(None)
+    }
+
+    /// Lists the whole prefix for objects that appeared sorting before the newest key
+    /// and warns about this worker's share of them, once each.
+    fn full_list_if_due(&mut self) {
+        if self.last_full_list.elapsed() < FULL_LIST_EVERY {
+            return;
+        }
+        self.last_full_list = Instant::now();
+        let Some(newest) = self.newest.clone() else {
+            return;
+        };
+        let keys = match self.list(None) {
+            Ok(keys) => keys,
+            Err(e) => {
+                tracing::warn!("listing {} failed, retrying: {e}", self.url(""));
+                return;
+            }
+        };
+        let mut missed = Vec::new();
+        for k in keys.into_iter().take_while(|k| *k < newest) {
+            let h = fnv1a(&k);
+            if self.listed.insert(h) && (h % self.peers as u64) as usize == self.worker {
+                missed.push(k);
+            }
+        }
+        if missed.is_empty() {
+            return;
+        }
+        let shown: Vec<String> = missed.iter().take(10).map(|k| self.url(k)).collect();
+        let more = missed.len().saturating_sub(shown.len());
+        tracing::warn!(
+            "{} not read: written after {} with a key sorting before it{} (hint: a live S3 source reads new objects whose keys sort after the newest one, e.g. time-partitioned keys; a backfill reads them all)",
+            shown.join(", "),
+            self.url(&newest),
+            if more > 0 { format!(", and {more} more") } else { String::new() }
+        );
+        self.not_read.1 += missed.len() as u64;
+        let room = 100usize.saturating_sub(self.not_read.0.len());
+        self.not_read.0.extend(missed.into_iter().take(room));
     }
 
     fn relist_if_due(&mut self) -> Result<usize, SourceError> {
+        self.full_list_if_due();
         if self.last_list.elapsed() < RELIST_EVERY {
             return Ok(0);
         }
@@ -404,7 +477,20 @@ impl RecordSource for S3Reader {
                 self.cursor = None;
                 continue;
             }
-            self.fill()?;
+            if let Some(why) = self.fill()? {
+                // A bad object is a bad record where reading stopped, as a line that
+                // does not decode is; the next object is read.
+                let cur = self.cursor.take().expect("an open object");
+                let error = crate::RecordError::Malformed(why);
+                on_item(Item::Unreadable {
+                    error: &error,
+                    id: LineId {
+                        split: cur.index as u32,
+                        line: cur.line,
+                    },
+                });
+                delivered += 1;
+            }
         }
     }
 

@@ -344,8 +344,9 @@ impl ParquetReader {
         Ok(added)
     }
 
-    /// Fetches S3 object `f` and queues its row groups first.
-    fn fetch(&mut self, f: usize) -> Result<(), SourceError> {
+    /// Fetches S3 object `f` and queues its row groups first. `Ok(Some(why))`: it is not
+    /// a Parquet object (none of its rows are read).
+    fn fetch(&mut self, f: usize) -> Result<Option<String>, SourceError> {
         let (TableStore::S3 { aws, loc }, Some((client, _))) = (&self.store, &self.s3) else {
             unreachable!("only S3 objects are fetched");
         };
@@ -356,15 +357,12 @@ impl ParquetReader {
         let bytes = get_object(aws, client, &loc.bucket, key)?;
         let meta = match ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::default()) {
             Ok(m) => m,
-            Err(e) if self.mode.stops_at_end() => {
-                return Err(SourceError(format!(
-                    "cannot read {location} as Parquet: {e} (hint: the source's `prefix` should hold only Parquet objects)"
-                )))
-            }
+            // Objects are written whole: this one will not become readable. Like an
+            // object that does not decompress, it is one bad record.
             Err(e) => {
-                // Objects are written whole: this one will not become readable.
-                tracing::error!("{location} is not a Parquet object ({e}); it is skipped: none of its rows are read");
-                return Ok(());
+                return Ok(Some(format!(
+                    "cannot read {location} as Parquet: {e}; none of its rows are read (hint: the source's `prefix` should hold only Parquet objects)"
+                )))
             }
         };
         let table = table_of(meta, Some(bytes), &self.columns, &self.needed);
@@ -375,7 +373,7 @@ impl ParquetReader {
             self.units.push_front((f, Some(g)));
         }
         self.files[f].table = Some(table);
-        Ok(())
+        Ok(None)
     }
 
     /// Starts reading row group `g` of file `f`.
@@ -469,7 +467,17 @@ impl ParquetReader {
             let Some(cur) = self.current.as_mut() else {
                 match self.units.pop_front() {
                     Some((f, Some(g))) => self.open_group(f, g)?,
-                    Some((f, None)) => self.fetch(f)?,
+                    Some((f, None)) => {
+                        if let Some(why) = self.fetch(f)? {
+                            let error = RecordError::Malformed(why);
+                            let id = LineId {
+                                split: f as u32,
+                                line: 0,
+                            };
+                            on_item(Item::Unreadable { error: &error, id });
+                            delivered += 1;
+                        }
+                    }
                     None => {
                         let live = self.mode == ReadMode::Follow { exit_at_end: false };
                         if live && self.last_scan.elapsed() >= SCAN_EVERY && self.scan()? > 0 {

@@ -320,7 +320,9 @@ fn a_followed_csv_file_is_read_once_its_header_is_complete() {
         r.poll(1 << 20, |item| match item {
             Item::Header(h, _) => got.push(format!("H:{}", String::from_utf8_lossy(h))),
             Item::Line(l, _) => got.push(String::from_utf8_lossy(l).into_owned()),
-            Item::Message { .. } | Item::Row { .. } => unreachable!("files deliver lines"),
+            Item::Message { .. } | Item::Row { .. } | Item::Unreadable { .. } => {
+                unreachable!("files deliver lines")
+            }
         })
         .unwrap()
     };

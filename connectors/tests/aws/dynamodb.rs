@@ -244,3 +244,28 @@ fn dynamodb_a_table_with_another_key_fails_at_open() {
     }
     DynamoSink::open(super::aws(), &dynamo_table(&aws), None).expect("a string hash key `pk`");
 }
+
+/// A timestamp and a bool in the key are written into `pk` as the file sink's JSON
+/// writes them (`true`, epoch ms), not as SQL literals (`TRUE`, `TIMESTAMP ...`); as
+/// values they are `N` and `BOOL` attributes.
+#[test]
+fn dynamodb_keys_hold_timestamps_and_bools_as_the_file_sink_writes_them() {
+    let aws = aws();
+    let table = dynamo_table(&aws);
+    let mut sink = DynamoSink::open(aws_clone(), &table, None).unwrap();
+    let t = 1_767_225_600_000i64;
+    let mut row = update("a", 1, t + 3_600_000, 0, false);
+    row.key = vec![Value::Bool(true), Value::Ts(t), Value::Float(1.5)];
+    row.values = vec![
+        ("f".into(), Value::Bool(false)),
+        ("last_seen".into(), Value::Ts(t)),
+    ];
+    sink.write_batch(&[row]).unwrap();
+    let items = scan(&aws, &table);
+    let pk = format!("clicks:2:true|{t}|1.5");
+    let item = items
+        .get(&pk)
+        .unwrap_or_else(|| panic!("no item `{pk}`: {:?}", items.keys()));
+    assert_eq!(item["f"], AttributeValue::Bool(false));
+    assert_eq!(item["last_seen"], AttributeValue::N(t.to_string()));
+}

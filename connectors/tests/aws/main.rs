@@ -49,6 +49,9 @@ fn drain(
                 Item::Message { payload, id, .. } => {
                     batch.push((String::from_utf8_lossy(payload).into_owned(), Some(id)))
                 }
+                Item::Unreadable { error, id } => {
+                    batch.push((format!("unreadable: {error}"), Some(id)))
+                }
                 Item::Row { .. } => unreachable!("S3 and Kinesis deliver lines and messages"),
             })
             .unwrap();

@@ -56,6 +56,8 @@ const ANNOUNCE_EVERY: Duration = Duration::from_millis(100);
 enum Record<'a> {
     Line(&'a [u8]),
     Row(&'a [Value], Option<&'a RecordError>),
+    /// Input that could not be read (an object that does not decompress): only an error.
+    Unreadable(&'a RecordError),
 }
 
 /// A record as a dead letter shows it: its text, and its bytes in base64 when they are
@@ -77,6 +79,7 @@ impl Record<'_> {
                 ),
             },
             Record::Row(values, _) => (connectors::format::row_text(columns, values), None),
+            Record::Unreadable(_) => (String::new(), None),
         }
     }
 }
@@ -299,6 +302,7 @@ pub fn source<'s>(
                     Item::Line(line, _) if is_blank(line) => return,
                     Item::Line(line, id) => (Record::Line(line), id, None),
                     Item::Row { values, error, id } => (Record::Row(values, error), id, None),
+                    Item::Unreadable { error, id } => (Record::Unreadable(error), id, None),
                     Item::Message { payload, id, partition, meta } => {
                         // The key and headers as their columns' types; one that is not
                         // makes the record bad, as a payload field would.
@@ -329,6 +333,7 @@ pub fn source<'s>(
                             row.clone_from_slice(values);
                             error.map_or_else(|| decoder.check_row(&row), |e| Err(e.clone()))
                         }
+                        Record::Unreadable(e) => Err(e.clone()),
                     };
                     let decoded = match meta_error.take() {
                         Some(e) => Err(e),

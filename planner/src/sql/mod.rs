@@ -12,6 +12,7 @@ mod group_by;
 mod join;
 mod rewrite;
 mod session;
+mod sink_names;
 mod syntax;
 mod unsupported;
 mod window;
@@ -481,6 +482,7 @@ impl Planner<'_> {
                     .with_hint("give each selected column a distinct alias with AS"));
             }
             self.check_reserved(&name, &t.expr, &scope, e)?;
+            self.check_sink_names(&name, e)?;
             outputs.push(NamedExpr {
                 name,
                 expr: t.expr,
@@ -609,6 +611,7 @@ impl Planner<'_> {
                     .with_detail("every output row carries feature, version, window_start, window_end (here: the row's event time) and revision, and a withdrawal `deleted`")
                     .with_hint("choose another alias with AS"));
             }
+            self.check_sink_names(&name, e)?;
             outputs.push(NamedExpr {
                 name,
                 expr: t.expr,

@@ -41,6 +41,17 @@ pub(super) fn validate_sink(cx: &Cx, base: &Path, s: &SinkSpec) -> Result<Sink, 
             ("retry_count", s.retry_count.is_some(), STORES),
         ],
     )?;
+    if s.ttl.is_some_and(|t| t.0 == 0) {
+        return Err(cx
+            .err_at_value(
+                "ttl",
+                format!("{what}: `ttl: 0` would mean values never expire"),
+            )
+            .with_detail("a ttl is how long a value is kept after its last write")
+            .with_hint(
+                "leave out `ttl` for values that never expire, or give a duration, e.g. `ttl: 2h`",
+            ));
+    }
     let file = s.connector == "file";
     let parquet_file = file && s.format == Format::Parquet;
     if s.format != Format::Json && !parquet_file {

@@ -448,7 +448,7 @@ fn validate_format(
                     s.connector
                 ),
             )
-            .with_hint("use json or csv for files and S3 objects"));
+            .with_hint("use json, csv or parquet for files and S3 objects"));
     }
     Ok(FormatOptions {
         delimiter,
