@@ -73,3 +73,17 @@ fn dialect_clauses_in_a_subquery_are_errors() {
     let (d, text) = one(&with_sql(&sql));
     assert!(d.message.contains("FETCH FIRST"), "{text}");
 }
+
+/// A blank alias is an error at the alias: it wrote a field named "" (found by QA).
+#[test]
+fn a_blank_alias_is_an_error() {
+    for sql in [
+        format!("SELECT geohash, COUNT(*) AS ``\nFROM events\n{GROUP}"),
+        format!("SELECT geohash, COUNT(*) AS ` `\nFROM events\n{GROUP}"),
+    ] {
+        let (d, text) = one(&with_sql(&sql));
+        assert_eq!(d.kind, ErrorKind::Syntax, "{text}");
+        assert!(d.message.contains("cannot be blank"), "{text}");
+        assert_eq!(line_col(&d).0, 20, "{text}");
+    }
+}

@@ -15,6 +15,7 @@ mod session;
 mod sink_names;
 mod syntax;
 mod unsupported;
+mod visit;
 mod window;
 
 use std::path::Path;
@@ -37,6 +38,7 @@ pub(crate) use self::rewrite::TOP_FOR_PARSER;
 use self::rewrite::{blank_tvf_table_keywords, rename_top_calls};
 use self::session::mark_session_partition;
 use self::syntax::parse_error;
+pub(crate) use self::visit::{derived_name, visit_functions};
 
 /// The SQL text of a feature and where it sits in the job file.
 pub struct SqlText<'a> {
@@ -450,7 +452,9 @@ impl Planner<'_> {
         for (i, item) in s.projection.iter().enumerate() {
             let (e, name) = match item {
                 ast::SelectItem::UnnamedExpr(e) => (e, derived_name(e, i)),
-                ast::SelectItem::ExprWithAlias { expr, alias } => (expr, alias.value.clone()),
+                ast::SelectItem::ExprWithAlias { expr, alias } => {
+                    (expr, syntax::alias_name(sql, alias)?)
+                }
                 other => {
                     return Err(sql
                         .error(
@@ -570,7 +574,9 @@ impl Planner<'_> {
         for (i, item) in s.projection.iter().enumerate() {
             let (e, name) = match item {
                 ast::SelectItem::UnnamedExpr(e) => (e, derived_name(e, i)),
-                ast::SelectItem::ExprWithAlias { expr, alias } => (expr, alias.value.clone()),
+                ast::SelectItem::ExprWithAlias { expr, alias } => {
+                    (expr, syntax::alias_name(sql, alias)?)
+                }
                 other => {
                     return Err(sql
                         .error(
@@ -725,76 +731,5 @@ impl Planner<'_> {
                     )
                     .with_hint(hint)
             })
-    }
-}
-
-/// Calls `f` on every function call in `e` (not inside subqueries).
-fn visit_functions(e: &ast::Expr, f: &mut impl FnMut(&ast::Function)) {
-    use ast::Expr as E;
-    match e {
-        E::Function(func) => {
-            f(func);
-            if let ast::FunctionArguments::List(l) = &func.args {
-                for a in &l.args {
-                    if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) = a {
-                        visit_functions(x, f);
-                    }
-                }
-            }
-        }
-        E::BinaryOp { left, right, .. } => {
-            visit_functions(left, f);
-            visit_functions(right, f);
-        }
-        E::UnaryOp { expr, .. }
-        | E::Nested(expr)
-        | E::Cast { expr, .. }
-        | E::IsNull(expr)
-        | E::IsNotNull(expr)
-        | E::IsTrue(expr)
-        | E::IsFalse(expr) => visit_functions(expr, f),
-        E::In { expr, target, .. } => {
-            visit_functions(expr, f);
-            if let ast::InTarget::List(list) = target {
-                list.iter().for_each(|x| visit_functions(x, f));
-            }
-        }
-        E::Between {
-            expr, low, high, ..
-        } => {
-            visit_functions(expr, f);
-            visit_functions(low, f);
-            visit_functions(high, f);
-        }
-        E::Like { expr, pattern, .. } | E::ILike { expr, pattern, .. } => {
-            visit_functions(expr, f);
-            visit_functions(pattern, f);
-        }
-        E::Case {
-            operand,
-            conditions,
-            else_result,
-            ..
-        } => {
-            if let Some(o) = operand {
-                visit_functions(o, f);
-            }
-            for cw in conditions {
-                visit_functions(&cw.condition, f);
-                visit_functions(&cw.result, f);
-            }
-            if let Some(x) = else_result {
-                visit_functions(x, f);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn derived_name(e: &ast::Expr, i: usize) -> String {
-    match e {
-        ast::Expr::Identifier(id) => id.value.clone(),
-        ast::Expr::CompoundIdentifier(p) => p.last().map(|x| x.value.clone()).unwrap_or_default(),
-        _ => format!("EXPR${i}"),
     }
 }

@@ -203,6 +203,24 @@ fn string_literals(sql: &str) -> Vec<Literal> {
     out
 }
 
+/// An alias as an output column's name: it must have text (`` AS ` ` `` wrote a field
+/// named "" or " ").
+pub(crate) fn alias_name(
+    sql: &SqlText,
+    alias: &sqlparser::ast::Ident,
+) -> Result<String, Diagnostic> {
+    if alias.value.trim().is_empty() {
+        return Err(sql
+            .error(
+                ErrorKind::Syntax,
+                alias.span,
+                "an output column name cannot be blank",
+            )
+            .with_hint("write a name after AS"));
+    }
+    Ok(alias.value.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
