@@ -177,6 +177,12 @@ pub trait RecordSource {
 
     /// Records progress (e.g. commits Kafka offsets) for everything delivered so far.
     fn commit(&mut self) {}
+
+    /// At a stop: input the reader has seen but not delivered, for a warning (a followed
+    /// file's unfinished last line).
+    fn unread_at_stop(&self) -> Option<String> {
+        None
+    }
 }
 
 /// How long records waiting keep a partition from being idle: this many times the idle
@@ -308,10 +314,18 @@ impl Watermarks {
 }
 
 /// Whether a line is empty or only whitespace: it holds no record (an editor's trailing
-/// newline, CRLF debris), in the data and before a CSV header alike.
+/// newline, CRLF debris), in the data and before a CSV header alike. A UTF-8 byte-order
+/// mark (the start of a file some Windows tools write) is no content either.
 #[inline]
 pub fn is_blank(line: &[u8]) -> bool {
-    line.first().is_none_or(u8::is_ascii_whitespace) && line.iter().all(u8::is_ascii_whitespace)
+    match line.first() {
+        None => true,
+        Some(b) if b.is_ascii_whitespace() => line.iter().all(u8::is_ascii_whitespace),
+        Some(0xEF) => line
+            .strip_prefix(b"\xEF\xBB\xBF")
+            .is_some_and(|rest| rest.iter().all(u8::is_ascii_whitespace)),
+        Some(_) => false,
+    }
 }
 
 /// A file path as a dead-letter location.
@@ -374,6 +388,18 @@ mod tests {
         assert_eq!(w.advance(2, |_| false, |p| p == 1, t1), 10);
         // Caught up and quiet: now it is idle.
         assert_eq!(w.advance(2, |_| false, |_| false, t1), 200);
+    }
+
+    /// A byte-order mark before a line break is a blank line, not a record (it had been
+    /// a `malformed` dead letter holding just the mark).
+    #[test]
+    fn blank_lines_may_start_with_a_byte_order_mark() {
+        for blank in [&b""[..], b" \t\r", b"\xEF\xBB\xBF", b"\xEF\xBB\xBF\r"] {
+            assert!(is_blank(blank), "{blank:?}");
+        }
+        for record in [&b"{}"[..], b" x", b"\xEF\xBB\xBF{}", b"\xEF\xBB", b"\xEF"] {
+            assert!(!is_blank(record), "{record:?}");
+        }
     }
 
     #[test]

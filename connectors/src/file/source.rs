@@ -15,18 +15,23 @@
 //! complete once its last line is: an unterminated last line gets [`ROTATION_GRACE`] for
 //! its writer to finish it, and is then read as it is. Bytes appended to a file after
 //! that, and new files whose names sort before the one being followed, are not read: a
-//! warning names them (nothing goes missing without a word). With `exit_at_end` the
+//! warning names them (nothing goes missing without a word). A CSV file that is empty,
+//! blank or only an unfinished header is complete, with nothing to read, on the same terms
+//! (see `source_follow.rs`, which also re-reads a followed file truncated or replaced under
+//! it, as `tail -F` does). With `exit_at_end` the
 //! source stops once everything present is read, and, as in a bounded read, a glob that
 //! matches nothing is an error; without it a warning says the source waits for files.
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{BufRead, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::line_counts::LineCounts;
+use crate::source::is_blank;
+use follow::{file_change, read_header, Opened};
 
 /// Errors opening or reading files.
 #[derive(Debug, thiserror::Error)]
@@ -184,6 +189,8 @@ pub struct FileReader {
     left: Vec<(PathBuf, u64, bool)>,
     /// New files skipped (and reported) because they sort before the followed one.
     skipped: BTreeSet<PathBuf>,
+    /// Since when a newer file exists while the followed one's header line is unfinished.
+    header_since: Option<Instant>,
 }
 
 const CHUNK: usize = 1 << 20;
@@ -245,6 +252,7 @@ impl FileReader {
             newline_passes: 0,
             left: Vec::new(),
             skipped: BTreeSet::new(),
+            header_since: None,
         })
     }
 
@@ -280,9 +288,14 @@ impl FileReader {
                 if self.next >= self.splits.len() && self.scan_due_or_force(true)? == 0 {
                     return Ok(self.idle_or_done(delivered));
                 }
-                let Some(c) = self.open_split(self.next)? else {
+                let c = match self.open_split(self.next)? {
+                    Opened::Cursor(c) => c,
                     // A followed file whose header line is not complete yet: wait.
-                    return Ok(lines_or(delivered, Poll::Idle));
+                    Opened::Wait => return Ok(lines_or(delivered, Poll::Idle)),
+                    Opened::Nothing => {
+                        self.next += 1;
+                        continue;
+                    }
                 };
                 self.next += 1;
                 self.cursor = Some(c);
@@ -360,6 +373,10 @@ impl FileReader {
                     if fill(cur, &self.splits[cur.split].path)? > 0 {
                         continue;
                     }
+                    if let Some(change) = file_change(cur, &self.splits[cur.split].path) {
+                        delivered += self.follow_anew(change, &mut on_item);
+                        continue;
+                    }
                     if exit_at_end {
                         if self.scan_due_or_force(true)? > 0 {
                             continue;
@@ -375,48 +392,6 @@ impl FileReader {
                     return Ok(lines_or(delivered, Poll::Idle));
                 }
             }
-        }
-    }
-
-    /// Closes the split being read (`at_line_start`: the cursor stopped at the first line
-    /// past the split). When the next split continues it in the same file, its first line
-    /// number follows from this one's: resolving a line there then needs no pass over the
-    /// file (with one worker, dead letters had re-read the whole input). Otherwise the
-    /// split's end becomes a checkpoint, so a later pass starts there, not further back.
-    fn finish_split(&mut self, at_line_start: bool) {
-        let Some(cur) = self.cursor.take() else {
-            return;
-        };
-        let i = cur.split;
-        let split = &self.splits[i];
-        if let (Some(shared), Some(end)) = (&self.shared, split.end) {
-            shared.publish(&split.path, split.start, end, cur.line);
-        }
-        let known = self.line_bases[i].or_else(|| {
-            let shared = self.shared.as_ref()?;
-            shared.lines_before(&split.path, split.start)
-        });
-        let Some(base) = known else {
-            return;
-        };
-        self.line_bases[i] = Some(base);
-        match self.splits.get(i + 1) {
-            Some(next) if next.path == split.path && split.end == Some(next.start) => {
-                self.line_bases[i + 1].get_or_insert(base + cur.line);
-            }
-            _ if at_line_start => {
-                // Every line of the split ended with a newline before `offset`.
-                let offset = cur.pos + cur.head as u64;
-                let checkpoints = self
-                    .newline_index
-                    .entry(split.path.clone())
-                    .or_insert_with(|| vec![(0, 0)]);
-                let at = checkpoints.partition_point(|(o, _)| *o < offset);
-                if checkpoints.get(at).is_none_or(|(o, _)| *o != offset) {
-                    checkpoints.insert(at, (offset, base + cur.line));
-                }
-            }
-            _ => {}
         }
     }
 
@@ -480,8 +455,8 @@ impl FileReader {
         }
     }
 
-    /// Opens split `i`; `None` if it is a followed file whose header is not complete yet.
-    fn open_split(&mut self, i: usize) -> Result<Option<Cursor>, FileSourceError> {
+    /// Opens split `i`.
+    fn open_split(&mut self, i: usize) -> Result<Opened, FileSourceError> {
         let split = &self.splits[i];
         let io = |source| FileSourceError::Io {
             path: split.path.clone(),
@@ -495,10 +470,17 @@ impl FileReader {
         let mut preamble = (0, 0);
         if self.headers {
             let p = read_header(&split.path)?;
-            if !p.complete && split.end.is_none() {
-                // A growing file: the writer has not finished the header line yet.
-                return Ok(None);
+            if !p.complete && (split.end.is_none() || is_blank(&p.header)) {
+                // The file ends before its header line is complete: empty, blank lines, or
+                // a header without its line break.
+                if split.end.is_none() && !self.followed_header_done(i, &p)? {
+                    // A growing file: the writer has not finished the header line yet.
+                    return Ok(Opened::Wait);
+                }
+                self.skip_headerless(i, &p);
+                return Ok(Opened::Nothing);
             }
+            self.header_since = None;
             // (A complete file ending in an unterminated line: that line is the header.)
             let origin = crate::source::file_origin(split.path.clone(), p.lines);
             self.header = Some((p.header, origin));
@@ -546,76 +528,7 @@ impl FileReader {
                 }
             }
         }
-        Ok(Some(cur))
-    }
-
-    /// The file and 1-based line number of a delivered line, if they are known without
-    /// reading: the lines before its split were counted by this reader or published by
-    /// the others. `None`: ask again once more splits are finished, or call `resolve`.
-    pub fn try_resolve(&mut self, id: LineId) -> Option<(PathBuf, u64)> {
-        let i = id.split as usize;
-        let split = &self.splits[i];
-        if self.line_bases[i].is_none() {
-            let base = match split.start {
-                0 => 0,
-                start => self.shared.as_ref()?.lines_before(&split.path, start)?,
-            };
-            self.line_bases[i] = Some(base);
-        }
-        Some(self.resolve(id))
-    }
-
-    /// The file and 1-based line number of a delivered line (counting newlines in the file
-    /// up to its split if that is not known yet).
-    pub fn resolve(&mut self, id: LineId) -> (PathBuf, u64) {
-        let i = id.split as usize;
-        let split = &self.splits[i];
-        let path = split.path.clone();
-        let start = split.start;
-        let base = match self.line_bases[i] {
-            Some(b) => b,
-            None => {
-                // Lines before the split's first line: every newline before `start - 1`, plus
-                // the line containing byte `start - 1` (complete, or skipped as partial).
-                let shared = self.shared.as_ref();
-                let b = if start == 0 {
-                    0
-                } else if let Some(b) = shared.and_then(|c| c.lines_before(&path, start)) {
-                    b
-                } else {
-                    self.newlines_before(&path, start - 1).unwrap_or(0) + 1
-                };
-                self.line_bases[i] = Some(b);
-                b
-            }
-        };
-        (path, base + id.line + 1)
-    }
-
-    /// Number of `\n` bytes in `[0, offset)` of a file, counted from the nearest checkpoint.
-    fn newlines_before(&mut self, path: &Path, offset: u64) -> std::io::Result<u64> {
-        self.newline_passes += 1;
-        let checkpoints = self
-            .newline_index
-            .entry(path.to_path_buf())
-            .or_insert_with(|| vec![(0, 0)]);
-        let i = checkpoints.partition_point(|(o, _)| *o <= offset) - 1;
-        let (from, mut count) = checkpoints[i];
-        let mut f = File::open(path)?;
-        f.seek(SeekFrom::Start(from))?;
-        let mut remaining = offset - from;
-        let mut buf = vec![0u8; CHUNK];
-        while remaining > 0 {
-            let want = remaining.min(buf.len() as u64) as usize;
-            let n = f.read(&mut buf[..want])?;
-            if n == 0 {
-                break;
-            }
-            count += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
-            remaining -= n as u64;
-        }
-        checkpoints.insert(i + 1, (offset, count));
-        Ok(count)
+        Ok(Opened::Cursor(cur))
     }
 }
 
@@ -684,49 +597,6 @@ fn fill(cur: &mut Cursor, path: &Path) -> Result<usize, FileSourceError> {
     Ok(n)
 }
 
-/// The first line of a file, and whether it is terminated by a newline.
-/// A CSV file's header: its first line that is not blank (blank lines hold no record,
-/// before the header too).
-struct Preamble {
-    /// The header line, without its line end.
-    header: Vec<u8>,
-    /// Whether the header line is complete (ends with a newline).
-    complete: bool,
-    /// Lines up to and including the header.
-    lines: u64,
-    /// Bytes up to and including the header's newline.
-    bytes: u64,
-}
-
-fn read_header(path: &Path) -> Result<Preamble, FileSourceError> {
-    let io = |source| FileSourceError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let f = File::open(path).map_err(io)?;
-    let mut reader = std::io::BufReader::new(f);
-    let (mut lines, mut bytes) = (0u64, 0u64);
-    loop {
-        let mut line = Vec::new();
-        let n = reader.read_until(b'\n', &mut line).map_err(io)?;
-        let complete = line.last() == Some(&b'\n');
-        if complete {
-            line.pop();
-        }
-        let blank = crate::source::is_blank(&line);
-        if n == 0 || !complete || !blank {
-            return Ok(Preamble {
-                header: trim_cr(&line).to_vec(),
-                complete,
-                lines: lines + 1,
-                bytes: bytes + n as u64,
-            });
-        }
-        lines += 1;
-        bytes += n as u64;
-    }
-}
-
 impl crate::source::RecordSource for FileReader {
     fn poll(
         &mut self,
@@ -749,7 +619,16 @@ impl crate::source::RecordSource for FileReader {
     fn share_line_counts(&mut self, counts: Arc<LineCounts>) {
         FileReader::share_line_counts(self, counts)
     }
+
+    fn unread_at_stop(&self) -> Option<String> {
+        FileReader::unread_at_stop(self)
+    }
 }
+
+#[path = "source_follow.rs"]
+mod follow;
+#[path = "source_lines.rs"]
+mod lines;
 
 #[cfg(test)]
 #[path = "source_tests.rs"]

@@ -461,3 +461,170 @@ fn no_files_hints_name_a_directory_and_the_tilde() {
     let hint = no_files_hint("ev~1/*.jsonl");
     assert!(hint.contains("glob relative"), "{hint}");
 }
+
+/// Polls until `Done` (at most `rounds` polls, `pause` apart), collecting lines and
+/// headers (`H:...`); returns them and whether the read ended.
+fn poll_until_done(r: &mut FileReader, rounds: usize, pause: Duration) -> (Vec<String>, bool) {
+    let mut got = Vec::new();
+    for _ in 0..rounds {
+        let p = r
+            .poll(1 << 20, |item| match item {
+                Item::Header(h, _) => got.push(format!("H:{}", String::from_utf8_lossy(h))),
+                Item::Line(l, _) => got.push(String::from_utf8_lossy(l).into_owned()),
+                Item::Message { .. } | Item::Row { .. } => unreachable!("files deliver lines"),
+            })
+            .unwrap();
+        if p == Poll::Done {
+            return (got, true);
+        }
+        std::thread::sleep(pause);
+    }
+    (got, false)
+}
+
+/// `--exit-at-end` stops at the end of the input present, also when the last file is
+/// empty, blank or only a header without its line break (they held the read for ever),
+/// on every worker, and when that file is the only one.
+#[test]
+fn an_exit_at_end_read_ends_at_an_empty_or_headerless_last_csv_file() {
+    for last in ["", "\n \n", "ts,v,k", "\u{feff}"] {
+        for only in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            if !only {
+                std::fs::write(dir.path().join("a.csv"), "ts,v,k\n1000,1,x\n").unwrap();
+            }
+            std::fs::write(dir.path().join("b.csv"), last).unwrap();
+            let pattern = dir.path().join("*.csv").to_string_lossy().into_owned();
+            for peers in 1..=2 {
+                let mut got = Vec::new();
+                for w in 0..peers {
+                    let mode = ReadMode::Follow { exit_at_end: true };
+                    let mut r = FileReader::open(&pattern, w, peers, mode, true).unwrap();
+                    let (lines, done) = poll_until_done(&mut r, 20, Duration::ZERO);
+                    assert!(done, "{last:?}, only {only}, worker {w} of {peers}");
+                    got.extend(lines);
+                }
+                let want: &[&str] = if only { &[] } else { &["H:ts,v,k", "1000,1,x"] };
+                assert_eq!(got, want, "{last:?}, only {only}, peers {peers}");
+            }
+        }
+    }
+}
+
+/// In a live read, a followed CSV file that is empty or blank gives way to a newer file
+/// at once; one holding only an unfinished header line after its writer's grace. Either
+/// way the newer file is read (the empty file had held the source for ever).
+#[test]
+fn an_empty_or_headerless_followed_csv_file_gives_way_to_a_newer_one() {
+    for (b, wait) in [("", false), ("\n", false), ("k,t", true)] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.csv"), "k,t\nx,1\n").unwrap();
+        std::fs::write(dir.path().join("b.csv"), b).unwrap();
+        let pattern = dir.path().join("*.csv").to_string_lossy().into_owned();
+        let mode = ReadMode::Follow { exit_at_end: false };
+        let mut r = FileReader::open(&pattern, 0, 1, mode, true).unwrap();
+        let pause = Duration::from_millis(50);
+        let (mut got, done) = poll_until_done(&mut r, 6, pause);
+        assert!(!done);
+        assert_eq!(got, ["H:k,t", "x,1"], "{b:?}");
+        std::fs::write(dir.path().join("c.csv"), "k,t\ny,2\n").unwrap();
+        let (more, _) = poll_until_done(&mut r, 10, pause);
+        got.extend(more);
+        if wait {
+            // The unfinished header's writer has its grace: c.csv is not read yet.
+            assert_eq!(got, ["H:k,t", "x,1"], "{b:?}");
+            std::thread::sleep(ROTATION_GRACE);
+            let (more, _) = poll_until_done(&mut r, 6, pause);
+            got.extend(more);
+        }
+        assert_eq!(got, ["H:k,t", "x,1", "H:k,t", "y,2"], "{b:?}");
+    }
+}
+
+/// A followed file truncated in place, or replaced by a rename, is read again from its
+/// start (as `tail -F` does), its lines numbered from 1 again; before, the truncated
+/// file was read on from the old offset (losing records) and the replaced one never.
+#[test]
+fn a_followed_file_truncated_or_replaced_is_read_again_from_its_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.jsonl");
+    std::fs::write(&a, "one\ntwo\nthree\n").unwrap();
+    let pattern = dir.path().join("*.jsonl").to_string_lossy().into_owned();
+    let mode = ReadMode::Follow { exit_at_end: false };
+    let mut r = FileReader::open(&pattern, 0, 1, mode, false).unwrap();
+    let mut got = Vec::new();
+    let mut poll = |r: &mut FileReader| {
+        let mut ids = Vec::new();
+        r.poll(1 << 20, |item| {
+            if let Item::Line(l, id) = item {
+                ids.push((String::from_utf8(l.to_vec()).unwrap(), id))
+            }
+        })
+        .unwrap();
+        for (l, id) in ids {
+            got.push((l, r.resolve(id).1));
+        }
+    };
+    poll(&mut r);
+    // Truncated, then a shorter content written.
+    std::fs::write(&a, "four\n").unwrap();
+    poll(&mut r);
+    poll(&mut r);
+    // Replaced by a rename (a new inode at the path).
+    let tmp = dir.path().join("a.tmp");
+    std::fs::write(&tmp, "five\nsix\n").unwrap();
+    std::fs::rename(&tmp, &a).unwrap();
+    poll(&mut r);
+    poll(&mut r);
+    let want = [
+        ("one", 1),
+        ("two", 2),
+        ("three", 3),
+        ("four", 1),
+        ("five", 1),
+        ("six", 2),
+    ];
+    let want: Vec<(String, u64)> = want.iter().map(|(l, n)| (l.to_string(), *n)).collect();
+    assert_eq!(got, want);
+}
+
+/// A byte-order mark at a CSV file's start, alone on its line, is a blank line before
+/// the header (it had been taken for the header); on the header's line it is no part of
+/// the first name.
+#[test]
+fn a_byte_order_mark_is_no_part_of_the_csv_header() {
+    for text in ["\u{feff}\nts,k\n1,a\n", "\u{feff}ts,k\n1,a\n"] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.csv"), text).unwrap();
+        let pattern = dir.path().join("*.csv").to_string_lossy().into_owned();
+        let mut r = FileReader::open(&pattern, 0, 1, ReadMode::Bounded, true).unwrap();
+        let (got, done) = poll_until_done(&mut r, 5, Duration::ZERO);
+        assert!(done);
+        assert_eq!(got, ["H:ts,k", "1,a"], "{text:?}");
+    }
+}
+
+/// At a stop, the followed file's unfinished last line is reported (it is not read: its
+/// writer may be mid-line); complete lines leave nothing to report.
+#[test]
+fn a_stop_reports_the_followed_files_unfinished_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.jsonl");
+    std::fs::write(&a, "1\n2\n").unwrap();
+    let pattern = dir.path().join("*.jsonl").to_string_lossy().into_owned();
+    let mode = ReadMode::Follow { exit_at_end: false };
+    let mut r = FileReader::open(&pattern, 0, 1, mode, false).unwrap();
+    poll_until_done(&mut r, 2, Duration::ZERO);
+    assert_eq!(r.unread_at_stop(), None);
+    let mut f = File::options().append(true).open(&a).unwrap();
+    write!(f, "{{\"k\":").unwrap();
+    poll_until_done(&mut r, 2, Duration::ZERO);
+    let warning = r.unread_at_stop().expect("the unfinished line is reported");
+    assert!(
+        warning.contains(&format!(
+            "`{}` ends in an unfinished line (5 bytes",
+            a.display()
+        )),
+        "{warning}"
+    );
+}

@@ -20,6 +20,7 @@ pub struct CsvDecoder {
     positional: bool,
     reader: Reader,
     field: Vec<u8>,
+    delimiter: u8,
     /// Why the current file's header is unusable (its records are malformed).
     bad_header: Option<String>,
 }
@@ -56,6 +57,7 @@ impl CsvDecoder {
             positional,
             reader: ReaderBuilder::new().delimiter(delimiter).build(),
             field: vec![0; 256],
+            delimiter,
             bad_header: None,
         }
     }
@@ -93,6 +95,13 @@ impl CsvDecoder {
         let mut field_of: Vec<Option<usize>> = vec![None; self.columns.len()];
         let mut problems = Vec::new();
         let mut unusable = Vec::new();
+        // Required columns the header lacks, each with a hint: said in one sentence.
+        let mut missing = Vec::new();
+        let listed = names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         for (ci, column) in self.columns.iter().enumerate() {
             if !self.needed[ci] {
                 continue;
@@ -110,16 +119,8 @@ impl CsvDecoder {
                         planner::error::closest(&column.name, names.iter().map(String::as_str))
                             .map(|c| format!(" (did you mean `{c}`?)"))
                             .unwrap_or_default();
-                    let listed = names
-                        .iter()
-                        .map(|n| format!("`{n}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ");
                     if column.required {
-                        unusable.push(format!(
-                            "has no column `{}`, which is required{hint}; its names are {listed}",
-                            column.name
-                        ));
+                        missing.push((column.name.clone(), hint));
                     } else {
                         problems.push(format!(
                             "the CSV header has no column `{}`{hint}: it is NULL in every record of this file; the header's names are {listed}",
@@ -136,6 +137,23 @@ impl CsvDecoder {
                     names[*p],
                     names[*q]
                 )),
+            }
+        }
+        match missing.as_slice() {
+            [] => {}
+            [(name, hint)] => unusable.insert(
+                0,
+                format!("has no column `{name}`, which is required{hint}; its names are {listed}"),
+            ),
+            many => {
+                let names: Vec<String> = many.iter().map(|(n, h)| format!("`{n}`{h}")).collect();
+                unusable.insert(
+                    0,
+                    format!(
+                        "has no columns {}, which are required; its names are {listed}",
+                        names.join(", ")
+                    ),
+                );
             }
         }
         self.mapping = vec![None; names.len()];
@@ -244,7 +262,7 @@ impl CsvDecoder {
             }
             let value = std::str::from_utf8(bytes)
                 .map_err(|_| RecordError::Malformed("field is not UTF-8".into()))
-                .and_then(|text| value_from_text(&columns[*ci], text));
+                .and_then(|text| csv_value(&columns[*ci], text));
             match value {
                 Ok(v) => row[*ci] = v,
                 Err(e) => bad = Some(e),
@@ -258,8 +276,14 @@ impl CsvDecoder {
             return Err(RecordError::Malformed(reason.clone()));
         }
         // Quotes inside a quoted field are doubled, so an odd count leaves one open: the
-        // field went on past the line break, and records are read one per line.
+        // field went on past the line break, and records are read one per line. Unless
+        // the odd quote is inside a field that does not start with one (`a"b`).
         if memchr::memchr_iter(b'"', line).count() % 2 == 1 {
+            if let Some(field) = stray_quote(line, self.delimiter) {
+                return Err(RecordError::Malformed(format!(
+                    "field {field} holds a quote but does not start with one (hint: quote the field and double the quotes inside it, e.g. `\"a\"\"b\"` for a\"b)"
+                )));
+            }
             return Err(RecordError::Malformed(
                 "a quoted field is not closed on its line: freshet reads one CSV record per line, so a field cannot hold a line break (hint: write line breaks in fields as an escape such as \\n, or use JSON lines)".into(),
             ));
@@ -281,6 +305,60 @@ impl CsvDecoder {
             return Err(e);
         }
         check_required(&self.columns, &self.required, row)
+    }
+}
+
+/// A field's value as its column's type. A timestamp may also be written as a number
+/// with a fraction or an exponent that is a whole number of milliseconds (`1000.0`,
+/// `1.7e12`), as in JSON.
+fn csv_value(col: &Column, text: &str) -> Result<Value, RecordError> {
+    let value = value_from_text(col, text);
+    if col.ty == DataType::Timestamp && value.is_err() {
+        if let Ok(f) = text.trim().parse::<f64>() {
+            if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                return Ok(Value::Ts(f as i64));
+            }
+        }
+    }
+    value
+}
+
+/// The 1-based number of the first field of `line` that does not start with a quote but
+/// holds one (other than a last character that may close a field begun on an earlier
+/// line), if any.
+fn stray_quote(line: &[u8], delimiter: u8) -> Option<usize> {
+    let mut field = 1;
+    let mut i = 0;
+    loop {
+        if line.get(i) == Some(&b'"') {
+            // A quoted field: up to its closing quote (`""` is a quote inside it).
+            i += 1;
+            loop {
+                match line.get(i) {
+                    None => return None,
+                    Some(b'"') if line.get(i + 1) == Some(&b'"') => i += 2,
+                    Some(b'"') => break,
+                    Some(_) => i += 1,
+                }
+            }
+        }
+        let end = line[i.min(line.len())..]
+            .iter()
+            .position(|b| *b == delimiter)
+            .map_or(line.len(), |p| i + p);
+        // (A field whose only quote ends it, `x"`, may close a quoted field begun on an
+        // earlier line: that is the other message's case.)
+        let unquoted = &line[i.min(end)..end];
+        let quotes = memchr::memchr_iter(b'"', unquoted).count();
+        let closing = quotes == 1 && unquoted.last() == Some(&b'"');
+        if quotes > 0 && unquoted.first() != Some(&b'"') && !closing {
+            return Some(field);
+        }
+        if end >= line.len() {
+            return None;
+        }
+        i = end + 1;
+        field += 1;
     }
 }
 
@@ -499,6 +577,70 @@ mod tests {
         }
         d.decode(b"u1,\"2.5\",1000", &mut row).unwrap();
         assert_eq!(row[1], Value::Float(2.5));
+    }
+
+    /// A quote inside a field that does not start with one is named as such (it had been
+    /// reported as a quoted field holding a line break).
+    #[test]
+    fn a_stray_quote_in_an_unquoted_field_is_named_as_such() {
+        let mut d = decoder();
+        assert!(d.set_header(b"event_time,user_id,fare").is_empty());
+        let mut row = vec![Value::Null; 3];
+        match d.decode(b"10000,a\"11,1", &mut row) {
+            Err(RecordError::Malformed(m)) => assert!(
+                m.starts_with("field 2 holds a quote but does not start with one")
+                    && m.contains("double the quotes"),
+                "{m}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(stray_quote(b"\"a\"\"b\",c\"d", b','), Some(2));
+        assert_eq!(stray_quote(b"\"a,b\",\"c", b','), None);
+        assert_eq!(stray_quote(b"x;y\"y;z", b';'), Some(2));
+        assert_eq!(stray_quote(b"x\",1", b','), None);
+    }
+
+    /// A header lacking several required columns says so in one sentence, listing the
+    /// header's names once.
+    #[test]
+    fn a_header_lacking_required_columns_lists_its_names_once() {
+        let mut d = decoder();
+        let problems = d.set_header(b"userid,fare");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains(
+                "has no columns `user_id` (did you mean `userid`?), `event_time`, which are required; its names are `userid`, `fare`"
+            ),
+            "{problems:?}"
+        );
+        assert_eq!(problems[0].matches("its names are").count(), 1);
+    }
+
+    /// A timestamp field may be written as a whole number of milliseconds with a fraction
+    /// or exponent, as in JSON; other fractions are bad timestamps.
+    #[test]
+    fn csv_timestamps_take_the_numbers_json_takes() {
+        let mut d = decoder();
+        assert!(d.set_header(b"user_id,fare,event_time").is_empty());
+        let mut row = vec![Value::Null; 3];
+        for (text, ms) in [
+            ("1e3", 1000),
+            ("1000.0", 1000),
+            ("1.7040672e12", 1_704_067_200_000),
+        ] {
+            d.decode(format!("u,1,{text}").as_bytes(), &mut row)
+                .unwrap();
+            assert_eq!(row[2], Value::Ts(ms), "{text}");
+        }
+        for bad in ["1000.5", "1e400", "NaN", "inf"] {
+            assert!(
+                matches!(
+                    d.decode(format!("u,1,{bad}").as_bytes(), &mut row),
+                    Err(RecordError::BadTimestamp { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

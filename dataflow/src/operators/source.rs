@@ -229,6 +229,11 @@ pub fn source<'s>(
                     // Stopping (a signal, a failure): dead letters still waiting for their
                     // line number are written with it now, not lost.
                     if let Some(r) = reader.as_mut() {
+                        // A followed file's unfinished last line is not read: its writer
+                        // may be mid-line. Say so, naming the file.
+                        if let Some(unread) = r.unread_at_stop() {
+                            tracing::warn!("source `{}`: stopping: {unread}", plan.source.name);
+                        }
                         let ready = pending.ready(&mut **r, true);
                         if !ready.is_empty() {
                             let dlq_cap = cs.last().expect("dead-letter capability");
