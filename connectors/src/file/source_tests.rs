@@ -471,7 +471,9 @@ fn poll_until_done(r: &mut FileReader, rounds: usize, pause: Duration) -> (Vec<S
             .poll(1 << 20, |item| match item {
                 Item::Header(h, _) => got.push(format!("H:{}", String::from_utf8_lossy(h))),
                 Item::Line(l, _) => got.push(String::from_utf8_lossy(l).into_owned()),
-                Item::Message { .. } | Item::Row { .. } => unreachable!("files deliver lines"),
+                Item::Message { .. } | Item::Row { .. } | Item::Unreadable { .. } => {
+                    unreachable!("files deliver lines")
+                }
             })
             .unwrap();
         if p == Poll::Done {
