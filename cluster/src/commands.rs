@@ -213,20 +213,19 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let stopper = Arc::clone(&state);
     // SIGINT / SIGTERM: stop reading, flush sinks, exit cleanly. A second signal, or one
     // while a cluster process is still waiting for its peers, exits at once.
+    // The handler writes with `say`, not `eprintln!`, which panics when stderr is a closed
+    // pipe (a supervisor that went away): the handler's thread died with the stop never
+    // requested, and the process ignored SIGTERM from then on.
     let _ = ctrlc::set_handler(move || {
         if !stopper.started() {
-            eprintln!(
-                "freshet: stopped (signal received) before the run started; nothing was read"
-            );
+            say("freshet: stopped (signal received) before the run started; nothing was read");
             std::process::exit(130);
         }
         if stopper.stop_requested() {
             std::process::exit(130);
         }
-        eprintln!(
-            "freshet: stopping (signal received); flushing sinks (windows the watermark has not closed are not emitted)"
-        );
         stopper.request_stop();
+        say("freshet: stopping (signal received); flushing sinks (windows the watermark has not closed are not emitted)");
     });
     if let Topology::Cluster {
         process, addresses, ..
@@ -440,4 +439,11 @@ pub fn produce(
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Writes a line to stderr, ignoring a failure (a closed pipe): for signal handlers and
+/// other threads that must go on whoever reads their messages.
+pub fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }

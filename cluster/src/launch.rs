@@ -122,7 +122,7 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
         let received = signals.load(Ordering::SeqCst);
         if received > forwarded {
             if forwarded == 0 {
-                eprintln!("freshet launch: stopping {running} process(es) (signal received); a second signal kills them");
+                crate::commands::say(&format!("freshet launch: stopping {running} process(es) (signal received); a second signal kills them"));
                 signal_all(&mut children, Signal::SIGTERM);
             } else {
                 signal_all(&mut children, Signal::SIGKILL);

@@ -229,3 +229,66 @@ sinks:
         );
     }
 }
+
+/// A live run whose stderr is a closed pipe (its supervisor went away) still stops on
+/// SIGTERM, writing the windows its watermark closed. Before, the signal handler's
+/// message panicked on the closed pipe before it asked for the stop, and the process
+/// ignored SIGTERM from then on.
+#[test]
+fn sigterm_stops_a_run_whose_stderr_is_closed() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("in.jsonl"),
+        "{\"k\":\"a\",\"t\":1000}\n{\"k\":\"a\",\"t\":61000}\n",
+    )
+    .unwrap();
+    let job = d.join("job.yaml");
+    std::fs::write(
+        &job,
+        "name: pipe
+sources:
+  - { name: s, connector: file, path: in.jsonl, format: json, schema: { k: string, t: timestamp }, event_time: t }
+features:
+  - name: c
+    sql: SELECT k, COUNT(*) AS n FROM s GROUP BY k, TUMBLE(rowtime, INTERVAL '1' MINUTE)
+sinks:
+  - { name: out, connector: file, path: out/c.jsonl }
+",
+    )
+    .unwrap();
+    let mut child = freshet()
+        .args(["run", job.to_str().unwrap(), "--mode", "stream"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first minute's window is out once the second record is read.
+    let out = d.join("out/c.jsonl");
+    let start = Instant::now();
+    while rows_of(&out).is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(30), "no row came out");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(child.stderr.take());
+    let pid = child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("SIGTERM did not stop the run");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    assert_eq!(rows_of(&out).len(), 1);
+}
