@@ -162,10 +162,10 @@ fn a_kafka_source_cannot_read_parquet() {
     );
 }
 
-/// A start before 1970 (a negative epoch millisecond number, or such an RFC 3339 time) is
-/// an error at its value; it passed validation.
+/// A start before 1970 (a negative epoch millisecond number, or such an RFC 3339 time), or
+/// after 9999-12-31, is an error at its value; both passed validation.
 #[test]
-fn a_start_before_1970_is_an_error_at_its_value() {
+fn a_start_outside_event_times_is_an_error_at_its_value() {
     let with = |start: &str| {
         JOB.replace(
             "    format: json\n",
@@ -183,6 +183,18 @@ fn a_start_before_1970_is_an_error_at_its_value() {
         );
         assert_eq!(line_col(&d), (7, 12), "{d}");
         assert!(d.hint.as_deref().unwrap().contains("`earliest`"), "{d}");
+    }
+    // After the last event time a record can have (9999-12-31): nothing could be read.
+    parse(&with("9999-12-31T23:59:59.999Z")).unwrap_or_else(|d| panic!("{d}"));
+    for start in ["253402300800000", "99999999999999999"] {
+        let d = one(&with(start));
+        assert_eq!(
+            d.message,
+            format!("source `events`: `start: {start}` is after 9999-12-31"),
+            "{d}"
+        );
+        assert_eq!(line_col(&d), (7, 12), "{d}");
+        assert!(d.hint.as_deref().unwrap().contains("`latest`"), "{d}");
     }
 }
 

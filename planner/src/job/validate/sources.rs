@@ -35,6 +35,13 @@ fn parse_start(
                     .with_detail("a start timestamp is epoch milliseconds (or RFC 3339) from 1970 on; record times before it cannot be read either")
                     .with_hint("write `earliest` to read from the beginning, or a timestamp such as `2026-01-01T00:00:00Z`"))
             }
+            // 9999-12-31T23:59:59.999Z, the last event time a record can have.
+            Some(ms) if ms > 253_402_300_799_999 => {
+                return Err(cx
+                    .err_at_value("start", format!("{what}: `start: {t}` is after 9999-12-31"))
+                    .with_detail("a start timestamp is epoch milliseconds (or RFC 3339); event times end at 9999-12-31, so nothing could be read")
+                    .with_hint("write `latest` to read only what arrives from now on, or a timestamp such as `2026-01-01T00:00:00Z`"))
+            }
             Some(ms) => StartPosition::Timestamp(ms),
             None => return Err(cx
                 .err_at_value("start", format!("{what}: `start: {t}` is not a starting position"))
