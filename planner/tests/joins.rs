@@ -341,3 +341,26 @@ fn a_time_bound_past_64_bit_milliseconds_is_an_error() {
     assert_eq!(d.kind, ErrorKind::Syntax);
     assert!(d.message.contains("time bound too far"), "{}", d.message);
 }
+
+/// OVER aggregates over an inner join's rows, ordered by different sides' times, are two
+/// windows (an error), not one ordered by the last call's time (a review found that the
+/// planned comparison of windows had left the ORDER BY out).
+#[test]
+fn over_windows_ordered_by_different_times_are_different_windows() {
+    let join = "FROM deliveries AS l JOIN deliveries AS r ON l.delivery_id = r.delivery_id AND r.rowtime BETWEEN l.rowtime AND l.rowtime + INTERVAL '1' MINUTE";
+    let over = |t: &str| {
+        format!("OVER (PARTITION BY l.store_id ORDER BY {t}.event_time ROWS 2 PRECEDING)")
+    };
+    let (d, text) = one(&format!(
+        "SELECT l.store_id AS s, COUNT(*) {} AS n, COUNT(*) {} AS m\n{join}",
+        over("l"),
+        over("r")
+    ));
+    assert_eq!(d.kind, planner::ErrorKind::InvalidWindow, "{text}");
+    assert!(d.message.contains("must use the same window"), "{text}");
+    plan(&format!(
+        "SELECT l.store_id AS s, COUNT(*) {} AS n, COUNT(*) {} AS m\n{join}",
+        over("r"),
+        over("r")
+    ));
+}

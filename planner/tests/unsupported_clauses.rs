@@ -87,3 +87,15 @@ fn a_blank_alias_is_an_error() {
         assert_eq!(line_col(&d).0, 20, "{text}");
     }
 }
+
+/// Optimizer hints change no result and are ignored, as is a comment the parser reads as
+/// one (`--total+fees` right after SELECT).
+#[test]
+fn optimizer_hints_and_comments_after_select_plan() {
+    for sql in [
+        format!("SELECT /*+ BROADCAST(events) */ geohash, COUNT(*) AS rides\nFROM events\n{GROUP}"),
+        format!("SELECT --total+fees\n geohash, COUNT(*) AS rides\nFROM events\n{GROUP}"),
+    ] {
+        assert!(plans(&sql), "{sql}");
+    }
+}

@@ -322,10 +322,11 @@ impl Planner<'_> {
                 .iter()
                 .filter_map(|e| window_bound_column(e, &row))
                 .collect();
-            if !(bounds.contains(&Bound::Start) && bounds.contains(&Bound::End)) {
+            let kind = tvf_window.as_ref().map(|w| w.window.kind);
+            if !identifies_window(&bounds, kind) {
                 return Err(sql
                     .error(ErrorKind::InvalidWindow, here, "SELECT DISTINCT over a window table function must select window_start and window_end")
-                    .with_detail("without both, Flink reads it as a DISTINCT over every window's rows together, not one per window")
+                    .with_detail("without them, Flink reads it as a DISTINCT over every window's rows together, not one per window")
                     .with_hint("add `window_start, window_end` to the SELECT list"));
             }
             keys.retain(|e| window_bound_column(e, &row).is_none());
@@ -414,10 +415,7 @@ impl Planner<'_> {
             keys.push((t.expr, name, t.ty.unwrap_or(DataType::String)));
         }
         if let Some(w) = tvf_window {
-            // Both bounds, as Flink's window aggregation: grouped by one alone, Flink
-            // aggregates the rows of every window sharing it together (for CUMULATE, all
-            // of a period's windows), as an updating, not a windowed, result.
-            if !(saw_bounds.contains(&Bound::Start) && saw_bounds.contains(&Bound::End)) {
+            if !identifies_window(&saw_bounds, Some(w.window.kind)) {
                 return Err(sql
                     .error(
                         ErrorKind::InvalidWindow,
@@ -732,4 +730,16 @@ impl Planner<'_> {
                     .with_hint(hint)
             })
     }
+}
+
+/// Whether grouping by these window bounds groups per window. Flink's window aggregation
+/// groups by `window_start, window_end`; grouped by a bound that does not identify the
+/// window, it aggregates the rows of every window sharing it together, as an updating,
+/// not a windowed, result: a CUMULATE period's windows all share their `window_start`.
+/// `window_end` (or `window_time`) identifies any window; `window_start` those of the
+/// other kinds.
+fn identifies_window(bounds: &[Bound], kind: Option<crate::window::WindowKind>) -> bool {
+    bounds.contains(&Bound::End)
+        || bounds.contains(&Bound::Rowtime)
+        || (bounds.contains(&Bound::Start) && kind != Some(crate::window::WindowKind::Cumulate))
 }

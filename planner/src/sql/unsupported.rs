@@ -89,7 +89,7 @@ pub(crate) fn query_clauses(sql: &SqlText, query: &ast::Query) -> R<()> {
 }
 
 /// Rejects the SELECT clauses of other dialects: TOP, INTO, CONNECT BY, SORT / CLUSTER /
-/// DISTRIBUTE BY, EXCLUDE, QUALIFY, LATERAL VIEW, PREWHERE, optimizer hints.
+/// DISTRIBUTE BY, EXCLUDE, QUALIFY, LATERAL VIEW, PREWHERE, SELECT modifiers.
 pub(crate) fn select_clauses(sql: &SqlText, s: &ast::Select) -> R<()> {
     let here = s.select_token.0.span;
     if s.top.is_some() {
@@ -134,12 +134,14 @@ pub(crate) fn select_clauses(sql: &SqlText, s: &ast::Select) -> R<()> {
             "list the columns to select",
         ));
     }
-    if !s.optimizer_hints.is_empty() || s.select_modifiers.is_some() {
+    // Optimizer hints (`/*+ BROADCAST(d) */`) are ignored, as they change no result; the
+    // parser also reads a comment such as `--total+fees` right after SELECT as one.
+    if s.select_modifiers.is_some() {
         return Err(unsupported(
             sql,
             here,
-            "optimizer hints and SELECT modifiers",
-            "remove them",
+            "a SELECT modifier (HIGH_PRIORITY, SQL_CALC_FOUND_ROWS, ...)",
+            "remove it",
         ));
     }
     if s.value_table_mode.is_some() {

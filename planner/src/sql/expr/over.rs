@@ -27,6 +27,7 @@ impl Lowerer<'_> {
         };
         let text = spec.to_string();
         // ORDER BY the event-time attribute, ascending.
+        let mut this_time = None;
         let order_ok = match spec.order_by.as_slice() {
             [o] => {
                 let mut probe = Lowerer {
@@ -41,9 +42,7 @@ impl Lowerer<'_> {
                     Expr::Column { index, .. } if self.row.is_time_attr(*index) => Some(*index),
                     _ => None,
                 };
-                if let Some(over) = self.over.as_deref_mut() {
-                    over.time = time;
-                }
+                this_time = time;
                 time.is_some() && matches!(o.options.sort, None | Some(ast::OrderBySort::Asc))
             }
             _ => false,
@@ -177,7 +176,8 @@ impl Lowerer<'_> {
         {
             let same_keys = first_keys.len() == keys.len()
                 && first_keys.iter().zip(&keys).all(|(a, b)| a.expr == b.expr);
-            if *first_frame == frame && same_keys {
+            let same_time = self.over.as_deref().is_some_and(|o| o.time == this_time);
+            if *first_frame == frame && same_keys && same_time {
                 return Ok(());
             }
             return Err(self
@@ -193,7 +193,9 @@ impl Lowerer<'_> {
                     "repeat OVER ({first}), or compute this aggregate in another feature"
                 )));
         }
-        self.over.as_deref_mut().expect("over context").spec = Some((text, frame, keys));
+        let over = self.over.as_deref_mut().expect("over context");
+        over.time = this_time;
+        over.spec = Some((text, frame, keys));
         Ok(())
     }
 
