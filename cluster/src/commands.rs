@@ -243,8 +243,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if let Some(b) = args.batch_bytes {
         tuning.batch_bytes = b;
     }
+    let watched = Arc::clone(&state);
     let summary = dataflow::run(&p.physical, mode, tuning, &topology, state)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !watched.outputs_due() {
+        // Stopped before every source connected: the sinks' files were not replaced.
+        say("freshet: warning: the run stopped before its sources connected; the sinks' files (and dead letters) are still the previous run's");
+    }
     if !args.quiet {
         print_summary(&p, &summary, args.mode, 1);
     }

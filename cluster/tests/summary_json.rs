@@ -196,3 +196,64 @@ fn a_failed_run_leaves_no_stale_summary() {
     assert!(!out.status.success(), "on_error: fail with bad lines fails");
     assert!(!summary.exists());
 }
+
+/// A live run stopped while its source is still connecting (a Kafka broker that refuses
+/// connections) leaves the previous outputs, and says so: the run exits 0, and without
+/// the warning its summary would pass for a run that replaced them.
+#[test]
+fn a_stop_before_the_sources_connect_says_the_outputs_were_not_replaced() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("infra.yaml"),
+        "kafka:\n  dead: { bootstrap_servers: \"127.0.0.1:1\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("job.yaml"),
+        "name: dead
+sources:
+  - { name: s, connector: kafka, cluster: dead, topic: t, format: json, schema: { k: string, t: timestamp }, event_time: t }
+features:
+  - name: c
+    sql: SELECT k, COUNT(*) AS n FROM s GROUP BY k, TUMBLE(rowtime, INTERVAL '1' MINUTE)
+sinks:
+  - { name: out, connector: file, path: out/c.jsonl }
+",
+    )
+    .unwrap();
+    std::fs::create_dir(d.join("out")).unwrap();
+    std::fs::write(d.join("out/c.jsonl"), "{\"previous\":true}\n").unwrap();
+    let child = freshet()
+        .current_dir(d)
+        .args([
+            "run",
+            "job.yaml",
+            "--infra",
+            "infra.yaml",
+            "--mode",
+            "stream",
+            "-q",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("stopped before its sources connected"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("out/c.jsonl")).unwrap(),
+        "{\"previous\":true}\n"
+    );
+}

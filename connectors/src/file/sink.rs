@@ -88,7 +88,11 @@ pub fn remove_stale_outputs(path: &Path, peers: usize) -> std::io::Result<()> {
             None => Some(rest),
         };
         if let Some(Ok(i)) = index.map(str::parse::<usize>) {
-            if peers == 1 || i >= peers {
+            // Only the name this run's worker `i` would write (`f.1.jsonl`, not
+            // `f.01.jsonl`, which may be another sink's file).
+            let own = planner::job::worker_file(path, i);
+            if (peers == 1 || i >= peers) && own.file_name() == Some(entry.file_name().as_os_str())
+            {
                 remove_in_background(&entry.path())?;
             }
         }
@@ -317,6 +321,39 @@ mod tests {
             worker_path(Path::new("out/f.jsonl"), 3, 4),
             PathBuf::from("out/f.3.jsonl")
         );
+    }
+
+    /// Stale outputs are the files another worker count wrote under this sink's names,
+    /// and only those: `f.01.jsonl` (a name no worker writes, perhaps another sink's) is
+    /// kept (found by review: removal now runs while other sinks may be writing).
+    #[test]
+    fn stale_outputs_are_only_other_worker_counts_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = [
+            "f.jsonl",
+            "f.0.jsonl",
+            "f.1.jsonl",
+            "f.2.jsonl",
+            "f.01.jsonl",
+            "g.1.jsonl",
+        ];
+        for n in names {
+            std::fs::write(dir.path().join(n), "x").unwrap();
+        }
+        remove_stale_outputs(&dir.path().join("f.jsonl"), 2).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["f.0.jsonl", "f.01.jsonl", "f.1.jsonl", "g.1.jsonl"]);
+        remove_stale_outputs(&dir.path().join("f.jsonl"), 1).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["f.01.jsonl", "g.1.jsonl"]);
     }
 
     /// The ways of creating a sink: live, batch through the page cache, batch around it.
