@@ -311,3 +311,38 @@ fn a_signal_to_a_process_with_nothing_left_to_read_stops_the_cluster() {
     assert!(s0.success(), "process 0: {err0}");
     assert!(!err0.contains("lost the connection"), "{err0}");
 }
+
+/// A live run of a topic with nothing in it replaces the previous run's file once it has
+/// connected, without waiting for a row (the sinks create their files lazily, once the
+/// sources connect: a review asked whether a quiet topic would leave the old rows for a
+/// reader tailing the file to take for this run's; the source's first step after
+/// connecting moves the frontier, which wakes the sink).
+#[test]
+fn a_live_run_of_a_quiet_topic_replaces_the_previous_file_once_connected() {
+    let brokers = kafka_brokers();
+    let topic = unique("quiet");
+    create_topic(&brokers, &topic, 1);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("job.yaml"), keyed_job(&topic, "0s")).unwrap();
+    let infra = write_infra(dir.path(), &brokers);
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let file = dir.path().join("out/features.jsonl");
+    std::fs::write(&file, "{\"previous\":true}\n").unwrap();
+    let child = freshet()
+        .args(["run"])
+        .arg(dir.path().join("job.yaml"))
+        .args(["--infra", infra.to_str().unwrap(), "--mode", "stream", "-q"])
+        .spawn()
+        .unwrap();
+    let mut child = Guard(child);
+    let start = std::time::Instant::now();
+    let replaced = loop {
+        let empty = std::fs::read_to_string(&file).is_ok_and(|t| t.is_empty());
+        if empty || start.elapsed() > Duration::from_secs(15) {
+            break empty;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    sigterm(&mut child);
+    assert!(replaced, "the previous file was still there after 15 s");
+}

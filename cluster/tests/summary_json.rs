@@ -257,3 +257,58 @@ sinks:
         "{\"previous\":true}\n"
     );
 }
+
+/// A live run whose sources connected but are quiet replaces the previous run's files
+/// without waiting for a row (the fused window sink's and a plain sink's): a reader
+/// tailing them must not take the old rows for this run's.
+#[test]
+fn a_quiet_live_run_replaces_the_previous_files_once_connected() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("in.jsonl"), "").unwrap();
+    std::fs::write(
+        d.join("job.yaml"),
+        "name: quiet
+sources:
+  - { name: s, connector: file, path: in.jsonl, format: json, schema: { k: string, t: timestamp }, event_time: t }
+features:
+  - name: c
+    sql: SELECT k, COUNT(*) AS n FROM s GROUP BY k, TUMBLE(rowtime, INTERVAL '1' MINUTE)
+    sinks: [counts]
+  - name: r
+    sql: SELECT k, t FROM s
+    sinks: [rows]
+sinks:
+  - { name: counts, connector: file, path: out/c.jsonl }
+  - { name: rows, connector: file, path: out/r.jsonl }
+",
+    )
+    .unwrap();
+    std::fs::create_dir(d.join("out")).unwrap();
+    for f in ["out/c.jsonl", "out/r.jsonl"] {
+        std::fs::write(d.join(f), "{\"previous\":true}\n").unwrap();
+    }
+    let mut child = freshet()
+        .current_dir(d)
+        .args(["run", "job.yaml", "--mode", "stream", "-q"])
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let replaced = loop {
+        let empty = ["out/c.jsonl", "out/r.jsonl"]
+            .iter()
+            .all(|f| std::fs::read_to_string(d.join(f)).is_ok_and(|t| t.is_empty()));
+        if empty || start.elapsed() > Duration::from_secs(10) {
+            break empty;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let pid = child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(replaced, "the previous files were still there after 10 s");
+}
