@@ -273,11 +273,7 @@ sinks:
         std::thread::sleep(Duration::from_millis(50));
     }
     drop(child.stderr.take());
-    let pid = child.id().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    common::signals::sigterm(&child);
     let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {

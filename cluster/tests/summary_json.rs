@@ -240,11 +240,7 @@ sinks:
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_secs(2));
-    let pid = child.id().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    common::signals::sigterm(&child);
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
@@ -304,11 +300,7 @@ sinks:
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let pid = child.id().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    common::signals::sigterm(&child);
     assert!(child.wait().unwrap().success());
     assert!(replaced, "the previous files were still there after 10 s");
 }
