@@ -261,6 +261,11 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             DataType::Float => Ok(Value::Float(v)),
             DataType::Int if v.fract() == 0.0 && v.abs() < 9.0e15 => Ok(Value::Int(v as i64)),
             DataType::Timestamp if v.fract() == 0.0 && v.abs() < 9.0e15 => Ok(Value::Ts(v as i64)),
+            // Past u64 a JSON integer arrives rounded to a float: `{v}` would print digits
+            // the record does not have (the record itself is in the dead letter).
+            DataType::Int | DataType::Timestamp if v.fract() == 0.0 => {
+                self.wrong(format!("number of about {v:e} (out of range)"))
+            }
             _ => self.wrong(format!("number {v}")),
         })
     }
@@ -373,6 +378,29 @@ mod tests {
             decode(r#"{"user_id":"u","N":"y","event_time":5}"#),
             Err(RecordError::WrongType { .. })
         ));
+    }
+
+    /// An integer too large for an int column is reported as out of range, without
+    /// digits the record does not have (found by QA: `99999999999999999999` was reported
+    /// as `100000000000000000000`).
+    #[test]
+    fn integers_past_u64_are_out_of_range_not_rounded() {
+        for (line, want) in [
+            (
+                r#"{"user_id":"u","n":99999999999999999999,"event_time":5}"#,
+                "column `n`: expected int, found number of about 1e20 (out of range)",
+            ),
+            (
+                r#"{"user_id":"u","n":18446744073709551615,"event_time":5}"#,
+                "column `n`: expected int, found number 18446744073709551615 (out of range)",
+            ),
+            (
+                r#"{"user_id":"u","n":1.5,"event_time":5}"#,
+                "column `n`: expected int, found number 1.5",
+            ),
+        ] {
+            assert_eq!(decode(line).unwrap_err().to_string(), want, "{line}");
+        }
     }
 
     /// Every JSON integer is a float, also those past i64 (up to u64::MAX and beyond).
