@@ -139,8 +139,8 @@ pub fn plan_job(job: &Job) -> Result<PlannedJob, Diagnostics> {
     // A parquet sink's features must agree on its columns.
     let tables: Vec<Diagnostic> = (0..physical.sinks.len())
         .filter(|k| physical.sinks[*k].format == crate::job::Format::Parquet)
-        .filter_map(|k| crate::table::SinkTable::of(&physical, k).err())
-        .map(|d| d.in_file(&job.path))
+        .filter_map(|k| crate::table::SinkTable::build(&physical, k).err())
+        .map(|c| c.locate(job))
         .collect();
     if !tables.is_empty() {
         return Err(Diagnostics(tables));

@@ -20,6 +20,41 @@ pub const LEADING: [&str; 2] = ["feature", "version"];
 /// See [`LEADING`].
 pub const TRAILING: [&str; 4] = ["window_start", "window_end", "revision", "deleted"];
 
+/// Two features of a Parquet sink give a column different types.
+pub(crate) struct Conflict {
+    /// Index in the plan's features of the second feature.
+    pub feature: usize,
+    /// The column, as the second feature names it.
+    pub column: String,
+    /// The error, without a position.
+    pub diagnostic: Diagnostic,
+}
+
+impl Conflict {
+    /// The error, pointing at the column in the second feature's SQL.
+    pub(crate) fn locate(self, job: &crate::job::Job) -> Diagnostic {
+        let Conflict {
+            feature,
+            column,
+            diagnostic,
+        } = self;
+        let Some(f) = job.features.get(feature) else {
+            return diagnostic.in_file(&job.path);
+        };
+        let hint = diagnostic.hint.clone().unwrap_or_default();
+        let mut located = crate::sql::error_at_output(
+            job,
+            f,
+            &column,
+            diagnostic.kind,
+            diagnostic.message.clone(),
+            |_| hint,
+        );
+        located.detail = diagnostic.detail;
+        located
+    }
+}
+
 /// The value columns of a sink's table and where each feature's values go.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SinkTable {
@@ -34,12 +69,17 @@ impl SinkTable {
     /// The table of sink `k` of `plan`: fails when two of its features disagree on a
     /// column's type.
     pub fn of(plan: &Plan, k: usize) -> Result<SinkTable, Diagnostic> {
+        Self::build(plan, k).map_err(|c| c.diagnostic)
+    }
+
+    /// [`SinkTable::of`], saying on failure which feature's column disagrees.
+    pub(crate) fn build(plan: &Plan, k: usize) -> Result<SinkTable, Conflict> {
         let sink = &plan.sinks[k].name;
         let mut columns: Vec<(String, DataType)> = Vec::new();
         // The first feature to give each column its type, for the diagnostic.
         let mut owners: Vec<&str> = Vec::new();
         let mut features = Vec::with_capacity(plan.features.len());
-        for f in &plan.features {
+        for (fi, f) in plan.features.iter().enumerate() {
             if !f.sinks.contains(&k) {
                 features.push(None);
                 continue;
@@ -53,7 +93,7 @@ impl SinkTable {
                 {
                     Some(c) if columns[c].1 == o.ty => at.push(c),
                     Some(c) => {
-                        return Err(Diagnostic::new(
+                        let diagnostic = Diagnostic::new(
                             ErrorKind::TypeMismatch,
                             format!(
                                 "parquet sink `{sink}`: column `{}` is {} in feature `{}` but {} in feature `{}`",
@@ -61,7 +101,12 @@ impl SinkTable {
                             ),
                         )
                         .with_detail("a parquet file is one table: each column has one type")
-                        .with_hint("rename one of them with AS, CAST one to the other's type, or write the features to separate sinks"));
+                        .with_hint("rename one of them with AS, CAST one to the other's type, or write the features to separate sinks");
+                        return Err(Conflict {
+                            feature: fi,
+                            column: o.name.clone(),
+                            diagnostic,
+                        });
                     }
                     None => {
                         at.push(columns.len());
@@ -169,9 +214,18 @@ mod tests {
                 .contains("rename one of them with AS"),
             "{d}"
         );
+        // At the second feature's column (found by QA: the error had no position):
+        // line 6 of the job, where `AVG(x)` starts.
+        let at = d.location.as_ref().unwrap();
         assert_eq!(
-            d.location.as_ref().map(|l| l.file.as_path()),
-            Some(Path::new("t.yaml"))
+            (at.file.as_path(), at.line, at.column),
+            (Path::new("t.yaml"), 6, 44),
+            "{d}"
+        );
+        assert!(d.snippet.as_ref().unwrap().contains("AVG(x) AS N"), "{d}");
+        assert_eq!(
+            d.detail.as_deref(),
+            Some("a parquet file is one table: each column has one type")
         );
     }
 }
