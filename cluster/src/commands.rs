@@ -28,6 +28,28 @@ pub fn plan(job: &Path, infra: Option<&Path>) -> Result<PlannedJob> {
     Ok(p)
 }
 
+/// Warns, on stderr, about each declared source that no feature reads: it is not read,
+/// so its records are neither counted in the summary nor checked (found by QA: a
+/// second source's events were silently missing from `events read`).
+pub fn warn_unread_sources(job: &Path, p: &PlannedJob) {
+    let unread = dataflow::render::unread_sources(&p.physical);
+    if unread.is_empty() {
+        return;
+    }
+    let text = std::fs::read_to_string(job).unwrap_or_default();
+    for si in unread {
+        let name = &p.physical.sources[si].source.name;
+        let d = planner::job::source_key_error(job, &text, si, "name", "");
+        let at = match &d.location {
+            Some(l) if l.line > 0 => format!("{}:{}:{}: ", l.file.display(), l.line, l.column),
+            _ => format!("{}: ", job.display()),
+        };
+        say(&format!(
+            "freshet: warning: {at}source `{name}` is not read: no feature reads it, so its records are neither counted nor checked (hint: remove it, or read it in a feature)"
+        ));
+    }
+}
+
 /// Reads each Avro and Protobuf source's schema files and checks them against its
 /// columns, as a run's readers will: a missing or invalid schema, a message that is not
 /// in the descriptor set, a column of another type than the schema's field are errors of
@@ -58,6 +80,7 @@ fn check_schema_files(job: &Path, p: &PlannedJob) -> Result<()> {
 /// `freshet validate`.
 pub fn validate(job: &Path, infra: Option<&Path>) -> Result<()> {
     let p = plan(job, infra)?;
+    warn_unread_sources(job, &p);
     outln!(
         "ok: job `{}`: {} source(s), {} feature(s), {} sink(s)",
         p.physical.job,
@@ -90,6 +113,7 @@ pub fn explain_text(p: &PlannedJob) -> String {
 /// `freshet explain`.
 pub fn explain(job: &Path, format: ExplainFormat, infra: Option<&Path>) -> Result<()> {
     let p = plan(job, infra)?;
+    warn_unread_sources(job, &p);
     match format {
         ExplainFormat::Text => out!("{}", explain_text(&p)),
         ExplainFormat::Json => {
@@ -180,6 +204,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
         bail!("--exit-at-end applies to --mode stream (backfill always stops at the end of its input)");
     }
     let p = plan(&args.job, args.infra.as_deref())?;
+    // Under `launch`, the launcher warns once for the cluster.
+    if args.process.is_none() {
+        warn_unread_sources(&args.job, &p);
+    }
     if let Some(path) = &args.summary_json {
         summary_path_ready(path)?;
     }

@@ -273,6 +273,14 @@ pub fn read_sources(plan: &Plan) -> usize {
         .count()
 }
 
+/// The sources no feature reads: declared, but not read at all (their records are
+/// neither counted nor checked).
+pub fn unread_sources(plan: &Plan) -> Vec<usize> {
+    (0..plan.sources.len())
+        .filter(|&si| !is_read(plan, si))
+        .collect()
+}
+
 /// Whether a worker runs an operator for source `si`: some feature or join reads it (a
 /// feature sharing another's window state reads through that one).
 fn is_read(plan: &Plan, si: usize) -> bool {
