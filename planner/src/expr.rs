@@ -11,9 +11,11 @@ use crate::scalar::{TimeField, TimeUnit, TrimSide};
 use crate::types::{DataType, Value};
 
 mod eval;
+mod math;
 
 use self::eval::{binary, call, compare, like};
 pub use self::eval::{cast, cast_supported};
+pub use self::math::{timestamp_diff, DiffUnit, MathFunc};
 
 /// Unary operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -98,6 +100,8 @@ pub enum Func {
     Position,
     /// `SPLIT_INDEX(s, separator, index)`.
     SplitIndex,
+    /// Numeric functions, `GREATEST` / `LEAST` and `TIMESTAMPDIFF` ([`MathFunc`]).
+    Math(MathFunc),
 }
 
 impl Func {
@@ -122,7 +126,7 @@ impl Func {
             "RTRIM" => Func::Trim(TrimSide::Trailing),
             "REPLACE" => Func::Replace,
             "SPLIT_INDEX" => Func::SplitIndex,
-            _ => return None,
+            other => return MathFunc::from_name(other).map(Func::Math),
         })
     }
 
@@ -151,6 +155,7 @@ impl Func {
             Func::Replace => "REPLACE",
             Func::Position => "POSITION",
             Func::SplitIndex => "SPLIT_INDEX",
+            Func::Math(m) => m.name(),
         }
     }
 }
@@ -603,6 +608,12 @@ impl fmt::Display for Expr {
                 func: Func::Position,
                 args,
             } if args.len() == 2 => write!(f, "POSITION({} IN {})", args[0], args[1]),
+            Expr::Call {
+                func: Func::Math(MathFunc::TimestampDiff(u)),
+                args,
+            } if args.len() == 2 => {
+                write!(f, "TIMESTAMPDIFF({}, {}, {})", u.name(), args[0], args[1])
+            }
             Expr::Call { func, args } => {
                 let items: Vec<String> = args.iter().map(|e| e.to_string()).collect();
                 write!(f, "{}({})", func.name(), items.join(", "))

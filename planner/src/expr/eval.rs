@@ -329,6 +329,7 @@ pub(super) fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
             };
             round(func, args.first().map(|a| a.eval(row)), digits)
         }
+        Func::Math(m) => super::math::eval(m, args, row),
         _ => call_scalar(func, args, row),
     }
 }

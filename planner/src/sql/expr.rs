@@ -23,6 +23,8 @@ use super::SqlText;
 mod aggregate;
 mod analytic;
 mod column;
+mod filter;
+mod math;
 mod over;
 mod scope;
 
@@ -88,6 +90,7 @@ impl<'a> Lowerer<'a> {
             }
             E::Nested(inner) => self.lower(inner),
             E::Value(v) => literal(self.sql, e, &v.value),
+            E::TypedString(ts) => super::functions::typed_literal(self.sql, e, ts),
             E::Interval(_) => Ok(Typed { expr: Expr::Literal(Value::Int(signed_interval_ms(self.sql, e)?)), ty: Some(DataType::Int) }),
             E::UnaryOp { op, expr } => {
                 // `-9223372036854775808` is an int, though its magnitude alone is not.
@@ -411,10 +414,13 @@ impl<'a> Lowerer<'a> {
                     "group windows go in GROUP BY; their bounds (TUMBLE_END, ...) in SELECT",
                 ));
         }
+        if let Some(t) = self.rewritten_function(e, f, &name)? {
+            return Ok(t);
+        }
         let Some(func) = Func::from_name(&name) else {
             // Aggregates Flink has and freshet has not: an aggregate's error, with what to
             // write instead.
-            let variance = "VAR_POP(x) is AVG(x * x) - AVG(x) * AVG(x), and VAR_SAMP(x) that times COUNT(x) / (COUNT(x) - 1); a standard deviation is the square root of one (there is no SQRT yet: take it where the feature is read)";
+            let variance = "VAR_POP(x) is AVG(x * x) - AVG(x) * AVG(x), and VAR_SAMP(x) that times COUNT(x) / (COUNT(x) - 1); a standard deviation is the SQRT of one";
             let unsupported_aggregate = match name.as_str() {
                 "STDDEV_POP" | "STDDEV_SAMP" | "STDDEV" | "VAR_POP" | "VAR_SAMP" | "VARIANCE" => {
                     Some(variance)
@@ -435,7 +441,7 @@ impl<'a> Lowerer<'a> {
                     .with_hint(hint));
             }
             return Err(self.err(ErrorKind::Unsupported, e, format!("unknown function {name}")).with_hint(
-                "aggregates: COUNT, SUM, AVG, MIN, MAX (over an OVER window also TOP, LAST_N, ARRAY_AGG); scalar functions: COALESCE, CONCAT, CONCAT_WS, LOWER, UPPER, CHAR_LENGTH, SUBSTRING, TRIM, REPLACE, POSITION, SPLIT_INDEX, ABS, FLOOR, CEIL, ROUND, DATE_FORMAT, EXTRACT, TO_TIMESTAMP_LTZ",
+                "aggregates: COUNT, SUM, AVG, MIN, MAX (over an OVER window also TOP, LAST_N, ARRAY_AGG); scalar functions: COALESCE, NULLIF, IF, GREATEST, LEAST, CONCAT, CONCAT_WS, LOWER, UPPER, CHAR_LENGTH, SUBSTRING, TRIM, REPLACE, POSITION, SPLIT_INDEX, ABS, FLOOR, CEIL, ROUND, MOD, POWER, SQRT, LN, LOG10, EXP, SIGN, DATE_FORMAT, EXTRACT, TIMESTAMPDIFF, TO_TIMESTAMP_LTZ",
             ));
         };
         let mut args = Vec::new();
@@ -521,6 +527,10 @@ impl<'a> Lowerer<'a> {
         name: &str,
         args: Vec<(&ast::Expr, Typed)>,
     ) -> R<Typed> {
+        if let Func::Math(m) = func {
+            self.math_arity(e, m, args.len())?;
+            return self.math_call(m, name, args);
+        }
         let arity_err = |lo: usize, hi: usize| -> R<()> {
             if args.len() < lo || args.len() > hi {
                 Err(self.err(
@@ -677,6 +687,7 @@ impl<'a> Lowerer<'a> {
                 want(2, Int)?;
                 Some(Str)
             }
+            Func::Math(_) => unreachable!("typed by math_call above"),
         };
         // Only COALESCE unifies its arguments' types: the others keep theirs.
         let arg_ty = if func == Func::Coalesce { ty } else { None };

@@ -284,6 +284,47 @@ pub(crate) fn literal(sql: &SqlText, e: &ast::Expr, v: &ast::Value) -> R<Typed> 
     })
 }
 
+/// `TIMESTAMP 'yyyy-MM-dd HH:mm:ss[.fff]'` (also with `T` for the space, and a trailing `Z`):
+/// UTC epoch milliseconds, digits past the millisecond dropped. Other typed literals
+/// (`DATE '...'`, `TIME '...'`) are errors.
+pub(crate) fn typed_literal(sql: &SqlText, e: &ast::Expr, ts: &ast::TypedString) -> R<Typed> {
+    let example = "TIMESTAMP '2026-01-01 10:00:00' (UTC; also '2026-01-01 10:00:00.250')";
+    if cast_target(&ts.data_type) != Some(DataType::Timestamp) {
+        return Err(sql
+            .error(
+                ErrorKind::Unsupported,
+                e.span(),
+                format!("{} literals are not supported", ts.data_type),
+            )
+            .with_hint(format!("timestamps are written {example}")));
+    }
+    let text = match &ts.value.value {
+        ast::Value::SingleQuotedString(s) => Some(s.as_str()),
+        _ => None,
+    };
+    let ms = text.and_then(|t| {
+        let t = t.trim();
+        let t = t.strip_suffix(['Z', 'z']).unwrap_or(t);
+        let t = t.replacen('T', " ", 1);
+        chrono::NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S%.f")
+            .ok()
+            .map(|d| d.and_utc().timestamp_millis())
+    });
+    let Some(ms) = ms else {
+        return Err(sql
+            .error(
+                ErrorKind::Syntax,
+                e.span(),
+                format!("bad TIMESTAMP literal `{e}`: expected 'yyyy-MM-dd HH:mm:ss[.fff]'"),
+            )
+            .with_hint(format!("write {example}")));
+    };
+    Ok(Typed {
+        expr: Expr::Literal(Value::Ts(ms)),
+        ty: Some(DataType::Timestamp),
+    })
+}
+
 /// An integer literal past 64 bits, quoted as written: an error rather than a float that
 /// is not the number written.
 fn int_out_of_range(sql: &SqlText, e: &ast::Expr, n: &str) -> Diagnostic {

@@ -48,6 +48,17 @@ pub(super) fn parse_error(sql: &SqlText, msg: &str) -> Diagnostic {
                 .with_hint("close the comment with `*/`, or comment out one line with `--`");
         }
     }
+    // `JOIN t FOR SYSTEM_TIME AS OF e.rowtime`: sqlparser reads `FOR` as `FOR UPDATE`.
+    if text.ends_with("found: SYSTEM_TIME") {
+        return sql
+            .error_at(
+                ErrorKind::Unsupported,
+                at,
+                "temporal (lookup) joins, FOR SYSTEM_TIME AS OF, are not supported",
+            )
+            .with_detail("freshet joins a stream with a table source marked `bounded: true`, read completely before stream rows are matched (one version of the table, not versioned by time), or two streams within time bounds")
+            .with_hint("drop `FOR SYSTEM_TIME AS OF ...` and mark the table's source `bounded: true`: `JOIN t AS s ON e.k = s.k` (see docs/joins.md)");
+    }
     // sqlparser gives no position for the end of input: it is just after the last word.
     let (text, at) = match text.strip_suffix("found: EOF") {
         Some(expected) if at.line == 0 => (

@@ -50,12 +50,22 @@ pub(crate) fn query_clauses(sql: &SqlText, query: &ast::Query) -> R<()> {
         ));
     }
     if let Some(l) = &query.limit_clause {
-        return Err(unsupported(
-            sql,
-            or(l.span(), here),
-            "LIMIT",
-            "a feature keeps every key's rows; for the last N events of a key use TOP(N, x) OVER (...) or LAST_N",
-        ));
+        // `OFFSET n` alone parses as a LIMIT clause without a limit.
+        let (what, hint) = match l {
+            ast::LimitClause::LimitOffset {
+                limit: None,
+                offset: Some(_),
+                ..
+            } => (
+                "OFFSET",
+                "a feature keeps every key's rows, and a stream has no first rows to skip; filter rows in WHERE",
+            ),
+            _ => (
+                "LIMIT",
+                "a feature keeps every key's rows; for the last N events of a key use TOP(N, x) OVER (...) or LAST_N",
+            ),
+        };
+        return Err(unsupported(sql, or(l.span(), here), what, hint));
     }
     if let Some(f) = &query.fetch {
         return Err(unsupported(

@@ -74,14 +74,49 @@ impl Planner<'_> {
             } else {
                 3
             };
-        let example = match name {
-            "SESSION" => "SESSION(rowtime, INTERVAL '30' MINUTES) (the gap)",
-            "HOP" => "HOP(rowtime, INTERVAL '1' MINUTE, INTERVAL '30' MINUTES) (slide, then size)",
-            "CUMULATE" => {
-                "CUMULATE(rowtime, INTERVAL '10' MINUTES, INTERVAL '1' DAY) (step, then max size)"
-            }
-            _ => "TUMBLE(rowtime, INTERVAL '1' HOUR)",
+        let (intervals, note) = match name {
+            "SESSION" => ("INTERVAL '30' MINUTES", " (the gap)"),
+            "HOP" => (
+                "INTERVAL '1' MINUTE, INTERVAL '30' MINUTES",
+                " (slide, then size)",
+            ),
+            "CUMULATE" => (
+                "INTERVAL '10' MINUTES, INTERVAL '1' DAY",
+                " (step, then max size)",
+            ),
+            _ => ("INTERVAL '1' HOUR", ""),
         };
+        // The call as it is written in this form: the TVF form keeps the table and
+        // descriptor written (`TUMBLE(TABLE ev, DESCRIPTOR(rowtime), ...)`).
+        let example = match (skip, args.as_slice()) {
+            (1, [table, time, ..]) => {
+                // The table argument reads back without its `TABLE` keyword.
+                let table = table.to_string();
+                let table = if table.to_ascii_uppercase().starts_with("TABLE ") {
+                    table
+                } else {
+                    format!("TABLE {table}")
+                };
+                format!("{name}({table}, {time}, {intervals}){note}")
+            }
+            (1, _) => format!("{name}(TABLE events, DESCRIPTOR(rowtime), {intervals}){note}"),
+            _ => format!("{name}(rowtime, {intervals}){note}"),
+        };
+        // Flink's optional last argument of TUMBLE, HOP and CUMULATE shifts the windows.
+        if args.len() == want + 1 && name != "SESSION" {
+            let mut written: Vec<String> = args[..want].iter().map(|a| a.to_string()).collect();
+            if skip == 1 && !written[0].to_ascii_uppercase().starts_with("TABLE ") {
+                written[0] = format!("TABLE {}", written[0]);
+            }
+            return Err(sql
+                .error(
+                    ErrorKind::Unsupported,
+                    args[want].span(),
+                    format!("a window offset is not supported: `{}`", args[want]),
+                )
+                .with_detail("windows are aligned to the epoch (UTC midnight for a day)")
+                .with_hint(format!("remove the offset: {name}({})", written.join(", "))));
+        }
         if args.len() != want {
             return Err(sql
                 .error(

@@ -11,6 +11,7 @@ use crate::types::{DataType, Value};
 use super::super::functions::{
     function_args, function_name, interval_ms, window_aux, window_bound_column, Bound,
 };
+use super::filter::filtered_arg;
 use super::{Lowerer, Typed, R};
 
 impl Lowerer<'_> {
@@ -198,17 +199,21 @@ impl Lowerer<'_> {
 
     pub(super) fn lower_aggregate(&mut self, f: &ast::Function, name: &str) -> R<Typed> {
         let (distinct, args) = self.call_args(f, "aggregate arguments")?;
-        if f.filter.is_some() || f.over.is_some() {
-            return Err(self.err(
-                ErrorKind::Unsupported,
-                f,
-                format!("{name} with FILTER or OVER is not supported here"),
-            ));
+        if f.over.is_some() {
+            return Err(self
+                .err(
+                    ErrorKind::Unsupported,
+                    f,
+                    format!("OVER is not allowed in {} of a grouped query", self.clause),
+                )
+                .with_hint("a query either groups by a window or computes OVER aggregates per row, not both"));
         }
+        let filter = self.aggregate_filter(f)?;
         let upper = name.to_ascii_uppercase();
         // Every row of a group has the group's window bounds: MIN and MAX of one
         // (`MAX(w.window_end)` in HAVING) are the bound itself.
-        if let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a))] = args {
+        if let (None, [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a))]) = (&filter, args)
+        {
             let tvf = self
                 .agg
                 .as_deref()
@@ -272,7 +277,29 @@ impl Lowerer<'_> {
                     arg: Some(arg.expr),
                 }
             }
+            _ if upper == "COUNT" && distinct && args.len() > 1 => {
+                let names: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+                return Err(self
+                    .err(ErrorKind::Unsupported, f, "COUNT(DISTINCT ...) of several columns is not supported")
+                    .with_hint(format!(
+                        "count the distinct combinations as one string: COUNT(DISTINCT CONCAT_WS('|', {}))",
+                        names.join(", ")
+                    )));
+            }
             _ => return Err(self.err(ErrorKind::Syntax, f, format!("{upper} takes one argument"))),
+        };
+        let call = match filter {
+            None => call,
+            Some(cond) => AggCall {
+                // `COUNT(*) FILTER (WHERE p)` counts the rows where `p` holds.
+                func: if call.func == AggFunc::CountStar {
+                    AggFunc::Count
+                } else {
+                    call.func
+                },
+                arg: Some(filtered_arg(call.arg, cond)),
+                ty: call.ty,
+            },
         };
         let agg = self.agg.as_deref_mut().expect("aggregate context");
         let i = match agg.aggs.iter().position(|c| *c == call) {

@@ -203,12 +203,33 @@ impl Lowerer<'_> {
     pub(super) fn lower_over(&mut self, f: &ast::Function, name: &str) -> R<Typed> {
         self.over_window(f)?;
         let (distinct, args) = self.call_args(f, "arguments")?;
-        if distinct || f.filter.is_some() {
-            return Err(self.err(
-                ErrorKind::Unsupported,
-                f,
-                format!("{name} with DISTINCT or FILTER is not supported over a window"),
-            ));
+        if distinct {
+            return Err(self
+                .err(
+                    ErrorKind::Unsupported,
+                    f,
+                    format!("{name}(DISTINCT ...) is not supported over an OVER window"),
+                )
+                .with_hint("COUNT(DISTINCT x) works in a window (GROUP BY) query"));
+        }
+        if let Some(cond) = &f.filter {
+            // COUNT, SUM, AVG, MIN and MAX skip NULLs, TOP and ARRAY_AGG keep them.
+            let hint = if matches!(name, "TOP" | "LAST_N" | "ARRAY_AGG") {
+                format!("{name} keeps NULLs: keep the rows in a subquery in FROM, `(SELECT ... FROM t WHERE {cond})`")
+            } else {
+                let value = match args {
+                    [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a))] => a.to_string(),
+                    _ => "1".to_string(),
+                };
+                format!("put the condition in the argument (NULLs are skipped): {name}(CASE WHEN {cond} THEN {value} END) OVER (...)")
+            };
+            return Err(self
+                .err(
+                    ErrorKind::Unsupported,
+                    f,
+                    format!("{name}(...) FILTER (WHERE ...) is not supported over an OVER window"),
+                )
+                .with_hint(hint));
         }
         let supported =
             "OVER aggregates: COUNT, SUM, AVG, MIN, MAX, TOP(n, x) (alias LAST_N), ARRAY_AGG(x)";

@@ -1,0 +1,86 @@
+//! Flink SQL that freshet does not run, reported at its position with what to write
+//! instead: a temporal join, a window offset, COUNT(DISTINCT a, b), OFFSET, and an
+//! unparsable TIMESTAMP literal.
+
+mod common;
+
+use planner::ErrorKind;
+
+use common::line_col;
+use common::rides::{one, with_sql};
+
+const GROUP: &str = "GROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)";
+
+/// `FOR SYSTEM_TIME AS OF` was sqlparser's "Expected: one of UPDATE or SHARE".
+#[test]
+fn a_temporal_join_points_to_bounded_tables() {
+    let (d, text) = one(&with_sql(
+        "SELECT geohash, COUNT(*) AS rides\nFROM events AS e JOIN zones FOR SYSTEM_TIME AS OF e.rowtime AS z\n  ON e.geohash = z.geohash\nGROUP BY geohash, TUMBLE(e.rowtime, INTERVAL '1' HOUR)",
+    ));
+    assert_eq!(d.kind, ErrorKind::Unsupported, "{text}");
+    assert!(d.message.contains("temporal (lookup) joins"), "{text}");
+    assert!(
+        d.hint.as_deref().unwrap().contains("bounded: true"),
+        "{text}"
+    );
+    // Line 21, at SYSTEM_TIME (6 spaces and `FROM events AS e JOIN zones FOR ` before it).
+    assert_eq!(line_col(&d), (21, 39), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_window_offset_is_not_supported_and_the_hint_keeps_the_tvf_form() {
+    let (d, text) = one(&with_sql(
+        "SELECT geohash, COUNT(*) AS rides, window_start, window_end\nFROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' DAY, INTERVAL '8' HOUR))\nGROUP BY geohash, window_start, window_end",
+    ));
+    assert_eq!(d.kind, ErrorKind::Unsupported, "{text}");
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("remove the offset: TUMBLE(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' DAY)")
+    );
+    insta::assert_snapshot!(text);
+    // A wrong count in the TVF form is shown in the TVF form too.
+    let (d, text) = one(&with_sql(
+        "SELECT geohash, COUNT(*) AS rides, window_start, window_end\nFROM TABLE(HOP(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' DAY))\nGROUP BY geohash, window_start, window_end",
+    ));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("write HOP(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' MINUTE, INTERVAL '30' MINUTES) (slide, then size)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn count_distinct_of_two_columns_suggests_concat_ws() {
+    let (d, text) = one(&with_sql(&format!(
+        "SELECT geohash, COUNT(DISTINCT user_id, action) AS n\nFROM events\n{GROUP}"
+    )));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("count the distinct combinations as one string: COUNT(DISTINCT CONCAT_WS('|', user_id, action))"),
+        "{text}"
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn offset_is_named_offset() {
+    let (d, text) = one(&with_sql(&format!(
+        "SELECT geohash, COUNT(*) AS rides\nFROM events\n{GROUP}\nOFFSET 5"
+    )));
+    assert_eq!(d.kind, ErrorKind::Unsupported, "{text}");
+    assert!(d.message.contains("OFFSET is not supported"), "{text}");
+    assert_eq!(line_col(&d).0, 23, "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn an_unparsable_timestamp_literal_is_an_error_at_it() {
+    let (d, text) = one(&with_sql(&format!(
+        "SELECT geohash, COUNT(*) AS rides\nFROM events WHERE rowtime > TIMESTAMP '2026-01-01 25:00:00'\n{GROUP}"
+    )));
+    assert_eq!(d.kind, ErrorKind::Syntax, "{text}");
+    // At the quoted text (6 spaces and `FROM events WHERE rowtime > TIMESTAMP ` before it).
+    assert_eq!(line_col(&d), (21, 45), "{text}");
+    insta::assert_snapshot!(text);
+}
