@@ -15,10 +15,11 @@
 //! **Following.** In follow mode the reader re-lists every second for keys sorting after
 //! the newest key seen (S3 `StartAfter`): new objects must be written with keys sorting
 //! after the existing ones. An object that appears with an older key is not read: every
-//! [`FULL_LIST_EVERY`] the reader lists the whole prefix and warns, once, naming each
-//! such object (the worker it would go to warns); it remembers a 64-bit hash of every key
-//! listed, not the keys, to know which are new. With `exit_at_end` only the objects
-//! present at start are read.
+//! [`FULL_LIST_EVERY`] (or 20 times as long as the last full listing took, if that is
+//! longer: a prefix of millions of keys is not listed back to back) worker 0 lists the
+//! whole prefix and warns, once, naming each such object; the other workers do not list
+//! it. Worker 0 remembers a 64-bit hash of every key listed, not the keys, to know which
+//! are new. With `exit_at_end` only the objects present at start are read.
 //!
 //! **Objects.** A body is streamed and decoded chunk by chunk, never held whole. It is
 //! gzip when `compression: gzip`, or `auto` and the key ends in `.gz` (concatenated gzip
@@ -171,11 +172,14 @@ pub struct S3Reader {
     /// The newest key listed (of any worker): re-listing starts after it.
     newest: Option<String>,
     last_list: Instant,
-    /// Hashes of every key listed (following only), to tell new keys in a full listing.
+    /// Hashes of every key listed (worker 0, following only), to tell new keys in a full
+    /// listing.
     listed: HashSet<u64>,
     last_full_list: Instant,
-    /// Objects of this worker not read because their keys sorted before the newest: the
-    /// first few, and how many.
+    /// How long to wait from `last_full_list` to the next full listing.
+    full_list_every: Duration,
+    /// Objects not read because their keys sorted before the newest (worker 0 reports
+    /// them all): the first few, and how many.
     not_read: (Vec<String>, u64),
 }
 
@@ -206,6 +210,7 @@ impl S3Reader {
             last_list: Instant::now(),
             listed: HashSet::new(),
             last_full_list: Instant::now(),
+            full_list_every: FULL_LIST_EVERY,
             not_read: (Vec::new(), 0),
         };
         let keys = r.list(None)?;
@@ -224,8 +229,9 @@ impl S3Reader {
         &self.objects
     }
 
-    /// Objects of this worker's share that a live read did not read because they appeared
-    /// with a key sorting before the newest one (the first 100), and how many.
+    /// Objects that a live read did not read because they appeared with a key sorting
+    /// before the newest one (the first 100), and how many: worker 0 reports them all,
+    /// the other workers none.
     pub fn not_read(&self) -> (&[String], u64) {
         (&self.not_read.0, self.not_read.1)
     }
@@ -244,7 +250,7 @@ impl S3Reader {
         if let Some(last) = keys.last() {
             self.newest = Some(last.clone());
         }
-        if self.mode == (ReadMode::Follow { exit_at_end: false }) {
+        if self.lists_all() {
             self.listed.extend(keys.iter().map(|k| fnv1a(k)));
         }
         let before = self.objects.len();
@@ -334,17 +340,26 @@ impl S3Reader {
         Ok(None)
     }
 
+    /// Whether this reader lists the whole prefix now and then: worker 0 of a live read
+    /// (one listing for the cluster, not one per worker).
+    fn lists_all(&self) -> bool {
+        self.worker == 0 && self.mode == (ReadMode::Follow { exit_at_end: false })
+    }
+
     /// Lists the whole prefix for objects that appeared sorting before the newest key
-    /// and warns about this worker's share of them, once each.
+    /// and warns about them, once each (worker 0 only).
     fn full_list_if_due(&mut self) {
-        if self.last_full_list.elapsed() < FULL_LIST_EVERY {
+        if !self.lists_all() || self.last_full_list.elapsed() < self.full_list_every {
             return;
         }
-        self.last_full_list = Instant::now();
         let Some(newest) = self.newest.clone() else {
             return;
         };
-        let keys = match self.list(None) {
+        let started = Instant::now();
+        let listed = self.list(None);
+        self.last_full_list = Instant::now();
+        self.full_list_every = FULL_LIST_EVERY.max(started.elapsed() * 20);
+        let keys = match listed {
             Ok(keys) => keys,
             Err(e) => {
                 tracing::warn!("listing {} failed, retrying: {e}", self.url(""));
@@ -353,8 +368,7 @@ impl S3Reader {
         };
         let mut missed = Vec::new();
         for k in keys.into_iter().take_while(|k| *k < newest) {
-            let h = fnv1a(&k);
-            if self.listed.insert(h) && (h % self.peers as u64) as usize == self.worker {
+            if self.listed.insert(fnv1a(&k)) {
                 missed.push(k);
             }
         }
@@ -394,6 +408,11 @@ impl S3Reader {
 /// Delivers one line of the cursor: the header (first line of a CSV object) or a record.
 fn deliver(cur: &mut Cursor, line: &[u8], on_item: &mut dyn FnMut(Item<'_>)) -> bool {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
+    // A UTF-8 byte-order mark opening the object (spreadsheet exports) is not data.
+    let line = match cur.line {
+        0 => line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line),
+        _ => line,
+    };
     let id = LineId {
         split: cur.index as u32,
         line: cur.line,

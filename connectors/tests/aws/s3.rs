@@ -120,6 +120,8 @@ fn s3_csv_objects_start_with_their_header() {
             ("a.csv", b"k,t\r\nx,1\r\ny,2\r\n".to_vec()),
             // Blank lines before the header hold no record: the header is line 3.
             ("b.csv.gz", gzip(b"\n \r\nk,t\nz,3\n")),
+            // A UTF-8 byte-order mark (spreadsheet exports) is not part of the header.
+            ("c.csv", b"\xEF\xBB\xBFk,t\nw,4\n".to_vec()),
         ],
     );
     let loc = S3Location {
@@ -131,6 +133,7 @@ fn s3_csv_objects_start_with_their_header() {
     let (got, _) = drain(&mut r, 1 << 20, |_| false);
     let a = format!("s3://{bucket}/a.csv");
     let b = format!("s3://{bucket}/b.csv.gz");
+    let c = format!("s3://{bucket}/c.csv");
     assert_eq!(
         got,
         vec![
@@ -139,6 +142,8 @@ fn s3_csv_objects_start_with_their_header() {
             Got::Record("y,2".into(), a, 3),
             Got::Header("k,t".into()),
             Got::Record("z,3".into(), b, 4),
+            Got::Header("k,t".into()),
+            Got::Record("w,4".into(), c, 2),
         ]
     );
 }
@@ -219,7 +224,8 @@ fn s3_an_object_that_does_not_decompress_is_a_bad_record_and_the_read_goes_on() 
 }
 
 /// A live read lists the whole prefix now and then, and names the objects that appeared
-/// with a key sorting before the newest: they are not read (found by QA: silently).
+/// with a key sorting before the newest: they are not read (found by QA: silently). One
+/// worker lists for the cluster and names them all, whichever worker they would go to.
 #[test]
 fn s3_follow_names_new_objects_sorting_before_the_newest() {
     let aws = aws();
@@ -229,33 +235,33 @@ fn s3_follow_names_new_objects_sorting_before_the_newest() {
         prefix: "in/".into(),
         compression: Compression::Auto,
     };
-    let mut r = S3Reader::open(
-        aws_clone(),
-        loc,
-        0,
-        1,
-        ReadMode::Follow { exit_at_end: false },
-        false,
-    )
-    .unwrap();
-    let (got, _) = drain(&mut r, 1 << 20, |g| g.len() == 1);
-    assert_eq!(got.len(), 1);
-    put(&aws, &bucket, "in/a.jsonl", b"2\n".to_vec());
+    let follow = ReadMode::Follow { exit_at_end: false };
+    let mut readers: Vec<S3Reader> = (0..2)
+        .map(|w| S3Reader::open(aws_clone(), loc.clone(), w, 2, follow, false).unwrap())
+        .collect();
+    let early: Vec<String> = (0..6).map(|i| format!("in/a{i}.jsonl")).collect();
+    for k in &early {
+        put(&aws, &bucket, k, b"2\n".to_vec());
+    }
     put(&aws, &bucket, "in/c.jsonl", b"3\n".to_vec());
     let deadline = Instant::now() + connectors::aws::s3::FULL_LIST_EVERY + Duration::from_secs(10);
     let mut got = Vec::new();
-    while r.not_read().1 == 0 && Instant::now() < deadline {
-        r.poll(1 << 20, &mut |item| {
-            if let Item::Line(l, _) = item {
-                got.push(String::from_utf8_lossy(l).into_owned());
-            }
-        })
-        .unwrap();
+    while readers[0].not_read().1 == 0 && Instant::now() < deadline {
+        for r in &mut readers {
+            r.poll(1 << 20, &mut |item| {
+                if let Item::Line(l, _) = item {
+                    got.push(String::from_utf8_lossy(l).into_owned());
+                }
+            })
+            .unwrap();
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(got, ["3"]);
-    let (keys, n) = r.not_read();
-    assert_eq!((keys, n), (&["in/a.jsonl".to_string()][..], 1));
+    got.sort();
+    assert_eq!(got, ["1", "3"]);
+    let (keys, n) = readers[0].not_read();
+    assert_eq!((keys, n), (early.as_slice(), 6));
+    assert_eq!(readers[1].not_read().1, 0);
 }
 
 #[test]
