@@ -51,6 +51,29 @@ const IDLE_POLL: Duration = Duration::from_millis(50);
 /// How often a worker whose own partitions hold its watermark tells the cluster of it.
 const ANNOUNCE_EVERY: Duration = Duration::from_millis(100);
 
+/// Event times read as milliseconds in 1970-01-12 .. 1973-03-03: what epoch *seconds* of
+/// the years 2001-5138 become. No real data of those years is plausible, so a watermark in
+/// this band warns (once per process) that the column is likely seconds.
+const SECONDS_LIKE: std::ops::Range<u64> = 1_000_000_000..100_000_000_000;
+
+/// Warns once per process when a source's watermark looks like epoch seconds read as
+/// milliseconds (found by QA: such data silently fell into windows of January 1970).
+fn warn_if_seconds(plan: &SourcePlan, watermark: u64) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if SECONDS_LIKE.contains(&watermark) && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        let column = &plan.source.columns[plan.source.event_time].name;
+        let when = chrono::DateTime::from_timestamp_millis(watermark as i64)
+            .map_or_else(String::new, |d| {
+                d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            });
+        tracing::warn!(
+            "source `{}`: event times near {when} ({watermark}): is `{column}` in epoch seconds? Event times are epoch milliseconds (hint: have the producer write milliseconds or RFC 3339 text)",
+            plan.source.name
+        );
+    }
+}
+
 /// A record as a reader delivers it: a line or message to decode, or a decoded row.
 #[derive(Clone, Copy)]
 enum Record<'a> {
@@ -495,6 +518,7 @@ pub fn source<'s>(
                 |p| idle_timeout.is_some() && r.pending(p),
                 now,
             );
+            warn_if_seconds(&plan, w);
             if watermarks.constrained() {
                 shared_watermark.fetch_max(w, std::sync::atomic::Ordering::Relaxed);
             } else {
