@@ -11,6 +11,21 @@ use common::rides::{one, with_sql};
 
 const GROUP: &str = "GROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)";
 
+/// Flink's named arguments of a window table function: sqlparser's "Expected: ), found:
+/// events" said nothing of them.
+#[test]
+fn named_window_arguments_are_named_in_the_error() {
+    let (d, text) = one(&with_sql(
+        "SELECT geohash, COUNT(*) AS rides, window_start, window_end\nFROM TABLE(TUMBLE(DATA => TABLE events, TIMECOL => DESCRIPTOR(rowtime), SIZE => INTERVAL '1' DAY))\nGROUP BY geohash, window_start, window_end",
+    ));
+    assert_eq!(d.kind, ErrorKind::Syntax, "{text}");
+    assert!(
+        d.detail.as_deref().unwrap().contains("named arguments"),
+        "{text}"
+    );
+    assert!(d.hint.as_deref().unwrap().contains("by position"), "{text}");
+}
+
 /// `FOR SYSTEM_TIME AS OF` was sqlparser's "Expected: one of UPDATE or SHARE".
 #[test]
 fn a_temporal_join_points_to_bounded_tables() {

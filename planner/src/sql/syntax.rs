@@ -75,6 +75,13 @@ pub(super) fn parse_error(sql: &SqlText, msg: &str) -> Diagnostic {
     } else {
         at
     };
+    // Flink's named arguments, `TUMBLE(DATA => TABLE t, ...)`: sqlparser stops at `TABLE`.
+    if sql.text.contains("=>") {
+        return sql
+            .error_at(ErrorKind::Syntax, at, format!("SQL syntax error: {text}"))
+            .with_detail("named arguments (`DATA => ...`, `TIMECOL => ...`, `SIZE => ...`) are not supported")
+            .with_hint("pass a window table function's arguments by position: TUMBLE(TABLE t, DESCRIPTOR(rowtime), INTERVAL '1' HOUR)");
+    }
     sql.error_at(ErrorKind::Syntax, at, format!("SQL syntax error: {text}"))
         .with_hint("feature SQL is a single SELECT; check commas, parentheses and quotes ('text', `column`)")
 }
