@@ -26,6 +26,38 @@ fn named_window_arguments_are_named_in_the_error() {
     assert!(d.hint.as_deref().unwrap().contains("by position"), "{text}");
 }
 
+/// Several groupings in one query were "this expression is not supported" with a hint
+/// listing expression kinds.
+#[test]
+fn grouping_sets_rollup_and_cube_suggest_one_feature_per_grouping() {
+    for (group, what) in [
+        ("GROUPING SETS ((geohash), (user_id))", "GROUPING SETS"),
+        ("ROLLUP (geohash, user_id)", "ROLLUP"),
+        ("CUBE (geohash, user_id)", "CUBE"),
+    ] {
+        let (d, text) = one(&with_sql(&format!(
+            "SELECT COUNT(*) AS rides, window_start, window_end\nFROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' HOUR))\nGROUP BY window_start, window_end, {group}"
+        )));
+        assert_eq!(d.kind, ErrorKind::Unsupported, "{text}");
+        assert_eq!(
+            d.message,
+            format!("feature `f`: {what} is not supported"),
+            "{text}"
+        );
+        assert!(
+            d.hint
+                .as_deref()
+                .unwrap()
+                .contains("one feature per grouping"),
+            "{text}"
+        );
+        // In the grouping (sqlparser's span starts at its first column, not its keyword):
+        // line 22, past `GROUP BY window_start, window_end, ` (6 spaces, then 35 characters).
+        let (line, col) = line_col(&d);
+        assert!(line == 22 && col > 41, "{text}");
+    }
+}
+
 /// `FOR SYSTEM_TIME AS OF` was sqlparser's "Expected: one of UPDATE or SHARE".
 #[test]
 fn a_temporal_join_points_to_bounded_tables() {

@@ -211,8 +211,8 @@ impl Planner<'_> {
                     here,
                     "a subquery in FROM may only select and filter rows",
                 )
-                .with_detail("GROUP BY, HAVING and DISTINCT belong to the outer query, which aggregates over an event-time window")
-                .with_hint("move the aggregation to the outer query"));
+                .with_detail("GROUP BY, HAVING and DISTINCT belong to the outer query, which aggregates over an event-time window; a window over another window's results (cascading windows) is not supported")
+                .with_hint("move the aggregation to the outer query; for a coarser window over a finer one (daily from hourly counts), aggregate the source rows over the coarser window directly, as its own feature"));
         }
         let [from] = select.from.as_slice() else {
             return Err(sql.error(

@@ -1,6 +1,7 @@
 //! GROUP BY items that are not expressions over the row but mean something in other SQL
-//! engines: a position (`GROUP BY 1`) or a SELECT alias (`GROUP BY g`). Neither is
-//! resolved; each is an error that shows the expression to group by instead.
+//! engines: a position (`GROUP BY 1`), a SELECT alias (`GROUP BY g`), or several
+//! groupings (`GROUPING SETS`, `ROLLUP`, `CUBE`). None is resolved; each is an error that
+//! shows what to write instead.
 
 use sqlparser::ast::{self, Spanned};
 
@@ -73,6 +74,22 @@ impl Planner<'_> {
                     )
                     .with_detail("GROUP BY is evaluated before SELECT: it sees the columns of FROM, not the names given with AS")
                     .with_hint(hint))
+            }
+            ast::Expr::GroupingSets(_) | ast::Expr::Rollup(_) | ast::Expr::Cube(_) => {
+                let what = match g {
+                    ast::Expr::GroupingSets(_) => "GROUPING SETS",
+                    ast::Expr::Rollup(_) => "ROLLUP",
+                    _ => "CUBE",
+                };
+                Err(self
+                    .sql
+                    .error(
+                        ErrorKind::Unsupported,
+                        g.span(),
+                        format!("{what} is not supported"),
+                    )
+                    .with_detail("a feature has one grouping: its rows are upserted by (feature, version, key, window), so rows of several groupings would share one key space")
+                    .with_hint("write one feature per grouping, e.g. one GROUP BY user_id, TUMBLE(...) and one GROUP BY geohash, TUMBLE(...)"))
             }
             _ => Ok(()),
         }
