@@ -317,8 +317,8 @@ sinks:
 }
 
 /// The same as Parquet objects under an S3 prefix (moto): whole objects are dealt out to
-/// the workers and read from memory; backfill on 1 and 2 workers and a replayed stream
-/// give the naive results.
+/// the workers and read from a temporary file each (not from memory); backfill on 1 and 2
+/// workers and a replayed stream give the naive results.
 #[test]
 fn parquet_objects_on_s3_give_naive_results() {
     use connectors::aws::local::{connect, endpoint, unique};
@@ -411,6 +411,25 @@ fn parquet_objects_on_s3_give_naive_results() {
             "{reason}"
         );
     }
+    // Objects are spooled to `TMPDIR`, not held in memory: without a usable one the run
+    // fails, saying what to do.
+    let out = common::freshet()
+        .args([
+            "run",
+            dir.path().join("job.yaml").to_str().unwrap(),
+            "--infra",
+        ])
+        .arg(&infra)
+        .arg("-q")
+        .env("TMPDIR", dir.path().join("no-such-dir"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("cannot spool s3://") && err.contains("point TMPDIR at a directory"),
+        "{err}"
+    );
 }
 
 /// freshet's own Parquet output read back as a source: per feature, the rows and the sum

@@ -143,17 +143,28 @@ fn cannot_read(bucket: &str, key: &str, why: &str) -> SourceError {
     ))
 }
 
-/// The whole body of object `key` (a Parquet object is read from its footer back).
-pub(crate) fn get_object(
+/// Object `key`, streamed into an unnamed temporary file (in `TMPDIR`; removed when the
+/// file is dropped): a Parquet object is read from its footer back, so it is fetched
+/// whole, but not held in memory.
+pub(crate) fn spool_object(
     aws: &Aws,
     client: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
-) -> Result<bytes::Bytes, SourceError> {
-    let resp = request_object(aws, client, bucket, key)?;
-    aws.block_on(resp.body.collect())
-        .map(|b| b.into_bytes())
-        .map_err(|e| cannot_read(bucket, key, &e.to_string()))
+) -> Result<std::fs::File, SourceError> {
+    let mut resp = request_object(aws, client, bucket, key)?;
+    let spool_err = |e: std::io::Error| {
+        SourceError(format!(
+            "cannot spool s3://{bucket}/{key} to a temporary file: {e} (hint: point TMPDIR at a directory with room for the largest object)"
+        ))
+    };
+    let mut file = tempfile::tempfile().map_err(spool_err)?;
+    while let Some(chunk) = aws.block_on(resp.body.next()) {
+        let chunk = chunk.map_err(|e| cannot_read(bucket, key, &error_text(&e)))?;
+        file.write_all(&chunk).map_err(spool_err)?;
+    }
+    file.flush().map_err(spool_err)?;
+    Ok(file)
 }
 
 /// One worker's reader of an S3 prefix.

@@ -3,8 +3,9 @@
 //! objects are read as they appear).
 //!
 //! **S3 objects** are dealt out whole (by a hash of the key, as the S3 line source does),
-//! fetched when their turn comes and held in memory while their row groups are read (a
-//! Parquet file is read from its footer back); their rows' origin is `s3://bucket/key`.
+//! fetched when their turn comes into an unnamed temporary file (`TMPDIR`; a Parquet file is
+//! read from its footer back, so the object is fetched whole, but never held in memory),
+//! removed once its row groups are read; their rows' origin is `s3://bucket/key`.
 //!
 //! **Row groups are the splits** (local files). Each file's row groups are dealt out to the workers in
 //! turn, starting at a worker picked by the file's name, so every worker reads about the
@@ -26,12 +27,8 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fs::File;
-use std::io::Read;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-use bytes::Bytes;
-use parquet::file::reader::{ChunkReader, Length};
 
 use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::{
@@ -46,7 +43,7 @@ use planner::SourcePlan;
 
 use super::parquet_columns::{convert, map_fields, Mapping};
 use super::source::list_files;
-use crate::aws::s3::{get_object, list_keys, S3Location};
+use crate::aws::s3::{list_keys, spool_object, S3Location};
 use crate::aws::{fnv1a, Aws};
 use crate::source::{file_origin, Item, LineId, Origin, Poll, ReadMode, SourceError};
 use crate::RecordError;
@@ -76,39 +73,6 @@ pub enum TableStore {
     },
 }
 
-/// A table's bytes: a local file, or an object fetched whole.
-enum Input {
-    File(File),
-    Bytes(Bytes),
-}
-
-impl Length for Input {
-    fn len(&self) -> u64 {
-        match self {
-            Input::File(f) => Length::len(f),
-            Input::Bytes(b) => Length::len(b),
-        }
-    }
-}
-
-impl ChunkReader for Input {
-    type T = Box<dyn Read + Send>;
-
-    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        Ok(match self {
-            Input::File(f) => Box::new(f.get_read(start)?),
-            Input::Bytes(b) => Box::new(b.get_read(start)?),
-        })
-    }
-
-    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        match self {
-            Input::File(f) => f.get_bytes(start, length),
-            Input::Bytes(b) => b.get_bytes(start, length),
-        }
-    }
-}
-
 /// A table this reader knows: a file (metadata read when listed) or an S3 object
 /// (fetched when its turn comes).
 struct ParquetFile {
@@ -126,8 +90,8 @@ enum Place {
 }
 
 struct Table {
-    /// The object's bytes while its row groups are read (S3).
-    bytes: Option<Bytes>,
+    /// The object, spooled to a temporary file, while its row groups are read (S3).
+    object: Option<File>,
     meta: ArrowReaderMetadata,
     /// First row of each row group.
     group_starts: Vec<u64>,
@@ -182,7 +146,7 @@ fn first_worker(path: &std::path::Path, peers: usize) -> usize {
 /// A table's metadata: row group starts and how its fields fill the columns.
 fn table_of(
     meta: ArrowReaderMetadata,
-    bytes: Option<Bytes>,
+    object: Option<File>,
     columns: &[Column],
     needed: &[bool],
 ) -> Table {
@@ -194,7 +158,7 @@ fn table_of(
     }
     let mapping = map_fields(meta.schema(), columns, needed);
     Table {
-        bytes,
+        object,
         meta,
         group_starts,
         mapping,
@@ -354,8 +318,8 @@ impl ParquetReader {
             unreachable!("an S3 object has a key");
         };
         let location = &self.files[f].location;
-        let bytes = get_object(aws, client, &loc.bucket, key)?;
-        let meta = match ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::default()) {
+        let object = spool_object(aws, client, &loc.bucket, key)?;
+        let meta = match ArrowReaderMetadata::load(&object, ArrowReaderOptions::default()) {
             Ok(m) => m,
             // Objects are written whole: this one will not become readable. Like an
             // object that does not decompress, it is one bad record.
@@ -365,7 +329,7 @@ impl ParquetReader {
                 )))
             }
         };
-        let table = table_of(meta, Some(bytes), &self.columns, &self.needed);
+        let table = table_of(meta, Some(object), &self.columns, &self.needed);
         for p in &table.mapping.problems {
             tracing::warn!("{location}: {p}");
         }
@@ -385,10 +349,10 @@ impl ParquetReader {
             .table
             .as_ref()
             .expect("a table's metadata is read before its groups");
-        let input = match (&file.place, &table.bytes) {
-            (_, Some(b)) => Input::Bytes(b.clone()),
-            (Place::Path(p), None) => Input::File(File::open(p).map_err(|e| io(&e))?),
-            (Place::Key(_), None) => unreachable!("an object's bytes are kept while it is read"),
+        let input = match (&file.place, &table.object) {
+            (_, Some(f)) => f.try_clone().map_err(|e| io(&e))?,
+            (Place::Path(p), None) => File::open(p).map_err(|e| io(&e))?,
+            (Place::Key(_), None) => unreachable!("an object's file is kept while it is read"),
         };
         let mask = ProjectionMask::roots(
             table.meta.parquet_schema(),
@@ -413,7 +377,7 @@ impl ParquetReader {
     }
 
     /// Done with the current row group: an object whose last group it was lets go of its
-    /// bytes.
+    /// temporary file (which removes it).
     fn finish_group(&mut self) {
         let Some(cur) = self.current.take() else {
             return;
@@ -421,7 +385,7 @@ impl ParquetReader {
         let more = self.units.front().is_some_and(|(f, _)| *f == cur.file);
         if !more {
             if let Some(t) = self.files[cur.file].table.as_mut() {
-                t.bytes = None;
+                t.object = None;
             }
         }
     }
