@@ -158,6 +158,9 @@ fn rows_that_do_not_fit_are_dead_letters_and_missing_columns_are_warned_about() 
     ])
     .unwrap();
     write_parquet(&dir.path().join("data/c.parquet"), &c, 10);
+    // d: not Parquet at all: one bad record naming it, and the backfill goes on (it failed
+    // the whole backfill, while an S3 object that is not Parquet was one bad record).
+    std::fs::write(dir.path().join("data/d.parquet"), b"user_id,fare\nu6,1\n").unwrap();
     std::fs::write(
         dir.path().join("job.yaml"),
         r#"name: bad_parquet
@@ -208,8 +211,15 @@ sinks:
         [
             ("a.parquet", 2, "missing_required"),
             ("a.parquet", 3, "bad_timestamp"),
-            ("c.parquet", 1, "malformed")
+            ("c.parquet", 1, "malformed"),
+            ("d.parquet", 1, "malformed")
         ]
+    );
+    let d_reason = &dl[&("d.parquet".to_string(), 1)].1;
+    assert!(
+        d_reason.contains("d.parquet` as Parquet")
+            && d_reason.contains("none of its rows are read"),
+        "{d_reason}"
     );
     let c_reason = &dl[&("c.parquet".to_string(), 1)].1;
     assert!(

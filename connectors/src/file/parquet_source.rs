@@ -23,7 +23,8 @@
 //!
 //! **Following.** In follow mode the glob is listed again every second; a file is read
 //! once its footer can be read (a file still being written has none yet). A file that
-//! cannot be read as Parquet fails a bounded read (naming it), and is retried in a live one.
+//! cannot be read as Parquet is one bad record (naming it) in a bounded read, where the
+//! input present is all there is, and is retried in a live one.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fs::File;
@@ -82,6 +83,9 @@ struct ParquetFile {
     place: Place,
     /// Its metadata, once read.
     table: Option<Table>,
+    /// Why a local file of a bounded read is not Parquet: one bad record, delivered by the
+    /// worker that would read its first row group.
+    unreadable: Option<String>,
 }
 
 enum Place {
@@ -244,6 +248,7 @@ impl ParquetReader {
                         location: url(&key),
                         place: Place::Key(key),
                         table: None,
+                        unreadable: None,
                     });
                 }
                 Ok(added)
@@ -265,10 +270,24 @@ impl ParquetReader {
             let meta = match meta {
                 Ok(m) => m,
                 Err(e) if self.mode.stops_at_end() => {
-                    return Err(SourceError(format!(
-                        "cannot read `{}` as Parquet: {e} (hint: the source's `path` should match only Parquet files)",
+                    // The input present is all there is: this file will not become
+                    // readable. Like an S3 object that is not Parquet, one bad record.
+                    let why = format!(
+                        "cannot read `{}` as Parquet: {e}; none of its rows are read (hint: the source's `path` should match only Parquet files)",
                         path.display()
-                    )))
+                    );
+                    if first_worker(&path, self.peers) == self.worker {
+                        self.units.push_back((self.files.len(), None));
+                    }
+                    self.known.insert(path.clone());
+                    self.files.push(ParquetFile {
+                        location: path.display().to_string(),
+                        place: Place::Path(path),
+                        table: None,
+                        unreadable: Some(why),
+                    });
+                    added += 1;
+                    continue;
                 }
                 Err(e) => {
                     // Perhaps still being written: try again at the next listing. (The
@@ -302,6 +321,7 @@ impl ParquetReader {
                 location: path.display().to_string(),
                 place: Place::Path(path),
                 table: Some(table),
+                unreadable: None,
             });
             added += 1;
         }
@@ -432,7 +452,11 @@ impl ParquetReader {
                 match self.units.pop_front() {
                     Some((f, Some(g))) => self.open_group(f, g)?,
                     Some((f, None)) => {
-                        if let Some(why) = self.fetch(f)? {
+                        let why = match self.files[f].place {
+                            Place::Path(_) => self.files[f].unreadable.take(),
+                            Place::Key(_) => self.fetch(f)?,
+                        };
+                        if let Some(why) = why {
                             let error = RecordError::Malformed(why);
                             let id = LineId {
                                 split: f as u32,
