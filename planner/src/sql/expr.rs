@@ -555,18 +555,7 @@ impl<'a> Lowerer<'a> {
         // Checks argument `i` has type `want` (untyped NULL passes).
         let want = |i: usize, want: DataType| -> R<()> {
             let (node, t) = &args[i];
-            if want == DataType::Timestamp && t.ty == Some(DataType::Int) {
-                return Err(self
-                    .err(
-                        ErrorKind::TypeMismatch,
-                        *node,
-                        format!("{name} expects a timestamp, but `{node}` has type int"),
-                    )
-                    .with_hint(format!(
-                        "if `{node}` holds epoch milliseconds, write TO_TIMESTAMP_LTZ({node}, 3)"
-                    )));
-            }
-            self.expect(node, t, want, name)
+            self.expect_arg(node, t, want, name)
         };
         use DataType::{Int, String as Str, Timestamp};
         let ty = match func {
@@ -709,6 +698,29 @@ impl<'a> Lowerer<'a> {
             Some(ty) if ty == want => Ok(()),
             Some(_) => Err(self.mismatch(node, t, want.name(), what)),
         }
+    }
+
+    /// [`Self::expect`] for a function's argument: an int where a timestamp is expected
+    /// gets the hint to read it as epoch milliseconds.
+    pub(super) fn expect_arg(
+        &self,
+        node: &ast::Expr,
+        t: &Typed,
+        want: DataType,
+        what: &str,
+    ) -> R<()> {
+        if want == DataType::Timestamp && t.ty == Some(DataType::Int) {
+            return Err(self
+                .err(
+                    ErrorKind::TypeMismatch,
+                    node,
+                    format!("{what} expects a timestamp, but `{node}` has type int"),
+                )
+                .with_hint(format!(
+                    "if `{node}` holds epoch milliseconds, write TO_TIMESTAMP_LTZ({node}, 3)"
+                )));
+        }
+        self.expect(node, t, want, what)
     }
 
     fn mismatch(&self, node: &ast::Expr, t: &Typed, want: &str, what: &str) -> Diagnostic {

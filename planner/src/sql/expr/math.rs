@@ -106,18 +106,7 @@ impl Lowerer<'_> {
         let ty = match func {
             MathFunc::TimestampDiff(_) => {
                 for (node, t) in &args {
-                    if t.ty == Some(DataType::Int) {
-                        return Err(self
-                            .err(
-                                ErrorKind::TypeMismatch,
-                                *node,
-                                format!("{name} expects a timestamp, but `{node}` has type int"),
-                            )
-                            .with_hint(format!(
-                                "if `{node}` holds epoch milliseconds, write TO_TIMESTAMP_LTZ({node}, 3)"
-                            )));
-                    }
-                    self.expect(node, t, DataType::Timestamp, name)?;
+                    self.expect_arg(node, t, DataType::Timestamp, name)?;
                 }
                 Some(DataType::Int)
             }
