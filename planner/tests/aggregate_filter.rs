@@ -208,3 +208,37 @@ fn over_in_a_grouped_query_names_over() {
         "{text}"
     );
 }
+
+/// FILTER after a call that is not an aggregate was accepted and dropped: the values were
+/// those of every row (found by QA), in SELECT, HAVING, WHERE and GROUP BY, windowed or
+/// not.
+#[test]
+fn filter_after_a_call_that_is_not_an_aggregate_is_an_error() {
+    for (sql, name) in [
+        (format!("SELECT ROUND(SUM(fare), 2) FILTER (WHERE action = 'r') AS s\n{GROUP}"), "ROUND"),
+        (
+            format!("SELECT TUMBLE_END(rowtime, INTERVAL '1' HOUR) FILTER (WHERE action = 'r') AS we, COUNT(*) AS n\n{GROUP}"),
+            "TUMBLE_END",
+        ),
+        (format!("SELECT COUNT(*) AS n\n{GROUP}\nHAVING ABS(COUNT(*)) FILTER (WHERE action = 'r') > 0"), "ABS"),
+        (
+            "SELECT COUNT(*) AS n\nFROM events WHERE CHAR_LENGTH(action) FILTER (WHERE fare > 0) > 1\nGROUP BY TUMBLE(rowtime, INTERVAL '1' HOUR)".to_string(),
+            "CHAR_LENGTH",
+        ),
+        (
+            "SELECT COUNT(*) AS n\nFROM events\nGROUP BY UPPER(user_id) FILTER (WHERE fare > 0), TUMBLE(rowtime, INTERVAL '1' HOUR)".to_string(),
+            "UPPER",
+        ),
+        ("SELECT user_id, UPPER(action) FILTER (WHERE action = 'r') AS ua\nFROM events".to_string(), "UPPER"),
+        ("SELECT user_id, NULLIF(action, 'x') FILTER (WHERE fare > 0) AS a\nFROM events".to_string(), "NULLIF"),
+    ] {
+        let (d, text) = common::error(&job(&sql));
+        assert_eq!(d.kind, ErrorKind::Unsupported, "{text}");
+        assert_eq!(
+            d.message,
+            format!("feature `f`: FILTER (WHERE ...) applies to an aggregate function, and {name} is not one"),
+            "{text}"
+        );
+        assert!(d.hint.as_deref().unwrap().contains("right after the aggregate call"), "{text}");
+    }
+}

@@ -75,6 +75,22 @@ pub(crate) fn call_modifiers(sql: &SqlText, f: &ast::Function) -> R<()> {
         )
         .with_hint(hint.to_string())
     };
+    // FILTER belongs to an aggregate call; after any other call it used to be dropped
+    // (`ROUND(SUM(x), 2) FILTER (WHERE ...)` summed every row; found by QA).
+    if let Some(cond) = f.filter.as_deref() {
+        if !crate::aggregate::AggFunc::is_aggregate_name(&name) && !super::expr::is_over_only(&name)
+        {
+            return Err(sql
+                .error(
+                    ErrorKind::Unsupported,
+                    cond.span(),
+                    format!("FILTER (WHERE ...) applies to an aggregate function, and {name} is not one"),
+                )
+                .with_hint(format!(
+                    "put FILTER right after the aggregate call inside it, e.g. {name}(SUM(x) FILTER (WHERE {cond}), ...), or write CASE WHEN {cond} THEN ... END"
+                )));
+        }
+    }
     let nulls_hint = "NULLs are kept; to leave them out of a sequence, compute it over the non-NULL rows: a subquery `(SELECT ... FROM t WHERE x IS NOT NULL)` in FROM";
     if f.null_treatment == Some(ast::NullTreatment::IgnoreNulls) {
         return Err(err("IGNORE NULLS", nulls_hint));
