@@ -1,5 +1,5 @@
 //! Flink SQL that freshet does not run, reported at its position with what to write
-//! instead: a temporal join, a window offset, COUNT(DISTINCT a, b), OFFSET, and an
+//! instead: a temporal join, a window offset, OFFSET, and an
 //! unparsable TIMESTAMP literal.
 
 mod common;
@@ -95,19 +95,6 @@ fn a_window_offset_is_not_supported_and_the_hint_keeps_the_tvf_form() {
         Some("write HOP(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' MINUTE, INTERVAL '30' MINUTES) (slide, then size)"),
         "{text}"
     );
-}
-
-#[test]
-fn count_distinct_of_two_columns_suggests_concat_ws() {
-    let (d, text) = one(&with_sql(&format!(
-        "SELECT geohash, COUNT(DISTINCT user_id, action) AS n\nFROM events\n{GROUP}"
-    )));
-    assert_eq!(
-        d.hint.as_deref(),
-        Some("count the distinct combinations as one string: COUNT(DISTINCT CONCAT_WS('|', user_id, action))"),
-        "{text}"
-    );
-    insta::assert_snapshot!(text);
 }
 
 #[test]

@@ -23,6 +23,7 @@ use super::SqlText;
 mod aggregate;
 mod analytic;
 mod column;
+mod distinct_tuple;
 mod filter;
 mod math;
 mod over;

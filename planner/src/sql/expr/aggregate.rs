@@ -278,13 +278,37 @@ impl Lowerer<'_> {
                 }
             }
             _ if upper == "COUNT" && distinct && args.len() > 1 => {
-                let names: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-                return Err(self
-                    .err(ErrorKind::Unsupported, f, "COUNT(DISTINCT ...) of several columns is not supported")
-                    .with_hint(format!(
-                        "count the distinct combinations as one string: COUNT(DISTINCT CONCAT_WS('|', {}))",
-                        names.join(", ")
-                    )));
+                let mut lowered = Vec::with_capacity(args.len());
+                for a in args {
+                    let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a)) = a else {
+                        return Err(self.err(
+                            ErrorKind::Syntax,
+                            f,
+                            "COUNT(DISTINCT ...) takes expressions",
+                        ));
+                    };
+                    let mut inner = Lowerer {
+                        sql: self.sql,
+                        row: self.row,
+                        agg: None,
+                        over: None,
+                        clause: "an aggregate argument",
+                    };
+                    let t = inner.lower(a)?;
+                    if t.ty == Some(DataType::Array) {
+                        return Err(self.err(
+                            ErrorKind::TypeMismatch,
+                            a,
+                            format!("COUNT(DISTINCT ...) cannot compare arrays: `{a}` is one"),
+                        ));
+                    }
+                    lowered.push(t.expr);
+                }
+                AggCall {
+                    func: AggFunc::CountDistinct,
+                    ty: DataType::Int,
+                    arg: Some(super::distinct_tuple::tuple_key(lowered)),
+                }
             }
             _ => return Err(self.err(ErrorKind::Syntax, f, format!("{upper} takes one argument"))),
         };
