@@ -103,6 +103,26 @@ fn session_takes_one_interval() {
     insta::assert_snapshot!(text);
 }
 
+/// The hint of the table-function form shows `PARTITION BY` as written (it showed the
+/// planner's marker: `TABLE clicks = user_id`; found by QA).
+#[test]
+fn the_session_table_function_hint_keeps_partition_by() {
+    for (partition, shown) in [
+        ("user_id", "user_id"),
+        ("(user_id, page)", "(user_id, page)"),
+    ] {
+        let (d, text) = error(&format!(
+            "SELECT user_id, COUNT(*) AS n, window_start, window_end\nFROM TABLE(SESSION(TABLE clicks PARTITION BY {partition}, DESCRIPTOR(ts), INTERVAL '5' MINUTES, INTERVAL '1' HOUR))\nGROUP BY user_id, window_start, window_end"
+        ));
+        assert_eq!(d.kind, ErrorKind::InvalidWindow, "{text}");
+        assert_eq!(
+            d.hint.as_deref(),
+            Some(format!("write SESSION(TABLE clicks PARTITION BY {shown}, DESCRIPTOR(ts), INTERVAL '30' MINUTES) (the gap)").as_str()),
+            "{text}"
+        );
+    }
+}
+
 #[test]
 fn session_end_must_repeat_the_gap() {
     let (d, text) = error(

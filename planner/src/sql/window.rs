@@ -90,8 +90,21 @@ impl Planner<'_> {
         // descriptor written (`TUMBLE(TABLE ev, DESCRIPTOR(rowtime), ...)`).
         let example = match (skip, args.as_slice()) {
             (1, [table, time, ..]) => {
-                // The table argument reads back without its `TABLE` keyword.
-                let table = table.to_string();
+                // The table argument reads back without its `TABLE` keyword, and a
+                // SESSION's `PARTITION BY` as the planner's marker `=` (session.rs).
+                let table = match (name, table) {
+                    (
+                        "SESSION",
+                        ast::Expr::BinaryOp {
+                            left,
+                            op: ast::BinaryOperator::Eq,
+                            right,
+                        },
+                    ) => {
+                        format!("{left} PARTITION BY {right}")
+                    }
+                    _ => table.to_string(),
+                };
                 let table = if table.to_ascii_uppercase().starts_with("TABLE ") {
                     table
                 } else {
