@@ -12,22 +12,47 @@ use common::rides::{one, with_sql};
 const GROUP: &str = "GROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)";
 
 /// Flink's named arguments of a window table function: sqlparser's "Expected: ), found:
-/// events" said nothing of them.
+/// events" said nothing of them; the hint is the user's call by position.
 #[test]
 fn named_window_arguments_are_named_in_the_error() {
     let (d, text) = one(&with_sql(
-        "SELECT geohash, COUNT(*) AS rides, window_start, window_end\nFROM TABLE(TUMBLE(DATA => TABLE events, TIMECOL => DESCRIPTOR(rowtime), SIZE => INTERVAL '1' DAY))\nGROUP BY geohash, window_start, window_end",
+        "SELECT geohash, COUNT(*) AS rides, window_start, window_end\nFROM TABLE(HOP(DATA => TABLE events, TIMECOL => DESCRIPTOR(rowtime), SIZE => INTERVAL '1' DAY, SLIDE => INTERVAL '1' HOUR))\nGROUP BY geohash, window_start, window_end",
     ));
-    assert_eq!(d.kind, ErrorKind::Syntax, "{text}");
-    assert!(
-        d.detail.as_deref().unwrap().contains("named arguments"),
+    assert_eq!(d.kind, ErrorKind::Unsupported, "{text}");
+    assert_eq!(
+        d.message, "feature `f`: named arguments of HOP are not supported",
         "{text}"
     );
-    assert!(d.hint.as_deref().unwrap().contains("by position"), "{text}");
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("pass the arguments by position: HOP(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' HOUR, INTERVAL '1' DAY) (slide, then size)"),
+        "{text}"
+    );
+    // At `HOP`: line 21, after 6 spaces and `FROM TABLE(`.
+    assert_eq!(line_col(&d), (21, 18), "{text}");
+    // Positional arguments, then a named one: sqlparser parses it; the same error.
+    let (d, text) = one(&with_sql(
+        "SELECT geohash, COUNT(*) AS rides, window_start, window_end\nFROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(rowtime), SIZE => INTERVAL '1' DAY))\nGROUP BY geohash, window_start, window_end",
+    ));
+    assert!(
+        d.message
+            .contains("named arguments of TUMBLE are not supported"),
+        "{text}"
+    );
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("pass the arguments by position: TUMBLE(TABLE events, DESCRIPTOR(rowtime), INTERVAL '1' DAY)"),
+        "{text}"
+    );
+    // An arrow in a string of SQL that does not parse for another reason is not taken for
+    // a named argument.
+    let (d, text) = one(&with_sql(
+        "SELECT geohash, COUNT(*) AS rides\nFROM events WHERE CONCAT(action, '=>') > > 'a'\nGROUP BY geohash, TUMBLE(rowtime, INTERVAL '1' HOUR)",
+    ));
+    assert_eq!(d.kind, ErrorKind::Syntax, "{text}");
+    assert!(!text.contains("named arguments"), "{text}");
 }
 
-/// Several groupings in one query were "this expression is not supported" with a hint
-/// listing expression kinds.
 #[test]
 fn grouping_sets_rollup_and_cube_suggest_one_feature_per_grouping() {
     for (group, what) in [

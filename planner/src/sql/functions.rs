@@ -136,6 +136,21 @@ pub(crate) fn function_args<'f>(sql: &SqlText, f: &'f ast::Function) -> R<Vec<&'
             .iter()
             .map(|a| match a {
                 ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e),
+                ast::FunctionArg::Named { .. } | ast::FunctionArg::ExprNamed { .. } => {
+                    let name = function_name(f);
+                    let d = sql.error(
+                        ErrorKind::Unsupported,
+                        f.span(),
+                        format!("named arguments of {name} are not supported: `{a}`"),
+                    );
+                    Err(match super::named_args::find(&f.to_string()) {
+                        Some(call) => d.with_hint(format!(
+                            "pass the arguments by position: {}",
+                            call.positional()
+                        )),
+                        None => d.with_hint("pass the arguments by position"),
+                    })
+                }
                 other => Err(sql.error(
                     ErrorKind::Unsupported,
                     f.span(),

@@ -10,6 +10,7 @@ mod from;
 mod functions;
 mod group_by;
 mod join;
+mod named_args;
 mod rewrite;
 mod session;
 mod sink_names;

@@ -76,11 +76,18 @@ pub(super) fn parse_error(sql: &SqlText, msg: &str) -> Diagnostic {
         at
     };
     // Flink's named arguments, `TUMBLE(DATA => TABLE t, ...)`: sqlparser stops at `TABLE`.
-    if sql.text.contains("=>") {
+    if let Some(named) = super::named_args::find(&sql.text) {
         return sql
-            .error_at(ErrorKind::Syntax, at, format!("SQL syntax error: {text}"))
-            .with_detail("named arguments (`DATA => ...`, `TIMECOL => ...`, `SIZE => ...`) are not supported")
-            .with_hint("pass a window table function's arguments by position: TUMBLE(TABLE t, DESCRIPTOR(rowtime), INTERVAL '1' HOUR)");
+            .error_at(
+                ErrorKind::Unsupported,
+                named.at,
+                format!("named arguments of {} are not supported", named.name),
+            )
+            .with_detail(format!("sqlparser: {text}"))
+            .with_hint(format!(
+                "pass the arguments by position: {}",
+                named.positional()
+            ));
     }
     sql.error_at(ErrorKind::Syntax, at, format!("SQL syntax error: {text}"))
         .with_hint("feature SQL is a single SELECT; check commas, parentheses and quotes ('text', `column`)")
