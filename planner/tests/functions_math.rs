@@ -338,3 +338,49 @@ fn timestamp_literals_are_utc_epoch_milliseconds() {
     }
     assert_eq!(error("t - DATE '2024-03-10'").kind, ErrorKind::Unsupported);
 }
+
+/// The errors of IF, GREATEST and COALESCE name them, not CASE's branches or the clause
+/// (QA: `IF(n, 1, 2)` said "SELECT condition", `GREATEST('a', 1)` "branches"), and no hint
+/// reads "use a a number column".
+#[test]
+fn type_errors_name_the_function() {
+    let d = error("IF(n, 1, 2)");
+    assert_eq!(
+        d.message, "feature `f`: IF condition has type int, expected bool",
+        "{d}"
+    );
+    let d = error("IF(n > 1, 1, 'a')");
+    assert_eq!(
+        d.message, "feature `f`: IF's results have different types: int and string",
+        "{d}"
+    );
+    let d = error("GREATEST(s, 1)");
+    assert_eq!(
+        d.message, "feature `f`: GREATEST's arguments have different types: string and int",
+        "{d}"
+    );
+    let d = error("COALESCE(s, 1)");
+    assert_eq!(
+        d.message, "feature `f`: COALESCE's arguments have different types: string and int",
+        "{d}"
+    );
+    let d = error("SQRT(s)");
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("convert it with CAST(s AS ...), or use a number instead"),
+        "{d}"
+    );
+}
+
+/// Flink functions freshet has not: what to write instead (QA: only the list of functions).
+#[test]
+fn flink_log_functions_say_what_to_write() {
+    for (call, hint) in [
+        ("LOG(x)", "LOG(x) is LN(x); LOG(b, x) is LN(x) / LN(b)"),
+        ("LOG2(x)", "LOG2(x) is LN(x) / LN(2)"),
+    ] {
+        let d = error(call);
+        assert!(d.message.ends_with("is not supported"), "{d}");
+        assert_eq!(d.hint.as_deref(), Some(hint), "{d}");
+    }
+}

@@ -28,6 +28,7 @@ mod filter;
 mod math;
 mod over;
 mod scope;
+mod unknown;
 
 pub(crate) use self::analytic::unsupported_window_function;
 pub(crate) use self::scope::{
@@ -419,31 +420,7 @@ impl<'a> Lowerer<'a> {
             return Ok(t);
         }
         let Some(func) = Func::from_name(&name) else {
-            // Aggregates Flink has and freshet has not: an aggregate's error, with what to
-            // write instead.
-            let variance = "VAR_POP(x) is AVG(x * x) - AVG(x) * AVG(x), and VAR_SAMP(x) that times COUNT(x) / (COUNT(x) - 1); a standard deviation is the SQRT of one";
-            let unsupported_aggregate = match name.as_str() {
-                "STDDEV_POP" | "STDDEV_SAMP" | "STDDEV" | "VAR_POP" | "VAR_SAMP" | "VARIANCE" => {
-                    Some(variance)
-                }
-                "LISTAGG" | "COLLECT" => {
-                    Some("over an OVER window, ARRAY_AGG(x) or LAST_N(x, n) collect values")
-                }
-                "APPROX_COUNT_DISTINCT" => Some("COUNT(DISTINCT x) is exact"),
-                _ => None,
-            };
-            if let Some(hint) = unsupported_aggregate {
-                return Err(self
-                    .err(
-                        ErrorKind::Unsupported,
-                        e,
-                        format!("aggregate function {name} is not supported"),
-                    )
-                    .with_hint(hint));
-            }
-            return Err(self.err(ErrorKind::Unsupported, e, format!("unknown function {name}")).with_hint(
-                "aggregates: COUNT, SUM, AVG, MIN, MAX (over an OVER window also TOP, LAST_N, ARRAY_AGG); scalar functions: COALESCE, NULLIF, IF, GREATEST, LEAST, CONCAT, CONCAT_WS, LOWER, UPPER, CHAR_LENGTH, SUBSTRING, TRIM, REPLACE, POSITION, SPLIT_INDEX, ABS, FLOOR, CEIL, ROUND, MOD, POWER, SQRT, LN, LOG10, EXP, SIGN, DATE_FORMAT, EXTRACT, TIMESTAMPDIFF, TO_TIMESTAMP_LTZ",
-            ));
+            return Err(self.unknown_function(e, &name));
         };
         let mut args = Vec::new();
         for a in function_args(self.sql, f)? {
@@ -564,7 +541,7 @@ impl<'a> Lowerer<'a> {
                 arity_err(1, usize::MAX)?;
                 let mut ty = None;
                 for (a, t) in &args {
-                    ty = self.unify(a, ty, t.ty)?;
+                    ty = self.unify_as(a, ty, t.ty, "COALESCE's arguments")?;
                 }
                 ty
             }
@@ -731,9 +708,11 @@ impl<'a> Lowerer<'a> {
             node,
             format!("{what} expects {want}, but `{node}` has type {has}"),
         )
-        .with_hint(format!(
-            "convert it with CAST({node} AS ...) or use a {want} column"
-        ))
+        .with_hint(if want.starts_with("a ") || want.starts_with("an ") {
+            format!("convert it with CAST({node} AS ...), or use {want} instead")
+        } else {
+            format!("convert it with CAST({node} AS ...) or use a {want} column")
+        })
     }
 
     fn comparable(&self, node: &ast::Expr, a: &Typed, b: &Typed) -> R<()> {
@@ -755,11 +734,24 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// The common type of CASE branches.
     fn unify(
         &self,
         node: &ast::Expr,
         a: Option<DataType>,
         b: Option<DataType>,
+    ) -> R<Option<DataType>> {
+        self.unify_as(node, a, b, "CASE branches")
+    }
+
+    /// The common type of `what` (`CASE branches`, `COALESCE's arguments`, ...): equal
+    /// types, or numbers (a float); NULL takes the other's.
+    pub(super) fn unify_as(
+        &self,
+        node: &ast::Expr,
+        a: Option<DataType>,
+        b: Option<DataType>,
+        what: &str,
     ) -> R<Option<DataType>> {
         use DataType::*;
         Ok(match (a, b) {
@@ -771,9 +763,9 @@ impl<'a> Lowerer<'a> {
                     .err(
                         ErrorKind::TypeMismatch,
                         node,
-                        format!("branches have different types: {x} and {y}"),
+                        format!("{what} have different types: {x} and {y}"),
                     )
-                    .with_hint("make every branch the same type, e.g. with CAST"))
+                    .with_hint("give them one type, e.g. with CAST(... AS STRING)"))
             }
         })
     }

@@ -36,9 +36,12 @@ impl Lowerer<'_> {
             return self.timestampdiff(&args).map(Some);
         }
         if name == "IF" {
-            let cond = self.lower_predicate(args[0])?;
+            let clause = std::mem::replace(&mut self.clause, "IF");
+            let cond = self.lower_predicate(args[0]);
+            self.clause = clause;
+            let cond = cond?;
             let (a, b) = (self.lower(args[1])?, self.lower(args[2])?);
-            let ty = self.unify(args[2], a.ty, b.ty)?;
+            let ty = self.unify_as(args[2], a.ty, b.ty, "IF's results")?;
             let expr = Expr::Case {
                 operand: None,
                 whens: vec![(cond, a.widened_to(ty))],
@@ -116,7 +119,7 @@ impl Lowerer<'_> {
                     if t.ty == Some(DataType::Array) {
                         return Err(self.mismatch(node, t, "a comparable value", name));
                     }
-                    ty = self.unify(node, ty, t.ty)?;
+                    ty = self.unify_as(node, ty, t.ty, &format!("{name}'s arguments"))?;
                 }
                 ty
             }
