@@ -80,7 +80,7 @@ impl FeatureUpdate {
 /// `false`, floats as the shortest text that reads back the same, arrays as JSON), except
 /// that a string is its characters, unquoted. `None` for NULL and for a float past the
 /// largest double (JSON `null`). Not `Value`'s `Display`: that is the SQL literal
-/// (`TIMESTAMP 1767225600000`, `TRUE`) `explain` prints.
+/// (`TIMESTAMP '2026-01-01 00:00:00.000'`, `TRUE`) `explain` prints.
 pub fn store_text(v: &Value) -> Option<Cow<'_, str>> {
     match v {
         Value::Null => None,

@@ -334,7 +334,11 @@ impl fmt::Display for Value {
             Value::Int(i) => write!(f, "{i}"),
             Value::Float(x) => write!(f, "{x:?}"),
             Value::Str(s) => write!(f, "'{}'", s.replace('\'', "''")),
-            Value::Ts(t) => write!(f, "TIMESTAMP {t}"),
+            // As a literal that reads back (UTC), e.g. `TIMESTAMP '2026-01-01 10:00:00.500'`.
+            Value::Ts(t) => match chrono::DateTime::from_timestamp_millis(*t) {
+                Some(d) => write!(f, "TIMESTAMP '{}'", d.format("%Y-%m-%d %H:%M:%S%.3f")),
+                None => write!(f, "TIMESTAMP {t}"),
+            },
             Value::List(l) => {
                 f.write_str("ARRAY[")?;
                 for (i, v) in l.iter().enumerate() {

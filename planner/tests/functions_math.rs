@@ -337,6 +337,10 @@ fn timestamp_literals_are_utc_epoch_milliseconds() {
         );
     }
     assert_eq!(error("t - DATE '2024-03-10'").kind, ErrorKind::Unsupported);
+    // Shown (explain) as a literal that reads back, not as epoch milliseconds (QA).
+    let shown = key("t - TIMESTAMP '2024-03-10T14:05:09.007Z'").to_string();
+    assert_eq!(shown, "(t - TIMESTAMP '2024-03-10 14:05:09.007')");
+    assert_eq!(key(&shown).to_string(), shown);
 }
 
 /// The errors of IF, GREATEST and COALESCE name them, not CASE's branches or the clause
