@@ -91,12 +91,13 @@ fn a_temporal_join_points_to_bounded_tables() {
     ));
     assert_eq!(d.kind, ErrorKind::Unsupported, "{text}");
     assert!(d.message.contains("temporal (lookup) joins"), "{text}");
-    assert!(
-        d.hint.as_deref().unwrap().contains("bounded: true"),
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("drop `FOR SYSTEM_TIME AS OF e.rowtime` (the join, LEFT or inner, stays as it is) and mark the table's source `bounded: true` if it is not (see docs/joins.md)"),
         "{text}"
     );
-    // Line 21, at SYSTEM_TIME (6 spaces and `FROM events AS e JOIN zones FOR ` before it).
-    assert_eq!(line_col(&d), (21, 39), "{text}");
+    // Line 21, at FOR (6 spaces and `FROM events AS e JOIN zones ` before it).
+    assert_eq!(line_col(&d), (21, 35), "{text}");
     insta::assert_snapshot!(text);
 }
 

@@ -50,6 +50,11 @@ pub(super) fn parse_error(sql: &SqlText, msg: &str) -> Diagnostic {
     }
     // `JOIN t FOR SYSTEM_TIME AS OF e.rowtime`: sqlparser reads `FOR` as `FOR UPDATE`.
     if text.ends_with("found: SYSTEM_TIME") {
+        // Point at `FOR` and quote the clause as written: `FOR SYSTEM_TIME AS OF e.rowtime`.
+        let (at, clause) = match temporal_clause(&sql.text, at) {
+            Some((for_at, clause)) => (for_at, clause),
+            None => (at, "FOR SYSTEM_TIME AS OF ...".to_string()),
+        };
         return sql
             .error_at(
                 ErrorKind::Unsupported,
@@ -57,7 +62,7 @@ pub(super) fn parse_error(sql: &SqlText, msg: &str) -> Diagnostic {
                 "temporal (lookup) joins, FOR SYSTEM_TIME AS OF, are not supported",
             )
             .with_detail("freshet joins a stream with a table source marked `bounded: true`, read completely before stream rows are matched (one version of the table, not versioned by time), or two streams within time bounds")
-            .with_hint("drop `FOR SYSTEM_TIME AS OF ...` and mark the table's source `bounded: true`: `JOIN t AS s ON e.k = s.k` (see docs/joins.md)");
+            .with_hint(format!("drop `{clause}` (the join, LEFT or inner, stays as it is) and mark the table's source `bounded: true` if it is not (see docs/joins.md)"));
     }
     // sqlparser gives no position for the end of input: it is just after the last word.
     let (text, at) = match text.strip_suffix("found: EOF") {
@@ -244,6 +249,30 @@ pub(crate) fn alias_name(
             .with_hint("write a name after AS"));
     }
     Ok(alias.value.clone())
+}
+
+/// Where the `FOR` of a `FOR SYSTEM_TIME AS OF <expr>` whose `SYSTEM_TIME` is at `at` is,
+/// and the clause as written.
+fn temporal_clause(sql: &str, at: Location) -> Option<(Location, String)> {
+    let line = sql.lines().nth((at.line as usize).checked_sub(1)?)?;
+    let chars: Vec<char> = line.chars().collect();
+    let col = (at.column as usize).checked_sub(1)?;
+    let before: String = chars.get(..col)?.iter().collect();
+    let for_col = before.trim_end().len().checked_sub(3)?;
+    if !before[for_col..].trim_end().eq_ignore_ascii_case("FOR") {
+        return None;
+    }
+    let rest: String = chars.get(col..)?.iter().collect();
+    // `SYSTEM_TIME AS OF <expr>`: four words.
+    let words: Vec<&str> = rest.split_whitespace().take(4).collect();
+    if words.len() < 4
+        || !words[1].eq_ignore_ascii_case("AS")
+        || !words[2].eq_ignore_ascii_case("OF")
+    {
+        return None;
+    }
+    let for_at = Location::new(at.line, before[..for_col].chars().count() as u64 + 1);
+    Some((for_at, format!("FOR {}", words.join(" "))))
 }
 
 #[cfg(test)]
