@@ -3,12 +3,14 @@
 //! One hash per entity at `<feature>:<version>:<key>` (composite keys joined with `|`),
 //! with a field per selected value column (NULL values are left out; the others hold
 //! their [`store_text`], the text of the file sink's JSON: `true`, `1767225600000`) plus
-//! `window_start`, `window_end` (epoch ms) and `revision`. A TTL per feature expires
-//! entities that stop receiving updates.
+//! `window_start`, `window_end` (epoch ms), `revision` and `_run` (the writing run's
+//! [`run_id`]). A TTL per feature expires entities that stop receiving updates.
 //!
 //! **Newer windows win, atomically**: every write is one Lua script run (`EVALSHA`), so
 //! a late correction for an older window never overwrites a newer value, while a
-//! correction for the stored window (a higher revision) does. A withdrawn value
+//! correction for the stored window (a higher revision of the same run) does, and so does
+//! any value of the stored window from a later run (revisions start at 0 in every run: a
+//! rebuild from `start: earliest` must replace an earlier run's partial values). A withdrawn value
 //! (`deleted`, HAVING turned false) of the newest window leaves a marker in the hash's
 //! place, as a value would (also when the hash expired or held an older window):
 //! `window_start`, `window_end`, `revision` and `deleted` = `1`, no value fields (readers
@@ -18,12 +20,14 @@
 
 use std::time::Duration;
 
-use crate::sink::{store_text, FeatureUpdate, Rejected, RowSink, SinkError};
+use crate::sink::{run_id, store_text, FeatureUpdate, Rejected, RowSink, SinkError};
 use planner::job::RedisStore;
 
-/// KEYS[1]: hash. ARGV: window_end, revision, ttl ms (0: none), deleted (0/1), then
+/// KEYS[1]: hash. ARGV: window_end, revision, ttl ms (0: none), deleted (0/1), run, then
 /// field/value pairs (for a withdrawal, the marker's). Returns 1 written, 2 withdrawn, 0
-/// stale (ignored).
+/// stale (ignored). For the stored window, a later run wins whatever its revision (a
+/// rebuild's revision 0 replaces a partial value of an earlier run's revision 1), and within
+/// a run the higher revision.
 const UPSERT: &str = r#"
 local cur = redis.call('HGET', KEYS[1], 'window_end')
 local we = tonumber(ARGV[1])
@@ -31,12 +35,17 @@ if cur then
   cur = tonumber(cur)
   if we < cur then return 0 end
   if we == cur then
-    local rev = tonumber(redis.call('HGET', KEYS[1], 'revision') or '-1')
-    if tonumber(ARGV[2]) < rev then return 0 end
+    local run = tonumber(redis.call('HGET', KEYS[1], '_run') or '0')
+    local new_run = tonumber(ARGV[5])
+    if new_run < run then return 0 end
+    if new_run == run then
+      local rev = tonumber(redis.call('HGET', KEYS[1], 'revision') or '-1')
+      if tonumber(ARGV[2]) < rev then return 0 end
+    end
   end
 end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 if ARGV[4] == '1' then return 2 end
 return 1
@@ -49,6 +58,8 @@ pub struct RedisSink {
     conn: Option<redis::Connection>,
     script: redis::Script,
     ttl_ms: u64,
+    /// This run's [`run_id`]: stored as `_run`.
+    run: u64,
 }
 
 impl RedisSink {
@@ -67,6 +78,7 @@ impl RedisSink {
             conn: None,
             script: redis::Script::new(UPSERT),
             ttl_ms: ttl_ms.unwrap_or(0),
+            run: run_id(),
         };
         sink.connection().map_err(|e| {
             SinkError::permanent(format!(
@@ -75,6 +87,11 @@ impl RedisSink {
             ))
         })?;
         Ok(sink)
+    }
+
+    /// Writes as run `run` instead of this process's (tests: two runs in one process).
+    pub fn set_run(&mut self, run: u64) {
+        self.run = run;
     }
 
     fn connection(&mut self) -> Result<&mut redis::Connection, SinkError> {
@@ -132,7 +149,8 @@ impl RowSink for RedisSink {
                 .arg(r.window_end)
                 .arg(r.revision)
                 .arg(ttl)
-                .arg(if r.deleted { "1" } else { "0" });
+                .arg(if r.deleted { "1" } else { "0" })
+                .arg(self.run);
             if r.deleted {
                 cmd.arg("deleted").arg(1);
             } else {
@@ -148,7 +166,9 @@ impl RowSink for RedisSink {
                 .arg("window_end")
                 .arg(r.window_end)
                 .arg("revision")
-                .arg(r.revision);
+                .arg(r.revision)
+                .arg("_run")
+                .arg(self.run);
         }
         // Each command's own result: one refused row (a key holding another type) does
         // not fail the rows around it.

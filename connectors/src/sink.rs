@@ -80,6 +80,19 @@ impl FeatureUpdate {
 /// `false`, floats as the shortest text that reads back the same, arrays as JSON), except
 /// that a string is its characters, unquoted. `None` for NULL and for a float past the
 /// largest double (JSON `null`). Not `Value`'s `Display`: that is the SQL literal
+/// This run's id for the stores: the epoch milliseconds when this process first asked
+/// (its first store sink opening). Stores order writes of one window by (run, revision):
+/// revisions restart at 0 in every run, so a later run's value replaces an earlier run's
+/// whatever its revision (a rebuild replaces the partial values a stopped run left).
+pub fn run_id() -> u64 {
+    static RUN: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *RUN.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    })
+}
+
 /// (`TIMESTAMP '2026-01-01 00:00:00.000'`, `TRUE`) `explain` prints.
 pub fn store_text(v: &Value) -> Option<Cow<'_, str>> {
     match v {

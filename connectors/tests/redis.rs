@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use connectors::redis_store::RedisSink;
-use connectors::sink::{Fanout, FeatureUpdate, RowSink};
+use connectors::sink::{run_id, Fanout, FeatureUpdate, RowSink};
 use planner::job::{Fanout as FanoutSpec, RedisStore, Secret};
 use planner::types::Value;
 
@@ -79,6 +79,7 @@ fn newer_windows_win_and_corrections_of_the_stored_window_replace_it() {
         ("window_start", "60000"),
         ("window_end", "120000"),
         ("revision", "1"),
+        ("_run", &run_id().to_string()),
     ]
     .iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -114,6 +115,7 @@ fn newer_windows_win_and_corrections_of_the_stored_window_replace_it() {
             ("window_start".to_string(), (end - 60_000).to_string()),
             ("window_end".to_string(), end.to_string()),
             ("revision".to_string(), rev.to_string()),
+            ("_run".to_string(), run_id().to_string()),
             ("deleted".to_string(), "1".to_string()),
         ])
     };
@@ -138,6 +140,54 @@ fn newer_windows_win_and_corrections_of_the_stored_window_replace_it() {
     s.write_batch(&[update(&f, "u2", 240_000, 1, 0, true)])
         .unwrap();
     assert_eq!(hash(&mut conn, &other), marker(240_000, "1"));
+}
+
+/// Revisions restart at 0 in every run: for the stored window a later run's value replaces
+/// an earlier run's whatever the revisions, and the earlier run's writes no longer land
+/// (found by QA: a rebuild from `start: earliest` left a stopped run's partial value,
+/// revision 1, over its own correct revision 0).
+#[test]
+fn a_later_run_replaces_the_stored_window_whatever_its_revision() {
+    let url = redis_url();
+    let f = format!("f{}", unique());
+    let key = format!("{f}:2:u1|sf");
+    let mut conn = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let (mut first, mut later) = (sink(&url, None), sink(&url, None));
+    first.set_run(100);
+    later.set_run(200);
+    first
+        .write_batch(&[update(&f, "u1", 120_000, 1, 2, false)])
+        .unwrap();
+    later
+        .write_batch(&[update(&f, "u1", 120_000, 0, 4, false)])
+        .unwrap();
+    let h = hash(&mut conn, &key);
+    assert_eq!(
+        (h["n"].as_str(), h["revision"].as_str(), h["_run"].as_str()),
+        ("4", "0", "200")
+    );
+    // The earlier run, still writing, no longer lands on this window; a newer window does.
+    first
+        .write_batch(&[update(&f, "u1", 120_000, 2, 3, false)])
+        .unwrap();
+    assert_eq!(hash(&mut conn, &key)["n"], "4");
+    first
+        .write_batch(&[update(&f, "u1", 180_000, 0, 1, false)])
+        .unwrap();
+    assert_eq!(hash(&mut conn, &key)["n"], "1");
+    // A hash written before runs were stored (no `_run`) is of run 0.
+    redis::cmd("HDEL")
+        .arg(&key)
+        .arg("_run")
+        .exec(&mut conn)
+        .unwrap();
+    first
+        .write_batch(&[update(&f, "u1", 180_000, 0, 7, false)])
+        .unwrap();
+    assert_eq!(hash(&mut conn, &key)["n"], "7");
 }
 
 /// A private redis-server, stopped on drop.
@@ -364,6 +414,7 @@ fn timestamps_and_bools_are_stored_as_the_file_sink_writes_them() {
         ("window_start", t.to_string()),
         ("window_end", (t + 3_600_000).to_string()),
         ("revision", "0".into()),
+        ("_run", run_id().to_string()),
     ]
     .into_iter()
     .map(|(a, b)| (a.to_string(), b))

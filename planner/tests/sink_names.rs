@@ -70,6 +70,25 @@ fn pk_and_ttl_are_errors_for_a_feature_going_to_dynamodb() {
     plan(&stateless.replace("AS ttl", "AS \"TTL\""), "").unwrap_or_else(|d| panic!("{d}"));
 }
 
+/// `_run`, the run that wrote a value, is a field of Redis hashes and an attribute of
+/// DynamoDB items: a value column of that name going to either is an error.
+#[test]
+fn run_is_an_error_for_a_feature_going_to_a_store() {
+    let sql = "SELECT user_id, amt AS _run FROM ev";
+    for (sinks, kind, sink) in [
+        ("    sinks: [out, online]\n", "Redis", "online"),
+        ("    sinks: [table]\n", "DynamoDB", "table"),
+    ] {
+        let d = plan(sql, sinks).expect_err("a store's own name");
+        assert_eq!(
+            d.0[0].message,
+            format!("feature `f`: output column `_run` of feature `f` would be dropped by {kind} sink `{sink}`"),
+            "{d}"
+        );
+    }
+    plan(sql, "    sinks: [out]\n").unwrap_or_else(|d| panic!("{d}"));
+}
+
 #[test]
 fn a_ttl_of_zero_is_an_error_with_a_hint() {
     for sink in [

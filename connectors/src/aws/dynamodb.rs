@@ -3,15 +3,17 @@
 //!
 //! **Item.** Every value column is an attribute (integers, floats and timestamps as `N`,
 //! strings `S`, booleans `BOOL`, NULL and non-finite floats `NULL`), plus `window_start`
-//! and `window_end` (`N`, epoch ms), `revision` (`N`) and, when the sink has a `ttl`,
+//! and `window_end` (`N`, epoch ms), `revision` (`N`), `_run` (`N`: the writing run's
+//! [`crate::sink::run_id`]) and, when the sink has a `ttl`,
 //! `ttl` (`N`, epoch seconds of the write plus the ttl: enable DynamoDB TTL on it). No value
-//! column is named like one of these: the planner refuses `pk` and `ttl` for a feature
+//! column is named like one of these: the planner refuses `pk`, `ttl` and `_run` for a feature
 //! going to a DynamoDB sink (`planner/src/sql/sink_names.rs`), and `window_start`,
 //! `window_end` and `revision` for every feature but as the window bounds themselves.
 //!
 //! **Newer window wins, atomically.** A put is conditional: it lands only if the item does
-//! not exist, or holds an older window, or the same window at a revision not newer than
-//! this one (a correction). A failed condition means the update is stale, and is not an
+//! not exist, or holds an older window, or the same window written by an earlier run
+//! (revisions restart at 0 in every run: a rebuild replaces a stopped run's partial
+//! values), or by this run at a revision not newer than this one (a correction). A failed condition means the update is stale, and is not an
 //! error. A withdrawn value (`deleted`) is written, under the same condition, as a marker: `pk`, `window_start`, `window_end`, `revision`,
 //! `deleted` (`BOOL` true) and `ttl`, no value attributes. (Deleting the item let a late
 //! correction of an older window in afterwards, which the Kafka sink dropped.) Updates of
@@ -32,12 +34,20 @@ use super::{error_text, is_transport, Aws};
 use crate::sink::{FeatureUpdate, Rejected, RowSink, SinkError};
 
 /// Attributes the sink writes itself.
-const RESERVED: [&str; 5] = ["pk", "window_start", "window_end", "revision", "ttl"];
+const RESERVED: [&str; 6] = [
+    "pk",
+    "window_start",
+    "window_end",
+    "revision",
+    "ttl",
+    "_run",
+];
 /// Keys written at once.
 const CONCURRENCY: usize = 16;
 
-const PUT_CONDITION: &str =
-    "attribute_not_exists(#pk) OR #we < :we OR (#we = :we AND #rev <= :rev)";
+/// For the stored window, a later run wins whatever its revision, and within a run the
+/// higher revision (an item without `_run` is of run 0).
+const PUT_CONDITION: &str = "attribute_not_exists(#pk) OR #we < :we OR (#we = :we AND (attribute_not_exists(#run) OR #run < :run OR (#run = :run AND #rev <= :rev)))";
 
 /// A worker's writer to a DynamoDB table.
 pub struct DynamoSink {
@@ -45,6 +55,8 @@ pub struct DynamoSink {
     client: aws_sdk_dynamodb::Client,
     table: String,
     ttl_ms: Option<u64>,
+    /// This run's [`crate::sink::run_id`]: stored as `_run`.
+    run: u64,
 }
 
 /// How to create the table the sink expects.
@@ -122,7 +134,13 @@ impl DynamoSink {
             client,
             table: table.to_string(),
             ttl_ms,
+            run: crate::sink::run_id(),
         })
+    }
+
+    /// Writes as run `run` instead of this process's (tests: two runs in one process).
+    pub fn set_run(&mut self, run: u64) {
+        self.run = run;
     }
 }
 
@@ -140,21 +158,30 @@ pub fn attribute(v: &Value) -> AttributeValue {
     }
 }
 
-/// The item a row is stored as (`ttl_until`: its expiry, epoch seconds).
-pub fn item(row: &FeatureUpdate, ttl_until: Option<u64>) -> HashMap<String, AttributeValue> {
+/// The item a row is stored as (`ttl_until`: its expiry, epoch seconds), written by run
+/// `run`.
+pub fn item(
+    row: &FeatureUpdate,
+    ttl_until: Option<u64>,
+    run: u64,
+) -> HashMap<String, AttributeValue> {
     let mut item = HashMap::with_capacity(row.values.len() + 5);
     for (name, v) in &row.values {
         if !RESERVED.contains(&name.as_str()) {
             item.insert(name.clone(), attribute(v));
         }
     }
-    item.extend(row_attributes(row, ttl_until));
+    item.extend(row_attributes(row, ttl_until, run));
     item
 }
 
 /// The item a withdrawn value leaves: its key, window and revision, `deleted`, no values.
-fn marker(row: &FeatureUpdate, ttl_until: Option<u64>) -> HashMap<String, AttributeValue> {
-    let mut item: HashMap<_, _> = row_attributes(row, ttl_until).collect();
+fn marker(
+    row: &FeatureUpdate,
+    ttl_until: Option<u64>,
+    run: u64,
+) -> HashMap<String, AttributeValue> {
+    let mut item: HashMap<_, _> = row_attributes(row, ttl_until, run).collect();
     item.insert("deleted".into(), AttributeValue::Bool(true));
     item
 }
@@ -164,6 +191,7 @@ fn marker(row: &FeatureUpdate, ttl_until: Option<u64>) -> HashMap<String, Attrib
 fn row_attributes(
     row: &FeatureUpdate,
     ttl_until: Option<u64>,
+    run: u64,
 ) -> impl Iterator<Item = (String, AttributeValue)> {
     let n = |v: String| AttributeValue::N(v);
     [
@@ -171,6 +199,7 @@ fn row_attributes(
         ("window_start", n(row.window_start.to_string())),
         ("window_end", n(row.window_end.to_string())),
         ("revision", n(row.revision.to_string())),
+        ("_run", n(run.to_string())),
     ]
     .into_iter()
     .chain(ttl_until.map(|t| ("ttl", n(t.to_string()))))
@@ -211,6 +240,7 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::
 async fn write_key(
     client: aws_sdk_dynamodb::Client,
     table: String,
+    run: u64,
     rows: Vec<(usize, FeatureUpdate, Option<u64>)>,
 ) -> Result<Rejected, SinkError> {
     let mut rejected = Vec::new();
@@ -222,13 +252,15 @@ async fn write_key(
             let r = client
                 .put_item()
                 .table_name(&table)
-                .set_item(Some(marker(&row, ttl)))
+                .set_item(Some(marker(&row, ttl, run)))
                 .condition_expression(PUT_CONDITION)
                 .expression_attribute_names("#pk", "pk")
                 .expression_attribute_names("#we", "window_end")
                 .expression_attribute_names("#rev", "revision")
+                .expression_attribute_names("#run", "_run")
                 .expression_attribute_values(":we", we)
                 .expression_attribute_values(":rev", rev)
+                .expression_attribute_values(":run", AttributeValue::N(run.to_string()))
                 .send()
                 .await;
             if let Err(e) = r {
@@ -238,13 +270,15 @@ async fn write_key(
             let r = client
                 .put_item()
                 .table_name(&table)
-                .set_item(Some(item(&row, ttl)))
+                .set_item(Some(item(&row, ttl, run)))
                 .condition_expression(PUT_CONDITION)
                 .expression_attribute_names("#pk", "pk")
                 .expression_attribute_names("#we", "window_end")
                 .expression_attribute_names("#rev", "revision")
+                .expression_attribute_names("#run", "_run")
                 .expression_attribute_values(":we", we)
                 .expression_attribute_values(":rev", rev)
+                .expression_attribute_values(":run", AttributeValue::N(run.to_string()))
                 .send()
                 .await;
             if let Err(e) = r {
@@ -301,6 +335,7 @@ impl RowSink for DynamoSink {
         }
         let client = self.client.clone();
         let table = self.table.clone();
+        let run = self.run;
         self.aws.block_on(async move {
             let mut set = tokio::task::JoinSet::new();
             let mut first_err: Option<SinkError> = None;
@@ -327,7 +362,7 @@ impl RowSink for DynamoSink {
                         record(r);
                     }
                 }
-                set.spawn(write_key(client.clone(), table.clone(), g));
+                set.spawn(write_key(client.clone(), table.clone(), run, g));
             }
             while let Some(r) = set.join_next().await {
                 record(r);

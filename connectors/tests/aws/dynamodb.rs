@@ -46,6 +46,7 @@ fn expected_item(
         ("window_start".to_string(), n(we - 60_000)),
         ("window_end".to_string(), n(we)),
         ("revision".to_string(), n(revision as i64)),
+        ("_run".to_string(), n(run_id() as i64)),
     ])
 }
 
@@ -109,6 +110,7 @@ fn dynamodb_newer_windows_win() {
             ("window_start".to_string(), n(we - 60_000)),
             ("window_end".to_string(), n(we)),
             ("revision".to_string(), n(revision)),
+            ("_run".to_string(), n(run_id() as i64)),
             ("deleted".to_string(), AttributeValue::Bool(true)),
         ])
     };
@@ -140,6 +142,39 @@ fn dynamodb_newer_windows_win() {
     let items = scan(&aws, &table);
     assert_eq!(items["clicks:2:b"], marker("b", t + 60_000, 1));
     assert_eq!(items["clicks:2:e"], marker("e", t, 1));
+}
+
+/// Revisions restart at 0 in every run: for the stored window a later run's value replaces
+/// an earlier run's whatever the revisions, and the earlier run's writes no longer land
+/// (found by QA: a rebuild from `start: earliest` left a stopped run's partial value,
+/// revision 1, over its own correct revision 0).
+#[test]
+fn dynamodb_a_later_run_replaces_the_stored_window_whatever_its_revision() {
+    let aws = aws();
+    let table = dynamo_table(&aws);
+    let t = 1_800_000_000_000;
+    let mut first = DynamoSink::open(aws_clone(), &table, None).unwrap();
+    first.set_run(100);
+    let mut later = DynamoSink::open(aws_clone(), &table, None).unwrap();
+    later.set_run(200);
+    first.write_batch(&[update("a", 2, t, 1, false)]).unwrap();
+    later.write_batch(&[update("a", 4, t, 0, false)]).unwrap();
+    let n = |i: &HashMap<String, AttributeValue>, k: &str| match &i[k] {
+        AttributeValue::N(v) => v.clone(),
+        other => panic!("{k}: {other:?}"),
+    };
+    let item = &scan(&aws, &table)["clicks:2:a"];
+    assert_eq!(
+        (n(item, "n"), n(item, "revision"), n(item, "_run")),
+        ("4".into(), "0".into(), "200".into())
+    );
+    // The earlier run, still writing, no longer lands on this window; a newer window does.
+    first.write_batch(&[update("a", 3, t, 2, false)]).unwrap();
+    assert_eq!(n(&scan(&aws, &table)["clicks:2:a"], "n"), "4");
+    first
+        .write_batch(&[update("a", 1, t + 60_000, 0, false)])
+        .unwrap();
+    assert_eq!(n(&scan(&aws, &table)["clicks:2:a"], "n"), "1");
 }
 
 /// A row the table refuses (a number past DynamoDB's range, 10^125: ValidationException)

@@ -12,7 +12,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use connectors::aws::kinesis::KinesisReader;
 use connectors::aws::s3::{S3Location, S3Reader};
 use connectors::aws::{dynamodb::DynamoSink, Aws};
-use connectors::sink::{FeatureUpdate, RowSink};
+use connectors::sink::{run_id, FeatureUpdate, RowSink};
 use connectors::source::{Item, Origin, Poll, ReadMode, RecordSource};
 use planner::job::{Compression, StartPosition};
 use planner::types::Value;

@@ -2,8 +2,9 @@
 //! `version`, `window_start`, `window_end`, `revision` and `deleted` (reserved for all
 //! features, see `check_reserved`); that covers Redis too, whose hashes hold the value
 //! fields beside `window_start`, `window_end`, `revision` and `deleted`. A DynamoDB item
-//! also has `pk` (its key) and `ttl` (its expiry): a value column of one of those names
-//! would be shadowed, so it is an error when the feature goes to a DynamoDB sink.
+//! also has `pk` (its key) and `ttl` (its expiry), and Redis hashes and DynamoDB items
+//! `_run` (the run that wrote them): a value column of one of those names would be
+//! shadowed, so it is an error when the feature goes to such a sink.
 
 use sqlparser::ast::{self, Spanned};
 
@@ -14,21 +15,24 @@ use super::Planner;
 
 /// Attribute names the DynamoDB sink writes itself (besides the reserved row columns).
 /// DynamoDB names are case-sensitive: `PK` is another attribute.
-const DYNAMODB: [&str; 2] = ["pk", "ttl"];
+const DYNAMODB: [&str; 3] = ["pk", "ttl", "_run"];
+/// Hash fields the Redis sink writes itself (besides the reserved row columns).
+const REDIS: [&str; 1] = ["_run"];
 
 impl Planner<'_> {
     /// An error if output column `name` (selected by `node`) is one a sink of the feature
     /// writes itself.
     pub(super) fn check_sink_names(&self, name: &str, node: &ast::Expr) -> Result<(), Diagnostic> {
-        if !DYNAMODB.contains(&name) {
-            return Ok(());
-        }
         let Some(sink) = self
             .feature
             .sinks
             .iter()
             .map(|&k| &self.job.sinks[k])
-            .find(|s| matches!(s.connector, SinkConnector::Dynamodb { .. }))
+            .find(|s| match s.connector {
+                SinkConnector::Dynamodb { .. } => DYNAMODB.contains(&name),
+                SinkConnector::Redis { .. } => REDIS.contains(&name),
+                _ => false,
+            })
         else {
             return Ok(());
         };
@@ -38,11 +42,13 @@ impl Planner<'_> {
                 ErrorKind::Syntax,
                 node.span(),
                 format!(
-                    "output column `{name}` of feature `{}` would be dropped by DynamoDB sink `{}`",
-                    self.feature.name, sink.name
+                    "output column `{name}` of feature `{}` would be dropped by {} sink `{}`",
+                    self.feature.name,
+                    if matches!(sink.connector, SinkConnector::Redis { .. }) { "Redis" } else { "DynamoDB" },
+                    sink.name
                 ),
             )
-            .with_detail("a DynamoDB item's `pk` is its key (<feature>:<version>:<key>) and `ttl` its expiry; the sink writes both itself")
+            .with_detail("a DynamoDB item's `pk` is its key (<feature>:<version>:<key>) and `ttl` its expiry, and a store's `_run` the run that wrote it; the sink writes them itself")
             .with_hint(format!("rename the column with AS, e.g. `AS {name}_value`")))
     }
 }
