@@ -285,6 +285,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
         std::fs::write(path, serde_json::to_string_pretty(&summary)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
+    // A live run is stopped to end it; a backfill (or an `--exit-at-end` replay) stopped
+    // before the end of its input did not do its job: its outputs are incomplete, and a
+    // scheduler must not take it for a finished run (found by QA: it exited 0).
+    let bounded = matches!(mode, Mode::Backfill | Mode::Stream { exit_at_end: true });
+    if bounded && summary.stopped_before_end {
+        bail!("stopped by a signal before the end of its input: the outputs hold what was read until then, not the whole input (hint: run it again to completion)");
+    }
     Ok(())
 }
 

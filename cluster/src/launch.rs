@@ -199,6 +199,7 @@ fn cluster_summary(files: impl Iterator<Item = std::path::PathBuf>) -> Result<Ru
                 t.counters += s.counters;
                 t.seconds = t.seconds.max(s.seconds);
                 t.workers += s.workers;
+                t.stopped_before_end |= s.stopped_before_end;
                 t
             }
         });

@@ -288,3 +288,77 @@ sinks:
     assert!(status.success(), "{status:?}");
     assert_eq!(rows_of(&out).len(), 1);
 }
+
+/// A backfill stopped by a signal before the end of its input fails, and its summary says
+/// so; run to its end, it says it was not stopped (found by QA: a stopped backfill exited
+/// 0 with a summary like a finished run's, and a scheduler took its partial training data
+/// for complete).
+#[test]
+fn a_backfill_stopped_before_its_end_fails_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    // Read a line per step (`--batch-bytes 1`): seconds of work, stopped after a moment.
+    let lines: String = (0..40_000)
+        .map(|i| format!("{{\"k\":\"k{}\",\"t\":{}}}\n", i % 100, i * 10))
+        .collect();
+    std::fs::write(dir.path().join("in.jsonl"), lines).unwrap();
+    let job = dir.path().join("job.yaml");
+    std::fs::write(
+        &job,
+        "name: stopped
+sources:
+  - { name: s, connector: file, path: in.jsonl, format: json, schema: { k: string, t: timestamp }, event_time: t }
+features:
+  - name: n
+    sql: SELECT k, COUNT(*) AS n FROM s GROUP BY k, TUMBLE(rowtime, INTERVAL '1' MINUTE)
+sinks:
+  - { name: out, connector: file, path: out/rows.jsonl }
+",
+    )
+    .unwrap();
+    let summary = dir.path().join("summary.json");
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "run".to_string(),
+            job.to_string_lossy().into_owned(),
+            "--mode".into(),
+            "backfill".into(),
+            "-q".into(),
+            "--summary-json".into(),
+            summary.to_string_lossy().into_owned(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let stopped_before_end = || {
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        s["stopped_before_end"].as_bool().unwrap()
+    };
+    let child = freshet()
+        .args(args(&["--batch-bytes", "1"]))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Sources connected (the output file is there), then a moment of reading.
+    let started = std::time::Instant::now();
+    while !dir.path().join("out/rows.jsonl").exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "no output file"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    common::signals::sigterm(&child);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("stopped by a signal before the end of its input"),
+        "{err}"
+    );
+    assert!(stopped_before_end());
+    // To its end: a success, not stopped.
+    common::run_ok(&args(&[]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!stopped_before_end());
+}

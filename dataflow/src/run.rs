@@ -92,6 +92,10 @@ pub struct RunSummary {
     pub seconds: f64,
     /// Workers in this process.
     pub workers: usize,
+    /// Stopped (by a signal) before every source was read to its end: the outputs hold
+    /// what was read until then. Always so for a live run that was stopped.
+    #[serde(default)]
+    pub stopped_before_end: bool,
 }
 
 /// How long a stopping worker waits for its dataflow to drain: the cluster's stop
@@ -115,6 +119,7 @@ pub fn run(
         Topology::Local { workers } | Topology::Cluster { workers, .. } => *workers,
     };
     state.expect_sources(crate::render::read_sources(plan) * local_workers);
+    let source_plan = plan;
     let plan = Arc::new(plan.clone());
     let worker_state = Arc::clone(&state);
     let guards = timely::execute(topology.config(), move |worker| {
@@ -185,9 +190,24 @@ pub fn run(
     let workers = match topology {
         Topology::Local { workers } | Topology::Cluster { workers, .. } => *workers,
     };
+    // Every worker of the cluster read every source the job reads to its end.
+    let peers = match topology {
+        Topology::Local { workers } => *workers,
+        Topology::Cluster {
+            workers, addresses, ..
+        } => workers * addresses.len(),
+    };
+    let unread = crate::render::unread_sources(source_plan);
+    let all_read = source_plan
+        .sources
+        .iter()
+        .enumerate()
+        .filter(|(si, _)| !unread.contains(si))
+        .all(|(_, s)| state.finished(&s.source.name) >= peers);
     Ok(RunSummary {
         counters: state.summary(),
         seconds: started.elapsed().as_secs_f64(),
         workers,
+        stopped_before_end: state.stop_requested() && !all_read,
     })
 }
