@@ -204,6 +204,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         bail!("--exit-at-end applies to --mode stream (backfill always stops at the end of its input)");
     }
     let p = plan(&args.job, args.infra.as_deref())?;
+    outputs_writable(&p)?;
     // Under `launch`, the launcher warns once for the cluster.
     if args.process.is_none() {
         warn_unread_sources(&args.job, &p);
@@ -291,6 +292,36 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let bounded = matches!(mode, Mode::Backfill | Mode::Stream { exit_at_end: true });
     if bounded && summary.stopped_before_end {
         bail!("stopped by a signal before the end of its input: the outputs hold what was read until then, not the whole input (hint: run it again to completion)");
+    }
+    Ok(())
+}
+
+/// Checks, before anything is touched, that every file sink and the dead-letter file can
+/// be created where the job puts them: a path that is a directory, or under a file, fails
+/// the run now, with the previous run's outputs as they were (found by QA: a dead-letter
+/// path under a file failed the run after the sinks' files had been replaced).
+pub fn outputs_writable(p: &PlannedJob) -> Result<()> {
+    let files = p.physical.sinks.iter().filter_map(|s| match &s.connector {
+        planner::job::SinkConnector::File { path, .. } => {
+            Some((format!("file sink `{}`", s.name), path))
+        }
+        _ => None,
+    });
+    let dead_letter =
+        std::iter::once(("the dead-letter file".to_string(), &p.physical.dead_letter));
+    for (what, path) in files.chain(dead_letter) {
+        let shown = path.display();
+        if path.is_dir() {
+            bail!(
+                "{what}: {shown} is a directory (hint: name a file in it, e.g. {shown}/rows.jsonl)"
+            );
+        }
+        if let Some(file) = path.ancestors().skip(1).find(|a| a.is_file()) {
+            bail!(
+                "{what}: {shown} cannot be created: `{}` is a file, not a directory (hint: choose another path)",
+                file.display()
+            );
+        }
     }
     Ok(())
 }

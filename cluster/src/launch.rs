@@ -44,6 +44,7 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
     let hosts = read_hostfile(hostfile)?;
     // Plans once here: a bad job is one error, not one per process.
     let planned = plan(&run.job, run.infra.as_deref())?;
+    crate::commands::outputs_writable(&planned)?;
     crate::commands::warn_unread_sources(&run.job, &planned);
     if let Some(path) = &run.summary_json {
         summary_path_ready(path)?;

@@ -164,6 +164,38 @@ sinks:
         assert!(String::from_utf8_lossy(&out.stderr).contains("no files match"));
         assert_eq!(snapshot(), before, "{workers} worker(s)");
     }
+    std::fs::rename(d.join("moved"), d.join("in")).unwrap();
+    // A dead-letter path (or a sink's) that cannot be created fails before anything is
+    // touched (found by QA: the sinks' files were replaced, then the run failed).
+    std::fs::write(d.join("a-file"), "").unwrap();
+    let text = std::fs::read_to_string(job).unwrap();
+    for (bad, what) in [
+        (
+            format!("{text}dead_letter: a-file/dl.jsonl\n"),
+            "error: the dead-letter file: ",
+        ),
+        (
+            text.replace("path: out/s.jsonl", "path: a-file/s.jsonl"),
+            "error: file sink `rows`: ",
+        ),
+        // (A directory is the job file's error, at the path.)
+        (
+            text.replace("path: out/s.jsonl", "path: out"),
+            "sink `rows`: `out` is a directory",
+        ),
+    ] {
+        let bad_job = d.join("bad.yaml");
+        std::fs::write(&bad_job, bad).unwrap();
+        let out = freshet()
+            .args(["run", bad_job.to_str().unwrap(), "-q"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(err.contains(what), "{err}");
+        assert_eq!(snapshot(), before, "{err}");
+    }
+    std::fs::rename(d.join("in"), d.join("moved")).unwrap();
     // Once the sources connect, the outputs are replaced (one worker now: the two-worker
     // files are removed).
     std::fs::rename(d.join("moved"), d.join("in")).unwrap();
