@@ -38,7 +38,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
+            // `FRESHET_LOG`, else `RUST_LOG` (as most Rust programs read), else warnings.
             tracing_subscriber::EnvFilter::try_from_env("FRESHET_LOG")
+                .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
                 .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)

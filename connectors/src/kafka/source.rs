@@ -42,15 +42,42 @@ use crate::source::{Item, LineId, MessageMeta, Origin, Poll, ReadMode, RecordSou
 
 use super::{client_config, topic_partitions};
 
-/// Logs client errors, except the partition EOF a bounded read asks for.
-struct Quiet;
+/// Logs client errors, except the partition EOF a bounded read asks for; the same error
+/// once per [`REPEAT_EVERY`] (a broker that is down is reported on every connection
+/// attempt of every thread: hundreds of identical lines a second; found by QA).
+#[derive(Default)]
+struct Quiet {
+    /// The last error logged, when, and how many like it were not logged since.
+    last: std::sync::Mutex<Option<(String, Instant, u64)>>,
+}
+
+/// How often one repeated client error is logged.
+const REPEAT_EVERY: Duration = Duration::from_secs(10);
 
 impl ClientContext for Quiet {
     fn error(&self, error: KafkaError, reason: &str) {
         let eof = matches!(error, KafkaError::PartitionEOF(_))
             || error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF);
-        if !eof {
-            tracing::warn!("librdkafka: {error}: {reason}");
+        if eof {
+            return;
+        }
+        let text = format!("librdkafka: {error}: {reason}");
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        match last.as_mut() {
+            Some((t, at, skipped)) if *t == text && at.elapsed() < REPEAT_EVERY => *skipped += 1,
+            _ => {
+                match last.as_ref() {
+                    Some((prev, _, n)) if *n > 0 && *prev == text => {
+                        tracing::warn!("{text} (and {n} more times since it was last shown)")
+                    }
+                    Some((prev, _, n)) if *n > 0 => {
+                        tracing::warn!("{prev} (repeated {n} more times)");
+                        tracing::warn!("{text}");
+                    }
+                    _ => tracing::warn!("{text}"),
+                }
+                *last = Some((text, Instant::now(), 0));
+            }
         }
     }
 }
@@ -117,8 +144,10 @@ impl KafkaReader {
                 "enable.partition.eof",
                 if mode.stops_at_end() { "true" } else { "false" },
             );
-        let consumer: Arc<BaseConsumer<Quiet>> =
-            cfg.create_with_context(Quiet).map(Arc::new).map_err(|e| {
+        let consumer: Arc<BaseConsumer<Quiet>> = cfg
+            .create_with_context(Quiet::default())
+            .map(Arc::new)
+            .map_err(|e| {
                 SourceError(format!(
                     "kafka cluster `{}`: cannot create a consumer: {e}",
                     spec.cluster
