@@ -256,6 +256,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         stopper.request_stop();
         say("freshet: stopping (signal received); flushing sinks (windows the watermark has not closed are not emitted)");
     });
+    crate::launch::stop_when_launcher_goes(Arc::clone(&state));
     if let Topology::Cluster {
         process, addresses, ..
     } = &topology

@@ -90,6 +90,8 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
         cmd.arg("--summary-json").arg(summary_of(i));
         // The supervisor prints the cluster's summary.
         cmd.arg("--quiet");
+        // The processes stop if the launcher goes (killed: it cannot pass a signal on).
+        cmd.env(LAUNCHER_ENV, std::process::id().to_string());
         cmd.process_group(0).stdout(Stdio::piped());
         match cmd.spawn() {
             Ok(mut child) => {
@@ -184,6 +186,38 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// The environment variable that gives a launched process its launcher's pid.
+pub const LAUNCHER_ENV: &str = "FRESHET_LAUNCHER_PID";
+
+/// In a process `launch` started: a thread that stops the run when the launcher is gone
+/// (its parent is no longer the launcher: killed with SIGKILL, which it cannot pass on).
+/// Without it the processes ran on unsupervised (found by QA).
+pub fn stop_when_launcher_goes(state: std::sync::Arc<dataflow::RunState>) {
+    let Some(launcher) = std::env::var(LAUNCHER_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    else {
+        return;
+    };
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_millis(200));
+        if std::os::unix::process::parent_id() == launcher {
+            continue;
+        }
+        if !state.started() {
+            crate::commands::say(&format!(
+                "freshet: the launcher (pid {launcher}) is gone before the run started; exiting"
+            ));
+            std::process::exit(130);
+        }
+        crate::commands::say(&format!(
+            "freshet: the launcher (pid {launcher}) is gone; stopping"
+        ));
+        state.request_stop();
+        return;
+    });
 }
 
 /// The cluster's summary: the processes' counters and workers added up, the longest time.

@@ -182,6 +182,51 @@ fn sigterm_to_launch_stops_every_process_cleanly() {
     }
 }
 
+/// A launcher killed with SIGKILL cannot pass the stop on: its processes notice it is gone
+/// and stop (found by QA: they ran on unsupervised, writing to the stores).
+#[test]
+fn the_processes_stop_when_the_launcher_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let evs = events(8, 500, MIN);
+    write_inputs(dir.path(), &evs, 1);
+    write_job(dir.path(), 0, 60);
+    let job = dir.path().join("job.yaml");
+    let hostfile = two_process_hostfile(dir.path());
+    let mut launcher = freshet()
+        .args(["launch", "--hostfile", hostfile.to_str().unwrap()])
+        .args([job.to_str().unwrap(), "--mode", "stream", "-q"])
+        .spawn()
+        .unwrap();
+    let out = dir.path().join("out");
+    let started = Instant::now();
+    while !std::fs::read_dir(&out)
+        .map(|d| {
+            d.flatten()
+                .any(|e| e.metadata().map(|m| m.len()).unwrap_or(0) > 0)
+        })
+        .unwrap_or(false)
+    {
+        assert!(started.elapsed() < Duration::from_secs(60), "no output");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        processes_mentioning(job.to_str().unwrap()).len(),
+        3,
+        "launcher and two processes"
+    );
+    launcher.kill().unwrap();
+    launcher.wait().unwrap();
+    let killed = Instant::now();
+    while !processes_mentioning(job.to_str().unwrap()).is_empty() {
+        assert!(
+            killed.elapsed() < Duration::from_secs(40),
+            "processes left running: {:?}",
+            processes_mentioning(job.to_str().unwrap())
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A cluster process whose peers never come fails after --connect-timeout with a hint, and
 /// one still waiting for them stops at the first signal.
 #[test]
