@@ -287,6 +287,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
         std::fs::write(path, serde_json::to_string_pretty(&summary)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
+    if matches!(mode, Mode::Backfill | Mode::Stream { exit_at_end: true })
+        && summary.counters.events_read == 0
+    {
+        warn_nothing_after_committed(&p);
+    }
     // A live run is stopped to end it; a backfill (or an `--exit-at-end` replay) stopped
     // before the end of its input did not do its job: its outputs are incomplete, and a
     // scheduler must not take it for a finished run (found by QA: it exited 0).
@@ -295,6 +300,27 @@ pub fn run(args: &RunArgs) -> Result<()> {
         bail!("stopped by a signal before the end of its input: the outputs hold what was read until then, not the whole input (hint: run it again to completion)");
     }
     Ok(())
+}
+
+/// A bounded run that read nothing, with a Kafka source starting at its group's committed
+/// offsets: most likely an earlier run read the topic (and committed), and this one replaced
+/// the outputs with nothing (found by QA: a rerun backfill emptied its training data
+/// without a word).
+fn warn_nothing_after_committed(p: &PlannedJob) {
+    for sp in &p.physical.sources {
+        if let planner::job::SourceConnector::Kafka {
+            topic,
+            group_id,
+            start: planner::job::StartPosition::Committed,
+            ..
+        } = &sp.source.connector
+        {
+            say(&format!(
+                "freshet: warning: no events were read: source `{}` starts at consumer group `{group_id}`'s committed offsets on topic `{topic}`, and nothing came after them (an earlier run read the topic); the outputs hold nothing (hint: to replay the topic's history, set the source's `start: earliest` or a timestamp)",
+                sp.source.name
+            ));
+        }
+    }
 }
 
 /// Checks, before anything is touched, that every file sink and the dead-letter file can

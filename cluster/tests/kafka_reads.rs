@@ -101,6 +101,25 @@ fn start_positions_earliest_latest_committed_and_timestamp() {
         events_read_with(dir.path(), &infra, &topic, &group, "committed", EXIT_AT_END),
         52
     );
+    // Once more: nothing after them. A backfill that reads nothing so says why (found by
+    // QA: a rerun backfill emptied its outputs without a word).
+    let out = common::freshet()
+        .args(["run", dir.path().join("job.yaml").to_str().unwrap()])
+        .args([
+            "--infra",
+            infra.to_str().unwrap(),
+            "--mode",
+            "backfill",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: no events were read") && err.contains("`start: earliest`"),
+        "{err}"
+    );
     assert_eq!(
         events_read_with(
             dir.path(),
