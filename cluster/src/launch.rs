@@ -144,7 +144,15 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
     for r in relays {
         let _ = r.join();
     }
+    // A failed cluster run leaves no summary: no process's share either (one that
+    // finished wrote its own; found by QA).
+    let drop_shares = || {
+        for i in 0..hosts.len() {
+            let _ = std::fs::remove_file(summary_of(i));
+        }
+    };
     if let Some(f) = failed {
+        drop_shares();
         bail!("cluster run failed: {f}; the other processes were stopped");
     }
     if forwarded > 0 {
@@ -157,6 +165,7 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
             })
             .collect();
         if !unclean.is_empty() {
+            drop_shares();
             bail!("stopped by a signal: {}", unclean.join("; "));
         }
     }

@@ -130,8 +130,20 @@ fn launch_fails_cleanly_when_a_process_fails() {
     let job = bad_input_job(dir.path(), "fail");
     let hostfile = two_process_hostfile(dir.path());
     let started = Instant::now();
+    // A failed launch leaves no summary, and no process's share of one (found by QA: the
+    // process that finished left its share).
+    let summary = dir.path().join("s.json");
+    let shares = [
+        summary.clone(),
+        dir.path().join("s.json.0"),
+        dir.path().join("s.json.1"),
+    ];
+    for f in &shares {
+        std::fs::write(f, "{}").unwrap();
+    }
     let out = freshet()
         .args(["launch", "--hostfile", hostfile.to_str().unwrap(), &job])
+        .args(["--summary-json", summary.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -141,6 +153,8 @@ fn launch_fails_cleanly_when_a_process_fails() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(started.elapsed() < Duration::from_secs(60));
+    let left: Vec<_> = shares.iter().filter(|f| f.exists()).collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 /// SIGTERM to `launch` reaches every process: each stops cleanly, flushing its sinks, the
