@@ -261,7 +261,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         process, addresses, ..
     } = &topology
     {
-        quiet_lost_peers(addresses);
+        quiet_lost_peers(addresses, Arc::clone(&state));
         watch_connect(
             Arc::clone(&state),
             args.connect_timeout,
@@ -274,8 +274,17 @@ pub fn run(args: &RunArgs) -> Result<()> {
         tuning.batch_bytes = b;
     }
     let watched = Arc::clone(&state);
-    let summary = dataflow::run(&p.physical, mode, tuning, &topology, state)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let summary = match dataflow::run(&p.physical, mode, tuning, &topology, state) {
+        Ok(s) => s,
+        // Stopped by a signal while the cluster was starting: a peer that had not started
+        // exits at once, and this process loses it. A stop, not a failure (found by QA:
+        // `launch` reported a stop soon after its start as a failed run).
+        Err(e) if e == dataflow::LOST_PEER_ERROR && watched.stop_requested() => {
+            say("freshet: stopped (signal received) while the cluster was starting; another process stopped first");
+            std::process::exit(130);
+        }
+        Err(e) => bail!("{e}"),
+    };
     if !watched.outputs_due() {
         // Stopped before every source connected: the sinks' files were not replaced.
         say("freshet: warning: the run stopped before its sources connected; the sinks' files (and dead letters) are still the previous run's");
@@ -394,7 +403,7 @@ fn summary_dir_ready(path: &Path) -> Result<()> {
 /// poisoned."). Instead of those panics with their backtrace notes, one line says which
 /// process was lost; the run then fails with that error. Other panics are reported as
 /// before.
-fn quiet_lost_peers(addresses: &[String]) {
+fn quiet_lost_peers(addresses: &[String], state: Arc<RunState>) {
     let addresses = addresses.to_vec();
     let reported = std::sync::atomic::AtomicBool::new(false);
     let default = std::panic::take_hook();
@@ -414,7 +423,9 @@ fn quiet_lost_peers(addresses: &[String]) {
                 let gone = ["socket closed", "reset", "Broken pipe", "EOF"]
                     .iter()
                     .any(|m| message.contains(m));
-                if gone {
+                if gone && state.stop_requested() {
+                    // Stopping: the peer stopped first (the run says so).
+                } else if gone {
                     eprintln!(
                         "error: lost the connection to process {peer} ({address}): it exited or was killed ({message}); this process stops"
                     );

@@ -156,9 +156,25 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
         bail!("cluster run failed: {f}; the other processes were stopped");
     }
     if forwarded > 0 {
-        let unclean: Vec<String> = children
-            .iter_mut()
-            .filter_map(|(i, c)| match c.wait() {
+        // A process stopped while the cluster was starting (waiting for its peers, or
+        // losing one that had not started) exits 130. Said as such, with the same code as
+        // one `run` (found by QA: a stop soon after the start was reported as a failure).
+        let statuses: Vec<_> = children.iter_mut().map(|(i, c)| (*i, c.wait())).collect();
+        let before_start = |s: &std::io::Result<std::process::ExitStatus>| matches!(s, Ok(s) if s.success() || s.code() == Some(130));
+        if statuses.iter().all(|(_, s)| before_start(s))
+            && statuses
+                .iter()
+                .any(|(_, s)| matches!(s, Ok(s) if s.code() == Some(130)))
+        {
+            drop_shares();
+            crate::commands::say(
+                "freshet launch: stopped (signal received) while the cluster was starting",
+            );
+            std::process::exit(130);
+        }
+        let unclean: Vec<String> = statuses
+            .into_iter()
+            .filter_map(|(i, s)| match s {
                 Ok(s) if s.success() => None,
                 Ok(s) => Some(format!("process {i} exited with {s}")),
                 Err(e) => Some(format!("process {i}: {e}")),

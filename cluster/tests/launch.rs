@@ -196,6 +196,39 @@ fn sigterm_to_launch_stops_every_process_cleanly() {
     }
 }
 
+/// A stop soon after the start, while the processes connect, is a stop (exit 130, or 0
+/// once the run started), never a failure (found by QA: one process exited at once, the
+/// other lost it and failed, and `launch` reported a failed run).
+#[test]
+fn a_stop_while_the_cluster_starts_is_not_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let evs = events(9, 200, MIN);
+    write_inputs(dir.path(), &evs, 1);
+    write_job(dir.path(), 0, 60);
+    let job = dir.path().join("job.yaml");
+    for delay in [200, 400] {
+        let hostfile = two_process_hostfile(dir.path());
+        let child = freshet()
+            .args(["launch", "--hostfile", hostfile.to_str().unwrap()])
+            .args([job.to_str().unwrap(), "--mode", "stream", "-q"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        sigterm(&child);
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() || out.status.code() == Some(130),
+            "{delay} ms: {}: {err}",
+            out.status
+        );
+        assert!(!err.contains("error:"), "{delay} ms: {err}");
+        let left = processes_mentioning(job.to_str().unwrap());
+        assert!(left.is_empty(), "processes left running: {left:?}");
+    }
+}
+
 /// A launcher killed with SIGKILL cannot pass the stop on: its processes notice it is gone
 /// and stop (found by QA: they ran on unsupervised, writing to the stores).
 #[test]

@@ -16,5 +16,5 @@ pub mod slot_index;
 pub mod state;
 
 pub use render::{describe, Mode, Tuning};
-pub use run::{panic_message, run, RunSummary, Topology, LOST_PEER_PANIC};
+pub use run::{panic_message, run, RunSummary, Topology, LOST_PEER_ERROR, LOST_PEER_PANIC};
 pub use state::{Counters, RunState};

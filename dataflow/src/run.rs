@@ -26,7 +26,7 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// The run's error when its process lost a peer.
-const LOST_PEER_ERROR: &str =
+pub const LOST_PEER_ERROR: &str =
     "the connection to another process of the cluster was lost (it exited or was killed); see the error above";
 
 /// Where the workers run.
