@@ -394,7 +394,7 @@ fn an_int_value_of_a_float_feature_is_written_as_a_float() {
 
 /// A file sink that cannot be created fails the run and names the file, whether the window
 /// operator writes it itself (COUNT alone in its sink) or a `Sink[...]` operator does (AVG),
-/// in both modes.
+/// in both modes (a path under a file is now found before the run starts).
 #[test]
 fn a_sink_file_that_cannot_be_created_is_a_clear_error() {
     // COUNT's window operator writes the file itself, AVG's rows go to `Sink[out]`.
@@ -424,8 +424,9 @@ fn a_sink_file_that_cannot_be_created_is_a_clear_error() {
                 .unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(!out.status.success(), "{agg} {mode:?}: {stderr}");
+            // (Found before the run reads anything: the path is checked up front.)
             assert!(
-                stderr.contains("cannot create") && stderr.contains("blocked/f."),
+                stderr.contains("cannot be created") && stderr.contains("blocked/f."),
                 "{agg} {mode:?}: {stderr}"
             );
         }

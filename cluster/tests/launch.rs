@@ -13,6 +13,24 @@ use common::{
     write_job, write_job_with_own_sinks, write_job_with_parquet_sinks, MIN,
 };
 
+/// A directory with the test job (`job.yaml`) over `n` generated events, for a live run.
+fn live_job(seed: u64, n: usize) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let evs = events(seed, n, MIN);
+    write_inputs(dir.path(), &evs, 1);
+    write_job(dir.path(), 0, 60);
+    let job = dir.path().join("job.yaml");
+    (dir, job)
+}
+
+/// `freshet launch` of `job` live over `hostfile`.
+fn launch_live(hostfile: &std::path::Path, job: &std::path::Path) -> std::process::Command {
+    let mut cmd = freshet();
+    cmd.args(["launch", "--hostfile", hostfile.to_str().unwrap()])
+        .args([job.to_str().unwrap(), "--mode", "stream", "-q"]);
+    cmd
+}
+
 #[test]
 fn two_processes_on_loopback_give_the_same_output_as_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -161,17 +179,9 @@ fn launch_fails_cleanly_when_a_process_fails() {
 /// supervisor exits 0, and no process is left behind.
 #[test]
 fn sigterm_to_launch_stops_every_process_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let evs = events(7, 500, MIN);
-    write_inputs(dir.path(), &evs, 1);
-    write_job(dir.path(), 0, 60);
-    let job = dir.path().join("job.yaml");
+    let (dir, job) = live_job(7, 500);
     let hostfile = two_process_hostfile(dir.path());
-    let child = freshet()
-        .args(["launch", "--hostfile", hostfile.to_str().unwrap()])
-        .args([job.to_str().unwrap(), "--mode", "stream", "-q"])
-        .spawn()
-        .unwrap();
+    let child = launch_live(&hostfile, &job).spawn().unwrap();
     let out = dir.path().join("out");
     let outputs = || -> Vec<std::path::PathBuf> {
         std::fs::read_dir(&out)
@@ -201,16 +211,10 @@ fn sigterm_to_launch_stops_every_process_cleanly() {
 /// other lost it and failed, and `launch` reported a failed run).
 #[test]
 fn a_stop_while_the_cluster_starts_is_not_a_failure() {
-    let dir = tempfile::tempdir().unwrap();
-    let evs = events(9, 200, MIN);
-    write_inputs(dir.path(), &evs, 1);
-    write_job(dir.path(), 0, 60);
-    let job = dir.path().join("job.yaml");
+    let (dir, job) = live_job(9, 200);
     for delay in [200, 400] {
         let hostfile = two_process_hostfile(dir.path());
-        let child = freshet()
-            .args(["launch", "--hostfile", hostfile.to_str().unwrap()])
-            .args([job.to_str().unwrap(), "--mode", "stream", "-q"])
+        let child = launch_live(&hostfile, &job)
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -233,17 +237,9 @@ fn a_stop_while_the_cluster_starts_is_not_a_failure() {
 /// and stop (found by QA: they ran on unsupervised, writing to the stores).
 #[test]
 fn the_processes_stop_when_the_launcher_is_killed() {
-    let dir = tempfile::tempdir().unwrap();
-    let evs = events(8, 500, MIN);
-    write_inputs(dir.path(), &evs, 1);
-    write_job(dir.path(), 0, 60);
-    let job = dir.path().join("job.yaml");
+    let (dir, job) = live_job(8, 500);
     let hostfile = two_process_hostfile(dir.path());
-    let mut launcher = freshet()
-        .args(["launch", "--hostfile", hostfile.to_str().unwrap()])
-        .args([job.to_str().unwrap(), "--mode", "stream", "-q"])
-        .spawn()
-        .unwrap();
+    let mut launcher = launch_live(&hostfile, &job).spawn().unwrap();
     let out = dir.path().join("out");
     let started = Instant::now();
     while !std::fs::read_dir(&out)
