@@ -76,8 +76,7 @@ fn a_sink_path_under_a_file_names_the_file() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        err.contains("sink `out`: cannot create")
-            && err.contains("/out` is a file, not a directory"),
+        err.contains("file sink `out`:") && err.contains("/out` is a file, not a directory"),
         "{err}"
     );
 }
