@@ -346,18 +346,24 @@ pub fn outputs_writable(p: &PlannedJob) -> Result<()> {
     let dead_letter =
         std::iter::once(("the dead-letter file".to_string(), &p.physical.dead_letter));
     for (what, path) in files.chain(dead_letter) {
-        let shown = path.display();
-        if path.is_dir() {
-            bail!(
-                "{what}: {shown} is a directory (hint: name a file in it, e.g. {shown}/rows.jsonl)"
-            );
-        }
-        if let Some(file) = path.ancestors().skip(1).find(|a| a.is_file()) {
-            bail!(
-                "{what}: {shown} cannot be created: `{}` is a file, not a directory (hint: choose another path)",
-                file.display()
-            );
-        }
+        creatable(&what, path, "rows.jsonl")?;
+    }
+    Ok(())
+}
+
+/// An error unless a file can be created at `path`: it is not a directory, and no
+/// directory above it is a file. `what` names the path in the message; `example`, a file
+/// name for the hint.
+fn creatable(what: &str, path: &Path, example: &str) -> Result<()> {
+    let shown = path.display();
+    if path.is_dir() {
+        bail!("{what}: {shown} is a directory (hint: name a file in it, e.g. {shown}/{example})");
+    }
+    if let Some(file) = path.ancestors().skip(1).find(|a| a.is_file()) {
+        bail!(
+            "{what}: {shown} cannot be created: `{}` is a file, not a directory (hint: choose another path)",
+            file.display()
+        );
     }
     Ok(())
 }
@@ -381,21 +387,17 @@ pub fn summary_path_ready(path: &Path) -> Result<()> {
 }
 
 fn summary_dir_ready(path: &Path) -> Result<()> {
-    let shown = path.display();
-    if path.is_dir() {
-        bail!("--summary-json {shown} is a directory (hint: name a file in it, e.g. {shown}/summary.json)");
-    }
+    creatable("--summary-json", path, "summary.json")?;
     let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
         return Ok(());
     };
-    if let Some(file) = dir.ancestors().find(|a| a.is_file()) {
-        bail!(
-            "--summary-json {shown}: `{}` is a file, not a directory (hint: write the summary elsewhere)",
-            file.display()
-        );
-    }
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("--summary-json {shown}: creating {}", dir.display()))
+    std::fs::create_dir_all(dir).with_context(|| {
+        format!(
+            "--summary-json {}: creating {}",
+            path.display(),
+            dir.display()
+        )
+    })
 }
 
 /// A peer process that exits or is killed makes timely's network threads panic ("timely
