@@ -20,15 +20,13 @@ impl NamedCall {
     /// The call with its arguments by position (a placeholder for one not given), and
     /// what the intervals are.
     pub fn positional(&self) -> String {
-        let (order, note): (&[&str], &str) = match self.name {
-            "HOP" => (&["DATA", "TIMECOL", "SLIDE", "SIZE"], " (slide, then size)"),
-            "CUMULATE" => (
-                &["DATA", "TIMECOL", "STEP", "SIZE"],
-                " (step, then max size)",
-            ),
-            "SESSION" => (&["DATA", "TIMECOL", "GAP"], " (the gap)"),
-            _ => (&["DATA", "TIMECOL", "SIZE"], ""),
+        let order: &[&str] = match self.name {
+            "HOP" => &["DATA", "TIMECOL", "SLIDE", "SIZE"],
+            "CUMULATE" => &["DATA", "TIMECOL", "STEP", "SIZE"],
+            "SESSION" => &["DATA", "TIMECOL", "GAP"],
+            _ => &["DATA", "TIMECOL", "SIZE"],
         };
+        let note = super::window::interval_note(self.name);
         let value = |name: &str, i: usize| {
             let named = self
                 .args

@@ -12,6 +12,16 @@ use super::expr::{Lowerer, RowScope};
 use super::functions::{function_args, function_name, interval_ms};
 use super::{GroupWindow, Planner, SqlText};
 
+/// What the intervals of window function `name` are, for hints: ` (slide, then size)`.
+pub(super) fn interval_note(name: &str) -> &'static str {
+    match name {
+        "SESSION" => " (the gap)",
+        "HOP" => " (slide, then size)",
+        "CUMULATE" => " (step, then max size)",
+        _ => "",
+    }
+}
+
 impl Planner<'_> {
     /// `TUMBLE(TABLE t, DESCRIPTOR(col), size)` and the other window table functions in FROM.
     pub(crate) fn window_tvf(&self, f: &ast::Function) -> Result<(usize, GroupWindow), Diagnostic> {
@@ -74,18 +84,13 @@ impl Planner<'_> {
             } else {
                 3
             };
-        let (intervals, note) = match name {
-            "SESSION" => ("INTERVAL '30' MINUTES", " (the gap)"),
-            "HOP" => (
-                "INTERVAL '1' MINUTE, INTERVAL '30' MINUTES",
-                " (slide, then size)",
-            ),
-            "CUMULATE" => (
-                "INTERVAL '10' MINUTES, INTERVAL '1' DAY",
-                " (step, then max size)",
-            ),
-            _ => ("INTERVAL '1' HOUR", ""),
+        let intervals = match name {
+            "SESSION" => "INTERVAL '30' MINUTES",
+            "HOP" => "INTERVAL '1' MINUTE, INTERVAL '30' MINUTES",
+            "CUMULATE" => "INTERVAL '10' MINUTES, INTERVAL '1' DAY",
+            _ => "INTERVAL '1' HOUR",
         };
+        let note = interval_note(name);
         // The call as it is written in this form: the TVF form keeps the table and
         // descriptor written (`TUMBLE(TABLE ev, DESCRIPTOR(rowtime), ...)`).
         let example = match (skip, args.as_slice()) {
