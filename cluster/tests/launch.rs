@@ -31,6 +31,24 @@ fn launch_live(hostfile: &std::path::Path, job: &std::path::Path) -> std::proces
     cmd
 }
 
+/// Waits (at most a minute) until a file in `out` has bytes: the cluster is running.
+fn wait_for_rows(out: &std::path::Path) {
+    let started = Instant::now();
+    while !std::fs::read_dir(out)
+        .map(|d| {
+            d.flatten()
+                .any(|e| e.metadata().map(|m| m.len()).unwrap_or(0) > 0)
+        })
+        .unwrap_or(false)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no output from the cluster"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn two_processes_on_loopback_give_the_same_output_as_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -240,18 +258,7 @@ fn the_processes_stop_when_the_launcher_is_killed() {
     let (dir, job) = live_job(8, 500);
     let hostfile = two_process_hostfile(dir.path());
     let mut launcher = launch_live(&hostfile, &job).spawn().unwrap();
-    let out = dir.path().join("out");
-    let started = Instant::now();
-    while !std::fs::read_dir(&out)
-        .map(|d| {
-            d.flatten()
-                .any(|e| e.metadata().map(|m| m.len()).unwrap_or(0) > 0)
-        })
-        .unwrap_or(false)
-    {
-        assert!(started.elapsed() < Duration::from_secs(60), "no output");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_rows(&dir.path().join("out"));
     assert_eq!(
         processes_mentioning(job.to_str().unwrap()).len(),
         3,
@@ -410,21 +417,7 @@ fn a_lost_peer_or_a_taken_port_is_a_clear_error() {
     let (mut p0, log0) = process(0);
     let (mut p1, _) = process(1);
     // Running: rows are out.
-    let out = dir.path().join("out");
-    let started = Instant::now();
-    while !std::fs::read_dir(&out)
-        .map(|d| {
-            d.flatten()
-                .any(|e| e.metadata().map(|m| m.len()).unwrap_or(0) > 0)
-        })
-        .unwrap_or(false)
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no output from the cluster"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_rows(&dir.path().join("out"));
     p1.kill().unwrap();
     p1.wait().unwrap();
     let started = Instant::now();
