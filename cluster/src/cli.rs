@@ -116,6 +116,12 @@ pub struct RunArgs {
     /// stream would; results do not depend on it.
     #[arg(long, value_parser = parse_bytes)]
     pub batch_bytes: Option<usize>,
+    /// After a stop (a signal, or a failure), how long to go on writing the rows emitted before it to
+    /// feature stores and topics (e.g. 20s, 1m; 0s: not at all); rows still unwritten
+    /// then go to the dead-letter file as `sink_failed`. Keep it under the orchestrator's
+    /// grace period (Kubernetes: 30s) minus about 10s.
+    #[arg(long, value_parser = parse_stop_timeout, default_value = "20s")]
+    pub stop_timeout: std::time::Duration,
     /// Also write the run summary as JSON to this file (its directory is created if
     /// missing; a previous summary there is removed at the start, so a run that fails
     /// leaves none). Under `launch` it holds the cluster's totals, and each process's share
@@ -192,6 +198,10 @@ fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
         0 => Err(format!("`{text}` is no time at all; write e.g. 60s or 2m")),
         ms => Ok(std::time::Duration::from_millis(ms)),
     }
+}
+
+fn parse_stop_timeout(text: &str) -> Result<std::time::Duration, String> {
+    planner::duration::parse_duration_ms(text).map(std::time::Duration::from_millis)
 }
 
 /// A byte size: a whole number with an optional unit (B, KiB, MiB, GiB, KB, MB, GB; case

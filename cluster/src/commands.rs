@@ -251,6 +251,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
             std::process::exit(130);
         }
         if stopper.stop_requested() {
+            let pending = stopper
+                .store_rows_pending
+                .load(std::sync::atomic::Ordering::Relaxed);
+            if pending > 0 {
+                say(&format!("freshet: exiting at once (second signal): {pending} feature rows not yet written to stores or topics are lost (neither written nor dead letters)"));
+            }
             std::process::exit(130);
         }
         stopper.request_stop();
@@ -269,7 +275,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
             addresses,
         );
     }
-    let mut tuning = Tuning::default();
+    let mut tuning = Tuning {
+        stop_timeout: args.stop_timeout,
+        ..Tuning::default()
+    };
     if let Some(b) = args.batch_bytes {
         tuning.batch_bytes = b;
     }
@@ -306,7 +315,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // scheduler must not take it for a finished run (found by QA: it exited 0).
     let bounded = matches!(mode, Mode::Backfill | Mode::Stream { exit_at_end: true });
     if bounded && summary.stopped_before_end {
-        bail!("stopped by a signal before the end of its input: the outputs hold what was read until then, not the whole input (hint: run it again to completion)");
+        bail!("stopped by a signal before the end of its input, or before its stores and topics took every row (those are `sink_failed` dead letters): the outputs hold what was done until then, not the whole input's (hint: run it again to completion)");
     }
     Ok(())
 }
@@ -502,8 +511,12 @@ pub fn print_summary(p: &PlannedJob, s: &RunSummary, mode: RunMode, processes: u
         p.physical.features.len()
     );
     outln!("  late corrections  {:>12}", c.corrections);
+    let not_written = match c.sink_failed {
+        0 => String::new(),
+        n => format!(", {n} not written by a sink"),
+    };
     outln!(
-        "  dead letters      {:>12}  ({} undecodable, {} too late) -> {}",
+        "  dead letters      {:>12}  ({} undecodable, {} too late{not_written}) -> {}",
         c.dead_letters,
         c.bad_records - c.skipped,
         c.too_late,

@@ -83,6 +83,8 @@ pub fn launch(hostfile: &std::path::Path, run: &RunArgs) -> Result<()> {
         }
         cmd.arg("--connect-timeout")
             .arg(format!("{}ms", run.connect_timeout.as_millis()));
+        cmd.arg("--stop-timeout")
+            .arg(format!("{}ms", run.stop_timeout.as_millis()));
         cmd.arg("--cluster-hostfile")
             .arg(hostfile)
             .arg("--process")

@@ -80,19 +80,6 @@ impl FeatureUpdate {
 /// `false`, floats as the shortest text that reads back the same, arrays as JSON), except
 /// that a string is its characters, unquoted. `None` for NULL and for a float past the
 /// largest double (JSON `null`). Not `Value`'s `Display`: that is the SQL literal
-/// This run's id for the stores: the epoch milliseconds when this process first asked
-/// (its first store sink opening). Stores order writes of one window by (run, revision):
-/// revisions restart at 0 in every run, so a later run's value replaces an earlier run's
-/// whatever its revision (a rebuild replaces the partial values a stopped run left).
-pub fn run_id() -> u64 {
-    static RUN: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *RUN.get_or_init(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64)
-    })
-}
-
 /// (`TIMESTAMP '2026-01-01 00:00:00.000'`, `TRUE`) `explain` prints.
 pub fn store_text(v: &Value) -> Option<Cow<'_, str>> {
     match v {
@@ -107,6 +94,19 @@ pub fn store_text(v: &Value) -> Option<Cow<'_, str>> {
             ))
         }
     }
+}
+
+/// This run's id for the stores: the epoch milliseconds when this process first asked
+/// (its first store sink opening). Stores order writes of one window by (run, revision):
+/// revisions restart at 0 in every run, so a later run's value replaces an earlier run's
+/// whatever its revision (a rebuild replaces the partial values a stopped run left).
+pub fn run_id() -> u64 {
+    static RUN: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *RUN.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    })
 }
 
 /// A write failure.
@@ -174,11 +174,17 @@ pub struct FailedRow {
     pub error: String,
 }
 
+/// Says why writing must end now (a stopped run's stop timeout passed), or `None`.
+pub type GiveUp = Box<dyn Fn() -> Option<String> + Send>;
+
 /// Batching, rate limiting and retries around a [`RowSink`].
 pub struct Fanout<S> {
     sink: S,
     spec: FanoutSpec,
     pending: Vec<FeatureUpdate>,
+    /// Checked before each batch, during pacing and between retries: once it gives a
+    /// reason, the rows not yet written fail with it instead of being written.
+    give_up: Option<GiveUp>,
     /// Earliest time the next record may be written (smoothed rate).
     next_slot: Instant,
     /// First backoff delay; doubles per retry.
@@ -194,10 +200,28 @@ impl<S: RowSink> Fanout<S> {
             sink,
             spec,
             pending: Vec::new(),
+            give_up: None,
             next_slot: Instant::now(),
             base_backoff: Duration::from_millis(100),
             retries: 0,
         }
+    }
+
+    /// Ends writing early once `give_up` gives a reason: the rows not yet written come
+    /// back as failures with it (after a stop, a store that is slow or down does not hold
+    /// the run past its stop timeout; the rows go to the dead-letter output).
+    pub fn give_up_when(&mut self, give_up: GiveUp) {
+        self.give_up = Some(give_up);
+    }
+
+    fn gave_up(&self) -> Option<String> {
+        self.give_up.as_ref().and_then(|g| g())
+    }
+
+    /// Rows queued and not yet written (fewer than `batch_size` after a `push`, none
+    /// after a `flush`).
+    pub fn queued(&self) -> usize {
+        self.pending.len()
     }
 
     /// The wrapped sink.
@@ -219,9 +243,20 @@ impl<S: RowSink> Fanout<S> {
     pub fn flush(&mut self) -> Vec<FailedRow> {
         let mut failed = Vec::new();
         while !self.pending.is_empty() {
+            if let Some(error) = self.gave_up() {
+                failed.extend(self.pending.drain(..).map(|row| FailedRow {
+                    row,
+                    error: error.clone(),
+                }));
+                break;
+            }
             let n = self.pending.len().min(self.spec.batch_size);
             let batch: Vec<FeatureUpdate> = self.pending.drain(..n).collect();
-            self.pace(batch.len());
+            if !self.pace(batch.len()) {
+                // Gave up while waiting for the batch's slot: the loop's check says why.
+                self.pending.splice(0..0, batch);
+                continue;
+            }
             match self.write_with_retries(&batch) {
                 Ok(rejected) if rejected.is_empty() => {}
                 // Rare: the batch is taken apart only when the store refused rows.
@@ -253,17 +288,32 @@ impl<S: RowSink> Fanout<S> {
     }
 
     /// Sleeps so that writes average `write_rate` records per second: each record takes
-    /// a 1/rate slot, so a burst is spread out instead of sent at once.
-    fn pace(&mut self, records: usize) {
+    /// a 1/rate slot, so a burst is spread out instead of sent at once. `false`: gave up
+    /// while waiting.
+    fn pace(&mut self, records: usize) -> bool {
         let Some(rate) = self.spec.write_rate else {
-            return;
+            return true;
         };
-        let now = Instant::now();
-        if self.next_slot > now {
-            std::thread::sleep(self.next_slot - now);
+        if !self.sleep_until(self.next_slot) {
+            return false;
         }
-        let start = self.next_slot.max(now);
+        let start = self.next_slot.max(Instant::now());
         self.next_slot = start + Duration::from_secs_f64(records as f64 / rate);
+        true
+    }
+
+    /// Sleeps until `t`, in steps short enough to notice giving up soon; `false`: gave up.
+    fn sleep_until(&self, t: Instant) -> bool {
+        loop {
+            if self.gave_up().is_some() {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= t {
+                return true;
+            }
+            std::thread::sleep((t - now).min(Duration::from_millis(50)));
+        }
     }
 
     /// Writes a batch, retrying what may pass; the error comes with the retries made.
@@ -282,7 +332,13 @@ impl<S: RowSink> Fanout<S> {
                         ?delay,
                         "sink write failed, retrying: {e}"
                     );
-                    std::thread::sleep(delay.min(Duration::from_secs(30)));
+                    if !self.sleep_until(Instant::now() + delay.min(Duration::from_secs(30))) {
+                        let why = self.gave_up().unwrap_or_default();
+                        return Err((
+                            SinkError::permanent(format!("{why} (last error: {e})")),
+                            attempt,
+                        ));
+                    }
                     attempt += 1;
                     self.retries += 1;
                 }
@@ -451,6 +507,89 @@ mod tests {
             "{:?}",
             t.elapsed()
         );
+    }
+
+    /// Writes rows one by one into a list shared with the test.
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<i64>>>);
+
+    impl RowSink for Shared {
+        fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<Rejected, SinkError> {
+            let mut w = self.0.lock().unwrap();
+            w.extend(rows.iter().map(|r| r.key[1].as_i64().unwrap()));
+            Ok(vec![])
+        }
+    }
+
+    /// Once the hook gives a reason (a stopped run's timeout), the rows not written yet
+    /// come back with it, paced or not; none is written twice or lost.
+    #[test]
+    fn giving_up_returns_the_unwritten_rows_with_the_reason() {
+        for write_rate in [None, Some(1000.0)] {
+            let written = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let seen = std::sync::Arc::clone(&written);
+            let mut f = Fanout::new(
+                Shared(std::sync::Arc::clone(&written)),
+                FanoutSpec {
+                    write_rate,
+                    batch_size: 1,
+                    retry_count: 0,
+                },
+            );
+            f.give_up_when(Box::new(move || {
+                (seen.lock().unwrap().len() >= 3).then(|| "stopped".to_string())
+            }));
+            let mut failed = Vec::new();
+            for i in 0..10 {
+                failed.extend(f.push(row(i)));
+            }
+            failed.extend(f.flush());
+            assert_eq!(*written.lock().unwrap(), [0, 1, 2], "{write_rate:?}");
+            let failed: Vec<(i64, &str)> = failed
+                .iter()
+                .map(|r| (r.row.key[1].as_i64().unwrap(), r.error.as_str()))
+                .collect();
+            let want: Vec<(i64, &str)> = (3..10).map(|i| (i, "stopped")).collect();
+            assert_eq!(failed, want, "{write_rate:?}");
+        }
+    }
+
+    /// A store that is down does not hold a stopped run through its retries' backoff.
+    #[test]
+    fn giving_up_ends_the_retries() {
+        let sink = Flaky {
+            fail: usize::MAX,
+            permanent: false,
+            calls: 0,
+            written: vec![],
+        };
+        let mut f = Fanout::new(sink, spec(10, 30));
+        f.base_backoff = Duration::from_secs(3600);
+        f.give_up_when(Box::new(|| Some("stopped".to_string())));
+        f.push(row(1));
+        let failed = f.flush();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].error, "stopped");
+        assert_eq!(f.inner().calls, 0, "nothing is tried after giving up");
+        // Giving up during a retry's backoff keeps the store's error.
+        let sink = Flaky {
+            fail: usize::MAX,
+            permanent: false,
+            calls: 0,
+            written: vec![],
+        };
+        let mut f = Fanout::new(sink, spec(10, 30));
+        f.base_backoff = Duration::from_secs(3600);
+        let tries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let t = std::sync::Arc::clone(&tries);
+        // The first check (before the batch) passes, the next (in the backoff) gives up.
+        f.give_up_when(Box::new(move || {
+            (t.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 1)
+                .then(|| "stopped".to_string())
+        }));
+        f.push(row(1));
+        let failed = f.flush();
+        assert_eq!(failed[0].error, "stopped (last error: refused)");
+        assert_eq!((f.inner().calls, f.retries), (1, 0));
     }
 
     #[test]

@@ -75,11 +75,15 @@ impl Mode {
     }
 }
 
-/// Knobs that change performance, never results.
+/// Knobs that change performance, never the results of a run that reads its input to the
+/// end (`stop_timeout` bounds how long a stop may take).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tuning {
     /// Bytes a source reads per watermark step.
     pub batch_bytes: usize,
+    /// How long a stopped run goes on writing the rows it emitted before the stop to
+    /// feature stores and topics; rows still unwritten then are dead letters.
+    pub stop_timeout: std::time::Duration,
 }
 
 impl Default for Tuning {
@@ -90,6 +94,7 @@ impl Default for Tuning {
     fn default() -> Self {
         Tuning {
             batch_bytes: 16 << 20,
+            stop_timeout: std::time::Duration::from_secs(20),
         }
     }
 }
@@ -256,9 +261,19 @@ pub fn render(
             // operators' rows are already on their key's worker: this moves none.)
             SinkConnector::Kafka { .. } => {
                 let rows = rows.exchange(|r: &FeatureRow| key_hash(&r.key));
-                dead_letters.push(rows.sink_store(sink, plan, Arc::clone(state)))
+                dead_letters.push(rows.sink_store(
+                    sink,
+                    plan,
+                    Arc::clone(state),
+                    tuning.stop_timeout,
+                ))
             }
-            _ => dead_letters.push(rows.sink_store(sink, plan, Arc::clone(state))),
+            _ => dead_letters.push(rows.sink_store(
+                sink,
+                plan,
+                Arc::clone(state),
+                tuning.stop_timeout,
+            )),
         }
     }
     scope
@@ -270,6 +285,14 @@ pub fn render(
 pub fn read_sources(plan: &Plan) -> usize {
     (0..plan.sources.len())
         .filter(|&si| is_read(plan, si))
+        .count()
+}
+
+/// How many store or topic sinks a worker writes to (each on a writer thread).
+pub fn store_sinks(plan: &Plan) -> usize {
+    plan.sinks
+        .iter()
+        .filter(|s| !matches!(s.connector, SinkConnector::File { .. }))
         .count()
 }
 

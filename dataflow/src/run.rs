@@ -1,6 +1,7 @@
 //! Running a plan on timely workers: one process with N worker threads, or one process of a
 //! cluster (timely's own TCP cluster, one `host:port` per process).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -98,11 +99,39 @@ pub struct RunSummary {
     pub stopped_before_end: bool,
 }
 
-/// How long a stopping worker waits for its dataflow to drain: the cluster's stop
-/// handshake (every worker says it stops), then the sinks writing what was emitted. Long
-/// enough for a peer busy in a connection retry or a slow sink; a peer that never answers
-/// (frozen) costs this much at exit.
-const STOP_GRACE: Duration = Duration::from_secs(30);
+/// How long, past the stop timeout (`Tuning::stop_timeout`: the store sinks' writing of
+/// what was emitted), a stopping worker waits for its dataflow to drain: the cluster's
+/// stop handshake (every worker says it stops), and the dead letters of the rows the
+/// stores did not take. Long enough for a peer busy in a connection retry; a peer that
+/// never answers (frozen) costs the stop timeout and this much at exit.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// How often a stopping process says how many rows its store sinks still have to write.
+const STOP_PROGRESS: Duration = Duration::from_secs(5);
+
+/// Once a stop is requested, says every [`STOP_PROGRESS`] how many rows emitted before it
+/// this process's store and topic sinks still have to write, until `done`. On a thread of
+/// its own: a worker may be waiting for a slow store (backpressure).
+fn report_pending(state: Arc<RunState>, timeout: Duration, done: Arc<AtomicBool>) {
+    let mut said: Option<Duration> = None;
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        let Some(stopped_for) = state.stopped_for() else {
+            continue;
+        };
+        if said.is_some_and(|t| stopped_for < t + STOP_PROGRESS) {
+            continue;
+        }
+        said = Some(stopped_for);
+        let pending = state.store_rows_pending.load(Ordering::Relaxed);
+        let left = timeout.saturating_sub(stopped_for).as_secs_f64().ceil();
+        if pending > 0 && left > 0.0 {
+            tracing::warn!(
+                "stopping: {pending} feature rows emitted before the stop are still to be written to stores or topics by this process; those not written within {left}s more (--stop-timeout) go to the dead-letter file"
+            );
+        }
+    }
+}
 
 /// Runs a plan to completion (or until `state` is asked to stop).
 pub fn run(
@@ -119,8 +148,14 @@ pub fn run(
         Topology::Local { workers } | Topology::Cluster { workers, .. } => *workers,
     };
     state.expect_sources(crate::render::read_sources(plan) * local_workers);
+    state.expect_sinks(crate::render::store_sinks(plan) * local_workers);
     let source_plan = plan;
     let plan = Arc::new(plan.clone());
+    let reported = Arc::new(AtomicBool::new(false));
+    let reporter = {
+        let (state, done) = (Arc::clone(&state), Arc::clone(&reported));
+        std::thread::spawn(move || report_pending(state, tuning.stop_timeout, done))
+    };
     let worker_state = Arc::clone(&state);
     let guards = timely::execute(topology.config(), move |worker| {
         let state = Arc::clone(&worker_state);
@@ -140,13 +175,14 @@ pub fn run(
             // what they emitted drains to the sinks and the dataflow completes (windows the
             // watermark had not closed are dropped, see `emit::Firing`). A process
             // whose peers are not stopping (or a worker whose peer died) gives up waiting
-            // for them after `STOP_GRACE`, and drops the dataflow: timely would otherwise
+            // for them after the stop timeout and `STOP_GRACE`, and drops the dataflow: timely would otherwise
             // wait for it to complete once this closure returns, forever.
-            let mut stopping: Option<Instant> = None;
+            let grace = tuning.stop_timeout + STOP_GRACE;
             while worker.step_or_park(Some(Duration::from_millis(100))) {
-                if state.stop_requested()
-                    && stopping.get_or_insert_with(Instant::now).elapsed() > STOP_GRACE
-                {
+                let Some(stopped_for) = state.stopped_for() else {
+                    continue;
+                };
+                if stopped_for > grace {
                     for id in worker.installed_dataflows() {
                         worker.drop_dataflow(id);
                     }
@@ -181,6 +217,8 @@ pub fn run(
         Ok(results) => panics.extend(results.into_iter().filter_map(Result::err)),
         Err(_) => state.fail(LOST_PEER_ERROR.to_string()),
     }
+    reported.store(true, Ordering::Relaxed);
+    let _ = reporter.join();
     if let Some(e) = state.error() {
         return Err(e);
     }
@@ -208,6 +246,6 @@ pub fn run(
         counters: state.summary(),
         seconds: started.elapsed().as_secs_f64(),
         workers,
-        stopped_before_end: state.stop_requested() && !all_read,
+        stopped_before_end: state.stop_requested() && (!all_read || state.stop_cut_writes()),
     })
 }

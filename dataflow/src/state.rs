@@ -25,7 +25,13 @@ pub struct RunState {
     pub corrections: AtomicU64,
     /// Dead-letter entries written.
     pub dead_letters: AtomicU64,
+    /// Feature rows a store or topic sink could not write (dead-lettered as `sink_failed`).
+    pub sink_failed: AtomicU64,
+    /// Feature rows handed to store and topic sinks and not yet written (or failed).
+    pub store_rows_pending: AtomicU64,
     stop: AtomicBool,
+    /// When the stop was first requested.
+    stop_at: std::sync::OnceLock<std::time::Instant>,
     started: AtomicBool,
     error: Mutex<Option<String>>,
     watermarks: Mutex<HashMap<String, Arc<AtomicU64>>>,
@@ -37,12 +43,23 @@ pub struct RunState {
     /// Source operators of this process (0: not yet known), and how many have connected.
     sources_expected: AtomicUsize,
     sources_open: AtomicUsize,
+    /// Store and topic sink writers of this process, and how many have opened their store.
+    sinks_expected: AtomicUsize,
+    sinks_open: AtomicUsize,
+    /// A stop's timeout cut store writes short (rows went to the dead letters instead).
+    stop_cut_writes: AtomicBool,
 }
 
 impl RunState {
     /// Asks every worker to stop (signal, or a fatal error elsewhere).
     pub fn request_stop(&self) {
+        self.stop_at.get_or_init(std::time::Instant::now);
         self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// How long ago the stop was requested (`None`: it was not).
+    pub fn stopped_for(&self) -> Option<std::time::Duration> {
+        self.stop_at.get().map(|t| t.elapsed())
     }
 
     /// Whether a stop was requested.
@@ -86,17 +103,44 @@ impl RunState {
         self.sources_expected.store(n, Ordering::SeqCst);
     }
 
+    /// This process runs `n` store or topic sink writers (over all its workers).
+    pub fn expect_sinks(&self, n: usize) {
+        self.sinks_expected.store(n, Ordering::SeqCst);
+    }
+
+    /// A store or topic sink writer opened its store.
+    pub fn note_sink_open(&self) {
+        self.sinks_open.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Whether every store or topic sink writer of this process has opened its store.
+    pub fn sinks_ready(&self) -> bool {
+        self.sinks_open.load(Ordering::SeqCst) >= self.sinks_expected.load(Ordering::SeqCst)
+    }
+
+    /// A stopped run's timeout cut store writes short.
+    pub fn note_stop_cut_writes(&self) {
+        self.stop_cut_writes.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a stopped run's timeout cut store writes short: rows emitted before the stop
+    /// are dead letters instead of in their store.
+    pub fn stop_cut_writes(&self) -> bool {
+        self.stop_cut_writes.load(Ordering::SeqCst)
+    }
+
     /// A source operator connected its source (and built its decoder).
     pub fn note_source_open(&self) {
         self.sources_open.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// Whether every source operator of this process has connected: from then on rows may
-    /// come, and sinks replace the previous run's files. A run that fails before (a topic
-    /// that does not exist, a schema that does not match) leaves them as they were.
+    /// Whether every source operator and every store or topic sink of this process has
+    /// connected: from then on rows may come, and sinks replace the previous run's files. A
+    /// run that fails before (a topic that does not exist, a schema that does not match, a
+    /// Redis that cannot be reached) leaves them as they were.
     pub fn outputs_due(&self) -> bool {
         let expected = self.sources_expected.load(Ordering::SeqCst);
-        expected > 0 && self.sources_open.load(Ordering::SeqCst) >= expected
+        expected > 0 && self.sources_open.load(Ordering::SeqCst) >= expected && self.sinks_ready()
     }
 
     /// Records a fatal error (the first wins) and stops.
@@ -148,6 +192,7 @@ impl RunState {
             rows_written: g(&self.rows_written),
             corrections: g(&self.corrections),
             dead_letters: g(&self.dead_letters),
+            sink_failed: g(&self.sink_failed),
         }
     }
 }
@@ -169,6 +214,9 @@ pub struct Counters {
     pub corrections: u64,
     /// Dead-letter entries written.
     pub dead_letters: u64,
+    /// Of which feature rows a store or topic sink could not write.
+    #[serde(default)]
+    pub sink_failed: u64,
 }
 
 impl std::ops::AddAssign for Counters {
@@ -183,6 +231,7 @@ impl std::ops::AddAssign for Counters {
             rows_written,
             corrections,
             dead_letters,
+            sink_failed,
         } = o;
         self.events_read += events_read;
         self.bad_records += bad_records;
@@ -191,6 +240,7 @@ impl std::ops::AddAssign for Counters {
         self.rows_written += rows_written;
         self.corrections += corrections;
         self.dead_letters += dead_letters;
+        self.sink_failed += sink_failed;
     }
 }
 

@@ -13,6 +13,7 @@ pub mod row_encoder;
 pub mod session;
 pub mod sink;
 pub mod source;
+mod store_writer;
 pub mod window;
 mod window_delta;
 mod window_rows;

@@ -4,15 +4,18 @@
 //! Each worker writes its own file for a sink (see `connectors::file::sink::worker_path`);
 //! dead letters are exchanged to worker 0, which writes the single dead-letter file.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
 use connectors::file::sink::FileSink;
-use connectors::sink::{Fanout, FeatureUpdate};
+use connectors::sink::FeatureUpdate;
 use planner::job::Sink;
 use planner::Plan;
 
@@ -21,6 +24,7 @@ use crate::state::RunState;
 
 use super::file_target::{file_error, FileSpec, LazyFile};
 pub use super::row_encoder::RowEncoder;
+use super::store_writer::{Batch, Next, Refused, StoreWriter};
 
 /// Writing feature rows.
 pub trait SinkRows {
@@ -31,13 +35,15 @@ pub trait SinkRows {
 
 /// Writing feature rows to a feature store or topic.
 pub trait SinkStore<'s> {
-    /// Writes rows to `sink` (redis, dynamodb, kafka) with its fanout controls; rows that
-    /// fail after all retries come out as dead letters.
+    /// Writes rows to `sink` (redis, dynamodb, kafka) with its fanout controls, on a
+    /// thread of its own (see `super::store_writer`); rows that fail after all retries,
+    /// or are still unwritten `stop_timeout` after a stop, come out as dead letters.
     fn sink_store(
         self,
         sink: &Sink,
         plan: &Plan,
         state: Arc<RunState>,
+        stop_timeout: Duration,
     ) -> Stream<'s, u64, Vec<DeadLetter>>;
 }
 
@@ -70,72 +76,151 @@ impl<'s> SinkStore<'s> for Stream<'s, u64, Vec<FeatureRow>> {
         sink: &Sink,
         plan: &Plan,
         state: Arc<RunState>,
+        stop_timeout: Duration,
     ) -> Stream<'s, u64, Vec<DeadLetter>> {
-        let worker = self.scope().index();
+        let scope = self.scope();
+        let worker = scope.index();
         let plan = plan.clone();
         let mut encoder = RowEncoder::new(&plan);
         let spec = sink.clone();
-        let mut writer: Option<Fanout<Box<dyn connectors::sink::RowSink>>> = None;
-        let mut broken = false;
         let forget_lag = forget_lag(&plan, &sink.name);
         self.unary_frontier(
             Pipeline,
             &format!("Sink[{}]", sink.name),
-            move |_cap, _info| {
-                move |(input, frontier), output| {
-                    if writer.is_none() && !broken {
-                        let stopping = || state.stop_requested();
-                        match connectors::open_sink(&spec, &plan.infra, worker, &stopping) {
-                            Ok(s) => writer = Some(Fanout::new(s, spec.fanout.clone())),
-                            Err(e) => {
-                                // (A stop while connecting is a stop, not a failure.)
-                                if !state.stop_requested() {
-                                    state.fail(format!("sink `{}`: {e}", spec.name));
-                                }
-                                broken = true;
-                            }
-                        }
+            move |_cap, info| {
+                let wake = scope.activator_for(std::rc::Rc::clone(&info.address));
+                let activator = scope.worker().sync_activator_for(info.address.to_vec());
+                let mut writer = match StoreWriter::spawn(
+                    spec.clone(),
+                    plan.infra.clone(),
+                    worker,
+                    Arc::clone(&state),
+                    activator,
+                    stop_timeout,
+                ) {
+                    Ok(w) => Some(w),
+                    Err(e) => {
+                        state.fail(format!(
+                            "sink `{}`: cannot start its writer thread: {e}",
+                            spec.name
+                        ));
+                        None
                     }
+                };
+                // Why rows are not written once there is no writer (dead letters say it).
+                let mut lost_writer = format!("sink `{}` could not be opened", spec.name);
+                // The batches the writer has not reported yet, oldest first, with their
+                // capabilities: failed rows come out as dead letters at the batch's time,
+                // and all of a batch's rows if the writer never reports.
+                let mut in_flight: VecDeque<(Option<Capability<u64>>, Batch)> = VecDeque::new();
+                let mut forgotten: Option<i64> = None;
+                move |(input, frontier), output| {
+                    let mut unwritten: Vec<(Option<Capability<u64>>, Batch)> = Vec::new();
                     input.for_each(|time, data| {
-                        let Some(w) = writer.as_mut() else {
-                            data.clear();
-                            return;
+                        let rows: Batch = Arc::new(
+                            data.drain(..)
+                                .map(|row| to_update(&plan, &mut encoder, row))
+                                .collect(),
+                        );
+                        let cap = time.retain_least(0);
+                        let refused = match writer.as_ref() {
+                            None => true,
+                            Some(w) => match w.write(Arc::clone(&rows)) {
+                                Ok(()) => false,
+                                Err(why) => {
+                                    lost_writer = gone_reason(&spec.name, &state, why);
+                                    true
+                                }
+                            },
                         };
-                        let mut failed = Vec::new();
-                        let n = data.len() as u64;
-                        for row in data.drain(..) {
-                            failed.extend(w.push(to_update(&plan, &mut encoder, row)));
-                        }
-                        // Confirmed by the store before the batch counts as written.
-                        failed.extend(w.flush());
-                        RunState::add(&state.rows_written, n - failed.len() as u64);
-                        if !failed.is_empty() {
-                            let mut session = output.session(&time);
-                            for f in failed {
-                                session.give(DeadLetter {
-                                    kind: "sink_failed".into(),
-                                    source: spec.name.clone(),
-                                    file: f.row.store_key(),
-                                    line: 0,
-                                    reason: format!(
-                                        "sink `{}` could not write the row: {}",
-                                        spec.name, f.error
-                                    ),
-                                    feature: Some(f.row.feature.clone()),
-                                    record: String::from_utf8_lossy(&f.row.json).into_owned(),
-                                    record_base64: None,
-                                });
-                            }
+                        if refused {
+                            unwritten.push((cap, rows));
+                        } else {
+                            in_flight.push_back((cap, rows));
                         }
                     });
                     if let (Some(w), Some(lag), Some(&f)) =
-                        (writer.as_mut(), forget_lag, frontier.frontier().first())
+                        (writer.as_ref(), forget_lag, frontier.frontier().first())
                     {
-                        w.inner().forget_before((f as i64).saturating_sub(lag));
+                        let end = (f as i64).saturating_sub(lag);
+                        if forgotten != Some(end) {
+                            w.forget_before(end);
+                            forgotten = Some(end);
+                        }
+                    }
+                    while let Some(w) = writer.as_ref() {
+                        match w.next() {
+                            Next::Waiting if w.hung() && !in_flight.is_empty() => {
+                                lost_writer = gone_reason(&spec.name, &state, Refused::Hung);
+                                state.note_stop_cut_writes();
+                            }
+                            Next::Waiting => break,
+                            Next::Gone => {
+                                lost_writer = gone_reason(&spec.name, &state, Refused::Gone);
+                            }
+                            Next::Done(done) => {
+                                let (cap, _) = in_flight.pop_front().expect("a batch per result");
+                                RunState::add(&state.rows_written, done.written);
+                                if let (Some(cap), false) = (cap, done.failed.is_empty()) {
+                                    RunState::add(&state.sink_failed, done.failed.len() as u64);
+                                    let mut session = output.session(&cap);
+                                    for f in done.failed {
+                                        session.give(failed_row(&spec.name, f.row, &f.error));
+                                    }
+                                }
+                                continue;
+                            }
+                        }
+                        // The writer is gone or hung: what it was given is not written.
+                        writer.take().expect("writer").abandon();
+                        unwritten.extend(in_flight.drain(..));
+                    }
+                    for (cap, rows) in unwritten {
+                        let Some(cap) = cap else { continue };
+                        RunState::add(&state.sink_failed, rows.len() as u64);
+                        let mut session = output.session(&cap);
+                        for row in rows.iter() {
+                            session.give(failed_row(&spec.name, row.clone(), &lost_writer));
+                        }
+                    }
+                    if writer.is_some() && !in_flight.is_empty() && state.stop_requested() {
+                        // Woken to notice a writer that stops answering.
+                        wake.activate_after(Duration::from_millis(200));
+                    }
+                    if frontier.is_empty() && in_flight.is_empty() {
+                        // Everything is written: the thread ends with its orders.
+                        writer = None;
                     }
                 }
             },
         )
+    }
+}
+
+/// Why a sink's rows are not written once its writer is gone or hung.
+fn gone_reason(sink: &str, state: &RunState, why: Refused) -> String {
+    match why {
+        Refused::Hung => format!(
+            "not written (or only in part): the store did not answer within the stop timeout; sink `{sink}` was given up"
+        ),
+        Refused::Gone if state.stop_requested() && state.error().is_none() => {
+            format!("not written: the run was stopped before sink `{sink}` connected")
+        }
+        Refused::Gone => format!("not written: sink `{sink}` could not be opened (see the run's error)"),
+    }
+}
+
+/// The dead letter of a row sink `sink` could not write: `file` is the row's store key.
+fn failed_row(sink: &str, row: FeatureUpdate, error: &str) -> DeadLetter {
+    DeadLetter {
+        kind: "sink_failed".into(),
+        source: sink.to_string(),
+        file: row.store_key(),
+        line: 0,
+        reason: format!("sink `{sink}` could not write the row: {error}"),
+        feature: Some(row.feature.clone()),
+        record: String::from_utf8_lossy(&row.json).into_owned(),
+        record_base64: None,
     }
 }
 

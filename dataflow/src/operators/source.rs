@@ -302,6 +302,12 @@ pub fn source<'s>(
                     }
                 }
             }
+            if !state.sinks_ready() {
+                // Nothing is read before this process's stores and topics are open: a run
+                // that cannot reach one fails before any output file is replaced.
+                activator.activate_after(IDLE_POLL);
+                return;
+            }
             let r = reader.as_mut().expect("reader");
             let now = std::time::Instant::now();
             let r_partitions = r.partitions();
