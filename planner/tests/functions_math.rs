@@ -388,3 +388,58 @@ fn flink_log_functions_say_what_to_write() {
         assert_eq!(d.hint.as_deref(), Some(hint), "{d}");
     }
 }
+
+/// Found by QA: `*`, `+`, `-` and `/` past the largest double, and a CAST of `'NaN'`,
+/// `'inf'` or `'1e400'` to DOUBLE, gave an infinity or NaN that the file sink writes as
+/// `null` but that SQL saw as a value (`IS NULL` false, COALESCE not applied, CAST to
+/// STRING `Infinity`). They are NULL, as every float result that is not a finite number.
+#[test]
+fn float_arithmetic_past_the_largest_double_is_null() {
+    for e in [
+        "x * x",
+        "x + x * 1e10",
+        "-x - x * 1e10",
+        "x / 1e-300",
+        "CAST('NaN' AS DOUBLE)",
+        "CAST('inf' AS DOUBLE)",
+        "CAST('-Infinity' AS DOUBLE)",
+        "CAST('1e400' AS DOUBLE)",
+        "CAST(CAST('1e400' AS DOUBLE) AS STRING)",
+    ] {
+        assert_eq!(eval(e, "", 0, 1e300), Value::Null, "{e}");
+    }
+    assert_eq!(eval("(x * x) IS NULL", "", 0, 1e300), Value::Bool(true));
+    assert_eq!(
+        eval("COALESCE(x * x, -1.0)", "", 0, 1e300),
+        Value::Float(-1.0)
+    );
+    // Below the largest double nothing changes.
+    assert_eq!(eval("x * 10", "", 0, 1e300), Value::Float(1e301));
+    assert_eq!(
+        eval("CAST('1e300' AS DOUBLE)", "", 0, 0.0),
+        Value::Float(1e300)
+    );
+}
+
+/// Found by QA: `CAST('1.5' AS BIGINT)` was NULL; Flink's `toLong` drops the fraction.
+#[test]
+fn a_decimal_string_casts_to_an_integer_by_truncation() {
+    for (text, want) in [
+        ("1.5", Value::Int(1)),
+        ("-2.9", Value::Int(-2)),
+        ("+4.0", Value::Int(4)),
+        (" 7 ", Value::Int(7)),
+        ("12.", Value::Int(12)),
+        (".5", Value::Null),
+        ("1.5e3", Value::Null),
+        ("1.2.3", Value::Null),
+        ("abc", Value::Null),
+        ("-", Value::Null),
+    ] {
+        assert_eq!(
+            eval(&format!("CAST('{text}' AS BIGINT)"), "", 0, 0.0),
+            want,
+            "{text}"
+        );
+    }
+}

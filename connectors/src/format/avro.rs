@@ -266,8 +266,11 @@ fn convert(v: &Avro, col: &Column) -> Result<Value, RecordError> {
                 _ => None,
             }
         }
-        Avro::Float(f) => (col.ty == DataType::Float).then_some(Value::Float(*f as f64)),
-        Avro::Double(f) => (col.ty == DataType::Float).then_some(Value::Float(*f)),
+        Avro::Float(f) => {
+            (col.ty == DataType::Float && f.is_finite()).then_some(Value::Float(*f as f64))
+        }
+        // A NaN or infinity is a wrong-type record, as in Parquet (no SQL value is one).
+        Avro::Double(f) => (col.ty == DataType::Float && f.is_finite()).then_some(Value::Float(*f)),
         Avro::String(s) => match col.ty {
             DataType::String => Some(Value::Str(s.as_str().into())),
             DataType::Timestamp => return value_from_text(col, s),

@@ -222,8 +222,13 @@ fn convert(v: &ProtoValue, field: &FieldDescriptor, col: &Column) -> Result<Valu
             Ok(i) => int(i),
             Err(_) => None,
         },
-        ProtoValue::F32(f) => (col.ty == DataType::Float).then_some(Value::Float(*f as f64)),
-        ProtoValue::F64(f) => (col.ty == DataType::Float).then_some(Value::Float(*f)),
+        ProtoValue::F32(f) => {
+            (col.ty == DataType::Float && f.is_finite()).then_some(Value::Float(*f as f64))
+        }
+        // A NaN or infinity is a wrong-type record, as in Parquet (no SQL value is one).
+        ProtoValue::F64(f) => {
+            (col.ty == DataType::Float && f.is_finite()).then_some(Value::Float(*f))
+        }
         ProtoValue::String(s) => match col.ty {
             DataType::String => Some(Value::Str(s.as_str().into())),
             DataType::Timestamp => return value_from_text(col, s),

@@ -114,7 +114,7 @@ impl MathFunc {
 }
 
 /// A float result, NULL when it is NaN or infinite.
-fn finite(f: f64) -> Value {
+pub(super) fn finite(f: f64) -> Value {
     if f.is_finite() {
         Value::Float(f)
     } else {
