@@ -312,8 +312,8 @@ pub fn date_format(ms: i64, pattern: &str) -> Option<CompactString> {
 }
 
 /// `SUBSTRING(s FROM pos FOR len)`, Flink's rules: positions count characters from 1; a
-/// negative `pos` counts from the end, 0 acts as 1; no `len`: to the end; negative `len`:
-/// NULL.
+/// negative `pos` counts from the end (one before the first character: empty), 0 acts as
+/// 1; no `len`: to the end; negative `len`: NULL.
 pub fn substring(s: &str, pos: i64, len: Option<i64>) -> Option<&str> {
     if len.is_some_and(|l| l < 0) {
         return None;
@@ -321,7 +321,10 @@ pub fn substring(s: &str, pos: i64, len: Option<i64>) -> Option<&str> {
     let n = s.chars().count() as i64;
     let start = match pos {
         p if p > 0 => p - 1,
-        p if p < 0 => (n + p).max(0),
+        // Before the first character: empty, as Flink's `substringSQL` (found by QA: it
+        // started at the first character).
+        p if p < 0 && n + p < 0 => return Some(""),
+        p if p < 0 => n + p,
         _ => 0,
     };
     let end = match len {
@@ -617,6 +620,10 @@ mod tests {
         assert_eq!(substring("freshet", -3, Some(2)), Some("he"));
         assert_eq!(substring("freshet", 9, Some(2)), Some(""));
         assert_eq!(substring("freshet", 2, Some(-1)), None);
+        // Flink's `substringSQL`: a negative position before the start gives ''.
+        assert_eq!(substring("abc", -5, Some(2)), Some(""));
+        assert_eq!(substring("abc", -4, None), Some(""));
+        assert_eq!(substring("abc", -3, None), Some("abc"));
         assert_eq!(substring("héllo", 2, Some(2)), Some("él"));
         assert_eq!(trim("  a b  ", " ", TrimSide::Both), "a b");
         assert_eq!(trim("xxaxx", "x", TrimSide::Leading), "axx");

@@ -144,3 +144,51 @@ fn an_unparsable_timestamp_literal_is_an_error_at_it() {
     assert_eq!(line_col(&d), (21, 45), "{text}");
     insta::assert_snapshot!(text);
 }
+
+/// Found by QA: chrono alone took a second 60 (`10:00:60` read as 10:01:00) and fields
+/// of one digit; a timestamp literal has every field in full, as Flink's does.
+#[test]
+fn timestamp_literals_have_every_field_in_full() {
+    for bad in [
+        "2026-01-01 10:00:60",
+        "2026-1-01 10:00:00",
+        "2026-01-01 1:00:00",
+        "2026-01-01 10:0:00",
+        "2026-01-01 10:00",
+        "2026-01-01 10:00:00.",
+        "2026-01-01 10:00:00.1234567890",
+    ] {
+        let (d, text) = one(&with_sql(&format!(
+            "SELECT geohash, COUNT(*) AS rides\nFROM events WHERE rowtime > TIMESTAMP '{bad}'\n{GROUP}"
+        )));
+        assert_eq!(d.kind, ErrorKind::Syntax, "{bad}: {text}");
+        assert!(d.message.contains("bad TIMESTAMP literal"), "{bad}: {text}");
+    }
+    // Every accepted form, as before.
+    for good in [
+        "2026-01-01 10:00:59",
+        "2026-01-01T10:00:00Z",
+        "2026-01-01 10:00:00.5",
+        "2026-01-01 10:00:00.123456789",
+    ] {
+        let job = with_sql(&format!(
+            "SELECT geohash, COUNT(*) AS rides\nFROM events WHERE rowtime > TIMESTAMP '{good}'\n{GROUP}"
+        ));
+        let job = planner::parse_job(std::path::Path::new("job.yaml"), &job).unwrap();
+        assert!(planner::plan_job(&job).is_ok(), "{good}");
+    }
+}
+
+/// Found by QA: a Flink user writes `INSERT INTO sink SELECT ...` first; the error says
+/// what to write instead.
+#[test]
+fn insert_into_hints_at_the_sinks_key() {
+    let (d, text) = one(&with_sql(&format!(
+        "INSERT INTO out SELECT geohash, COUNT(*) AS rides\nFROM events\n{GROUP}"
+    )));
+    assert!(d.message.contains("must be a SELECT query"), "{text}");
+    assert!(
+        text.contains("drop `INSERT INTO ...`") && text.contains("sinks:"),
+        "{text}"
+    );
+}

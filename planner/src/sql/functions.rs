@@ -337,6 +337,10 @@ pub(crate) fn typed_literal(sql: &SqlText, e: &ast::Expr, ts: &ast::TypedString)
         let t = t.trim();
         let t = t.strip_suffix(['Z', 'z']).unwrap_or(t);
         let t = t.replacen('T', " ", 1);
+        // chrono alone also takes one-digit fields and second 60 (a leap second).
+        if !timestamp_shape(&t) {
+            return None;
+        }
         chrono::NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S%.f")
             .ok()
             .map(|d| d.and_utc().timestamp_millis())
@@ -354,6 +358,33 @@ pub(crate) fn typed_literal(sql: &SqlText, e: &ast::Expr, ts: &ast::TypedString)
         expr: Expr::Literal(Value::Ts(ms)),
         ty: Some(DataType::Timestamp),
     })
+}
+
+/// Whether `t` is `yyyy-MM-dd HH:mm:ss` with every field in full, seconds below 60, and
+/// an optional fraction of 1 to 9 digits.
+fn timestamp_shape(t: &str) -> bool {
+    let b = t.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let fixed = b.len() >= 19
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b' '
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && b[17] < b'6';
+    let fraction = match &b[19.min(b.len())..] {
+        [] => true,
+        [b'.', rest @ ..] => (1..=9).contains(&rest.len()) && rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    fixed && fraction
 }
 
 /// An integer literal past 64 bits, quoted as written: an error rather than a float that

@@ -177,11 +177,18 @@ pub fn plan_feature(job: &Job, feature: &Feature) -> Result<LogicalPlan, Diagnos
         ));
     };
     let ast::Statement::Query(query) = statement else {
-        return Err(sql.error(
+        let err = sql.error(
             ErrorKind::Syntax,
             statement.span(),
             "a feature's sql must be a SELECT query",
-        ));
+        );
+        // A Flink user's first try: `INSERT INTO sink SELECT ...`.
+        return Err(match statement {
+            ast::Statement::Insert(_) => err.with_hint(
+                "drop `INSERT INTO ...`: write the SELECT alone; where rows go is the feature's `sinks:` in the job file",
+            ),
+            _ => err,
+        });
     };
     let planner = Planner {
         job,

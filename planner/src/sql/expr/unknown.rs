@@ -18,7 +18,7 @@ impl Lowerer<'_> {
                 Some(variance)
             }
             "LISTAGG" | "COLLECT" => {
-                Some("over an OVER window, ARRAY_AGG(x) or LAST_N(x, n) collect values")
+                Some("over an OVER window, ARRAY_AGG(x) or LAST_N(n, x) collect values")
             }
             "APPROX_COUNT_DISTINCT" => Some("COUNT(DISTINCT x) is exact"),
             _ => None,
