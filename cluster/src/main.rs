@@ -127,7 +127,7 @@ fn main() {
                 .map(|(s, removed)| {
                     report_removed(&removed);
                     outln!(
-                        "wrote {} events ({} of them minutes late, {} hours late; {:.1} MB) to {} in {:.1}s",
+                        "wrote {} events ({} of them delayed 1-10 minutes, {} delayed 1-3 hours, or to the end of the data when it spans less; {:.1} MB) to {} in {:.1}s",
                         s.events,
                         s.late,
                         s.very_late,
