@@ -100,6 +100,13 @@ fn positional_group_by_is_rejected_at_the_position() {
             "{position}"
         );
     }
+    // A literal selected and grouped is not its own example (found by QA: the hint was
+    // `GROUP BY 1000`).
+    let (d, _) = one(&with_sql("SELECT 1000 AS c, COUNT(*) AS rides\nFROM events\nGROUP BY 1000, TUMBLE(rowtime, INTERVAL '1' HOUR)"));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("name the grouping columns (a constant groups nothing: drop it)")
+    );
 }
 
 #[test]

@@ -192,3 +192,18 @@ fn insert_into_hints_at_the_sinks_key() {
         "{text}"
     );
 }
+
+/// Found by QA: `HAVING n > 3` with `n` a SELECT alias listed the columns only; the hint
+/// now gives the aliased expression.
+#[test]
+fn having_on_an_alias_hints_at_its_expression() {
+    let (d, text) = one(&with_sql(&format!(
+        "SELECT geohash, COUNT(*) AS rides\nFROM events\n{GROUP}\nHAVING rides > 3"
+    )));
+    assert_eq!(d.kind, ErrorKind::UnknownColumn, "{text}");
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("`rides` is a SELECT alias, which HAVING cannot use (as in Flink): write `COUNT(*)` in its place"),
+        "{text}"
+    );
+}

@@ -34,9 +34,14 @@ impl Planner<'_> {
                         .filter_map(item_expr)
                         .find(|e| groupable(e))
                 });
+                // (A literal is no example: `GROUP BY 1000` beside `SELECT 1000` was hinted
+                // as itself, found by QA.)
+                let example = example.filter(|e| !matches!(e, ast::Expr::Value(_)));
                 let hint = match example {
                     Some(e) => format!("name the column, e.g. GROUP BY {e}"),
-                    None => "name the grouping columns".to_string(),
+                    None => {
+                        "name the grouping columns (a constant groups nothing: drop it)".to_string()
+                    }
                 };
                 Err(self
                     .sql

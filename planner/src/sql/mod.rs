@@ -199,6 +199,30 @@ pub fn plan_feature(job: &Job, feature: &Feature) -> Result<LogicalPlan, Diagnos
     planner.select(select)
 }
 
+/// An unknown column in HAVING that is a SELECT alias: HAVING cannot use aliases (as in
+/// Flink), and the hint gives the aliased expression (found by QA: only the columns were
+/// listed).
+fn having_alias_hint(d: Diagnostic, s: &ast::Select) -> Diagnostic {
+    if d.kind != ErrorKind::UnknownColumn {
+        return d;
+    }
+    let aliased = s.projection.iter().find_map(|item| match item {
+        ast::SelectItem::ExprWithAlias { expr, alias }
+            if d.message
+                .ends_with(&format!("unknown column `{}`", alias.value)) =>
+        {
+            Some((alias.value.clone(), expr))
+        }
+        _ => None,
+    });
+    match aliased {
+        Some((name, expr)) => d.with_hint(format!(
+            "`{name}` is a SELECT alias, which HAVING cannot use (as in Flink): write `{expr}` in its place"
+        )),
+        None => d,
+    }
+}
+
 struct Planner<'a> {
     job: &'a Job,
     feature: &'a Feature,
@@ -520,7 +544,8 @@ impl Planner<'_> {
                     over: None,
                     clause: "HAVING",
                 }
-                .lower_predicate(h)?,
+                .lower_predicate(h)
+                .map_err(|d| having_alias_hint(d, s))?,
             ),
             None => None,
         };
