@@ -112,8 +112,20 @@ impl RedisSink {
     }
 
     fn error(&self, what: &str, e: &redis::RedisError) -> SinkError {
+        // A read timeout shows as the socket's `WouldBlock` ("Resource temporarily
+        // unavailable"), which does not say it is one (found by QA).
+        let timed_out = e.is_timeout()
+            || matches!(e.kind(), redis::ErrorKind::Io) && e.to_string().contains("os error 11");
+        let message = if timed_out {
+            format!(
+                "redis store `{}`: {what}: no answer within the timeout (5 s to connect, 30 s per write): {e}",
+                self.name
+            )
+        } else {
+            format!("redis store `{}`: {what}: {e}", self.name)
+        };
         SinkError {
-            message: format!("redis store `{}`: {what}: {e}", self.name),
+            message,
             // Connection trouble, a loading or read-only replica, OOM: may pass.
             retryable: e.is_io_error()
                 || e.is_connection_refusal()

@@ -319,6 +319,30 @@ fn an_unreachable_store_fails_when_the_sink_opens() {
     );
 }
 
+/// Found by QA: a Redis that does not answer (frozen) failed the sink's opening with
+/// "Resource temporarily unavailable (os error 11)", which does not say it timed out.
+#[test]
+fn a_store_that_does_not_answer_is_named_as_timed_out() {
+    let (server, url, _admin) = private_server();
+    let frozen = Command::new("kill")
+        .args(["-STOP", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(frozen.success());
+    let opened = RedisSink::open("features", &RedisStore { url: Secret(url) }, None);
+    Command::new("kill")
+        .args(["-CONT", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    let err = opened
+        .err()
+        .expect("a frozen server: the sink does not open");
+    assert!(
+        err.message.contains("no answer within the timeout"),
+        "{err}"
+    );
+}
+
 /// A row Redis refuses (its key holds a string, not a hash: WRONGTYPE) fails alone, with
 /// its own error, unretried; the rows of its batch around it are written. A float past the
 /// largest double is NULL (left out), as in the other sinks.
