@@ -67,9 +67,14 @@ sinks:
 
 /// Starts a live run of `job` stopping with `stop_timeout`, stderr piped.
 fn start_live(job: &Path, stop_timeout: &str, summary: &Path) -> std::process::Child {
+    start(job, "stream", stop_timeout, summary)
+}
+
+/// Starts a run of `job` in `mode` stopping with `stop_timeout`, stderr piped.
+fn start(job: &Path, mode: &str, stop_timeout: &str, summary: &Path) -> std::process::Child {
     let dir = job.parent().unwrap();
     freshet()
-        .args(["run", job.to_str().unwrap(), "--mode", "stream"])
+        .args(["run", job.to_str().unwrap(), "--mode", mode])
         .args(["--stop-timeout", stop_timeout, "-q", "--summary-json"])
         .arg(summary)
         .arg("--infra")
@@ -80,10 +85,16 @@ fn start_live(job: &Path, stop_timeout: &str, summary: &Path) -> std::process::C
 }
 
 /// Waits until the file sink holds the closed window's rows; returns them by key, after
-/// checking them against the reference (by hand: one row per key, `n` = 1, minute 0).
+/// checking them against the reference (by hand: one row per key, `n` = 1, minute 0; a
+/// backfill, whose input's end closes every window, also has `z`'s minute 10).
 fn wait_for_file_rows(dir: &Path) -> BTreeMap<String, Value> {
+    wait_for_rows(dir, false)
+}
+
+fn wait_for_rows(dir: &Path, backfill: bool) -> BTreeMap<String, Value> {
+    let want = KEYS + backfill as usize;
     let started = Instant::now();
-    while rows_of(&dir.join("out/rows.jsonl")).len() < KEYS {
+    while rows_of(&dir.join("out/rows.jsonl")).len() < want {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "the file sink never got the closed window's rows"
@@ -91,7 +102,7 @@ fn wait_for_file_rows(dir: &Path) -> BTreeMap<String, Value> {
         std::thread::sleep(Duration::from_millis(50));
     }
     let rows = rows_of(&dir.join("out/rows.jsonl"));
-    assert_eq!(rows.len(), KEYS);
+    assert_eq!(rows.len(), want);
     let by_key: BTreeMap<String, Value> = rows
         .iter()
         .map(|r| (r["k"].as_str().unwrap().to_string(), r.clone()))
@@ -104,11 +115,30 @@ fn wait_for_file_rows(dir: &Path) -> BTreeMap<String, Value> {
             "{r}"
         );
     }
+    if backfill {
+        let z = &by_key["z"];
+        assert_eq!(
+            (&z["n"], &z["window_start"], &z["window_end"]),
+            (
+                &Value::from(1),
+                &Value::from(600_000),
+                &Value::from(660_000)
+            ),
+            "{z}"
+        );
+    }
     by_key
 }
 
 /// Stops `child` with SIGTERM; returns its stderr after asserting it exited 0.
-fn stop(mut child: std::process::Child) -> String {
+fn stop(child: std::process::Child) -> String {
+    let (ok, err) = stop_status(child);
+    assert!(ok, "{err}");
+    err
+}
+
+/// Stops `child` with SIGTERM; returns whether it exited 0, and its stderr.
+fn stop_status(mut child: std::process::Child) -> (bool, String) {
     sigterm(&child);
     let mut err = String::new();
     child
@@ -118,8 +148,7 @@ fn stop(mut child: std::process::Child) -> String {
         .read_to_string(&mut err)
         .unwrap();
     let status = child.wait().unwrap();
-    assert!(status.success(), "{status}: {err}");
-    err
+    (status.success(), format!("{status}: {err}"))
 }
 
 /// The Redis keys of feature `per_minute` version `version`.
@@ -170,7 +199,7 @@ fn a_stop_dead_letters_the_rows_a_slow_store_did_not_take() {
 
     let err = stop(child);
     assert!(
-        err.contains("still to be written to stores or topics"),
+        err.contains("handed to stores or topics by this process are still to be written"),
         "a stopping run says what it still writes: {err}"
     );
 
@@ -213,9 +242,17 @@ impl Drop for Server {
 
 /// Found by QA: a store that stops answering (frozen, its connection open) held the
 /// writer until the process gave up on its dataflow, and the rows it had were lost without
-/// a word. Now they are dead letters once the stop timeout (and a margin) passes.
+/// a word. Now they are dead letters once the stop timeout (and a margin) passes: in a live
+/// run, and in a backfill whose input has ended (its sink operator has no more input to be
+/// woken by; found by QA on the first fix), which then fails.
 #[test]
 fn a_stop_dead_letters_the_rows_of_a_store_that_stopped_answering() {
+    for mode in ["stream", "backfill"] {
+        hung_store_stopped(mode);
+    }
+}
+
+fn hung_store_stopped(mode: &str) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -248,33 +285,49 @@ fn a_stop_dead_letters_the_rows_of_a_store_that_stopped_answering() {
     let version = unique_version();
     let job = slow_store_job(dir.path(), &url, version, 5);
     let summary = dir.path().join("summary.json");
-    let child = start_live(&job, "1s", &summary);
-    let by_key = wait_for_file_rows(dir.path());
+    let child = start(&job, mode, "1s", &summary);
+    // The store is writing: the window was emitted (a backfill's file appears at its end).
+    let started = Instant::now();
+    while stored(&mut conn, version).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{mode}: nothing stored"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let frozen = std::process::Command::new("kill")
         .args(["-STOP", &server.0.id().to_string()])
         .status()
         .unwrap();
     assert!(frozen.success());
-    let err = stop(child);
+    // (A live run has read its input long before: the stop comes after its end in both.)
+    std::thread::sleep(Duration::from_millis(300));
+    let (ok, err) = stop_status(child);
     std::process::Command::new("kill")
         .args(["-CONT", &server.0.id().to_string()])
         .status()
         .unwrap();
+    // A live run stopped exits 0; a backfill whose store writes the stop cut short fails.
+    assert_eq!(ok, mode == "stream", "{mode}: {err}");
 
+    let by_key = wait_for_rows(dir.path(), mode == "backfill");
     let not_written = not_written(dir.path(), &by_key);
     let in_redis = stored(&mut conn, version);
     let failed: BTreeSet<String> = not_written.keys().cloned().collect();
-    let all: BTreeSet<String> = (0..KEYS)
-        .map(|i| format!("per_minute:{version}:k{i}"))
+    let all: BTreeSet<String> = by_key
+        .keys()
+        .map(|k| format!("per_minute:{version}:{k}"))
         .collect();
     let union: BTreeSet<String> = in_redis.union(&failed).cloned().collect();
     assert_eq!(
         union, all,
-        "every row is in the store or a dead letter: {err}"
+        "{mode}: every row is in the store or a dead letter: {err}"
     );
     assert!(
-        not_written.values().any(|r| r.contains("did not answer")),
-        "{not_written:?}"
+        not_written
+            .values()
+            .any(|r| r.contains("before the store took it")),
+        "{mode}: {not_written:?}"
     );
     // A row in both is one the frozen store may have taken: its dead letter says so.
     for key in in_redis.intersection(&failed) {
@@ -285,7 +338,7 @@ fn a_stop_dead_letters_the_rows_of_a_store_that_stopped_answering() {
         );
     }
     let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
-    assert_eq!(s["sink_failed"], failed.len() as u64, "{s}");
+    assert_eq!(s["sink_failed"], failed.len() as u64, "{mode}: {s}");
     drop(server);
 }
 

@@ -127,7 +127,7 @@ fn report_pending(state: Arc<RunState>, timeout: Duration, done: Arc<AtomicBool>
         let left = timeout.saturating_sub(stopped_for).as_secs_f64().ceil();
         if pending > 0 && left > 0.0 {
             tracing::warn!(
-                "stopping: {pending} feature rows emitted before the stop are still to be written to stores or topics by this process; those not written within {left}s more (--stop-timeout) go to the dead-letter file"
+                "stopping: {pending} feature rows handed to stores or topics by this process are still to be written (rows still waiting to be handed over are not counted); those not written within {left}s more (--stop-timeout) go to the dead-letter file"
             );
         }
     }

@@ -183,8 +183,9 @@ impl<'s> SinkStore<'s> for Stream<'s, u64, Vec<FeatureRow>> {
                             session.give(failed_row(&spec.name, row.clone(), &lost_writer));
                         }
                     }
-                    if writer.is_some() && !in_flight.is_empty() && state.stop_requested() {
-                        // Woken to notice a writer that stops answering.
+                    if writer.is_some() && !in_flight.is_empty() {
+                        // Woken to notice a stop and then a writer that stops answering,
+                        // also once the input has ended (no input would wake it then).
                         wake.activate_after(Duration::from_millis(200));
                     }
                     if frontier.is_empty() && in_flight.is_empty() {
@@ -201,7 +202,7 @@ impl<'s> SinkStore<'s> for Stream<'s, u64, Vec<FeatureRow>> {
 fn gone_reason(sink: &str, state: &RunState, why: Refused) -> String {
     match why {
         Refused::Hung => format!(
-            "not written (or only in part): the store did not answer within the stop timeout; sink `{sink}` was given up"
+            "not written (or only in part): the stop timeout passed before the store took it (a slow store, or one that did not answer); sink `{sink}` was given up"
         ),
         Refused::Gone if state.stop_requested() && state.error().is_none() => {
             format!("not written: the run was stopped before sink `{sink}` connected")
