@@ -374,6 +374,18 @@ mod tests {
         written: Vec<Vec<i64>>,
     }
 
+    impl Flaky {
+        /// Fails the first `fail` calls (`permanent`: unretryably).
+        fn new(fail: usize, permanent: bool) -> Self {
+            Flaky {
+                fail,
+                permanent,
+                calls: 0,
+                written: vec![],
+            }
+        }
+    }
+
     impl RowSink for Flaky {
         fn write_batch(&mut self, rows: &[FeatureUpdate]) -> Result<Rejected, SinkError> {
             self.calls += 1;
@@ -406,12 +418,7 @@ mod tests {
 
     #[test]
     fn rows_are_batched_and_retried_until_written() {
-        let sink = Flaky {
-            fail: 2,
-            permanent: false,
-            calls: 0,
-            written: vec![],
-        };
+        let sink = Flaky::new(2, false);
         let mut f = Fanout::new(sink, spec(2, 3));
         f.base_backoff = Duration::from_millis(1);
         let mut failed = Vec::new();
@@ -426,12 +433,7 @@ mod tests {
 
     #[test]
     fn rows_failing_past_the_retries_come_back_for_the_dead_letter_output() {
-        let sink = Flaky {
-            fail: usize::MAX,
-            permanent: false,
-            calls: 0,
-            written: vec![],
-        };
+        let sink = Flaky::new(usize::MAX, false);
         let mut f = Fanout::new(sink, spec(10, 2));
         f.base_backoff = Duration::from_millis(1);
         f.push(row(1));
@@ -440,12 +442,7 @@ mod tests {
         assert_eq!(failed[0].error, "after 2 retries: refused");
         assert_eq!(f.inner().calls, 3, "one try and two retries");
         // Permanent errors are not retried.
-        let sink = Flaky {
-            fail: 1,
-            permanent: true,
-            calls: 0,
-            written: vec![],
-        };
+        let sink = Flaky::new(1, true);
         let mut f = Fanout::new(sink, spec(10, 5));
         f.push(row(1));
         let failed = f.flush();
@@ -457,12 +454,7 @@ mod tests {
     /// the rest of their batch is written.
     #[test]
     fn rows_refused_one_by_one_fail_alone() {
-        let sink = Flaky {
-            fail: 0,
-            permanent: false,
-            calls: 0,
-            written: vec![],
-        };
+        let sink = Flaky::new(0, false);
         let mut f = Fanout::new(sink, spec(4, 5));
         let mut failed = Vec::new();
         for i in 100..108 {
@@ -480,12 +472,7 @@ mod tests {
 
     #[test]
     fn the_write_rate_spreads_records_out() {
-        let sink = Flaky {
-            fail: 0,
-            permanent: false,
-            calls: 0,
-            written: vec![],
-        };
+        let sink = Flaky::new(0, false);
         // 200 records/s in batches of 10: 40 records take at least 3 slots of 50 ms.
         let mut f = Fanout::new(
             sink,
@@ -556,12 +543,7 @@ mod tests {
     /// A store that is down does not hold a stopped run through its retries' backoff.
     #[test]
     fn giving_up_ends_the_retries() {
-        let sink = Flaky {
-            fail: usize::MAX,
-            permanent: false,
-            calls: 0,
-            written: vec![],
-        };
+        let sink = Flaky::new(usize::MAX, false);
         let mut f = Fanout::new(sink, spec(10, 30));
         f.base_backoff = Duration::from_secs(3600);
         f.give_up_when(Box::new(|| Some("stopped".to_string())));
@@ -571,12 +553,7 @@ mod tests {
         assert_eq!(failed[0].error, "stopped");
         assert_eq!(f.inner().calls, 0, "nothing is tried after giving up");
         // Giving up during a retry's backoff keeps the store's error.
-        let sink = Flaky {
-            fail: usize::MAX,
-            permanent: false,
-            calls: 0,
-            written: vec![],
-        };
+        let sink = Flaky::new(usize::MAX, false);
         let mut f = Fanout::new(sink, spec(10, 30));
         f.base_backoff = Duration::from_secs(3600);
         let tries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));

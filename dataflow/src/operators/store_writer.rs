@@ -55,7 +55,7 @@ pub struct Written {
 
 /// The worker's end of a sink's writer thread.
 pub struct StoreWriter {
-    orders: Option<SyncSender<Order>>,
+    orders: SyncSender<Order>,
     results: Receiver<Written>,
     pending: Pending,
     state: Arc<RunState>,
@@ -123,7 +123,7 @@ impl StoreWriter {
                 let _ = activator.activate();
             })?;
         Ok(StoreWriter {
-            orders: Some(orders),
+            orders,
             results,
             pending,
             state,
@@ -134,14 +134,11 @@ impl StoreWriter {
     /// Hands `rows` to the thread, waiting while [`QUEUED_BATCHES`] wait (backpressure),
     /// but not past the stop timeout of a stopped run.
     pub fn write(&self, rows: Batch) -> Result<(), Refused> {
-        let Some(orders) = &self.orders else {
-            return Err(Refused::Gone);
-        };
         let n = rows.len() as u64;
         self.pending.add(n);
         let mut order = Order::Write(rows);
         loop {
-            match orders.try_send(order) {
+            match self.orders.try_send(order) {
                 Ok(()) => return Ok(()),
                 Err(TrySendError::Disconnected(_)) => {
                     self.pending.settle(n);
@@ -174,9 +171,8 @@ impl StoreWriter {
 
     /// Tells the thread that no row for a window ending before `end` comes any more.
     pub fn forget_before(&self, end: i64) {
-        if let Some(o) = &self.orders {
-            let _ = o.try_send(Order::Forget(end));
-        }
+        // (Dropped when the queue is full: a later frontier's forgets more.)
+        let _ = self.orders.try_send(Order::Forget(end));
     }
 
     /// The next batch's outcome, if there is one.
